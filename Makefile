@@ -1,0 +1,42 @@
+# The two commands of the README: `make run` and `make test`.
+# Both install what is missing (packaging/install-deps.sh), configure and build.
+
+BUILD      ?= build
+SAN_BUILD  ?= build-sanitize
+JOBS       ?= $(shell nproc)
+CMAKE_ARGS ?=
+GENERATOR  := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
+CTEST_ARGS ?= --output-on-failure -j$(JOBS) --timeout 300
+
+.PHONY: all deps configure build run test test-sanitize check clean
+
+all: build
+
+deps:
+	@./packaging/install-deps.sh
+
+$(BUILD)/CMakeCache.txt: | deps
+	cmake -S . -B $(BUILD) $(GENERATOR) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_ARGS)
+
+configure: deps $(BUILD)/CMakeCache.txt
+
+build: configure
+	cmake --build $(BUILD) -j$(JOBS)
+
+# Builds, then runs botwatch on the bundled demo in the foreground (Ctrl-C stops).
+run: build
+	@./scripts/run-demo.sh $(BUILD)
+
+# The whole suite: unit and integration tests against real peers on 127.0.0.1.
+test: build
+	cd $(BUILD) && ctest $(CTEST_ARGS)
+
+# The same suite built with AddressSanitizer and UndefinedBehaviorSanitizer.
+test-sanitize: deps
+	cmake -S . -B $(SAN_BUILD) $(GENERATOR) -DCMAKE_BUILD_TYPE=Debug -DBOTWATCH_SANITIZE=ON $(CMAKE_ARGS)
+	cmake --build $(SAN_BUILD) -j$(JOBS)
+	cd $(SAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ctest $(CTEST_ARGS)
+
+clean:
+	rm -rf $(BUILD) $(SAN_BUILD)

@@ -1,0 +1,211 @@
+#include "agent/agent.h"
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+
+#include "agent/exposition.h"
+#include "agent/log.h"
+#include "agent/version.h"
+
+namespace botwatch {
+namespace {
+
+double UnixNow() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+std::string Iso8601(double unix_seconds) {
+  if (unix_seconds <= 0) return "";
+  std::time_t secs = static_cast<std::time_t>(unix_seconds);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string HtmlEscape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '&': out += "&amp;"; break;
+      case '"': out += "&quot;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+Agent::Agent(Options options)
+    : options_(std::move(options)), self_registry_(std::make_shared<prometheus::Registry>()) {
+  prometheus::BuildGauge()
+      .Name("botwatch_build_info")
+      .Help("A metric with a constant 1 labelled by the version and revision botwatch was built from.")
+      .Register(*self_registry_)
+      .Add({{"version", kVersion}, {"revision", kRevision}})
+      .Set(1);
+  reload_successful_ = &prometheus::BuildGauge()
+                            .Name("botwatch_config_last_reload_successful")
+                            .Help("Whether the last configuration load or reload succeeded.")
+                            .Register(*self_registry_)
+                            .Add({});
+  reload_success_timestamp_ = &prometheus::BuildGauge()
+                                   .Name("botwatch_config_last_reload_success_timestamp_seconds")
+                                   .Help("Unix time of the last successful configuration load.")
+                                   .Register(*self_registry_)
+                                   .Add({});
+}
+
+Agent::~Agent() { Stop(std::chrono::seconds(1)); }
+
+void Agent::RecordReload(bool ok) {
+  reload_successful_->Set(ok ? 1 : 0);
+  if (ok) reload_success_timestamp_->Set(UnixNow());
+}
+
+void Agent::Install(std::shared_ptr<const Config> config) {
+  if (scheduler_) scheduler_->Stop(std::chrono::seconds(2));
+  std::vector<CollectorSpec> specs;
+  for (const auto& c : config->collectors) specs.push_back(c.spec);
+  cache_.Reset(specs);
+  scheduler_ = std::make_unique<Scheduler>(config->collectors, &cache_, config->global.workers);
+  config_ = std::move(config);
+  scheduler_->Start();
+  loaded_ = true;
+}
+
+Status Agent::Start() {
+  std::lock_guard<std::mutex> lock(reload_mu_);
+  Result<std::shared_ptr<const Config>> config = LoadConfigFile(options_.config_file);
+  if (!config.ok()) return config.status();
+  auto web = WebServer::Start(options_.listen_address, [this](const HttpRequest& r) { return Handle(r); });
+  if (!web.ok()) return web.status();
+  web_ = std::move(web.value());
+  Install(std::move(config.value()));
+  RecordReload(true);
+  log::Info("botwatch started", {{"version", kVersion},
+                                 {"config", options_.config_file},
+                                 {"collectors", std::to_string(config_->collectors.size())},
+                                 {"listen", options_.listen_address},
+                                 {"port", std::to_string(port())}});
+  return Status::Ok();
+}
+
+Status Agent::Reload() {
+  std::lock_guard<std::mutex> lock(reload_mu_);
+  Result<std::shared_ptr<const Config>> config = LoadConfigFile(options_.config_file);
+  if (!config.ok()) {
+    RecordReload(false);
+    log::Error("config reload failed; keeping the running config", {{"err", config.status().message()}});
+    return config.status();
+  }
+  Install(std::move(config.value()));
+  RecordReload(true);
+  log::Info("config reloaded", {{"collectors", std::to_string(config_->collectors.size())}});
+  return Status::Ok();
+}
+
+void Agent::Stop(Duration grace) {
+  std::lock_guard<std::mutex> lock(reload_mu_);
+  if (scheduler_) scheduler_->Stop(grace);
+  scheduler_.reset();
+}
+
+int Agent::port() const { return web_ ? web_->port() : 0; }
+
+bool Agent::Ready() const { return loaded_ && cache_.AllRan(); }
+
+std::string Agent::RenderMetrics() const {
+  Families families = self_registry_->Collect();
+  MergeFamilies(families, SelfProcessFamilies(procfs_));
+  MergeFamilies(families, CollectorFamilies(cache_.All()));
+  return SerializeFamilies(families);
+}
+
+std::string Agent::RenderStatusJson() const {
+  nlohmann::json collectors = nlohmann::json::array();
+  for (const auto& s : cache_.All()) {
+    nlohmann::json c = {
+        {"name", s->spec.name},
+        {"type", s->spec.type},
+        {"interval_seconds", ToSeconds(s->spec.interval)},
+        {"timeout_seconds", ToSeconds(s->spec.timeout)},
+        {"checked", s->has_run},
+        {"up", s->up},
+        {"reason", s->has_run ? s->reason : "pending"},
+        {"latency_seconds", s->duration_seconds},
+        {"last_check", Iso8601(s->last_check_unix)},
+        {"last_success", Iso8601(s->last_success_unix)},
+        {"last_error", s->up ? "" : s->message},
+    };
+    collectors.push_back(std::move(c));
+  }
+  nlohmann::json body = {{"status", "success"},
+                         {"data", {{"ready", Ready()}, {"version", kVersion}, {"collectors", collectors}}}};
+  // Replace invalid UTF-8 rather than throw: messages may quote peer output.
+  return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
+std::string Agent::RenderIndexHtml() const {
+  std::string html =
+      "<!doctype html><html><head><meta charset=\"utf-8\"><title>botwatch</title>"
+      "<style>body{font-family:sans-serif;margin:2em}td,th{padding:.2em .8em;text-align:left}"
+      ".up{color:#197a28}.down{color:#b3261e}</style></head><body><h1>botwatch</h1><p>";
+  html += "version " + HtmlEscape(kVersion) + "</p><ul>"
+          "<li><a href=\"/metrics\">/metrics</a></li>"
+          "<li><a href=\"/api/v1/status\">/api/v1/status</a></li>"
+          "<li><a href=\"/-/healthy\">/-/healthy</a></li>"
+          "<li><a href=\"/-/ready\">/-/ready</a></li></ul>"
+          "<table><tr><th>collector</th><th>type</th><th>state</th><th>reason</th></tr>";
+  for (const auto& s : cache_.All()) {
+    std::string state = !s->has_run ? "pending" : s->up ? "up" : "down";
+    html += "<tr><td>" + HtmlEscape(s->spec.name) + "</td><td>" + HtmlEscape(s->spec.type) +
+            "</td><td class=\"" + state + "\">" + state + "</td><td>" +
+            HtmlEscape(s->has_run && !s->up ? s->message : "") + "</td></tr>";
+  }
+  html += "</table></body></html>\n";
+  return html;
+}
+
+HttpResponse Agent::Handle(const HttpRequest& req) {
+  const std::string& p = req.path;
+  bool read = req.method == "GET" || req.method == "HEAD";
+  auto method_not_allowed = [] { return HttpResponse{405, "text/plain; charset=utf-8", "method not allowed\n"}; };
+  if (p == "/metrics") {
+    if (!read) return method_not_allowed();
+    return {200, "text/plain; version=0.0.4; charset=utf-8", RenderMetrics()};
+  }
+  if (p == "/-/healthy") {
+    if (!read) return method_not_allowed();
+    return {200, "text/plain; charset=utf-8", "Healthy\n"};
+  }
+  if (p == "/-/ready") {
+    if (!read) return method_not_allowed();
+    if (Ready()) return {200, "text/plain; charset=utf-8", "Ready\n"};
+    return {503, "text/plain; charset=utf-8", "Not ready: waiting for every collector's first probe\n"};
+  }
+  if (p == "/-/reload") {
+    if (req.method != "POST" && req.method != "PUT") {
+      return {405, "text/plain; charset=utf-8", "use POST /-/reload\n"};
+    }
+    Status st = Reload();
+    if (!st.ok()) return {500, "text/plain; charset=utf-8", "reload failed: " + st.message() + "\n"};
+    return {200, "text/plain; charset=utf-8", "config reloaded\n"};
+  }
+  if (p == "/api/v1/status") {
+    if (!read) return method_not_allowed();
+    return {200, "application/json", RenderStatusJson()};
+  }
+  if (p == "/" || p == "/index.html") {
+    if (!read) return method_not_allowed();
+    return {200, "text/html; charset=utf-8", RenderIndexHtml()};
+  }
+  return {404, "text/plain; charset=utf-8", "not found\n"};
+}
+
+}  // namespace botwatch

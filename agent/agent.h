@@ -1,0 +1,69 @@
+#pragma once
+
+// The running daemon: the current config, the scheduler probing collectors, the
+// snapshot cache, and the HTTP endpoints that read it.
+
+#include <prometheus/gauge.h>
+#include <prometheus/registry.h>
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "agent/config.h"
+#include "agent/scheduler.h"
+#include "agent/snapshot_cache.h"
+#include "agent/web_server.h"
+#include "collectors/procfs.h"
+
+namespace botwatch {
+
+class Agent {
+ public:
+  struct Options {
+    std::string config_file;
+    std::string listen_address;
+  };
+
+  explicit Agent(Options options);
+  ~Agent();
+  Agent(const Agent&) = delete;
+  Agent& operator=(const Agent&) = delete;
+
+  // Loads the config, binds the port and starts probing. Nothing runs on error.
+  Status Start();
+  // Validates the config file in full, then swaps it in; on error the running
+  // config stays and botwatch_config_last_reload_successful becomes 0.
+  Status Reload();
+  // Stops probing (waits up to `grace` for running probes).
+  void Stop(Duration grace);
+
+  int port() const;
+
+  // Endpoint bodies, exposed for tests.
+  std::string RenderMetrics() const;
+  std::string RenderStatusJson() const;
+  bool Ready() const;
+
+ private:
+  HttpResponse Handle(const HttpRequest& req);
+  std::string RenderIndexHtml() const;
+  void Install(std::shared_ptr<const Config> config);
+  void RecordReload(bool ok);
+
+  Options options_;
+  ProcFs procfs_;
+  SnapshotCache cache_;
+  std::shared_ptr<prometheus::Registry> self_registry_;
+  prometheus::Gauge* reload_successful_;
+  prometheus::Gauge* reload_success_timestamp_;
+
+  std::mutex reload_mu_;  // one reload at a time (SIGHUP and POST /-/reload race)
+  std::shared_ptr<const Config> config_;
+  std::unique_ptr<Scheduler> scheduler_;
+  std::atomic<bool> loaded_{false};
+  std::unique_ptr<WebServer> web_;
+};
+
+}  // namespace botwatch

@@ -1,0 +1,30 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "agent/log.h"
+#include "agent/status.h"
+
+namespace botwatch {
+
+inline constexpr const char* kDefaultConfigFile = "/etc/botwatch/botwatch.yaml";
+// 9100-9999 (Prometheus' exporter range) is fully allocated; 10117 was not in the
+// default-port-allocations list when chosen.
+inline constexpr const char* kDefaultListenAddress = ":10117";
+
+struct CliOptions {
+  enum class Command { kServe, kCheckConfig, kVersion, kHelp };
+  Command command = Command::kServe;
+  std::string config_file = kDefaultConfigFile;
+  std::string listen_address = kDefaultListenAddress;
+  log::Level log_level = log::Level::kInfo;
+  log::Format log_format = log::Format::kLogfmt;
+};
+
+// Parses argv (without argv[0]). Errors are one line suitable for stderr.
+Result<CliOptions> ParseCli(const std::vector<std::string>& args);
+
+std::string HelpText();
+
+}  // namespace botwatch

@@ -1,0 +1,103 @@
+#include "agent/config.h"
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "collectors/registry.h"
+
+namespace botwatch {
+namespace {
+
+bool ValidName(const std::string& name) {
+  if (name.empty() || name.size() > 64) return false;
+  for (char c : name) {
+    bool ok = std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+GlobalConfig ReadGlobal(ConfigMap& m) {
+  GlobalConfig g;
+  g.default_interval = m.DurationValue("default_interval", g.default_interval);
+  g.scrape_timeout = m.DurationValue("scrape_timeout", g.scrape_timeout);
+  g.workers = static_cast<int>(m.Int("workers", g.workers, 1, 64));
+  m.RejectUnknownKeys();
+  return g;
+}
+
+CollectorInstance ReadCollector(ConfigMap& m, const GlobalConfig& global,
+                                std::set<std::string>& names) {
+  CollectorInstance inst;
+  inst.spec.name = m.RequiredString("name");
+  if (!ValidName(inst.spec.name)) {
+    m.FailAt("name", "\"" + inst.spec.name +
+                         "\" is not a valid name (1-64 characters of letters, digits, _ - .)");
+  }
+  if (!names.insert(inst.spec.name).second) {
+    m.FailAt("name", "duplicate collector name \"" + inst.spec.name + "\"");
+  }
+  inst.spec.type = m.RequiredString("type");
+  const CollectorRegistry& registry = CollectorRegistry::Global();
+  const CollectorFactory* factory = registry.Find(inst.spec.type);
+  if (factory == nullptr) {
+    std::vector<std::string> types = registry.Types();
+    std::string msg = "unknown collector type \"" + inst.spec.type + "\"";
+    if (auto close = ClosestMatch(inst.spec.type, types)) msg += " (did you mean \"" + *close + "\"?)";
+    std::string known;
+    for (const auto& t : types) known += (known.empty() ? "" : ", ") + t;
+    m.FailAt("type", msg + "; known types: " + known);
+  }
+  inst.spec.interval = m.DurationValue("interval", global.default_interval, std::chrono::milliseconds(100));
+  Duration default_timeout = std::min(global.scrape_timeout, inst.spec.interval);
+  inst.spec.timeout = m.DurationValue("timeout", default_timeout, std::chrono::milliseconds(10));
+  if (inst.spec.timeout > inst.spec.interval) {
+    m.FailAt("timeout", "must not exceed the interval (" + FormatDuration(inst.spec.interval) + ")");
+  }
+  inst.collector = (*factory)(inst.spec, m);
+  m.RejectUnknownKeys();
+  return inst;
+}
+
+}  // namespace
+
+Result<std::shared_ptr<const Config>> LoadConfigText(const std::string& text, ConfigSource source) {
+  auto src = std::make_shared<const ConfigSource>(std::move(source));
+  try {
+    YAML::Node root = ParseYaml(text, *src);
+    ConfigMap top(root, src, "");
+    auto config = std::make_shared<Config>();
+    config->file = src->file;
+    if (auto g = top.OptionalMap("global")) config->global = ReadGlobal(*g);
+    std::set<std::string> names;
+    for (ConfigMap& c : top.MapList("collectors")) {
+      config->collectors.push_back(ReadCollector(c, config->global, names));
+    }
+    top.RejectUnknownKeys();
+    return std::shared_ptr<const Config>(std::move(config));
+  } catch (const ConfigError& e) {
+    return Status::Error(e.what());
+  } catch (const std::exception& e) {
+    // A library threw something unexpected (e.g. yaml-cpp on a pathological node):
+    // still one line, still the file name.
+    return Status::Error(src->file + ": " + e.what());
+  }
+}
+
+Result<std::shared_ptr<const Config>> LoadConfigFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::Error(path + ": cannot open config file: " + std::strerror(errno));
+  std::stringstream buf;
+  buf << in.rdbuf();
+  if (in.bad()) return Status::Error(path + ": cannot read config file: " + std::strerror(errno));
+  ConfigSource src;
+  src.file = path;
+  size_t slash = path.rfind('/');
+  src.dir = slash == std::string::npos ? "." : path.substr(0, slash);
+  return LoadConfigText(buf.str(), std::move(src));
+}
+
+}  // namespace botwatch

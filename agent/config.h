@@ -1,0 +1,43 @@
+#pragma once
+
+// The loaded, fully validated botwatch configuration. Loading builds every
+// collector instance, so a Config that exists is one that can run: a reload
+// swaps it in whole or not at all.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "agent/config_node.h"
+#include "agent/duration.h"
+#include "agent/status.h"
+#include "collectors/collector.h"
+
+namespace botwatch {
+
+struct GlobalConfig {
+  Duration default_interval = std::chrono::seconds(30);
+  // Default per-probe timeout; a probe never runs longer than its interval either.
+  Duration scrape_timeout = std::chrono::seconds(10);
+  // Worker threads probing collectors. A hung probe holds one worker until its
+  // deadline, so keep a few spare.
+  int workers = 4;
+};
+
+struct CollectorInstance {
+  CollectorSpec spec;
+  std::shared_ptr<Collector> collector;
+};
+
+struct Config {
+  std::string file;
+  GlobalConfig global;
+  std::vector<CollectorInstance> collectors;
+};
+
+// Reads and validates `path`. Errors are one line: "file:line:col: field: message".
+Result<std::shared_ptr<const Config>> LoadConfigFile(const std::string& path);
+// Same, from text already in memory; `source` supplies the file name and env seam.
+Result<std::shared_ptr<const Config>> LoadConfigText(const std::string& text, ConfigSource source);
+
+}  // namespace botwatch

@@ -1,0 +1,32 @@
+#pragma once
+
+// Builds the /metrics body from memory only: collector snapshots, self metrics
+// and any other collectable (the log pipeline's store). Families with the same
+// name from different sources are merged, because the text format requires all
+// samples of a family to follow its one HELP/TYPE header.
+
+#include <prometheus/metric_family.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "agent/snapshot_cache.h"
+#include "collectors/procfs.h"
+
+namespace botwatch {
+
+using Families = std::vector<prometheus::MetricFamily>;
+
+// botwatch_collector_* for every collector, then their type-specific families.
+Families CollectorFamilies(const std::vector<std::shared_ptr<const CollectorSnapshot>>& snapshots);
+
+// Standard process_* metrics of botwatch itself.
+Families SelfProcessFamilies(const ProcFs& procfs);
+
+// Appends `more` to `into`, merging families that share a name.
+void MergeFamilies(Families& into, Families more);
+
+std::string SerializeFamilies(const Families& families);
+
+}  // namespace botwatch

@@ -1,0 +1,54 @@
+#pragma once
+
+// The latest probe result of every collector, read by /metrics and the status
+// API. Writers publish a whole new snapshot; readers copy shared pointers under
+// a short lock, so a scrape never waits for a probe.
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "collectors/collector.h"
+
+namespace botwatch {
+
+struct CollectorSnapshot {
+  CollectorSpec spec;
+  bool has_run = false;
+  bool up = false;
+  std::string reason;
+  std::string message;
+  double duration_seconds = 0;
+  double last_check_unix = 0;    // 0: never
+  double last_success_unix = 0;  // 0: never
+  // Cumulative across probes (and across reloads of an unchanged collector).
+  std::map<std::string, uint64_t> errors_by_reason;
+  // Type-specific families, `collector` label already added.
+  std::vector<prometheus::MetricFamily> families;
+};
+
+struct ProbeOutcome {
+  ProbeResult result;
+  double duration_seconds = 0;
+  double finished_unix = 0;
+};
+
+class SnapshotCache {
+ public:
+  // Sets the collectors to track, in config order. State of a collector whose
+  // name and type are unchanged is kept, so a reload leaves no gap in counters.
+  void Reset(const std::vector<CollectorSpec>& specs);
+  void Publish(const std::string& name, ProbeOutcome outcome);
+
+  std::vector<std::shared_ptr<const CollectorSnapshot>> All() const;
+  // True once every collector has a result (ready).
+  bool AllRan() const;
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<std::shared_ptr<const CollectorSnapshot>> snapshots_;
+};
+
+}  // namespace botwatch

@@ -1,0 +1,44 @@
+#include "collectors/collector.h"
+
+namespace botwatch {
+
+Duration ProbeContext::Remaining() const {
+  auto left = std::chrono::duration_cast<Duration>(deadline - std::chrono::steady_clock::now());
+  return left.count() > 0 ? left : Duration::zero();
+}
+
+prometheus::MetricFamily& FamilyBuilder::Family(const std::string& name, const std::string& help,
+                                                prometheus::MetricType type) {
+  for (auto& f : families_) {
+    if (f.name == name) return f;
+  }
+  families_.push_back(prometheus::MetricFamily{name, help, type, {}});
+  return families_.back();
+}
+
+namespace {
+std::vector<prometheus::ClientMetric::Label> ToLabels(const FamilyBuilder::Labels& labels) {
+  std::vector<prometheus::ClientMetric::Label> out;
+  out.reserve(labels.size());
+  for (const auto& [k, v] : labels) out.push_back({k, v});
+  return out;
+}
+}  // namespace
+
+void FamilyBuilder::Gauge(const std::string& name, const std::string& help, double value,
+                          const Labels& labels) {
+  prometheus::ClientMetric m;
+  m.label = ToLabels(labels);
+  m.gauge.value = value;
+  Family(name, help, prometheus::MetricType::Gauge).metric.push_back(std::move(m));
+}
+
+void FamilyBuilder::Counter(const std::string& name, const std::string& help, double value,
+                            const Labels& labels) {
+  prometheus::ClientMetric m;
+  m.label = ToLabels(labels);
+  m.counter.value = value;
+  Family(name, help, prometheus::MetricType::Counter).metric.push_back(std::move(m));
+}
+
+}  // namespace botwatch

@@ -1,0 +1,36 @@
+#include "collectors/registry.h"
+
+#include <cstdio>
+#include <cstdlib>
+
+namespace botwatch {
+
+CollectorRegistry& CollectorRegistry::Global() {
+  static CollectorRegistry registry;  // built on first use, so static registrations can rely on it
+  return registry;
+}
+
+bool CollectorRegistry::Register(const std::string& type, CollectorFactory factory) {
+  return factories_.emplace(type, std::move(factory)).second;
+}
+
+const CollectorFactory* CollectorRegistry::Find(const std::string& type) const {
+  auto it = factories_.find(type);
+  return it == factories_.end() ? nullptr : &it->second;
+}
+
+std::vector<std::string> CollectorRegistry::Types() const {
+  std::vector<std::string> out;
+  for (const auto& [type, factory] : factories_) out.push_back(type);
+  return out;
+}
+
+detail::CollectorRegistration::CollectorRegistration(const char* type, CollectorFactory factory) {
+  if (!CollectorRegistry::Global().Register(type, std::move(factory))) {
+    // Two files claiming one type is a build mistake; fail loudly at start-up.
+    std::fprintf(stderr, "botwatch: collector type \"%s\" registered twice\n", type);
+    std::abort();
+  }
+}
+
+}  // namespace botwatch

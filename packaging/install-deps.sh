@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Installs every build and test dependency of botwatch from Debian's packages.
+# Idempotent: when everything is present it only runs dpkg-query and exits.
+# Works as root or through sudo. Set BOTWATCH_DEPS_EXTRA="pkg ..." to add more.
+set -euo pipefail
+
+PACKAGES=(
+  # build
+  build-essential cmake ninja-build pkg-config
+  prometheus-cpp-dev libcivetweb-dev libyaml-cpp-dev
+  libboost-dev libboost-filesystem-dev
+  catch2 libcurl4-openssl-dev libpq-dev libsimdjson-dev nlohmann-json3-dev
+  libsystemd-dev zlib1g-dev
+  # tests: real peers and tools on 127.0.0.1
+  prometheus prometheus-alertmanager postgresql curl ca-certificates openssl
+  procps iproute2 python3
+)
+# The machine image may carry NodeSource's nodejs (which bundles npm and
+# conflicts with Debian's npm package): only install Debian's when node is absent.
+command -v node >/dev/null 2>&1 || PACKAGES+=(nodejs)
+command -v npm >/dev/null 2>&1 || PACKAGES+=(npm)
+# shellcheck disable=SC2206
+PACKAGES+=(${BOTWATCH_DEPS_EXTRA:-})
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+  [ "$status" = "installed" ] || missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+SUDO=()
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then SUDO=(sudo); else
+    echo "install-deps: need root or sudo to install: ${missing[*]}" >&2; exit 1
+  fi
+fi
+
+echo "install-deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+"${SUDO[@]}" apt-get update -qq
+"${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
