@@ -61,7 +61,7 @@ int Serve(const botwatch::CliOptions& opts) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+static int Main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   auto parsed = botwatch::ParseCli(args);
   if (!parsed.ok()) {
@@ -84,4 +84,16 @@ int main(int argc, char** argv) {
   }
   curl_global_init(CURL_GLOBAL_DEFAULT);
   return Serve(opts);
+}
+
+int main(int argc, char** argv) {
+  // Last line of defence: whatever escapes is one line on stderr, not a core dump.
+  try {
+    return Main(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "botwatch: fatal: %s\n", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "botwatch: fatal: unknown error\n");
+  }
+  return 1;
 }

@@ -140,8 +140,8 @@ void LoopbackServer::Serve(int fd) {
     std::string out = "HTTP/1.1 " + std::to_string(resp.status) + " Stub\r\n";
     for (const auto& [k, v] : resp.headers) out += k + ": " + v + "\r\n";
     out += "Content-Length: " + std::to_string(resp.body.size()) + "\r\nConnection: close\r\n\r\n";
-    if (resp.close_midway) out = out.substr(0, out.size() / 2);
-    else out += resp.body;
+    // "Dies mid-response": the headers promise the whole body, half of it arrives.
+    out += resp.close_midway ? resp.body.substr(0, resp.body.size() / 2) : resp.body;
     size_t off = 0;
     while (off < out.size()) {
       ssize_t n = ::send(fd, out.data() + off, out.size() - off, MSG_NOSIGNAL);

@@ -25,7 +25,7 @@ struct StubResponse {
   std::vector<std::pair<std::string, std::string>> headers = {{"Content-Type", "text/plain"}};
   int delay_ms = 0;     // wait before answering
   bool hang = false;    // never answer (until the server stops)
-  bool close_midway = false;  // send half the headers, then close
+  bool close_midway = false;  // send the headers and half the body, then close
 };
 
 class LoopbackServer {

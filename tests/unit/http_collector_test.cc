@@ -1,0 +1,132 @@
+// The http collector against loopback servers: each outcome and its reason.
+
+#include <curl/curl.h>
+
+#include <catch2/catch.hpp>
+
+#include "agent/config.h"
+#include "collectors/http.h"
+#include "tests/support/loopback_server.h"
+
+using namespace botwatch;
+using namespace botwatch::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::shared_ptr<Collector> Build(const std::string& yaml_entry) {
+  ConfigSource src;
+  src.file = "t.yaml";
+  auto r = LoadConfigText("collectors:\n  - " + yaml_entry + "\n", src);
+  INFO(r.status().message());
+  REQUIRE(r.ok());
+  return r.value()->collectors.at(0).collector;
+}
+
+ProbeResult Probe(Collector& c, Duration budget = 2s) {
+  return c.Collect(ProbeContext{std::chrono::steady_clock::now() + budget});
+}
+
+double Gauge(const ProbeResult& r, const std::string& name) {
+  for (const auto& f : r.families) {
+    if (f.name == name) return f.metric.at(0).gauge.value;
+  }
+  return -1;
+}
+
+}  // namespace
+
+TEST_CASE("http: expected status and body make the probe up") {
+  LoopbackServer s([](const StubRequest& req) {
+    StubResponse r{200, "status: healthy"};
+    if (req.Header("Authorization") != "Bearer t0ken") r.status = 401;
+    return r;
+  });
+  auto c = Build("{name: h, type: http, url: '" + s.Url("/health") +
+                 "', headers: {Authorization: 'Bearer t0ken'}, body_regex: 'health(y|ier)'}");
+  ProbeResult r = Probe(*c);
+  CHECK(r.up);
+  CHECK(Gauge(r, "botwatch_http_status_code") == 200);
+  CHECK(Gauge(r, "botwatch_http_response_body_bytes") == 15);
+}
+
+TEST_CASE("http: each failure has its own reason") {
+  LoopbackServer s([](const StubRequest& req) {
+    if (req.target == "/500") return StubResponse{500, "oops"};
+    if (req.target == "/slow") {
+      StubResponse r{200, "late"};
+      r.delay_ms = 3000;
+      return r;
+    }
+    if (req.target == "/cut") {
+      StubResponse r{200, std::string(1000, 'x')};
+      r.close_midway = true;
+      return r;
+    }
+    return StubResponse{200, "nothing to see"};
+  });
+
+  SECTION("unexpected status") {
+    ProbeResult r = Probe(*Build("{name: h, type: http, url: '" + s.Url("/500") + "'}"));
+    CHECK_FALSE(r.up);
+    CHECK(r.reason == "http_status");
+    CHECK(r.message == "unexpected HTTP status 500");
+    CHECK(Gauge(r, "botwatch_http_status_code") == 500);
+  }
+  SECTION("a listed status is accepted") {
+    CHECK(Probe(*Build("{name: h, type: http, url: '" + s.Url("/500") + "', valid_status_codes: [500]}")).up);
+  }
+  SECTION("body mismatch") {
+    ProbeResult r = Probe(*Build("{name: h, type: http, url: '" + s.Url("/") + "', body_regex: '^ok$'}"));
+    CHECK(r.reason == "body_mismatch");
+  }
+  SECTION("timeout is bounded by the deadline") {
+    auto c = Build("{name: h, type: http, url: '" + s.Url("/slow") + "'}");
+    auto start = std::chrono::steady_clock::now();
+    ProbeResult r = Probe(*c, 300ms);
+    CHECK(std::chrono::steady_clock::now() - start < 1s);
+    CHECK(r.reason == "timeout");
+  }
+  SECTION("peer closes mid-response") {
+    ProbeResult r = Probe(*Build("{name: h, type: http, url: '" + s.Url("/cut") + "'}"));
+    CHECK_FALSE(r.up);
+    CHECK(r.reason == "io");
+  }
+  SECTION("connection refused") {
+    ProbeResult r = Probe(*Build("{name: h, type: http, url: 'http://127.0.0.1:" + std::to_string(UnusedPort()) + "/'}"));
+    CHECK(r.reason == "connection_refused");
+  }
+  SECTION("DNS failure") {
+    ProbeResult r = Probe(*Build("{name: h, type: http, url: 'http://botwatch-test.invalid/'}"));
+    CHECK(r.reason == "dns");
+  }
+}
+
+TEST_CASE("http: the URL's query and header values never reach the message") {
+  auto c = Build("{name: h, type: http, url: 'http://127.0.0.1:" + std::to_string(UnusedPort()) +
+                 "/?access_token=SEKRIT', headers: {X-Key: HEADERSEKRIT}}");
+  ProbeResult r = Probe(*c);
+  CHECK_FALSE(r.up);
+  CHECK(r.message.find("SEKRIT") == std::string::npos);
+}
+
+TEST_CASE("tcp: connect, send and expect") {
+  LoopbackServer s([](const StubRequest&) { return StubResponse{200, "pong"}; });
+  std::string addr = "127.0.0.1:" + std::to_string(s.port());
+  CHECK(Probe(*Build("{name: t, type: tcp, address: '" + addr + "'}")).up);
+  ProbeResult ok = Probe(*Build("{name: t, type: tcp, address: '" + addr +
+                                "', send: \"GET / HTTP/1.0\\r\\n\\r\\n\", expect: 'pong'}"));
+  CHECK(ok.up);
+  ProbeResult wrong = Probe(*Build("{name: t, type: tcp, address: '" + addr +
+                                   "', send: \"GET / HTTP/1.0\\r\\n\\r\\n\", expect: 'PONG!'}"));
+  CHECK(wrong.reason == "body_mismatch");
+  ProbeResult refused = Probe(*Build("{name: t, type: tcp, address: '127.0.0.1:" + std::to_string(UnusedPort()) + "'}"));
+  CHECK(refused.reason == "connection_refused");
+}
+
+TEST_CASE("curl error codes map to the bounded reason vocabulary") {
+  CHECK(std::string(ReasonForCurlCode(CURLE_OPERATION_TIMEDOUT)) == "timeout");
+  CHECK(std::string(ReasonForCurlCode(CURLE_COULDNT_CONNECT)) == "connection_refused");
+  CHECK(std::string(ReasonForCurlCode(CURLE_COULDNT_RESOLVE_HOST)) == "dns");
+  CHECK(std::string(ReasonForCurlCode(CURLE_PEER_FAILED_VERIFICATION)) == "tls");
+}
