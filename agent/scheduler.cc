@@ -11,6 +11,17 @@ double UnixNow() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
+void LogTransition(const CollectorSpec& spec, SnapshotCache::Transition t, const std::string& why,
+                   const std::string& message) {
+  using T = SnapshotCache::Transition;
+  bool down = why != reason::kOk;
+  if (t == T::kWentDown || (t == T::kFirst && down)) {
+    log::Warn("collector down", {{"collector", spec.name}, {"type", spec.type}, {"reason", why}, {"err", message}});
+  } else if (t == T::kRecovered) {
+    log::Info("collector recovered", {{"collector", spec.name}, {"type", spec.type}});
+  }
+}
+
 }  // namespace
 
 ScheduleBook::ScheduleBook(const std::vector<CollectorSpec>& specs, SteadyTime start) {
@@ -126,9 +137,9 @@ void Scheduler::DispatchLoop(std::shared_ptr<State> state) {
           reason::kTimeout, "probe did not finish within its timeout of " + FormatDuration(spec.timeout));
       outcome.duration_seconds = ToSeconds(spec.timeout);
       outcome.finished_unix = UnixNow();
-      log::Warn("probe timed out", {{"collector", spec.name}, {"timeout", FormatDuration(spec.timeout)}});
       lock.unlock();
-      state->cache->Publish(spec.name, std::move(outcome));
+      std::string message = outcome.result.message;
+      LogTransition(spec, state->cache->Publish(spec.name, std::move(outcome)), reason::kTimeout, message);
       lock.lock();
     }
     for (size_t i : state->book->StartDue(now)) state->queue.push_back(i);
@@ -187,7 +198,8 @@ void Scheduler::RunProbe(State& state, size_t i, SteadyTime deadline) {
                                 {"reason", outcome.result.reason},
                                 {"err", outcome.result.message}});
   }
-  state.cache->Publish(inst.spec.name, std::move(outcome));
+  std::string why = outcome.result.reason, message = outcome.result.message;
+  LogTransition(inst.spec, state.cache->Publish(inst.spec.name, std::move(outcome)), why, message);
 }
 
 }  // namespace botwatch

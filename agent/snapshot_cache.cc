@@ -18,7 +18,7 @@ void SnapshotCache::Reset(const std::vector<CollectorSpec>& specs) {
   snapshots_ = std::move(next);
 }
 
-void SnapshotCache::Publish(const std::string& name, ProbeOutcome outcome) {
+SnapshotCache::Transition SnapshotCache::Publish(const std::string& name, ProbeOutcome outcome) {
   // Build outside the lock; only the pointer swap happens under it.
   std::shared_ptr<const CollectorSnapshot> old;
   {
@@ -27,7 +27,7 @@ void SnapshotCache::Publish(const std::string& name, ProbeOutcome outcome) {
       if (s->spec.name == name) old = s;
     }
   }
-  if (!old) return;  // removed by a reload while the probe ran
+  if (!old) return Transition::kNone;  // removed by a reload while the probe ran
   auto snap = std::make_shared<CollectorSnapshot>();
   snap->spec = old->spec;
   snap->errors_by_reason = old->errors_by_reason;
@@ -53,10 +53,15 @@ void SnapshotCache::Publish(const std::string& name, ProbeOutcome outcome) {
   for (auto& s : snapshots_) {
     // Compare pointers: if a reload replaced the entry meanwhile, drop this result.
     if (s == old) {
+      Transition t = !old->has_run                  ? Transition::kFirst
+                     : old->up && !snap->up           ? Transition::kWentDown
+                     : !old->up && snap->up           ? Transition::kRecovered
+                                                      : Transition::kNone;
       s = std::move(snap);
-      return;
+      return t;
     }
   }
+  return Transition::kNone;
 }
 
 std::vector<std::shared_ptr<const CollectorSnapshot>> SnapshotCache::All() const {

@@ -40,7 +40,10 @@ class SnapshotCache {
   // Sets the collectors to track, in config order. State of a collector whose
   // name and type are unchanged is kept, so a reload leaves no gap in counters.
   void Reset(const std::vector<CollectorSpec>& specs);
-  void Publish(const std::string& name, ProbeOutcome outcome);
+  enum class Transition { kNone, kFirst, kWentDown, kRecovered };
+  // Stores the outcome; says whether the collector changed state, so that the
+  // log carries one line per change instead of one per failed probe.
+  Transition Publish(const std::string& name, ProbeOutcome outcome);
 
   std::vector<std::shared_ptr<const CollectorSnapshot>> All() const;
   // True once every collector has a result (ready).
