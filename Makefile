@@ -8,7 +8,7 @@ CMAKE_ARGS ?=
 GENERATOR  := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 CTEST_ARGS ?= --output-on-failure -j$(JOBS) --timeout 300
 
-.PHONY: all deps configure build run test test-sanitize check clean
+.PHONY: all deps configure build run test test-sanitize reliability bench clean
 
 all: build
 
@@ -37,6 +37,14 @@ test-sanitize: deps
 	cmake --build $(SAN_BUILD) -j$(JOBS)
 	cd $(SAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ctest $(CTEST_ARGS)
+
+# The long reliability tier: fuzzing for a fixed time per target (FUZZ_SECONDS).
+reliability: deps
+	./scripts/reliability.sh
+
+# Benchmarks against the tools botwatch replaces (not tests; they print ratios).
+bench: build
+	./bench/scrape-vs-exporters.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD) $(SAN_BUILD)

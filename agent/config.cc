@@ -1,6 +1,9 @@
 #include "agent/config.h"
 
+#include <sys/stat.h>
+
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <set>
@@ -11,6 +14,9 @@
 namespace botwatch {
 namespace {
 
+// A config is hand-written; anything this large is a mistake (or /dev/zero).
+constexpr off_t kMaxConfigBytes = 16 << 20;
+
 bool ValidName(const std::string& name) {
   if (name.empty() || name.size() > 64) return false;
   for (char c : name) {
@@ -18,6 +24,25 @@ bool ValidName(const std::string& name) {
     if (!ok) return false;
   }
   return true;
+}
+
+// Messages quote user values, which may hold newlines or control bytes (a
+// multi-line quoted scalar, binary garbage): escape them so an error stays one line.
+std::string OneLine(const std::string& message) {
+  std::string out;
+  out.reserve(message.size());
+  for (unsigned char c : message) {
+    if (c == '\n') {
+      out += "\\n";
+    } else if (c < 0x20 || c == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", c);
+      out += buf;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
 }
 
 GlobalConfig ReadGlobal(ConfigMap& m) {
@@ -79,15 +104,23 @@ Result<std::shared_ptr<const Config>> LoadConfigText(const std::string& text, Co
     top.RejectUnknownKeys();
     return std::shared_ptr<const Config>(std::move(config));
   } catch (const ConfigError& e) {
-    return Status::Error(e.what());
+    return Status::Error(OneLine(e.what()));
   } catch (const std::exception& e) {
     // A library threw something unexpected (e.g. yaml-cpp on a pathological node):
     // still one line, still the file name.
-    return Status::Error(src->file + ": " + e.what());
+    return Status::Error(OneLine(src->file + ": " + e.what()));
   }
 }
 
 Result<std::shared_ptr<const Config>> LoadConfigFile(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    return Status::Error(path + ": cannot open config file: " + std::strerror(errno));
+  }
+  if (!S_ISREG(st.st_mode)) return Status::Error(path + ": cannot open config file: not a regular file");
+  if (st.st_size > kMaxConfigBytes) {
+    return Status::Error(path + ": config file is larger than " + std::to_string(kMaxConfigBytes >> 20) + " MiB");
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) return Status::Error(path + ": cannot open config file: " + std::strerror(errno));
   std::stringstream buf;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <cctype>
@@ -22,13 +23,36 @@ std::string MarkString(const ConfigSource& src, const YAML::Mark& mark) {
   return src.file + ":" + std::to_string(mark.line + 1) + ":" + std::to_string(mark.column + 1);
 }
 
+namespace {
+
+// yaml-cpp messages may quote the offending byte; keep error lines printable.
+std::string Printable(const std::string& s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (c >= 0x20 && c < 0x7f) {
+      out += static_cast<char>(c);
+    } else {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", c);
+      out += buf;
+    }
+  }
+  return out;
+}
+
+std::string YamlMessage(const std::string& msg) {
+  // yaml-cpp 0.7 guards its recursion depth and reports it with this text.
+  if (msg == YAML::ErrorMsg::BAD_FILE) return "nesting too deep";
+  return Printable(msg);
+}
+
+}  // namespace
+
 YAML::Node ParseYaml(const std::string& text, const ConfigSource& src) {
   try {
     return YAML::Load(text);
-  } catch (const YAML::ParserException& e) {
-    throw ConfigError(MarkString(src, e.mark) + ": invalid YAML: " + e.msg);
   } catch (const YAML::Exception& e) {
-    throw ConfigError(MarkString(src, e.mark) + ": invalid YAML: " + e.msg);
+    throw ConfigError(MarkString(src, e.mark) + ": invalid YAML: " + YamlMessage(e.msg));
   }
 }
 
