@@ -60,15 +60,10 @@ def github_anchor(heading):
     return a.replace(" ", "-")
 
 
-def check_alert_coverage():
-    with open(RULES, encoding="utf-8") as f:
-        blocks = alert_blocks(f.read())
-    with open(RUNBOOK, encoding="utf-8") as f:
-        anchors = {github_anchor(h) for h in re.findall(r"^#{1,3} (.+)$", f.read(), flags=re.M)}
-    tests_text = ""
-    for path in RULE_TESTS:
-        with open(path, encoding="utf-8") as f:
-            tests_text += f.read()
+def alert_coverage_problems(rules_text, runbook_text, tests_text):
+    """(alert names, problems): annotations, runbook sections and unit tests of each alert."""
+    blocks = alert_blocks(rules_text)
+    anchors = {github_anchor(h) for h in re.findall(r"^#{1,3} (.+)$", runbook_text, flags=re.M)}
     problems = []
     names = []
     for name, body in blocks:
@@ -90,18 +85,39 @@ def check_alert_coverage():
             elif url[len(RUNBOOK_BASE):] not in anchors:
                 problems.append(f"{name}: alerts/RUNBOOK.md has no section #{url[len(RUNBOOK_BASE):]}")
     for name in sorted(set(names)):
-        # A test case that expects the alert, and one instance in it that must not fire
-        # (promtool fails when an unexpected alert fires, so every expected list is exact).
-        fires = re.search(rf"alertname: {name}\n\s+exp_alerts:\n\s+- exp_labels", tests_text)
-        if not fires:
+        # A test case that expects the alert; promtool fails when an unexpected alert
+        # fires, so the non-firing series of that case are checked too.
+        if not re.search(rf"alertname: {name}\n\s+exp_alerts:\n\s+- exp_labels", tests_text):
             problems.append(f"{name}: no unit test in alerts/tests/ expects it to fire")
         if not re.search(rf"- name: [^\n]*\b{name}\b", tests_text):
             problems.append(f"{name}: no unit test named after it (\"- name: {name} ...\")")
-    if "offset 1w" not in dict(blocks).get("MessageVolumeDropped", ""):
+    return sorted(set(names)), problems
+
+
+def check_alert_coverage():
+    def read(path):
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    rules_text = read(RULES)
+    names, problems = alert_coverage_problems(rules_text, read(RUNBOOK), "".join(read(p) for p in RULE_TESTS))
+    if "offset 1w" not in dict(alert_blocks(rules_text)).get("MessageVolumeDropped", ""):
         problems.append("MessageVolumeDropped does not compare with `offset 1w`")
+    missing = sorted(set(ISSUE_ALERTS) - set(names))
+    if missing:
+        problems.append(f"alerts the issue asks for are missing: {missing}")
     if problems:
         raise Failure("\n".join(problems))
-    log(f"{len(set(names))} alerts: annotations complete, runbook sections exist, unit tests fire each one")
+    log(f"{len(names)} alerts: annotations complete, runbook sections exist, unit tests fire each one")
+
+
+# The alerts issue 5 lists; the rules may have more.
+ISSUE_ALERTS = [
+    "BotwatchTargetDown", "BotProcessDown", "BotHighMemory", "BotRestarting", "DatabaseDown", "DatabaseSlow",
+    "DatabaseConnectionsNearLimit", "FacebookTokenInvalid", "FacebookTokenExpiringSoon", "FacebookRateLimitHigh",
+    "GeminiDown", "GeminiQuotaExhausted", "SocketIODown", "HighErrorRate", "LowTemplateCacheHitRatio",
+    "HumanInterventionsPending", "ResponseTimeP95High", "MessageVolumeDropped", "BotLogsSilent",
+    "FacebookPageUnsubscribed", "GeminiTokenBudget", "LogPipelineStalled", "BotwatchConfigReloadFailed",
+]
 
 
 def check_alertmanager():
@@ -148,8 +164,47 @@ def check_prometheus_config():
         expected = ["bot-1.example.com:10117", "bot-2.example.com:10117", "staging-bot.example.com:10117"]
         if instances != expected:
             raise Failure(f"file_sd example yields {instances}, expected {expected}")
+        check_droplet_relabeling(w, os.path.join(etc, "prometheus.yml"))
     finally:
         w.remove()
+
+
+# What digitalocean_sd_configs hands to relabeling (the meta labels of its docs),
+# for a tagged droplet, an untagged one, and a tagged one without a private address.
+DROPLETS = [
+    {"targets": ["203.0.113.10:10117"], "labels": {
+        "__meta_digitalocean_tags": ",web,botwatch,", "__meta_digitalocean_private_ipv4": "10.110.0.5",
+        "__meta_digitalocean_droplet_name": "bot-fra1-1", "__meta_digitalocean_region": "fra1",
+        "__meta_digitalocean_droplet_id": "101"}},
+    {"targets": ["203.0.113.11:10117"], "labels": {
+        "__meta_digitalocean_tags": ",web,", "__meta_digitalocean_private_ipv4": "10.110.0.6",
+        "__meta_digitalocean_droplet_name": "web-1", "__meta_digitalocean_region": "fra1",
+        "__meta_digitalocean_droplet_id": "102"}},
+    {"targets": ["203.0.113.12:10117"], "labels": {
+        "__meta_digitalocean_tags": ",botwatch,", "__meta_digitalocean_private_ipv4": "",
+        "__meta_digitalocean_droplet_name": "old-bot", "__meta_digitalocean_region": "nyc1",
+        "__meta_digitalocean_droplet_id": "103"}},
+]
+
+
+def check_droplet_relabeling(w, shipped_config):
+    """Runs the shipped droplet job's relabel_configs on droplet meta labels (fed
+    through file_sd, since the DigitalOcean API is not reachable from a test)."""
+    with open(shipped_config, encoding="utf-8") as f:
+        text = f.read()
+    job = text[text.index("job_name: botwatch-droplets"):]
+    relabel = job[job.index("    relabel_configs:"):]
+    relabel = re.split(r"^  - job_name:", relabel, flags=re.M)[0]
+    w.file("do/droplets.json", json.dumps(DROPLETS))
+    config = w.file("do/prometheus.yml", "scrape_configs:\n  - job_name: botwatch-droplets\n"
+                    "    file_sd_configs: [{files: [droplets.json]}]\n" + relabel)
+    _, sd = run(["promtool", "check", "service-discovery", "--timeout=2s", config, "botwatch-droplets"],
+                timeout=30, merge_stderr=False)
+    kept = [t["labels"] for t in json.loads(sd[:sd.rindex("]") + 1]) if t["labels"]]
+    got = [(k["instance"], k["__address__"], k.get("region"), k.get("droplet_id")) for k in kept]
+    log(f"droplet relabeling: {got}")
+    if got != [("bot-fra1-1", "10.110.0.5:10117", "fra1", "101")]:
+        raise Failure(f"droplet relabeling keeps {got}; expected only bot-fra1-1 on 10.110.0.5:10117")
 
 
 def dashboard_problems(dashboards):
@@ -246,6 +301,9 @@ def check_dashboards():
     count = 0
     try:
         prom.wait_ready()
+        canary = prom.query('sum(rate(botwatch_collector_up{job=~"x"}[5m])')
+        if canary.get("status") != "error" or "parse error" not in canary.get("error", ""):
+            raise Failure(f"Prometheus accepted broken PromQL, so this check proves nothing: {canary}")
         for path, d in dashboards.items():
             for p, t in dashboard_targets(d):
                 answer = prom.query(substitute(t["expr"]))
@@ -270,7 +328,55 @@ def check_dashboards():
     log(f"{len(dashboards)} dashboards, {count} queries: structure ok, every query parses in Prometheus")
 
 
-CHECKS = {"rules": check_rules, "rule-tests": check_rule_tests, "alert-coverage": check_alert_coverage,
+def check_self_test():
+    """The checkers above must catch what they claim to: feed them broken inputs."""
+    problems = []
+
+    def expect(found, needle, what):
+        if not any(needle in f for f in found):
+            problems.append(f"{what}: expected a problem containing {needle!r}, got {found}")
+
+    rules = ("  - alert: A\n    expr: x\n    labels: {severity: page}\n    annotations:\n"
+             "      summary: s\n      description: \"no value\"\n"
+             f"      runbook_url: \"{RUNBOOK_BASE}a\"\n"
+             "  - alert: B\n    expr: y\n    labels: {severity: warning}\n    annotations:\n"
+             f"      summary: s\n      description: \"v {{{{ $value }}}}\"\n      runbook_url: \"{RUNBOOK_BASE}nowhere\"\n")
+    tests = "  - name: A fires\n    alert_rule_test:\n      - alertname: A\n        exp_alerts:\n          - exp_labels: {}\n"
+    _, found = alert_coverage_problems(rules, "# Runbook\n## A\n## B section\n", tests)
+    expect(found, "A: severity page", "alert coverage: severity")
+    expect(found, "A: the description does not show the value", "alert coverage: $value")
+    expect(found, "B: alerts/RUNBOOK.md has no section #nowhere", "alert coverage: runbook anchor")
+    expect(found, "B: no unit test in alerts/tests/ expects it to fire", "alert coverage: firing test")
+
+    with open(DASHBOARDS[0], encoding="utf-8") as f:
+        good = json.load(f)
+    bad = json.loads(json.dumps(good))
+    first = next(p for p in bad["panels"] if p["type"] != "row")
+    first["datasource"] = {"type": "prometheus", "uid": "P1809F7CD0C75ACF3"}
+    first["targets"][0]["expr"] = "up"
+    bad["templating"]["list"] = [v for v in bad["templating"]["list"] if v["name"] != "instance"]
+    found = dashboard_problems({"a.json": good, "b.json": bad})
+    expect(found, "hard-coded datasource uid 'P1809F7CD0C75ACF3'", "dashboards: hard-coded datasource")
+    expect(found, "does not filter on $job and $instance", "dashboards: variables in queries")
+    expect(found, "no template variable instance", "dashboards: template variables")
+    expect(found, "also used by a.json", "dashboards: unique uids")
+    if dashboard_problems({"a.json": good}):
+        problems.append(f"a shipped dashboard alone has problems: {dashboard_problems({'a.json': good})}")
+
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from e2e_test import e2e_rules  # noqa: E402
+    shortened = e2e_rules("".join(f"    for: {d}\n" for d in ("1m", "5m", "2m", "10m", "15m", "30m", "1h",
+                                                                 "1h30m", "30s", "1m")))
+    want = "".join(f"    for: {d}\n" for d in ("1s", "5s", "2s", "10s", "15s", "30s", "60s", "90s", "1s", "1s"))
+    if shortened != want:
+        problems.append(f"e2e_rules shortens `for:` to\n{shortened}instead of\n{want}")
+    if problems:
+        raise Failure("\n".join(problems))
+    log("the checkers catch a wrong severity, a missing $value, a dangling runbook link, an untested alert, "
+        "a hard-coded datasource, unfiltered queries, a missing variable, a duplicate uid; `for:` is shortened")
+
+
+CHECKS = {"self-test": check_self_test, "rules": check_rules, "rule-tests": check_rule_tests, "alert-coverage": check_alert_coverage,
           "alertmanager": check_alertmanager, "prometheus": check_prometheus_config,
           "dashboards": check_dashboards}
 
