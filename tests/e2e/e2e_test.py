@@ -9,12 +9,13 @@ config and templates) -> Slack, webhook and SMTP stand-ins, all on 127.0.0.1.
    and evaluation, the rules with every `for:` divided by 60), Alertmanager
    (the shipped config with loopback receivers and short group timers), and the
    Slack/webhook/SMTP sinks.
-2. Faults: stops PostgreSQL and the health endpoint. DatabaseDown (critical)
-   must reach Slack, the webhook and email with its runbook link; CollectorDown
-   for the health probe (warning) must reach Slack and the webhook but not
-   email; the generic CollectorDown of the database probe must be inhibited.
-   Prints the time from fault to each notification. Then restarts both and
-   waits for the resolved notifications.
+2. Faults: stops PostgreSQL, the health endpoint and the bot. DatabaseDown and
+   BotProcessDown (critical) must reach Slack, the webhook and email with the
+   runbook link; CollectorDown for the health probe (warning) must reach Slack
+   and the webhook but not email; the generic CollectorDown of the database and
+   bot probes must be inhibited. Prints the time from fault to each
+   notification. Then restarts all three and waits for the resolved
+   notifications.
 3. Every query of every dashboard, with its template variables substituted, must
    return data from Prometheus, for the metric families this build produces
    (EXPECTED_PRESENT, plus any family botwatch exported during the test). Panels
@@ -238,16 +239,16 @@ def e2e_alertmanager(text, w, slack_url, webhook_url, smtp_port):
     return w.file("alertmanager.yml", text)
 
 
-def collector_supported(botwatch, w, snippet):
-    """Whether this botwatch build has a collector type (so producers that are merged
-    later plug in by themselves). Unknown type -> False; any other error fails."""
+def section_supported(botwatch, w, snippet, not_merged_pattern):
+    """Whether this botwatch build accepts `snippet` (a collector type or config
+    section), so producers merged later plug in by themselves. An error matching
+    `not_merged_pattern` (e.g. unknown collector type) means not merged yet; any
+    other complaint (a renamed key...) fails loudly instead of falling back."""
     path = w.file("probe.yaml", snippet)
     code, out = run([botwatch, "check-config", path], check=False)
     if code == 0:
         return True
-    # Only "this build does not know the type" means not merged yet; any other
-    # complaint (a renamed key...) must fail loudly rather than fall back silently.
-    if re.search(r"\.type: unknown collector type", out):
+    if re.search(not_merged_pattern, out):
         return False
     raise Failure(f"botwatch rejects the e2e snippet for a merged producer; fix tests/e2e/e2e_test.py:\n{out}")
 
@@ -282,13 +283,20 @@ class E2E:
         smtp = SmtpSink(self.inbox)
         self.servers = [slack, webhook, smtp]
 
-        # The bot stand-in: a process with a recognisable command line.
-        bot = Process("bot", [sys.executable, "-c", "import time\nwhile True: time.sleep(1)",
-                              "botwatch-e2e-bot-standin"], self.w.path)
-        self.procs.append(bot)
+        # The bot stand-in: a process writing the bot's JSON log.
+        bot_log = os.path.join(self.w.path, "bot", "bot.log")
+        os.makedirs(os.path.dirname(bot_log))
+        self.bot_log = bot_log
+        self.start_bot()
+        # The log pipeline plugs in by itself once this build has it and its preset.
+        preset = os.path.join(REPO, "config", "presets", "messenger-bot.yaml")
+        logs = f"logs:\n  - {{name: bot, path: '{bot_log}', format: json, rules: '{preset}'}}\n"
+        with_logs = os.path.exists(preset) and section_supported(
+            self.botwatch_bin, self.w, "collectors: []\n" + logs, r'unknown key "logs"')
 
-        if collector_supported(self.botwatch_bin, self.w,
-                               "collectors:\n  - {name: db, type: postgres, dsn: 'host=127.0.0.1'}\n"):
+        if section_supported(self.botwatch_bin, self.w,
+                             "collectors:\n  - {name: db, type: postgres, dsn: 'host=127.0.0.1'}\n",
+                             r"\.type: unknown collector type"):
             database = f"  - {{name: db, type: postgres, dsn: '{self.pg.dsn()}'}}\n"
             self.db_collector = "db"
             self.collector_types = {"process", "http", "tcp", "postgres"}
@@ -301,10 +309,10 @@ class E2E:
         config = self.w.file("botwatch.yaml", (
             "global: {default_interval: 1s, scrape_timeout: 800ms}\n"
             "collectors:\n"
-            "  - {name: bot, type: process, cmdline: 'botwatch-e2e-bot-standin'}\n"
+            "  - {name: bot, type: process, cmdline: 'bot_standin\\.py'}\n"
             f"  - {{name: bot-health, type: http, url: 'http://127.0.0.1:{self.health.port}/health', body_regex: ok}}\n"
             f"  - {{name: bot-port, type: tcp, address: '127.0.0.1:{self.health.port}'}}\n"
-            + database))
+            + database + (logs if with_logs else "")))
         bw = Process("botwatch", [self.botwatch_bin, f"--config.file={config}",
                                   "--web.listen-address=127.0.0.1:0"], self.w.path)
         self.procs.append(bw)
@@ -316,7 +324,8 @@ class E2E:
             return int(m.group(1)) if m else None
         self.bw_port = eventually(started, 10, what="botwatch to start")
         self.instance = f"127.0.0.1:{self.bw_port}"
-        log(f"botwatch up on :{self.bw_port} (database probe: {self.db_collector})")
+        log(f"botwatch up on :{self.bw_port} (database probe: {self.db_collector}; "
+            f"log pipeline: {'on' if with_logs else 'not in this build'})")
 
         with open(os.path.join(REPO, "alerts", "botwatch.rules.yml"), encoding="utf-8") as f:
             rules = self.w.file("botwatch.rules.e2e.yml", e2e_rules(f.read()))
@@ -345,12 +354,18 @@ class E2E:
         eventually(all_up, 20, step=0.2, what="every collector up in Prometheus")
         log(f"all peers ready after {time.monotonic() - self.start:.1f}s")
 
+    def start_bot(self):
+        self.bot = Process("bot", [sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                                                "bot_standin.py"), self.bot_log], self.w.path)
+        self.procs.append(self.bot)
+
     # -------------------------------------------------------------- step 2
     def faults(self):
         fault_at = time.monotonic()
         self.pg.stop()
         self.health.stop()
-        log(f"fault: stopped PostgreSQL and the bot health endpoint ({time.monotonic() - fault_at:.2f}s)")
+        self.bot.stop()
+        log(f"fault: stopped PostgreSQL, the bot health endpoint and the bot ({time.monotonic() - fault_at:.2f}s)")
 
         def webhook_has(alertname, status, **labels):
             def pred(p):
@@ -373,6 +388,9 @@ class E2E:
             ("webhook", "DatabaseDown", webhook_has("DatabaseDown", "firing", collector=self.db_collector)),
             ("slack", "DatabaseDown", slack_has("DatabaseDown", "FIRING")),
             ("email", "DatabaseDown", email_has("DatabaseDown", "FIRING")),
+            ("webhook", "BotProcessDown", webhook_has("BotProcessDown", "firing", collector="bot")),
+            ("slack", "BotProcessDown", slack_has("BotProcessDown", "FIRING")),
+            ("email", "BotProcessDown", email_has("BotProcessDown", "FIRING")),
             ("webhook", "CollectorDown", webhook_has("CollectorDown", "firing", collector="bot-health")),
             ("slack", "CollectorDown", slack_has("CollectorDown", "FIRING")),
         ]
@@ -403,6 +421,8 @@ class E2E:
               "a warning (CollectorDown) must not be emailed")
         check(not self.inbox.find("webhook", webhook_has("CollectorDown", "firing", collector=self.db_collector)),
               "CollectorDown of the database probe must be inhibited by DatabaseDown")
+        check(not self.inbox.find("webhook", webhook_has("CollectorDown", "firing", collector="bot")),
+              "CollectorDown of the bot's process probe must be inhibited by BotProcessDown")
         active = json.loads(http_get(self.am.url + "/api/v2/alerts?filter=alertname%3D%22CollectorDown%22")[1])
         inhibited = [a for a in active if a["labels"].get("collector") == self.db_collector]
         check(inhibited and inhibited[0]["status"]["inhibitedBy"],
@@ -412,11 +432,13 @@ class E2E:
         recover_at = time.monotonic()
         self.pg.start()
         self.health.start()
-        log(f"recovery: PostgreSQL and the health endpoint are back ({time.monotonic() - recover_at:.2f}s)")
+        self.start_bot()
+        log(f"recovery: PostgreSQL, the health endpoint and the bot are back ({time.monotonic() - recover_at:.2f}s)")
         self.wait_all([
             ("webhook", "DatabaseDown", webhook_has("DatabaseDown", "resolved", collector=self.db_collector)),
             ("slack", "DatabaseDown", slack_has("DatabaseDown", "RESOLVED")),
             ("email", "DatabaseDown", email_has("DatabaseDown", "RESOLVED")),
+            ("webhook", "BotProcessDown", webhook_has("BotProcessDown", "resolved", collector="bot")),
             ("webhook", "CollectorDown", webhook_has("CollectorDown", "resolved", collector="bot-health")),
         ], recover_at, "resolved")
 
