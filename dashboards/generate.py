@@ -144,7 +144,8 @@ def updown(lay, title, targets, **kw):
 def variables():
     def query_var(name, label, query):
         return {"type": "query", "name": name, "label": label, "datasource": DS,
-                "query": {"query": query, "refId": "PrometheusVariableQueryEditor-VariableQuery"},
+                # The plain-string form: Grafana 10 and 11 both read it (and migrate it).
+                "query": query,
                 "definition": query, "refresh": 2, "includeAll": True, "multi": True,
                 "allValue": ".*", "current": {"selected": True, "text": ["All"], "value": ["$__all"]},
                 "sort": 1, "options": [], "hide": 0}
