@@ -29,7 +29,8 @@ EVENTS = [
     (8, lambda r: {"level": "info", "message": "product inquiry", "category": r.choice(["shoes", "bags", "watches"])}),
     (3, lambda r: {"level": "info", "message": "appointment booked", "userId": f"psid-{r.randint(1, 40)}"}),
     (2, lambda r: {"level": "info", "message": "human intervention requested", "userId": f"psid-{r.randint(1, 40)}"}),
-    (3, lambda r: {"level": "error", "message": "request failed", "errorType": r.choice(["gemini", "database"])}),
+    # Errors stay well under HighErrorRate's 10 % of inbound messages.
+    (1, lambda r: {"level": "error", "message": "request failed", "errorType": r.choice(["gemini", "database"])}),
 ]
 
 

@@ -38,11 +38,12 @@ import socketserver
 import sys
 import threading
 import time
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from peers import (REPO, Alertmanager, Failure, Postgres, Process, Prometheus, Workdir,  # noqa: E402
                    eventually, free_port, http_get, log, run)
-from static_checks import dashboard_targets, substitute  # noqa: E402
+from static_checks import alert_blocks, dashboard_targets, substitute  # noqa: E402
 
 DEADLINE = 150  # seconds for the whole run; a healthy run takes about 35 s
 RUNBOOK = "https://github.com/botwatch/botwatch/blob/main/alerts/RUNBOOK.md#"
@@ -472,6 +473,60 @@ class E2E:
         out += [f"email: {p['message']['Subject']}" for p in self.inbox.all("email")]
         return "\n  ".join([""] + out)
 
+    # -------------------------------------------------------------- inhibitions
+    def inhibitions(self):
+        """The shipped inhibit rules, against the real Alertmanager: synthetic alerts
+        (labelled as the rules label them) on fresh instances, then the mute state
+        Alertmanager reports for each target."""
+        with open(os.path.join(REPO, "alerts", "botwatch.rules.yml"), encoding="utf-8") as f:
+            labels_of = {}
+            for name, body in alert_blocks(f.read()):
+                labels_of[name] = {k: re.search(rf"{k}: (\S+)", body).group(1) for k in ("severity", "component")}
+        cases = [  # (source alert, target alert, same instance?, extra labels, muted?)
+            ("BotwatchTargetDown", "HighErrorRate", True, {}, True),
+            ("BotwatchTargetDown", "HighErrorRate", False, {}, False),
+            ("BotProcessDown", "HighErrorRate", True, {}, True),
+            ("BotProcessDown", "BotHighMemory", True, {"collector": "bot"}, True),
+            ("BotProcessDown", "BotRestarting", True, {"collector": "bot"}, False),
+            ("DatabaseDown", "DatabaseSlow", True, {"collector": "db"}, True),
+            ("FacebookTokenInvalid", "FacebookPageUnsubscribed", True, {"collector": "fb"}, True),
+            ("GeminiQuotaExhausted", "CollectorDown", True, {"collector": "gemini"}, True),
+            ("SocketIODown", "CollectorDown", True, {"collector": "web"}, False),
+        ]
+        ends = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 600))
+        alerts, expect = [], {}
+        for i, (source, target, same, extra, muted) in enumerate(cases):
+            src_instance = f"inhibit-{i}"
+            tgt_instance = src_instance if same else f"inhibit-{i}-other"
+            src_extra = dict(extra) if source != "SocketIODown" else {"collector": "admin"}
+            for name, inst, more in ((source, src_instance, src_extra), (target, tgt_instance, extra)):
+                alerts.append({"labels": {"alertname": name, "instance": inst, "job": "botwatch",
+                                          **labels_of[name], **more},
+                               "annotations": {"summary": "synthetic"}, "endsAt": ends})
+            expect[(target, tgt_instance)] = (source, muted)
+        req = urllib.request.Request(self.am.url + "/api/v2/alerts", data=json.dumps(alerts).encode(),
+                                     headers={"Content-Type": "application/json"}, method="POST")
+        with urllib.request.urlopen(req, timeout=5) as r:
+            check(r.status == 200, "Alertmanager accepts the synthetic alerts")
+
+        got = {}
+
+        def state():
+            got.clear()
+            for a in json.loads(http_get(self.am.url + "/api/v2/alerts")[1]):
+                key = (a["labels"]["alertname"], a["labels"]["instance"])
+                if key in expect:
+                    got[key] = bool(a["status"]["inhibitedBy"])
+            return all(got.get(k) == muted for k, (_, muted) in expect.items())
+        try:
+            eventually(state, 10, step=0.1, what="the expected inhibitions")
+        except Failure:
+            raise Failure("inhibitions differ from alerts/alertmanager.yml's intent: " + ", ".join(
+                f"{src} -> {tgt} on {inst}: want {'muted' if m else 'not muted'}, got {got.get((tgt, inst))}"
+                for (tgt, inst), (src, m) in expect.items() if got.get((tgt, inst)) != m))
+        log(f"inhibitions: {sum(m for _, m in expect.values())} muted and "
+            f"{sum(not m for _, m in expect.values())} not muted, as alertmanager.yml intends")
+
     # -------------------------------------------------------------- step 1
     def dashboards(self):
         status, exported = http_get(f"http://{self.instance}/metrics")
@@ -543,6 +598,7 @@ def main():
     try:
         t.setup()
         t.faults()
+        t.inhibitions()
         t.dashboards()
     except Failure as e:
         print(f"FAIL: {e}", file=sys.stderr)
