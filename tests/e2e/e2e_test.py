@@ -15,7 +15,9 @@ config and templates) -> Slack, webhook and SMTP stand-ins, all on 127.0.0.1.
    and the webhook but not email; the generic CollectorDown of the database and
    bot probes must be inhibited. Prints the time from fault to each
    notification. Then restarts all three and waits for the resolved
-   notifications.
+   notifications. Later botwatch itself stops: BotwatchTargetDown must reach
+   every channel, and resolve once botwatch is back on the same address.
+   Last, synthetic alerts check each inhibit rule both ways.
 3. Every query of every dashboard, with its template variables substituted, must
    return data from Prometheus, for the metric families this build produces
    (EXPECTED_PRESENT, plus any family botwatch exported during the test). Panels
@@ -72,10 +74,11 @@ class Inbox:
         with self.lock:
             self.items.append((channel, time.monotonic(), payload))
 
-    def find(self, channel, predicate):
+    def find(self, channel, predicate, since=0.0):
+        """The first (time, payload) on `channel` at or after `since` matching `predicate`."""
         with self.lock:
             for ch, t, payload in self.items:
-                if ch == channel and predicate(payload):
+                if ch == channel and t >= since and predicate(payload):
                     return t, payload
         return None
 
@@ -200,6 +203,26 @@ def email_text(msg):
     return "\n".join(parts)
 
 
+def webhook_has(alertname, status, **labels):
+    def pred(p):
+        body = p.get("json", {})
+        return any(a["labels"].get("alertname") == alertname and a["status"] == status
+                   and all(a["labels"].get(k) == v for k, v in labels.items())
+                   for a in body.get("alerts", []))
+    return pred
+
+
+def slack_has(alertname, state, instance):
+    def pred(p):
+        title = p.get("json", {}).get("attachments", [{}])[0].get("title", "")
+        return title.startswith(f"[{state}") and f"] {alertname} " in title and title.endswith(f" on {instance}")
+    return pred
+
+
+def email_has(alertname, state, instance):
+    return lambda p: str(p["message"]["Subject"]).startswith(f"[{state}] {alertname} on {instance} (")
+
+
 # ------------------------------------------------------------------ configs
 def e2e_rules(text):
     """The shipped rules with every `for:` divided by 60 (1m -> 1s, 5m -> 5s), so
@@ -314,16 +337,8 @@ class E2E:
             f"  - {{name: bot-health, type: http, url: 'http://127.0.0.1:{self.health.port}/health', body_regex: ok}}\n"
             f"  - {{name: bot-port, type: tcp, address: '127.0.0.1:{self.health.port}'}}\n"
             + database + (logs if with_logs else "")))
-        bw = Process("botwatch", [self.botwatch_bin, f"--config.file={config}",
-                                  "--web.listen-address=127.0.0.1:0"], self.w.path)
-        self.procs.append(bw)
-
-        def started():
-            if not bw.alive():
-                raise Failure("botwatch exited:\n" + bw.output())
-            m = re.search(r'msg="botwatch started".* port=(\d+)', bw.output())
-            return int(m.group(1)) if m else None
-        self.bw_port = eventually(started, 10, what="botwatch to start")
+        self.bw_config = config
+        self.bw_port = self.start_botwatch(0)
         self.instance = f"127.0.0.1:{self.bw_port}"
         log(f"botwatch up on :{self.bw_port} (database probe: {self.db_collector}; "
             f"log pipeline: {'on' if with_logs else 'not in this build'})")
@@ -355,6 +370,20 @@ class E2E:
         eventually(all_up, 20, step=0.2, what="every collector up in Prometheus")
         log(f"all peers ready after {time.monotonic() - self.start:.1f}s")
 
+    def start_botwatch(self, port):
+        """Starts botwatch on `port` (0: any); returns the port it listens on."""
+        self.bw = bw = Process("botwatch", [self.botwatch_bin, f"--config.file={self.bw_config}",
+                                            f"--web.listen-address=127.0.0.1:{port}"], self.w.path)
+        self.procs.append(bw)
+        seen = len(re.findall(r'msg="botwatch started"', bw.output()))
+
+        def started():
+            if not bw.alive():
+                raise Failure("botwatch exited:\n" + bw.output())
+            m = re.findall(r'msg="botwatch started".* port=(\d+)', bw.output())
+            return int(m[-1]) if len(m) > seen else None
+        return eventually(started, 10, what="botwatch to start")
+
     def start_bot(self):
         self.bot = Process("bot", [sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                                                 "bot_standin.py"), self.bot_log], self.w.path)
@@ -368,32 +397,15 @@ class E2E:
         self.bot.stop()
         log(f"fault: stopped PostgreSQL, the bot health endpoint and the bot ({time.monotonic() - fault_at:.2f}s)")
 
-        def webhook_has(alertname, status, **labels):
-            def pred(p):
-                body = p.get("json", {})
-                return any(a["labels"].get("alertname") == alertname and a["status"] == status
-                           and all(a["labels"].get(k) == v for k, v in labels.items())
-                           for a in body.get("alerts", []))
-            return pred
-
-        def slack_has(alertname, state):
-            def pred(p):
-                att = p.get("json", {}).get("attachments", [{}])[0]
-                return alertname in att.get("title", "") and f"[{state}" in att.get("title", "")
-            return pred
-
-        def email_has(alertname, state):
-            return lambda p: f"[{state}] {alertname}" in str(p["message"]["Subject"])
-
         expectations = [
             ("webhook", "DatabaseDown", webhook_has("DatabaseDown", "firing", collector=self.db_collector)),
-            ("slack", "DatabaseDown", slack_has("DatabaseDown", "FIRING")),
-            ("email", "DatabaseDown", email_has("DatabaseDown", "FIRING")),
+            ("slack", "DatabaseDown", slack_has("DatabaseDown", "FIRING", self.instance)),
+            ("email", "DatabaseDown", email_has("DatabaseDown", "FIRING", self.instance)),
             ("webhook", "BotProcessDown", webhook_has("BotProcessDown", "firing", collector="bot")),
-            ("slack", "BotProcessDown", slack_has("BotProcessDown", "FIRING")),
-            ("email", "BotProcessDown", email_has("BotProcessDown", "FIRING")),
+            ("slack", "BotProcessDown", slack_has("BotProcessDown", "FIRING", self.instance)),
+            ("email", "BotProcessDown", email_has("BotProcessDown", "FIRING", self.instance)),
             ("webhook", "CollectorDown", webhook_has("CollectorDown", "firing", collector="bot-health")),
-            ("slack", "CollectorDown", slack_has("CollectorDown", "FIRING")),
+            ("slack", "CollectorDown", slack_has("CollectorDown", "FIRING", self.instance)),
         ]
         got = self.wait_all(expectations, fault_at, "firing")
 
@@ -418,7 +430,7 @@ class E2E:
         log(f"  slack title:   {att['title']}")
 
         # Routing and inhibition.
-        check(not self.inbox.find("email", email_has("CollectorDown", "FIRING")),
+        check(not self.inbox.find("email", email_has("CollectorDown", "FIRING", self.instance)),
               "a warning (CollectorDown) must not be emailed")
         check(not self.inbox.find("webhook", webhook_has("CollectorDown", "firing", collector=self.db_collector)),
               "CollectorDown of the database probe must be inhibited by DatabaseDown")
@@ -437,8 +449,8 @@ class E2E:
         log(f"recovery: PostgreSQL, the health endpoint and the bot are back ({time.monotonic() - recover_at:.2f}s)")
         self.wait_all([
             ("webhook", "DatabaseDown", webhook_has("DatabaseDown", "resolved", collector=self.db_collector)),
-            ("slack", "DatabaseDown", slack_has("DatabaseDown", "RESOLVED")),
-            ("email", "DatabaseDown", email_has("DatabaseDown", "RESOLVED")),
+            ("slack", "DatabaseDown", slack_has("DatabaseDown", "RESOLVED", self.instance)),
+            ("email", "DatabaseDown", email_has("DatabaseDown", "RESOLVED", self.instance)),
             ("webhook", "BotProcessDown", webhook_has("BotProcessDown", "resolved", collector="bot")),
             ("webhook", "CollectorDown", webhook_has("CollectorDown", "resolved", collector="bot-health")),
         ], recover_at, "resolved")
@@ -450,8 +462,8 @@ class E2E:
         while pending and time.monotonic() < end:
             for item in list(pending):
                 channel, alertname, pred = item
-                found = self.inbox.find(channel, lambda p, pred=pred: pred(p))
-                if found and found[0] >= since:
+                found = self.inbox.find(channel, pred, since)
+                if found:
                     got[(channel, alertname)] = found[1]
                     log(f"  {what:8} {alertname:14} -> {channel:7} {found[0] - since:5.1f}s after the change")
                     pending.remove(item)
@@ -472,6 +484,29 @@ class E2E:
                                                   for a in j.get("alerts", []))))
         out += [f"email: {p['message']['Subject']}" for p in self.inbox.all("email")]
         return "\n  ".join([""] + out)
+
+    # -------------------------------------------------------------- botwatch down
+    def botwatch_down(self):
+        """botwatch itself stops: BotwatchTargetDown (critical) on every channel,
+        resolved once it is back on the same address."""
+        fault_at = time.monotonic()
+        self.bw.stop()
+        log(f"fault: stopped botwatch ({time.monotonic() - fault_at:.2f}s)")
+        got = self.wait_all([
+            ("webhook", "BotwatchTargetDown", webhook_has("BotwatchTargetDown", "firing", instance=self.instance)),
+            ("slack", "BotwatchTargetDown", slack_has("BotwatchTargetDown", "FIRING", self.instance)),
+            ("email", "BotwatchTargetDown", email_has("BotwatchTargetDown", "FIRING", self.instance)),
+        ], fault_at, "firing")
+        alert = next(a for a in got[("webhook", "BotwatchTargetDown")]["json"]["alerts"]
+                     if a["labels"]["alertname"] == "BotwatchTargetDown")
+        check(alert["annotations"]["runbook_url"] == RUNBOOK + "botwatchtargetdown", f"runbook link {alert}")
+        recover_at = time.monotonic()
+        check(self.start_botwatch(self.bw_port) == self.bw_port, "botwatch restarts on its address")
+        self.wait_all([
+            ("webhook", "BotwatchTargetDown", webhook_has("BotwatchTargetDown", "resolved", instance=self.instance)),
+            ("slack", "BotwatchTargetDown", slack_has("BotwatchTargetDown", "RESOLVED", self.instance)),
+            ("email", "BotwatchTargetDown", email_has("BotwatchTargetDown", "RESOLVED", self.instance)),
+        ], recover_at, "resolved")
 
     # -------------------------------------------------------------- inhibitions
     def inhibitions(self):
@@ -598,8 +633,9 @@ def main():
     try:
         t.setup()
         t.faults()
-        t.inhibitions()
         t.dashboards()
+        t.botwatch_down()
+        t.inhibitions()
     except Failure as e:
         print(f"FAIL: {e}", file=sys.stderr)
         for p in t.procs:
