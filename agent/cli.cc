@@ -5,8 +5,8 @@
 namespace botwatch {
 namespace {
 
-const std::vector<std::string> kValueFlags = {"--config.file", "--web.listen-address", "--log.level",
-                                              "--log.format"};
+const std::vector<std::string> kValueFlags = {"--config.file", "--web.listen-address", "--web.config.file",
+                                              "--log.level", "--log.format"};
 
 }  // namespace
 
@@ -24,13 +24,16 @@ std::string HelpText() {
          "  --web.listen-address=ADDR    address to serve on (default " +
          kDefaultListenAddress +
          ")\n"
+         "  --web.config.file=PATH       TLS and basic auth (exporter-toolkit format); with\n"
+         "                               users set, every path but /-/healthy needs auth\n"
          "  --log.level=LEVEL            debug, info, warn or error (default info)\n"
          "  --log.format=FORMAT          logfmt or json (default logfmt)\n"
          "  --version                    print the version and exit\n"
          "  --help                       print this help and exit\n"
          "\n"
          "endpoints: /metrics /-/healthy /-/ready POST /-/reload /api/v1/status /\n"
-         "signals:   SIGHUP reloads the config; SIGTERM and SIGINT stop.\n";
+         "signals:   SIGHUP reloads the config; SIGTERM and SIGINT stop.\n"
+         "systemd:   Type=notify is supported (READY, RELOADING, STOPPING, WATCHDOG).\n";
 }
 
 Result<CliOptions> ParseCli(const std::vector<std::string>& args) {
@@ -79,6 +82,9 @@ Result<CliOptions> ParseCli(const std::vector<std::string>& args) {
       o.config_file = value;
     } else if (name == "--web.listen-address") {
       o.listen_address = value;
+    } else if (name == "--web.config.file") {
+      if (value.empty()) return Status::Error("flag --web.config.file needs a path");
+      o.web_config_file = value;
     } else if (name == "--log.level") {
       if (!log::ParseLevel(value, &o.log_level)) {
         return Status::Error("invalid --log.level \"" + value + "\" (use debug, info, warn or error)");

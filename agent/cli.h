@@ -18,6 +18,7 @@ struct CliOptions {
   Command command = Command::kServe;
   std::string config_file = kDefaultConfigFile;
   std::string listen_address = kDefaultListenAddress;
+  std::string web_config_file;  // empty: plain HTTP without auth
   log::Level log_level = log::Level::kInfo;
   log::Format log_format = log::Format::kLogfmt;
 };

@@ -12,6 +12,7 @@
 #include "agent/cli.h"
 #include "agent/config.h"
 #include "agent/log.h"
+#include "agent/systemd_notify.h"
 #include "agent/version.h"
 
 namespace {
@@ -37,18 +38,39 @@ int Serve(const botwatch::CliOptions& opts) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
 
-  botwatch::Agent agent({opts.config_file, opts.listen_address});
+  namespace systemd = botwatch::systemd;
+  botwatch::Agent agent({opts.config_file, opts.listen_address, opts.web_config_file});
   if (botwatch::Status st = agent.Start(); !st.ok()) {
     botwatch::log::Error("cannot start", {{"err", st.message()}});
     return 1;
   }
+  systemd::NotifyReady("serving on port " + std::to_string(agent.port()));
+  // The watchdog is pinged from this loop: if the main thread wedges, systemd
+  // restarts us.
+  const std::optional<std::chrono::milliseconds> ping = systemd::WatchdogPingInterval();
+  auto next_ping = std::chrono::steady_clock::now();
   while (true) {
     int sig = 0;
-    if (sigwait(&signals, &sig) != 0) continue;
-    if (sig == SIGHUP) {
-      (void)agent.Reload();  // logs its own outcome
+    if (ping) {
+      auto now = std::chrono::steady_clock::now();
+      if (now >= next_ping) {
+        systemd::NotifyWatchdog();
+        next_ping = now + *ping;
+      }
+      auto wait = std::chrono::duration_cast<std::chrono::nanoseconds>(next_ping - now);
+      timespec ts{static_cast<time_t>(wait.count() / 1000000000), static_cast<long>(wait.count() % 1000000000)};
+      sig = sigtimedwait(&signals, nullptr, &ts);
+      if (sig < 0) continue;  // timeout (EAGAIN) or EINTR
+    } else if (sigwait(&signals, &sig) != 0) {
       continue;
     }
+    if (sig == SIGHUP) {
+      systemd::NotifyReloading();
+      (void)agent.Reload();  // logs its own outcome; a failed reload keeps serving
+      systemd::NotifyReady();
+      continue;
+    }
+    systemd::NotifyStopping();
     botwatch::log::Info("shutting down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
     agent.Stop(std::chrono::seconds(1));
     botwatch::log::Info("shutdown complete");
