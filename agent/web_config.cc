@@ -3,6 +3,7 @@
 #include <crypt.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include <cerrno>
 #include <cstring>
@@ -148,6 +149,10 @@ std::optional<TlsSetupError> ConfigureTlsContext(void* raw_ctx, const TlsServerC
     return TlsSetupError{"cert_file", "cannot load certificate \"" + tls.cert_file + "\": " + OpenSslError()};
   }
   if (SSL_CTX_use_PrivateKey_file(ctx, tls.key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
+    if (ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH) {
+      ERR_clear_error();
+      return TlsSetupError{"key_file", "the private key does not match cert_file"};
+    }
     return TlsSetupError{"key_file", "cannot load private key \"" + tls.key_file + "\": " + OpenSslError()};
   }
   if (SSL_CTX_check_private_key(ctx) != 1) {
