@@ -38,6 +38,7 @@ dpkg -i "$deb" >"$work/dpkg.log" 2>&1 || { cat "$work/dpkg.log"; fail "dpkg -i f
 /usr/bin/botwatch check-config /etc/botwatch/botwatch.yaml | grep -q ": OK" || fail "check-config"
 getent passwd botwatch | grep -q ':/usr/sbin/nologin$' || fail "no system user botwatch"
 [ "$(stat -c %U:%G:%a /etc/botwatch/botwatch.yaml)" = root:botwatch:640 ] || fail "config ownership/mode"
+# shellcheck disable=SC2016  # a literal $ORIGIN
 readelf -d /usr/bin/botwatch | grep -q 'RPATH.*\[\$ORIGIN/../lib/botwatch\]' || fail "installed RPATH"
 
 # TLS through the installed binary and its compat libraries, as the service user.

@@ -18,6 +18,7 @@ if [ -n "$out" ]; then echo "systemd-analyze verify warned:"; echo "$out"; exit 
 sed 's/^WatchdogSec=/WatchdogSecs=/' "$work/botwatch.service" > "$work/typo.service"
 systemd-analyze verify "$work/typo.service" 2>&1 | grep -q "Unknown key 'WatchdogSecs'"
 
+# shellcheck disable=SC2016  # a literal $MAINPID
 for line in 'Type=notify' 'WatchdogSec=30s' 'User=botwatch' 'StateDirectory=botwatch' 'ProtectSystem=strict' \
             'ProtectHome=yes' 'NoNewPrivileges=yes' 'PrivateTmp=yes' 'CapabilityBoundingSet=' \
             'BindReadOnlyPaths=-/var/log/bot' 'ExecReload=/bin/kill -HUP $MAINPID'; do
