@@ -153,6 +153,7 @@ std::string Agent::RenderMetrics() const {
   Families families = self_registry_->Collect();
   MergeFamilies(families, SelfProcessFamilies(procfs_));
   MergeFamilies(families, CollectorFamilies(cache_.All()));
+  if (options_.extra_families) MergeFamilies(families, options_.extra_families());
   return SerializeFamilies(families);
 }
 

@@ -7,11 +7,13 @@
 #include <prometheus/registry.h>
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
 
 #include "agent/config.h"
+#include "agent/exposition.h"
 #include "agent/scheduler.h"
 #include "agent/snapshot_cache.h"
 #include "agent/web_config.h"
@@ -26,6 +28,9 @@ class Agent {
     std::string config_file;
     std::string listen_address;
     std::string web_config_file;  // empty: plain HTTP, no auth
+    // More families for /metrics, read on every scrape (supervise mode's child);
+    // must answer from memory.
+    std::function<Families()> extra_families;
   };
 
   explicit Agent(Options options);
