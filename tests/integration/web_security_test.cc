@@ -101,7 +101,7 @@ TEST_CASE("a reload swaps the users") {
   CHECK(status("new") == 200);
 }
 
-TEST_CASE("TLS with a certificate made by the test; plain HTTP is refused") {
+TEST_CASE("TLS with a certificate made by the test, plain HTTP refused") {
   TempDir dir;
   TestPki pki = MakeTestPki(dir.path());
   const std::string password = "tls-pw";
