@@ -133,7 +133,10 @@ Result<std::unique_ptr<WebServer>> WebServer::Start(const std::string& listen_ad
   ws->dispatcher_ = std::make_unique<Dispatcher>(std::move(handler));
   std::vector<std::string> options = {"listening_ports", spec,           "num_threads", "4",
                                       "request_timeout_ms", "10000",    "enable_keep_alive", "yes",
-                                      "keep_alive_timeout_ms", "60000"};
+                                      "keep_alive_timeout_ms", "60000",
+                                      // Headers and body go out in separate writes (TLS records);
+                                      // with Nagle, the second waits ~40 ms for the peer's delayed ACK.
+                                      "tcp_nodelay", "1"};
   static CivetCallbacks callbacks;  // must outlive the server
   callbacks.log_message = &CaptureCivetLog;
   callbacks.init_ssl = &InitSsl;
