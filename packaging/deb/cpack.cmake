@@ -19,7 +19,7 @@ foreach(dir dashboards alerts)
     install(DIRECTORY DESTINATION share/botwatch/${dir})
   endif()
 endforeach()
-install(FILES ${CMAKE_SOURCE_DIR}/README.md DESTINATION share/doc/botwatch)
+install(FILES ${CMAKE_SOURCE_DIR}/README.md ${CMAKE_SOURCE_DIR}/config/web.example.yml DESTINATION share/doc/botwatch)
 
 set(BOTWATCH_DEB_CONTROL ${CMAKE_BINARY_DIR}/deb-control)
 file(WRITE ${BOTWATCH_DEB_CONTROL}/conffiles "${BOTWATCH_CONFFILES}")
