@@ -130,6 +130,10 @@ Status Agent::Reload() {
   if (web_config.value()->tls != web_config_->tls) {
     log::Warn("tls_server_config changed; the new TLS settings take effect on restart",
               {{"web_config", options_.web_config_file}});
+    // Keep describing what actually runs, so the next reload compares with it.
+    auto running = std::make_shared<WebConfig>(*web_config.value());
+    running->tls = web_config_->tls;
+    web_config.value() = std::move(running);
   }
   web_config_ = std::move(web_config.value());
   InstallAuth(*web_config_);
