@@ -162,7 +162,11 @@ void Supervisor::Run(pid_t pid, int out_fd, int err_fd) {
       std::lock_guard<std::mutex> lock(mu_);
       started_at_ = Clock::now();
     }
-    pid_ = pid;
+    {
+      std::lock_guard<std::mutex> lock(signal_mu_);
+      pid_ = pid;
+      if (stopping_) ::kill(pid, SIGTERM);  // a stop that came while it was starting
+    }
     std::atomic<bool> exited{false};
     std::thread out(&Supervisor::Pump, this, out_fd, STDOUT_FILENO, ChildOutputSink::Stream::kStdout, &exited);
     std::thread err(&Supervisor::Pump, this, err_fd, STDERR_FILENO, ChildOutputSink::Stream::kStderr, &exited);
@@ -170,9 +174,20 @@ void Supervisor::Run(pid_t pid, int out_fd, int err_fd) {
     int status = 0;
     bool killed = false;
     while (true) {
-      pid_t r = ::waitpid(pid, &status, WNOHANG);
-      if (r == pid) break;
+      // Notice the exit without reaping, and forget the pid before reaping it:
+      // Signal() must never hit a recycled pid.
+      siginfo_t info{};
+      int r = ::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT);
+      if (r == 0 && info.si_pid == pid) {
+        {
+          std::lock_guard<std::mutex> lock(signal_mu_);
+          pid_ = 0;
+        }
+        if (::waitpid(pid, &status, 0) != pid) status = 1 << 8;
+        break;
+      }
       if (r < 0 && errno != EINTR) {
+        pid_ = 0;
         status = 1 << 8;  // lost (someone else reaped it): report a failure
         break;
       }
@@ -192,7 +207,6 @@ void Supervisor::Run(pid_t pid, int out_fd, int err_fd) {
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
-    pid_ = 0;
     exited = true;
     out.join();
     err.join();
@@ -252,6 +266,7 @@ void Supervisor::Signal(int sig) {
       cv_.notify_all();
     }
   }
+  std::lock_guard<std::mutex> lock(signal_mu_);
   pid_t pid = pid_.load();
   if (pid > 0) ::kill(pid, sig);
 }

@@ -106,7 +106,7 @@ class Supervisor {
   std::optional<int> last_exit_code_;
   std::chrono::steady_clock::time_point started_at_{};
   std::chrono::steady_clock::time_point stop_requested_at_{};
-  std::mutex write_mu_;  // one pass-through write at a time per target
+  std::mutex signal_mu_;  // orders kill() against the child being reaped
 };
 
 }  // namespace botwatch
