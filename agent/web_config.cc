@@ -118,7 +118,7 @@ std::map<std::string, Secret> ReadUsers(ConfigMap& top, const YAML::Node& root) 
                         ": not a bcrypt hash (expected 60 characters starting with $2y$, $2b$ or $2a$; "
                         "make one with: htpasswd -nbBC 10 \"\" PASSWORD | tr -d ':\\n')");
     }
-    users.emplace(user, Secret(hash));
+    if (!users.emplace(user, Secret(hash)).second) throw ConfigError(where + ": duplicate user");
   }
   return users;
 }

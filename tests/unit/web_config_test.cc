@@ -86,6 +86,9 @@ TEST_CASE("web config: every mistake is one line with file, line, column and fie
        f + ":2:10: basic_auth_users.alice: not a bcrypt hash (expected 60 characters starting with $2y$, $2b$ or "
            "$2a$; make one with: htpasswd -nbBC 10 \"\" PASSWORD | tr -d ':\\n')"},
       {"basic_auth_users:\n  alice: [1]\n", f + ":2:10: basic_auth_users.alice: expected a scalar value, got a list"},
+      {"basic_auth_users:\n  alice: " + BcryptHash("a") + "\n  alice: " + BcryptHash("b") + "\n",
+       f + ":3:10: basic_auth_users.alice: duplicate user"},
+      {"- just a list\n", f + ":1:1: config: expected a map, got a list"},
       {"tls_server_config:\n  key_file: server.key\n", f + ":2:3: tls_server_config.cert_file: missing required field"},
       {"tls_server_config:\n  cert_file: nope.crt\n  key_file: server.key\n",
        f + ":2:14: tls_server_config.cert_file: cannot read \"" + dir.path() + "/nope.crt\": No such file or directory"},
