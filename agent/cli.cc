@@ -18,7 +18,7 @@ std::string HelpText() {
   return std::string(
              "usage: botwatch [flags]\n"
              "       botwatch run [flags] [supervise flags] -- COMMAND [ARGS...]\n"
-             "       botwatch check-config PATH\n"
+             "       botwatch check-config PATH [--web.config.file=PATH]\n"
              "\n"
              "Probes a chatbot's dependencies and serves Prometheus metrics.\n"
              "\n"
@@ -53,9 +53,14 @@ Result<CliOptions> ParseCli(const std::vector<std::string>& args) {
   CliOptions o;
   size_t i = 0;
   if (!args.empty() && args[0] == "check-config") {
-    if (args.size() != 2) return Status::Error("usage: botwatch check-config PATH");
+    const std::string kWebFlag = "--web.config.file=";
+    bool with_web = args.size() == 3 && args[2].rfind(kWebFlag, 0) == 0 && args[2].size() > kWebFlag.size();
+    if (args.size() != 2 && !with_web) {
+      return Status::Error("usage: botwatch check-config PATH [--web.config.file=PATH]");
+    }
     o.command = CliOptions::Command::kCheckConfig;
     o.config_file = args[1];
+    if (with_web) o.web_config_file = args[2].substr(kWebFlag.size());
     return o;
   }
   bool run = !args.empty() && args[0] == "run";

@@ -16,16 +16,25 @@
 #include "agent/supervisor.h"
 #include "agent/systemd_notify.h"
 #include "agent/version.h"
+#include "agent/web_config.h"
 
 namespace {
 
-int CheckConfig(const std::string& path) {
+int CheckConfig(const std::string& path, const std::string& web_path) {
   auto config = botwatch::LoadConfigFile(path);
   if (!config.ok()) {
     std::fprintf(stderr, "%s\n", config.status().message().c_str());
     return 1;
   }
   std::printf("%s: OK (%zu collectors)\n", path.c_str(), config.value()->collectors.size());
+  if (web_path.empty()) return 0;
+  auto web = botwatch::LoadWebConfigFile(web_path);
+  if (!web.ok()) {
+    std::fprintf(stderr, "%s\n", web.status().message().c_str());
+    return 1;
+  }
+  std::printf("%s: OK (%s, %zu basic auth users)\n", web_path.c_str(), web.value()->tls ? "TLS" : "no TLS",
+              web.value()->basic_auth_users.size());
   return 0;
 }
 
@@ -135,7 +144,7 @@ int main(int argc, char** argv) {
       std::printf("botwatch %s (revision %s)\n", botwatch::kVersion, botwatch::kRevision);
       return 0;
     case botwatch::CliOptions::Command::kCheckConfig:
-      return CheckConfig(opts.config_file);
+      return CheckConfig(opts.config_file, opts.web_config_file);
     case botwatch::CliOptions::Command::kServe:
     case botwatch::CliOptions::Command::kRun:
       break;

@@ -229,3 +229,22 @@ TEST_CASE("auth does not make scrapes slow: verified credentials are cached") {
   CHECK(median < first.seconds / 3);
   CHECK(median < 0.015);
 }
+
+TEST_CASE("check-config validates the web config too, without printing hashes") {
+  TempDir dir;
+  TestPki pki = MakeTestPki(dir.path());
+  std::string config = dir.Write("botwatch.yaml", kConfig);
+  std::string hash = BcryptHash("pw");
+  std::string good = dir.Write("good.yml", "tls_server_config: {cert_file: server.crt, key_file: server.key}\n"
+                                           "basic_auth_users: {a: " + hash + ", b: " + hash + "}\n");
+  CommandResult ok = RunCommand({BOTWATCH_BINARY, "check-config", config, "--web.config.file=" + good});
+  CHECK(ok.exit_code == 0);
+  CHECK(ok.output.find(good + ": OK (TLS, 2 basic auth users)") != std::string::npos);
+  CHECK(ok.output.find(hash) == std::string::npos);
+
+  std::string bad = dir.Write("bad.yml", "basic_auth_users:\n  a: " + hash.substr(0, 59) + "\n");
+  CommandResult r = RunCommand({BOTWATCH_BINARY, "check-config", config, "--web.config.file=" + bad});
+  CHECK(r.exit_code == 1);
+  CHECK(r.output.find(bad + ":2:6: basic_auth_users.a: not a bcrypt hash") != std::string::npos);
+  CHECK(r.output.find(hash.substr(0, 59)) == std::string::npos);
+}
