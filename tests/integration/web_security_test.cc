@@ -8,6 +8,8 @@
 #include <catch2/catch.hpp>
 
 #include "tests/support/botwatch_process.h"
+#include "tests/support/http_client.h"
+#include "tests/support/loopback_server.h"
 #include "tests/support/secure_http.h"
 #include "tests/support/temp_dir.h"
 
@@ -247,4 +249,48 @@ TEST_CASE("check-config validates the web config too, without printing hashes") 
   CHECK(r.exit_code == 1);
   CHECK(r.output.find(bad + ":2:6: basic_auth_users.a: not a bcrypt hash") != std::string::npos);
   CHECK(r.output.find(hash.substr(0, 59)) == std::string::npos);
+}
+
+TEST_CASE("a real Prometheus scrapes botwatch over TLS with basic auth") {
+  TempDir dir;
+  TestPki pki = MakeTestPki(dir.path());
+  const std::string password = "prom-scrape-pw";
+  Server s(dir,
+           "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n"
+           "basic_auth_users:\n  prometheus: " + BcryptHash(password) + "\n");
+  Botwatch& bw = s.bw;
+  REQUIRE(bw.WaitStarted());
+  std::string target = "127.0.0.1:" + std::to_string(bw.port());
+  auto job = [&](const std::string& name, const std::string& scheme, const std::string& pw) {
+    return "  - job_name: " + name + "\n    scrape_interval: 1s\n    scrape_timeout: 900ms\n    scheme: " + scheme +
+           "\n    tls_config: {ca_file: " + pki.ca_cert + "}\n    basic_auth: {username: prometheus, password: '" +
+           pw + "'}\n    static_configs: [{targets: ['" + target + "']}]\n";
+  };
+  std::string prom_config = dir.Write("prometheus.yml", "scrape_configs:\n" + job("good", "https", password) +
+                                                            job("wrong_password", "https", "nope") +
+                                                            job("plain_http", "http", password));
+  int port = UnusedPort();
+  ChildProcess prometheus({"/usr/bin/prometheus", "--config.file=" + prom_config,
+                           "--storage.tsdb.path=" + dir.path() + "/tsdb",
+                           "--web.listen-address=127.0.0.1:" + std::to_string(port), "--log.level=warn"},
+                          dir.path() + "/prometheus.log");
+  std::string api = "http://127.0.0.1:" + std::to_string(port) + "/api/v1/query?query=";
+  // up per job once every job has been scraped at least once.
+  auto up = [&](const std::string& job_name) -> std::optional<std::string> {
+    HttpResult r = HttpGet(api + "up%7Bjob%3D%22" + job_name + "%22%7D", 2000);
+    size_t v = r.body.find("\"value\":[");
+    if (r.status != 200 || v == std::string::npos) return std::nullopt;
+    size_t q = r.body.find(",\"", v);
+    return r.body.substr(q + 2, 1);
+  };
+  REQUIRE(Eventually([&] { return up("good") == "1" && up("wrong_password") && up("plain_http"); }, 30s, 200ms));
+  CHECK(up("wrong_password") == "0");
+  CHECK(up("plain_http") == "0");
+  HttpResult info = HttpGet(api + "botwatch_build_info%7Bjob%3D%22good%22%7D", 2000);
+  CHECK(info.body.find("\"version\":\"") != std::string::npos);
+  HttpResult targets = HttpGet("http://127.0.0.1:" + std::to_string(port) + "/api/v1/targets", 2000);
+  CHECK(targets.body.find("401 Unauthorized") != std::string::npos);
+  prometheus.Signal(SIGTERM);
+  CHECK(prometheus.WaitExit(10s).has_value());
+  CHECK(bw.process().Log().find(password) == std::string::npos);
 }
