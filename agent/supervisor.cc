@@ -150,6 +150,19 @@ void Supervisor::Pump(int fd, int target_fd, ChildOutputSink::Stream stream, con
   ::close(fd);
 }
 
+void Supervisor::ReapOrphans(pid_t child) {
+  // As PID 1 of a container, botwatch inherits the bot's orphaned descendants;
+  // unreaped they stay zombies for ever. Only the bot's own process group is
+  // touched (its descendants keep it unless they move), so children that other
+  // parts of botwatch start and wait for are never taken from them.
+  for (int i = 0; i < 64; ++i) {
+    siginfo_t info{};
+    if (::waitid(P_PGID, static_cast<id_t>(child), &info, WEXITED | WNOHANG | WNOWAIT) != 0) return;
+    if (info.si_pid == 0 || info.si_pid == child) return;  // nothing, or the child itself (reaped by Run)
+    ::waitpid(info.si_pid, nullptr, WNOHANG);
+  }
+}
+
 bool Supervisor::SleepUnlessStopping(Duration d) {
   std::unique_lock<std::mutex> lock(mu_);
   return !cv_.wait_for(lock, d, [&] { return stopping_.load(); });
@@ -191,6 +204,7 @@ void Supervisor::Run(pid_t pid, int out_fd, int err_fd) {
         status = 1 << 8;  // lost (someone else reaped it): report a failure
         break;
       }
+      ReapOrphans(pid);
       if (stopping_ && !killed) {
         Clock::time_point asked;
         {

@@ -89,6 +89,7 @@ class Supervisor {
   void Run(pid_t pid, int out_fd, int err_fd);
   void Pump(int fd, int target_fd, ChildOutputSink::Stream stream, const std::atomic<bool>* exited);
   bool SleepUnlessStopping(Duration d);
+  void ReapOrphans(pid_t child);
 
   const SuperviseOptions options_;
   ChildOutputSink* const sink_;

@@ -8,7 +8,9 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <filesystem>
 #include <fstream>
+#include <thread>
 #include <random>
 #include <regex>
 #include <sstream>
@@ -34,11 +36,13 @@ std::string ReadFile(const std::string& path) {
 // `botwatch run ... -- sh -c SCRIPT` with its stdout and stderr in separate files.
 class Supervised {
  public:
-  Supervised(const TempDir& dir, const std::string& script, std::vector<std::string> flags = {})
+  // `prefix` runs botwatch through another command (e.g. unshare).
+  Supervised(const TempDir& dir, const std::string& script, std::vector<std::string> flags = {},
+             std::vector<std::string> prefix = {})
       : out_(dir.path() + "/stdout"), err_(dir.path() + "/stderr") {
     std::string config = dir.Write("botwatch.yaml", "collectors:\n  - {name: me, type: process, process_name: botwatch}\n");
-    std::vector<std::string> argv = {BOTWATCH_BINARY, "run", "--config.file=" + config,
-                                     "--web.listen-address=127.0.0.1:0"};
+    std::vector<std::string> argv = prefix;
+    argv.insert(argv.end(), {BOTWATCH_BINARY, "run", "--config.file=" + config, "--web.listen-address=127.0.0.1:0"});
     argv.insert(argv.end(), flags.begin(), flags.end());
     argv.insert(argv.end(), {"--", "/bin/sh", "-c", script});
     std::vector<char*> cargv;
@@ -70,6 +74,7 @@ class Supervised {
   std::string Stdout() const { return ReadFile(out_); }
   std::string Stderr() const { return ReadFile(err_); }
   void Signal(int sig) const { ::kill(pid_, sig); }
+  pid_t pid() const { return pid_; }
   std::optional<int> WaitExit(std::chrono::milliseconds timeout) {
     auto end = std::chrono::steady_clock::now() + timeout;
     while (true) {
@@ -230,6 +235,46 @@ TEST_CASE("supervise: a child that keeps failing stops being restarted only on s
   REQUIRE(Eventually([&] { return s.Stdout().size() >= 8; }, 10s));  // at least four runs
   s.Signal(SIGTERM);
   CHECK(s.WaitExit(10s) == 9);
+}
+
+// Children of `parent` by their state letter, from /proc/*/stat.
+std::vector<std::pair<pid_t, char>> ChildrenOf(pid_t parent) {
+  std::vector<std::pair<pid_t, char>> out;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    std::string name = entry.path().filename();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::string stat = ReadFile(entry.path().string() + "/stat");
+    size_t close = stat.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream rest(stat.substr(close + 2));
+    char state = 0;
+    pid_t ppid = 0;
+    rest >> state >> ppid;
+    if (ppid == parent) out.emplace_back(std::stoi(name), state);
+  }
+  return out;
+}
+
+TEST_CASE("supervise: as PID 1, the bot's orphaned descendants are reaped") {
+  TempDir dir;
+  // unshare makes botwatch PID 1 of a new PID namespace, as in a container.
+  Supervised s(dir,
+               "for i in 1 2 3 4 5; do sh -c 'sleep 1 & exit 0'; done; echo spawned; "
+               "while :; do sleep 0.02; done",
+               {}, {"/usr/bin/unshare", "--pid", "--fork", "--kill-child"});
+  REQUIRE(s.WaitStdout("spawned"));
+  pid_t botwatch = 0;
+  REQUIRE(Eventually([&] {
+    for (auto [pid, state] : ChildrenOf(s.pid())) botwatch = pid;
+    return botwatch != 0;
+  }, 5s));
+  // The five sleeps were orphaned to botwatch (their parent shells exited
+  // before "spawned"); once they exit, none may stay a zombie: only the bot's
+  // shell remains botwatch's child.
+  CHECK(ChildrenOf(botwatch).size() == 6);
+  CHECK(Eventually([&] { return ChildrenOf(botwatch).size() == 1; }, 5s));
+  ::kill(botwatch, SIGTERM);
+  CHECK(s.WaitExit(10s) == 143);
 }
 
 TEST_CASE("supervise: restart backoff doubles up to the cap") {
