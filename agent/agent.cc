@@ -4,6 +4,7 @@
 
 #include <chrono>
 
+#include "agent/basic_auth.h"
 #include "agent/exposition.h"
 #include "agent/log.h"
 #include "agent/version.h"
@@ -79,19 +80,35 @@ void Agent::Install(std::shared_ptr<const Config> config) {
   loaded_ = true;
 }
 
+Result<std::shared_ptr<const WebConfig>> Agent::LoadWebConfig() const {
+  if (options_.web_config_file.empty()) return std::make_shared<const WebConfig>();
+  return LoadWebConfigFile(options_.web_config_file);
+}
+
+void Agent::InstallAuth(const WebConfig& web_config) {
+  web_->SetAuth(web_config.auth_enabled() ? std::make_shared<BasicAuth>(web_config.basic_auth_users) : nullptr);
+}
+
 Status Agent::Start() {
   std::lock_guard<std::mutex> lock(reload_mu_);
   Result<std::shared_ptr<const Config>> config = LoadConfigFile(options_.config_file);
   if (!config.ok()) return config.status();
-  auto web = WebServer::Start(options_.listen_address, [this](const HttpRequest& r) { return Handle(r); });
+  Result<std::shared_ptr<const WebConfig>> web_config = LoadWebConfig();
+  if (!web_config.ok()) return web_config.status();
+  web_config_ = std::move(web_config.value());
+  auto web = WebServer::Start(options_.listen_address, [this](const HttpRequest& r) { return Handle(r); },
+                              web_config_->tls ? &*web_config_->tls : nullptr);
   if (!web.ok()) return web.status();
   web_ = std::move(web.value());
+  InstallAuth(*web_config_);
   Install(std::move(config.value()));
   RecordReload(true);
   log::Info("botwatch started", {{"version", kVersion},
                                  {"config", options_.config_file},
                                  {"collectors", std::to_string(config_->collectors.size())},
                                  {"listen", options_.listen_address},
+                                 {"tls", web_->tls() ? "true" : "false"},
+                                 {"auth", web_config_->auth_enabled() ? "basic" : "none"},
                                  {"port", std::to_string(port())}});
   return Status::Ok();
 }
@@ -104,6 +121,22 @@ Status Agent::Reload() {
     log::Error("config reload failed; keeping the running config", {{"err", config.status().message()}});
     return config.status();
   }
+  Result<std::shared_ptr<const WebConfig>> web_config = LoadWebConfig();
+  if (!web_config.ok()) {
+    RecordReload(false);
+    log::Error("web config reload failed; keeping the running config", {{"err", web_config.status().message()}});
+    return web_config.status();
+  }
+  if (web_config.value()->tls != web_config_->tls) {
+    log::Warn("tls_server_config changed; the new TLS settings take effect on restart",
+              {{"web_config", options_.web_config_file}});
+    // Keep describing what actually runs, so the next reload compares with it.
+    auto running = std::make_shared<WebConfig>(*web_config.value());
+    running->tls = web_config_->tls;
+    web_config.value() = std::move(running);
+  }
+  web_config_ = std::move(web_config.value());
+  InstallAuth(*web_config_);
   Install(std::move(config.value()));
   RecordReload(true);
   log::Info("config reloaded", {{"collectors", std::to_string(config_->collectors.size())}});
@@ -124,6 +157,7 @@ std::string Agent::RenderMetrics() const {
   Families families = self_registry_->Collect();
   MergeFamilies(families, SelfProcessFamilies(procfs_));
   MergeFamilies(families, CollectorFamilies(cache_.All()));
+  if (options_.extra_families) MergeFamilies(families, options_.extra_families());
   return SerializeFamilies(families);
 }
 

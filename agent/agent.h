@@ -7,13 +7,16 @@
 #include <prometheus/registry.h>
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
 
 #include "agent/config.h"
+#include "agent/exposition.h"
 #include "agent/scheduler.h"
 #include "agent/snapshot_cache.h"
+#include "agent/web_config.h"
 #include "agent/web_server.h"
 #include "collectors/procfs.h"
 
@@ -24,6 +27,10 @@ class Agent {
   struct Options {
     std::string config_file;
     std::string listen_address;
+    std::string web_config_file;  // empty: plain HTTP, no auth
+    // More families for /metrics, read on every scrape (supervise mode's child);
+    // must answer from memory.
+    std::function<Families()> extra_families;
   };
 
   explicit Agent(Options options);
@@ -33,8 +40,9 @@ class Agent {
 
   // Loads the config, binds the port and starts probing. Nothing runs on error.
   Status Start();
-  // Validates the config file in full, then swaps it in; on error the running
-  // config stays and botwatch_config_last_reload_successful becomes 0.
+  // Validates the config file (and the web config) in full, then swaps it in; on
+  // error the running config stays and botwatch_config_last_reload_successful
+  // becomes 0. Users in the web config change on reload; TLS settings need a restart.
   Status Reload();
   // Stops probing (waits up to `grace` for running probes).
   void Stop(Duration grace);
@@ -51,6 +59,8 @@ class Agent {
   std::string RenderIndexHtml() const;
   void Install(std::shared_ptr<const Config> config);
   void RecordReload(bool ok);
+  Result<std::shared_ptr<const WebConfig>> LoadWebConfig() const;
+  void InstallAuth(const WebConfig& web_config);
 
   Options options_;
   ProcFs procfs_;
@@ -63,6 +73,7 @@ class Agent {
   std::shared_ptr<const Config> config_;
   std::unique_ptr<Scheduler> scheduler_;
   std::atomic<bool> loaded_{false};
+  std::shared_ptr<const WebConfig> web_config_;
   std::unique_ptr<WebServer> web_;
 };
 

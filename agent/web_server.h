@@ -2,6 +2,8 @@
 
 // botwatch's HTTP endpoints on one civetweb server. Handlers answer from memory;
 // only POST /-/reload does work, and it is serialized by the agent.
+// With a web config it serves TLS only (civetweb's OpenSSL, configured by us)
+// and asks for basic auth on every path except /-/healthy.
 
 #include <functional>
 #include <memory>
@@ -10,8 +12,12 @@
 #include "agent/status.h"
 
 class CivetServer;
+struct mg_connection;
 
 namespace botwatch {
+
+class BasicAuth;
+struct TlsServerConfig;
 
 struct HttpResponse {
   int status = 200;
@@ -33,9 +39,16 @@ class WebServer {
   WebServer& operator=(const WebServer&) = delete;
 
   // Binds `listen_address` ("host:port", ":port", "[v6]:port"); port 0 picks a free one.
-  static Result<std::unique_ptr<WebServer>> Start(const std::string& listen_address, HttpHandler handler);
+  // With `tls`, the port speaks TLS only: a plain HTTP request gets no answer.
+  static Result<std::unique_ptr<WebServer>> Start(const std::string& listen_address, HttpHandler handler,
+                                                  const TlsServerConfig* tls = nullptr);
 
   int port() const { return port_; }
+  bool tls() const { return tls_; }
+
+  // Requires basic auth on every path but /-/healthy; nullptr turns auth off.
+  // Safe while serving (a reload swaps the users).
+  void SetAuth(std::shared_ptr<BasicAuth> auth);
 
   // Turns "host:port" into civetweb's listening_ports syntax; empty on error.
   static std::string CivetListenSpec(const std::string& listen_address);
@@ -46,6 +59,7 @@ class WebServer {
   std::unique_ptr<Dispatcher> dispatcher_;
   std::unique_ptr<CivetServer> server_;  // after dispatcher_: destroyed first
   int port_ = 0;
+  bool tls_ = false;
 };
 
 }  // namespace botwatch
