@@ -7,6 +7,8 @@
 #include "agent/exposition.h"
 #include "agent/log.h"
 #include "agent/version.h"
+#include "logs/log_config.h"
+#include "logs/pipeline.h"
 
 namespace botwatch {
 namespace {
@@ -74,9 +76,28 @@ void Agent::Install(std::shared_ptr<const Config> config) {
   for (const auto& c : config->collectors) specs.push_back(c.spec);
   cache_.Reset(specs);
   scheduler_ = std::make_unique<Scheduler>(config->collectors, &cache_, config->global.workers);
+  InstallLogs(*config);
   config_ = std::move(config);
   scheduler_->Start();
   loaded_ = true;
+}
+
+std::shared_ptr<logs::LogPipeline> Agent::Logs() const {
+  std::lock_guard<std::mutex> lock(logs_mu_);
+  return logs_;
+}
+
+void Agent::InstallLogs(const Config& config) {
+  std::shared_ptr<logs::LogPipeline> old = Logs();
+  nlohmann::json previous;
+  if (old) previous = old->Stop();
+  std::shared_ptr<logs::LogPipeline> fresh;
+  if (!config.logs->sources.empty()) {
+    fresh = std::make_shared<logs::LogPipeline>(config.logs);
+    fresh->Start(old ? &previous : nullptr);
+  }
+  std::lock_guard<std::mutex> lock(logs_mu_);
+  logs_ = std::move(fresh);
 }
 
 Status Agent::Start() {
@@ -114,6 +135,7 @@ void Agent::Stop(Duration grace) {
   std::lock_guard<std::mutex> lock(reload_mu_);
   if (scheduler_) scheduler_->Stop(grace);
   scheduler_.reset();
+  if (auto logs = Logs()) (void)logs->Stop();  // saves positions and counts
 }
 
 int Agent::port() const { return web_ ? web_->port() : 0; }
@@ -124,6 +146,7 @@ std::string Agent::RenderMetrics() const {
   Families families = self_registry_->Collect();
   MergeFamilies(families, SelfProcessFamilies(procfs_));
   MergeFamilies(families, CollectorFamilies(cache_.All()));
+  if (auto logs = Logs()) MergeFamilies(families, logs->Collect());
   return SerializeFamilies(families);
 }
 
