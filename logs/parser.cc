@@ -94,7 +94,8 @@ bool JsonParser::Extract(simdjson::ondemand::value value, int slot, bool is_leve
       return true;
     }
     case json_type::null: {
-      if (!value.is_null()) return false;
+      bool is_null = false;
+      if (value.is_null().get(is_null) || !is_null) return false;
       out.kind = FieldValue::Kind::kNull;
       return true;
     }
@@ -143,7 +144,8 @@ bool JsonParser::WalkObject(simdjson::ondemand::object obj, int node, Event& eve
       bool b;
       if (value.get_bool().get(b)) return false;
     } else if (*loc == 'n') {
-      if (!value.is_null()) return false;
+      bool is_null = false;
+      if (value.is_null().get(is_null) || !is_null) return false;
     }
   }
   return true;
