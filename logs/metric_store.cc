@@ -1,6 +1,8 @@
 #include "logs/metric_store.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <limits>
 
 namespace botwatch::logs {
@@ -274,7 +276,7 @@ void MetricStore::Restore(const nlohmann::json& state) {
     for (const auto& jm : *it) {
       std::string sig = jm.value("signature", "");
       for (Metric& m : metrics_) {
-        if (m.def.Signature() != sig || !m.series.empty()) continue;
+        if (m.def.Signature() != sig) continue;
         m.dropped = jm.value("dropped", 0.0);
         for (const auto& js : jm.at("series")) {
           auto labels = js.at("labels").get<std::vector<std::string>>();
@@ -282,8 +284,16 @@ void MetricStore::Restore(const nlohmann::json& state) {
           bool overflow = !labels.empty() && labels[0] == kOverflowValue;
           std::string key;
           for (const auto& l : labels) key += l + '\x1f';
-          size_t idx = NewSeries(m, labels);
-          if (overflow) m.overflow = idx; else m.index.emplace(key, idx);
+          // Rules pre-create their constant series before the state arrives.
+          size_t idx;
+          if (overflow && m.overflow != SIZE_MAX) {
+            idx = m.overflow;
+          } else if (auto found = m.index.find(key); !overflow && found != m.index.end()) {
+            idx = found->second;
+          } else {
+            idx = NewSeries(m, labels);
+            if (overflow) m.overflow = idx; else m.index.emplace(key, idx);
+          }
           SeriesData& s = m.series[idx];
           s.value = js.value("value", 0.0);
           if (m.def.type == MetricType::kHistogram) {
@@ -294,6 +304,7 @@ void MetricStore::Restore(const nlohmann::json& state) {
           }
           if (s.distinct && js.contains("windows")) {
             auto& windows = s.distinct->mutable_windows();
+            for (auto& w : windows) w.slices.clear();
             const auto& jw = js.at("windows");
             for (size_t w = 0; w < windows.size() && w < jw.size(); ++w) {
               for (const auto& jslice : jw[w]) {

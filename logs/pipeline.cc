@@ -96,23 +96,34 @@ void LogPipeline::Start(const nlohmann::json* previous) {
       }
     }
   }
-  if (state.is_object() && state.contains("store")) store_->Restore(state["store"]);
-  for (Source& s : sources_) {
-    std::vector<FilePosition> saved;
-    bool have_state = false;
-    if (state.is_object() && state.contains("positions") && state["positions"].contains(s.config->name)) {
-      have_state = true;
-      for (const auto& p : state["positions"][s.config->name]) {
-        saved.push_back(FilePosition{p.value("dev", uint64_t{0}), p.value("ino", uint64_t{0}),
-                                     p.value("fingerprint", uint64_t{0}), p.value("offset", uint64_t{0}),
-                                     p.value("path", "")});
+  std::vector<std::vector<FilePosition>> saved(sources_.size());
+  std::vector<bool> have_state(sources_.size(), false);
+  try {
+    if (state.is_object() && state.contains("store")) store_->Restore(state["store"]);
+    for (size_t i = 0; i < sources_.size(); ++i) {
+      const std::string& name = sources_[i].config->name;
+      if (!state.is_object() || !state.contains("positions") || !state["positions"].contains(name)) continue;
+      have_state[i] = true;
+      for (const auto& p : state["positions"][name]) {
+        saved[i].push_back(FilePosition{p.value("dev", uint64_t{0}), p.value("ino", uint64_t{0}),
+                                        p.value("fingerprint", uint64_t{0}), p.value("offset", uint64_t{0}),
+                                        p.value("path", "")});
       }
     }
+  } catch (const std::exception& e) {
+    // A state file edited by hand or from an incompatible version: counts may
+    // be partly restored, positions are not trusted.
+    log::Warn("log state is malformed; file positions are not restored", {{"path", state_file()}, {"err", e.what()}});
+    saved.assign(sources_.size(), {});
+    have_state.assign(sources_.size(), false);
+  }
+  for (size_t i = 0; i < sources_.size(); ++i) {
+    Source& s = sources_[i];
     FileTailer::Options o;
     o.globs = s.config->paths;
     o.start_at_end = s.config->start_at_end;
     o.max_line_bytes = s.config->max_line_bytes;
-    s.tailer = std::make_unique<FileTailer>(o, std::move(saved), have_state);
+    s.tailer = std::make_unique<FileTailer>(o, std::move(saved[i]), have_state[i]);
   }
   stop_ = false;
   thread_ = std::thread([this] { Loop(); });
