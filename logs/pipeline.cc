@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -81,6 +82,10 @@ std::string LogPipeline::state_file() const {
 }
 
 void LogPipeline::Start(const nlohmann::json* previous) {
+  if (!config_->state_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(config_->state_dir, ec);
+  }
   nlohmann::json state;
   if (previous != nullptr) {
     state = *previous;
@@ -187,11 +192,16 @@ nlohmann::json LogPipeline::State() const {
 
 void LogPipeline::WriteState(const nlohmann::json& state) const {
   std::string path = state_file();
+  // Logged once per failure streak, not every interval.
+  auto fail = [&](const std::string& what) {
+    if (!state_write_failed_) log::Error("cannot write log state", {{"path", what}, {"err", std::strerror(errno)}});
+    state_write_failed_ = true;
+  };
   std::string tmp = path + ".tmp";
   std::string body = state.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) {
-    log::Error("cannot write log state", {{"path", tmp}, {"err", std::strerror(errno)}});
+    fail(tmp);
     return;
   }
   size_t done = 0;
@@ -208,10 +218,12 @@ void LogPipeline::WriteState(const nlohmann::json& state) const {
   ok = ok && ::fsync(fd) == 0;
   ::close(fd);
   if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
-    log::Error("cannot write log state", {{"path", path}, {"err", std::strerror(errno)}});
+    fail(path);
     ::unlink(tmp.c_str());
     return;
   }
+  if (state_write_failed_) log::Info("log state written again", {{"path", path}});
+  state_write_failed_ = false;
   // The rename itself must survive a crash too.
   int dir = ::open(config_->state_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dir >= 0) {

@@ -86,6 +86,8 @@ class LogPipeline {
   bool one_shot_ = false;
   double one_shot_now_ = 0;
 
+  mutable bool state_write_failed_ = false;  // only the polling thread (or Stop) writes
+
   std::mutex mu_;
   std::condition_variable wake_;
   bool stop_ = false;

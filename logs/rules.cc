@@ -31,42 +31,87 @@ bool ValidLabelName(const std::string& name) {
   return true;
 }
 
-bool Condition::Matches(const Event& event) const {
+std::string Condition::Signature() const {
+  std::string s = std::to_string(static_cast<int>(op)) + ":" + std::to_string(field) + ":" +
+                  std::to_string(exists) + ":" + std::to_string(number) + ":" + std::to_string(value.size()) + ":" +
+                  value + ":" + (re ? std::to_string(reinterpret_cast<uintptr_t>(re.get())) : "") + "[";
+  for (const auto& v : values) s += std::to_string(v.size()) + ":" + v + ",";
+  s += "](";
+  for (const auto& c : children) s += c.Signature() + ";";
+  return s + ")";
+}
+
+bool Condition::Matches(const Event& event, std::vector<signed char>& memo) const {
+  signed char& known = memo[static_cast<size_t>(id)];
+  if (known >= 0) return known;
+  bool result = true;
   switch (op) {
     case Op::kAll:
       for (const Condition& c : children) {
-        if (!c.Matches(event)) return false;
+        if (!c.Matches(event, memo)) {
+          result = false;
+          break;
+        }
       }
-      return true;
-    case Op::kAny:
-      for (const Condition& c : children) {
-        if (c.Matches(event)) return true;
-      }
-      return false;
-    default:
       break;
-  }
-  const FieldValue& v = event.at(field);
-  bool scalar = v.kind == FieldValue::Kind::kString || v.kind == FieldValue::Kind::kNumber ||
-                v.kind == FieldValue::Kind::kBool;
-  switch (op) {
-    case Op::kEquals: return scalar && v.text == value;
-    case Op::kNotEquals: return !scalar || v.text != value;
-    case Op::kOneOf:
-      return scalar && std::find(values.begin(), values.end(), v.text) != values.end();
-    case Op::kRegex: return scalar && std::regex_search(v.text.begin(), v.text.end(), *re);
-    case Op::kExists: return (v.present() && v.kind != FieldValue::Kind::kNull) == exists;
-    case Op::kGt: case Op::kGe: case Op::kLt: case Op::kLe: {
-      std::optional<double> n = v.AsNumber();
-      if (!n) return false;
-      if (op == Op::kGt) return *n > number;
-      if (op == Op::kGe) return *n >= number;
-      if (op == Op::kLt) return *n < number;
-      return *n <= number;
+    case Op::kAny:
+      result = false;
+      for (const Condition& c : children) {
+        if (c.Matches(event, memo)) {
+          result = true;
+          break;
+        }
+      }
+      break;
+    default: {
+      const FieldValue& v = event.at(field);
+      bool scalar = v.kind == FieldValue::Kind::kString || v.kind == FieldValue::Kind::kNumber ||
+                    v.kind == FieldValue::Kind::kBool;
+      switch (op) {
+        case Op::kEquals: result = scalar && v.text == value; break;
+        case Op::kNotEquals: result = !scalar || v.text != value; break;
+        case Op::kOneOf:
+          result = scalar && std::find(values.begin(), values.end(), v.text) != values.end();
+          break;
+        case Op::kRegex: result = scalar && std::regex_search(v.text.begin(), v.text.end(), *re); break;
+        case Op::kExists: result = (v.present() && v.kind != FieldValue::Kind::kNull) == exists; break;
+        default: {
+          std::optional<double> n = v.AsNumber();
+          if (!n) {
+            result = false;
+          } else if (op == Op::kGt) {
+            result = *n > number;
+          } else if (op == Op::kGe) {
+            result = *n >= number;
+          } else if (op == Op::kLt) {
+            result = *n < number;
+          } else {
+            result = *n <= number;
+          }
+        }
+      }
     }
-    default: return false;
+  }
+  known = result ? 1 : 0;
+  return result;
+}
+
+namespace {
+
+// Gives identical subtrees the same id (children first).
+void AssignIds(Condition& c, std::vector<std::string>& ids) {
+  for (Condition& child : c.children) AssignIds(child, ids);
+  std::string sig = c.Signature();
+  auto it = std::find(ids.begin(), ids.end(), sig);
+  if (it == ids.end()) {
+    ids.push_back(sig);
+    c.id = static_cast<int>(ids.size() - 1);
+  } else {
+    c.id = static_cast<int>(it - ids.begin());
   }
 }
+
+}  // namespace
 
 namespace {
 
@@ -131,7 +176,10 @@ Rule ReadRule(ConfigMap& m, const std::string& timestamp_field, RuleSet& rs) {
   def.type = ReadType(m);
   def.help = m.String("help", "");
   def.max_series = static_cast<size_t>(m.Int("max_series", 100, 1, 100000));
-  if (auto match = m.OptionalMap("match")) r.match = ReadCondition(*match, rs);
+  if (auto match = m.OptionalMap("match")) {
+    r.match = ReadCondition(*match, rs);
+    AssignIds(*r.match, rs.condition_ids);
+  }
 
   // Labels: constants and fields, exported in name order.
   std::map<std::string, Rule::Label> labels;
@@ -261,10 +309,11 @@ RuleEngine::RuleEngine(std::shared_ptr<const RuleSet> rules, MetricStore& store)
 
 bool RuleEngine::Apply(const Event& event, double event_time) {
   bool any = false;
+  memo_.assign(rules_->condition_ids.size(), -1);
   const auto& rules = rules_->rules;
   for (size_t i = 0; i < rules.size(); ++i) {
     const Rule& r = rules[i];
-    if (r.match && !r.match->Matches(event)) continue;
+    if (r.match && !r.match->Matches(event, memo_)) continue;
     any = true;
     const FieldValue* value = r.value_field >= 0 ? &event.at(r.value_field) : nullptr;
     std::optional<double> number;

@@ -28,8 +28,13 @@ struct Condition {
   double number = 0;
   bool exists = true;
   std::vector<Condition> children;
+  // Identical conditions (any depth, any rule) share an id, so each is
+  // evaluated at most once per event: presets repeat `message equals ...`.
+  int id = -1;
 
-  bool Matches(const Event& event) const;
+  // `memo` has one entry per condition id: -1 unknown, 0 false, 1 true.
+  bool Matches(const Event& event, std::vector<signed char>& memo) const;
+  std::string Signature() const;
 };
 
 struct Rule {
@@ -53,6 +58,7 @@ struct RuleSet {
   std::vector<Rule> rules;
   std::set<std::string> identifiers;
   int timestamp_field = -1;  // set when some rule needs the event's time
+  std::vector<std::string> condition_ids;  // signature per Condition::id
 };
 
 // Reads `identifiers` and `rules` from `m` into `out` (throws ConfigError with
@@ -81,6 +87,7 @@ class RuleEngine {
   MetricStore& store_;
   std::vector<Resolved> resolved_;
   std::vector<std::string_view> values_;  // reused label buffer
+  std::vector<signed char> memo_;         // per-event condition results
 };
 
 }  // namespace botwatch::logs
