@@ -179,3 +179,40 @@ TEST_CASE("logs: --one-shot prints the metrics of the whole file and exits") {
   // One-shot never writes the state file.
   CHECK_FALSE(std::filesystem::exists(dir.path() + "/state/logs-state.json"));
 }
+
+TEST_CASE("logs: the running daemon follows each kind of rotation with exact counts") {
+  TempDir dir;
+  std::string config = Config(dir);
+  std::string log = dir.path() + "/logs/bot.log";
+  std::string method = GENERATE(std::string("rename"), std::string("copytruncate"), std::string("delete"));
+  INFO(method);
+  Append(log, 0, 100);
+  Run run(dir, config, 1);
+  REQUIRE(run.WaitFor(kLines, 100));
+  int written = 100;
+  for (int rotation = 1; rotation <= 3; ++rotation) {
+    // Rotate once botwatch has caught up: lines written between a copy and the
+    // truncation exist only in the copy, for any tailer.
+    // Named outside the glob: a copytruncate copy matched by the glob would be
+    // a new file with the same lines.
+    std::string rotated = dir.path() + "/logs/old-" + std::to_string(rotation);
+    if (method == "rename") {
+      REQUIRE(::rename(log.c_str(), rotated.c_str()) == 0);
+    } else if (method == "copytruncate") {
+      std::filesystem::copy_file(log, rotated);
+      REQUIRE(::truncate(log.c_str(), 0) == 0);
+    } else {
+      REQUIRE(::unlink(log.c_str()) == 0);
+    }
+    // The writer goes on at once, in several appends.
+    for (int batch = 0; batch < 5; ++batch) {
+      Append(log, written, written + 40);
+      written += 40;
+    }
+    REQUIRE(run.WaitFor(kLines, written));
+    REQUIRE(run.WaitFor("botwatch_log_rotations_total{source=\"bot\"}", rotation));
+  }
+  std::this_thread::sleep_for(300ms);
+  CHECK(run.Get(kLines) == written);
+  CHECK(run.Get(kMessages) == written);
+}
