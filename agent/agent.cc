@@ -8,6 +8,8 @@
 #include "agent/exposition.h"
 #include "agent/log.h"
 #include "agent/version.h"
+#include "logs/log_config.h"
+#include "logs/pipeline.h"
 
 namespace botwatch {
 namespace {
@@ -75,6 +77,7 @@ void Agent::Install(std::shared_ptr<const Config> config) {
   for (const auto& c : config->collectors) specs.push_back(c.spec);
   cache_.Reset(specs);
   scheduler_ = std::make_unique<Scheduler>(config->collectors, &cache_, config->global.workers);
+  InstallLogs(*config);
   config_ = std::move(config);
   scheduler_->Start();
   loaded_ = true;
@@ -87,6 +90,24 @@ Result<std::shared_ptr<const WebConfig>> Agent::LoadWebConfig() const {
 
 void Agent::InstallAuth(const WebConfig& web_config) {
   web_->SetAuth(web_config.auth_enabled() ? std::make_shared<BasicAuth>(web_config.basic_auth_users) : nullptr);
+}
+
+std::shared_ptr<logs::LogPipeline> Agent::Logs() const {
+  std::lock_guard<std::mutex> lock(logs_mu_);
+  return logs_;
+}
+
+void Agent::InstallLogs(const Config& config) {
+  std::shared_ptr<logs::LogPipeline> old = Logs();
+  nlohmann::json previous;
+  if (old) previous = old->Stop();
+  std::shared_ptr<logs::LogPipeline> fresh;
+  if (!config.logs->sources.empty()) {
+    fresh = std::make_shared<logs::LogPipeline>(config.logs);
+    fresh->Start(old ? &previous : nullptr);
+  }
+  std::lock_guard<std::mutex> lock(logs_mu_);
+  logs_ = std::move(fresh);
 }
 
 Status Agent::Start() {
@@ -147,6 +168,7 @@ void Agent::Stop(Duration grace) {
   std::lock_guard<std::mutex> lock(reload_mu_);
   if (scheduler_) scheduler_->Stop(grace);
   scheduler_.reset();
+  if (auto logs = Logs()) (void)logs->Stop();  // saves positions and counts
 }
 
 int Agent::port() const { return web_ ? web_->port() : 0; }
@@ -158,6 +180,7 @@ std::string Agent::RenderMetrics() const {
   MergeFamilies(families, SelfProcessFamilies(procfs_));
   MergeFamilies(families, CollectorFamilies(cache_.All()));
   if (options_.extra_families) MergeFamilies(families, options_.extra_families());
+  if (auto logs = Logs()) MergeFamilies(families, logs->Collect());
   return SerializeFamilies(families);
 }
 

@@ -20,6 +20,10 @@
 #include "agent/web_server.h"
 #include "collectors/procfs.h"
 
+namespace botwatch::logs {
+class LogPipeline;
+}
+
 namespace botwatch {
 
 class Agent {
@@ -61,6 +65,10 @@ class Agent {
   void RecordReload(bool ok);
   Result<std::shared_ptr<const WebConfig>> LoadWebConfig() const;
   void InstallAuth(const WebConfig& web_config);
+  // Log pipeline: replaced on reload with the old one's counts and positions
+  // handed over; stopped (state saved) by Stop().
+  void InstallLogs(const Config& config);
+  std::shared_ptr<logs::LogPipeline> Logs() const;
 
   Options options_;
   ProcFs procfs_;
@@ -75,6 +83,8 @@ class Agent {
   std::atomic<bool> loaded_{false};
   std::shared_ptr<const WebConfig> web_config_;
   std::unique_ptr<WebServer> web_;
+  mutable std::mutex logs_mu_;  // guards the pointer only; scrapes read while a reload swaps
+  std::shared_ptr<logs::LogPipeline> logs_;
 };
 
 }  // namespace botwatch

@@ -19,6 +19,7 @@ std::string HelpText() {
              "usage: botwatch [flags]\n"
              "       botwatch run [flags] [supervise flags] -- COMMAND [ARGS...]\n"
              "       botwatch check-config PATH [--web.config.file=PATH]\n"
+             "       botwatch --one-shot [--config.file=PATH]\n"
              "\n"
              "Probes a chatbot's dependencies and serves Prometheus metrics.\n"
              "\n"
@@ -33,6 +34,8 @@ std::string HelpText() {
          "                               users set, every path but /-/healthy needs auth\n"
          "  --log.level=LEVEL            debug, info, warn or error (default info)\n"
          "  --log.format=FORMAT          logfmt or json (default logfmt)\n"
+         "  --one-shot                   read the configured log files from start to end,\n"
+         "                               print the log metrics and exit\n"
          "  --version                    print the version and exit\n"
          "  --help                       print this help and exit\n"
          "\n"
@@ -86,6 +89,10 @@ Result<CliOptions> ParseCli(const std::vector<std::string>& args) {
       o.command = CliOptions::Command::kVersion;
       return o;
     }
+    if (a == "--one-shot") {
+      o.command = CliOptions::Command::kLogsOneShot;
+      continue;
+    }
     std::string name = a, value;
     bool has_value = false;
     size_t eq = a.find('=');
@@ -105,6 +112,7 @@ Result<CliOptions> ParseCli(const std::vector<std::string>& args) {
       std::vector<std::string> all = kValueFlags;
       if (run) all.insert(all.end(), kSuperviseFlags.begin(), kSuperviseFlags.end());
       all.push_back("--version");
+      all.push_back("--one-shot");
       all.push_back("--help");
       std::string msg = "unknown flag " + name;
       if (auto close = ClosestMatch(name, all)) msg += " (did you mean " + *close + "?)";

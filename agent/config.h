@@ -14,6 +14,9 @@
 #include "collectors/collector.h"
 
 namespace botwatch {
+namespace logs {
+struct LogsConfig;
+}
 
 struct GlobalConfig {
   Duration default_interval = std::chrono::seconds(30);
@@ -33,6 +36,8 @@ struct Config {
   std::string file;
   GlobalConfig global;
   std::vector<CollectorInstance> collectors;
+  // The log pipeline's sources and rules (logs/log_config.h); never null.
+  std::shared_ptr<const logs::LogsConfig> logs;
 };
 
 // Reads and validates `path`. Errors are one line: "file:line:col: field: message".

@@ -13,10 +13,13 @@
 #include "agent/cli.h"
 #include "agent/config.h"
 #include "agent/log.h"
+#include "agent/exposition.h"
 #include "agent/supervisor.h"
 #include "agent/systemd_notify.h"
 #include "agent/version.h"
 #include "agent/web_config.h"
+#include "logs/log_config.h"
+#include "logs/pipeline.h"
 
 namespace {
 
@@ -35,6 +38,21 @@ int CheckConfig(const std::string& path, const std::string& web_path) {
   }
   std::printf("%s: OK (%s, %zu basic auth users)\n", web_path.c_str(), web.value()->tls ? "TLS" : "no TLS",
               web.value()->basic_auth_users.size());
+  return 0;
+}
+
+// Reads every configured log file from its beginning to its end and prints the
+// log-derived metrics (for benchmarks, tests and trying rules on a file).
+int LogsOneShot(const std::string& path) {
+  auto config = botwatch::LoadConfigFile(path);
+  if (!config.ok()) {
+    std::fprintf(stderr, "%s\n", config.status().message().c_str());
+    return 1;
+  }
+  botwatch::logs::LogPipeline pipeline(config.value()->logs);
+  pipeline.RunOnce();
+  std::string text = botwatch::SerializeFamilies(pipeline.Collect());
+  std::fwrite(text.data(), 1, text.size(), stdout);
   return 0;
 }
 
@@ -145,6 +163,8 @@ static int Main(int argc, char** argv) {
       return 0;
     case botwatch::CliOptions::Command::kCheckConfig:
       return CheckConfig(opts.config_file, opts.web_config_file);
+    case botwatch::CliOptions::Command::kLogsOneShot:
+      return LogsOneShot(opts.config_file);
     case botwatch::CliOptions::Command::kServe:
     case botwatch::CliOptions::Command::kRun:
       break;
