@@ -10,7 +10,7 @@ PACKAGES=(
   prometheus-cpp-dev libcivetweb-dev libyaml-cpp-dev
   libboost-dev libboost-filesystem-dev
   catch2 libcurl4-openssl-dev libpq-dev libsimdjson-dev nlohmann-json3-dev
-  libsystemd-dev zlib1g-dev
+  libsystemd-dev zlib1g-dev libssl-dev
   # tests: real peers and tools on 127.0.0.1
   prometheus prometheus-alertmanager postgresql curl ca-certificates openssl
   procps iproute2 python3
