@@ -154,9 +154,11 @@ std::unique_ptr<Collector> FacebookCollector::Create(const CollectorSpec&, Confi
   }
   c.required_scopes = config.StringList("required_scopes");
   c.check_webhook = config.Bool("check_webhook", true);
-  if (config.Has("webhook_fields")) {
-    c.webhook_fields = config.StringList("webhook_fields");
-    if (c.webhook_fields.empty()) config.FailAt("webhook_fields", "must not be empty (set check_webhook: false instead)");
+  bool fields_set = config.Has("webhook_fields");
+  std::vector<std::string> fields = config.StringList("webhook_fields");
+  if (fields_set) {
+    if (fields.empty()) config.FailAt("webhook_fields", "must not be empty (set check_webhook: false instead)");
+    c.webhook_fields = std::move(fields);
   }
   if (c.webhook_fields.size() > 32) config.FailAt("webhook_fields", "at most 32 fields");
   if (c.required_scopes.size() > 32) config.FailAt("required_scopes", "at most 32 scopes");
