@@ -60,9 +60,10 @@ std::optional<SocketIoPacket> ParseSocketIoPacket(const std::string& p) {
   out.type = p[1] - '0';
   size_t pos = 2;
   if (out.type == 5 || out.type == 6) {  // binary: "<attachments>-"
-    size_t dash = p.find('-', pos);
-    if (dash == std::string::npos) return std::nullopt;
-    pos = dash + 1;
+    size_t digits = pos;
+    while (pos < p.size() && p[pos] >= '0' && p[pos] <= '9') ++pos;
+    if (pos == digits || pos >= p.size() || p[pos] != '-') return std::nullopt;
+    ++pos;
   }
   if (pos < p.size() && p[pos] == '/') {
     size_t comma = p.find(',', pos);
