@@ -96,7 +96,7 @@ const char* ReasonForGraphError(const std::optional<GraphError>& error, long htt
   return facebook_reason::kApiError;
 }
 
-void ParseUsageHeaders(const HttpResponse& response, GraphUsage* usage) {
+void ParseUsageHeaders(const ProbeResponse& response, GraphUsage* usage) {
   if (const std::string& h = response.Header("x-app-usage"); !h.empty()) {
     MergeUsage(ParseJson(h), &usage->app, &usage->regain_access_seconds);
   }
@@ -173,9 +173,9 @@ std::string FacebookCollector::Redact(const std::string& text) const {
   return RedactSecrets(text, {&config_.page_token, &config_.app_secret, &app_token_});
 }
 
-HttpResponse FacebookCollector::Get(const std::string& path_and_query, const Secret& token,
+ProbeResponse FacebookCollector::Get(const std::string& path_and_query, const Secret& token,
                                     const ProbeContext& ctx) const {
-  HttpRequest req;
+  ProbeRequest req;
   std::string sep = path_and_query.find('?') == std::string::npos ? "?" : "&";
   req.url = config_.base_url + "/" + config_.api_version + path_and_query + sep +
             "appsecret_proof=" + AppSecretProof(token.reveal(), config_.app_secret.reveal());
@@ -184,7 +184,7 @@ HttpResponse FacebookCollector::Get(const std::string& path_and_query, const Sec
   req.max_body_bytes = 256 << 10;
   Duration left = ctx.Remaining();
   if (left.count() <= 0) {
-    HttpResponse timed_out;
+    ProbeResponse timed_out;
     timed_out.curl_code = 28;  // CURLE_OPERATION_TIMEDOUT
     timed_out.curl_error = "no time left before the deadline";
     return timed_out;
@@ -223,7 +223,7 @@ ProbeResult FacebookCollector::Collect(const ProbeContext& ctx) {
   // A failed call: transport errors end the probe, API errors are recorded.
   // Returns the parsed body when the call succeeded.
   auto call = [&](const char* name, const std::string& path, const Secret& token, bool* transport_failed) -> Json {
-    HttpResponse resp = Get(path, token, ctx);
+    ProbeResponse resp = Get(path, token, ctx);
     fb.Gauge("botwatch_facebook_latency_seconds", "Duration of the last Graph API call of each kind.",
              resp.total_seconds, {{"call", name}});
     if (!resp.ok()) {

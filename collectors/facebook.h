@@ -70,7 +70,7 @@ struct GraphUsage {
   double regain_access_seconds = 0;        // max of the headers' estimates
 };
 // Merges one response's headers into `usage`; malformed headers are ignored.
-void ParseUsageHeaders(const HttpResponse& response, GraphUsage* usage);
+void ParseUsageHeaders(const ProbeResponse& response, GraphUsage* usage);
 
 // Lower-case hex HMAC-SHA256 of `token` keyed with `app_secret`.
 std::string AppSecretProof(const std::string& token, const std::string& app_secret);
@@ -83,7 +83,7 @@ class FacebookCollector : public Collector {
   ProbeResult Collect(const ProbeContext& ctx) override;
 
  private:
-  HttpResponse Get(const std::string& path_and_query, const Secret& token, const ProbeContext& ctx) const;
+  ProbeResponse Get(const std::string& path_and_query, const Secret& token, const ProbeContext& ctx) const;
   std::string Redact(const std::string& text) const;
 
   FacebookConfig config_;

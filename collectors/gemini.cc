@@ -147,9 +147,9 @@ std::unique_ptr<Collector> GeminiCollector::Create(const CollectorSpec&, ConfigM
 
 GeminiCollector::GeminiCollector(GeminiConfig config) : config_(std::move(config)) {}
 
-HttpResponse GeminiCollector::Request(const std::string& method, const std::string& path,
+ProbeResponse GeminiCollector::Request(const std::string& method, const std::string& path,
                                       const std::optional<std::string>& body, const ProbeContext& ctx) const {
-  HttpRequest req;
+  ProbeRequest req;
   req.method = method;
   req.url = config_.base_url + "/" + config_.api_version + path;
   req.headers.emplace_back("x-goog-api-key: " + config_.api_key.reveal());
@@ -159,7 +159,7 @@ HttpResponse GeminiCollector::Request(const std::string& method, const std::stri
   req.max_body_bytes = 256 << 10;
   Duration left = ctx.Remaining();
   if (left.count() <= 0) {
-    HttpResponse timed_out;
+    ProbeResponse timed_out;
     timed_out.curl_code = 28;  // CURLE_OPERATION_TIMEDOUT
     timed_out.curl_error = "no time left before the deadline";
     return timed_out;
@@ -177,7 +177,7 @@ ProbeResult GeminiCollector::Collect(const ProbeContext& ctx) {
   // Returns true if the call answered 2xx.
   auto call = [&](const char* name, const std::string& method, const std::string& path,
                   const std::optional<std::string>& body, long* status_out) {
-    HttpResponse resp = Request(method, path, body, ctx);
+    ProbeResponse resp = Request(method, path, body, ctx);
     fb.Gauge("botwatch_gemini_latency_seconds", "Duration of the last Gemini API call of each kind.",
              resp.total_seconds, {{"call", name}});
     *status_out = resp.ok() ? resp.status : 0;

@@ -66,7 +66,7 @@ class GeminiCollector : public Collector {
   ProbeResult Collect(const ProbeContext& ctx) override;
 
  private:
-  HttpResponse Request(const std::string& method, const std::string& path, const std::optional<std::string>& body,
+  ProbeResponse Request(const std::string& method, const std::string& path, const std::optional<std::string>& body,
                        const ProbeContext& ctx) const;
 
   GeminiConfig config_;

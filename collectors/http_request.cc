@@ -9,7 +9,7 @@ namespace botwatch {
 namespace {
 
 struct Sink {
-  HttpResponse* response;
+  ProbeResponse* response;
   size_t limit;
 };
 
@@ -31,7 +31,7 @@ std::string Trim(std::string s) {
 }
 
 size_t WriteHeader(char* data, size_t size, size_t nmemb, void* user) {
-  auto* response = static_cast<HttpResponse*>(user);
+  auto* response = static_cast<ProbeResponse*>(user);
   size_t n = size * nmemb;
   std::string line(data, n);
   if (line.rfind("HTTP/", 0) == 0) {
@@ -48,7 +48,7 @@ size_t WriteHeader(char* data, size_t size, size_t nmemb, void* user) {
 
 }  // namespace
 
-const std::string& HttpResponse::Header(const std::string& name) const {
+const std::string& ProbeResponse::Header(const std::string& name) const {
   static const std::string kEmpty;
   for (auto it = headers.rbegin(); it != headers.rend(); ++it) {
     if (it->first == name) return it->second;
@@ -56,8 +56,8 @@ const std::string& HttpResponse::Header(const std::string& name) const {
   return kEmpty;
 }
 
-HttpResponse PerformHttp(const HttpRequest& request, Duration timeout) {
-  HttpResponse response;
+ProbeResponse PerformHttp(const ProbeRequest& request, Duration timeout) {
+  ProbeResponse response;
   CURL* curl = curl_easy_init();
   if (curl == nullptr) {
     response.curl_code = CURLE_FAILED_INIT;

@@ -4,6 +4,8 @@
 // headers: the building block of the API collectors (facebook, gemini,
 // socketio). Request URLs and headers may carry credentials, so nothing here
 // logs them, and curl's own error text names at most host and port.
+// (Named Probe* because agent/web_server.h already has botwatch::HttpRequest
+// and HttpResponse for the server side; one name, two classes = ODR violation.)
 
 #include <optional>
 #include <string>
@@ -15,7 +17,7 @@
 
 namespace botwatch {
 
-struct HttpRequest {
+struct ProbeRequest {
   std::string method = "GET";
   std::string url;
   std::vector<Secret> headers;  // "Name: value" lines; values may be credentials
@@ -25,7 +27,7 @@ struct HttpRequest {
   std::string ca_file;
 };
 
-struct HttpResponse {
+struct ProbeResponse {
   int curl_code = 0;  // CURLcode; 0 = a response arrived
   std::string curl_error;
   long status = 0;
@@ -40,7 +42,7 @@ struct HttpResponse {
 };
 
 // Never runs longer than `timeout` (at least 1 ms). Redirects are not followed.
-HttpResponse PerformHttp(const HttpRequest& request, Duration timeout);
+ProbeResponse PerformHttp(const ProbeRequest& request, Duration timeout);
 
 // "2xx" etc. for a status code; "none" when no response arrived.
 std::string StatusClass(long status);

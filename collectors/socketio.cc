@@ -118,9 +118,9 @@ std::string SocketIoCollector::Redact(const std::string& text) const {
   return RedactSecrets(text, secrets);
 }
 
-HttpResponse SocketIoCollector::Poll(const std::string& sid, const std::optional<std::string>& body,
+ProbeResponse SocketIoCollector::Poll(const std::string& sid, const std::optional<std::string>& body,
                                      Duration timeout) const {
-  HttpRequest req;
+  ProbeRequest req;
   req.method = body ? "POST" : "GET";
   req.url = config_.url + config_.path + "?EIO=4&transport=polling";
   if (!sid.empty()) req.url += "&sid=" + UrlEncode(sid);
@@ -129,7 +129,7 @@ HttpResponse SocketIoCollector::Poll(const std::string& sid, const std::optional
   req.ca_file = config_.ca_file;
   req.max_body_bytes = 1 << 20;
   if (timeout.count() <= 0) {
-    HttpResponse timed_out;
+    ProbeResponse timed_out;
     timed_out.curl_code = 28;  // CURLE_OPERATION_TIMEDOUT
     timed_out.curl_error = "no time left before the deadline";
     return timed_out;
@@ -144,14 +144,14 @@ ProbeResult SocketIoCollector::Collect(const ProbeContext& ctx) {
     r.families = fb.Take();
     return r;
   };
-  auto transport_error = [&](const char* step, const HttpResponse& resp) {
+  auto transport_error = [&](const char* step, const ProbeResponse& resp) {
     if (!resp.ok()) return down(ReasonForCurlCode(resp.curl_code), std::string(step) + ": " + resp.curl_error);
     return down(reason::kProtocol, std::string(step) + ": HTTP " + std::to_string(resp.status) + ": " +
                                        Truncate(resp.body, 200));
   };
 
   // 1. Engine.IO handshake.
-  HttpResponse open = Poll("", std::nullopt, ctx.Remaining());
+  ProbeResponse open = Poll("", std::nullopt, ctx.Remaining());
   if (!open.ok() || open.status != 200) return transport_error("handshake", open);
   fb.Gauge("botwatch_socketio_handshake_seconds", "Duration of the Engine.IO handshake (the open packet's GET).",
            open.total_seconds);
@@ -192,11 +192,11 @@ ProbeResult SocketIoCollector::Collect(const ProbeContext& ctx) {
   if (config_.nsp != "/") connect += config_.nsp + ",";
   if (config_.auth) connect += config_.auth->reveal();
   auto sent_at = Clock::now();
-  HttpResponse post = Poll(sid, connect, ctx.Remaining());
+  ProbeResponse post = Poll(sid, connect, ctx.Remaining());
   if (!post.ok() || post.status != 200) return transport_error("connect", post);
 
   for (int i = 0; i < kMaxPolls; ++i) {
-    HttpResponse poll = Poll(sid, std::nullopt, ctx.Remaining());
+    ProbeResponse poll = Poll(sid, std::nullopt, ctx.Remaining());
     if (!poll.ok() || poll.status != 200) return transport_error("connect", poll);
     for (const std::string& p : SplitPollingPayload(poll.body)) {
       if (p == "2") {  // the server's heartbeat: answer it so the session stays valid

@@ -58,7 +58,7 @@ class SocketIoCollector : public Collector {
   ProbeResult Collect(const ProbeContext& ctx) override;
 
  private:
-  HttpResponse Poll(const std::string& sid, const std::optional<std::string>& body, Duration timeout) const;
+  ProbeResponse Poll(const std::string& sid, const std::optional<std::string>& body, Duration timeout) const;
   std::string Redact(const std::string& text) const;
 
   SocketIoConfig config_;

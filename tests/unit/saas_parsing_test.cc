@@ -62,7 +62,7 @@ TEST_CASE("ParseGraphError reads the documented error object") {
 }
 
 TEST_CASE("usage headers become ratios and the regain estimate becomes seconds") {
-  HttpResponse resp;
+  ProbeResponse resp;
   resp.headers = {{"x-app-usage", R"({"call_count":28,"total_time":25,"total_cputime":120})"},
                   {"x-page-usage", "not json"},
                   {"x-business-use-case-usage",
