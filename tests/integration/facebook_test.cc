@@ -386,3 +386,28 @@ TEST_CASE("facebook: the page token and app secret never reach /metrics, /api/v1
   INFO(lint.output);
   CHECK(lint.exit_code == 0);
 }
+
+TEST_CASE("facebook: answers that are not Graph JSON are down with a bounded reason") {
+  FakeGraph graph;
+  std::string expect;
+  SECTION("200 with an HTML body") {
+    graph.me = [] { return StubResponse{200, "<html>captive portal</html>"}; };
+    expect = "protocol";
+  }
+  SECTION("debug_token without its data object") {
+    graph.debug_token = [] { return Json(200, R"({"result":true})"); };
+    expect = "protocol";
+  }
+  SECTION("a connection closed in the middle of the headers") {
+    graph.me = [] {
+      StubResponse r = Json(200, R"({"id":"1234567890"})");
+      r.close_midway = true;
+      return r;
+    };
+    expect = "protocol";  // libcurl takes the cut header block as the response; no JSON follows
+  }
+  ProbeResult r = BuildCollector(graph.Item()).Probe();
+  INFO(r.message);
+  CHECK_FALSE(r.up);
+  CHECK(r.reason == expect);
+}
