@@ -387,11 +387,11 @@ Result<std::vector<MetricFamily>> ParseTextFormat(std::string_view text, const T
   try {
     size_t pos = 0;
     while (pos < text.size()) {
+      ++line_no;
       size_t nl = text.find('\n', pos);
       if (nl == std::string_view::npos) throw LineError("the last line has no trailing newline");
       std::string_view line = text.substr(pos, nl - pos);
       pos = nl + 1;
-      ++line_no;
       if (line.size() > limits.max_line_bytes) throw LineError("line longer than " + std::to_string(limits.max_line_bytes) + " bytes");
       if (line.find('\r') != std::string_view::npos) throw LineError("carriage return in line");
       if (line.find('\0') != std::string_view::npos) throw LineError("NUL byte in line");

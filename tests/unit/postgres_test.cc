@@ -1,4 +1,5 @@
 #include <catch2/catch.hpp>
+#include <fstream>
 
 #include "agent/config.h"
 #include "collectors/postgres.h"
@@ -123,4 +124,37 @@ TEST_CASE("postgres: custom query rows become samples, bad rows an error") {
   rows.rows = {{"a", "t"}};
   FamilyBuilder boolean;
   CHECK_FALSE(AppendCustomQuerySamples(q, rows, boolean));
+}
+
+namespace {
+
+// The commented example starting at `first_line` in config/botwatch.yaml,
+// uncommented, up to the next blank line.
+std::string DocumentedExample(const std::string& first_line) {
+  std::ifstream in(std::string(BOTWATCH_SOURCE_DIR) + "/config/botwatch.yaml");
+  std::string line, out;
+  bool inside = false;
+  while (std::getline(in, line)) {
+    if (line == first_line) inside = true;
+    if (!inside) continue;
+    if (line.empty()) break;
+    out += (line.size() > 4 ? "  " + line.substr(4) : "") + "\n";
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("the documented postgres and exec examples in config/botwatch.yaml are valid") {
+  for (const char* first : {"  # - name: db", "  # - name: backup-check"}) {
+    std::string example = DocumentedExample(first);
+    INFO(example);
+    REQUIRE(example.size() > 200);
+    ConfigSource src{"botwatch.yaml", "", [](const std::string&) -> std::optional<std::string> {
+                       return std::string("host=127.0.0.1 password=x");
+                     }};
+    auto config = LoadConfigText("collectors:\n" + example, src);
+    INFO(config.status().message());
+    CHECK(config.ok());
+  }
 }
