@@ -1,6 +1,7 @@
 #include "collectors/exec.h"
 
 #include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <array>
@@ -10,13 +11,12 @@
 #include <boost/process/async.hpp>
 #include <boost/process/async_pipe.hpp>
 #include <boost/process/child.hpp>
-#include <boost/process/env.hpp>
-#include <boost/process/environment.hpp>
 #include <boost/process/extend.hpp>
 #include <boost/process/io.hpp>
 #include <boost/process/search_path.hpp>
 #include <boost/process/start_dir.hpp>
-#include <filesystem>
+#include <string_view>
+#include <thread>
 
 #include "agent/config_node.h"
 #include "collectors/registry.h"
@@ -41,6 +41,20 @@ constexpr const char* kSpawnFailed = "spawn_failed";
 // group or every process.
 void KillGroup(pid_t pgid) {
   if (pgid > 1) ::killpg(pgid, SIGKILL);
+}
+
+// The killed group's orphans are re-parented to botwatch when it is PID 1 (a
+// container's entrypoint) or a subreaper; reap them, or they stay zombies.
+// waitpid(-pgid) touches only children in that group, and when botwatch is not
+// their parent it returns ECHILD at once.
+void ReapOrphans(pid_t pgid) {
+  if (pgid <= 1) return;
+  auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(200);
+  while (std::chrono::steady_clock::now() < until) {
+    pid_t r = ::waitpid(-pgid, nullptr, WNOHANG);
+    if (r < 0) return;  // ECHILD: none left
+    if (r == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));  // SIGKILLed, not dead yet
+  }
 }
 
 // Names a check must not use: they would collide with botwatch's own families.
@@ -87,26 +101,48 @@ ExecCollector::ExecCollector(ExecConfig config) : config_(std::move(config)) {}
 ExecRun ExecCollector::Run(SteadyTime deadline) const {
   ExecRun run;
   auto started = std::chrono::steady_clock::now();
+  if (deadline <= started) {
+    run.timed_out = true;  // no time left to run it at all
+    run.started = true;
+    return run;
+  }
   auto finish = [&] {
     run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     return run;
   };
 
-  bp::environment env;
+  // The environment as execve wants it. Built by hand: Boost.Process 1.74's
+  // basic_environment::find reads past the end of shorter entries (ASan).
+  std::vector<std::string> env_entries;
+  std::string path_var;
   if (config_.inherit_env) {
-    for (const auto& entry : boost::this_process::environment()) env[entry.get_name()] = entry.to_string();
+    for (char** e = ::environ; *e != nullptr; ++e) {
+      std::string_view entry(*e);
+      std::string_view key = entry.substr(0, entry.find('='));
+      if (config_.env.count(std::string(key)) == 0) env_entries.emplace_back(entry);
+      if (key == "PATH") path_var = entry.substr(std::min(entry.size(), key.size() + 1));
+    }
   }
-  for (const auto& [k, v] : config_.env) env[k] = v;
+  for (const auto& [k, v] : config_.env) {
+    env_entries.push_back(k + "=" + v);
+    if (k == "PATH") path_var = v;
+  }
+  std::vector<char*> envp;
+  envp.reserve(env_entries.size() + 1);
+  for (std::string& e : env_entries) envp.push_back(e.data());
+  envp.push_back(nullptr);
 
   boost::filesystem::path exe = config_.command;
   if (config_.command.find('/') == std::string::npos) {
     std::vector<boost::filesystem::path> dirs;
-    auto path = env.find("PATH");
-    if (path != env.end()) {
-      for (const std::string& d : path->to_vector()) dirs.emplace_back(d);
-    } else {
-      dirs = boost::this_process::path();
+    size_t start = 0;
+    while (start <= path_var.size() && !path_var.empty()) {
+      size_t colon = path_var.find(':', start);
+      if (colon == std::string::npos) colon = path_var.size();
+      if (colon > start) dirs.emplace_back(path_var.substr(start, colon - start));
+      start = colon + 1;
     }
+    if (path_var.empty()) dirs = {"/usr/local/bin", "/usr/bin", "/bin"};
     exe = bp::search_path(config_.command, dirs);
     if (exe.empty()) {
       run.start_error = "\"" + config_.command + "\" not found in PATH";
@@ -136,7 +172,7 @@ ExecRun ExecCollector::Run(SteadyTime deadline) const {
 
   std::error_code spawn_error;
   bp::child child(
-      exe, bp::args(config_.args), bp::std_in < bp::null, bp::std_out > pipe, bp::std_err > bp::null, env,
+      exe, bp::args(config_.args), bp::std_in < bp::null, bp::std_out > pipe, bp::std_err > bp::null,
       bp::start_dir(config_.working_dir.empty() ? std::string(".") : config_.working_dir), ioc,
       bp::on_exit([&](int code, const std::error_code&) {
         exited = true;
@@ -145,6 +181,7 @@ ExecRun ExecCollector::Run(SteadyTime deadline) const {
         // stdout open) dies with it.
         KillGroup(pgid);
       }),
+      bp::extend::on_setup([&envp](auto& exec) { exec.env = envp.data(); }),
       bp::extend::on_exec_setup([](auto&) {
         // In the child, between fork and exec: lead a new process group, and
         // do not inherit the signal mask of botwatch's worker thread.
@@ -180,6 +217,7 @@ ExecRun ExecCollector::Run(SteadyTime deadline) const {
     KillGroup(pgid);
     child.wait(ec);
   }
+  ReapOrphans(pgid);
   if (run.timed_out || run.output_too_large) run.exit_code = -1;  // meaningless after a kill
   return finish();
 }

@@ -2,6 +2,7 @@
 // and once through the real binary.
 
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 
 #include <catch2/catch.hpp>
@@ -264,4 +265,23 @@ TEST_CASE("exec via botwatch: check metrics carry the collector label and pass p
   CommandResult lint = RunCommand({"promtool", "check", "metrics"}, body);
   INFO(lint.output);
   CHECK(lint.exit_code == 0);
+}
+
+TEST_CASE("exec: as a subreaper (PID 1 in a container) the killed grandchildren are reaped too") {
+  // Each test case runs in its own process, so this does not leak into others.
+  REQUIRE(::prctl(PR_SET_CHILD_SUBREAPER, 1) == 0);
+  TempDir dir;
+  std::string check = Script(dir, "fork.sh",
+                             "sleep 30 &\n"
+                             "echo $! > " + dir.path() + "/gc.pid\n"
+                             "sleep 30 &\n"
+                             "echo $! > " + dir.path() + "/gc2.pid\n");
+  auto c = MakeExec(dir, "command: " + check, "2s");
+  Timed t = Probe(*c, 2s);
+  CHECK(t.result.up);
+  for (const char* file : {"gc.pid", "gc2.pid"}) {
+    pid_t gc = ReadPid(dir, file);
+    REQUIRE(gc > 1);
+    CHECK(ProcState(gc) == 0);  // gone, not a zombie of this process
+  }
 }

@@ -137,3 +137,43 @@ TEST_CASE("text format: UTF-8 validation rejects overlong forms and surrogates")
   CHECK_FALSE(IsValidUtf8("\xf4\x90\x80\x80"));  // above U+10FFFF
   CHECK_FALSE(IsValidUtf8("\x80"));
 }
+
+TEST_CASE("text format: mutated inputs never throw or crash") {
+  const std::string seed =
+      "# HELP a_total A.\n# TYPE a_total counter\na_total{x=\"1\",y=\"\\\"q\\\"\"} 3 17\n"
+      "# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_bucket{le=\"+Inf\"} 2\nh_sum 3\nh_count 2\n"
+      "# TYPE s summary\ns{quantile=\"0.5\"} 1\ns_sum 1\ns_count 1\ng -1e3\n";
+  REQUIRE(ParseTextFormat(seed).ok());
+  const std::string alphabet = "{}\"\\=, \n#_a1.+-eE\xff\xc3\tle";
+  uint64_t state = 42;
+  auto next = [&] {
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return static_cast<size_t>(state >> 33);
+  };
+  int parsed = 0, rejected = 0;
+  for (int i = 0; i < 5000; ++i) {
+    std::string s = seed;
+    int edits = 1 + static_cast<int>(next() % 4);
+    for (int e = 0; e < edits; ++e) {
+      size_t pos = next() % (s.size() + 1);
+      switch (next() % 3) {
+        case 0:
+          s.insert(pos, 1, alphabet[next() % alphabet.size()]);
+          break;
+        case 1:
+          if (pos < s.size()) s.erase(pos, 1 + next() % 8);
+          break;
+        default:
+          if (pos < s.size()) s[pos] = alphabet[next() % alphabet.size()];
+      }
+    }
+    auto r = ParseTextFormat(s);
+    (r.ok() ? parsed : rejected)++;
+    if (r.ok()) {
+      // Whatever is accepted must serialize without throwing.
+      CHECK_NOTHROW(prometheus::TextSerializer().Serialize(r.value()));
+    }
+  }
+  CHECK(parsed > 100);
+  CHECK(rejected > 1000);
+}
