@@ -334,13 +334,19 @@ Status PostgresCollector::Connect(const ProbeContext& ctx, const char** why) {
   long statement_ms = std::max<long>(1, static_cast<long>(config_.timeout.count()));
   QueryOutcome setup = Run("SET application_name = 'botwatch'; SET client_encoding = 'UTF8';"
                            " SET default_transaction_read_only = on;"
-                           " SET client_connection_check_interval = 1000;"
                            " SET statement_timeout = " + std::to_string(statement_ms),
                            ctx);
   if (!setup.ok) {
     *why = setup.reason == "timeout" ? reason::kTimeout : reason::kProtocol;
     Disconnect();
     return Status::Error("session setup failed: " + setup.message);
+  }
+  // PostgreSQL 14 and later only: older servers just keep running a dropped
+  // session's statement until statement_timeout.
+  QueryOutcome check = Run("SET client_connection_check_interval = 1000", ctx);
+  if (check.connection_lost) {
+    *why = check.reason == "timeout" ? reason::kTimeout : reason::kIo;
+    return Status::Error("session setup failed: " + check.message);
   }
   return Status::Ok();
 }

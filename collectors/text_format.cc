@@ -29,6 +29,16 @@ struct Sample {
   std::optional<int64_t> timestamp_ms;
 };
 
+// A token from the input, quoted for an error message: at most 40 bytes, so
+// that a long line never floods a status message.
+std::string Quote(std::string_view token) {
+  constexpr size_t kMax = 40;
+  if (token.size() <= kMax) return "\"" + std::string(token) + "\"";
+  size_t cut = kMax;
+  while (cut > 0 && (static_cast<unsigned char>(token[cut]) & 0xC0) == 0x80) --cut;  // UTF-8 boundary
+  return "\"" + std::string(token.substr(0, cut)) + "...\"";
+}
+
 class LineError {
  public:
   explicit LineError(std::string m) : message(std::move(m)) {}
@@ -136,11 +146,11 @@ Sample ParseSample(std::string_view line) {
   if (tokens.empty()) throw LineError("missing value");
   if (tokens.size() > 2) throw LineError("unexpected text after the timestamp");
   auto v = ParseValue(tokens[0]);
-  if (!v) throw LineError("invalid value \"" + std::string(tokens[0]) + "\"");
+  if (!v) throw LineError("invalid value " + Quote(tokens[0]));
   s.value = *v;
   if (tokens.size() == 2) {
     s.timestamp_ms = ParseTimestamp(tokens[1]);
-    if (!s.timestamp_ms) throw LineError("invalid timestamp \"" + std::string(tokens[1]) + "\"");
+    if (!s.timestamp_ms) throw LineError("invalid timestamp " + Quote(tokens[1]));
   }
   return s;
 }
@@ -278,9 +288,9 @@ MetricFamily Finish(OpenFamily&& open) {
     }
     if (!point) throw LineError(s.name + " needs a \"" + point_label + "\" label");
     auto p = ParseValue(*point);
-    if (!p || std::isnan(*p)) throw LineError("invalid " + point_label + " value \"" + *point + "\"");
+    if (!p || std::isnan(*p)) throw LineError("invalid " + point_label + " value " + Quote(*point));
     for (const auto& existing : g.points) {
-      if (existing.first == *p) throw LineError("duplicate " + point_label + "=\"" + *point + "\" in " + f.name);
+      if (existing.first == *p) throw LineError("duplicate " + point_label + "=" + Quote(*point) + " in " + f.name);
     }
     g.points.emplace_back(*p, s.value);
   }
@@ -411,7 +421,7 @@ Result<std::vector<MetricFamily>> ParseTextFormat(std::string_view text, const T
         size_t name_start = i;
         while (i < rest.size() && !IsBlank(rest[i])) ++i;
         std::string name(rest.substr(name_start, i - name_start));
-        if (!IsValidMetricName(name)) throw LineError("invalid metric name \"" + name + "\" in " + std::string(keyword));
+        if (!IsValidMetricName(name)) throw LineError("invalid metric name " + Quote(name) + " in " + std::string(keyword));
         if (i < rest.size()) ++i;  // exactly one blank separates the name from the text
         std::string_view arg = rest.substr(std::min(i, rest.size()));
         start(name);
@@ -425,7 +435,7 @@ Result<std::vector<MetricFamily>> ParseTextFormat(std::string_view text, const T
           if (!open->samples.empty()) throw LineError("TYPE for " + name + " after its samples");
           while (!arg.empty() && IsBlank(arg.back())) arg.remove_suffix(1);
           auto t = ParseType(arg);
-          if (!t) throw LineError("unknown type \"" + std::string(arg) + "\" for " + name);
+          if (!t) throw LineError("unknown type " + Quote(arg) + " for " + name);
           open->type = t;
         }
         continue;
@@ -439,7 +449,14 @@ Result<std::vector<MetricFamily>> ParseTextFormat(std::string_view text, const T
     }
     close_open();
   } catch (const LineError& e) {
-    return Status::Error("line " + std::to_string(line_no) + ": " + e.message);
+    // Names in the message come from the input too: bound the whole line.
+    std::string message = e.message;
+    if (message.size() > 200) {
+      size_t cut = 200;
+      while (cut > 0 && (static_cast<unsigned char>(message[cut]) & 0xC0) == 0x80) --cut;
+      message = message.substr(0, cut) + "...";
+    }
+    return Status::Error("line " + std::to_string(line_no) + ": " + message);
   }
   return out;
 }

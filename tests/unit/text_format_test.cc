@@ -128,6 +128,17 @@ TEST_CASE("text format: limits bound samples and line length") {
   CHECK_THAT(ParseTextFormat("m{a=\"long\"} 1\n", limits).status().message(), Catch::Contains("longer than 8"));
 }
 
+TEST_CASE("text format: errors quote at most a short piece of the input") {
+  std::string long_value(5000, 'x');
+  auto r = ParseTextFormat("m " + long_value + "\n");
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.status().message() == "line 1: invalid value \"" + std::string(40, 'x') + "...\"");
+  std::string long_name(5000, 'n');
+  auto dup = ParseTextFormat(long_name + "{a=\"1\",a=\"1\"} 1\n");
+  REQUIRE_FALSE(dup.ok());
+  CHECK(dup.status().message().size() < 260);
+}
+
 TEST_CASE("text format: UTF-8 validation rejects overlong forms and surrogates") {
   CHECK(IsValidUtf8("plain ascii"));
   CHECK(IsValidUtf8("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"));
