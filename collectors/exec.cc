@@ -52,7 +52,7 @@ void ReapOrphans(pid_t pgid) {
   auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(200);
   while (std::chrono::steady_clock::now() < until) {
     pid_t r = ::waitpid(-pgid, nullptr, WNOHANG);
-    if (r < 0) return;  // ECHILD: none left
+    if (r < 0) return;                                                      // ECHILD: none left
     if (r == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));  // SIGKILLed, not dead yet
   }
 }
@@ -156,41 +156,40 @@ ExecRun ExecCollector::Run(SteadyTime deadline) const {
   bool exited = false;
   pid_t pgid = -1;
 
-  std::function<void(const boost::system::error_code&, size_t)> on_read =
-      [&](const boost::system::error_code& ec, size_t n) {
-        run.output.append(buf.data(), n);
-        if (run.output.size() > config_.max_output_bytes) {
-          run.output_too_large = true;
-          run.output.resize(config_.max_output_bytes);
-          KillGroup(pgid);
-          pipe.close();
-          return;
-        }
-        if (ec) return;  // EOF (every writer gone) or closed
-        pipe.async_read_some(boost::asio::buffer(buf), on_read);
-      };
+  std::function<void(const boost::system::error_code&, size_t)> on_read = [&](const boost::system::error_code& ec,
+                                                                              size_t n) {
+    run.output.append(buf.data(), n);
+    if (run.output.size() > config_.max_output_bytes) {
+      run.output_too_large = true;
+      run.output.resize(config_.max_output_bytes);
+      KillGroup(pgid);
+      pipe.close();
+      return;
+    }
+    if (ec) return;  // EOF (every writer gone) or closed
+    pipe.async_read_some(boost::asio::buffer(buf), on_read);
+  };
 
   std::error_code spawn_error;
-  bp::child child(
-      exe, bp::args(config_.args), bp::std_in < bp::null, bp::std_out > pipe, bp::std_err > bp::null,
-      bp::start_dir(config_.working_dir.empty() ? std::string(".") : config_.working_dir), ioc,
-      bp::on_exit([&](int code, const std::error_code&) {
-        exited = true;
-        run.exit_code = code;
-        // Whatever the check left behind (a background grandchild holding
-        // stdout open) dies with it.
-        KillGroup(pgid);
-      }),
-      bp::extend::on_setup([&envp](auto& exec) { exec.env = envp.data(); }),
-      bp::extend::on_exec_setup([](auto&) {
-        // In the child, between fork and exec: lead a new process group, and
-        // do not inherit the signal mask of botwatch's worker thread.
-        ::setpgid(0, 0);
-        sigset_t none;
-        sigemptyset(&none);
-        ::sigprocmask(SIG_SETMASK, &none, nullptr);
-      }),
-      spawn_error);
+  bp::child child(exe, bp::args(config_.args), bp::std_in<bp::null, bp::std_out> pipe, bp::std_err > bp::null,
+                  bp::start_dir(config_.working_dir.empty() ? std::string(".") : config_.working_dir), ioc,
+                  bp::on_exit([&](int code, const std::error_code&) {
+                    exited = true;
+                    run.exit_code = code;
+                    // Whatever the check left behind (a background grandchild holding
+                    // stdout open) dies with it.
+                    KillGroup(pgid);
+                  }),
+                  bp::extend::on_setup([&envp](auto& exec) { exec.env = envp.data(); }),
+                  bp::extend::on_exec_setup([](auto&) {
+                    // In the child, between fork and exec: lead a new process group, and
+                    // do not inherit the signal mask of botwatch's worker thread.
+                    ::setpgid(0, 0);
+                    sigset_t none;
+                    sigemptyset(&none);
+                    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+                  }),
+                  spawn_error);
   if (spawn_error || !child.valid()) {
     run.start_error = "cannot start " + exe.string() + ": " + spawn_error.message();
     return finish();

@@ -91,8 +91,8 @@ std::string StateLabel(const std::string& state) {
   return out;
 }
 
-const char* const kStates[] = {"active", "idle", "idle_in_transaction", "idle_in_transaction_aborted",
-                               "fastpath_function_call", "disabled"};
+const char* const kStates[] = {
+    "active", "idle", "idle_in_transaction", "idle_in_transaction_aborted", "fastpath_function_call", "disabled"};
 
 }  // namespace
 
@@ -183,8 +183,7 @@ std::optional<PgQueryError> AppendCustomQuerySamples(const PgCustomQuery& query,
         key.push_back(lc.value_or(""));
       }
       if (!seen.insert(key).second) {
-        return PgQueryError{"duplicate_labels",
-                            "two rows have the same label values for column \"" + m.column + "\""};
+        return PgQueryError{"duplicate_labels", "two rows have the same label values for column \"" + m.column + "\""};
       }
       if (m.counter) {
         local.Counter(m.family_name, m.help, *v, labels);
@@ -200,12 +199,12 @@ std::optional<PgQueryError> AppendCustomQuerySamples(const PgCustomQuery& query,
 
 namespace {
 
-PgCustomQuery ReadQuery(ConfigMap& q, std::set<std::string>& query_names,
-                        std::set<std::string>& family_names) {
+PgCustomQuery ReadQuery(ConfigMap& q, std::set<std::string>& query_names, std::set<std::string>& family_names) {
   PgCustomQuery query;
   query.name = q.RequiredString("name");
   if (!IsIdentifier(query.name)) {
-    q.FailAt("name", "\"" + query.name + "\" is not a valid query name (letters, digits and _, not starting with a digit)");
+    q.FailAt("name",
+             "\"" + query.name + "\" is not a valid query name (letters, digits and _, not starting with a digit)");
   }
   if (!query_names.insert(query.name).second) q.FailAt("name", "duplicate query name \"" + query.name + "\"");
   query.sql = q.RequiredString("sql");
@@ -332,10 +331,12 @@ Status PostgresCollector::Connect(const ProbeContext& ctx, const char** why) {
   // Bound the server side too: a statement never outlives the probe by much,
   // and a backend notices within a second that we dropped the connection.
   long statement_ms = std::max<long>(1, static_cast<long>(config_.timeout.count()));
-  QueryOutcome setup = Run("SET application_name = 'botwatch'; SET client_encoding = 'UTF8';"
-                           " SET default_transaction_read_only = on;"
-                           " SET statement_timeout = " + std::to_string(statement_ms),
-                           ctx);
+  QueryOutcome setup =
+      Run("SET application_name = 'botwatch'; SET client_encoding = 'UTF8';"
+          " SET default_transaction_read_only = on;"
+          " SET statement_timeout = " +
+              std::to_string(statement_ms),
+          ctx);
   if (!setup.ok) {
     *why = setup.reason == "timeout" ? reason::kTimeout : reason::kProtocol;
     Disconnect();
@@ -447,9 +448,8 @@ void PostgresCollector::CollectBuiltins(const ProbeContext& ctx, FamilyBuilder& 
   // Each section is optional: a permission problem on one view must not hide
   // the others. A lost connection ends the probe (the caller checks conn_).
   auto warn = [&](const char* section, const QueryOutcome& q) {
-    log::Debug("postgres builtin query failed", {{"collector", config_.collector_name},
-                                                  {"section", section}, {"reason", q.reason},
-                                                  {"err", q.message}});
+    log::Debug("postgres builtin query failed",
+               {{"collector", config_.collector_name}, {"section", section}, {"reason", q.reason}, {"err", q.message}});
   };
   QueryOutcome scalars = Run(kScalarsSql, ctx);
   if (scalars.connection_lost) return;
@@ -534,7 +534,8 @@ void PostgresCollector::CollectBuiltins(const ProbeContext& ctx, FamilyBuilder& 
         "   '(password\\s+)''([^'']|'''')*''', '\\1''<redacted>''', 'gi'), 120),"
         " sum(calls)::float8, (sum(total_exec_time) / nullif(sum(calls), 0) / 1000)::float8 AS mean_s"
         " FROM pg_stat_statements WHERE queryid IS NOT NULL GROUP BY queryid"
-        " ORDER BY mean_s DESC NULLS LAST LIMIT " + std::to_string(config_.top_statements);
+        " ORDER BY mean_s DESC NULLS LAST LIMIT " +
+        std::to_string(config_.top_statements);
     QueryOutcome top = Run(sql, ctx);
     if (top.connection_lost) return;
     if (top.ok) {
@@ -595,8 +596,8 @@ void PostgresCollector::CollectCustom(const ProbeContext& ctx, FamilyBuilder& fb
         if (st.up) {
           log::Info("postgres query recovered", {{"collector", config_.collector_name}, {"query", q.name}});
         } else {
-          log::Warn("postgres query failed", {{"collector", config_.collector_name}, {"query", q.name},
-                                              {"reason", why}, {"err", message}});
+          log::Warn("postgres query failed",
+                    {{"collector", config_.collector_name}, {"query", q.name}, {"reason", why}, {"err", message}});
         }
         st.last_reason = why;
       }
@@ -604,8 +605,7 @@ void PostgresCollector::CollectCustom(const ProbeContext& ctx, FamilyBuilder& fb
     }
     if (!st.ran) continue;
     FamilyBuilder::Labels l = {{"query", q.name}};
-    fb.Gauge("botwatch_postgres_custom_query_up", "Whether the custom query's last run succeeded.", st.up ? 1 : 0,
-             l);
+    fb.Gauge("botwatch_postgres_custom_query_up", "Whether the custom query's last run succeeded.", st.up ? 1 : 0, l);
     fb.Gauge("botwatch_postgres_custom_query_duration_seconds", "Duration of the custom query's last run.",
              st.duration_seconds, l);
     for (const auto& [why, n] : st.errors_by_reason) {
@@ -646,9 +646,7 @@ ProbeResult PostgresCollector::Collect(const ProbeContext& ctx) {
     ping = Run("SELECT 1", ctx);
   }
   if (!ping.ok) {
-    const char* why = ping.reason == "timeout" ? reason::kTimeout
-                      : ping.connection_lost  ? reason::kIo
-                                              : kQueryError;
+    const char* why = ping.reason == "timeout" ? reason::kTimeout : ping.connection_lost ? reason::kIo : kQueryError;
     return down(why, "SELECT 1 failed: " + ping.message);
   }
   double round_trip = Seconds(ping_start);

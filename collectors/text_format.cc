@@ -402,7 +402,8 @@ Result<std::vector<MetricFamily>> ParseTextFormat(std::string_view text, const T
       if (nl == std::string_view::npos) throw LineError("the last line has no trailing newline");
       std::string_view line = text.substr(pos, nl - pos);
       pos = nl + 1;
-      if (line.size() > limits.max_line_bytes) throw LineError("line longer than " + std::to_string(limits.max_line_bytes) + " bytes");
+      if (line.size() > limits.max_line_bytes)
+        throw LineError("line longer than " + std::to_string(limits.max_line_bytes) + " bytes");
       if (line.find('\r') != std::string_view::npos) throw LineError("carriage return in line");
       if (line.find('\0') != std::string_view::npos) throw LineError("NUL byte in line");
       size_t first = 0;
@@ -421,7 +422,8 @@ Result<std::vector<MetricFamily>> ParseTextFormat(std::string_view text, const T
         size_t name_start = i;
         while (i < rest.size() && !IsBlank(rest[i])) ++i;
         std::string name(rest.substr(name_start, i - name_start));
-        if (!IsValidMetricName(name)) throw LineError("invalid metric name " + Quote(name) + " in " + std::string(keyword));
+        if (!IsValidMetricName(name))
+          throw LineError("invalid metric name " + Quote(name) + " in " + std::string(keyword));
         if (i < rest.size()) ++i;  // exactly one blank separates the name from the text
         std::string_view arg = rest.substr(std::min(i, rest.size()));
         start(name);

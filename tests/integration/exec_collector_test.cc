@@ -25,8 +25,8 @@ namespace {
 using LabelMap = std::map<std::string, std::string>;
 
 std::shared_ptr<Collector> MakeExec(const TempDir& dir, const std::string& keys, const std::string& timeout = "2s") {
-  std::string text = "collectors:\n  - {name: check, type: exec, interval: 5s, timeout: " + timeout + ", " + keys +
-                     "}\n";
+  std::string text =
+      "collectors:\n  - {name: check, type: exec, interval: 5s, timeout: " + timeout + ", " + keys + "}\n";
   auto config = LoadConfigText(text, ConfigSource{dir.path() + "/botwatch.yaml", dir.path(), &ProcessEnv});
   INFO(config.status().message());
   REQUIRE(config.ok());
@@ -136,8 +136,9 @@ TEST_CASE("exec: args, env and working directory reach the check") {
   std::string check = Script(dir, "env.sh",
                              "echo \"probe_info{arg=\\\"$1\\\",token=\\\"$TOKEN\\\",dir=\\\"$(pwd)\\\","
                              "home=\\\"${HOME:-none}\\\"} 1\"\n");
-  auto c = MakeExec(dir, "command: ./env.sh, args: ['two words'], env: {TOKEN: abc}, working_dir: work, "
-                         "inherit_env: false");
+  auto c = MakeExec(dir,
+                    "command: ./env.sh, args: ['two words'], env: {TOKEN: abc}, working_dir: work, "
+                    "inherit_env: false");
   Timed t = Probe(*c, 2s);
   INFO(t.result.message);
   REQUIRE(t.result.up);
@@ -148,10 +149,13 @@ TEST_CASE("exec: args, env and working directory reach the check") {
 TEST_CASE("exec: a slow check is killed with its process group at the timeout") {
   TempDir dir;
   std::string check = Script(dir, "slow.sh",
-                             "echo $$ > " + dir.path() + "/sh.pid\n"
-                             "sleep 30 &\n"
-                             "echo $! > " + dir.path() + "/sleep.pid\n"
-                             "wait\n");
+                             "echo $$ > " + dir.path() +
+                                 "/sh.pid\n"
+                                 "sleep 30 &\n"
+                                 "echo $! > " +
+                                 dir.path() +
+                                 "/sleep.pid\n"
+                                 "wait\n");
   auto c = MakeExec(dir, "command: " + check, "400ms");
   Timed t = Probe(*c, 400ms);
   CHECK_FALSE(t.result.up);
@@ -208,9 +212,11 @@ TEST_CASE("exec: a grandchild left behind is killed and not waited for") {
   // The grandchild keeps stdout open: waiting for EOF would wait 30 s.
   std::string check = Script(dir, "fork.sh",
                              "sleep 30 &\n"
-                             "echo $! > " + dir.path() + "/gc.pid\n"
-                             "echo 'forked 1'\n"
-                             "exit 0\n");
+                             "echo $! > " +
+                                 dir.path() +
+                                 "/gc.pid\n"
+                                 "echo 'forked 1'\n"
+                                 "exit 0\n");
   auto c = MakeExec(dir, "command: " + check, "3s");
   Timed t = Probe(*c, 3s);
   INFO(t.result.message);
@@ -224,9 +230,12 @@ TEST_CASE("exec: a grandchild left behind is killed and not waited for") {
   // One that leaves the process group (setsid) cannot be killed with it, but
   // the probe still ends at its deadline instead of waiting for its stdout.
   std::string escape = Script(dir, "escape.sh",
-                              "setsid sh -c 'echo $$ > " + dir.path() + "/esc.pid; exec sleep 30' &\n"
-                              "until [ -s " + dir.path() + "/esc.pid ]; do sleep 0.01; done\n"
-                              "echo 'escaped 1'\n");
+                              "setsid sh -c 'echo $$ > " + dir.path() +
+                                  "/esc.pid; exec sleep 30' &\n"
+                                  "until [ -s " +
+                                  dir.path() +
+                                  "/esc.pid ]; do sleep 0.01; done\n"
+                                  "echo 'escaped 1'\n");
   auto e = MakeExec(dir, "command: " + escape, "600ms");
   Timed et = Probe(*e, 600ms);
   CHECK(et.took < 650ms);
@@ -247,9 +256,10 @@ TEST_CASE("exec via botwatch: check metrics carry the collector label and pass p
          "echo 'latency_seconds_bucket{le=\"+Inf\"} 4'\n"
          "echo 'latency_seconds_sum 0.9'\n"
          "echo 'latency_seconds_count 4'\n");
-  std::string config = dir.Write("botwatch.yaml",
-                                 "collectors:\n"
-                                 "  - {name: shop, type: exec, command: ./check.sh, interval: 1s, output: prometheus}\n");
+  std::string config =
+      dir.Write("botwatch.yaml",
+                "collectors:\n"
+                "  - {name: shop, type: exec, command: ./check.sh, interval: 1s, output: prometheus}\n");
   Botwatch bw(config, dir.path());
   REQUIRE(bw.WaitReady());
   std::string body;
@@ -273,9 +283,12 @@ TEST_CASE("exec: as a subreaper (PID 1 in a container) the killed grandchildren 
   TempDir dir;
   std::string check = Script(dir, "fork.sh",
                              "sleep 30 &\n"
-                             "echo $! > " + dir.path() + "/gc.pid\n"
-                             "sleep 30 &\n"
-                             "echo $! > " + dir.path() + "/gc2.pid\n");
+                             "echo $! > " +
+                                 dir.path() +
+                                 "/gc.pid\n"
+                                 "sleep 30 &\n"
+                                 "echo $! > " +
+                                 dir.path() + "/gc2.pid\n");
   auto c = MakeExec(dir, "command: " + check, "2s");
   Timed t = Probe(*c, 2s);
   CHECK(t.result.up);

@@ -1,14 +1,13 @@
 // The postgres collector against a real PostgreSQL started by the test, both
 // called directly (to time single probes) and through the real binary.
 
-#include <catch2/catch.hpp>
-#include <nlohmann/json.hpp>
-
 #include <signal.h>
 
 #include <algorithm>
-#include <thread>
+#include <catch2/catch.hpp>
 #include <map>
+#include <nlohmann/json.hpp>
+#include <thread>
 
 #include "agent/config.h"
 #include "collectors/postgres.h"
@@ -27,8 +26,8 @@ using LabelMap = std::map<std::string, std::string>;
 
 // Builds one postgres collector from the YAML of its own keys.
 std::shared_ptr<Collector> MakeCollector(const std::string& keys, const std::string& timeout = "2s") {
-  std::string text = "collectors:\n  - {name: db, type: postgres, interval: 5s, timeout: " + timeout + ", " +
-                     keys + "}\n";
+  std::string text =
+      "collectors:\n  - {name: db, type: postgres, interval: 5s, timeout: " + timeout + ", " + keys + "}\n";
   auto config = LoadConfigText(text, ConfigSource{"test.yaml", "", &ProcessEnv});
   INFO(config.status().message());
   REQUIRE(config.ok());
@@ -101,16 +100,17 @@ TEST_CASE("postgres: server metrics are present and plausible") {
 TEST_CASE("postgres: long queries and idle-in-transaction sessions are aged") {
   PostgresServer pg;
   // Two sessions held open by psql child processes through the probe.
-  ChildProcess sleeper({"/usr/bin/psql", "-X", "-h", "127.0.0.1", "-p", std::to_string(pg.port()), "-U", "postgres", "-c",
-                        "SELECT pg_sleep(30)"},
+  ChildProcess sleeper({"/usr/bin/psql", "-X", "-h", "127.0.0.1", "-p", std::to_string(pg.port()), "-U", "postgres",
+                        "-c", "SELECT pg_sleep(30)"},
                        "/dev/null");
   ChildProcess idle({"/usr/bin/psql", "-X", "-h", "127.0.0.1", "-p", std::to_string(pg.port()), "-U", "postgres", "-c",
                      "BEGIN", "-c", "SELECT 1", "-c", "SELECT pg_sleep(0)", "-c", "\\! sleep 30"},
                     "/dev/null");
   REQUIRE(Eventually(
       [&] {
-        auto out = pg.Psql("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(30)%' "
-                           "AND state = 'active'");
+        auto out = pg.Psql(
+            "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(30)%' "
+            "AND state = 'active'");
         auto tx = pg.Psql("SELECT count(*) FROM pg_stat_activity WHERE state = 'idle in transaction'");
         return out.output == "1\n" && tx.output == "1\n";
       },
@@ -202,8 +202,10 @@ TEST_CASE("postgres: custom queries export business metrics and report their own
   CHECK(Value(r, "botwatch_postgres_query_inquiries_n", {{"category", "bags"}}) == 1.0);
   CHECK(Value(r, "botwatch_postgres_query_inquiries_n", {{"category", ""}}) == 1.0);  // NULL label
   CHECK(Value(r, "botwatch_postgres_query_inquiries_seen_total", {{"category", "shoes"}}) == 20.0);
-  std::map<std::string, std::string> failures = {{"broken", "syntax_error"},  {"missing", "undefined_object"},
-                                                 {"writer", "read_only"},     {"wrong_column", "missing_column"},
+  std::map<std::string, std::string> failures = {{"broken", "syntax_error"},
+                                                 {"missing", "undefined_object"},
+                                                 {"writer", "read_only"},
+                                                 {"wrong_column", "missing_column"},
                                                  {"text_value", "bad_value"}};
   for (const auto& [query, why] : failures) {
     INFO(query);
@@ -223,8 +225,8 @@ TEST_CASE("postgres: custom queries export business metrics and report their own
   ProbeResult second = Probe(*c);
   CHECK(std::chrono::steady_clock::now() - started < 200ms);
   CHECK(Value(second, "botwatch_postgres_query_slow_x") == 1.0);
-  CHECK(Value(second, "botwatch_postgres_custom_query_errors_total", {{"query", "broken"}, {"reason", "syntax_error"}}) ==
-        2.0);
+  CHECK(Value(second, "botwatch_postgres_custom_query_errors_total",
+              {{"query", "broken"}, {"reason", "syntax_error"}}) == 2.0);
   CHECK(Value(second, "botwatch_postgres_connections_opened_total") == 1.0);
 }
 
@@ -242,8 +244,7 @@ TEST_CASE("postgres: a custom query past the deadline times out alone") {
   // The server side gave up on the dropped session too (client_connection_check_interval).
   CHECK(Eventually(
       [&] {
-        return pg.Psql("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(5)%'").output ==
-               "0\n";
+        return pg.Psql("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(5)%'").output == "0\n";
       },
       3s, 50ms));
 }
@@ -251,8 +252,8 @@ TEST_CASE("postgres: a custom query past the deadline times out alone") {
 TEST_CASE("postgres: top statements from pg_stat_statements are bounded") {
   PostgresServer pg({"shared_preload_libraries=pg_stat_statements"});
   REQUIRE(pg.Psql("CREATE EXTENSION pg_stat_statements").exit_code == 0);
-  for (const char* sql : {"SELECT pg_sleep(0.05)", "SELECT 1", "SELECT count(*) FROM pg_class",
-                          "SELECT 2 + 2", "ALTER ROLE postgres PASSWORD 'sup3r-s3cret'"}) {
+  for (const char* sql : {"SELECT pg_sleep(0.05)", "SELECT 1", "SELECT count(*) FROM pg_class", "SELECT 2 + 2",
+                          "ALTER ROLE postgres PASSWORD 'sup3r-s3cret'"}) {
     REQUIRE(pg.Psql(sql).exit_code == 0);
   }
   auto c = MakeCollector(DsnKey(pg) + ", top_statements: 3");
@@ -325,11 +326,12 @@ std::optional<double> SampleValue(const std::string& metrics, const std::string&
 TEST_CASE("postgres via botwatch: a stopped server is down within one interval and scrapes stay fast") {
   PostgresServer pg;
   TempDir dir;
-  std::string config = dir.Write(
-      "botwatch.yaml",
-      "collectors:\n"
-      "  - {name: db, type: postgres, interval: 1s, timeout: 800ms, dsn: '" + pg.Dsn() + "',\n"
-      "     queries: [{name: one, sql: 'SELECT 1 AS n', metrics: [{column: n}]}]}\n");
+  std::string config = dir.Write("botwatch.yaml",
+                                 "collectors:\n"
+                                 "  - {name: db, type: postgres, interval: 1s, timeout: 800ms, dsn: '" +
+                                     pg.Dsn() +
+                                     "',\n"
+                                     "     queries: [{name: one, sql: 'SELECT 1 AS n', metrics: [{column: n}]}]}\n");
   Botwatch bw(config, dir.path());
   REQUIRE(bw.WaitReady());
   std::string up_series = "botwatch_collector_up{collector=\"db\",type=\"postgres\"}";
@@ -387,12 +389,15 @@ TEST_CASE("postgres via botwatch: the DSN password never appears in metrics, sta
   REQUIRE(pg.PrependHba("host all bot 127.0.0.1/32 scram-sha-256"));
   TempDir dir;
   dir.Write("dsn", "postgresql://bot:" + password + "x@127.0.0.1:" + std::to_string(pg.port()) + "/postgres\n");
-  std::string config = dir.Write(
-      "botwatch.yaml",
-      "collectors:\n"
-      "  - {name: good, type: postgres, interval: 1s, dsn: '" + pg.Dsn("bot", "postgres", password) + "',\n"
-      "     queries: [{name: bad, sql: \"SELECT '" + password + "'::int AS x\", metrics: [{column: x}]}]}\n"
-      "  - {name: wrong, type: postgres, interval: 1s, dsn_file: dsn}\n");
+  std::string config = dir.Write("botwatch.yaml",
+                                 "collectors:\n"
+                                 "  - {name: good, type: postgres, interval: 1s, dsn: '" +
+                                     pg.Dsn("bot", "postgres", password) +
+                                     "',\n"
+                                     "     queries: [{name: bad, sql: \"SELECT '" +
+                                     password +
+                                     "'::int AS x\", metrics: [{column: x}]}]}\n"
+                                     "  - {name: wrong, type: postgres, interval: 1s, dsn_file: dsn}\n");
   Botwatch bw(config, dir.path(), {"--log.level=debug"});
   REQUIRE(bw.WaitReady());
   REQUIRE(Eventually(
@@ -401,8 +406,9 @@ TEST_CASE("postgres via botwatch: the DSN password never appears in metrics, sta
         return SampleValue(m, "botwatch_collector_up{collector=\"good\",type=\"postgres\"}") == 1.0 &&
                SampleValue(m, "botwatch_collector_errors_total{collector=\"wrong\",type=\"postgres\",reason=\"auth\"}")
                        .value_or(0) >= 2 &&
-               SampleValue(m, "botwatch_postgres_custom_query_errors_total{collector=\"good\",query=\"bad\","
-                              "reason=\"data_exception\"}")
+               SampleValue(m,
+                           "botwatch_postgres_custom_query_errors_total{collector=\"good\",query=\"bad\","
+                           "reason=\"data_exception\"}")
                        .value_or(0) >= 1;
       },
       10s));

@@ -46,8 +46,7 @@ std::string ReadFile(const std::string& path) {
 
 }  // namespace
 
-PostgresServer::PostgresServer(std::vector<std::string> settings)
-    : bin_(FindPgBin()), settings_(std::move(settings)) {
+PostgresServer::PostgresServer(std::vector<std::string> settings) : bin_(FindPgBin()), settings_(std::move(settings)) {
   // The server user must be able to enter the (0700) temporary directory.
   ::chmod(dir_.path().c_str(), 0755);
   std::string root = dir_.path() + "/pg";
@@ -59,8 +58,8 @@ PostgresServer::PostgresServer(std::vector<std::string> settings)
     if (pw == nullptr) throw std::runtime_error("running as root but there is no postgres user");
     if (::chown(root.c_str(), pw->pw_uid, pw->pw_gid) != 0) throw std::runtime_error("chown failed");
   }
-  CommandResult init = RunCommand(AsServerUser({bin_ + "/initdb", "-D", data_, "-U", "postgres", "-A", "trust",
-                                                "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"}),
+  CommandResult init = RunCommand(AsServerUser({bin_ + "/initdb", "-D", data_, "-U", "postgres", "-A", "trust", "-E",
+                                                "UTF8", "--locale=C.UTF-8", "--no-sync"}),
                                   "", std::chrono::seconds(60));
   if (init.exit_code != 0) throw std::runtime_error("initdb failed: " + init.output);
   // Another test may take a port between UnusedPort() and the bind: retry.
@@ -90,17 +89,16 @@ bool PostgresServer::Start() {
   std::string options = "-c listen_addresses=127.0.0.1 -p " + std::to_string(port_) +
                         " -c unix_socket_directories=" + dir_.path() + "/pg -c fsync=off";
   for (const std::string& s : settings_) options += " -c " + s;
-  CommandResult r = RunCommand(
-      AsServerUser({bin_ + "/pg_ctl", "-D", data_, "-l", log_, "-w", "-t", "30", "-o", options, "start"}), "",
-      std::chrono::seconds(40));
+  CommandResult r =
+      RunCommand(AsServerUser({bin_ + "/pg_ctl", "-D", data_, "-l", log_, "-w", "-t", "30", "-o", options, "start"}),
+                 "", std::chrono::seconds(40));
   running_ = r.exit_code == 0;
   return running_;
 }
 
 bool PostgresServer::Stop() {
-  CommandResult r =
-      RunCommand(AsServerUser({bin_ + "/pg_ctl", "-D", data_, "-m", "fast", "-w", "-t", "30", "stop"}), "",
-                 std::chrono::seconds(40));
+  CommandResult r = RunCommand(AsServerUser({bin_ + "/pg_ctl", "-D", data_, "-m", "fast", "-w", "-t", "30", "stop"}),
+                               "", std::chrono::seconds(40));
   if (r.exit_code == 0) running_ = false;
   return r.exit_code == 0;
 }
@@ -143,10 +141,9 @@ void PostgresServer::Thaw() {
   frozen_ = false;
 }
 
-std::string PostgresServer::Dsn(const std::string& user, const std::string& dbname,
-                                const std::string& password) const {
-  std::string dsn = "host=127.0.0.1 port=" + std::to_string(port_) + " user=" + user + " dbname=" + dbname +
-                    " sslmode=disable";
+std::string PostgresServer::Dsn(const std::string& user, const std::string& dbname, const std::string& password) const {
+  std::string dsn =
+      "host=127.0.0.1 port=" + std::to_string(port_) + " user=" + user + " dbname=" + dbname + " sslmode=disable";
   if (!password.empty()) dsn += " password=" + password;
   return dsn;
 }
@@ -164,8 +161,8 @@ bool PostgresServer::PrependHba(const std::string& line) {
     std::ofstream out(path, std::ios::binary | std::ios::trunc);
     out << line << "\n" << old;
   }
-  return RunCommand(AsServerUser({bin_ + "/pg_ctl", "-D", data_, "reload"}), "", std::chrono::seconds(20))
-             .exit_code == 0;
+  return RunCommand(AsServerUser({bin_ + "/pg_ctl", "-D", data_, "reload"}), "", std::chrono::seconds(20)).exit_code ==
+         0;
 }
 
 std::string PostgresServer::ServerLog() const { return ReadFile(log_); }

@@ -1,8 +1,9 @@
+#include "collectors/postgres.h"
+
 #include <catch2/catch.hpp>
 #include <fstream>
 
 #include "agent/config.h"
-#include "collectors/postgres.h"
 
 using namespace botwatch;
 

@@ -1,9 +1,9 @@
+#include "collectors/text_format.h"
+
 #include <prometheus/text_serializer.h>
 
 #include <catch2/catch.hpp>
 #include <cmath>
-
-#include "collectors/text_format.h"
 
 using namespace botwatch;
 using prometheus::MetricType;
