@@ -619,11 +619,13 @@ ProbeResult PostgresCollector::Collect(const ProbeContext& ctx) {
   FamilyBuilder fb;
   auto down = [&](const char* why, const std::string& message) {
     Disconnect();
-    fb.Gauge("botwatch_postgres_up", "Whether the server answered SELECT 1 (1) or not (0).", 0);
-    fb.Counter("botwatch_postgres_connections_opened_total", "Connections botwatch opened to the server.",
-               static_cast<double>(connections_opened_));
+    // Fresh families: whatever this probe gathered before failing is dropped.
+    FamilyBuilder out;
+    out.Gauge("botwatch_postgres_up", "Whether the server answered SELECT 1 (1) or not (0).", 0);
+    out.Counter("botwatch_postgres_connections_opened_total", "Connections botwatch opened to the server.",
+                static_cast<double>(connections_opened_));
     ProbeResult r = ProbeResult::Down(why, message);
-    r.families = fb.Take();
+    r.families = out.Take();
     return r;
   };
   if (conn_ != nullptr && PQstatus(conn_) != CONNECTION_OK) Disconnect();
