@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <regex>
 #include <set>
+#include <thread>
 
 #include "agent/config_node.h"
 #include "agent/log.h"
@@ -291,6 +292,26 @@ void PostgresCollector::Disconnect() {
 
 // ---------------------------------------------------------------- libpq I/O
 
+void PostgresCollector::CancelInBackground() {
+  // PQcancel opens a new connection and waits for the server to close it, with
+  // no timeout of its own (libpq 15 has no non-blocking cancel): it must not
+  // run on the probe's thread. At most one per collector is in flight, so a
+  // hung server holds at most one extra thread. The server also notices the
+  // dropped connection by itself (client_connection_check_interval) and
+  // statement_timeout bounds the statement, so a cancel that is skipped or
+  // lost costs nothing but promptness.
+  if (conn_ == nullptr || cancels_in_flight_->load() > 0) return;
+  PGcancel* cancel = PQgetCancel(conn_);
+  if (cancel == nullptr) return;
+  cancels_in_flight_->fetch_add(1);
+  std::thread([cancel, in_flight = cancels_in_flight_] {
+    char err[256];
+    PQcancel(cancel, err, sizeof err);
+    PQfreeCancel(cancel);
+    in_flight->fetch_sub(1);
+  }).detach();
+}
+
 Status PostgresCollector::Connect(const ProbeContext& ctx, const char** why) {
   // PQconnectStart resolves host names synchronously; use an address or an
   // /etc/hosts name where a slow resolver is possible.
@@ -368,13 +389,19 @@ PostgresCollector::QueryOutcome PostgresCollector::Run(const std::string& sql, c
     int f = PQflush(conn_);
     if (f == 0) break;
     if (f < 0) return lost("connection", Redact(PQerrorMessage(conn_)));
-    if (!WaitSocket(PQsocket(conn_), POLLOUT | POLLIN, ctx)) return lost("timeout", "query timed out");
+    if (!WaitSocket(PQsocket(conn_), POLLOUT | POLLIN, ctx)) {
+      CancelInBackground();
+      return lost("timeout", "query timed out");
+    }
     if (PQconsumeInput(conn_) == 0) return lost("connection", Redact(PQerrorMessage(conn_)));
   }
   bool have_error = false;
   while (true) {
     while (PQisBusy(conn_)) {
-      if (!WaitSocket(PQsocket(conn_), POLLIN, ctx)) return lost("timeout", "query timed out");
+      if (!WaitSocket(PQsocket(conn_), POLLIN, ctx)) {
+        CancelInBackground();
+        return lost("timeout", "query timed out");
+      }
       if (PQconsumeInput(conn_) == 0) return lost("connection", Redact(PQerrorMessage(conn_)));
     }
     PGresult* res = PQgetResult(conn_);

@@ -5,13 +5,15 @@
 //
 // One connection is kept between probes and replaced after any failure. Every
 // step (connect, each query) is non-blocking and polled against the probe's
-// deadline; a probe that reaches its deadline drops the connection instead of
-// waiting, and the server side is bounded too (statement_timeout and
+// deadline; a probe that reaches its deadline sends a cancel request from a
+// background thread (PQcancel blocks) and drops the connection instead of
+// waiting. The server side is bounded too (statement_timeout and
 // client_connection_check_interval are set on the session). The session is
 // read-only, so a custom query can never write.
 
 #include <libpq-fe.h>
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <optional>
@@ -108,6 +110,8 @@ class PostgresCollector : public Collector {
   Status Connect(const ProbeContext& ctx, const char** why);
   QueryOutcome Run(const std::string& sql, const ProbeContext& ctx);
   void Disconnect();
+  // Asks the server to cancel the running statement, without waiting.
+  void CancelInBackground();
   std::string Redact(const std::string& text) const;
 
   void CollectBuiltins(const ProbeContext& ctx, FamilyBuilder& fb);
@@ -118,6 +122,8 @@ class PostgresCollector : public Collector {
   PGconn* conn_ = nullptr;
   uint64_t connections_opened_ = 0;
   std::optional<bool> has_stat_statements_;  // checked once per connection
+  // Shared with detached cancel threads, which may outlive this collector.
+  std::shared_ptr<std::atomic<int>> cancels_in_flight_ = std::make_shared<std::atomic<int>>(0);
   std::vector<QueryState> query_states_;
 };
 

@@ -175,7 +175,7 @@ TEST_CASE("postgres: a hung server costs one probe its deadline, never more") {
     CHECK_FALSE(r.up);
     CHECK(r.reason == "timeout");
     CHECK(took >= 490ms);
-    CHECK(took < 650ms);
+    CHECK(took < 700ms);
   }
   pg.Thaw();
   CHECK(Eventually([&] { return Probe(*c).up; }, 10s, 100ms));
@@ -241,20 +241,26 @@ TEST_CASE("postgres: custom queries export business metrics and report their own
 TEST_CASE("postgres: a custom query past the deadline times out alone") {
   PostgresServer pg;
   auto c = MakeCollector(DsnKey(pg) + R"(, queries: [
-      {name: sleepy, sql: "SELECT pg_sleep(5), 1 AS x", metrics: [{column: x}]}])",
-                         "700ms");
+      {name: sleepy, sql: "SELECT pg_sleep(10), 1 AS x", metrics: [{column: x}]}])",
+                         "1500ms");
+  // Generous budget: connecting and the built-in queries must fit in it even
+  // on a loaded machine under the sanitizers; the custom query never does.
   auto started = std::chrono::steady_clock::now();
-  ProbeResult r = Probe(*c, 700ms);
-  CHECK(std::chrono::steady_clock::now() - started < 850ms);
+  ProbeResult r = Probe(*c, 1500ms);
+  CHECK(std::chrono::steady_clock::now() - started < 1650ms);
+  INFO(r.message);
   CHECK(r.up);
   CHECK(Value(r, "botwatch_postgres_custom_query_errors_total", {{"query", "sleepy"}, {"reason", "timeout"}}) == 1.0);
   CHECK(Value(r, "botwatch_postgres_max_connections") == 100.0);
-  // The server side gave up on the dropped session too (client_connection_check_interval).
+  // The statement was cancelled on the server too (a background PQcancel,
+  // client_connection_check_interval as the fallback), long before its 10 s.
   CHECK(Eventually(
       [&] {
-        return pg.Psql("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(5)%'").output == "0\n";
+        return pg.Psql("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(10)%'").output == "0\n";
       },
-      3s, 50ms));
+      5s, 20ms));
+  CHECK(std::chrono::steady_clock::now() - started < 2500ms);
+  CHECK(pg.ServerLog().find("canceling statement due to user request") != std::string::npos);
 }
 
 TEST_CASE("postgres: top statements from pg_stat_statements are bounded") {
