@@ -319,7 +319,7 @@ Status PostgresCollector::Connect(const ProbeContext& ctx, const char** why) {
   *why = reason::kConnectionRefused;
   if (conn_ == nullptr) {
     *why = reason::kInternal;
-    return Status::Error("libpq could not allocate a connection");
+    return Status::Error("libpq could not be loaded or could not allocate a connection");
   }
   PQsetNoticeProcessor(conn_, &IgnoreNotice, nullptr);  // default prints to stderr
   PostgresPollingStatusType st = PQstatus(conn_) == CONNECTION_BAD ? PGRES_POLLING_FAILED : PGRES_POLLING_WRITING;

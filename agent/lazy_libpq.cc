@@ -1,0 +1,85 @@
+// libpq, loaded on first use instead of at start-up.
+//
+// Like libcurl (see lazy_curl.cc), libpq pulls in Kerberos, LDAP and GnuTLS;
+// mapping them costs every botwatch process several MB of RSS, whether or not
+// it has a postgres collector. These definitions of the libpq functions
+// botwatch calls forward to the real ones, looked up with dlopen the first
+// time any of them is called. Call sites use <libpq-fe.h> unchanged, and the
+// compiler checks every signature here against that header.
+//
+// If libpq cannot be loaded, PQconnectStart() returns nullptr, which the
+// postgres collector reports as a failed probe.
+
+#include <dlfcn.h>
+#include <libpq-fe.h>
+
+namespace {
+
+// X(return type, name, (parameters), (arguments), value when libpq is missing)
+#define BOTWATCH_LIBPQ_FUNCTIONS(X)                                                                   \
+  X(int, PQcancel, (PGcancel * c, char* buf, int size), (c, buf, size), 0)                            \
+  X(void, PQclear, (PGresult * r), (r), )                                                             \
+  X(PostgresPollingStatusType, PQconnectPoll, (PGconn * c), (c), PGRES_POLLING_FAILED)                \
+  X(PGconn*, PQconnectStart, (const char* info), (info), nullptr)                                     \
+  X(void, PQconninfoFree, (PQconninfoOption * o), (o), )                                              \
+  X(PQconninfoOption*, PQconninfoParse, (const char* info, char** err), (info, err), nullptr)         \
+  X(int, PQconsumeInput, (PGconn * c), (c), 0)                                                        \
+  X(char*, PQerrorMessage, (const PGconn* c), (c), const_cast<char*>("libpq could not be loaded"))   \
+  X(void, PQfinish, (PGconn * c), (c), )                                                              \
+  X(int, PQflush, (PGconn * c), (c), -1)                                                              \
+  X(char*, PQfname, (const PGresult* r, int f), (r, f), nullptr)                                      \
+  X(void, PQfreeCancel, (PGcancel * c), (c), )                                                        \
+  X(void, PQfreemem, (void* p), (p), )                                                                \
+  X(PGcancel*, PQgetCancel, (PGconn * c), (c), nullptr)                                               \
+  X(PGresult*, PQgetResult, (PGconn * c), (c), nullptr)                                               \
+  X(int, PQgetisnull, (const PGresult* r, int t, int f), (r, t, f), 1)                                \
+  X(int, PQgetlength, (const PGresult* r, int t, int f), (r, t, f), 0)                                \
+  X(char*, PQgetvalue, (const PGresult* r, int t, int f), (r, t, f), nullptr)                         \
+  X(int, PQisBusy, (PGconn * c), (c), 0)                                                              \
+  X(int, PQnfields, (const PGresult* r), (r), 0)                                                      \
+  X(int, PQntuples, (const PGresult* r), (r), 0)                                                      \
+  X(char*, PQresultErrorField, (const PGresult* r, int code), (r, code), nullptr)                     \
+  X(char*, PQresultErrorMessage, (const PGresult* r), (r), const_cast<char*>(""))                     \
+  X(ExecStatusType, PQresultStatus, (const PGresult* r), (r), PGRES_FATAL_ERROR)                      \
+  X(int, PQsendQuery, (PGconn * c, const char* q), (c, q), 0)                                         \
+  X(PQnoticeProcessor, PQsetNoticeProcessor, (PGconn * c, PQnoticeProcessor p, void* a), (c, p, a),  \
+    nullptr)                                                                                          \
+  X(int, PQsetnonblocking, (PGconn * c, int arg), (c, arg), -1)                                       \
+  X(int, PQsocket, (const PGconn* c), (c), -1)                                                        \
+  X(ConnStatusType, PQstatus, (const PGconn* c), (c), CONNECTION_BAD)
+
+struct LibpqApi {
+#define BOTWATCH_POINTER(ret, name, params, args, missing) ret(*name) params;
+  BOTWATCH_LIBPQ_FUNCTIONS(BOTWATCH_POINTER)
+#undef BOTWATCH_POINTER
+};
+
+// nullptr if libpq is not installed or lacks a symbol.
+const LibpqApi* Api() {
+  static const LibpqApi* api = []() -> const LibpqApi* {
+    void* lib = dlopen("libpq.so.5", RTLD_NOW | RTLD_LOCAL);
+    if (lib == nullptr) return nullptr;
+    static LibpqApi a;
+    bool ok = true;
+#define BOTWATCH_LOAD(ret, name, params, args, missing)                   \
+  a.name = reinterpret_cast<decltype(a.name)>(dlsym(lib, #name)); \
+  ok = ok && a.name != nullptr;
+    BOTWATCH_LIBPQ_FUNCTIONS(BOTWATCH_LOAD)
+#undef BOTWATCH_LOAD
+    return ok ? &a : nullptr;
+  }();
+  return api;
+}
+
+}  // namespace
+
+extern "C" {
+#define BOTWATCH_FORWARD(ret, name, params, args, missing) \
+  ret name params {                                        \
+    const LibpqApi* api = Api();                           \
+    if (api == nullptr) return missing;                    \
+    return api->name args;                                 \
+  }
+BOTWATCH_LIBPQ_FUNCTIONS(BOTWATCH_FORWARD)
+#undef BOTWATCH_FORWARD
+}  // extern "C"
