@@ -14,6 +14,8 @@ PACKAGES=(
   # tests: real peers and tools on 127.0.0.1
   prometheus prometheus-alertmanager postgresql curl ca-certificates openssl
   procps iproute2 python3
+  # tests: the status page in a real headless browser (driven by playwright-core from npm)
+  chromium chromium-driver
 )
 # The machine image may carry NodeSource's nodejs (which bundles npm and
 # conflicts with Debian's npm package): only install Debian's when node is absent.
