@@ -6,6 +6,7 @@
 
 #include "agent/exposition.h"
 #include "agent/log.h"
+#include "agent/status_page.h"
 #include "agent/version.h"
 
 namespace botwatch {
@@ -23,20 +24,6 @@ std::string Iso8601(double unix_seconds) {
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
   return buf;
-}
-
-std::string HtmlEscape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
-    }
-  }
-  return out;
 }
 
 }  // namespace
@@ -151,27 +138,6 @@ std::string Agent::RenderStatusJson() const {
   return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
-std::string Agent::RenderIndexHtml() const {
-  std::string html =
-      "<!doctype html><html><head><meta charset=\"utf-8\"><title>botwatch</title>"
-      "<style>body{font-family:sans-serif;margin:2em}td,th{padding:.2em .8em;text-align:left}"
-      ".up{color:#197a28}.down{color:#b3261e}</style></head><body><h1>botwatch</h1><p>";
-  html += "version " + HtmlEscape(kVersion) + "</p><ul>"
-          "<li><a href=\"/metrics\">/metrics</a></li>"
-          "<li><a href=\"/api/v1/status\">/api/v1/status</a></li>"
-          "<li><a href=\"/-/healthy\">/-/healthy</a></li>"
-          "<li><a href=\"/-/ready\">/-/ready</a></li></ul>"
-          "<table><tr><th>collector</th><th>type</th><th>state</th><th>reason</th></tr>";
-  for (const auto& s : cache_.All()) {
-    std::string state = !s->has_run ? "pending" : s->up ? "up" : "down";
-    html += "<tr><td>" + HtmlEscape(s->spec.name) + "</td><td>" + HtmlEscape(s->spec.type) +
-            "</td><td class=\"" + state + "\">" + state + "</td><td>" +
-            HtmlEscape(s->has_run && !s->up ? s->message : "") + "</td></tr>";
-  }
-  html += "</table></body></html>\n";
-  return html;
-}
-
 HttpResponse Agent::Handle(const HttpRequest& req) {
   const std::string& p = req.path;
   bool read = req.method == "GET" || req.method == "HEAD";
@@ -201,9 +167,9 @@ HttpResponse Agent::Handle(const HttpRequest& req) {
     if (!read) return method_not_allowed();
     return {200, "application/json", RenderStatusJson()};
   }
-  if (p == "/" || p == "/index.html") {
+  if (auto page = ServeStatusPage(p)) {
     if (!read) return method_not_allowed();
-    return {200, "text/html; charset=utf-8", RenderIndexHtml()};
+    return *page;
   }
   return {404, "text/plain; charset=utf-8", "not found\n"};
 }

@@ -48,7 +48,6 @@ class Agent {
 
  private:
   HttpResponse Handle(const HttpRequest& req);
-  std::string RenderIndexHtml() const;
   void Install(std::shared_ptr<const Config> config);
   void RecordReload(bool ok);
 
