@@ -138,7 +138,7 @@ class DemoBot {
         cacheHit = true;
       } else {
         await sleep(turn.gemini.latencyMs);
-        this.log.info('gemini call', { userId, model: 'gemini-1.5-flash', latencyMs: turn.gemini.latencyMs,
+        this.log.info('gemini response', { userId, model: 'gemini-1.5-flash', latencyMs: turn.gemini.latencyMs,
                                        tokens: turn.gemini.tokens });
       }
     }
@@ -167,9 +167,21 @@ class DemoBot {
                                            fbError: 'OAuthException', fbCode: 2 });
       return;
     }
-    this.log.info('message sent', { userId, direction: 'outbound', template: template || 'gemini' });
+    this.log.info('message sent', { userId, direction: 'outbound', template: template || 'gemini',
+                                    appUsage: this.appUsage(turn) });
     if (this.store) this.store.message(userId, 'outbound', turn.intent, null);
     this.admin.emit('message:new', { userId, direction: 'outbound', intent: turn.intent });
+  }
+
+  // The X-App-Usage header of the Send API (percent of the app's hourly quota):
+  // it drifts with the traffic, as Facebook's rolling window does.
+  appUsage(turn) {
+    const u = this.usage || (this.usage = { call_count: 5, total_time: 3, total_cputime: 2 });
+    const drift = (v, r) => Math.max(0, Math.min(100, Math.round(v + (r - 0.48) * 4)));
+    u.call_count = drift(u.call_count, turn.usageDrift[0]);
+    u.total_time = drift(u.total_time, turn.usageDrift[1]);
+    u.total_cputime = drift(u.total_cputime, turn.usageDrift[2]);
+    return { ...u };
   }
 
   requestHandoff(userId, afterMs) {

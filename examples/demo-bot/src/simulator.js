@@ -99,6 +99,7 @@ class Simulator {
       turn.gemini = { latencyMs: this.latency(700, 0.5, 3000), tokens: Math.round(this.between(60, 900)) };
     }
     if (this.rand() < 0.01) turn.retry = { errorType: turn.gemini ? 'gemini_rate_limit' : 'graph_api', attempt: 1 };
+    turn.usageDrift = [this.rand(), this.rand(), this.rand()];
     turn.noise = this.rand() < 0.1 ? this.nextNoise() : null;
     turn.slot = { days: 1 + Math.floor(this.rand() * 14), hour: 9 + Math.floor(this.rand() * 8) };
     if (this.rand() < this.errorRate) {

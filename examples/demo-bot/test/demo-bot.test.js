@@ -43,8 +43,11 @@ test('a bounded run writes Winston JSON lines with the fields of the preset, the
     assert.ok(!('text' in l), 'message text is off unless --text');
   }
   assert.ok(processed.some((l) => l.cacheHit === true) && processed.some((l) => l.cacheHit === false));
-  for (const l of by('message sent')) assert.equal(l.direction, 'outbound');
-  for (const l of by('gemini call')) assert.ok(l.latencyMs > 0 && l.tokens > 0);
+  for (const l of by('message sent')) {
+    assert.equal(l.direction, 'outbound');
+    for (const k of ['call_count', 'total_time', 'total_cputime']) assert.ok(l.appUsage[k] >= 0 && l.appUsage[k] <= 100);
+  }
+  for (const l of by('gemini response')) assert.ok(l.latencyMs > 0 && l.tokens > 0);
   const categories = new Set(by('product inquiry').map((l) => l.category));
   assert.ok(categories.size >= 3, `several categories: ${[...categories]}`);
   assert.ok(by('appointment booked').length > 0);
