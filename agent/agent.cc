@@ -70,7 +70,9 @@ Status Agent::Start() {
   std::lock_guard<std::mutex> lock(reload_mu_);
   Result<std::shared_ptr<const Config>> config = LoadConfigFile(options_.config_file);
   if (!config.ok()) return config.status();
-  auto web = WebServer::Start(options_.listen_address, [this](const HttpRequest& r) { return Handle(r); });
+  feed_ = std::make_unique<FeedHub>(config.value()->feed);
+  auto web = WebServer::Start(options_.listen_address, [this](const HttpRequest& r) { return Handle(r); },
+                              WebServerOptions{config.value()->feed.WebThreads()});
   if (!web.ok()) return web.status();
   web_ = std::move(web.value());
   Install(std::move(config.value()));
@@ -99,6 +101,7 @@ Status Agent::Reload() {
 
 void Agent::Stop(Duration grace) {
   std::lock_guard<std::mutex> lock(reload_mu_);
+  if (feed_) feed_->Shutdown();
   if (scheduler_) scheduler_->Stop(grace);
   scheduler_.reset();
 }
@@ -111,6 +114,7 @@ std::string Agent::RenderMetrics() const {
   Families families = self_registry_->Collect();
   MergeFamilies(families, SelfProcessFamilies(procfs_));
   MergeFamilies(families, CollectorFamilies(cache_.All()));
+  if (feed_) MergeFamilies(families, feed_->Collect());
   return SerializeFamilies(families);
 }
 
@@ -162,6 +166,11 @@ HttpResponse Agent::Handle(const HttpRequest& req) {
     Status st = Reload();
     if (!st.ok()) return {500, "text/plain; charset=utf-8", "reload failed: " + st.message() + "\n"};
     return {200, "text/plain; charset=utf-8", "config reloaded\n"};
+  }
+  if (p == "/api/v1/feed") {
+    if (!read) return method_not_allowed();
+    if (!feed_) return {503, "text/plain; charset=utf-8", "not started\n"};
+    return feed_->Serve(req);
   }
   if (p == "/api/v1/status") {
     if (!read) return method_not_allowed();

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "agent/config.h"
+#include "agent/feed.h"
 #include "agent/scheduler.h"
 #include "agent/snapshot_cache.h"
 #include "agent/web_server.h"
@@ -40,6 +41,8 @@ class Agent {
   void Stop(Duration grace);
 
   int port() const;
+  // The live feed; null before Start().
+  FeedHub* feed() { return feed_.get(); }
 
   // Endpoint bodies, exposed for tests.
   std::string RenderMetrics() const;
@@ -62,6 +65,7 @@ class Agent {
   std::shared_ptr<const Config> config_;
   std::unique_ptr<Scheduler> scheduler_;
   std::atomic<bool> loaded_{false};
+  std::unique_ptr<FeedHub> feed_;  // before web_: its streams end before the server stops
   std::unique_ptr<WebServer> web_;
 };
 

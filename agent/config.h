@@ -10,6 +10,7 @@
 
 #include "agent/config_node.h"
 #include "agent/duration.h"
+#include "agent/feed.h"
 #include "agent/status.h"
 #include "collectors/collector.h"
 
@@ -33,6 +34,7 @@ struct Config {
   std::string file;
   GlobalConfig global;
   std::vector<CollectorInstance> collectors;
+  FeedConfig feed;  // the live feed; read at start-up only
 };
 
 // Reads and validates `path`. Errors are one line: "file:line:col: field: message".
