@@ -1,0 +1,652 @@
+#!/usr/bin/env python3
+"""End-to-end: botwatch -> Prometheus (shipped rules) -> Alertmanager (shipped
+config and templates) -> Slack, webhook and SMTP stand-ins, all on 127.0.0.1.
+
+    e2e_test.py --botwatch build/botwatch
+
+1. Starts PostgreSQL (initdb), a bot stand-in process, an HTTP health endpoint,
+   botwatch (process, http, tcp and database collectors), Prometheus (1 s scrape
+   and evaluation, the rules with every `for:` divided by 60), Alertmanager
+   (the shipped config with loopback receivers and short group timers), and the
+   Slack/webhook/SMTP sinks.
+2. Faults: stops PostgreSQL, the health endpoint and the bot. DatabaseDown and
+   BotProcessDown (critical) must reach Slack, the webhook and email with the
+   runbook link; CollectorDown for the health probe (warning) must reach Slack
+   and the webhook but not email; the generic CollectorDown of the database and
+   bot probes must be inhibited. Prints the time from fault to each
+   notification. Then restarts all three and waits for the resolved
+   notifications. Later botwatch itself stops: BotwatchTargetDown must reach
+   every channel, and resolve once botwatch is back on the same address.
+   Last, synthetic alerts check each inhibit rule both ways.
+3. Every query of every dashboard, with its template variables substituted, must
+   return data from Prometheus, for the metric families this build produces
+   (EXPECTED_PRESENT, plus any family botwatch exported during the test). Panels
+   of producers not in this build are reported, not failed. Tighten by adding
+   prefixes to EXPECTED_PRESENT as producers are merged.
+
+Everything is bounded: the whole run gives up after DEADLINE seconds.
+"""
+
+import argparse
+import base64
+import email
+import email.policy
+import glob
+import http.server
+import json
+import os
+import re
+import socketserver
+import sys
+import threading
+import time
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from peers import (REPO, Alertmanager, Failure, Postgres, Process, Prometheus, Workdir,  # noqa: E402
+                   eventually, free_port, http_get, log, run)
+from static_checks import alert_blocks, dashboard_targets, substitute  # noqa: E402
+
+DEADLINE = 150  # seconds for the whole run; a healthy run takes about 35 s
+RUNBOOK = "https://github.com/botwatch/botwatch/blob/main/alerts/RUNBOOK.md#"
+SMTP_PASSWORD = "e2e-smtp-secret"
+
+# Metric families whose producers are in this build: a dashboard query over
+# them must return data. Add a prefix here when its producer is merged
+# (e.g. "bot_" with the log pipeline, "botwatch_postgres_" with the postgres collector).
+EXPECTED_PRESENT = (
+    "up", "scrape_", "process_", "botwatch_build_info", "botwatch_config_", "botwatch_collector_",
+    "botwatch_process_", "botwatch_http_", "botwatch_tcp_",
+)
+# Families created by Prometheus itself, never in botwatch's /metrics.
+PROMETHEUS_MADE = ("up", "scrape_")
+
+
+# ------------------------------------------------------------------ sinks
+class Inbox:
+    """Notifications received by the stand-ins, with their arrival time."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.items = []  # (channel, monotonic time, payload)
+
+    def add(self, channel, payload):
+        with self.lock:
+            self.items.append((channel, time.monotonic(), payload))
+
+    def find(self, channel, predicate, since=0.0):
+        """The first (time, payload) on `channel` at or after `since` matching `predicate`."""
+        with self.lock:
+            for ch, t, payload in self.items:
+                if ch == channel and t >= since and predicate(payload):
+                    return t, payload
+        return None
+
+    def all(self, channel):
+        with self.lock:
+            return [p for ch, _, p in self.items if ch == channel]
+
+
+def start_http_sink(inbox, channel, answer=b"ok"):
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            try:
+                inbox.add(channel, {"path": self.path, "json": json.loads(body)})
+            except ValueError:
+                inbox.add(channel, {"path": self.path, "raw": body})
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+class HealthEndpoint:
+    """The bot's health endpoint stand-in; stop() and start() keep the port."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.server = None
+
+    def start(self):
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                body = b'{"status":"ok"}'
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        http.server.ThreadingHTTPServer.allow_reuse_address = True
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self):
+        if self.server:
+            self.server.shutdown()
+            self.server.server_close()
+            self.server = None
+
+
+class SmtpSink(socketserver.ThreadingTCPServer):
+    """A minimal SMTP server (RFC 5321 subset: EHLO, AUTH PLAIN, MAIL, RCPT, DATA)
+    that records each message and the password it was authenticated with."""
+
+    allow_reuse_address = True
+    daemon_threads = True
+
+    def __init__(self, inbox):
+        self.inbox = inbox
+        super().__init__(("127.0.0.1", 0), SmtpSink.Handler)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    class Handler(socketserver.StreamRequestHandler):
+        timeout = 10
+
+        def reply(self, line):
+            self.wfile.write(line.encode() + b"\r\n")
+
+        def handle(self):
+            password = None
+            self.reply("220 localhost ESMTP e2e-sink")
+            while True:
+                line = self.rfile.readline()
+                if not line:
+                    return
+                cmd = line.decode("utf-8", "replace").rstrip("\r\n")
+                verb = cmd.split(" ", 1)[0].upper()
+                if verb in ("EHLO", "HELO"):
+                    self.wfile.write(b"250-localhost\r\n250-AUTH PLAIN\r\n250 8BITMIME\r\n")
+                elif verb == "AUTH":
+                    parts = cmd.split(" ")
+                    if len(parts) < 3:
+                        self.reply("334 ")
+                        parts.append(self.rfile.readline().decode().strip())
+                    fields = base64.b64decode(parts[2]).split(b"\0")
+                    password = fields[2].decode("utf-8", "replace") if len(fields) == 3 else None
+                    self.reply("235 2.7.0 Authentication successful")
+                elif verb == "DATA":
+                    self.reply("354 End data with <CR><LF>.<CR><LF>")
+                    data = []
+                    while True:
+                        l = self.rfile.readline()
+                        if not l or l in (b".\r\n", b".\n"):
+                            break
+                        data.append(l[1:] if l.startswith(b"..") else l)
+                    msg = email.message_from_bytes(b"".join(data), policy=email.policy.default)
+                    self.server.inbox.add("email", {"message": msg, "password": password})
+                    self.reply("250 2.0.0 Ok: queued")
+                elif verb == "QUIT":
+                    self.reply("221 2.0.0 Bye")
+                    return
+                else:
+                    self.reply("250 2.0.0 Ok")
+
+
+def email_text(msg):
+    """Subject plus every decoded text part (the templates' text and HTML)."""
+    parts = [f"Subject: {msg['Subject']}"]
+    for part in msg.walk():
+        if part.get_content_maintype() == "text":
+            parts.append(part.get_content())
+    return "\n".join(parts)
+
+
+def webhook_has(alertname, status, **labels):
+    def pred(p):
+        body = p.get("json", {})
+        return any(a["labels"].get("alertname") == alertname and a["status"] == status
+                   and all(a["labels"].get(k) == v for k, v in labels.items())
+                   for a in body.get("alerts", []))
+    return pred
+
+
+def slack_has(alertname, state, instance):
+    def pred(p):
+        title = p.get("json", {}).get("attachments", [{}])[0].get("title", "")
+        return title.startswith(f"[{state}") and f"] {alertname} " in title and title.endswith(f" on {instance}")
+    return pred
+
+
+def email_has(alertname, state, instance):
+    return lambda p: str(p["message"]["Subject"]).startswith(f"[{state}] {alertname} on {instance} (")
+
+
+# ------------------------------------------------------------------ configs
+def e2e_rules(text):
+    """The shipped rules with every `for:` divided by 60 (1m -> 1s, 5m -> 5s), so
+    the alerts keep their relative order but fire within seconds."""
+    units = {"s": 1, "m": 60, "h": 3600}
+
+    def shorten(m):
+        seconds = sum(int(n) * units[u] for n, u in re.findall(r"(\d+)([smh])", m.group(2)))
+        return f"{m.group(1)}for: {max(1, seconds // 60)}s"
+
+    out, n = re.subn(r"^(\s+)for: (\S+)$", shorten, text, flags=re.M)
+    if n < 10:
+        raise Failure(f"expected the rules to have `for:` clauses, shortened only {n}")
+    return out
+
+
+def e2e_alertmanager(text, w, slack_url, webhook_url, smtp_port):
+    """The shipped alertmanager.yml, pointed at the loopback sinks. Each rewrite must
+    match exactly once, so a change of the shipped file cannot silently bypass the test."""
+    slack_file = w.file("secrets/slack_webhook_url", slack_url + "\n", 0o600)
+    # Alertmanager 0.25 sends the password file's bytes as they are (a trailing
+    # newline becomes part of the password), so it is written the documented way.
+    pass_file = w.file("secrets/smtp_password", SMTP_PASSWORD, 0o600)
+    rewrites = [
+        ("slack_api_url_file: /etc/alertmanager/secrets/slack_webhook_url", f"slack_api_url_file: {slack_file}"),
+        ("smtp_auth_password_file: /etc/alertmanager/secrets/smtp_password", f"smtp_auth_password_file: {pass_file}"),
+        ("smtp_smarthost: smtp.example.com:587", f"smtp_smarthost: 127.0.0.1:{smtp_port}"),
+        ("smtp_require_tls: true", "smtp_require_tls: false"),
+        ("url: http://127.0.0.1:9099/botwatch/alerts", f"url: {webhook_url}"),
+        ("group_wait: 30s", "group_wait: 1s"),
+        ("group_interval: 5m", "group_interval: 2s"),
+        ("  - templates/*.tmpl", f"  - {REPO}/alerts/templates/*.tmpl"),
+    ]
+    for old, new in rewrites:
+        if text.count(old) != 1:
+            raise Failure(f"alerts/alertmanager.yml: expected exactly one {old!r} to rewrite for the test")
+        text = text.replace(old, new)
+    return w.file("alertmanager.yml", text)
+
+
+def section_supported(botwatch, w, snippet, not_merged_pattern):
+    """Whether this botwatch build accepts `snippet` (a collector type or config
+    section), so producers merged later plug in by themselves. An error matching
+    `not_merged_pattern` (e.g. unknown collector type) means not merged yet; any
+    other complaint (a renamed key...) fails loudly instead of falling back."""
+    path = w.file("probe.yaml", snippet)
+    code, out = run([botwatch, "check-config", path], check=False)
+    if code == 0:
+        return True
+    if re.search(not_merged_pattern, out):
+        return False
+    raise Failure(f"botwatch rejects the e2e snippet for a merged producer; fix tests/e2e/e2e_test.py:\n{out}")
+
+
+# ------------------------------------------------------------------ the test
+class E2E:
+    def __init__(self, botwatch):
+        self.botwatch_bin = botwatch
+        self.w = Workdir("botwatch-e2e.")
+        self.procs = []
+        self.pg = None
+        self.inbox = Inbox()
+        self.start = time.monotonic()
+        self.health = HealthEndpoint()
+        self.servers = []
+
+    def remaining(self):
+        left = DEADLINE - (time.monotonic() - self.start)
+        if left <= 0:
+            raise Failure(f"the e2e run exceeded its {DEADLINE}s bound")
+        return left
+
+    def setup(self):
+        t = time.monotonic()
+        self.pg = Postgres(self.w.path)
+        self.pg.start()
+        log(f"postgres up on :{self.pg.port} ({time.monotonic() - t:.1f}s with initdb)")
+
+        self.health.start()
+        slack = start_http_sink(self.inbox, "slack")
+        webhook = start_http_sink(self.inbox, "webhook")
+        smtp = SmtpSink(self.inbox)
+        self.servers = [slack, webhook, smtp]
+
+        # The bot stand-in: a process writing the bot's JSON log.
+        bot_log = os.path.join(self.w.path, "bot", "bot.log")
+        os.makedirs(os.path.dirname(bot_log))
+        self.bot_log = bot_log
+        self.start_bot()
+        # The log pipeline plugs in by itself once this build has it and its preset.
+        preset = os.path.join(REPO, "config", "presets", "messenger-bot.yaml")
+        logs = f"logs:\n  - {{name: bot, path: '{bot_log}', format: json, rules: '{preset}'}}\n"
+        with_logs = os.path.exists(preset) and section_supported(
+            self.botwatch_bin, self.w, "collectors: []\n" + logs, r'unknown key "logs"')
+
+        if section_supported(self.botwatch_bin, self.w,
+                             "collectors:\n  - {name: db, type: postgres, dsn: 'host=127.0.0.1'}\n",
+                             r"\.type: unknown collector type"):
+            database = f"  - {{name: db, type: postgres, dsn: '{self.pg.dsn()}'}}\n"
+            self.db_collector = "db"
+            self.collector_types = {"process", "http", "tcp", "postgres"}
+        else:
+            # Until the postgres collector is merged: a tcp probe named like a
+            # database, which DatabaseDown also covers.
+            database = f"  - {{name: postgres, type: tcp, address: '127.0.0.1:{self.pg.port}'}}\n"
+            self.db_collector = "postgres"
+            self.collector_types = {"process", "http", "tcp"}
+        config = self.w.file("botwatch.yaml", (
+            "global: {default_interval: 1s, scrape_timeout: 800ms}\n"
+            "collectors:\n"
+            "  - {name: bot, type: process, cmdline: 'bot_standin\\.py'}\n"
+            f"  - {{name: bot-health, type: http, url: 'http://127.0.0.1:{self.health.port}/health', body_regex: ok}}\n"
+            f"  - {{name: bot-port, type: tcp, address: '127.0.0.1:{self.health.port}'}}\n"
+            + database + (logs if with_logs else "")))
+        self.bw_config = config
+        self.bw_port = self.start_botwatch(0)
+        self.instance = f"127.0.0.1:{self.bw_port}"
+        log(f"botwatch up on :{self.bw_port} (database probe: {self.db_collector}; "
+            f"log pipeline: {'on' if with_logs else 'not in this build'})")
+
+        with open(os.path.join(REPO, "alerts", "botwatch.rules.yml"), encoding="utf-8") as f:
+            rules = self.w.file("botwatch.rules.e2e.yml", e2e_rules(f.read()))
+        with open(os.path.join(REPO, "alerts", "alertmanager.yml"), encoding="utf-8") as f:
+            am_config = e2e_alertmanager(
+                f.read(), self.w, f"http://127.0.0.1:{slack.server_address[1]}/services/T000/B000/e2e",
+                f"http://127.0.0.1:{webhook.server_address[1]}/alerts", smtp.server_address[1])
+        run(["amtool", "check-config", am_config])
+        self.am = Alertmanager(self.w.path, am_config)
+        self.procs.append(self.am)
+        self.am.wait_ready()
+        self.prom = Prometheus(self.w.path, (
+            "global: {scrape_interval: 1s, scrape_timeout: 900ms, evaluation_interval: 1s}\n"
+            f"rule_files: ['{rules}']\n"
+            "alerting:\n  alertmanagers:\n"
+            f"    - static_configs: [{{targets: ['127.0.0.1:{self.am.port}']}}]\n"
+            "scrape_configs:\n"
+            "  - job_name: botwatch\n"
+            f"    static_configs: [{{targets: ['{self.instance}']}}]\n"))
+        self.procs.append(self.prom)
+        self.prom.wait_ready()
+
+        def all_up():
+            r = self.prom.query('min(botwatch_collector_up{job="botwatch"}) == 1 and count(botwatch_collector_up) == 4')
+            return r.get("data", {}).get("result")
+        eventually(all_up, 20, step=0.2, what="every collector up in Prometheus")
+        log(f"all peers ready after {time.monotonic() - self.start:.1f}s")
+
+    def start_botwatch(self, port):
+        """Starts botwatch on `port` (0: any); returns the port it listens on."""
+        self.bw = bw = Process("botwatch", [self.botwatch_bin, f"--config.file={self.bw_config}",
+                                            f"--web.listen-address=127.0.0.1:{port}"], self.w.path)
+        self.procs.append(bw)
+        seen = len(re.findall(r'msg="botwatch started"', bw.output()))
+
+        def started():
+            if not bw.alive():
+                raise Failure("botwatch exited:\n" + bw.output())
+            m = re.findall(r'msg="botwatch started".* port=(\d+)', bw.output())
+            return int(m[-1]) if len(m) > seen else None
+        return eventually(started, 10, what="botwatch to start")
+
+    def start_bot(self):
+        self.bot = Process("bot", [sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                                                "bot_standin.py"), self.bot_log], self.w.path)
+        self.procs.append(self.bot)
+
+    # -------------------------------------------------------------- step 2
+    def faults(self):
+        fault_at = time.monotonic()
+        self.pg.stop()
+        self.health.stop()
+        self.bot.stop()
+        log(f"fault: stopped PostgreSQL, the bot health endpoint and the bot ({time.monotonic() - fault_at:.2f}s)")
+
+        expectations = [
+            ("webhook", "DatabaseDown", webhook_has("DatabaseDown", "firing", collector=self.db_collector)),
+            ("slack", "DatabaseDown", slack_has("DatabaseDown", "FIRING", self.instance)),
+            ("email", "DatabaseDown", email_has("DatabaseDown", "FIRING", self.instance)),
+            ("webhook", "BotProcessDown", webhook_has("BotProcessDown", "firing", collector="bot")),
+            ("slack", "BotProcessDown", slack_has("BotProcessDown", "FIRING", self.instance)),
+            ("email", "BotProcessDown", email_has("BotProcessDown", "FIRING", self.instance)),
+            ("webhook", "CollectorDown", webhook_has("CollectorDown", "firing", collector="bot-health")),
+            ("slack", "CollectorDown", slack_has("CollectorDown", "FIRING", self.instance)),
+        ]
+        got = self.wait_all(expectations, fault_at, "firing")
+
+        # Content: the runbook link and the value, on every channel.
+        runbook = RUNBOOK + "databasedown"
+        body = got[("webhook", "DatabaseDown")]["json"]
+        alert = next(a for a in body["alerts"] if a["labels"]["alertname"] == "DatabaseDown")
+        check(alert["annotations"]["runbook_url"] == runbook, f"webhook runbook_url {alert['annotations']}")
+        check(alert["labels"]["severity"] == "critical" and alert["labels"]["instance"] == self.instance,
+              f"webhook labels {alert['labels']}")
+        check("(up = 0)" in alert["annotations"]["description"], "the description shows the value")
+        att = got[("slack", "DatabaseDown")]["json"]["attachments"][0]
+        check(att["title_link"] == runbook and runbook in att["text"], f"slack runbook link: {att}")
+        check(att["color"] == "danger" and self.instance in att["text"] and "Since:" in att["text"],
+              f"slack text: {att}")
+        mail = got[("email", "DatabaseDown")]
+        text = email_text(mail["message"])
+        check(runbook in text and self.instance in text and "Since:" in text, f"email body:\n{text}")
+        check(mail["password"] == SMTP_PASSWORD,
+              f"SMTP authenticated with the password file (got {mail['password']!r})")
+        log(f"  email subject: {mail['message']['Subject']}")
+        log(f"  slack title:   {att['title']}")
+
+        # Routing and inhibition.
+        check(not self.inbox.find("email", email_has("CollectorDown", "FIRING", self.instance)),
+              "a warning (CollectorDown) must not be emailed")
+        check(not self.inbox.find("webhook", webhook_has("CollectorDown", "firing", collector=self.db_collector)),
+              "CollectorDown of the database probe must be inhibited by DatabaseDown")
+        check(not self.inbox.find("webhook", webhook_has("CollectorDown", "firing", collector="bot")),
+              "CollectorDown of the bot's process probe must be inhibited by BotProcessDown")
+        active = json.loads(http_get(self.am.url + "/api/v2/alerts?filter=alertname%3D%22CollectorDown%22")[1])
+        inhibited = [a for a in active if a["labels"].get("collector") == self.db_collector]
+        check(inhibited and inhibited[0]["status"]["inhibitedBy"],
+              f"Alertmanager shows the database CollectorDown as inhibited: {inhibited}")
+
+        # Recovery.
+        recover_at = time.monotonic()
+        self.pg.start()
+        self.health.start()
+        self.start_bot()
+        log(f"recovery: PostgreSQL, the health endpoint and the bot are back ({time.monotonic() - recover_at:.2f}s)")
+        self.wait_all([
+            ("webhook", "DatabaseDown", webhook_has("DatabaseDown", "resolved", collector=self.db_collector)),
+            ("slack", "DatabaseDown", slack_has("DatabaseDown", "RESOLVED", self.instance)),
+            ("email", "DatabaseDown", email_has("DatabaseDown", "RESOLVED", self.instance)),
+            ("webhook", "BotProcessDown", webhook_has("BotProcessDown", "resolved", collector="bot")),
+            ("webhook", "CollectorDown", webhook_has("CollectorDown", "resolved", collector="bot-health")),
+        ], recover_at, "resolved")
+
+    def wait_all(self, expectations, since, what):
+        got = {}
+        pending = list(expectations)
+        end = time.monotonic() + min(45, self.remaining())
+        while pending and time.monotonic() < end:
+            for item in list(pending):
+                channel, alertname, pred = item
+                found = self.inbox.find(channel, pred, since)
+                if found:
+                    got[(channel, alertname)] = found[1]
+                    log(f"  {what:8} {alertname:14} -> {channel:7} {found[0] - since:5.1f}s after the change")
+                    pending.remove(item)
+            time.sleep(0.05)
+        if pending:
+            raise Failure(f"no {what} notification within 45s for: "
+                          + ", ".join(f"{a} on {c}" for c, a, _ in pending)
+                          + f"\nreceived: {self.summary()}\nalertmanager log:\n{self.am.output()[-2000:]}")
+        return got
+
+    def summary(self):
+        out = []
+        for ch in ("slack", "webhook"):
+            for p in self.inbox.all(ch):
+                j = p.get("json", {})
+                out.append(f"{ch}: " + (j.get("attachments", [{}])[0].get("title", "") if ch == "slack" else
+                                        ", ".join(f"{a['labels'].get('alertname')}={a['status']}"
+                                                  for a in j.get("alerts", []))))
+        out += [f"email: {p['message']['Subject']}" for p in self.inbox.all("email")]
+        return "\n  ".join([""] + out)
+
+    # -------------------------------------------------------------- botwatch down
+    def botwatch_down(self):
+        """botwatch itself stops: BotwatchTargetDown (critical) on every channel,
+        resolved once it is back on the same address."""
+        fault_at = time.monotonic()
+        self.bw.stop()
+        log(f"fault: stopped botwatch ({time.monotonic() - fault_at:.2f}s)")
+        got = self.wait_all([
+            ("webhook", "BotwatchTargetDown", webhook_has("BotwatchTargetDown", "firing", instance=self.instance)),
+            ("slack", "BotwatchTargetDown", slack_has("BotwatchTargetDown", "FIRING", self.instance)),
+            ("email", "BotwatchTargetDown", email_has("BotwatchTargetDown", "FIRING", self.instance)),
+        ], fault_at, "firing")
+        alert = next(a for a in got[("webhook", "BotwatchTargetDown")]["json"]["alerts"]
+                     if a["labels"]["alertname"] == "BotwatchTargetDown")
+        check(alert["annotations"]["runbook_url"] == RUNBOOK + "botwatchtargetdown", f"runbook link {alert}")
+        recover_at = time.monotonic()
+        check(self.start_botwatch(self.bw_port) == self.bw_port, "botwatch restarts on its address")
+        self.wait_all([
+            ("webhook", "BotwatchTargetDown", webhook_has("BotwatchTargetDown", "resolved", instance=self.instance)),
+            ("slack", "BotwatchTargetDown", slack_has("BotwatchTargetDown", "RESOLVED", self.instance)),
+            ("email", "BotwatchTargetDown", email_has("BotwatchTargetDown", "RESOLVED", self.instance)),
+        ], recover_at, "resolved")
+
+    # -------------------------------------------------------------- inhibitions
+    def inhibitions(self):
+        """The shipped inhibit rules, against the real Alertmanager: synthetic alerts
+        (labelled as the rules label them) on fresh instances, then the mute state
+        Alertmanager reports for each target."""
+        with open(os.path.join(REPO, "alerts", "botwatch.rules.yml"), encoding="utf-8") as f:
+            labels_of = {}
+            for name, body in alert_blocks(f.read()):
+                labels_of[name] = {k: re.search(rf"{k}: (\S+)", body).group(1) for k in ("severity", "component")}
+        cases = [  # (source alert, target alert, same instance?, extra labels, muted?)
+            ("BotwatchTargetDown", "HighErrorRate", True, {}, True),
+            ("BotwatchTargetDown", "HighErrorRate", False, {}, False),
+            ("BotProcessDown", "HighErrorRate", True, {}, True),
+            ("BotProcessDown", "BotHighMemory", True, {"collector": "bot"}, True),
+            ("BotProcessDown", "BotRestarting", True, {"collector": "bot"}, False),
+            ("DatabaseDown", "DatabaseSlow", True, {"collector": "db"}, True),
+            ("FacebookTokenInvalid", "FacebookPageUnsubscribed", True, {"collector": "fb"}, True),
+            ("GeminiQuotaExhausted", "CollectorDown", True, {"collector": "gemini"}, True),
+            ("SocketIODown", "CollectorDown", True, {"collector": "web"}, False),
+        ]
+        ends = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 600))
+        alerts, expect = [], {}
+        for i, (source, target, same, extra, muted) in enumerate(cases):
+            src_instance = f"inhibit-{i}"
+            tgt_instance = src_instance if same else f"inhibit-{i}-other"
+            src_extra = dict(extra) if source != "SocketIODown" else {"collector": "admin"}
+            for name, inst, more in ((source, src_instance, src_extra), (target, tgt_instance, extra)):
+                alerts.append({"labels": {"alertname": name, "instance": inst, "job": "botwatch",
+                                          **labels_of[name], **more},
+                               "annotations": {"summary": "synthetic"}, "endsAt": ends})
+            expect[(target, tgt_instance)] = (source, muted)
+        req = urllib.request.Request(self.am.url + "/api/v2/alerts", data=json.dumps(alerts).encode(),
+                                     headers={"Content-Type": "application/json"}, method="POST")
+        with urllib.request.urlopen(req, timeout=5) as r:
+            check(r.status == 200, "Alertmanager accepts the synthetic alerts")
+
+        got = {}
+
+        def state():
+            got.clear()
+            for a in json.loads(http_get(self.am.url + "/api/v2/alerts")[1]):
+                key = (a["labels"]["alertname"], a["labels"]["instance"])
+                if key in expect:
+                    got[key] = bool(a["status"]["inhibitedBy"])
+            return all(got.get(k) == muted for k, (_, muted) in expect.items())
+        try:
+            eventually(state, 10, step=0.1, what="the expected inhibitions")
+        except Failure:
+            raise Failure("inhibitions differ from alerts/alertmanager.yml's intent: " + ", ".join(
+                f"{src} -> {tgt} on {inst}: want {'muted' if m else 'not muted'}, got {got.get((tgt, inst))}"
+                for (tgt, inst), (src, m) in expect.items() if got.get((tgt, inst)) != m))
+        log(f"inhibitions: {sum(m for _, m in expect.values())} muted and "
+            f"{sum(not m for _, m in expect.values())} not muted, as alertmanager.yml intends")
+
+    # -------------------------------------------------------------- step 1
+    def dashboards(self):
+        status, exported = http_get(f"http://{self.instance}/metrics")
+        check(status == 200, "botwatch /metrics answers")
+        families = set(re.findall(r"^# TYPE (\S+) ", exported, flags=re.M))
+        instance = re.escape(self.instance).replace("\\", "\\\\")
+        empty_expected, empty_absent, history, total = [], [], [], 0
+        for path in sorted(glob.glob(os.path.join(REPO, "dashboards", "*.json"))):
+            with open(path, encoding="utf-8") as f:
+                d = json.load(f)
+            for p, t in dashboard_targets(d):
+                total += 1
+                expr = substitute(t["expr"], job="botwatch", instance=instance)
+                answer = self.prom.query(expr)
+                where = f"{os.path.basename(path)} / {p['title']} / {t['refId']}"
+                check(answer.get("status") == "success", f"{where}: {answer.get('error')}")
+                if answer["data"]["result"]:
+                    continue
+                names = set(re.findall(r"([a-zA-Z_:][a-zA-Z0-9_:]*)\{", t["expr"]))
+                missing = sorted(n for n in names
+                                 if not n.startswith(EXPECTED_PRESENT) and base_family(n) not in families)
+                # A generic family filtered on a collector type that this run does not configure.
+                missing += sorted(f"collectors of type {ty}" for ty in re.findall(r'\btype="(\w+)"', t["expr"])
+                                  if ty not in self.collector_types)
+                if " offset " in t["expr"]:
+                    history.append(where)  # compares with data older than this test
+                elif not missing:
+                    empty_expected.append(f"{where}: {expr}")
+                else:
+                    empty_absent.append(f"{where} (not produced by this build: {', '.join(missing)})")
+        log(f"dashboards: {total} queries, {total - len(empty_expected) - len(empty_absent) - len(history)} "
+            f"with data, {len(history)} need more history (offset), {len(empty_absent)} wait for producers "
+            "not in this build:")
+        for line in empty_absent:
+            log(f"  empty (pending producer): {line}")
+        if empty_expected:
+            raise Failure("dashboard queries without data although their producer is in this build:\n  "
+                          + "\n  ".join(empty_expected))
+
+    def teardown(self):
+        for p in reversed(self.procs):
+            p.stop()
+        self.health.stop()
+        for s in self.servers:
+            s.shutdown()
+            s.server_close()
+        if self.pg:
+            self.pg.stop()
+        if os.environ.get("BOTWATCH_E2E_KEEP"):
+            log(f"kept {self.w.path}")
+        else:
+            self.w.remove()
+
+
+def base_family(name):
+    return re.sub(r"_(bucket|sum|count)$", "", name)
+
+
+def check(condition, what):
+    if not condition:
+        raise Failure(f"check failed: {what}")
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--botwatch", required=True)
+    args = parser.parse_args()
+    t = E2E(os.path.abspath(args.botwatch))
+    try:
+        t.setup()
+        t.faults()
+        t.dashboards()
+        t.botwatch_down()
+        t.inhibitions()
+    except Failure as e:
+        print(f"FAIL: {e}", file=sys.stderr)
+        for p in t.procs:
+            if p.name == "botwatch":
+                print("botwatch log (tail):\n" + p.output()[-1500:], file=sys.stderr)
+        return 1
+    finally:
+        t.teardown()
+    log(f"PASS e2e in {time.monotonic() - t.start:.1f}s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,398 @@
+#!/usr/bin/env python3
+"""Checks of the shipped monitoring files, each a CTest test (tests/CMakeLists.txt).
+
+    static_checks.py rules            promtool check rules alerts/botwatch.rules.yml
+    static_checks.py rule-tests       promtool test rules alerts/tests/*.yml
+    static_checks.py alert-coverage   every alert: complete annotations, a runbook section,
+                                      a unit test that fires it and one that does not
+    static_checks.py alertmanager     amtool check-config alerts/alertmanager.yml
+    static_checks.py prometheus       promtool check config on packaging/prometheus/ as installed,
+                                      and the file_sd example yields its targets
+    static_checks.py dashboards       dashboards are generated, importable, and every PromQL
+                                      expression parses in a real Prometheus
+
+Exit 0 when the check passes, 1 with the reasons when it does not.
+"""
+
+import glob
+import json
+import os
+import re
+import shutil
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from peers import REPO, Failure, Prometheus, Workdir, log, run  # noqa: E402
+
+RULES = os.path.join(REPO, "alerts", "botwatch.rules.yml")
+RUNBOOK = os.path.join(REPO, "alerts", "RUNBOOK.md")
+RULE_TESTS = sorted(glob.glob(os.path.join(REPO, "alerts", "tests", "*.yml")))
+DASHBOARDS = sorted(glob.glob(os.path.join(REPO, "dashboards", "*.json")))
+RUNBOOK_BASE = "https://github.com/botwatch/botwatch/blob/main/alerts/RUNBOOK.md#"
+
+
+def check_rules():
+    _, out = run(["promtool", "check", "rules", RULES])
+    log(out.strip())
+
+
+def check_rule_tests():
+    if not RULE_TESTS:
+        raise Failure("no alerts/tests/*.yml")
+    _, out = run(["promtool", "test", "rules", *RULE_TESTS], timeout=120)
+    log(out.strip())
+
+
+def alert_blocks(text):
+    """(alertname, block text) for each rule of the rules file, in order."""
+    parts = re.split(r"^\s+- alert: ", text, flags=re.M)[1:]
+    out = []
+    for p in parts:
+        name, _, rest = p.partition("\n")
+        rest = re.split(r"^\s+- (?:alert|record): |^  - name: ", rest, flags=re.M)[0]
+        out.append((name.strip(), rest))
+    return out
+
+
+def github_anchor(heading):
+    a = heading.strip().lower()
+    a = re.sub(r"[^\w\- ]", "", a)
+    return a.replace(" ", "-")
+
+
+def alert_coverage_problems(rules_text, runbook_text, tests_text):
+    """(alert names, problems): annotations, runbook sections and unit tests of each alert."""
+    blocks = alert_blocks(rules_text)
+    anchors = {github_anchor(h) for h in re.findall(r"^#{1,3} (.+)$", runbook_text, flags=re.M)}
+    problems = []
+    names = []
+    for name, body in blocks:
+        names.append(name)
+        for key in ("severity:", "summary:", "description:", "runbook_url:"):
+            if key not in body:
+                problems.append(f"{name}: no {key[:-1]}")
+        m = re.search(r"severity: (\S+)", body)
+        if m and m.group(1) not in ("critical", "warning"):
+            problems.append(f"{name}: severity {m.group(1)} is neither critical nor warning")
+        m = re.search(r"description: \"([^\n]*)\"", body)
+        if m and "$value" not in m.group(1):
+            problems.append(f"{name}: the description does not show the value ($value)")
+        m = re.search(r'runbook_url: "([^"]+)"', body)
+        if m:
+            url = m.group(1)
+            if not url.startswith(RUNBOOK_BASE):
+                problems.append(f"{name}: runbook_url {url} is not in alerts/RUNBOOK.md")
+            elif url[len(RUNBOOK_BASE):] not in anchors:
+                problems.append(f"{name}: alerts/RUNBOOK.md has no section #{url[len(RUNBOOK_BASE):]}")
+    for name in sorted(set(names)):
+        # A test case that expects the alert; promtool fails when an unexpected alert
+        # fires, so the non-firing series of that case are checked too.
+        if not re.search(rf"alertname: {name}\n\s+exp_alerts:\n\s+- exp_labels", tests_text):
+            problems.append(f"{name}: no unit test in alerts/tests/ expects it to fire")
+        if not re.search(rf"- name: [^\n]*\b{name}\b", tests_text):
+            problems.append(f"{name}: no unit test named after it (\"- name: {name} ...\")")
+    return sorted(set(names)), problems
+
+
+def check_alert_coverage():
+    def read(path):
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    rules_text = read(RULES)
+    names, problems = alert_coverage_problems(rules_text, read(RUNBOOK), "".join(read(p) for p in RULE_TESTS))
+    if "offset 1w" not in dict(alert_blocks(rules_text)).get("MessageVolumeDropped", ""):
+        problems.append("MessageVolumeDropped does not compare with `offset 1w`")
+    missing = sorted(set(ISSUE_ALERTS) - set(names))
+    if missing:
+        problems.append(f"alerts the issue asks for are missing: {missing}")
+    if problems:
+        raise Failure("\n".join(problems))
+    log(f"{len(names)} alerts: annotations complete, runbook sections exist, unit tests fire each one")
+
+
+# The alerts issue 5 lists; the rules may have more.
+ISSUE_ALERTS = [
+    "BotwatchTargetDown", "BotProcessDown", "BotHighMemory", "BotRestarting", "DatabaseDown", "DatabaseSlow",
+    "DatabaseConnectionsNearLimit", "FacebookTokenInvalid", "FacebookTokenExpiringSoon", "FacebookRateLimitHigh",
+    "GeminiDown", "GeminiQuotaExhausted", "SocketIODown", "HighErrorRate", "LowTemplateCacheHitRatio",
+    "HumanInterventionsPending", "ResponseTimeP95High", "MessageVolumeDropped", "BotLogsSilent",
+    "FacebookPageUnsubscribed", "GeminiTokenBudget", "LogPipelineStalled", "BotwatchConfigReloadFailed",
+]
+
+
+def check_alertmanager():
+    _, out = run(["amtool", "check-config", os.path.join(REPO, "alerts", "alertmanager.yml")])
+    log(out.strip())
+    if "1 templates" not in out or "SUCCESS" not in out:
+        raise Failure("the templates were not loaded")
+    with open(os.path.join(REPO, "alerts", "alertmanager.yml"), encoding="utf-8") as f:
+        text = f.read()
+    problems = []
+    for needle in ("slack_api_url_file:", "smtp_auth_password_file:", "group_by: [alertname, instance]",
+                   "repeat_interval: 30m"):
+        if needle not in text:
+            problems.append(f"alertmanager.yml lacks {needle}")
+    for secret in ("smtp_auth_password:", "api_url: http", "hooks.slack.com"):
+        if secret in text:
+            problems.append(f"alertmanager.yml holds a secret inline ({secret})")
+    if problems:
+        raise Failure("\n".join(problems))
+
+
+def check_prometheus_config():
+    """Installs packaging/prometheus/ the way its header says, then checks it."""
+    w = Workdir("botwatch-promcfg.")
+    try:
+        etc = os.path.join(w.path, "etc-prometheus")
+        shutil.copytree(os.path.join(REPO, "packaging", "prometheus"), etc)
+        os.makedirs(os.path.join(etc, "rules"))
+        shutil.copy(RULES, os.path.join(etc, "rules", "botwatch.rules.yml"))
+        os.makedirs(os.path.join(etc, "secrets"))
+        with open(os.path.join(etc, "secrets", "digitalocean_token"), "w") as f:
+            f.write("dop_v1_example\n")
+        _, out = run(["promtool", "check", "config", os.path.join(etc, "prometheus.yml")])
+        log(out.strip())
+        if "WARNING" in out:
+            raise Failure("promtool check config warned")
+        if "SUCCESS: 1 rule files found" not in out or not re.search(r"SUCCESS: \d+ rules found", out):
+            raise Failure("the rule file was not found through rule_files")
+        _, sd = run(["promtool", "check", "service-discovery", "--timeout=2s",
+                     os.path.join(etc, "prometheus.yml"), "botwatch-fleet"], timeout=30, merge_stderr=False)
+        targets = json.loads(sd[:sd.rindex("]") + 1])
+        instances = sorted(t["labels"]["instance"] for t in targets)
+        log(f"file_sd job botwatch-fleet: {instances}")
+        expected = ["bot-1.example.com:10117", "bot-2.example.com:10117", "staging-bot.example.com:10117"]
+        if instances != expected:
+            raise Failure(f"file_sd example yields {instances}, expected {expected}")
+        check_droplet_relabeling(w, os.path.join(etc, "prometheus.yml"))
+    finally:
+        w.remove()
+
+
+# What digitalocean_sd_configs hands to relabeling (the meta labels of its docs),
+# for a tagged droplet, an untagged one, and a tagged one without a private address.
+DROPLETS = [
+    {"targets": ["203.0.113.10:10117"], "labels": {
+        "__meta_digitalocean_tags": ",web,botwatch,", "__meta_digitalocean_private_ipv4": "10.110.0.5",
+        "__meta_digitalocean_droplet_name": "bot-fra1-1", "__meta_digitalocean_region": "fra1",
+        "__meta_digitalocean_droplet_id": "101"}},
+    {"targets": ["203.0.113.11:10117"], "labels": {
+        "__meta_digitalocean_tags": ",web,", "__meta_digitalocean_private_ipv4": "10.110.0.6",
+        "__meta_digitalocean_droplet_name": "web-1", "__meta_digitalocean_region": "fra1",
+        "__meta_digitalocean_droplet_id": "102"}},
+    {"targets": ["203.0.113.12:10117"], "labels": {
+        "__meta_digitalocean_tags": ",botwatch,", "__meta_digitalocean_private_ipv4": "",
+        "__meta_digitalocean_droplet_name": "old-bot", "__meta_digitalocean_region": "nyc1",
+        "__meta_digitalocean_droplet_id": "103"}},
+]
+
+
+def check_droplet_relabeling(w, shipped_config):
+    """Runs the shipped droplet job's relabel_configs on droplet meta labels (fed
+    through file_sd, since the DigitalOcean API is not reachable from a test)."""
+    with open(shipped_config, encoding="utf-8") as f:
+        text = f.read()
+    job = text[text.index("job_name: botwatch-droplets"):]
+    relabel = job[job.index("    relabel_configs:"):]
+    relabel = re.split(r"^  - job_name:", relabel, flags=re.M)[0]
+    w.file("do/droplets.json", json.dumps(DROPLETS))
+    config = w.file("do/prometheus.yml", "scrape_configs:\n  - job_name: botwatch-droplets\n"
+                    "    file_sd_configs: [{files: [droplets.json]}]\n" + relabel)
+    _, sd = run(["promtool", "check", "service-discovery", "--timeout=2s", config, "botwatch-droplets"],
+                timeout=30, merge_stderr=False)
+    kept = [t["labels"] for t in json.loads(sd[:sd.rindex("]") + 1]) if t["labels"]]
+    got = [(k["instance"], k["__address__"], k.get("region"), k.get("droplet_id")) for k in kept]
+    log(f"droplet relabeling: {got}")
+    if got != [("bot-fra1-1", "10.110.0.5:10117", "fra1", "101")]:
+        raise Failure(f"droplet relabeling keeps {got}; expected only bot-fra1-1 on 10.110.0.5:10117")
+
+
+def dashboard_problems(dashboards):
+    """Structural checks of parsed dashboards: {file: dashboard} -> list of problems."""
+    problems = []
+    uids = {}
+    for path, d in dashboards.items():
+        name = os.path.basename(path)
+        uid = d.get("uid", "")
+        if not re.fullmatch(r"botwatch-[a-z0-9-]+", uid or ""):
+            problems.append(f"{name}: uid {uid!r} is not a stable botwatch-* uid")
+        if uid in uids:
+            problems.append(f"{name}: uid {uid} also used by {uids[uid]}")
+        uids[uid] = name
+        if d.get("id") is not None:
+            problems.append(f"{name}: id must be null for import")
+        inputs = [i.get("name") for i in d.get("__inputs", []) if i.get("pluginId") == "prometheus"]
+        if inputs != ["DS_PROMETHEUS"]:
+            problems.append(f"{name}: __inputs must declare exactly DS_PROMETHEUS, has {inputs}")
+        variables = {v.get("name"): v for v in d.get("templating", {}).get("list", [])}
+        for var in ("DS_PROMETHEUS", "job", "instance"):
+            if var not in variables:
+                problems.append(f"{name}: no template variable {var}")
+        if variables.get("DS_PROMETHEUS", {}).get("type") != "datasource":
+            problems.append(f"{name}: DS_PROMETHEUS must be a datasource variable")
+        ids = set()
+        panels = [p for p in d.get("panels", [])]
+        for p in list(panels):
+            panels.extend(p.get("panels", []))
+        for p in panels:
+            title = f"{name}: panel {p.get('title')!r}"
+            if p.get("id") in ids:
+                problems.append(f"{title}: duplicate id {p.get('id')}")
+            ids.add(p.get("id"))
+            if p.get("type") == "row":
+                continue
+            if p.get("datasource") != {"type": "prometheus", "uid": "${DS_PROMETHEUS}"}:
+                problems.append(f"{title}: datasource is {p.get('datasource')}, not the DS_PROMETHEUS variable")
+            if not p.get("targets"):
+                problems.append(f"{title}: no query")
+            for t in p.get("targets", []):
+                if t.get("datasource") != {"type": "prometheus", "uid": "${DS_PROMETHEUS}"}:
+                    problems.append(f"{title}: target {t.get('refId')} has datasource {t.get('datasource')}")
+                expr = t.get("expr", "")
+                if "$job" not in expr or "$instance" not in expr:
+                    problems.append(f"{title}: query {t.get('refId')} does not filter on $job and $instance")
+            g = p.get("gridPos", {})
+            if not all(k in g for k in "xywh") or g["x"] + g["w"] > 24:
+                problems.append(f"{title}: bad gridPos {g}")
+        text = json.dumps(d)
+        for uid_ref in re.findall(r'"uid": "([^"]*)"', text):
+            if uid_ref not in ("${DS_PROMETHEUS}", "-- Grafana --", uid):
+                problems.append(f"{name}: hard-coded datasource uid {uid_ref!r}")
+    return problems
+
+
+def substitute(expr, job="botwatch", instance=".*", rate_interval="5s", interval="1s", rng="1m"):
+    """The query Grafana would send, with its template variables replaced."""
+    out = (expr.replace("$__rate_interval", rate_interval).replace("$__interval", interval)
+           .replace("$__range", rng).replace("$job", job).replace("$instance", instance))
+    left = re.findall(r"\$\w+", out)
+    if left:
+        raise Failure(f"unknown template variable {left} in {expr}")
+    return out
+
+
+def dashboard_targets(d):
+    panels = list(d.get("panels", []))
+    for p in list(panels):
+        panels.extend(p.get("panels", []))
+    for p in panels:
+        if p.get("type") == "row":
+            continue
+        for t in p.get("targets", []):
+            yield p, t
+
+
+def check_dashboards():
+    code, out = run([sys.executable, os.path.join(REPO, "dashboards", "generate.py"), "--check"], check=False)
+    if code != 0:
+        raise Failure(out)
+    dashboards = {}
+    for path in DASHBOARDS:
+        with open(path, encoding="utf-8") as f:
+            dashboards[path] = json.load(f)
+    expected = {"overview.json", "dependencies.json", "business.json", "botwatch-agent.json"}
+    missing = expected - {os.path.basename(p) for p in dashboards}
+    problems = [f"missing dashboard {m}" for m in sorted(missing)]
+    problems += dashboard_problems(dashboards)
+
+    # Every expression must parse: ask a real Prometheus (no targets needed).
+    w = Workdir("botwatch-dash.")
+    prom = Prometheus(w.path, "global: {scrape_interval: 15s}\n")
+    count = 0
+    try:
+        prom.wait_ready()
+        canary = prom.query('sum(rate(botwatch_collector_up{job=~"x"}[5m])')
+        if canary.get("status") != "error" or "parse error" not in canary.get("error", ""):
+            raise Failure(f"Prometheus accepted broken PromQL, so this check proves nothing: {canary}")
+        for path, d in dashboards.items():
+            for p, t in dashboard_targets(d):
+                answer = prom.query(substitute(t["expr"]))
+                count += 1
+                if answer.get("status") != "success":
+                    problems.append(f"{os.path.basename(path)}: panel {p['title']!r} {t['refId']}: "
+                                    f"{answer.get('error')}: {t['expr']}")
+            for v in d["templating"]["list"]:
+                if v.get("type") == "query":
+                    q = re.fullmatch(r"label_values\((.+), *(\w+)\)", v["definition"])
+                    if not q:
+                        problems.append(f"{os.path.basename(path)}: variable {v['name']}: unexpected query")
+                        continue
+                    answer = prom.query(substitute(q.group(1)))
+                    if answer.get("status") != "success":
+                        problems.append(f"{os.path.basename(path)}: variable {v['name']}: {answer.get('error')}")
+    finally:
+        prom.stop()
+        w.remove()
+    if problems:
+        raise Failure("\n".join(problems))
+    log(f"{len(dashboards)} dashboards, {count} queries: structure ok, every query parses in Prometheus")
+
+
+def check_self_test():
+    """The checkers above must catch what they claim to: feed them broken inputs."""
+    problems = []
+
+    def expect(found, needle, what):
+        if not any(needle in f for f in found):
+            problems.append(f"{what}: expected a problem containing {needle!r}, got {found}")
+
+    rules = ("  - alert: A\n    expr: x\n    labels: {severity: page}\n    annotations:\n"
+             "      summary: s\n      description: \"no value\"\n"
+             f"      runbook_url: \"{RUNBOOK_BASE}a\"\n"
+             "  - alert: B\n    expr: y\n    labels: {severity: warning}\n    annotations:\n"
+             f"      summary: s\n      description: \"v {{{{ $value }}}}\"\n      runbook_url: \"{RUNBOOK_BASE}nowhere\"\n")
+    tests = "  - name: A fires\n    alert_rule_test:\n      - alertname: A\n        exp_alerts:\n          - exp_labels: {}\n"
+    _, found = alert_coverage_problems(rules, "# Runbook\n## A\n## B section\n", tests)
+    expect(found, "A: severity page", "alert coverage: severity")
+    expect(found, "A: the description does not show the value", "alert coverage: $value")
+    expect(found, "B: alerts/RUNBOOK.md has no section #nowhere", "alert coverage: runbook anchor")
+    expect(found, "B: no unit test in alerts/tests/ expects it to fire", "alert coverage: firing test")
+
+    with open(DASHBOARDS[0], encoding="utf-8") as f:
+        good = json.load(f)
+    bad = json.loads(json.dumps(good))
+    first = next(p for p in bad["panels"] if p["type"] != "row")
+    first["datasource"] = {"type": "prometheus", "uid": "P1809F7CD0C75ACF3"}
+    first["targets"][0]["expr"] = "up"
+    bad["templating"]["list"] = [v for v in bad["templating"]["list"] if v["name"] != "instance"]
+    found = dashboard_problems({"a.json": good, "b.json": bad})
+    expect(found, "hard-coded datasource uid 'P1809F7CD0C75ACF3'", "dashboards: hard-coded datasource")
+    expect(found, "does not filter on $job and $instance", "dashboards: variables in queries")
+    expect(found, "no template variable instance", "dashboards: template variables")
+    expect(found, "also used by a.json", "dashboards: unique uids")
+    if dashboard_problems({"a.json": good}):
+        problems.append(f"a shipped dashboard alone has problems: {dashboard_problems({'a.json': good})}")
+
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from e2e_test import e2e_rules  # noqa: E402
+    shortened = e2e_rules("".join(f"    for: {d}\n" for d in ("1m", "5m", "2m", "10m", "15m", "30m", "1h",
+                                                                 "1h30m", "30s", "1m")))
+    want = "".join(f"    for: {d}\n" for d in ("1s", "5s", "2s", "10s", "15s", "30s", "60s", "90s", "1s", "1s"))
+    if shortened != want:
+        problems.append(f"e2e_rules shortens `for:` to\n{shortened}instead of\n{want}")
+    if problems:
+        raise Failure("\n".join(problems))
+    log("the checkers catch a wrong severity, a missing $value, a dangling runbook link, an untested alert, "
+        "a hard-coded datasource, unfiltered queries, a missing variable, a duplicate uid; `for:` is shortened")
+
+
+CHECKS = {"self-test": check_self_test, "rules": check_rules, "rule-tests": check_rule_tests, "alert-coverage": check_alert_coverage,
+          "alertmanager": check_alertmanager, "prometheus": check_prometheus_config,
+          "dashboards": check_dashboards}
+
+
+def main(argv):
+    if len(argv) != 1 or argv[0] not in CHECKS:
+        print(f"usage: static_checks.py {{{'|'.join(CHECKS)}}}", file=sys.stderr)
+        return 2
+    try:
+        CHECKS[argv[0]]()
+    except Failure as e:
+        print(f"FAIL {argv[0]}:\n{e}", file=sys.stderr)
+        return 1
+    log(f"PASS {argv[0]}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
