@@ -8,6 +8,8 @@
 #include "agent/log.h"
 #include "agent/status_page.h"
 #include "agent/version.h"
+#include "logs/log_config.h"
+#include "logs/pipeline.h"
 
 namespace botwatch {
 namespace {
@@ -61,9 +63,28 @@ void Agent::Install(std::shared_ptr<const Config> config) {
   for (const auto& c : config->collectors) specs.push_back(c.spec);
   cache_.Reset(specs);
   scheduler_ = std::make_unique<Scheduler>(config->collectors, &cache_, config->global.workers);
+  InstallLogs(*config);
   config_ = std::move(config);
   scheduler_->Start();
   loaded_ = true;
+}
+
+std::shared_ptr<logs::LogPipeline> Agent::Logs() const {
+  std::lock_guard<std::mutex> lock(logs_mu_);
+  return logs_;
+}
+
+void Agent::InstallLogs(const Config& config) {
+  std::shared_ptr<logs::LogPipeline> old = Logs();
+  nlohmann::json previous;
+  if (old) previous = old->Stop();
+  std::shared_ptr<logs::LogPipeline> fresh;
+  if (!config.logs->sources.empty()) {
+    fresh = std::make_shared<logs::LogPipeline>(config.logs);
+    fresh->Start(old ? &previous : nullptr);
+  }
+  std::lock_guard<std::mutex> lock(logs_mu_);
+  logs_ = std::move(fresh);
 }
 
 Status Agent::Start() {
@@ -104,6 +125,7 @@ void Agent::Stop(Duration grace) {
   if (feed_) feed_->Shutdown();
   if (scheduler_) scheduler_->Stop(grace);
   scheduler_.reset();
+  if (auto logs = Logs()) (void)logs->Stop();  // saves positions and counts
 }
 
 int Agent::port() const { return web_ ? web_->port() : 0; }
@@ -115,6 +137,7 @@ std::string Agent::RenderMetrics() const {
   MergeFamilies(families, SelfProcessFamilies(procfs_));
   MergeFamilies(families, CollectorFamilies(cache_.All()));
   if (feed_) MergeFamilies(families, feed_->Collect());
+  if (auto logs = Logs()) MergeFamilies(families, logs->Collect());
   return SerializeFamilies(families);
 }
 

@@ -18,6 +18,10 @@
 #include "agent/web_server.h"
 #include "collectors/procfs.h"
 
+namespace botwatch::logs {
+class LogPipeline;
+}
+
 namespace botwatch {
 
 class Agent {
@@ -53,6 +57,10 @@ class Agent {
   HttpResponse Handle(const HttpRequest& req);
   void Install(std::shared_ptr<const Config> config);
   void RecordReload(bool ok);
+  // Log pipeline: replaced on reload with the old one's counts and positions
+  // handed over; stopped (state saved) by Stop().
+  void InstallLogs(const Config& config);
+  std::shared_ptr<logs::LogPipeline> Logs() const;
 
   Options options_;
   ProcFs procfs_;
@@ -67,6 +75,8 @@ class Agent {
   std::atomic<bool> loaded_{false};
   std::unique_ptr<FeedHub> feed_;  // before web_: its streams end before the server stops
   std::unique_ptr<WebServer> web_;
+  mutable std::mutex logs_mu_;  // guards the pointer only; scrapes read while a reload swaps
+  std::shared_ptr<logs::LogPipeline> logs_;
 };
 
 }  // namespace botwatch

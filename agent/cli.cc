@@ -14,6 +14,7 @@ std::string HelpText() {
   return std::string(
              "usage: botwatch [flags]\n"
              "       botwatch check-config PATH\n"
+             "       botwatch --one-shot [--config.file=PATH]\n"
              "\n"
              "Probes a chatbot's dependencies and serves Prometheus metrics.\n"
              "\n"
@@ -26,6 +27,8 @@ std::string HelpText() {
          ")\n"
          "  --log.level=LEVEL            debug, info, warn or error (default info)\n"
          "  --log.format=FORMAT          logfmt or json (default logfmt)\n"
+         "  --one-shot                   read the configured log files from start to end,\n"
+         "                               print the log metrics and exit\n"
          "  --version                    print the version and exit\n"
          "  --help                       print this help and exit\n"
          "\n"
@@ -52,6 +55,10 @@ Result<CliOptions> ParseCli(const std::vector<std::string>& args) {
       o.command = CliOptions::Command::kVersion;
       return o;
     }
+    if (a == "--one-shot") {
+      o.command = CliOptions::Command::kLogsOneShot;
+      continue;
+    }
     std::string name = a, value;
     bool has_value = false;
     size_t eq = a.find('=');
@@ -66,6 +73,7 @@ Result<CliOptions> ParseCli(const std::vector<std::string>& args) {
       if (a.rfind("-", 0) != 0) return Status::Error("unexpected argument \"" + a + "\"; see botwatch --help");
       std::vector<std::string> all = kValueFlags;
       all.push_back("--version");
+      all.push_back("--one-shot");
       all.push_back("--help");
       std::string msg = "unknown flag " + name;
       if (auto close = ClosestMatch(name, all)) msg += " (did you mean " + *close + "?)";

@@ -14,7 +14,7 @@ inline constexpr const char* kDefaultConfigFile = "/etc/botwatch/botwatch.yaml";
 inline constexpr const char* kDefaultListenAddress = ":10117";
 
 struct CliOptions {
-  enum class Command { kServe, kCheckConfig, kVersion, kHelp };
+  enum class Command { kServe, kCheckConfig, kLogsOneShot, kVersion, kHelp };
   Command command = Command::kServe;
   std::string config_file = kDefaultConfigFile;
   std::string listen_address = kDefaultListenAddress;

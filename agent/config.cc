@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "collectors/registry.h"
+#include "logs/log_config.h"
 
 namespace botwatch {
 namespace {
@@ -102,6 +103,7 @@ Result<std::shared_ptr<const Config>> LoadConfigText(const std::string& text, Co
     for (ConfigMap& c : top.MapList("collectors")) {
       config->collectors.push_back(ReadCollector(c, config->global, names));
     }
+    config->logs = logs::ReadLogsConfig(top);
     top.RejectUnknownKeys();
     return std::shared_ptr<const Config>(std::move(config));
   } catch (const ConfigError& e) {

@@ -15,6 +15,9 @@
 #include "collectors/collector.h"
 
 namespace botwatch {
+namespace logs {
+struct LogsConfig;
+}
 
 struct GlobalConfig {
   Duration default_interval = std::chrono::seconds(30);
@@ -35,6 +38,8 @@ struct Config {
   GlobalConfig global;
   std::vector<CollectorInstance> collectors;
   FeedConfig feed;  // the live feed; read at start-up only
+  // The log pipeline's sources and rules (logs/log_config.h); never null.
+  std::shared_ptr<const logs::LogsConfig> logs;
 };
 
 // Reads and validates `path`. Errors are one line: "file:line:col: field: message".

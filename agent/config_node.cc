@@ -200,6 +200,13 @@ bool ConfigMap::Has(std::string_view key) const {
   return false;
 }
 
+bool ConfigMap::IsList(std::string_view key) const {
+  for (const auto& kv : node_) {
+    if (kv.first.Scalar() == key) return kv.second.IsSequence();
+  }
+  return false;
+}
+
 YAML::Node ConfigMap::Get(std::string_view key) {
   read_.insert(std::string(key));
   for (const auto& kv : node_) {

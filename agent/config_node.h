@@ -52,6 +52,8 @@ class ConfigMap {
   const std::string& path() const { return path_; }
   const ConfigSource& source() const { return *src_; }
   bool Has(std::string_view key) const;
+  // Whether `key` holds a list (lets one key take a file name or an inline list).
+  bool IsList(std::string_view key) const;
 
   std::string RequiredString(std::string_view key);
   std::optional<std::string> OptionalString(std::string_view key);

@@ -12,7 +12,10 @@
 #include "agent/cli.h"
 #include "agent/config.h"
 #include "agent/log.h"
+#include "agent/exposition.h"
 #include "agent/version.h"
+#include "logs/log_config.h"
+#include "logs/pipeline.h"
 
 namespace {
 
@@ -23,6 +26,21 @@ int CheckConfig(const std::string& path) {
     return 1;
   }
   std::printf("%s: OK (%zu collectors)\n", path.c_str(), config.value()->collectors.size());
+  return 0;
+}
+
+// Reads every configured log file from its beginning to its end and prints the
+// log-derived metrics (for benchmarks, tests and trying rules on a file).
+int LogsOneShot(const std::string& path) {
+  auto config = botwatch::LoadConfigFile(path);
+  if (!config.ok()) {
+    std::fprintf(stderr, "%s\n", config.status().message().c_str());
+    return 1;
+  }
+  botwatch::logs::LogPipeline pipeline(config.value()->logs);
+  pipeline.RunOnce();
+  std::string text = botwatch::SerializeFamilies(pipeline.Collect());
+  std::fwrite(text.data(), 1, text.size(), stdout);
   return 0;
 }
 
@@ -79,6 +97,8 @@ static int Main(int argc, char** argv) {
       return 0;
     case botwatch::CliOptions::Command::kCheckConfig:
       return CheckConfig(opts.config_file);
+    case botwatch::CliOptions::Command::kLogsOneShot:
+      return LogsOneShot(opts.config_file);
     case botwatch::CliOptions::Command::kServe:
       break;
   }

@@ -1,0 +1,104 @@
+#include "logs/log_config.h"
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+
+namespace botwatch::logs {
+namespace {
+
+std::string Resolve(const std::string& path, const ConfigSource& src) {
+  if (path.empty() || path[0] == '/' || src.dir.empty()) return path;
+  return src.dir + "/" + path;
+}
+
+void ReadRulesFile(ConfigMap& m, const std::string& timestamp_field, RuleSet& rs) {
+  std::string file = Resolve(m.RequiredString("rules"), m.source());
+  std::ifstream in(file, std::ios::binary);
+  if (!in) m.FailAt("rules", "cannot open rules file \"" + file + "\": " + std::strerror(errno));
+  std::stringstream buf;
+  buf << in.rdbuf();
+  auto src = std::make_shared<ConfigSource>();
+  src->file = file;
+  size_t slash = file.rfind('/');
+  src->dir = slash == std::string::npos ? "." : file.substr(0, slash);
+  src->env = m.source().env;
+  YAML::Node root = ParseYaml(buf.str(), *src);
+  ConfigMap rules_map(root, src, "");
+  ReadRules(rules_map, timestamp_field, rs);
+  rules_map.RejectUnknownKeys();
+}
+
+LogSourceConfig ReadSource(ConfigMap& m, std::set<std::string>& names) {
+  LogSourceConfig s;
+  s.name = m.RequiredString("name");
+  if (s.name.empty() || s.name.size() > 64 ||
+      s.name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") != std::string::npos) {
+    m.FailAt("name", "\"" + s.name + "\" is not a valid name (1-64 letters, digits, _ - .)");
+  }
+  if (!names.insert(s.name).second) m.FailAt("name", "duplicate log source name \"" + s.name + "\"");
+  if (m.IsList("path")) {
+    for (const std::string& p : m.StringList("path")) s.paths.push_back(Resolve(p, m.source()));
+  } else {
+    s.paths.push_back(Resolve(m.RequiredString("path"), m.source()));
+  }
+  if (s.paths.empty()) m.FailAt("path", "needs at least one path");
+  std::string format = m.String("format", "json");
+  auto rules = std::make_shared<RuleSet>();
+  if (format == "json") {
+    s.format = Format::kJson;
+  } else if (format == "logfmt") {
+    s.format = Format::kLogfmt;
+  } else if (format == "regex") {
+    s.format = Format::kRegex;
+    s.regex = m.RequiredString("regex");
+    s.regex_fields = m.StringList("fields");
+    std::regex re;
+    try {
+      re = std::regex(s.regex, std::regex::ECMAScript);
+    } catch (const std::regex_error& e) {
+      m.FailAt("regex", "invalid regular expression \"" + s.regex + "\": " + e.what());
+    }
+    if (re.mark_count() != s.regex_fields.size()) {
+      m.FailAt("fields", "the regex has " + std::to_string(re.mark_count()) + " capture groups but " +
+                             std::to_string(s.regex_fields.size()) + " field names are given");
+    }
+  } else {
+    m.FailAt("format", "unknown format \"" + format + "\"; use json, logfmt or regex");
+  }
+  std::string start = m.String("start_at", "end");
+  if (start != "end" && start != "beginning") m.FailAt("start_at", "use end or beginning, not \"" + start + "\"");
+  s.start_at_end = start == "end";
+  s.max_line_bytes = static_cast<size_t>(m.Int("max_line_bytes", 64 * 1024, 256, 64 * 1024 * 1024));
+  s.poll_interval = m.DurationValue("poll_interval", s.poll_interval, std::chrono::milliseconds(10));
+  std::string timestamp_field = m.String("timestamp_field", format == "json" ? "timestamp" : "time");
+  for (const std::string& id : m.StringList("identifiers")) rules->identifiers.insert(id);
+  if (m.IsList("rules")) {
+    ReadRules(m, timestamp_field, *rules);
+  } else {
+    ReadRulesFile(m, timestamp_field, *rules);
+  }
+  s.rules = std::move(rules);
+  m.RejectUnknownKeys();
+  return s;
+}
+
+}  // namespace
+
+std::shared_ptr<const LogsConfig> ReadLogsConfig(ConfigMap& top) {
+  auto out = std::make_shared<LogsConfig>();
+  std::set<std::string> names;
+  for (ConfigMap& m : top.MapList("logs")) {
+    LogSourceConfig s = ReadSource(m, names);
+    MergeMetricDefs(s.rules->metrics, m.Location("rules") + ": " + m.FieldPath("rules"), out->metrics);
+    out->sources.push_back(std::move(s));
+  }
+  if (auto dir = top.OptionalString("state_dir")) out->state_dir = Resolve(*dir, top.source());
+  out->state_interval = top.DurationValue("state_interval", out->state_interval, std::chrono::milliseconds(100));
+  return out;
+}
+
+}  // namespace botwatch::logs

@@ -1,0 +1,41 @@
+#pragma once
+
+// The `logs:` section of the botwatch config (and the top-level `state_dir`),
+// validated in full at load so a reload is all or nothing.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "agent/config_node.h"
+#include "agent/duration.h"
+#include "logs/rules.h"
+
+namespace botwatch::logs {
+
+enum class Format { kJson, kLogfmt, kRegex };
+
+struct LogSourceConfig {
+  std::string name;
+  std::vector<std::string> paths;  // globs, relative ones resolved against the config's directory
+  Format format = Format::kJson;
+  std::string regex;                      // format: regex
+  std::vector<std::string> regex_fields;  // names of its capture groups, in order
+  bool start_at_end = true;
+  size_t max_line_bytes = 64 * 1024;
+  Duration poll_interval = std::chrono::milliseconds(250);
+  std::shared_ptr<const RuleSet> rules;
+};
+
+struct LogsConfig {
+  std::vector<LogSourceConfig> sources;
+  std::vector<MetricDef> metrics;  // union over sources
+  std::string state_dir;           // empty: positions and counts are kept in memory only
+  Duration state_interval = std::chrono::seconds(5);
+};
+
+// Reads `logs`, `state_dir` and `state_interval` from the top-level map.
+// Throws ConfigError (file:line:column) like the rest of config loading.
+std::shared_ptr<const LogsConfig> ReadLogsConfig(ConfigMap& top);
+
+}  // namespace botwatch::logs

@@ -1,0 +1,347 @@
+#include "logs/metric_store.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <limits>
+
+namespace botwatch::logs {
+
+const char* MetricTypeName(MetricType t) {
+  switch (t) {
+    case MetricType::kCounter: return "counter";
+    case MetricType::kGauge: return "gauge";
+    case MetricType::kHistogram: return "histogram";
+    case MetricType::kDistinct: return "distinct";
+  }
+  return "?";
+}
+
+std::string MetricDef::Signature() const {
+  std::string s = name + "|" + MetricTypeName(type) + "|";
+  for (const auto& l : label_names) s += l + ",";
+  s += "|";
+  char buf[64];
+  for (double b : buckets) {
+    std::snprintf(buf, sizeof buf, "%.17g,", b);
+    s += buf;
+  }
+  s += "|";
+  for (const auto& [label, secs] : windows) {
+    std::snprintf(buf, sizeof buf, "=%.17g,", secs);
+    s += label + buf;
+  }
+  return s;
+}
+
+MetricStore::MetricStore(std::vector<MetricDef> defs, std::vector<std::string> sources) {
+  for (auto& d : defs) {
+    Metric m;
+    m.def = std::move(d);
+    metrics_.push_back(std::move(m));
+  }
+  for (auto& s : sources) sources_.push_back(Source{std::move(s), {}});
+}
+
+int MetricStore::FindMetric(const std::string& name) const {
+  for (size_t i = 0; i < metrics_.size(); ++i) {
+    if (metrics_[i].def.name == name) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+int MetricStore::FindSource(const std::string& name) const {
+  for (size_t i = 0; i < sources_.size(); ++i) {
+    if (sources_[i].name == name) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+size_t MetricStore::NewSeries(Metric& m, std::vector<std::string> labels) {
+  SeriesData s;
+  s.labels = std::move(labels);
+  if (m.def.type == MetricType::kHistogram) s.bucket_counts.assign(m.def.buckets.size() + 1, 0);
+  if (m.def.type == MetricType::kDistinct) {
+    std::vector<double> secs;
+    for (const auto& w : m.def.windows) secs.push_back(w.second);
+    s.distinct = std::make_unique<SlidingDistinct>(secs);
+  }
+  m.series.push_back(std::move(s));
+  return m.series.size() - 1;
+}
+
+size_t MetricStore::Series(int metric, const std::vector<std::string_view>& values) {
+  Metric& m = metrics_[static_cast<size_t>(metric)];
+  key_.clear();
+  for (std::string_view v : values) {
+    key_.append(v);
+    key_.push_back('\x1f');
+  }
+  auto it = m.index.find(key_);
+  if (it != m.index.end()) return it->second;
+  if (m.index.size() >= m.def.max_series) {
+    m.dropped += 1;
+    if (m.overflow == SIZE_MAX) {
+      m.overflow = NewSeries(m, std::vector<std::string>(values.size(), kOverflowValue));
+    }
+    return m.overflow;
+  }
+  size_t idx = NewSeries(m, std::vector<std::string>(values.begin(), values.end()));
+  m.index.emplace(key_, idx);
+  return idx;
+}
+
+void MetricStore::Add(int metric, size_t series, double delta) {
+  metrics_[static_cast<size_t>(metric)].series[series].value += delta;
+}
+
+void MetricStore::Set(int metric, size_t series, double value) {
+  metrics_[static_cast<size_t>(metric)].series[series].value = value;
+}
+
+void MetricStore::Observe(int metric, size_t series, double value) {
+  Metric& m = metrics_[static_cast<size_t>(metric)];
+  SeriesData& s = m.series[series];
+  const auto& b = m.def.buckets;
+  // First bucket whose upper bound is >= value (bounds are inclusive: le).
+  size_t i = static_cast<size_t>(std::lower_bound(b.begin(), b.end(), value) - b.begin());
+  s.bucket_counts[i] += 1;
+  s.sum += value;
+  s.count += 1;
+}
+
+void MetricStore::AddDistinct(int metric, size_t series, uint64_t hash, double unix_time) {
+  metrics_[static_cast<size_t>(metric)].series[series].distinct->Add(hash, unix_time);
+}
+
+namespace {
+
+std::vector<prometheus::ClientMetric::Label> Labels(const std::vector<std::string>& names,
+                                                    const std::vector<std::string>& values) {
+  std::vector<prometheus::ClientMetric::Label> out;
+  for (size_t i = 0; i < names.size(); ++i) out.push_back({names[i], values[i]});
+  return out;
+}
+
+prometheus::MetricFamily Family(const std::string& name, const std::string& help, prometheus::MetricType type) {
+  prometheus::MetricFamily f;
+  f.name = name;
+  f.help = help;
+  f.type = type;
+  return f;
+}
+
+}  // namespace
+
+Families MetricStore::Collect(double now) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  Families out;
+  for (const Metric& m : metrics_) {
+    const MetricDef& d = m.def;
+    std::string help = d.help.empty() ? "Derived from logs by botwatch rules." : d.help;
+    switch (d.type) {
+      case MetricType::kCounter:
+      case MetricType::kGauge: {
+        bool counter = d.type == MetricType::kCounter;
+        auto f = Family(d.name, help, counter ? prometheus::MetricType::Counter : prometheus::MetricType::Gauge);
+        for (const SeriesData& s : m.series) {
+          prometheus::ClientMetric cm;
+          cm.label = Labels(d.label_names, s.labels);
+          if (counter) cm.counter.value = s.value; else cm.gauge.value = s.value;
+          f.metric.push_back(std::move(cm));
+        }
+        out.push_back(std::move(f));
+        break;
+      }
+      case MetricType::kHistogram: {
+        auto f = Family(d.name, help, prometheus::MetricType::Histogram);
+        for (const SeriesData& s : m.series) {
+          prometheus::ClientMetric cm;
+          cm.label = Labels(d.label_names, s.labels);
+          cm.histogram.sample_count = s.count;
+          cm.histogram.sample_sum = s.sum;
+          uint64_t cumulative = 0;
+          for (size_t i = 0; i < s.bucket_counts.size(); ++i) {
+            cumulative += s.bucket_counts[i];
+            double bound = i < d.buckets.size() ? d.buckets[i] : std::numeric_limits<double>::infinity();
+            cm.histogram.bucket.push_back({cumulative, bound});
+          }
+          f.metric.push_back(std::move(cm));
+        }
+        out.push_back(std::move(f));
+        break;
+      }
+      case MetricType::kDistinct: {
+        auto f = Family(d.name, help, prometheus::MetricType::Gauge);
+        for (const SeriesData& s : m.series) {
+          std::vector<double> est = s.distinct->Estimates(now);
+          for (size_t w = 0; w < d.windows.size(); ++w) {
+            prometheus::ClientMetric cm;
+            cm.label = Labels(d.label_names, s.labels);
+            cm.label.push_back({"window", d.windows[w].first});
+            cm.gauge.value = est[w];
+            f.metric.push_back(std::move(cm));
+          }
+        }
+        out.push_back(std::move(f));
+        break;
+      }
+    }
+  }
+  struct Stat {
+    const char* name;
+    const char* help;
+    prometheus::MetricType type;
+    double SourceStats::*field;
+  };
+  static const Stat kStats[] = {
+      {"botwatch_log_lines_total", "Complete log lines read, per source.", prometheus::MetricType::Counter, &SourceStats::lines},
+      {"botwatch_log_bytes_total", "Bytes of complete log lines read, per source.", prometheus::MetricType::Counter, &SourceStats::bytes},
+      {"botwatch_log_parse_errors_total", "Lines that could not be parsed or were longer than max_line_bytes, per source.", prometheus::MetricType::Counter, &SourceStats::parse_errors},
+      {"botwatch_log_lines_unmatched_total", "Parsed lines that matched no rule, per source.", prometheus::MetricType::Counter, &SourceStats::unmatched},
+      {"botwatch_log_rotations_total", "Rotations and truncations seen, per source.", prometheus::MetricType::Counter, &SourceStats::rotations},
+      {"botwatch_log_files_watched", "Files currently followed, per source.", prometheus::MetricType::Gauge, &SourceStats::files_watched},
+      {"botwatch_log_lag_bytes", "Bytes written to the followed files but not yet processed, per source.", prometheus::MetricType::Gauge, &SourceStats::lag_bytes},
+  };
+  for (const Stat& st : kStats) {
+    auto f = Family(st.name, st.help, st.type);
+    for (const Source& src : sources_) {
+      prometheus::ClientMetric cm;
+      cm.label = {{"source", src.name}};
+      if (st.type == prometheus::MetricType::Counter) cm.counter.value = src.stats.*st.field;
+      else cm.gauge.value = src.stats.*st.field;
+      f.metric.push_back(std::move(cm));
+    }
+    out.push_back(std::move(f));
+  }
+  auto dropped = Family("botwatch_log_series_dropped_total",
+                        "Label sets folded into __overflow__ because the metric reached its series bound.",
+                        prometheus::MetricType::Counter);
+  for (const Metric& m : metrics_) {
+    prometheus::ClientMetric cm;
+    cm.label = {{"metric", m.def.name}};
+    cm.counter.value = m.dropped;
+    dropped.metric.push_back(std::move(cm));
+  }
+  out.push_back(std::move(dropped));
+  return out;
+}
+
+nlohmann::json MetricStore::Save() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  nlohmann::json metrics = nlohmann::json::array();
+  for (const Metric& m : metrics_) {
+    nlohmann::json series = nlohmann::json::array();
+    for (const SeriesData& s : m.series) {
+      nlohmann::json js = {{"labels", s.labels}, {"value", s.value}};
+      if (m.def.type == MetricType::kHistogram) {
+        js["buckets"] = s.bucket_counts;
+        js["sum"] = s.sum;
+        js["count"] = s.count;
+      }
+      if (s.distinct) {
+        nlohmann::json windows = nlohmann::json::array();
+        for (const auto& w : s.distinct->windows()) {
+          nlohmann::json slices = nlohmann::json::array();
+          for (const auto& slice : w.slices) {
+            // Sparse: index/value pairs of the non-zero registers.
+            std::vector<uint32_t> regs;
+            const auto& r = slice.sketch.registers();
+            for (size_t i = 0; i < r.size(); ++i) {
+              if (r[i] != 0) regs.push_back(static_cast<uint32_t>(i << 8 | r[i]));
+            }
+            slices.push_back({{"index", slice.index}, {"registers", regs}});
+          }
+          windows.push_back(std::move(slices));
+        }
+        js["windows"] = std::move(windows);
+      }
+      series.push_back(std::move(js));
+    }
+    metrics.push_back({{"signature", m.def.Signature()}, {"dropped", m.dropped}, {"series", std::move(series)}});
+  }
+  nlohmann::json sources = nlohmann::json::object();
+  for (const Source& s : sources_) {
+    sources[s.name] = {{"lines", s.stats.lines},         {"bytes", s.stats.bytes},
+                       {"parse_errors", s.stats.parse_errors}, {"unmatched", s.stats.unmatched},
+                       {"rotations", s.stats.rotations}};
+  }
+  return {{"metrics", std::move(metrics)}, {"sources", std::move(sources)}};
+}
+
+void MetricStore::Restore(const nlohmann::json& state) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!state.is_object()) return;
+  if (auto it = state.find("metrics"); it != state.end() && it->is_array()) {
+    for (const auto& jm : *it) {
+      std::string sig = jm.value("signature", "");
+      for (Metric& m : metrics_) {
+        if (m.def.Signature() != sig) continue;
+        m.dropped = jm.value("dropped", 0.0);
+        for (const auto& js : jm.at("series")) {
+          auto labels = js.at("labels").get<std::vector<std::string>>();
+          if (labels.size() != m.def.label_names.size()) continue;
+          bool overflow = !labels.empty() && labels[0] == kOverflowValue;
+          std::string key;
+          for (const auto& l : labels) key += l + '\x1f';
+          // Rules pre-create their constant series before the state arrives.
+          size_t idx;
+          if (overflow && m.overflow != SIZE_MAX) {
+            idx = m.overflow;
+          } else if (auto found = m.index.find(key); !overflow && found != m.index.end()) {
+            idx = found->second;
+          } else {
+            idx = NewSeries(m, labels);
+            if (overflow) m.overflow = idx; else m.index.emplace(key, idx);
+          }
+          SeriesData& s = m.series[idx];
+          s.value = js.value("value", 0.0);
+          if (m.def.type == MetricType::kHistogram) {
+            auto counts = js.at("buckets").get<std::vector<uint64_t>>();
+            if (counts.size() == s.bucket_counts.size()) s.bucket_counts = counts;
+            s.sum = js.value("sum", 0.0);
+            s.count = js.value("count", uint64_t{0});
+          }
+          if (s.distinct && js.contains("windows")) {
+            auto& windows = s.distinct->mutable_windows();
+            for (auto& w : windows) w.slices.clear();
+            const auto& jw = js.at("windows");
+            for (size_t w = 0; w < windows.size() && w < jw.size(); ++w) {
+              for (const auto& jslice : jw[w]) {
+                SlidingDistinct::Slice slice{jslice.at("index").get<int64_t>(), HyperLogLog()};
+                for (uint32_t packed : jslice.at("registers").get<std::vector<uint32_t>>()) {
+                  size_t reg = packed >> 8;
+                  if (reg < HyperLogLog::kRegisters) slice.sketch.mutable_registers()[reg] = packed & 0xff;
+                }
+                windows[w].slices.push_back(std::move(slice));
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  if (auto it = state.find("sources"); it != state.end() && it->is_object()) {
+    for (Source& s : sources_) {
+      auto js = it->find(s.name);
+      if (js == it->end()) continue;
+      s.stats.lines = js->value("lines", 0.0);
+      s.stats.bytes = js->value("bytes", 0.0);
+      s.stats.parse_errors = js->value("parse_errors", 0.0);
+      s.stats.unmatched = js->value("unmatched", 0.0);
+      s.stats.rotations = js->value("rotations", 0.0);
+    }
+  }
+}
+
+double MetricStore::ValueForTesting(const std::string& metric, const std::vector<std::string>& labels) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  int id = FindMetric(metric);
+  if (id < 0) return std::nan("");
+  for (const SeriesData& s : metrics_[static_cast<size_t>(id)].series) {
+    if (s.labels == labels) return s.value;
+  }
+  return std::nan("");
+}
+
+}  // namespace botwatch::logs

@@ -1,0 +1,111 @@
+#pragma once
+
+// Where log-derived metrics live between events and scrapes. Rules update it
+// through pre-resolved metric ids and series indexes (no name lookups per
+// line); Collect() turns it into exposition families. Label sets per metric
+// are bounded: past `max_series`, new label values fold into "__overflow__"
+// and botwatch_log_series_dropped_total{metric} counts them.
+//
+// Thread safety: updates happen with mutex() held (the pipeline takes it per
+// line); Collect() and the state functions take it themselves.
+
+#include <nlohmann/json.hpp>
+#include <prometheus/metric_family.h>
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "logs/hyperloglog.h"
+
+namespace botwatch::logs {
+
+using Families = std::vector<prometheus::MetricFamily>;
+
+enum class MetricType { kCounter, kGauge, kHistogram, kDistinct };
+const char* MetricTypeName(MetricType t);
+
+inline constexpr const char* kOverflowValue = "__overflow__";
+
+struct MetricDef {
+  std::string name;
+  std::string help;
+  MetricType type = MetricType::kCounter;
+  std::vector<std::string> label_names;
+  std::vector<double> buckets;                              // histogram: upper bounds, ascending
+  std::vector<std::pair<std::string, double>> windows;      // distinct: ("30m", 1800)
+  size_t max_series = 100;
+  // Same signature = same meaning: counts survive reloads and restarts.
+  std::string Signature() const;
+};
+
+// Per-source self metrics.
+struct SourceStats {
+  double lines = 0, bytes = 0, parse_errors = 0, unmatched = 0, rotations = 0;
+  double files_watched = 0, lag_bytes = 0;
+};
+
+class MetricStore {
+ public:
+  MetricStore(std::vector<MetricDef> defs, std::vector<std::string> sources);
+  MetricStore(const MetricStore&) = delete;
+  MetricStore& operator=(const MetricStore&) = delete;
+
+  std::mutex& mutex() const { return mu_; }
+  int FindMetric(const std::string& name) const;
+  const MetricDef& def(int metric) const { return metrics_[static_cast<size_t>(metric)].def; }
+  int FindSource(const std::string& name) const;
+
+  // ---- with mutex() held ----
+  // The series for these label values (in def().label_names order), created on
+  // first use or folded into the overflow series past the bound.
+  size_t Series(int metric, const std::vector<std::string_view>& values);
+  void Add(int metric, size_t series, double delta);
+  void Set(int metric, size_t series, double value);
+  void Observe(int metric, size_t series, double value);
+  void AddDistinct(int metric, size_t series, uint64_t hash, double unix_time);
+  SourceStats& source(size_t i) { return sources_[i].stats; }
+
+  // Exposition of every metric, distinct windows ending at `now` (Unix seconds),
+  // plus the botwatch_log_* self metrics.
+  Families Collect(double now) const;
+
+  // Counts as JSON (for the state file and reloads), and back. Restore keeps
+  // only metrics and sources whose signature/name still exists.
+  nlohmann::json Save() const;
+  void Restore(const nlohmann::json& state);
+  // Test helper: the value of a counter/gauge series, NaN if absent.
+  double ValueForTesting(const std::string& metric, const std::vector<std::string>& labels) const;
+
+ private:
+  struct SeriesData {
+    std::vector<std::string> labels;
+    double value = 0;
+    std::vector<uint64_t> bucket_counts;  // histogram: per bucket, last is +Inf
+    double sum = 0;
+    uint64_t count = 0;
+    std::unique_ptr<SlidingDistinct> distinct;
+  };
+  struct Metric {
+    MetricDef def;
+    std::vector<SeriesData> series;
+    std::unordered_map<std::string, size_t> index;  // joined label values -> series
+    size_t overflow = SIZE_MAX;
+    double dropped = 0;
+  };
+  struct Source {
+    std::string name;
+    SourceStats stats;
+  };
+  size_t NewSeries(Metric& m, std::vector<std::string> labels);
+
+  mutable std::mutex mu_;
+  std::vector<Metric> metrics_;
+  std::vector<Source> sources_;
+  std::string key_;  // reused lookup key
+};
+
+}  // namespace botwatch::logs

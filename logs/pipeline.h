@@ -1,0 +1,97 @@
+#pragma once
+
+// The log pipeline: sources -> line splitter -> parser -> rule engine -> metric
+// store. One thread polls the file sources; other sources (a child's stdout,
+// HTTP intake) call Feed() from their own threads. Counts and file positions
+// are saved together, atomically, so a restart (even kill -9) resumes exactly
+// where the saved counts end: nothing is lost and nothing is counted twice.
+
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "agent/status.h"
+#include "logs/file_tailer.h"
+#include "logs/log_config.h"
+#include "logs/metric_store.h"
+#include "logs/parser.h"
+#include "logs/rules.h"
+
+namespace botwatch::logs {
+
+// Parse + rules + self metrics of one source: the LineSink every kind of source feeds.
+class SourceInput : public LineSink {
+ public:
+  SourceInput(const LogSourceConfig& config, size_t index, MetricStore& store);
+  void Line(std::string_view line) override;
+  void TooLong() override;
+  double latest_event_time() const { return latest_event_time_; }
+
+ private:
+  std::shared_ptr<const RuleSet> rules_;
+  size_t index_;
+  MetricStore& store_;
+  std::unique_ptr<Parser> parser_;
+  RuleEngine engine_;
+  Event event_;
+  double latest_event_time_ = 0;
+};
+
+class LogPipeline {
+ public:
+  explicit LogPipeline(std::shared_ptr<const LogsConfig> config);
+  ~LogPipeline();
+  LogPipeline(const LogPipeline&) = delete;
+  LogPipeline& operator=(const LogPipeline&) = delete;
+
+  // Restores counts and positions from `previous` (a reload hands over the old
+  // pipeline's state) or else from the state file, then starts following.
+  void Start(const nlohmann::json* previous);
+  // Stops following, writes the state file, and returns the state.
+  nlohmann::json Stop();
+
+  // One-shot mode: reads every matching file from its beginning to its end,
+  // including an unterminated last line. Distinct windows then end at the
+  // latest event time seen rather than the wall clock.
+  void RunOnce();
+
+  // A line from a source that is not a file (stdout of a child, HTTP intake).
+  Status Feed(std::string_view source, std::string_view line);
+
+  Families Collect() const;
+  const MetricStore& store() const { return *store_; }
+  std::string state_file() const;
+
+ private:
+  struct Source {
+    const LogSourceConfig* config;
+    std::unique_ptr<SourceInput> input;
+    std::unique_ptr<FileTailer> tailer;
+  };
+  void Loop();
+  void PollAll();
+  nlohmann::json State() const;
+  void WriteState(const nlohmann::json& state) const;
+
+  std::shared_ptr<const LogsConfig> config_;
+  std::unique_ptr<MetricStore> store_;
+  std::vector<Source> sources_;
+  bool one_shot_ = false;
+  double one_shot_now_ = 0;
+
+  mutable bool state_write_failed_ = false;  // only the polling thread (or Stop) writes
+
+  std::mutex mu_;
+  std::condition_variable wake_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+}  // namespace botwatch::logs

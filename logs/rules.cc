@@ -1,0 +1,362 @@
+#include "logs/rules.h"
+
+#include <algorithm>
+#include <map>
+
+#include <simdjson.h>
+
+#include "logs/hyperloglog.h"
+
+namespace botwatch::logs {
+
+bool ValidMetricName(const std::string& name) {
+  if (name.empty()) return false;
+  for (size_t i = 0; i < name.size(); ++i) {
+    char c = name[i];
+    bool ok = std::isalpha(static_cast<unsigned char>(c)) || c == '_' || c == ':' ||
+              (i > 0 && std::isdigit(static_cast<unsigned char>(c)));
+    if (!ok) return false;
+  }
+  return true;
+}
+
+bool ValidLabelName(const std::string& name) {
+  if (name.empty() || name.rfind("__", 0) == 0) return false;
+  for (size_t i = 0; i < name.size(); ++i) {
+    char c = name[i];
+    bool ok = std::isalpha(static_cast<unsigned char>(c)) || c == '_' ||
+              (i > 0 && std::isdigit(static_cast<unsigned char>(c)));
+    if (!ok) return false;
+  }
+  return true;
+}
+
+std::string Condition::Signature() const {
+  std::string s = std::to_string(static_cast<int>(op)) + ":" + std::to_string(field) + ":" +
+                  std::to_string(exists) + ":" + std::to_string(number) + ":" + std::to_string(value.size()) + ":" +
+                  value + ":" + (re ? std::to_string(reinterpret_cast<uintptr_t>(re.get())) : "") + "[";
+  for (const auto& v : values) s += std::to_string(v.size()) + ":" + v + ",";
+  s += "](";
+  for (const auto& c : children) s += c.Signature() + ";";
+  return s + ")";
+}
+
+bool Condition::Matches(const Event& event, std::vector<signed char>& memo) const {
+  signed char& known = memo[static_cast<size_t>(id)];
+  if (known >= 0) return known;
+  bool result = true;
+  switch (op) {
+    case Op::kAll:
+      for (const Condition& c : children) {
+        if (!c.Matches(event, memo)) {
+          result = false;
+          break;
+        }
+      }
+      break;
+    case Op::kAny:
+      result = false;
+      for (const Condition& c : children) {
+        if (c.Matches(event, memo)) {
+          result = true;
+          break;
+        }
+      }
+      break;
+    default: {
+      const FieldValue& v = event.at(field);
+      bool scalar = v.kind == FieldValue::Kind::kString || v.kind == FieldValue::Kind::kNumber ||
+                    v.kind == FieldValue::Kind::kBool;
+      switch (op) {
+        case Op::kEquals: result = scalar && v.text == value; break;
+        case Op::kNotEquals: result = !scalar || v.text != value; break;
+        case Op::kOneOf:
+          result = scalar && std::find(values.begin(), values.end(), v.text) != values.end();
+          break;
+        case Op::kRegex: result = scalar && std::regex_search(v.text.begin(), v.text.end(), *re); break;
+        case Op::kExists: result = (v.present() && v.kind != FieldValue::Kind::kNull) == exists; break;
+        default: {
+          std::optional<double> n = v.AsNumber();
+          if (!n) {
+            result = false;
+          } else if (op == Op::kGt) {
+            result = *n > number;
+          } else if (op == Op::kGe) {
+            result = *n >= number;
+          } else if (op == Op::kLt) {
+            result = *n < number;
+          } else {
+            result = *n <= number;
+          }
+        }
+      }
+    }
+  }
+  known = result ? 1 : 0;
+  return result;
+}
+
+namespace {
+
+// Gives identical subtrees the same id (children first).
+void AssignIds(Condition& c, std::vector<std::string>& ids) {
+  for (Condition& child : c.children) AssignIds(child, ids);
+  std::string sig = c.Signature();
+  auto it = std::find(ids.begin(), ids.end(), sig);
+  if (it == ids.end()) {
+    ids.push_back(sig);
+    c.id = static_cast<int>(ids.size() - 1);
+  } else {
+    c.id = static_cast<int>(it - ids.begin());
+  }
+}
+
+}  // namespace
+
+namespace {
+
+Condition ReadCondition(ConfigMap& m, RuleSet& rs) {
+  Condition c;
+  if (m.Has("all") || m.Has("any")) {
+    std::string key = m.OneOf({"all", "any"});
+    c.op = key == "all" ? Condition::Op::kAll : Condition::Op::kAny;
+    for (ConfigMap& child : m.MapList(key)) c.children.push_back(ReadCondition(child, rs));
+    if (c.children.empty()) m.FailAt(key, "needs at least one condition");
+    m.RejectUnknownKeys();
+    return c;
+  }
+  std::string field = m.RequiredString("field");
+  c.field = rs.fields.Intern(field);
+  std::string op = m.OneOf({"equals", "not_equals", "one_of", "regex", "exists", "gt", "gte", "lt", "lte"});
+  if (op == "equals" || op == "not_equals") {
+    c.op = op == "equals" ? Condition::Op::kEquals : Condition::Op::kNotEquals;
+    c.value = m.RequiredString(op);
+  } else if (op == "one_of") {
+    c.op = Condition::Op::kOneOf;
+    c.values = m.StringList(op);
+    if (c.values.empty()) m.FailAt(op, "needs at least one value");
+  } else if (op == "regex") {
+    c.op = Condition::Op::kRegex;
+    std::string pattern = m.RequiredString(op);
+    try {
+      c.re = std::make_shared<const std::regex>(pattern, std::regex::ECMAScript | std::regex::optimize);
+    } catch (const std::regex_error& e) {
+      m.FailAt(op, "invalid regular expression \"" + pattern + "\": " + e.what());
+    }
+  } else if (op == "exists") {
+    c.op = Condition::Op::kExists;
+    c.exists = m.Bool(op, true);
+  } else {
+    c.op = op == "gt" ? Condition::Op::kGt : op == "gte" ? Condition::Op::kGe : op == "lt" ? Condition::Op::kLt : Condition::Op::kLe;
+    c.number = m.Double(op, 0);
+  }
+  m.RejectUnknownKeys();
+  return c;
+}
+
+MetricType ReadType(ConfigMap& m) {
+  std::string t = m.RequiredString("type");
+  if (t == "counter") return MetricType::kCounter;
+  if (t == "gauge") return MetricType::kGauge;
+  if (t == "histogram") return MetricType::kHistogram;
+  if (t == "distinct") return MetricType::kDistinct;
+  std::string msg = "unknown metric type \"" + t + "\"";
+  if (auto close = ClosestMatch(t, {"counter", "gauge", "histogram", "distinct"})) msg += " (did you mean \"" + *close + "\"?)";
+  m.FailAt("type", msg + "; use counter, gauge, histogram or distinct");
+}
+
+const std::vector<double> kDefaultBuckets = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+
+Rule ReadRule(ConfigMap& m, const std::string& timestamp_field, RuleSet& rs) {
+  Rule r;
+  MetricDef def;
+  def.name = m.RequiredString("metric");
+  if (!ValidMetricName(def.name)) m.FailAt("metric", "invalid metric name \"" + def.name + "\"");
+  r.metric = def.name;
+  def.type = ReadType(m);
+  def.help = m.String("help", "");
+  def.max_series = static_cast<size_t>(m.Int("max_series", 100, 1, 100000));
+  if (auto match = m.OptionalMap("match")) {
+    r.match = ReadCondition(*match, rs);
+    AssignIds(*r.match, rs.condition_ids);
+  }
+
+  // Labels: constants and fields, exported in name order.
+  std::map<std::string, Rule::Label> labels;
+  for (const auto& [name, value] : m.StringMap("labels")) labels[name] = Rule::Label{-1, value};
+  for (const auto& [name, field] : m.StringMap("label_fields")) {
+    if (labels.count(name)) m.FailAt("label_fields", "label \"" + name + "\" is also set in labels");
+    if (rs.identifiers.count(field)) {
+      m.FailAt("label_fields", "field \"" + field + "\" is declared an identifier and may never be a label "
+                               "(it would create one series per user)");
+    }
+    labels[name] = Rule::Label{rs.fields.Intern(field), ""};
+  }
+  for (auto& [name, label] : labels) {
+    bool reserved = name == "le" && def.type == MetricType::kHistogram;
+    reserved = reserved || (name == "window" && def.type == MetricType::kDistinct);
+    if (!ValidLabelName(name) || reserved) m.FailAt(label.field < 0 ? "labels" : "label_fields", "invalid label name \"" + name + "\"");
+    def.label_names.push_back(name);
+    r.labels.push_back(label);
+  }
+
+  std::optional<std::string> value_field = m.OptionalString("value_field");
+  if (value_field) r.value_field = rs.fields.Intern(*value_field);
+  r.scale = m.Double("scale", 1);
+  std::optional<std::string> action = m.OptionalString("action");
+  auto need_value = [&](const char* what) {
+    if (!value_field) m.FailAt("value_field", std::string("missing required field (") + what + ")");
+  };
+  auto no_action = [&] {
+    if (action) m.FailAt("action", "only gauges take an action");
+  };
+  switch (def.type) {
+    case MetricType::kCounter:
+      no_action();
+      r.action = value_field ? Rule::Action::kAdd : Rule::Action::kInc;
+      break;
+    case MetricType::kGauge: {
+      std::string a = action.value_or(value_field ? "set" : "");
+      if (a == "set") {
+        need_value("gauges set from a field");
+        r.action = Rule::Action::kSet;
+      } else if (a == "set_timestamp") {
+        r.action = Rule::Action::kSetTimestamp;
+      } else if (a == "inc") {
+        r.action = Rule::Action::kInc;
+      } else if (a == "dec") {
+        r.action = Rule::Action::kDec;
+      } else {
+        m.FailAt("action", a.empty() ? "a gauge needs an action: set (with value_field), set_timestamp, inc or dec"
+                                     : "unknown action \"" + a + "\"; use set, set_timestamp, inc or dec");
+      }
+      break;
+    }
+    case MetricType::kHistogram: {
+      no_action();
+      need_value("the value to observe");
+      r.action = Rule::Action::kObserve;
+      def.buckets = m.DoubleList("buckets");
+      if (def.buckets.empty()) def.buckets = kDefaultBuckets;
+      for (size_t i = 1; i < def.buckets.size(); ++i) {
+        if (!(def.buckets[i] > def.buckets[i - 1])) m.FailAt("buckets", "bucket bounds must increase");
+      }
+      break;
+    }
+    case MetricType::kDistinct: {
+      no_action();
+      need_value("the field whose distinct values are counted");
+      r.action = Rule::Action::kDistinct;
+      std::vector<std::string> windows = m.StringList("windows");
+      if (windows.empty()) m.FailAt("windows", "missing required field (e.g. [30m, 24h, 7d])");
+      for (const std::string& w : windows) {
+        Result<Duration> d = ParseDuration(w);
+        if (!d.ok()) m.FailAt("windows", d.status().message());
+        def.windows.emplace_back(w, ToSeconds(d.value()));
+      }
+      break;
+    }
+  }
+  if (r.action == Rule::Action::kSetTimestamp || r.action == Rule::Action::kDistinct) {
+    rs.timestamp_field = rs.fields.Intern(timestamp_field);
+  }
+  m.RejectUnknownKeys();
+  MergeMetricDefs({def}, m.Location("metric") + ": " + m.FieldPath("metric"), rs.metrics);
+  return r;
+}
+
+}  // namespace
+
+void MergeMetricDefs(const std::vector<MetricDef>& defs, const std::string& where, std::vector<MetricDef>& all) {
+  for (const MetricDef& d : defs) {
+    auto it = std::find_if(all.begin(), all.end(), [&](const MetricDef& x) { return x.name == d.name; });
+    if (it == all.end()) {
+      all.push_back(d);
+      continue;
+    }
+    if (it->type != d.type || it->label_names != d.label_names || it->buckets != d.buckets ||
+        it->windows != d.windows) {
+      throw ConfigError(where + ": metric \"" + d.name +
+                        "\" is already defined with a different type, labels, buckets or windows");
+    }
+    if (it->help.empty()) it->help = d.help;
+    it->max_series = std::min(it->max_series, d.max_series);
+  }
+}
+
+void ReadRules(ConfigMap& m, const std::string& timestamp_field, RuleSet& out) {
+  for (const std::string& id : m.StringList("identifiers")) out.identifiers.insert(id);
+  std::vector<ConfigMap> rules = m.MapList("rules");
+  if (rules.empty()) m.FailAt("rules", "needs at least one rule");
+  for (ConfigMap& r : rules) out.rules.push_back(ReadRule(r, timestamp_field, out));
+}
+
+RuleEngine::RuleEngine(std::shared_ptr<const RuleSet> rules, MetricStore& store)
+    : rules_(std::move(rules)), store_(store) {
+  std::lock_guard<std::mutex> lock(store_.mutex());
+  for (const Rule& r : rules_->rules) {
+    Resolved res;
+    res.metric = store_.FindMetric(r.metric);
+    bool fixed = std::all_of(r.labels.begin(), r.labels.end(), [](const Rule::Label& l) { return l.field < 0; });
+    if (fixed) {
+      std::vector<std::string_view> values;
+      for (const auto& l : r.labels) values.push_back(l.constant);
+      res.fixed_series = store_.Series(res.metric, values);
+    }
+    resolved_.push_back(res);
+  }
+}
+
+bool RuleEngine::Apply(const Event& event, double event_time) {
+  bool any = false;
+  memo_.assign(rules_->condition_ids.size(), -1);
+  const auto& rules = rules_->rules;
+  for (size_t i = 0; i < rules.size(); ++i) {
+    const Rule& r = rules[i];
+    if (r.match && !r.match->Matches(event, memo_)) continue;
+    any = true;
+    const FieldValue* value = r.value_field >= 0 ? &event.at(r.value_field) : nullptr;
+    std::optional<double> number;
+    if (value && r.action != Rule::Action::kDistinct) {
+      number = value->AsNumber();
+      if (!number) continue;  // the rule matched but its value is missing or not a number
+      if (r.action == Rule::Action::kAdd && *number < 0) continue;  // counters never go down
+    }
+    if (r.action == Rule::Action::kDistinct &&
+        !(value && (value->kind == FieldValue::Kind::kString || value->kind == FieldValue::Kind::kNumber))) {
+      continue;
+    }
+    const Resolved& res = resolved_[i];
+    size_t series = res.fixed_series;
+    if (series == SIZE_MAX) {
+      values_.clear();
+      for (const Rule::Label& l : r.labels) {
+        if (l.field < 0) {
+          values_.push_back(l.constant);
+          continue;
+        }
+        const FieldValue& v = event.at(l.field);
+        bool scalar = v.kind == FieldValue::Kind::kString || v.kind == FieldValue::Kind::kNumber ||
+                      v.kind == FieldValue::Kind::kBool;
+        std::string_view text = scalar ? v.text : std::string_view("unknown");
+        // JSON input is already valid UTF-8; logfmt and regex input may not be,
+        // and the exposition format requires it.
+        if (!simdjson::validate_utf8(text.data(), text.size())) text = "__invalid_utf8__";
+        values_.push_back(text);
+      }
+      series = store_.Series(res.metric, values_);
+    }
+    switch (r.action) {
+      case Rule::Action::kInc: store_.Add(res.metric, series, 1); break;
+      case Rule::Action::kDec: store_.Add(res.metric, series, -1); break;
+      case Rule::Action::kAdd: store_.Add(res.metric, series, *number * r.scale); break;
+      case Rule::Action::kSet: store_.Set(res.metric, series, *number * r.scale); break;
+      case Rule::Action::kSetTimestamp: store_.Set(res.metric, series, event_time); break;
+      case Rule::Action::kObserve: store_.Observe(res.metric, series, *number * r.scale); break;
+      case Rule::Action::kDistinct: store_.AddDistinct(res.metric, series, Hash64(value->text), event_time); break;
+    }
+  }
+  return any;
+}
+
+}  // namespace botwatch::logs

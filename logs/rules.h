@@ -1,0 +1,93 @@
+#pragma once
+
+// Declarative rules: which events update which metric, and how. A RuleSet is
+// compiled once at config load (regexes compiled, names validated, field paths
+// interned to slots); RuleEngine applies it to events with pre-resolved metric
+// ids and, for constant labels, pre-resolved series.
+
+#include <memory>
+#include <optional>
+#include <regex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "agent/config_node.h"
+#include "logs/event.h"
+#include "logs/metric_store.h"
+
+namespace botwatch::logs {
+
+struct Condition {
+  enum class Op { kAll, kAny, kEquals, kNotEquals, kOneOf, kRegex, kExists, kGt, kGe, kLt, kLe };
+  Op op = Op::kAll;
+  int field = -1;
+  std::string value;
+  std::vector<std::string> values;
+  std::shared_ptr<const std::regex> re;
+  double number = 0;
+  bool exists = true;
+  std::vector<Condition> children;
+  // Identical conditions (any depth, any rule) share an id, so each is
+  // evaluated at most once per event: presets repeat `message equals ...`.
+  int id = -1;
+
+  // `memo` has one entry per condition id: -1 unknown, 0 false, 1 true.
+  bool Matches(const Event& event, std::vector<signed char>& memo) const;
+  std::string Signature() const;
+};
+
+struct Rule {
+  enum class Action { kInc, kAdd, kSet, kSetTimestamp, kDec, kObserve, kDistinct };
+  std::string metric;
+  Action action = Action::kInc;
+  std::optional<Condition> match;
+  int value_field = -1;
+  double scale = 1;
+  // In the metric's label order; field < 0 means the constant.
+  struct Label {
+    int field = -1;
+    std::string constant;
+  };
+  std::vector<Label> labels;
+};
+
+struct RuleSet {
+  FieldTable fields;
+  std::vector<MetricDef> metrics;
+  std::vector<Rule> rules;
+  std::set<std::string> identifiers;
+  int timestamp_field = -1;  // set when some rule needs the event's time
+  std::vector<std::string> condition_ids;  // signature per Condition::id
+};
+
+// Reads `identifiers` and `rules` from `m` into `out` (throws ConfigError with
+// file:line:column). `timestamp_field` is the path holding the event time.
+void ReadRules(ConfigMap& m, const std::string& timestamp_field, RuleSet& out);
+
+// Merges rule-set metric definitions into `all`; the same name used twice must
+// mean the same metric. Throws ConfigError naming `where`.
+void MergeMetricDefs(const std::vector<MetricDef>& defs, const std::string& where, std::vector<MetricDef>& all);
+
+bool ValidMetricName(const std::string& name);
+bool ValidLabelName(const std::string& name);
+
+class RuleEngine {
+ public:
+  RuleEngine(std::shared_ptr<const RuleSet> rules, MetricStore& store);
+  // Applies every matching rule (store mutex held). Returns whether any matched.
+  bool Apply(const Event& event, double event_time);
+
+ private:
+  struct Resolved {
+    int metric = -1;
+    size_t fixed_series = SIZE_MAX;  // all labels constant: resolved once
+  };
+  std::shared_ptr<const RuleSet> rules_;
+  MetricStore& store_;
+  std::vector<Resolved> resolved_;
+  std::vector<std::string_view> values_;  // reused label buffer
+  std::vector<signed char> memo_;         // per-event condition results
+};
+
+}  // namespace botwatch::logs

@@ -1,0 +1,47 @@
+// HyperLogLog distinct counts against the true count, and sliding windows.
+
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <set>
+#include <string>
+
+#include "logs/hyperloglog.h"
+
+using botwatch::logs::Hash64;
+using botwatch::logs::HyperLogLog;
+using botwatch::logs::SlidingDistinct;
+
+TEST_CASE("HyperLogLog estimates stay within three standard errors of the true count") {
+  // Standard error 1.04/sqrt(4096) = 1.625 %.
+  for (int n : {1, 10, 100, 1000, 10000, 100000, 300000}) {
+    HyperLogLog h;
+    std::set<std::string> truth;
+    for (int i = 0; i < n * 3; ++i) {  // each value seen three times
+      std::string id = "user-" + std::to_string((int64_t{i} * 7919) % n);
+      truth.insert(id);
+      h.Add(Hash64(id));
+    }
+    double est = h.Estimate();
+    INFO("n=" << n << " estimate=" << est);
+    CHECK(truth.size() == static_cast<size_t>(n));
+    CHECK(std::abs(est - n) <= std::max(1.0, 3 * 0.01625 * n));
+  }
+}
+
+TEST_CASE("sliding distinct windows forget old users and merge slices") {
+  SlidingDistinct d({1800, 86400});
+  const double t0 = 1795341600;
+  // 500 users two days ago, 200 users in the last hour, 50 in the last 10 minutes.
+  for (int i = 0; i < 500; ++i) d.Add(Hash64("old-" + std::to_string(i)), t0 - 2 * 86400);
+  for (int i = 0; i < 200; ++i) d.Add(Hash64("hour-" + std::to_string(i)), t0 - 3000 + i);
+  for (int i = 0; i < 50; ++i) d.Add(Hash64("recent-" + std::to_string(i)), t0 - 600 + i);
+  std::vector<double> est = d.Estimates(t0);
+  REQUIRE(est.size() == 2);
+  CHECK(std::abs(est[0] - 50) <= 2);   // 30m (+ at most one 150 s slice): only the recent ones
+  CHECK(std::abs(est[1] - 250) <= 8);  // 24h: recent + last hour, not two days ago
+  // Memory is bounded by slices, not users.
+  for (const auto& w : d.windows()) CHECK(w.slices.size() <= SlidingDistinct::kSlices + 1);
+  // Far in the future every window is empty.
+  for (double e : d.Estimates(t0 + 30 * 86400)) CHECK(e == 0);
+}

@@ -1,0 +1,220 @@
+// Rules: each match operator and metric type, label bounds, and config errors
+// with file:line:column. Lines go in through LogPipeline::Feed, the entry any
+// source uses.
+
+#include <catch2/catch.hpp>
+
+#include <cmath>
+
+#include "agent/config.h"
+#include "agent/exposition.h"
+#include "logs/log_config.h"
+#include "logs/pipeline.h"
+#include "tests/support/temp_dir.h"
+
+using botwatch::logs::LogPipeline;
+
+namespace {
+
+botwatch::ConfigSource Source() {
+  botwatch::ConfigSource s;
+  s.file = "rules.yaml";
+  s.dir = "/nonexistent";
+  s.env = [](const std::string&) -> std::optional<std::string> { return std::nullopt; };
+  return s;
+}
+
+std::shared_ptr<const botwatch::Config> Load(const std::string& rules, const std::string& extra = "") {
+  std::string text =
+      "logs:\n"
+      "  - name: app\n"
+      "    path: /nonexistent/*.log\n" + extra +
+      "    rules:\n" + rules;
+  auto config = botwatch::LoadConfigText(text, Source());
+  INFO(config.status().message());
+  REQUIRE(config.ok());
+  return config.value();
+}
+
+std::string LoadError(const std::string& rules, const std::string& extra = "") {
+  std::string text =
+      "logs:\n"
+      "  - name: app\n"
+      "    path: /nonexistent/*.log\n" + extra +
+      "    rules:\n" + rules;
+  auto config = botwatch::LoadConfigText(text, Source());
+  return config.ok() ? "" : config.status().message();
+}
+
+void Feed(LogPipeline& p, std::initializer_list<std::string> lines) {
+  for (const auto& l : lines) REQUIRE(p.Feed("app", l).ok());
+}
+
+double Value(const LogPipeline& p, const std::string& metric, std::vector<std::string> labels = {}) {
+  return p.store().ValueForTesting(metric, labels);
+}
+
+std::string Text(const LogPipeline& p) { return botwatch::SerializeFamilies(p.Collect()); }
+
+}  // namespace
+
+TEST_CASE("match operators: equals, one_of, regex, exists, numeric, all and any") {
+  auto config = Load(
+      "      - {metric: eq_total, type: counter, match: {field: msg, equals: hello}}\n"
+      "      - {metric: ne_total, type: counter, match: {field: msg, not_equals: hello}}\n"
+      "      - {metric: oneof_total, type: counter, match: {field: level, one_of: [warn, error]}}\n"
+      "      - {metric: re_total, type: counter, match: {field: msg, regex: '^he.*o$'}}\n"
+      "      - {metric: exists_total, type: counter, match: {field: user.id, exists: true}}\n"
+      "      - {metric: absent_total, type: counter, match: {field: user.id, exists: false}}\n"
+      "      - {metric: gt_total, type: counter, match: {field: ms, gt: 100}}\n"
+      "      - {metric: gte_total, type: counter, match: {field: ms, gte: 100}}\n"
+      "      - {metric: lt_total, type: counter, match: {field: ms, lt: 100}}\n"
+      "      - {metric: lte_total, type: counter, match: {field: ms, lte: 100}}\n"
+      "      - metric: all_total\n"
+      "        type: counter\n"
+      "        match: {all: [{field: msg, equals: hello}, {any: [{field: level, equals: error}, {field: ms, gt: 500}]}]}\n");
+  LogPipeline p(config->logs);
+  Feed(p, {
+              R"({"msg":"hello","level":"info","ms":100,"user":{"id":"u1"}})",
+              R"({"msg":"hello","level":"error","ms":"99.5"})",
+              R"({"msg":"hello","level":"warn","ms":501})",
+              R"({"msg":"bye","level":"error","ms":"not a number"})",
+              R"({"level":"debug","user":{"id":null}})",
+          });
+  CHECK(Value(p, "eq_total") == 3);
+  CHECK(Value(p, "ne_total") == 2);  // "bye" and the line without msg
+  CHECK(Value(p, "oneof_total") == 3);
+  CHECK(Value(p, "re_total") == 3);
+  CHECK(Value(p, "exists_total") == 1);  // null is not "exists"
+  CHECK(Value(p, "absent_total") == 4);
+  CHECK(Value(p, "gt_total") == 1);
+  CHECK(Value(p, "gte_total") == 2);
+  CHECK(Value(p, "lt_total") == 1);  // "99.5" as a string still compares as a number
+  CHECK(Value(p, "lte_total") == 2);
+  CHECK(Value(p, "all_total") == 2);
+}
+
+TEST_CASE("counters, gauges and histograms update as configured") {
+  auto config = Load(
+      "      - {metric: hits_total, type: counter, match: {field: m, equals: a}, labels: {kind: a}}\n"
+      "      - {metric: tokens_total, type: counter, value_field: tokens}\n"
+      "      - {metric: last_tokens, type: gauge, value_field: tokens}\n"
+      "      - {metric: last_seen_timestamp_seconds, type: gauge, action: set_timestamp, match: {field: m, equals: a}}\n"
+      "      - {metric: pending, type: gauge, action: inc, match: {field: m, equals: open}}\n"
+      "      - {metric: pending, type: gauge, action: dec, match: {field: m, equals: close}}\n"
+      "      - metric: latency_seconds\n"
+      "        type: histogram\n"
+      "        value_field: ms\n"
+      "        scale: 0.001\n"
+      "        buckets: [0.1, 0.5, 1]\n");
+  LogPipeline p(config->logs);
+  Feed(p, {
+              R"({"m":"a","tokens":10,"ms":100,"timestamp":"2026-11-22T10:00:00.5Z"})",
+              R"({"m":"open","tokens":5.5,"ms":500})",
+              R"({"m":"open","ms":1000})",
+              R"({"m":"close","tokens":-3,"ms":1000.5})",
+              R"({"m":"b","tokens":"7","ms":"oops"})",
+          });
+  CHECK(Value(p, "hits_total", {"a"}) == 1);
+  CHECK(Value(p, "tokens_total") == 22.5);  // negative adds are ignored: counters never go down
+  CHECK(Value(p, "last_tokens") == 7);
+  CHECK(Value(p, "last_seen_timestamp_seconds") == Approx(1795341600.5));
+  CHECK(Value(p, "pending") == 1);
+  std::string text = Text(p);
+  // Bounds are inclusive (le): 100 ms -> 0.1, 500 ms -> 0.5, 1000 ms -> 1, 1000.5 -> +Inf.
+  CHECK(text.find("latency_seconds_bucket{le=\"0.1\"} 1\n") != std::string::npos);
+  CHECK(text.find("latency_seconds_bucket{le=\"0.5\"} 2\n") != std::string::npos);
+  CHECK(text.find("latency_seconds_bucket{le=\"1\"} 3\n") != std::string::npos);
+  CHECK(text.find("latency_seconds_bucket{le=\"+Inf\"} 4\n") != std::string::npos);
+  CHECK(text.find("latency_seconds_count 4\n") != std::string::npos);
+  CHECK(text.find("botwatch_log_lines_total{source=\"app\"} 5\n") != std::string::npos);
+}
+
+TEST_CASE("labels from fields are bounded and fold into __overflow__") {
+  auto config = Load(
+      "      - {metric: inquiries_total, type: counter, label_fields: {category: category}, max_series: 3}\n");
+  LogPipeline p(config->logs);
+  Feed(p, {R"({"category":"a"})", R"({"category":"b"})", R"({"category":"a"})", R"({"category":"c"})",
+           R"({"category":"d"})", R"({"category":"e"})", R"({"category":"d"})", R"({"category":"b"})",
+           R"({"other":1})"});
+  CHECK(Value(p, "inquiries_total", {"a"}) == 2);
+  CHECK(Value(p, "inquiries_total", {"b"}) == 2);
+  CHECK(Value(p, "inquiries_total", {"c"}) == 1);
+  // The missing field fell in the bound as well ("unknown" is a 4th label set).
+  CHECK(Value(p, "inquiries_total", {"__overflow__"}) == 4);
+  CHECK(std::isnan(Value(p, "inquiries_total", {"d"})));
+  CHECK(Text(p).find("botwatch_log_series_dropped_total{metric=\"inquiries_total\"} 4\n") != std::string::npos);
+}
+
+TEST_CASE("logfmt label values that are not UTF-8 are replaced") {
+  auto config = Load("      - {metric: by_user_agent_total, type: counter, label_fields: {agent: ua}}\n",
+                     "    format: logfmt\n");
+  LogPipeline p(config->logs);
+  Feed(p, {"ua=\xff\xfe"});
+  CHECK(Value(p, "by_user_agent_total", {"__invalid_utf8__"}) == 1);
+}
+
+TEST_CASE("distinct metrics export one gauge per window") {
+  auto config = Load(
+      "      - {metric: active_users, type: distinct, value_field: userId, windows: [30m, 24h]}\n",
+      "    identifiers: [userId]\n");
+  LogPipeline p(config->logs);
+  for (int i = 0; i < 300; ++i) {
+    Feed(p, {R"({"userId":"u)" + std::to_string(i % 120) + R"(","timestamp":"2026-11-22T10:00:00Z"})"});
+  }
+  p.RunOnce();  // no files: switches the clock to the latest event time
+  // 120 distinct users; HyperLogLog's standard error is 1.6 %.
+  std::string text = Text(p);
+  for (const char* window : {"30m", "24h"}) {
+    std::string series = std::string("active_users{window=\"") + window + "\"} ";
+    size_t pos = text.find(series);
+    REQUIRE(pos != std::string::npos);
+    double v = std::stod(text.substr(pos + series.size()));
+    CHECK(std::abs(v - 120) <= 120 * 3 * 0.0163);
+  }
+}
+
+TEST_CASE("rule config errors name file, line and column") {
+  CHECK(LoadError("      - {metric: x_total, type: counter, label_fields: {user: userId}}\n",
+                  "    identifiers: [userId]\n") ==
+        "rules.yaml:6:56: logs[0].rules[0].label_fields: field \"userId\" is declared an identifier and may never "
+        "be a label (it would create one series per user)");
+  CHECK(LoadError("      - {metric: 'bad-name', type: counter}\n") ==
+        "rules.yaml:5:18: logs[0].rules[0].metric: invalid metric name \"bad-name\"");
+  CHECK(LoadError("      - {metric: x, type: countr}\n") ==
+        "rules.yaml:5:27: logs[0].rules[0].type: unknown metric type \"countr\" (did you mean \"counter\"?); "
+        "use counter, gauge, histogram or distinct");
+  CHECK(LoadError("      - {metric: x, type: counter, match: {field: a, regex: '(unclosed'}}\n")
+            .rfind("rules.yaml:5:61: logs[0].rules[0].match.regex: invalid regular expression \"(unclosed\"", 0) == 0);
+  CHECK(LoadError("      - {metric: x, type: histogram}\n") ==
+        "rules.yaml:5:9: logs[0].rules[0].value_field: missing required field (the value to observe)");
+  CHECK(LoadError("      - {metric: x, type: counter, labels: {le: a}}\n") == "");
+  CHECK(LoadError("      - {metric: x, type: histogram, value_field: v, labels: {le: a}}\n") ==
+        "rules.yaml:5:62: logs[0].rules[0].labels: invalid label name \"le\"");
+  CHECK(LoadError("      - {metric: x, type: counter}\n      - {metric: x, type: gauge, action: inc}\n") ==
+        "rules.yaml:6:18: logs[0].rules[1].metric: metric \"x\" is already defined with a different type, labels, "
+        "buckets or windows");
+  CHECK(LoadError("      - {metric: x, type: counter, colour: red}\n") ==
+        "rules.yaml:5:36: logs[0].rules[0]: unknown key \"colour\"");
+  CHECK(LoadError("      - {metric: x, type: counter}\n", "    format: xml\n") ==
+        "rules.yaml:4:13: logs[0].format: unknown format \"xml\"; use json, logfmt or regex");
+  CHECK(LoadError("      - {metric: x, type: counter}\n", "    format: regex\n    regex: '(a)(b)'\n    fields: [a]\n") ==
+        "rules.yaml:6:13: logs[0].fields: the regex has 2 capture groups but 1 field names are given");
+  CHECK(LoadError("      presets/none.yaml\n").find("cannot open rules file \"/nonexistent/presets/none.yaml\"") !=
+        std::string::npos);
+}
+
+TEST_CASE("the shipped preset loads and keeps identifiers out of labels") {
+  botwatch::testing::TempDir dir;
+  std::string path = dir.Write("botwatch.yaml",
+                               "logs:\n  - {name: bot, path: '" + dir.path() + "/*.log', rules: " +
+                                   BOTWATCH_SOURCE_DIR "/config/presets/messenger-bot.yaml}\n");
+  auto config = botwatch::LoadConfigFile(path);
+  INFO(config.status().message());
+  REQUIRE(config.ok());
+  const auto& rules = *config.value()->logs->sources.at(0).rules;
+  CHECK(rules.identifiers.count("userId") == 1);
+  for (const auto& m : rules.metrics) {
+    for (const auto& l : m.label_names) CHECK(rules.identifiers.count(l) == 0);
+  }
+}
