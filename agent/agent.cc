@@ -6,6 +6,7 @@
 
 #include "agent/exposition.h"
 #include "agent/log.h"
+#include "agent/log_feed.h"
 #include "agent/status_page.h"
 #include "agent/version.h"
 #include "logs/log_config.h"
@@ -80,7 +81,8 @@ void Agent::InstallLogs(const Config& config) {
   if (old) previous = old->Stop();
   std::shared_ptr<logs::LogPipeline> fresh;
   if (!config.logs->sources.empty()) {
-    fresh = std::make_shared<logs::LogPipeline>(config.logs);
+    fresh = std::make_shared<logs::LogPipeline>(config.logs, MakeLogFeedSink(feed_.get()));
+    fresh->TrackHistory(kMessagesMetric, kInboundLabels);  // summary: last hour / 24 h, the page's chart
     fresh->Start(old ? &previous : nullptr);
   }
   std::lock_guard<std::mutex> lock(logs_mu_);
@@ -91,6 +93,7 @@ Status Agent::Start() {
   std::lock_guard<std::mutex> lock(reload_mu_);
   Result<std::shared_ptr<const Config>> config = LoadConfigFile(options_.config_file);
   if (!config.ok()) return config.status();
+  start_unix_ = UnixNow();
   feed_ = std::make_unique<FeedHub>(config.value()->feed);
   auto web = WebServer::Start(options_.listen_address, [this](const HttpRequest& r) { return Handle(r); },
                               WebServerOptions{config.value()->feed.WebThreads()});
@@ -189,6 +192,14 @@ HttpResponse Agent::Handle(const HttpRequest& req) {
     Status st = Reload();
     if (!st.ok()) return {500, "text/plain; charset=utf-8", "reload failed: " + st.message() + "\n"};
     return {200, "text/plain; charset=utf-8", "config reloaded\n"};
+  }
+  if (p == "/api/v1/summary" || p == "/api/v1/history") {
+    if (!read) return method_not_allowed();
+    auto logs = Logs();
+    const logs::MetricStore* store = logs ? &logs->store() : nullptr;
+    nlohmann::json body = p == "/api/v1/summary" ? summary_.Summary(UnixNow(), start_unix_, store, cache_.All())
+                                                 : SummaryBuilder::History(UnixNow(), store);
+    return {200, "application/json", body.dump() + "\n"};
   }
   if (p == "/api/v1/feed") {
     if (!read) return method_not_allowed();

@@ -13,6 +13,7 @@
 
 #include "agent/config.h"
 #include "agent/feed.h"
+#include "agent/summary.h"
 #include "agent/scheduler.h"
 #include "agent/snapshot_cache.h"
 #include "agent/web_server.h"
@@ -73,6 +74,8 @@ class Agent {
   std::shared_ptr<const Config> config_;
   std::unique_ptr<Scheduler> scheduler_;
   std::atomic<bool> loaded_{false};
+  SummaryBuilder summary_;
+  double start_unix_ = 0;
   std::unique_ptr<FeedHub> feed_;  // before web_: its streams end before the server stops
   std::unique_ptr<WebServer> web_;
   mutable std::mutex logs_mu_;  // guards the pointer only; scrapes read while a reload swaps

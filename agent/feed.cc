@@ -23,13 +23,6 @@ FeedConfig ReadFeedConfig(ConfigMap& top) {
 
 // ---- redaction ----
 
-FeedRedactor::FeedRedactor(std::set<std::string, std::less<>> identifiers,
-                           std::set<std::string, std::less<>> text_fields, bool allow_text, uint64_t salt)
-    : identifiers_(std::move(identifiers)),
-      text_fields_(std::move(text_fields)),
-      allow_text_(allow_text),
-      salt_(salt) {}
-
 std::string FeedRedactor::Hash(std::string_view identifier) const {
   // FNV-1a over the salt and the value: not a cryptographic commitment, but with
   // a random per-process salt the short hash cannot be looked up in a table of
@@ -49,10 +42,10 @@ std::string FeedRedactor::Hash(std::string_view identifier) const {
   return std::string("u:") + buf;
 }
 
-void FeedRedactor::Add(std::string_view name, const nlohmann::json& value, nlohmann::json& out) const {
+void FeedRedactor::Add(std::string_view name, const nlohmann::json& value, Kind kind, nlohmann::json& out) const {
   std::string key(name);
-  if (text_fields_.count(name) && !allow_text_) return;
-  if (identifiers_.count(name)) {
+  if (kind == Kind::kText && !allow_text_) return;
+  if (kind == Kind::kIdentifier) {
     if (value.is_null()) return;
     out[key] = Hash(value.is_string() ? value.get<std::string>() : value.dump());
     return;

@@ -16,7 +16,6 @@
 #include <cstdint>
 #include <deque>
 #include <mutex>
-#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -42,21 +41,20 @@ FeedConfig ReadFeedConfig(ConfigMap& top);
 
 // What the feed may show of an event's fields: identifiers become a short
 // salted hash (stable while botwatch runs, useless to look a user up), text
-// fields are dropped unless allowed, long strings are truncated.
+// fields are dropped unless allowed, long strings are truncated, nested values
+// are dropped.
 class FeedRedactor {
  public:
-  FeedRedactor(std::set<std::string, std::less<>> identifiers, std::set<std::string, std::less<>> text_fields,
-               bool allow_text, uint64_t salt);
+  enum class Kind { kPlain, kIdentifier, kText };
+  FeedRedactor(bool allow_text, uint64_t salt) : allow_text_(allow_text), salt_(salt) {}
 
   // Adds `name: value` to the object `out` as the feed may show it (or not at all).
-  void Add(std::string_view name, const nlohmann::json& value, nlohmann::json& out) const;
+  void Add(std::string_view name, const nlohmann::json& value, Kind kind, nlohmann::json& out) const;
   std::string Hash(std::string_view identifier) const;
 
   static constexpr size_t kMaxStringBytes = 200;
 
  private:
-  std::set<std::string, std::less<>> identifiers_;
-  std::set<std::string, std::less<>> text_fields_;
   bool allow_text_;
   uint64_t salt_;
 };

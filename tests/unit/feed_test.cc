@@ -226,13 +226,14 @@ TEST_CASE("feed: HEAD gets headers only and takes no slot") {
 }
 
 TEST_CASE("feed redaction: identifiers hashed, text dropped unless allowed, long strings cut") {
-  FeedRedactor strict({"userId"}, {"text"}, false, 42);
+  using Kind = FeedRedactor::Kind;
+  FeedRedactor strict(false, 42);
   nlohmann::json out = nlohmann::json::object();
-  strict.Add("userId", "2485123412341234", out);
-  strict.Add("text", "my phone is 555-0100", out);
-  strict.Add("responseTime", 840, out);
-  strict.Add("template", std::string(300, 'x'), out);
-  strict.Add("appUsage", {{"call_count", 3}}, out);
+  strict.Add("userId", "2485123412341234", Kind::kIdentifier, out);
+  strict.Add("text", "my phone is 555-0100", Kind::kText, out);
+  strict.Add("responseTime", 840, Kind::kPlain, out);
+  strict.Add("template", std::string(300, 'x'), Kind::kPlain, out);
+  strict.Add("appUsage", {{"call_count", 3}}, Kind::kPlain, out);
   CHECK(std::regex_match(out["userId"].get<std::string>(), std::regex("u:[0-9a-f]{8}")));
   CHECK(out.dump().find("2485123412341234") == std::string::npos);
   CHECK_FALSE(out.contains("text"));
@@ -242,11 +243,11 @@ TEST_CASE("feed redaction: identifiers hashed, text dropped unless allowed, long
   // Stable within a process (same salt), different across salts.
   CHECK(strict.Hash("2485") == strict.Hash("2485"));
   CHECK(strict.Hash("2485") != strict.Hash("2486"));
-  CHECK(FeedRedactor({}, {}, false, 43).Hash("2485") != strict.Hash("2485"));
+  CHECK(FeedRedactor(false, 43).Hash("2485") != strict.Hash("2485"));
 
-  FeedRedactor open({"userId"}, {"text"}, true, 42);
+  FeedRedactor open(true, 42);
   nlohmann::json out2 = nlohmann::json::object();
-  open.Add("text", "hello", out2);
+  open.Add("text", "hello", Kind::kText, out2);
   CHECK(out2["text"] == "hello");
 }
 
