@@ -75,7 +75,7 @@ fi
 
 export INTERNAL_SECRET=${INTERNAL_SECRET:-demo-secret}
 node "$bot_dir/src/index.js" --port="$DEMO_BOT_PORT" --rate="${DEMO_RATE:-2}" \
-  --log-file="$DEMO_DIR/bot.log" --no-stdout --pidfile="$DEMO_DIR/bot.pid" &
+  --log-file="$DEMO_DIR/bot.log" --no-stdout --pidfile="$DEMO_DIR/bot.pid" --text &
 bot_pid=$!
 # Let the bot come up first so botwatch's first probes already see it.
 for _ in $(seq 100); do

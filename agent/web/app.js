@@ -123,7 +123,7 @@ function renderSummary(s) {
       box.append(card);
     }
     const v = dig(s, path);
-    card.querySelector('.value').textContent = fmt(v);
+    card.querySelector('.value').textContent = v === null || v === undefined ? '—' : fmt(v);
     const trend = card.querySelector('.trend');
     const old = dig(base.s, path);
     if (path === 'uptime' || typeof v !== 'number' || typeof old !== 'number' || base.t === now) {

@@ -50,6 +50,14 @@ test('make run: all demo collectors up, then Ctrl-C leaves nothing behind', asyn
     }, 30000, 'every demo collector up');
     assert.deepEqual(status.map((c) => c.name).sort(), ['bot', 'bot-health', 'bot-socketio', 'botwatch', 'database']);
     assert.match(out, /status page: +http:\/\/127\.0\.0\.1:\d+\//);
+    // The bot's log flows through the preset: the summary counts its messages.
+    const summary = await eventually(async () => {
+      const s = await (await fetch(`http://127.0.0.1:${port}/api/v1/summary`)).json();
+      return s.messages.total > 0 && s.users.active_today > 0 ? s : null;
+    }, 20000, 'messages in the summary');
+    assert.ok(summary.system.memory_mb > 0);
+    const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    assert.match(metrics, /^bot_messages_total\{direction="inbound"\} [1-9]/m);
     const demoDir = /bot log: +(\/tmp\/botwatch-demo\.\w+)\/bot\.log/.exec(out)[1];
     assert.ok(fs.existsSync(demoDir));
     const botPid = Number(fs.readFileSync(path.join(demoDir, 'bot.pid'), 'utf8'));
