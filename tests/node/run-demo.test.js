@@ -49,6 +49,8 @@ test('make run: all demo collectors up, then Ctrl-C leaves nothing behind', asyn
       return cs.every((c) => c.checked && c.up) ? cs : null;
     }, 30000, 'every demo collector up');
     assert.deepEqual(status.map((c) => c.name).sort(), ['bot', 'bot-health', 'bot-socketio', 'botwatch', 'database']);
+    // The banner comes once botwatch answers, which may be after the first probes.
+    await eventually(() => /Press Ctrl-C to stop everything/.test(out), 10000, 'the banner');
     assert.match(out, /status page: +http:\/\/127\.0\.0\.1:\d+\//);
     // The bot's log flows through the preset: the summary counts its messages.
     const summary = await eventually(async () => {
