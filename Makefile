@@ -8,7 +8,7 @@ CMAKE_ARGS ?=
 GENERATOR  := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 CTEST_ARGS ?= --output-on-failure -j$(JOBS) --timeout 300
 
-.PHONY: all deps configure build run test test-sanitize reliability bench clean
+.PHONY: all deps configure build run test test-sanitize reliability bench package clean
 
 all: build
 
@@ -30,6 +30,10 @@ run: build
 # The whole suite: unit and integration tests against real peers on 127.0.0.1.
 test: build
 	cd $(BUILD) && ctest $(CTEST_ARGS)
+
+# The Debian package: $(BUILD)/botwatch_<version>_<arch>.deb
+package: build
+	cd $(BUILD) && cpack -G DEB
 
 # The same suite built with AddressSanitizer and UndefinedBehaviorSanitizer.
 test-sanitize: deps

@@ -4,6 +4,7 @@
 
 #include <chrono>
 
+#include "agent/basic_auth.h"
 #include "agent/exposition.h"
 #include "agent/log.h"
 #include "agent/log_feed.h"
@@ -70,6 +71,15 @@ void Agent::Install(std::shared_ptr<const Config> config) {
   loaded_ = true;
 }
 
+Result<std::shared_ptr<const WebConfig>> Agent::LoadWebConfig() const {
+  if (options_.web_config_file.empty()) return std::make_shared<const WebConfig>();
+  return LoadWebConfigFile(options_.web_config_file);
+}
+
+void Agent::InstallAuth(const WebConfig& web_config) {
+  web_->SetAuth(web_config.auth_enabled() ? std::make_shared<BasicAuth>(web_config.basic_auth_users) : nullptr);
+}
+
 std::shared_ptr<logs::LogPipeline> Agent::Logs() const {
   std::lock_guard<std::mutex> lock(logs_mu_);
   return logs_;
@@ -95,16 +105,23 @@ Status Agent::Start() {
   if (!config.ok()) return config.status();
   start_unix_ = UnixNow();
   feed_ = std::make_unique<FeedHub>(config.value()->feed);
+  Result<std::shared_ptr<const WebConfig>> web_config = LoadWebConfig();
+  if (!web_config.ok()) return web_config.status();
+  web_config_ = std::move(web_config.value());
   auto web = WebServer::Start(options_.listen_address, [this](const HttpRequest& r) { return Handle(r); },
+                              web_config_->tls ? &*web_config_->tls : nullptr,
                               WebServerOptions{config.value()->feed.WebThreads()});
   if (!web.ok()) return web.status();
   web_ = std::move(web.value());
+  InstallAuth(*web_config_);
   Install(std::move(config.value()));
   RecordReload(true);
   log::Info("botwatch started", {{"version", kVersion},
                                  {"config", options_.config_file},
                                  {"collectors", std::to_string(config_->collectors.size())},
                                  {"listen", options_.listen_address},
+                                 {"tls", web_->tls() ? "true" : "false"},
+                                 {"auth", web_config_->auth_enabled() ? "basic" : "none"},
                                  {"port", std::to_string(port())}});
   return Status::Ok();
 }
@@ -117,6 +134,22 @@ Status Agent::Reload() {
     log::Error("config reload failed; keeping the running config", {{"err", config.status().message()}});
     return config.status();
   }
+  Result<std::shared_ptr<const WebConfig>> web_config = LoadWebConfig();
+  if (!web_config.ok()) {
+    RecordReload(false);
+    log::Error("web config reload failed; keeping the running config", {{"err", web_config.status().message()}});
+    return web_config.status();
+  }
+  if (web_config.value()->tls != web_config_->tls) {
+    log::Warn("tls_server_config changed; the new TLS settings take effect on restart",
+              {{"web_config", options_.web_config_file}});
+    // Keep describing what actually runs, so the next reload compares with it.
+    auto running = std::make_shared<WebConfig>(*web_config.value());
+    running->tls = web_config_->tls;
+    web_config.value() = std::move(running);
+  }
+  web_config_ = std::move(web_config.value());
+  InstallAuth(*web_config_);
   Install(std::move(config.value()));
   RecordReload(true);
   log::Info("config reloaded", {{"collectors", std::to_string(config_->collectors.size())}});
@@ -140,6 +173,7 @@ std::string Agent::RenderMetrics() const {
   MergeFamilies(families, SelfProcessFamilies(procfs_));
   MergeFamilies(families, CollectorFamilies(cache_.All()));
   if (feed_) MergeFamilies(families, feed_->Collect());
+  if (options_.extra_families) MergeFamilies(families, options_.extra_families());
   if (auto logs = Logs()) MergeFamilies(families, logs->Collect());
   return SerializeFamilies(families);
 }

@@ -7,6 +7,7 @@
 #include <prometheus/registry.h>
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -14,8 +15,10 @@
 #include "agent/config.h"
 #include "agent/feed.h"
 #include "agent/summary.h"
+#include "agent/exposition.h"
 #include "agent/scheduler.h"
 #include "agent/snapshot_cache.h"
+#include "agent/web_config.h"
 #include "agent/web_server.h"
 #include "collectors/procfs.h"
 
@@ -30,6 +33,10 @@ class Agent {
   struct Options {
     std::string config_file;
     std::string listen_address;
+    std::string web_config_file;  // empty: plain HTTP, no auth
+    // More families for /metrics, read on every scrape (supervise mode's child);
+    // must answer from memory.
+    std::function<Families()> extra_families;
   };
 
   explicit Agent(Options options);
@@ -39,8 +46,9 @@ class Agent {
 
   // Loads the config, binds the port and starts probing. Nothing runs on error.
   Status Start();
-  // Validates the config file in full, then swaps it in; on error the running
-  // config stays and botwatch_config_last_reload_successful becomes 0.
+  // Validates the config file (and the web config) in full, then swaps it in; on
+  // error the running config stays and botwatch_config_last_reload_successful
+  // becomes 0. Users in the web config change on reload; TLS settings need a restart.
   Status Reload();
   // Stops probing (waits up to `grace` for running probes).
   void Stop(Duration grace);
@@ -58,6 +66,8 @@ class Agent {
   HttpResponse Handle(const HttpRequest& req);
   void Install(std::shared_ptr<const Config> config);
   void RecordReload(bool ok);
+  Result<std::shared_ptr<const WebConfig>> LoadWebConfig() const;
+  void InstallAuth(const WebConfig& web_config);
   // Log pipeline: replaced on reload with the old one's counts and positions
   // handed over; stopped (state saved) by Stop().
   void InstallLogs(const Config& config);
@@ -77,6 +87,7 @@ class Agent {
   SummaryBuilder summary_;
   double start_unix_ = 0;
   std::unique_ptr<FeedHub> feed_;  // before web_: its streams end before the server stops
+  std::shared_ptr<const WebConfig> web_config_;
   std::unique_ptr<WebServer> web_;
   mutable std::mutex logs_mu_;  // guards the pointer only; scrapes read while a reload swaps
   std::shared_ptr<logs::LogPipeline> logs_;

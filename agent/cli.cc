@@ -5,15 +5,20 @@
 namespace botwatch {
 namespace {
 
-const std::vector<std::string> kValueFlags = {"--config.file", "--web.listen-address", "--log.level",
-                                              "--log.format"};
+const std::vector<std::string> kValueFlags = {"--config.file", "--web.listen-address", "--web.config.file",
+                                              "--log.level", "--log.format"};
+// Only after `run`.
+const std::vector<std::string> kSuperviseFlags = {"--supervise.restart", "--supervise.restart-backoff",
+                                                  "--supervise.restart-backoff-max", "--supervise.kill-timeout",
+                                                  "--supervise.name"};
 
 }  // namespace
 
 std::string HelpText() {
   return std::string(
              "usage: botwatch [flags]\n"
-             "       botwatch check-config PATH\n"
+             "       botwatch run [flags] [supervise flags] -- COMMAND [ARGS...]\n"
+             "       botwatch check-config PATH [--web.config.file=PATH]\n"
              "       botwatch --one-shot [--config.file=PATH]\n"
              "\n"
              "Probes a chatbot's dependencies and serves Prometheus metrics.\n"
@@ -25,6 +30,8 @@ std::string HelpText() {
          "  --web.listen-address=ADDR    address to serve on (default " +
          kDefaultListenAddress +
          ")\n"
+         "  --web.config.file=PATH       TLS and basic auth (exporter-toolkit format); with\n"
+         "                               users set, every path but /-/healthy needs auth\n"
          "  --log.level=LEVEL            debug, info, warn or error (default info)\n"
          "  --log.format=FORMAT          logfmt or json (default logfmt)\n"
          "  --one-shot                   read the configured log files from start to end,\n"
@@ -32,21 +39,48 @@ std::string HelpText() {
          "  --version                    print the version and exit\n"
          "  --help                       print this help and exit\n"
          "\n"
+         "supervise mode (run): COMMAND runs as botwatch's child; its stdout/stderr pass\n"
+         "through unchanged, SIGTERM/SIGINT/SIGHUP are forwarded, botwatch exits with its code.\n"
+         "  --supervise.restart=POLICY           never or on-failure (default never)\n"
+         "  --supervise.restart-backoff=DUR      first restart delay, doubling (default 1s)\n"
+         "  --supervise.restart-backoff-max=DUR  cap of the delay (default 30s)\n"
+         "  --supervise.kill-timeout=DUR         SIGKILL if the child outlives SIGTERM this long (default 10s)\n"
+         "  --supervise.name=NAME                collector label of its botwatch_process_* (default supervised)\n"
+         "\n"
          "endpoints: /metrics /-/healthy /-/ready POST /-/reload /api/v1/status /\n"
-         "signals:   SIGHUP reloads the config; SIGTERM and SIGINT stop.\n";
+         "signals:   SIGHUP reloads the config; SIGTERM and SIGINT stop.\n"
+         "systemd:   Type=notify is supported (READY, RELOADING, STOPPING, WATCHDOG).\n";
 }
 
 Result<CliOptions> ParseCli(const std::vector<std::string>& args) {
   CliOptions o;
   size_t i = 0;
   if (!args.empty() && args[0] == "check-config") {
-    if (args.size() != 2) return Status::Error("usage: botwatch check-config PATH");
+    const std::string kWebFlag = "--web.config.file=";
+    bool with_web = args.size() == 3 && args[2].rfind(kWebFlag, 0) == 0 && args[2].size() > kWebFlag.size();
+    if (args.size() != 2 && !with_web) {
+      return Status::Error("usage: botwatch check-config PATH [--web.config.file=PATH]");
+    }
     o.command = CliOptions::Command::kCheckConfig;
     o.config_file = args[1];
+    if (with_web) o.web_config_file = args[2].substr(kWebFlag.size());
     return o;
+  }
+  bool run = !args.empty() && args[0] == "run";
+  if (run) {
+    o.command = CliOptions::Command::kRun;
+    i = 1;
   }
   for (; i < args.size(); ++i) {
     const std::string& a = args[i];
+    if (run && a == "--") {
+      o.supervise.command.assign(args.begin() + static_cast<long>(i) + 1, args.end());
+      if (o.supervise.command.empty()) return Status::Error("run: no command after --");
+      if (o.supervise.backoff_max < o.supervise.backoff_initial) {
+        return Status::Error("--supervise.restart-backoff-max is lower than --supervise.restart-backoff");
+      }
+      return o;
+    }
     if (a == "--help" || a == "-h") {
       o.command = CliOptions::Command::kHelp;
       return o;
@@ -69,9 +103,14 @@ Result<CliOptions> ParseCli(const std::vector<std::string>& args) {
     }
     bool known = false;
     for (const auto& f : kValueFlags) known = known || f == name;
+    for (const auto& f : kSuperviseFlags) known = known || (run && f == name);
     if (!known) {
+      if (run && a.rfind("-", 0) != 0) {
+        return Status::Error("run: unexpected argument \"" + a + "\"; put the command after --");
+      }
       if (a.rfind("-", 0) != 0) return Status::Error("unexpected argument \"" + a + "\"; see botwatch --help");
       std::vector<std::string> all = kValueFlags;
+      if (run) all.insert(all.end(), kSuperviseFlags.begin(), kSuperviseFlags.end());
       all.push_back("--version");
       all.push_back("--one-shot");
       all.push_back("--help");
@@ -87,6 +126,9 @@ Result<CliOptions> ParseCli(const std::vector<std::string>& args) {
       o.config_file = value;
     } else if (name == "--web.listen-address") {
       o.listen_address = value;
+    } else if (name == "--web.config.file") {
+      if (value.empty()) return Status::Error("flag --web.config.file needs a path");
+      o.web_config_file = value;
     } else if (name == "--log.level") {
       if (!log::ParseLevel(value, &o.log_level)) {
         return Status::Error("invalid --log.level \"" + value + "\" (use debug, info, warn or error)");
@@ -95,8 +137,26 @@ Result<CliOptions> ParseCli(const std::vector<std::string>& args) {
       if (!log::ParseFormat(value, &o.log_format)) {
         return Status::Error("invalid --log.format \"" + value + "\" (use logfmt or json)");
       }
+    } else if (name == "--supervise.restart") {
+      if (value == "never") {
+        o.supervise.restart = SuperviseOptions::Restart::kNever;
+      } else if (value == "on-failure") {
+        o.supervise.restart = SuperviseOptions::Restart::kOnFailure;
+      } else {
+        return Status::Error("invalid --supervise.restart \"" + value + "\" (use never or on-failure)");
+      }
+    } else if (name == "--supervise.name") {
+      if (value.empty()) return Status::Error("flag --supervise.name needs a value");
+      o.supervise.name = value;
+    } else if (name.rfind("--supervise.", 0) == 0) {
+      Result<Duration> d = ParseDuration(value);
+      if (!d.ok()) return Status::Error("invalid " + name + ": " + d.status().message());
+      if (name == "--supervise.restart-backoff") o.supervise.backoff_initial = d.value();
+      if (name == "--supervise.restart-backoff-max") o.supervise.backoff_max = d.value();
+      if (name == "--supervise.kill-timeout") o.supervise.kill_timeout = d.value();
     }
   }
+  if (run) return Status::Error("run: missing -- COMMAND (e.g. botwatch run -- node src/index.js)");
   return o;
 }
 

@@ -5,6 +5,7 @@
 
 #include "agent/log.h"
 #include "agent/status.h"
+#include "agent/supervisor.h"
 
 namespace botwatch {
 
@@ -14,12 +15,14 @@ inline constexpr const char* kDefaultConfigFile = "/etc/botwatch/botwatch.yaml";
 inline constexpr const char* kDefaultListenAddress = ":10117";
 
 struct CliOptions {
-  enum class Command { kServe, kCheckConfig, kLogsOneShot, kVersion, kHelp };
+  enum class Command { kServe, kRun, kCheckConfig, kLogsOneShot, kVersion, kHelp };
   Command command = Command::kServe;
   std::string config_file = kDefaultConfigFile;
   std::string listen_address = kDefaultListenAddress;
+  std::string web_config_file;  // empty: plain HTTP without auth
   log::Level log_level = log::Level::kInfo;
   log::Format log_format = log::Format::kLogfmt;
+  SuperviseOptions supervise;  // kRun: the command and its restart policy
 };
 
 // Parses argv (without argv[0]). Errors are one line suitable for stderr.

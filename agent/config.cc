@@ -77,7 +77,8 @@ CollectorInstance ReadCollector(ConfigMap& m, const GlobalConfig& global,
     for (const auto& t : types) known += (known.empty() ? "" : ", ") + t;
     m.FailAt("type", msg + "; known types: " + known);
   }
-  inst.spec.interval = m.DurationValue("interval", global.default_interval, std::chrono::milliseconds(100));
+  Duration default_interval = registry.DefaultInterval(inst.spec.type).value_or(global.default_interval);
+  inst.spec.interval = m.DurationValue("interval", default_interval, std::chrono::milliseconds(100));
   Duration default_timeout = std::min(global.scrape_timeout, inst.spec.interval);
   inst.spec.timeout = m.DurationValue("timeout", default_timeout, std::chrono::milliseconds(10));
   if (inst.spec.timeout > inst.spec.interval) {

@@ -7,25 +7,37 @@
 
 #include <cstdio>
 #include <iostream>
+#include <memory>
 
 #include "agent/agent.h"
 #include "agent/cli.h"
 #include "agent/config.h"
 #include "agent/log.h"
 #include "agent/exposition.h"
+#include "agent/supervisor.h"
+#include "agent/systemd_notify.h"
 #include "agent/version.h"
+#include "agent/web_config.h"
 #include "logs/log_config.h"
 #include "logs/pipeline.h"
 
 namespace {
 
-int CheckConfig(const std::string& path) {
+int CheckConfig(const std::string& path, const std::string& web_path) {
   auto config = botwatch::LoadConfigFile(path);
   if (!config.ok()) {
     std::fprintf(stderr, "%s\n", config.status().message().c_str());
     return 1;
   }
   std::printf("%s: OK (%zu collectors)\n", path.c_str(), config.value()->collectors.size());
+  if (web_path.empty()) return 0;
+  auto web = botwatch::LoadWebConfigFile(web_path);
+  if (!web.ok()) {
+    std::fprintf(stderr, "%s\n", web.status().message().c_str());
+    return 1;
+  }
+  std::printf("%s: OK (%s, %zu basic auth users)\n", web_path.c_str(), web.value()->tls ? "TLS" : "no TLS",
+              web.value()->basic_auth_users.size());
   return 0;
 }
 
@@ -44,9 +56,11 @@ int LogsOneShot(const std::string& path) {
   return 0;
 }
 
+// Serves until SIGTERM/SIGINT; in supervise mode (`run`) until the child is
+// done, and then exits with the child's code.
 int Serve(const botwatch::CliOptions& opts) {
   // Signals are taken synchronously by this thread only; every thread started
-  // later inherits the mask.
+  // later inherits the mask (the supervised child gets a clean one).
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGHUP);
@@ -55,26 +69,78 @@ int Serve(const botwatch::CliOptions& opts) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
 
-  botwatch::Agent agent({opts.config_file, opts.listen_address});
+  namespace systemd = botwatch::systemd;
+  const bool supervise = opts.command == botwatch::CliOptions::Command::kRun;
+  std::unique_ptr<botwatch::Supervisor> child;
+  botwatch::Agent::Options agent_options{opts.config_file, opts.listen_address, opts.web_config_file, {}};
+  if (supervise) {
+    child = std::make_unique<botwatch::Supervisor>(opts.supervise);
+    agent_options.extra_families = [&child] { return child->Metrics(); };
+  }
+  botwatch::Agent agent(agent_options);
   if (botwatch::Status st = agent.Start(); !st.ok()) {
     botwatch::log::Error("cannot start", {{"err", st.message()}});
     return 1;
   }
+  if (child) {
+    if (botwatch::Status st = child->Start(); !st.ok()) {
+      botwatch::log::Error("cannot start the child", {{"err", st.message()}});
+      std::fflush(nullptr);
+      ::_exit(127);  // as a shell does for a command it cannot run
+    }
+  }
+  systemd::NotifyReady("serving on port " + std::to_string(agent.port()));
+  // The watchdog is pinged from this loop: if the main thread wedges, systemd
+  // restarts us. In supervise mode the loop also notices the child is done.
+  const std::optional<std::chrono::milliseconds> ping = systemd::WatchdogPingInterval();
+  auto next_ping = std::chrono::steady_clock::now();
+  bool stopping = false;
+  int exit_code = 0;
   while (true) {
-    int sig = 0;
-    if (sigwait(&signals, &sig) != 0) continue;
+    if (child && child->Done()) {
+      exit_code = child->ExitCode();
+      if (!stopping) systemd::NotifyStopping();
+      botwatch::log::Info("child done; shutting down", {{"exit_code", std::to_string(exit_code)}});
+      break;
+    }
+    auto now = std::chrono::steady_clock::now();
+    if (ping && now >= next_ping) {
+      systemd::NotifyWatchdog();
+      next_ping = now + *ping;
+    }
+    std::chrono::nanoseconds wait = std::chrono::hours(1);
+    if (ping) wait = next_ping - now;
+    if (child) wait = std::min<std::chrono::nanoseconds>(wait, std::chrono::milliseconds(20));
+    timespec ts{static_cast<time_t>(wait.count() / 1000000000), static_cast<long>(wait.count() % 1000000000)};
+    int sig = sigtimedwait(&signals, nullptr, &ts);
+    if (sig < 0) continue;  // timeout (EAGAIN) or EINTR
+    if (child) child->Signal(sig);  // the bot gets every signal botwatch gets
     if (sig == SIGHUP) {
-      (void)agent.Reload();  // logs its own outcome
+      systemd::NotifyReloading();
+      (void)agent.Reload();  // logs its own outcome; a failed reload keeps serving
+      systemd::NotifyReady();
       continue;
     }
-    botwatch::log::Info("shutting down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
-    agent.Stop(std::chrono::seconds(1));
-    botwatch::log::Info("shutdown complete");
-    std::fflush(nullptr);
-    // Stopping civetweb blocks for up to ~2 s on its poll interval; nothing is
-    // left to flush, so leave without running destructors.
-    ::_exit(0);
+    const char* name = sig == SIGTERM ? "SIGTERM" : "SIGINT";
+    if (child) {
+      // Keep serving until the child has gone (Supervisor kills it after the grace).
+      if (!stopping) {
+        systemd::NotifyStopping();
+        botwatch::log::Info("stopping the child", {{"signal", name}});
+      }
+      stopping = true;
+      continue;
+    }
+    systemd::NotifyStopping();
+    botwatch::log::Info("shutting down", {{"signal", name}});
+    break;
   }
+  agent.Stop(std::chrono::seconds(1));
+  botwatch::log::Info("shutdown complete");
+  std::fflush(nullptr);
+  // Stopping civetweb blocks for up to ~2 s on its poll interval; nothing is
+  // left to flush, so leave without running destructors.
+  ::_exit(exit_code);
 }
 
 }  // namespace
@@ -96,10 +162,11 @@ static int Main(int argc, char** argv) {
       std::printf("botwatch %s (revision %s)\n", botwatch::kVersion, botwatch::kRevision);
       return 0;
     case botwatch::CliOptions::Command::kCheckConfig:
-      return CheckConfig(opts.config_file);
+      return CheckConfig(opts.config_file, opts.web_config_file);
     case botwatch::CliOptions::Command::kLogsOneShot:
       return LogsOneShot(opts.config_file);
     case botwatch::CliOptions::Command::kServe:
+    case botwatch::CliOptions::Command::kRun:
       break;
   }
   curl_global_init(CURL_GLOBAL_DEFAULT);

@@ -6,7 +6,9 @@
 
 #include <mutex>
 
+#include "agent/basic_auth.h"
 #include "agent/log.h"
+#include "agent/web_config.h"
 
 namespace botwatch {
 
@@ -47,13 +49,38 @@ class WebServer::Dispatcher : public CivetHandler {
   bool handlePut(CivetServer*, mg_connection* conn) override { return Handle(conn, "PUT"); }
   bool handleDelete(CivetServer*, mg_connection* conn) override { return Handle(conn, "DELETE"); }
 
+  void SetAuth(std::shared_ptr<BasicAuth> auth) {
+    std::lock_guard<std::mutex> lock(auth_mu_);
+    auth_ = std::move(auth);
+  }
+
  private:
+  std::shared_ptr<BasicAuth> Auth() {
+    std::lock_guard<std::mutex> lock(auth_mu_);
+    return auth_;
+  }
+
   bool Handle(mg_connection* conn, const char* method) {
     const mg_request_info* ri = mg_get_request_info(conn);
     HttpRequest req{method, ri->local_uri ? ri->local_uri : "/", {}};
     for (int i = 0; i < ri->num_headers && i < 64; ++i) {
       req.headers.emplace_back(ri->http_headers[i].name ? ri->http_headers[i].name : "",
                                ri->http_headers[i].value ? ri->http_headers[i].value : "");
+    }
+    // Liveness stays open so orchestrators need no credentials; everything
+    // else, including /-/ready and /-/reload, needs them.
+    if (req.path != "/-/healthy") {
+      std::shared_ptr<BasicAuth> auth = Auth();
+      if (auth && !auth->Allow(mg_get_header(conn, "Authorization"))) {
+        static constexpr char kBody[] = "Unauthorized\n";
+        mg_printf(conn,
+                  "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"botwatch\", charset=\"UTF-8\"\r\n"
+                  "Content-Type: text/plain; charset=utf-8\r\nContent-Length: %zu\r\n"
+                  "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n\r\n",
+                  sizeof kBody - 1);
+        if (req.method != "HEAD") mg_write(conn, kBody, sizeof kBody - 1);
+        return true;
+      }
     }
     HttpResponse resp;
     try {
@@ -91,6 +118,8 @@ class WebServer::Dispatcher : public CivetHandler {
   }
 
   HttpHandler handler_;
+  std::mutex auth_mu_;
+  std::shared_ptr<BasicAuth> auth_;
 };
 
 namespace {
@@ -103,12 +132,33 @@ std::string g_civet_error;
 int CaptureCivetLog(const mg_connection*, const char* message) {
   std::lock_guard<std::mutex> lock(g_civet_error_mu);
   g_civet_error = message ? message : "";
+  while (!g_civet_error.empty() && (g_civet_error.back() == '\n' || g_civet_error.back() == '\r')) {
+    g_civet_error.pop_back();
+  }
+  log::Debug("civetweb", {{"detail", g_civet_error}});  // e.g. TLS handshake failures
   return 1;
+}
+
+// civetweb creates the SSL_CTX and hands it to init_ssl during construction;
+// the server being constructed reads its TLS settings from here (construction
+// is serialized by g_tls_mu).
+std::mutex g_tls_mu;
+const TlsServerConfig* g_tls = nullptr;
+
+int InitSsl(void* ssl_ctx, void*) {
+  if (g_tls == nullptr) return -1;
+  if (std::optional<TlsSetupError> err = ConfigureTlsContext(ssl_ctx, *g_tls)) {
+    log::Error("cannot set up TLS", {{"field", "tls_server_config." + err->field}, {"err", err->message}});
+    return -1;
+  }
+  return 1;  // certificate, key and verification are set: civetweb must not touch them
 }
 
 }  // namespace
 
 WebServer::~WebServer() = default;
+
+void WebServer::SetAuth(std::shared_ptr<BasicAuth> auth) { dispatcher_->SetAuth(std::move(auth)); }
 
 std::string WebServer::CivetListenSpec(const std::string& address) {
   size_t colon = address.rfind(':');
@@ -123,23 +173,34 @@ std::string WebServer::CivetListenSpec(const std::string& address) {
 }
 
 Result<std::unique_ptr<WebServer>> WebServer::Start(const std::string& listen_address, HttpHandler handler,
-                                                    WebServerOptions web_options) {
+                                                    const TlsServerConfig* tls, WebServerOptions web_options) {
   std::string spec = CivetListenSpec(listen_address);
   if (spec.empty()) {
     return Status::Error("invalid --web.listen-address \"" + listen_address + "\" (expected host:port)");
   }
+  // "s" makes the port TLS-only; civetweb then never answers plain HTTP on it.
+  if (tls) spec += "s";
   std::unique_ptr<WebServer> ws(new WebServer());
   ws->dispatcher_ = std::make_unique<Dispatcher>(std::move(handler));
   std::vector<std::string> options = {"listening_ports", spec, "num_threads", std::to_string(web_options.threads),
                                       "request_timeout_ms", "10000",    "enable_keep_alive", "yes",
-                                      "keep_alive_timeout_ms", "60000"};
+                                      "keep_alive_timeout_ms", "60000",
+                                      // Headers and body go out in separate writes (TLS records);
+                                      // with Nagle, the second waits ~40 ms for the peer's delayed ACK.
+                                      "tcp_nodelay", "1"};
   static CivetCallbacks callbacks;  // must outlive the server
   callbacks.log_message = &CaptureCivetLog;
+  callbacks.init_ssl = &InitSsl;
   {
     std::lock_guard<std::mutex> lock(g_civet_error_mu);
     g_civet_error.clear();
   }
   try {
+    std::lock_guard<std::mutex> tls_lock(g_tls_mu);
+    g_tls = tls;
+    struct Reset {
+      ~Reset() { g_tls = nullptr; }
+    } reset;
     ws->server_ = std::make_unique<CivetServer>(options, &callbacks);
   } catch (const std::exception&) {
     std::lock_guard<std::mutex> lock(g_civet_error_mu);
@@ -150,6 +211,7 @@ Result<std::unique_ptr<WebServer>> WebServer::Start(const std::string& listen_ad
   ws->server_->addHandler("/", ws->dispatcher_.get());
   std::vector<int> ports = ws->server_->getListeningPorts();
   ws->port_ = ports.empty() ? 0 : ports.front();
+  ws->tls_ = tls != nullptr;
   return ws;
 }
 

@@ -2,6 +2,8 @@
 
 // botwatch's HTTP endpoints on one civetweb server. Handlers answer from memory;
 // only POST /-/reload does work, and it is serialized by the agent.
+// With a web config it serves TLS only (civetweb's OpenSSL, configured by us)
+// and asks for basic auth on every path except /-/healthy.
 
 #include <functional>
 #include <memory>
@@ -13,8 +15,12 @@
 #include "agent/status.h"
 
 class CivetServer;
+struct mg_connection;
 
 namespace botwatch {
+
+class BasicAuth;
+struct TlsServerConfig;
 
 // A long-lived response body (Server-Sent Events): written piece by piece from
 // the civetweb worker thread that serves the request, which it holds until it
@@ -62,10 +68,17 @@ class WebServer {
   WebServer& operator=(const WebServer&) = delete;
 
   // Binds `listen_address` ("host:port", ":port", "[v6]:port"); port 0 picks a free one.
+  // With `tls`, the port speaks TLS only: a plain HTTP request gets no answer.
   static Result<std::unique_ptr<WebServer>> Start(const std::string& listen_address, HttpHandler handler,
+                                                  const TlsServerConfig* tls = nullptr,
                                                   WebServerOptions options = {});
 
   int port() const { return port_; }
+  bool tls() const { return tls_; }
+
+  // Requires basic auth on every path but /-/healthy; nullptr turns auth off.
+  // Safe while serving (a reload swaps the users).
+  void SetAuth(std::shared_ptr<BasicAuth> auth);
 
   // Turns "host:port" into civetweb's listening_ports syntax; empty on error.
   static std::string CivetListenSpec(const std::string& listen_address);
@@ -76,6 +89,7 @@ class WebServer {
   std::unique_ptr<Dispatcher> dispatcher_;
   std::unique_ptr<CivetServer> server_;  // after dispatcher_: destroyed first
   int port_ = 0;
+  bool tls_ = false;
 };
 
 }  // namespace botwatch

@@ -10,8 +10,17 @@ CollectorRegistry& CollectorRegistry::Global() {
   return registry;
 }
 
-bool CollectorRegistry::Register(const std::string& type, CollectorFactory factory) {
-  return factories_.emplace(type, std::move(factory)).second;
+bool CollectorRegistry::Register(const std::string& type, CollectorFactory factory,
+                                 std::optional<Duration> default_interval) {
+  if (!factories_.emplace(type, std::move(factory)).second) return false;
+  if (default_interval) default_intervals_[type] = *default_interval;
+  return true;
+}
+
+std::optional<Duration> CollectorRegistry::DefaultInterval(const std::string& type) const {
+  auto it = default_intervals_.find(type);
+  if (it == default_intervals_.end()) return std::nullopt;
+  return it->second;
 }
 
 const CollectorFactory* CollectorRegistry::Find(const std::string& type) const {
@@ -25,8 +34,9 @@ std::vector<std::string> CollectorRegistry::Types() const {
   return out;
 }
 
-detail::CollectorRegistration::CollectorRegistration(const char* type, CollectorFactory factory) {
-  if (!CollectorRegistry::Global().Register(type, std::move(factory))) {
+detail::CollectorRegistration::CollectorRegistration(const char* type, CollectorFactory factory,
+                                                     std::optional<Duration> default_interval) {
+  if (!CollectorRegistry::Global().Register(type, std::move(factory), default_interval)) {
     // Two files claiming one type is a build mistake; fail loudly at start-up.
     std::fprintf(stderr, "botwatch: collector type \"%s\" registered twice\n", type);
     std::abort();

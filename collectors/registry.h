@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,22 +26,32 @@ class CollectorRegistry {
  public:
   static CollectorRegistry& Global();
 
-  // Returns false if the type is already registered.
-  bool Register(const std::string& type, CollectorFactory factory);
+  // Returns false if the type is already registered. `default_interval`, when
+  // set, replaces global.default_interval for instances of this type that set no
+  // `interval` of their own (for APIs whose quotas make frequent probes costly).
+  bool Register(const std::string& type, CollectorFactory factory,
+                std::optional<Duration> default_interval = std::nullopt);
   const CollectorFactory* Find(const std::string& type) const;
+  std::optional<Duration> DefaultInterval(const std::string& type) const;
   std::vector<std::string> Types() const;
 
  private:
   std::map<std::string, CollectorFactory> factories_;
+  std::map<std::string, Duration> default_intervals_;
 };
 
 namespace detail {
 struct CollectorRegistration {
-  CollectorRegistration(const char* type, CollectorFactory factory);
+  CollectorRegistration(const char* type, CollectorFactory factory,
+                        std::optional<Duration> default_interval = std::nullopt);
 };
 }  // namespace detail
 
 #define BOTWATCH_REGISTER_COLLECTOR(type, factory) \
   static const ::botwatch::detail::CollectorRegistration kBotwatchCollectorRegistration_{type, factory}
+
+// Same, with a type-specific default interval (see CollectorRegistry::Register).
+#define BOTWATCH_REGISTER_COLLECTOR_WITH_INTERVAL(type, factory, interval) \
+  static const ::botwatch::detail::CollectorRegistration kBotwatchCollectorRegistration_{type, factory, interval}
 
 }  // namespace botwatch

@@ -253,7 +253,6 @@ void LogPipeline::RunOnce() {
     o.globs = s.config->paths;
     o.start_at_end = false;
     o.max_line_bytes = s.config->max_line_bytes;
-    o.block_bytes = 1 << 20;
     o.rotate_wait = std::chrono::milliseconds(0);
     s.tailer = std::make_unique<FileTailer>(o, std::vector<FilePosition>{}, false);
   }

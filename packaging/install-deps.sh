@@ -2,6 +2,8 @@
 # Installs every build and test dependency of botwatch from Debian's packages.
 # Idempotent: when everything is present it only runs dpkg-query and exits.
 # Works as root or through sudo. Set BOTWATCH_DEPS_EXTRA="pkg ..." to add more.
+# --build-only installs what building and packaging need, not the test peers
+# (the container image build uses it).
 set -euo pipefail
 
 PACKAGES=(
@@ -10,17 +12,25 @@ PACKAGES=(
   prometheus-cpp-dev libcivetweb-dev libyaml-cpp-dev
   libboost-dev libboost-filesystem-dev
   catch2 libcurl4-openssl-dev libpq-dev libsimdjson-dev nlohmann-json3-dev
-  libsystemd-dev zlib1g-dev
-  # tests: real peers and tools on 127.0.0.1
-  prometheus prometheus-alertmanager postgresql curl ca-certificates openssl
-  procps iproute2 python3
-  # tests: the status page in a real headless browser (driven by playwright-core from npm)
-  chromium chromium-driver
+  libsystemd-dev zlib1g-dev libssl-dev libcrypt-dev
+  # packaging (cpack's dpkg-shlibdeps)
+  dpkg-dev file
 )
-# The machine image may carry NodeSource's nodejs (which bundles npm and
-# conflicts with Debian's npm package): only install Debian's when node is absent.
-command -v node >/dev/null 2>&1 || PACKAGES+=(nodejs)
-command -v npm >/dev/null 2>&1 || PACKAGES+=(npm)
+if [ "${1:-}" != "--build-only" ]; then
+  PACKAGES+=(
+    # tests: real peers and tools on 127.0.0.1
+    prometheus prometheus-alertmanager postgresql curl ca-certificates openssl
+    procps iproute2 python3
+    # tests: systemd-analyze verify for the unit
+    systemd
+    # tests: the status page in a real headless browser (driven by playwright-core from npm)
+    chromium chromium-driver
+  )
+  # The machine image may carry NodeSource's nodejs (which bundles npm and
+  # conflicts with Debian's npm package): only install Debian's when node is absent.
+  command -v node >/dev/null 2>&1 || PACKAGES+=(nodejs)
+  command -v npm >/dev/null 2>&1 || PACKAGES+=(npm)
+fi
 # shellcheck disable=SC2206
 PACKAGES+=(${BOTWATCH_DEPS_EXTRA:-})
 

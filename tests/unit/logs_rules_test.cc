@@ -218,3 +218,27 @@ TEST_CASE("the shipped preset loads and keeps identifiers out of labels") {
     for (const auto& l : m.label_names) CHECK(rules.identifiers.count(l) == 0);
   }
 }
+
+TEST_CASE("a reload keeps the counts of unchanged metrics and resets changed ones") {
+  auto before = Load(
+      "      - {metric: kept_total, type: counter, label_fields: {kind: k}}\n"
+      "      - {metric: rebucketed_seconds, type: histogram, value_field: v, buckets: [1, 2]}\n");
+  LogPipeline old(before->logs);
+  Feed(old, {R"({"k":"a","v":1})", R"({"k":"b","v":3})", R"({"k":"a","v":2})"});
+  nlohmann::json state = old.Stop();
+
+  auto after = Load(
+      "      - {metric: kept_total, type: counter, label_fields: {kind: k}}\n"
+      "      - {metric: rebucketed_seconds, type: histogram, value_field: v, buckets: [1, 5]}\n"
+      "      - {metric: new_total, type: counter}\n");
+  LogPipeline fresh(after->logs);
+  fresh.Start(&state);
+  Feed(fresh, {R"({"k":"a","v":4})"});
+  CHECK(Value(fresh, "kept_total", {"a"}) == 3);
+  CHECK(Value(fresh, "kept_total", {"b"}) == 1);
+  CHECK(Value(fresh, "new_total") == 1);
+  std::string text = Text(fresh);
+  CHECK(text.find("rebucketed_seconds_count 1\n") != std::string::npos);
+  CHECK(text.find("botwatch_log_lines_total{source=\"app\"} 4\n") != std::string::npos);
+  (void)fresh.Stop();
+}

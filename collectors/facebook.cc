@@ -1,0 +1,349 @@
+#include "collectors/facebook.h"
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include <algorithm>
+#include <chrono>
+#include <nlohmann/json.hpp>
+
+#include "agent/config_node.h"
+#include "collectors/http.h"
+#include "collectors/registry.h"
+
+namespace botwatch {
+
+// Graph API calls count against the app's rate limits: probe every 5 minutes
+// unless the config says otherwise.
+BOTWATCH_REGISTER_COLLECTOR_WITH_INTERVAL("facebook", FacebookCollector::Create, std::chrono::minutes(5));
+
+namespace {
+
+using Json = nlohmann::json;
+
+const char* const kUsageKinds[] = {"call_count", "total_time", "total_cputime"};
+
+Json ParseJson(const std::string& text) { return Json::parse(text, nullptr, /*allow_exceptions=*/false); }
+
+double NumberOr(const Json& obj, const char* key, double def) {
+  if (!obj.is_object()) return def;
+  auto it = obj.find(key);
+  if (it == obj.end() || !it->is_number()) return def;
+  return it->get<double>();
+}
+
+bool BoolOr(const Json& obj, const char* key, bool def) {
+  if (!obj.is_object()) return def;
+  auto it = obj.find(key);
+  return it != obj.end() && it->is_boolean() ? it->get<bool>() : def;
+}
+
+std::string StringOr(const Json& obj, const char* key) {
+  if (!obj.is_object()) return "";
+  auto it = obj.find(key);
+  return it != obj.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
+// Merges the percentage fields of one usage object into ratios (max wins).
+void MergeUsage(const Json& obj, std::map<std::string, double>* out, double* regain_seconds) {
+  if (!obj.is_object()) return;
+  for (const char* kind : kUsageKinds) {
+    double pct = NumberOr(obj, kind, -1);
+    if (pct < 0) continue;
+    double& slot = (*out)[kind];
+    slot = std::max(slot, pct / 100.0);
+  }
+  // Documented in minutes.
+  double minutes = NumberOr(obj, "estimated_time_to_regain_access", 0);
+  if (minutes > 0) *regain_seconds = std::max(*regain_seconds, minutes * 60);
+}
+
+bool IsRateLimitCode(int code) {
+  return code == 4 || code == 17 || code == 32 || code == 613 || (code >= 80000 && code <= 80014);
+}
+
+std::string Truncate(std::string s, size_t n) {
+  if (s.size() > n) s = s.substr(0, n) + "...";
+  return s;
+}
+
+}  // namespace
+
+std::optional<GraphError> ParseGraphError(const std::string& body) {
+  Json j = ParseJson(body);
+  if (!j.is_object()) return std::nullopt;
+  auto it = j.find("error");
+  if (it == j.end() || !it->is_object()) return std::nullopt;
+  GraphError e;
+  e.code = static_cast<int>(NumberOr(*it, "code", 0));
+  e.subcode = static_cast<int>(NumberOr(*it, "error_subcode", 0));
+  e.message = StringOr(*it, "message");
+  e.type = StringOr(*it, "type");
+  return e;
+}
+
+const char* ReasonForGraphError(const std::optional<GraphError>& error, long http_status) {
+  if (error) {
+    if (error->code == 190 || error->code == 102) {
+      return error->subcode == 463 ? facebook_reason::kTokenExpired : facebook_reason::kTokenInvalid;
+    }
+    if (error->code == 10 || (error->code >= 200 && error->code <= 299)) return facebook_reason::kPermission;
+    if (IsRateLimitCode(error->code)) return facebook_reason::kRateLimited;
+    if (error->code == 1 || error->code == 2) return facebook_reason::kServerError;  // unknown/service errors
+  }
+  if (http_status >= 500) return facebook_reason::kServerError;
+  if (http_status == 429) return facebook_reason::kRateLimited;
+  return facebook_reason::kApiError;
+}
+
+void ParseUsageHeaders(const ProbeResponse& response, GraphUsage* usage) {
+  if (const std::string& h = response.Header("x-app-usage"); !h.empty()) {
+    MergeUsage(ParseJson(h), &usage->app, &usage->regain_access_seconds);
+  }
+  if (const std::string& h = response.Header("x-page-usage"); !h.empty()) {
+    MergeUsage(ParseJson(h), &usage->page, &usage->regain_access_seconds);
+  }
+  if (const std::string& h = response.Header("x-business-use-case-usage"); !h.empty()) {
+    // {"<business object id>": [{"type": "pages", "call_count": 100, ...}, ...], ...}
+    Json j = ParseJson(h);
+    if (j.is_object()) {
+      for (const auto& [id, entries] : j.items()) {
+        if (!entries.is_array()) continue;
+        for (const Json& e : entries) MergeUsage(e, &usage->business, &usage->regain_access_seconds);
+      }
+    }
+  }
+}
+
+std::string AppSecretProof(const std::string& token, const std::string& app_secret) {
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), app_secret.data(), static_cast<int>(app_secret.size()),
+       reinterpret_cast<const unsigned char*>(token.data()), token.size(), mac, &len);
+  static const char* kHex = "0123456789abcdef";
+  std::string out;
+  out.reserve(len * 2);
+  for (unsigned int i = 0; i < len; ++i) {
+    out += kHex[mac[i] >> 4];
+    out += kHex[mac[i] & 15];
+  }
+  return out;
+}
+
+std::unique_ptr<Collector> FacebookCollector::Create(const CollectorSpec&, ConfigMap& config) {
+  FacebookConfig c;
+  c.base_url = config.String("base_url", c.base_url);
+  if (c.base_url.rfind("http://", 0) != 0 && c.base_url.rfind("https://", 0) != 0) {
+    config.FailAt("base_url", "must start with http:// or https://");
+  }
+  while (!c.base_url.empty() && c.base_url.back() == '/') c.base_url.pop_back();
+  c.api_version = config.String("api_version", c.api_version);
+  if (c.api_version.size() < 2 || c.api_version[0] != 'v' ||
+      c.api_version.find_first_not_of("0123456789.", 1) != std::string::npos) {
+    config.FailAt("api_version", "expected a Graph API version such as \"v21.0\", got \"" + c.api_version + "\"");
+  }
+  c.page_token = config.RequiredSecret("page_token");
+  c.app_id = config.RequiredString("app_id");
+  if (c.app_id.empty() || c.app_id.find_first_not_of("0123456789") != std::string::npos) {
+    config.FailAt("app_id", "must be the numeric app id");
+  }
+  c.app_secret = config.RequiredSecret("app_secret");
+  c.page_id = config.String("page_id", "");
+  if (c.page_id.find_first_not_of("0123456789") != std::string::npos) {
+    config.FailAt("page_id", "must be the numeric page id");
+  }
+  c.required_scopes = config.StringList("required_scopes");
+  c.check_webhook = config.Bool("check_webhook", true);
+  bool fields_set = config.Has("webhook_fields");
+  std::vector<std::string> fields = config.StringList("webhook_fields");
+  if (fields_set) {
+    if (fields.empty()) config.FailAt("webhook_fields", "must not be empty (set check_webhook: false instead)");
+    c.webhook_fields = std::move(fields);
+  }
+  if (c.webhook_fields.size() > 32) config.FailAt("webhook_fields", "at most 32 fields");
+  if (c.required_scopes.size() > 32) config.FailAt("required_scopes", "at most 32 scopes");
+  c.ca_file = config.String("ca_file", "");
+  return std::make_unique<FacebookCollector>(std::move(c));
+}
+
+FacebookCollector::FacebookCollector(FacebookConfig config)
+    : config_(std::move(config)), app_token_(config_.app_id + "|" + config_.app_secret.reveal()) {}
+
+std::string FacebookCollector::Redact(const std::string& text) const {
+  return RedactSecrets(text, {&config_.page_token, &config_.app_secret, &app_token_});
+}
+
+ProbeResponse FacebookCollector::Get(const std::string& path_and_query, const Secret& token,
+                                    const ProbeContext& ctx) const {
+  ProbeRequest req;
+  std::string sep = path_and_query.find('?') == std::string::npos ? "?" : "&";
+  req.url = config_.base_url + "/" + config_.api_version + path_and_query + sep +
+            "appsecret_proof=" + AppSecretProof(token.reveal(), config_.app_secret.reveal());
+  req.headers.emplace_back("Authorization: Bearer " + token.reveal());
+  req.ca_file = config_.ca_file;
+  req.max_body_bytes = 256 << 10;
+  Duration left = ctx.Remaining();
+  if (left.count() <= 0) {
+    ProbeResponse timed_out;
+    timed_out.curl_code = 28;  // CURLE_OPERATION_TIMEDOUT
+    timed_out.curl_error = "no time left before the deadline";
+    return timed_out;
+  }
+  return PerformHttp(req, left);
+}
+
+ProbeResult FacebookCollector::Collect(const ProbeContext& ctx) {
+  FamilyBuilder fb;
+  GraphUsage usage;
+  std::optional<ProbeResult> failure;  // the first problem found decides the reason
+  auto fail = [&](const char* why, const std::string& message) {
+    if (!failure) failure = ProbeResult::Down(why, Redact(message));
+  };
+  auto finish = [&]() {
+    fb.Gauge("botwatch_facebook_estimated_time_to_regain_access_seconds",
+             "Graph API's estimate of the time until throttled calls succeed again (0 when not throttled).",
+             usage.regain_access_seconds);
+    for (const auto& [kind, ratio] : usage.app) {
+      fb.Gauge("botwatch_facebook_app_usage_ratio", "App rate-limit usage from X-App-Usage (1 = 100 %).", ratio,
+               {{"kind", kind}});
+    }
+    for (const auto& [kind, ratio] : usage.page) {
+      fb.Gauge("botwatch_facebook_page_usage_ratio", "Page rate-limit usage from X-Page-Usage (1 = 100 %).", ratio,
+               {{"kind", kind}});
+    }
+    for (const auto& [kind, ratio] : usage.business) {
+      fb.Gauge("botwatch_facebook_business_use_case_usage_ratio",
+               "Highest business use case rate-limit usage from X-Business-Use-Case-Usage (1 = 100 %).", ratio,
+               {{"kind", kind}});
+    }
+    ProbeResult r = failure ? std::move(*failure) : ProbeResult::Up();
+    r.families = fb.Take();
+    return r;
+  };
+  // A failed call: transport errors end the probe, API errors are recorded.
+  // Returns the parsed body when the call succeeded.
+  auto call = [&](const char* name, const std::string& path, const Secret& token, bool* transport_failed) -> Json {
+    ProbeResponse resp = Get(path, token, ctx);
+    fb.Gauge("botwatch_facebook_latency_seconds", "Duration of the last Graph API call of each kind.",
+             resp.total_seconds, {{"call", name}});
+    if (!resp.ok()) {
+      *transport_failed = true;
+      fail(ReasonForCurlCode(resp.curl_code), std::string(name) + ": " + resp.curl_error);
+      return Json();
+    }
+    ParseUsageHeaders(resp, &usage);
+    std::optional<GraphError> err = ParseGraphError(resp.body);
+    if (err || resp.status < 200 || resp.status > 299) {
+      std::string msg = std::string(name) + ": HTTP " + std::to_string(resp.status);
+      if (err) {
+        msg += ", Graph error " + std::to_string(err->code);
+        if (err->subcode) msg += "/" + std::to_string(err->subcode);
+        if (!err->message.empty()) msg += ": " + Truncate(err->message, 200);
+      }
+      fail(ReasonForGraphError(err, resp.status), msg);
+      return Json();
+    }
+    Json j = ParseJson(resp.body);
+    if (!j.is_object()) fail(reason::kProtocol, std::string(name) + ": response is not a JSON object");
+    return j;
+  };
+
+  bool transport_failed = false;
+
+  // 1. The page token itself, inspected with the app token.
+  Json dt = call("debug_token", "/debug_token?input_token=" + UrlEncode(config_.page_token.reveal()), app_token_,
+                 &transport_failed);
+  if (transport_failed) return finish();
+  if (dt.is_object()) {
+    auto data_it = dt.find("data");
+    const Json data = data_it == dt.end() ? Json() : *data_it;
+    if (!data.is_object()) {
+      fail(reason::kProtocol, "debug_token: response has no \"data\" object");
+    } else {
+      bool valid = BoolOr(data, "is_valid", false);
+      double expires_at = NumberOr(data, "expires_at", 0);
+      fb.Gauge("botwatch_facebook_token_valid", "1 if debug_token reports the page token valid.", valid ? 1 : 0);
+      fb.Gauge("botwatch_facebook_token_expiry_timestamp_seconds",
+               "When the page token expires (Unix time; 0 = never).", expires_at);
+      fb.Gauge("botwatch_facebook_token_data_access_expiry_timestamp_seconds",
+               "When the page token's data access expires (Unix time; 0 = never).",
+               NumberOr(data, "data_access_expires_at", 0));
+      std::vector<std::string> granted;
+      if (auto s = data.find("scopes"); s != data.end() && s->is_array()) {
+        for (const Json& v : *s) {
+          if (v.is_string()) granted.push_back(v.get<std::string>());
+        }
+      }
+      std::string missing;
+      for (const std::string& scope : config_.required_scopes) {
+        bool has = std::find(granted.begin(), granted.end(), scope) != granted.end();
+        fb.Gauge("botwatch_facebook_token_scope_granted", "1 if the page token has this required scope.",
+                 has ? 1 : 0, {{"scope", scope}});
+        if (!has) missing += (missing.empty() ? "" : ", ") + scope;
+      }
+      fb.Gauge("botwatch_facebook_token_scopes_ok", "1 if the page token has every required scope.",
+               missing.empty() ? 1 : 0);
+      if (!valid) {
+        std::optional<GraphError> inner;
+        if (auto e = data.find("error"); e != data.end() && e->is_object()) {
+          GraphError g;
+          g.code = static_cast<int>(NumberOr(*e, "code", 190));
+          g.subcode = static_cast<int>(NumberOr(*e, "subcode", 0));
+          g.message = StringOr(*e, "message");
+          inner = g;
+        }
+        double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+        bool expired = (inner && inner->subcode == 463) || (expires_at > 0 && expires_at <= now);
+        fail(expired ? facebook_reason::kTokenExpired : facebook_reason::kTokenInvalid,
+             std::string("debug_token: page token ") + (expired ? "expired" : "invalid") +
+                 (inner && !inner->message.empty() ? ": " + Truncate(inner->message, 200) : ""));
+      } else if (!missing.empty()) {
+        fail(facebook_reason::kMissingScope, "debug_token: page token lacks required scope(s): " + missing);
+      }
+    }
+  }
+
+  // 2. Reachability and latency with the page token; also tells the page id.
+  Json me = call("me", "/me?fields=id", config_.page_token, &transport_failed);
+  if (transport_failed) return finish();
+  std::string page_id = config_.page_id;
+  if (page_id.empty()) {
+    page_id = StringOr(me, "id");
+    if (page_id.find_first_not_of("0123456789") != std::string::npos) page_id.clear();
+  }
+
+  // 3. The page's webhook subscription for this app.
+  if (config_.check_webhook && !page_id.empty()) {
+    Json subs = call("subscribed_apps", "/" + page_id + "/subscribed_apps", config_.page_token, &transport_failed);
+    if (transport_failed) return finish();
+    if (subs.is_object()) {
+      std::vector<std::string> fields;
+      bool app_listed = false;
+      if (auto d = subs.find("data"); d != subs.end() && d->is_array()) {
+        for (const Json& app : *d) {
+          if (!app.is_object() || StringOr(app, "id") != config_.app_id) continue;
+          app_listed = true;
+          if (auto f = app.find("subscribed_fields"); f != app.end() && f->is_array()) {
+            for (const Json& v : *f) {
+              if (v.is_string()) fields.push_back(v.get<std::string>());
+            }
+          }
+        }
+      }
+      std::string missing;
+      for (const std::string& field : config_.webhook_fields) {
+        bool on = std::find(fields.begin(), fields.end(), field) != fields.end();
+        fb.Gauge("botwatch_facebook_webhook_subscribed",
+                 "1 if the page is subscribed to this webhook field for the app.", on ? 1 : 0, {{"field", field}});
+        if (!on) missing += (missing.empty() ? "" : ", ") + field;
+      }
+      if (!missing.empty()) {
+        fail(facebook_reason::kWebhookUnsubscribed,
+             std::string("subscribed_apps: ") + (app_listed ? "page not subscribed to: " : "app not subscribed to the page; missing: ") + missing);
+      }
+    }
+  }
+  return finish();
+}
+
+}  // namespace botwatch

@@ -1,0 +1,238 @@
+#include "collectors/socketio.h"
+
+#include <algorithm>
+#include <chrono>
+#include <nlohmann/json.hpp>
+
+#include "agent/config_node.h"
+#include "collectors/http.h"
+#include "collectors/registry.h"
+
+namespace botwatch {
+
+BOTWATCH_REGISTER_COLLECTOR("socketio", SocketIoCollector::Create);
+
+namespace {
+
+using Json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+constexpr char kRecordSeparator = '\x1e';
+// Long-polling GETs that carry nothing for us (server events, noops) are
+// skipped; past this many the server is not answering the CONNECT.
+constexpr int kMaxPolls = 8;
+
+std::string Truncate(std::string s, size_t n) {
+  if (s.size() > n) s = s.substr(0, n) + "...";
+  return s;
+}
+
+double SecondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+bool ValidNamespace(const std::string& nsp) {
+  if (nsp.empty() || nsp[0] != '/') return false;
+  for (char c : nsp) {
+    if (c == ',' || c == '?' || c == '#' || static_cast<unsigned char>(c) < 0x21) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::vector<std::string> SplitPollingPayload(const std::string& payload) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= payload.size()) {
+    size_t end = payload.find(kRecordSeparator, start);
+    if (end == std::string::npos) end = payload.size();
+    if (end > start) out.push_back(payload.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
+
+std::optional<SocketIoPacket> ParseSocketIoPacket(const std::string& p) {
+  // Engine.IO message "4", then the Socket.IO type digit.
+  if (p.size() < 2 || p[0] != '4' || p[1] < '0' || p[1] > '6') return std::nullopt;
+  SocketIoPacket out;
+  out.type = p[1] - '0';
+  size_t pos = 2;
+  if (out.type == 5 || out.type == 6) {  // binary: "<attachments>-"
+    size_t digits = pos;
+    while (pos < p.size() && p[pos] >= '0' && p[pos] <= '9') ++pos;
+    if (pos == digits || pos >= p.size() || p[pos] != '-') return std::nullopt;
+    ++pos;
+  }
+  if (pos < p.size() && p[pos] == '/') {
+    size_t comma = p.find(',', pos);
+    out.nsp = p.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+    pos = comma == std::string::npos ? p.size() : comma + 1;
+  }
+  while (pos < p.size() && p[pos] >= '0' && p[pos] <= '9') ++pos;  // ack id
+  out.data = p.substr(pos);
+  return out;
+}
+
+std::unique_ptr<Collector> SocketIoCollector::Create(const CollectorSpec&, ConfigMap& config) {
+  SocketIoConfig c;
+  c.url = config.RequiredString("url");
+  if (c.url.rfind("http://", 0) != 0 && c.url.rfind("https://", 0) != 0) {
+    config.FailAt("url", "must start with http:// or https:// (the probe uses HTTP long-polling)");
+  }
+  if (c.url.find('?') != std::string::npos) config.FailAt("url", "must not have a query string");
+  while (!c.url.empty() && c.url.back() == '/') c.url.pop_back();
+  c.path = config.String("path", c.path);
+  if (c.path.empty() || c.path[0] != '/' || c.path.find('?') != std::string::npos) {
+    config.FailAt("path", "must start with / (the server's `path` option, default /socket.io/)");
+  }
+  if (c.path.back() != '/') c.path += '/';
+  c.nsp = config.String("namespace", c.nsp);
+  if (!ValidNamespace(c.nsp)) config.FailAt("namespace", "must start with / and contain no , ? # or spaces");
+  c.connect = config.Bool("connect", true);
+  if (std::optional<ConfigMap> auth = config.OptionalMap("auth")) {
+    if (!c.connect) config.FailAt("auth", "is sent with the namespace CONNECT, which `connect: false` turns off");
+    Json payload = Json::object();
+    for (const auto& [key, raw] : config.StringMap("auth")) {
+      std::string name = key;
+      if (name.size() > 5 && name.compare(name.size() - 5, 5, "_file") == 0) name.resize(name.size() - 5);
+      std::optional<Secret> value = auth->OptionalSecret(name);
+      if (!value) continue;
+      payload[name] = value->reveal();
+      c.auth_values.emplace(name, std::move(*value));
+    }
+    auth->RejectUnknownKeys();
+    c.auth = Secret(payload.dump());
+  }
+  c.ca_file = config.String("ca_file", "");
+  return std::make_unique<SocketIoCollector>(std::move(c));
+}
+
+SocketIoCollector::SocketIoCollector(SocketIoConfig config) : config_(std::move(config)) {}
+
+std::string SocketIoCollector::Redact(const std::string& text) const {
+  std::vector<const Secret*> secrets;
+  for (const auto& [k, v] : config_.auth_values) secrets.push_back(&v);
+  if (config_.auth) secrets.push_back(&*config_.auth);
+  return RedactSecrets(text, secrets);
+}
+
+ProbeResponse SocketIoCollector::Poll(const std::string& sid, const std::optional<std::string>& body,
+                                     Duration timeout) const {
+  ProbeRequest req;
+  req.method = body ? "POST" : "GET";
+  req.url = config_.url + config_.path + "?EIO=4&transport=polling";
+  if (!sid.empty()) req.url += "&sid=" + UrlEncode(sid);
+  if (body) req.headers.emplace_back("Content-Type: text/plain;charset=UTF-8");
+  req.body = body;
+  req.ca_file = config_.ca_file;
+  req.max_body_bytes = 1 << 20;
+  if (timeout.count() <= 0) {
+    ProbeResponse timed_out;
+    timed_out.curl_code = 28;  // CURLE_OPERATION_TIMEDOUT
+    timed_out.curl_error = "no time left before the deadline";
+    return timed_out;
+  }
+  return PerformHttp(req, timeout);
+}
+
+ProbeResult SocketIoCollector::Collect(const ProbeContext& ctx) {
+  FamilyBuilder fb;
+  auto down = [&](const char* why, const std::string& message) {
+    ProbeResult r = ProbeResult::Down(why, Redact(message));
+    r.families = fb.Take();
+    return r;
+  };
+  auto transport_error = [&](const char* step, const ProbeResponse& resp) {
+    if (!resp.ok()) return down(ReasonForCurlCode(resp.curl_code), std::string(step) + ": " + resp.curl_error);
+    return down(reason::kProtocol, std::string(step) + ": HTTP " + std::to_string(resp.status) + ": " +
+                                       Truncate(resp.body, 200));
+  };
+
+  // 1. Engine.IO handshake.
+  ProbeResponse open = Poll("", std::nullopt, ctx.Remaining());
+  if (!open.ok() || open.status != 200) return transport_error("handshake", open);
+  fb.Gauge("botwatch_socketio_handshake_seconds", "Duration of the Engine.IO handshake (the open packet's GET).",
+           open.total_seconds);
+  std::vector<std::string> packets = SplitPollingPayload(open.body);
+  if (packets.empty() || packets[0][0] != '0') {
+    return down(reason::kProtocol, "handshake: expected an Engine.IO open packet, got \"" +
+                                       Truncate(open.body, 80) + "\"");
+  }
+  Json handshake = Json::parse(packets[0].substr(1), nullptr, false);
+  if (!handshake.is_object() || !handshake.contains("sid") || !handshake["sid"].is_string()) {
+    return down(reason::kProtocol, "handshake: open packet has no sid");
+  }
+  std::string sid = handshake["sid"].get<std::string>();
+  for (const char* key : {"pingInterval", "pingTimeout"}) {
+    if (handshake.contains(key) && handshake[key].is_number()) {
+      fb.Gauge(std::string("botwatch_socketio_") + (key[4] == 'I' ? "ping_interval" : "ping_timeout") + "_seconds",
+               key[4] == 'I' ? "The server's Engine.IO ping interval." : "The server's Engine.IO ping timeout.",
+               handshake[key].get<double>() / 1000.0);
+    }
+  }
+
+  // Closing is best effort and bounded: a session left open times out on the
+  // server after pingInterval + pingTimeout anyway.
+  auto close = [&]() {
+    Duration left = std::min<Duration>(ctx.Remaining(), std::chrono::seconds(1));
+    if (left.count() > 0) Poll(sid, std::string("1"), left);
+  };
+
+  if (!config_.connect) {
+    close();
+    ProbeResult r = ProbeResult::Up();
+    r.families = fb.Take();
+    return r;
+  }
+
+  // 2. Namespace CONNECT, and its answer.
+  std::string connect = "40";
+  if (config_.nsp != "/") connect += config_.nsp + ",";
+  if (config_.auth) connect += config_.auth->reveal();
+  auto sent_at = Clock::now();
+  ProbeResponse post = Poll(sid, connect, ctx.Remaining());
+  if (!post.ok() || post.status != 200) return transport_error("connect", post);
+
+  for (int i = 0; i < kMaxPolls; ++i) {
+    ProbeResponse poll = Poll(sid, std::nullopt, ctx.Remaining());
+    if (!poll.ok() || poll.status != 200) return transport_error("connect", poll);
+    for (const std::string& p : SplitPollingPayload(poll.body)) {
+      if (p == "2") {  // the server's heartbeat: answer it so the session stays valid
+        Poll(sid, std::string("3"), ctx.Remaining());
+        continue;
+      }
+      if (p[0] == '1') return down(reason::kProtocol, "connect: the server closed the session");
+      std::optional<SocketIoPacket> packet = ParseSocketIoPacket(p);
+      if (!packet || packet->nsp != config_.nsp) continue;
+      if (packet->type == 0) {
+        fb.Gauge("botwatch_socketio_roundtrip_seconds",
+                 "Round trip of the namespace CONNECT: from sending it to the server's answer.",
+                 SecondsSince(sent_at));
+        fb.Gauge("botwatch_socketio_connected", "1 if the namespace CONNECT was accepted.", 1);
+        close();
+        ProbeResult r = ProbeResult::Up();
+        r.families = fb.Take();
+        return r;
+      }
+      if (packet->type == 4) {
+        fb.Gauge("botwatch_socketio_roundtrip_seconds",
+                 "Round trip of the namespace CONNECT: from sending it to the server's answer.",
+                 SecondsSince(sent_at));
+        fb.Gauge("botwatch_socketio_connected", "1 if the namespace CONNECT was accepted.", 0);
+        Json err = Json::parse(packet->data, nullptr, false);
+        std::string why = err.is_object() && err.contains("message") && err["message"].is_string()
+                              ? err["message"].get<std::string>()
+                              : packet->data;
+        close();
+        return down(socketio_reason::kConnectError, "connect to " + config_.nsp + " refused: " + Truncate(why, 200));
+      }
+    }
+  }
+  close();
+  return down(reason::kProtocol, "connect: no answer to the namespace CONNECT after " + std::to_string(kMaxPolls) +
+                                     " polls");
+}
+
+}  // namespace botwatch

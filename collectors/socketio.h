@@ -1,0 +1,67 @@
+#pragma once
+
+// `type: socketio`: a Socket.IO 4 server (the bot's admin backend), spoken to
+// as a client over Engine.IO v4 HTTP long-polling, so no WebSocket library is
+// needed:
+//   GET  {url}{path}?EIO=4&transport=polling        -> 0{"sid",...,"pingInterval","pingTimeout"}
+//   POST ...&sid=SID   40[/nsp,]{auth}              -> "ok"
+//   GET  ...&sid=SID                                 -> 40[/nsp,]{"sid":...} or 44[/nsp,]{"message":...}
+//   POST ...&sid=SID   1                             (close)
+// The handshake time is the first GET. The round trip is the namespace CONNECT
+// exchange (POST to its answer): every Socket.IO 4 server answers it, through
+// its auth middleware, with no application handler needed. (A client ping is
+// not an option: in Engine.IO v4 only the server pings.)
+
+#include <map>
+#include <optional>
+#include <string>
+
+#include "agent/secret.h"
+#include "collectors/collector.h"
+#include "collectors/http_request.h"
+
+namespace botwatch {
+
+class ConfigMap;
+
+struct SocketIoConfig {
+  std::string url;              // scheme://host:port
+  std::string path = "/socket.io/";
+  std::string nsp = "/";        // namespace
+  bool connect = true;          // send the namespace CONNECT
+  std::optional<Secret> auth;   // the auth payload as JSON; values may be credentials
+  std::map<std::string, Secret> auth_values;
+  std::string ca_file;
+};
+
+namespace socketio_reason {
+inline constexpr const char* kConnectError = "connect_error";
+}  // namespace socketio_reason
+
+// One Socket.IO packet carried in an Engine.IO message packet ("4...").
+struct SocketIoPacket {
+  int type = -1;          // 0 CONNECT, 1 DISCONNECT, 2 EVENT, 3 ACK, 4 CONNECT_ERROR, ...
+  std::string nsp = "/";
+  std::string data;       // the JSON after the namespace (and ack id)
+};
+
+// Splits a polling payload into Engine.IO packets (separated by 0x1E).
+std::vector<std::string> SplitPollingPayload(const std::string& payload);
+// Parses the Socket.IO packet inside an Engine.IO message; nullopt if malformed.
+std::optional<SocketIoPacket> ParseSocketIoPacket(const std::string& engine_packet);
+
+class SocketIoCollector : public Collector {
+ public:
+  static std::unique_ptr<Collector> Create(const CollectorSpec& spec, ConfigMap& config);
+
+  explicit SocketIoCollector(SocketIoConfig config);
+  ProbeResult Collect(const ProbeContext& ctx) override;
+
+ private:
+  ProbeResponse Poll(const std::string& sid, const std::optional<std::string>& body, Duration timeout) const;
+  std::string Redact(const std::string& text) const;
+
+  SocketIoConfig config_;
+};
+
+}  // namespace botwatch

@@ -1,0 +1,311 @@
+// Supervise mode against the real binary with small shell children:
+// pass-through byte for byte, exit codes, signal forwarding, restarts with
+// backoff, the child's metrics, and a child that ignores SIGTERM.
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+#include <random>
+#include <regex>
+#include <sstream>
+
+#include "agent/cli.h"
+#include "agent/supervisor.h"
+#include "tests/support/botwatch_process.h"
+#include "tests/support/http_client.h"
+#include "tests/support/temp_dir.h"
+
+using namespace botwatch::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// `botwatch run ... -- sh -c SCRIPT` with its stdout and stderr in separate files.
+class Supervised {
+ public:
+  // `prefix` runs botwatch through another command (e.g. unshare).
+  Supervised(const TempDir& dir, const std::string& script, std::vector<std::string> flags = {},
+             std::vector<std::string> prefix = {})
+      : out_(dir.path() + "/stdout"), err_(dir.path() + "/stderr") {
+    std::string config = dir.Write("botwatch.yaml", "collectors:\n  - {name: me, type: process, process_name: botwatch}\n");
+    std::vector<std::string> argv = prefix;
+    argv.insert(argv.end(), {BOTWATCH_BINARY, "run", "--config.file=" + config, "--web.listen-address=127.0.0.1:0"});
+    argv.insert(argv.end(), flags.begin(), flags.end());
+    argv.insert(argv.end(), {"--", "/bin/sh", "-c", script});
+    std::vector<char*> cargv;
+    for (auto& a : argv) cargv.push_back(a.data());
+    cargv.push_back(nullptr);
+    int out = ::open(out_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int err = ::open(err_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::dup2(out, 1);
+      ::dup2(err, 2);
+      int devnull = ::open("/dev/null", O_RDONLY);
+      ::dup2(devnull, 0);
+      sigset_t none;
+      sigemptyset(&none);
+      ::sigprocmask(SIG_SETMASK, &none, nullptr);
+      ::execv(cargv[0], cargv.data());
+      ::_exit(127);
+    }
+    ::close(out);
+    ::close(err);
+  }
+  ~Supervised() {
+    if (!reaped_) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+  }
+  std::string Stdout() const { return ReadFile(out_); }
+  std::string Stderr() const { return ReadFile(err_); }
+  void Signal(int sig) const { ::kill(pid_, sig); }
+  pid_t pid() const { return pid_; }
+  std::optional<int> WaitExit(std::chrono::milliseconds timeout) {
+    auto end = std::chrono::steady_clock::now() + timeout;
+    while (true) {
+      int status = 0;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        reaped_ = true;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      }
+      if (std::chrono::steady_clock::now() >= end) return std::nullopt;
+      std::this_thread::sleep_for(5ms);
+    }
+  }
+  bool WaitStdout(const std::string& what, std::chrono::milliseconds timeout = 10s) {
+    return Eventually([&] { return Stdout().find(what) != std::string::npos; }, timeout);
+  }
+  int Port() {
+    static const std::regex kStarted("msg=\"botwatch started\".* port=([0-9]+)");
+    std::smatch m;
+    std::string log = Stderr();
+    return std::regex_search(log, m, kStarted) ? std::stoi(m[1]) : 0;
+  }
+
+ private:
+  std::string out_, err_;
+  pid_t pid_ = -1;
+  bool reaped_ = false;
+};
+
+std::optional<double> Sample(const std::string& metrics, const std::string& series) {
+  size_t pos = metrics.find("\n" + series + " ");
+  if (pos == std::string::npos) return std::nullopt;
+  return std::stod(metrics.substr(pos + series.size() + 2));
+}
+
+}  // namespace
+
+TEST_CASE("supervise: the child's stdout and stderr pass through byte for byte") {
+  TempDir dir;
+  // 1 MiB of every byte value, no trailing newline; then a partial line on stderr.
+  std::string payload(1 << 20, '\0');
+  std::mt19937 rng(42);
+  for (auto& c : payload) c = static_cast<char>(rng() & 0xff);
+  payload += "\r\nlast line without newline";
+  std::string file = dir.Write("payload.bin", payload);
+  Supervised s(dir, "cat '" + file + "'; printf 'err\\0bytes\\r' >&2; printf 'tail' >&2");
+  REQUIRE(s.WaitExit(20s) == 0);
+  CHECK(s.Stdout() == payload);  // botwatch writes nothing of its own to stdout
+  std::string err = s.Stderr();
+  CHECK(err.find(std::string("err\0bytes\rtail", 14)) != std::string::npos);
+}
+
+TEST_CASE("supervise: botwatch exits with the child's exit code") {
+  TempDir dir;
+  SECTION("zero") {
+    Supervised s(dir, "exit 0");
+    CHECK(s.WaitExit(10s) == 0);
+  }
+  SECTION("non-zero") {
+    Supervised s(dir, "exit 3");
+    CHECK(s.WaitExit(10s) == 3);
+  }
+  SECTION("killed by a signal: 128 + signal, as a shell reports it") {
+    Supervised s(dir, "kill -KILL $$");
+    CHECK(s.WaitExit(10s) == 137);
+    CHECK(s.Stderr().find("exit_code=137") != std::string::npos);
+  }
+}
+
+TEST_CASE("supervise: a command that cannot run exits 127") {
+  TempDir dir;
+  std::string config = dir.Write("botwatch.yaml", "collectors:\n  - {name: me, type: process, process_name: botwatch}\n");
+  CommandResult r = RunCommand({BOTWATCH_BINARY, "run", "--config.file=" + config, "--web.listen-address=127.0.0.1:0",
+                                "--", "/nonexistent/bot"});
+  CHECK(r.exit_code == 127);
+  CHECK(r.output.find("cannot start the child") != std::string::npos);
+}
+
+TEST_CASE("supervise: SIGHUP, SIGTERM and SIGINT are forwarded to the child") {
+  TempDir dir;
+  const std::string script =
+      "trap 'echo got-HUP' HUP; trap 'echo got-TERM; exit 42' TERM; trap 'echo got-INT; exit 43' INT; "
+      "echo ready; while :; do sleep 0.02; done";
+  SECTION("SIGHUP then SIGTERM") {
+    Supervised s(dir, script);
+    REQUIRE(s.WaitStdout("ready"));
+    s.Signal(SIGHUP);
+    REQUIRE(s.WaitStdout("got-HUP"));
+    CHECK(Eventually([&] { return s.Stderr().find("msg=\"config reloaded\"") != std::string::npos; }, 5s));
+    s.Signal(SIGTERM);
+    CHECK(s.WaitExit(10s) == 42);
+    CHECK(s.Stdout() == "ready\ngot-HUP\ngot-TERM\n");
+  }
+  SECTION("SIGINT") {
+    Supervised s(dir, script);
+    REQUIRE(s.WaitStdout("ready"));
+    s.Signal(SIGINT);
+    CHECK(s.WaitExit(10s) == 43);
+    CHECK(s.Stdout() == "ready\ngot-INT\n");
+  }
+}
+
+TEST_CASE("supervise: a child that ignores SIGTERM is killed after the grace period") {
+  TempDir dir;
+  Supervised s(dir, "trap '' TERM; echo ready; while :; do sleep 0.02; done", {"--supervise.kill-timeout=300ms"});
+  REQUIRE(s.WaitStdout("ready"));
+  auto start = std::chrono::steady_clock::now();
+  s.Signal(SIGTERM);
+  REQUIRE(s.WaitExit(10s) == 137);
+  double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  CHECK(took >= 0.3);
+  CHECK(took < 3.0);
+  CHECK(s.Stderr().find("child ignored the stop signal; killing it") != std::string::npos);
+}
+
+TEST_CASE("supervise: a crashing child is restarted with backoff, and its metrics are served") {
+  TempDir dir;
+  std::string runs = dir.path() + "/runs";
+  // Fails twice, then stays up.
+  Supervised s(dir,
+               "echo run >> '" + runs + "'; n=$(wc -l < '" + runs + "'); echo \"run $n\"; "
+               "if [ $n -lt 3 ]; then exit 5; fi; while :; do sleep 0.02; done",
+               {"--supervise.restart=on-failure", "--supervise.restart-backoff=100ms",
+                "--supervise.restart-backoff-max=150ms", "--supervise.name=bot"});
+  REQUIRE(s.WaitStdout("run 3"));
+  CHECK(s.Stdout() == "run 1\nrun 2\nrun 3\n");
+  std::string err = s.Stderr();
+  CHECK(err.find("msg=\"child failed; restarting\" exit_code=5 in=100ms attempt=1") != std::string::npos);
+  CHECK(err.find("msg=\"child failed; restarting\" exit_code=5 in=150ms attempt=2") != std::string::npos);
+
+  int port = s.Port();
+  REQUIRE(port > 0);
+  std::string url = "http://127.0.0.1:" + std::to_string(port) + "/metrics";
+  std::string m;
+  REQUIRE(Eventually([&] { m = HttpGet(url).body; return Sample(m, "botwatch_process_up{collector=\"bot\"}") == 1.0; }, 5s));
+  CHECK(Sample(m, "botwatch_process_restarts_total{collector=\"bot\"}") == 2.0);
+  CHECK(Sample(m, "botwatch_process_last_exit_code{collector=\"bot\"}") == 5.0);
+  auto uptime = Sample(m, "botwatch_process_uptime_seconds{collector=\"bot\"}");
+  REQUIRE(uptime);
+  CHECK(*uptime >= 0);
+  CHECK(*uptime < 30);
+  auto rss = Sample(m, "botwatch_process_resident_memory_bytes{collector=\"bot\"}");
+  REQUIRE(rss);
+  CHECK(*rss > 0);
+  CommandResult lint = RunCommand({"promtool", "check", "metrics"}, m);
+  INFO(lint.output);
+  CHECK(lint.exit_code == 0);
+
+  // Shutting down is not a failure: no restart, exit with the child's status.
+  s.Signal(SIGTERM);
+  CHECK(s.WaitExit(10s) == 143);
+  CHECK(ReadFile(runs) == "run\nrun\nrun\n");
+}
+
+TEST_CASE("supervise: a child that keeps failing stops being restarted only on shutdown") {
+  TempDir dir;
+  Supervised s(dir, "echo x; exit 9", {"--supervise.restart=on-failure", "--supervise.restart-backoff=20ms",
+                                       "--supervise.restart-backoff-max=40ms"});
+  REQUIRE(Eventually([&] { return s.Stdout().size() >= 8; }, 10s));  // at least four runs
+  s.Signal(SIGTERM);
+  CHECK(s.WaitExit(10s) == 9);
+}
+
+// Children of `parent` by their state letter, from /proc/*/stat.
+std::vector<std::pair<pid_t, char>> ChildrenOf(pid_t parent) {
+  std::vector<std::pair<pid_t, char>> out;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    std::string name = entry.path().filename();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::string stat = ReadFile(entry.path().string() + "/stat");
+    size_t close = stat.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream rest(stat.substr(close + 2));
+    char state = 0;
+    pid_t ppid = 0;
+    rest >> state >> ppid;
+    if (ppid == parent) out.emplace_back(std::stoi(name), state);
+  }
+  return out;
+}
+
+TEST_CASE("supervise: as PID 1, the bot's orphaned descendants are reaped") {
+  TempDir dir;
+  // unshare makes botwatch PID 1 of a new PID namespace, as in a container.
+  Supervised s(dir,
+               "for i in 1 2 3 4 5; do sh -c 'sleep 1 & exit 0'; done; echo spawned; "
+               "while :; do sleep 0.02; done",
+               {}, {"/usr/bin/unshare", "--pid", "--fork", "--kill-child"});
+  REQUIRE(s.WaitStdout("spawned"));
+  pid_t botwatch = 0;
+  REQUIRE(Eventually([&] {
+    for (auto [pid, state] : ChildrenOf(s.pid())) botwatch = pid;
+    return botwatch != 0;
+  }, 5s));
+  // The five sleeps were orphaned to botwatch (their parent shells exited
+  // before "spawned"); once they exit, none may stay a zombie: only the bot's
+  // shell remains botwatch's child.
+  CHECK(ChildrenOf(botwatch).size() == 6);
+  CHECK(Eventually([&] { return ChildrenOf(botwatch).size() == 1; }, 5s));
+  ::kill(botwatch, SIGTERM);
+  CHECK(s.WaitExit(10s) == 143);
+}
+
+TEST_CASE("supervise: restart backoff doubles up to the cap") {
+  botwatch::SuperviseOptions o;
+  o.backoff_initial = 1s;
+  o.backoff_max = 30s;
+  CHECK(botwatch::RestartBackoff(o, 1) == 1s);
+  CHECK(botwatch::RestartBackoff(o, 2) == 2s);
+  CHECK(botwatch::RestartBackoff(o, 5) == 16s);
+  CHECK(botwatch::RestartBackoff(o, 6) == 30s);
+  CHECK(botwatch::RestartBackoff(o, 1000) == 30s);
+}
+
+TEST_CASE("supervise: command-line parsing of run") {
+  auto ok = botwatch::ParseCli({"run", "--supervise.restart=on-failure", "--config.file=x.yaml", "--", "node",
+                                "src/index.js", "--port=3"});
+  REQUIRE(ok.ok());
+  CHECK(ok->command == botwatch::CliOptions::Command::kRun);
+  CHECK(ok->config_file == "x.yaml");
+  CHECK(ok->supervise.restart == botwatch::SuperviseOptions::Restart::kOnFailure);
+  CHECK(ok->supervise.command == std::vector<std::string>{"node", "src/index.js", "--port=3"});
+  CHECK(botwatch::ParseCli({"run"}).status().message() ==
+        "run: missing -- COMMAND (e.g. botwatch run -- node src/index.js)");
+  CHECK(botwatch::ParseCli({"run", "--"}).status().message() == "run: no command after --");
+  CHECK(botwatch::ParseCli({"run", "node"}).status().message() ==
+        "run: unexpected argument \"node\"; put the command after --");
+  CHECK(botwatch::ParseCli({"run", "--supervise.restart=always", "--", "x"}).status().message() ==
+        "invalid --supervise.restart \"always\" (use never or on-failure)");
+  CHECK(botwatch::ParseCli({"--supervise.restart=on-failure"}).status().message() ==
+        "unknown flag --supervise.restart; see botwatch --help");
+  CHECK(botwatch::ParseCli({"run", "--supervise.restart-backoff=5s", "--supervise.restart-backoff-max=1s", "--", "x"})
+            .status()
+            .message() == "--supervise.restart-backoff-max is lower than --supervise.restart-backoff");
+}

@@ -1,0 +1,42 @@
+#pragma once
+
+// Builds one collector from a YAML snippet and reads samples from its result,
+// for tests that drive a collector directly (without the daemon).
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "agent/config.h"
+#include "collectors/collector.h"
+
+namespace botwatch::testing {
+
+// The loaded config owns the collector; keep it alive with the collector.
+struct BuiltCollector {
+  std::shared_ptr<const Config> config;
+  Collector* collector = nullptr;
+  ProbeResult Probe(std::chrono::milliseconds budget = std::chrono::seconds(5)) const {
+    ProbeContext ctx{std::chrono::steady_clock::now() + budget};
+    return collector->Collect(ctx);
+  }
+};
+
+// `item` is one collectors[] entry in flow style, e.g. "{name: x, type: gemini, ...}".
+// On a config error, returns a null collector and sets *error.
+BuiltCollector BuildCollector(const std::string& item, std::string* error = nullptr);
+
+// Value of the sample of `family` whose labels are exactly `labels` (any order).
+std::optional<double> SampleOf(const ProbeResult& result, const std::string& family,
+                               const std::vector<std::pair<std::string, std::string>>& labels = {});
+
+// Every sample value, label and message of a result as text: for "no secret here" checks.
+std::string Dump(const ProbeResult& result);
+
+// Value of the first /metrics line starting with `series` (exact name and labels).
+std::optional<double> ScrapeValue(const std::string& metrics, const std::string& series);
+
+}  // namespace botwatch::testing

@@ -1,0 +1,37 @@
+#pragma once
+
+// The real Socket.IO 4 server of tests/peers/socketio, for the socketio
+// collector's tests. Its npm packages are installed once per build directory
+// (`npm ci --no-audit --no-fund` from the committed lockfile, serialised by a
+// file lock so parallel CTest processes share one install).
+
+#include <memory>
+#include <string>
+
+#include "tests/support/botwatch_process.h"
+
+namespace botwatch::testing {
+
+// Directory holding server.js and its node_modules; empty (with *error set) if
+// the install failed.
+std::string InstallSocketIoPeer(std::string* error);
+
+class SocketIoPeer {
+ public:
+  static constexpr const char* kSecret = "s3cret-peer";
+
+  // Starts `node server.js port` (0 = any free port) in `work_dir` and waits
+  // until it prints the port it listens on.
+  SocketIoPeer(const std::string& peer_dir, const std::string& work_dir, int port = 0);
+  bool WaitListening(std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  int port() const { return port_; }
+  std::string Url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  // SIGKILL, and wait until it is gone.
+  void Kill();
+
+ private:
+  std::unique_ptr<ChildProcess> process_;
+  int port_ = 0;
+};
+
+}  // namespace botwatch::testing
