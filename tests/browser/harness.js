@@ -27,10 +27,10 @@ async function eventually(fn, ms, what) {
 }
 
 // botwatch on an ephemeral port; the port comes from its start-up log line.
-async function startBotwatch(configPath, dir) {
+async function startBotwatch(configPath, dir, extraArgs = []) {
   if (!BINARY) throw new Error('BOTWATCH_BINARY is not set (CTest sets it)');
   const logPath = path.join(dir, 'botwatch.log');
-  const child = spawn(BINARY, [`--config.file=${configPath}`, '--web.listen-address=127.0.0.1:0'],
+  const child = spawn(BINARY, [`--config.file=${configPath}`, '--web.listen-address=127.0.0.1:0', ...extraArgs],
                       { stdio: ['ignore', 'ignore', fs.openSync(logPath, 'a')] });
   const exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
   const port = await eventually(() => {
@@ -68,7 +68,7 @@ async function startTcpStub() {
 }
 
 // Headless Chromium with a fresh profile; every flag keeps it off the network.
-async function launchBrowser() {
+async function launchBrowser(options = {}) {
   const profile = tempDir();
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
@@ -77,6 +77,7 @@ async function launchBrowser() {
            '--disable-background-networking', '--disable-component-update', '--disable-sync'],
     viewport: { width: 1280, height: 900 },
     timeout: 30000,
+    ...options,
   });
   return {
     context,
