@@ -17,6 +17,7 @@ FeedConfig ReadFeedConfig(ConfigMap& top) {
   if (c.backlog > c.buffer_events) m->FailAt("backlog", "must not exceed buffer_events");
   c.allow_text = m->Bool("allow_text", c.allow_text);
   c.heartbeat = m->DurationValue("heartbeat", c.heartbeat, std::chrono::milliseconds(100));
+  c.max_events_per_second = static_cast<int>(m->Int("max_events_per_second", c.max_events_per_second, 1, 100000));
   m->RejectUnknownKeys();
   return c;
 }
@@ -103,6 +104,17 @@ std::optional<uint64_t> ParseEventId(const std::string& s) {
 FeedHub::FeedHub(FeedConfig config) : config_(config) {}
 
 FeedHub::~FeedHub() { Shutdown(); }
+
+bool FeedHub::Admit(double now_seconds) {
+  auto second = static_cast<int64_t>(now_seconds);
+  int64_t seen = admit_second_.load(std::memory_order_relaxed);
+  if (second != seen && admit_second_.compare_exchange_strong(seen, second, std::memory_order_relaxed)) {
+    admitted_in_second_.store(0, std::memory_order_relaxed);
+  }
+  if (admitted_in_second_.fetch_add(1, std::memory_order_relaxed) < config_.max_events_per_second) return true;
+  skipped_.fetch_add(1, std::memory_order_relaxed);
+  return false;
+}
 
 uint64_t FeedHub::Publish(std::string_view type, std::string_view level, double unix_time, nlohmann::json fields) {
   nlohmann::json data = {{"type", type}, {"level", level}, {"time", Iso8601Millis(unix_time)},
@@ -244,6 +256,10 @@ std::vector<prometheus::MetricFamily> FeedHub::Collect() const {
   out.push_back(family("botwatch_feed_events_total", "Events published to the live feed.",
                        prometheus::MetricType::Counter));
   out.back().metric.push_back(sample(events_total_));
+  out.push_back(family("botwatch_feed_events_skipped_total",
+                       "Feed events not published because more than feed.max_events_per_second arrived.",
+                       prometheus::MetricType::Counter));
+  out.back().metric.push_back(sample(static_cast<double>(skipped_.load(std::memory_order_relaxed))));
   out.push_back(family("botwatch_feed_disconnects_total",
                        "Feed streams that ended, by reason: slow (botwatch dropped a client that fell a whole "
                        "buffer behind) or client_gone (a write failed or timed out).",

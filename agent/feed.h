@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <prometheus/metric_family.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -32,6 +33,9 @@ struct FeedConfig {
   size_t backlog = 20;          // sent to a client that connects without Last-Event-ID
   bool allow_text = false;      // message text fields are dropped unless true
   Duration heartbeat = std::chrono::seconds(5);  // also how soon a vanished client is noticed
+  // Events published per second at most: a feed is read by people, and a burst
+  // (a backlog being read, a log storm) must cost the pipeline next to nothing.
+  int max_events_per_second = 100;
   // Worker threads the web server needs so feed clients never starve scrapes.
   int WebThreads() const { return static_cast<int>(max_clients) + 4; }
 };
@@ -66,6 +70,11 @@ class FeedHub {
   FeedHub(const FeedHub&) = delete;
   FeedHub& operator=(const FeedHub&) = delete;
 
+  // Whether an event at steady time `now_seconds` may be published: false past
+  // max_events_per_second (counted in botwatch_feed_events_skipped_total), so
+  // the caller skips building it. Lock-free; called for every feed event.
+  bool Admit(double now_seconds);
+
   // Appends an event (fields already redacted) and wakes the clients. O(1),
   // never blocks on a client. Returns its id (1, 2, ...).
   uint64_t Publish(std::string_view type, std::string_view level, double unix_time, nlohmann::json fields);
@@ -99,6 +108,9 @@ class FeedHub {
   size_t clients_ = 0;
   bool shutdown_ = false;
   double events_total_ = 0;
+  std::atomic<int64_t> admit_second_{-1};
+  std::atomic<int> admitted_in_second_{0};
+  std::atomic<uint64_t> skipped_{0};
   double dropped_slow_ = 0;
   double rejected_ = 0;
   double disconnected_ = 0;

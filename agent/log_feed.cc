@@ -49,6 +49,8 @@ logs::FeedSink MakeLogFeedSink(FeedHub* hub) {
   FeedRedactor redactor(hub->config().allow_text, ProcessSalt());
   return [hub, redactor](const logs::RuleSet& rules, const logs::FeedRule& rule, const logs::Event& event,
                          double event_time) {
+    double steady = std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+    if (!hub->Admit(steady)) return;  // over the rate: skip before building anything
     nlohmann::json fields = nlohmann::json::object();
     for (const auto& f : rule.fields) {
       if (auto value = ValueOf(event.at(f.slot))) redactor.Add(f.name, *value, KindOf(f.kind), fields);

@@ -216,6 +216,20 @@ TEST_CASE("feed: clients are bounded, a departed client frees its slot") {
   hub.Shutdown();
 }
 
+TEST_CASE("feed: at most max_events_per_second are admitted, the rest counted") {
+  FeedConfig c = SmallConfig();
+  c.max_events_per_second = 5;
+  FeedHub hub(c);
+  int admitted = 0;
+  for (int i = 0; i < 20; ++i) admitted += hub.Admit(1000.2) ? 1 : 0;
+  CHECK(admitted == 5);
+  CHECK(Sample(hub.Collect(), "botwatch_feed_events_skipped_total") == 15);
+  CHECK(hub.Admit(1001.0));  // a new second
+  admitted = 1;
+  for (int i = 0; i < 10; ++i) admitted += hub.Admit(1001.9) ? 1 : 0;
+  CHECK(admitted == 5);
+}
+
 TEST_CASE("feed: HEAD gets headers only and takes no slot") {
   FeedHub hub(SmallConfig());
   HttpResponse r = hub.Serve(HttpRequest{"HEAD", "/api/v1/feed", {}});
