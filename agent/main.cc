@@ -1,7 +1,6 @@
 // botwatch entry point: parse flags, then either check a config or run the
 // daemon until SIGTERM/SIGINT, reloading on SIGHUP.
 
-#include <curl/curl.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -12,8 +11,8 @@
 #include "agent/agent.h"
 #include "agent/cli.h"
 #include "agent/config.h"
-#include "agent/log.h"
 #include "agent/exposition.h"
+#include "agent/log.h"
 #include "agent/supervisor.h"
 #include "agent/systemd_notify.h"
 #include "agent/version.h"
@@ -169,7 +168,6 @@ static int Main(int argc, char** argv) {
     case botwatch::CliOptions::Command::kRun:
       break;
   }
-  curl_global_init(CURL_GLOBAL_DEFAULT);
   return Serve(opts);
 }
 

@@ -244,13 +244,21 @@ nlohmann::json MetricStore::Save() const {
         for (const auto& w : s.distinct->windows()) {
           nlohmann::json slices = nlohmann::json::array();
           for (const auto& slice : w.slices) {
-            // Sparse: index/value pairs of the non-zero registers.
-            std::vector<uint32_t> regs;
             const auto& r = slice.sketch.registers();
-            for (size_t i = 0; i < r.size(); ++i) {
-              if (r[i] != 0) regs.push_back(static_cast<uint32_t>(i << 8 | r[i]));
+            size_t nonzero = static_cast<size_t>(std::count_if(r.begin(), r.end(), [](uint8_t v) { return v != 0; }));
+            if (nonzero * 4 < r.size()) {
+              // Sparse: index << 8 | value of the non-zero registers.
+              std::vector<uint32_t> regs;
+              for (size_t i = 0; i < r.size(); ++i) {
+                if (r[i] != 0) regs.push_back(static_cast<uint32_t>(i << 8 | r[i]));
+              }
+              slices.push_back({{"index", slice.index}, {"registers", regs}});
+            } else {
+              // Dense: one character per register, '#' + value (never '"' or '\\'), 4 KiB.
+              std::string dense(r.size(), '#');
+              for (size_t i = 0; i < r.size(); ++i) dense[i] = static_cast<char>('#' + r[i]);
+              slices.push_back({{"index", slice.index}, {"dense", dense}});
             }
-            slices.push_back({{"index", slice.index}, {"registers", regs}});
           }
           windows.push_back(std::move(slices));
         }
@@ -309,9 +317,17 @@ void MetricStore::Restore(const nlohmann::json& state) {
             for (size_t w = 0; w < windows.size() && w < jw.size(); ++w) {
               for (const auto& jslice : jw[w]) {
                 SlidingDistinct::Slice slice{jslice.at("index").get<int64_t>(), HyperLogLog()};
-                for (uint32_t packed : jslice.at("registers").get<std::vector<uint32_t>>()) {
-                  size_t reg = packed >> 8;
-                  if (reg < HyperLogLog::kRegisters) slice.sketch.mutable_registers()[reg] = packed & 0xff;
+                auto& regs = slice.sketch.mutable_registers();
+                if (jslice.contains("dense")) {
+                  std::string dense = jslice.at("dense").get<std::string>();
+                  for (size_t i = 0; i < dense.size() && i < regs.size(); ++i) {
+                    regs[i] = static_cast<uint8_t>(std::clamp(dense[i] - '#', 0, 64));
+                  }
+                } else {
+                  for (uint32_t packed : jslice.at("registers").get<std::vector<uint32_t>>()) {
+                    size_t reg = packed >> 8;
+                    if (reg < HyperLogLog::kRegisters) regs[reg] = static_cast<uint8_t>(packed & 0xff);
+                  }
                 }
                 windows[w].slices.push_back(std::move(slice));
               }

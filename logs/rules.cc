@@ -334,64 +334,116 @@ RuleEngine::RuleEngine(std::shared_ptr<const RuleSet> rules, MetricStore& store)
     }
     resolved_.push_back(res);
   }
+  // The equals-condition every event matching the rule must satisfy, if any.
+  auto key_of = [](const Rule& r) -> const Condition* {
+    if (!r.match) return nullptr;
+    if (r.match->op == Condition::Op::kEquals) return &*r.match;
+    if (r.match->op == Condition::Op::kAll) {
+      for (const Condition& c : r.match->children) {
+        if (c.op == Condition::Op::kEquals) return &c;
+      }
+    }
+    return nullptr;
+  };
+  std::map<int, int> uses;
+  for (const Rule& r : rules_->rules) {
+    if (const Condition* k = key_of(r)) ++uses[k->field];
+  }
+  int best = 0;
+  for (const auto& [field, n] : uses) {
+    if (n > best) {
+      best = n;
+      dispatch_field_ = field;
+    }
+  }
+  for (size_t i = 0; i < rules_->rules.size(); ++i) {
+    const Condition* k = key_of(rules_->rules[i]);
+    if (k != nullptr && k->field == dispatch_field_) {
+      by_value_[k->value].push_back(i);
+    } else {
+      always_.push_back(i);
+    }
+  }
 }
 
 bool RuleEngine::Apply(const Event& event, double event_time) {
   bool any = false;
   memo_.assign(rules_->condition_ids.size(), -1);
-  const auto& rules = rules_->rules;
-  for (size_t i = 0; i < rules.size(); ++i) {
-    const Rule& r = rules[i];
-    if (r.match && !r.match->Matches(event, memo_)) continue;
-    any = true;
-    const FieldValue* value = r.value_field >= 0 ? &event.at(r.value_field) : nullptr;
-    std::optional<double> number;
-    if (value && r.action != Rule::Action::kDistinct) {
-      number = value->AsNumber();
-      if (!number) continue;  // the rule matched but its value is missing or not a number
-      if (r.action == Rule::Action::kAdd && *number < 0) continue;  // counters never go down
-    }
-    if (r.action == Rule::Action::kDistinct &&
-        !(value && (value->kind == FieldValue::Kind::kString || value->kind == FieldValue::Kind::kNumber))) {
-      continue;
-    }
-    const Resolved& res = resolved_[i];
-    size_t series = res.fixed_series;
-    if (series == SIZE_MAX) {
-      values_.clear();
-      for (const Rule::Label& l : r.labels) {
-        if (l.field < 0) {
-          values_.push_back(l.constant);
-          continue;
-        }
-        const FieldValue& v = event.at(l.field);
-        bool scalar = v.kind == FieldValue::Kind::kString || v.kind == FieldValue::Kind::kNumber ||
-                      v.kind == FieldValue::Kind::kBool;
-        std::string_view text = scalar ? v.text : std::string_view("unknown");
-        // JSON input is already valid UTF-8; logfmt and regex input may not be,
-        // and the exposition format requires it.
-        if (!simdjson::validate_utf8(text.data(), text.size())) text = "__invalid_utf8__";
-        values_.push_back(text);
-      }
-      series = store_.Series(res.metric, values_);
-    }
-    switch (r.action) {
-      case Rule::Action::kInc:
-        store_.Add(res.metric, series, 1);
-        if (store_.HasHistory(res.metric)) store_.NoteHistory(res.metric, series, event_time, 1);
-        break;
-      case Rule::Action::kDec: store_.Add(res.metric, series, -1); break;
-      case Rule::Action::kAdd:
-        store_.Add(res.metric, series, *number * r.scale);
-        if (store_.HasHistory(res.metric)) store_.NoteHistory(res.metric, series, event_time, *number * r.scale);
-        break;
-      case Rule::Action::kSet: store_.Set(res.metric, series, *number * r.scale); break;
-      case Rule::Action::kSetTimestamp: store_.Set(res.metric, series, event_time); break;
-      case Rule::Action::kObserve: store_.Observe(res.metric, series, *number * r.scale); break;
-      case Rule::Action::kDistinct: store_.AddDistinct(res.metric, series, Hash64(value->text), event_time); break;
+  const std::vector<size_t>* keyed = nullptr;
+  if (dispatch_field_ >= 0) {
+    const FieldValue& v = event.at(dispatch_field_);
+    if (v.kind == FieldValue::Kind::kString || v.kind == FieldValue::Kind::kNumber ||
+        v.kind == FieldValue::Kind::kBool) {
+      auto it = by_value_.find(v.text);
+      if (it != by_value_.end()) keyed = &it->second;
     }
   }
+  // Both lists are in rule order; merge them so rules apply in config order.
+  size_t a = 0, k = 0;
+  const size_t na = always_.size(), nk = keyed ? keyed->size() : 0;
+  while (a < na || k < nk) {
+    size_t i;
+    if (k >= nk || (a < na && always_[a] < (*keyed)[k])) {
+      i = always_[a++];
+    } else {
+      i = (*keyed)[k++];
+    }
+    const Rule& r = rules_->rules[i];
+    if (r.match && !r.match->Matches(event, memo_)) continue;
+    any = true;
+    ApplyRule(i, event, event_time);
+  }
   return any;
+}
+
+void RuleEngine::ApplyRule(size_t i, const Event& event, double event_time) {
+  const Rule& r = rules_->rules[i];
+  const FieldValue* value = r.value_field >= 0 ? &event.at(r.value_field) : nullptr;
+  std::optional<double> number;
+  if (value && r.action != Rule::Action::kDistinct) {
+    number = value->AsNumber();
+    if (!number) return;  // the rule matched but its value is missing or not a number
+    if (r.action == Rule::Action::kAdd && *number < 0) return;  // counters never go down
+  }
+  if (r.action == Rule::Action::kDistinct &&
+      !(value && (value->kind == FieldValue::Kind::kString || value->kind == FieldValue::Kind::kNumber))) {
+    return;
+  }
+  const Resolved& res = resolved_[i];
+  size_t series = res.fixed_series;
+  if (series == SIZE_MAX) {
+    values_.clear();
+    for (const Rule::Label& l : r.labels) {
+      if (l.field < 0) {
+        values_.push_back(l.constant);
+        continue;
+      }
+      const FieldValue& v = event.at(l.field);
+      bool scalar = v.kind == FieldValue::Kind::kString || v.kind == FieldValue::Kind::kNumber ||
+                    v.kind == FieldValue::Kind::kBool;
+      std::string_view text = scalar ? v.text : std::string_view("unknown");
+      // JSON input is already valid UTF-8; logfmt and regex input may not be,
+      // and the exposition format requires it.
+      if (!simdjson::validate_utf8(text.data(), text.size())) text = "__invalid_utf8__";
+      values_.push_back(text);
+    }
+    series = store_.Series(res.metric, values_);
+  }
+  switch (r.action) {
+    case Rule::Action::kInc:
+      store_.Add(res.metric, series, 1);
+      if (store_.HasHistory(res.metric)) store_.NoteHistory(res.metric, series, event_time, 1);
+      break;
+    case Rule::Action::kDec: store_.Add(res.metric, series, -1); break;
+    case Rule::Action::kAdd:
+      store_.Add(res.metric, series, *number * r.scale);
+      if (store_.HasHistory(res.metric)) store_.NoteHistory(res.metric, series, event_time, *number * r.scale);
+      break;
+    case Rule::Action::kSet: store_.Set(res.metric, series, *number * r.scale); break;
+    case Rule::Action::kSetTimestamp: store_.Set(res.metric, series, event_time); break;
+    case Rule::Action::kObserve: store_.Observe(res.metric, series, *number * r.scale); break;
+    case Rule::Action::kDistinct: store_.AddDistinct(res.metric, series, Hash64(value->text), event_time); break;
+  }
 }
 
 }  // namespace botwatch::logs

@@ -10,6 +10,8 @@
 #include <regex>
 #include <set>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "agent/config_node.h"
@@ -99,9 +101,20 @@ class RuleEngine {
     int metric = -1;
     size_t fixed_series = SIZE_MAX;  // all labels constant: resolved once
   };
+  void ApplyRule(size_t i, const Event& event, double event_time);
+
+  struct StringHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+  };
   std::shared_ptr<const RuleSet> rules_;
   MetricStore& store_;
   std::vector<Resolved> resolved_;
+  // Rules that require `dispatch_field_ equals V` are only tried on events
+  // whose field is V (presets key most rules on `message`); the rest always are.
+  int dispatch_field_ = -1;
+  std::unordered_map<std::string, std::vector<size_t>, StringHash, std::equal_to<>> by_value_;
+  std::vector<size_t> always_;
   std::vector<std::string_view> values_;  // reused label buffer
   std::vector<signed char> memo_;         // per-event condition results
 };

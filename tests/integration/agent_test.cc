@@ -16,10 +16,17 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::string SelfConfig(const std::string& extra = "") {
+// Watches the botwatch started with a config from `dir`, and no other: tests run
+// in parallel, and a `process_name: botwatch` would pick whichever is oldest.
+std::string SelfConfig(const TempDir& dir, const std::string& extra = "") {
+  std::string escaped;
+  for (char c : dir.path()) {
+    if (c == '.') escaped += "\\";
+    escaped += c;
+  }
   return "global: {default_interval: 1s, scrape_timeout: 500ms}\n"
          "collectors:\n"
-         "  - {name: me, type: process, process_name: botwatch}\n" +
+         "  - {name: me, type: process, cmdline: '--config.file=" + escaped + "/'}\n" +
          extra;
 }
 
@@ -43,7 +50,7 @@ TEST_CASE("/metrics passes promtool and has the generic families for every colle
   LoopbackServer target([](const StubRequest&) { return StubResponse{200, "all good"}; });
   std::string config = dir.Write(
       "botwatch.yaml",
-      SelfConfig("  - {name: web, type: http, url: '" + target.Url("/health") + "', body_regex: good}\n"
+      SelfConfig(dir, "  - {name: web, type: http, url: '" + target.Url("/health") + "', body_regex: good}\n"
                  "  - {name: port, type: tcp, address: '127.0.0.1:" + std::to_string(target.port()) + "'}\n"));
   Botwatch bw(config, dir.path());
   REQUIRE(bw.WaitReady());
@@ -75,7 +82,7 @@ TEST_CASE("/api/v1/status lists every collector with its state") {
   int closed = UnusedPort();
   std::string config = dir.Write(
       "botwatch.yaml",
-      SelfConfig("  - {name: gone, type: tcp, address: '127.0.0.1:" + std::to_string(closed) + "'}\n"));
+      SelfConfig(dir, "  - {name: gone, type: tcp, address: '127.0.0.1:" + std::to_string(closed) + "'}\n"));
   Botwatch bw(config, dir.path());
   REQUIRE(bw.WaitReady());
   HttpResult r = HttpGet(bw.Url("/api/v1/status"));
@@ -128,12 +135,12 @@ TEST_CASE("a target that never answers does not slow scrapes") {
 
 TEST_CASE("a broken config on reload keeps the running one") {
   TempDir dir;
-  std::string path = dir.Write("botwatch.yaml", SelfConfig());
+  std::string path = dir.Write("botwatch.yaml", SelfConfig(dir));
   Botwatch bw(path, dir.path());
   REQUIRE(bw.WaitReady());
 
   SECTION("via POST /-/reload") {
-    dir.Write("botwatch.yaml", SelfConfig("  - {name: me, type: process, process_name: x}\n"));
+    dir.Write("botwatch.yaml", SelfConfig(dir, "  - {name: me, type: process, process_name: x}\n"));
     HttpResult r = HttpPost(bw.Url("/-/reload"));
     CHECK(r.status == 500);
     CHECK(r.body.find("duplicate collector name \"me\"") != std::string::npos);
@@ -150,7 +157,7 @@ TEST_CASE("a broken config on reload keeps the running one") {
   // A good config then replaces it.
   int closed = UnusedPort();
   dir.Write("botwatch.yaml",
-            SelfConfig("  - {name: extra, type: tcp, address: '127.0.0.1:" + std::to_string(closed) + "'}\n"));
+            SelfConfig(dir, "  - {name: extra, type: tcp, address: '127.0.0.1:" + std::to_string(closed) + "'}\n"));
   HttpResult ok = HttpPost(bw.Url("/-/reload"));
   CHECK(ok.status == 200);
   REQUIRE(Eventually([&] { return HttpGet(bw.Url("/metrics")).body.find("collector=\"extra\"") != std::string::npos; }, 5s));
@@ -159,7 +166,7 @@ TEST_CASE("a broken config on reload keeps the running one") {
 
 TEST_CASE("SIGTERM stops botwatch cleanly within 2 seconds") {
   TempDir dir;
-  Botwatch bw(dir.Write("botwatch.yaml", SelfConfig()), dir.path());
+  Botwatch bw(dir.Write("botwatch.yaml", SelfConfig(dir)), dir.path());
   REQUIRE(bw.WaitReady());
   auto start = std::chrono::steady_clock::now();
   bw.process().Signal(SIGTERM);
@@ -172,7 +179,7 @@ TEST_CASE("SIGTERM stops botwatch cleanly within 2 seconds") {
 
 TEST_CASE("endpoints answer as documented") {
   TempDir dir;
-  Botwatch bw(dir.Write("botwatch.yaml", SelfConfig()), dir.path());
+  Botwatch bw(dir.Write("botwatch.yaml", SelfConfig(dir)), dir.path());
   REQUIRE(bw.WaitReady());
   CHECK(HttpGet(bw.Url("/-/healthy")).status == 200);
   CHECK(HttpGet(bw.Url("/-/ready")).status == 200);
@@ -209,7 +216,7 @@ TEST_CASE("bad start-up input exits non-zero with one clear line") {
   }
   SECTION("port in use") {
     LoopbackServer busy([](const StubRequest&) { return StubResponse{}; });
-    std::string p = dir.Write("ok.yaml", SelfConfig());
+    std::string p = dir.Write("ok.yaml", SelfConfig(dir));
     CommandResult r = run({"--config.file=" + p, "--web.listen-address=127.0.0.1:" + std::to_string(busy.port())});
     CHECK(r.exit_code == 1);
     CHECK(one_line(r.output));
@@ -221,7 +228,7 @@ TEST_CASE("bad start-up input exits non-zero with one clear line") {
     CHECK(r.output == "botwatch: unknown flag --config.fil (did you mean --config.file?); see botwatch --help\n");
   }
   SECTION("check-config") {
-    std::string good = dir.Write("good.yaml", SelfConfig());
+    std::string good = dir.Write("good.yaml", SelfConfig(dir));
     CommandResult ok = run({"check-config", good});
     CHECK(ok.exit_code == 0);
     std::string bad = dir.Write("typo.yaml", "collectors:\n  - {name: a, type: process, process_name: x, intervall: 5s}\n");

@@ -12,7 +12,9 @@ using namespace botwatch;
 
 namespace {
 
-std::optional<std::string> AnyEnv(const std::string&) { return std::string("from-env"); }
+// Any variable holds a string that is valid wherever the examples use one: a
+// token, a secret, or a libpq connection string.
+std::optional<std::string> AnyEnv(const std::string&) { return std::string("host=127.0.0.1 dbname=from-env"); }
 
 // Each "  # - name: ..." block with its "  #   ..." continuation lines, uncommented.
 std::vector<std::string> CommentedExamples(const std::string& text) {

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "logs/hyperloglog.h"
+#include "logs/metric_store.h"
 
 using botwatch::logs::Hash64;
 using botwatch::logs::HyperLogLog;
@@ -44,4 +45,38 @@ TEST_CASE("sliding distinct windows forget old users and merge slices") {
   for (const auto& w : d.windows()) CHECK(w.slices.size() <= SlidingDistinct::kSlices + 1);
   // Far in the future every window is empty.
   for (double e : d.Estimates(t0 + 30 * 86400)) CHECK(e == 0);
+}
+
+TEST_CASE("distinct sketches survive a save and restore, sparse and dense") {
+  botwatch::logs::MetricDef def;
+  def.name = "active_users";
+  def.type = botwatch::logs::MetricType::kDistinct;
+  def.windows = {{"30m", 1800}, {"24h", 86400}};
+  botwatch::logs::MetricStore before({def}, {"bot"});
+  const double t0 = 1795341600;
+  {
+    std::lock_guard<std::mutex> lock(before.mutex());
+    size_t s = before.Series(0, {});
+    for (int i = 0; i < 20000; ++i) before.AddDistinct(0, s, Hash64("u" + std::to_string(i)), t0 - (i % 2) * 7200);
+  }
+  nlohmann::json state = before.Save();
+  std::string text = state.dump();
+  CHECK(text.find("\"dense\"") != std::string::npos);      // the 24h slices hold 10000 users each
+  CHECK(text.size() < 13 * 2 * 4200 + 4096);                 // about one byte per register at most
+  botwatch::logs::MetricStore after({def}, {"bot"});
+  after.Restore(state);
+  auto value = [](const botwatch::logs::Families& fams, const std::string& window) {
+    for (const auto& f : fams) {
+      if (f.name != "active_users") continue;
+      for (const auto& m : f.metric) {
+        if (m.label.back().value == window) return m.gauge.value;
+      }
+    }
+    return -1.0;
+  };
+  auto a = before.Collect(t0), b = after.Collect(t0);
+  CHECK(value(a, "30m") == value(b, "30m"));
+  CHECK(value(a, "24h") == value(b, "24h"));
+  CHECK(std::abs(value(b, "30m") - 10000) <= 10000 * 3 * 0.0163);
+  CHECK(std::abs(value(b, "24h") - 20000) <= 20000 * 3 * 0.0163);
 }

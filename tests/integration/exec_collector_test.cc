@@ -1,0 +1,300 @@
+// The exec collector running real check programs (/bin/sh scripts) in-process,
+// and once through the real binary.
+
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "agent/config.h"
+#include "collectors/exec.h"
+#include "tests/support/botwatch_process.h"
+#include "tests/support/http_client.h"
+#include "tests/support/temp_dir.h"
+
+using namespace botwatch;
+using namespace botwatch::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+using LabelMap = std::map<std::string, std::string>;
+
+std::shared_ptr<Collector> MakeExec(const TempDir& dir, const std::string& keys, const std::string& timeout = "2s") {
+  std::string text =
+      "collectors:\n  - {name: check, type: exec, interval: 5s, timeout: " + timeout + ", " + keys + "}\n";
+  auto config = LoadConfigText(text, ConfigSource{dir.path() + "/botwatch.yaml", dir.path(), &ProcessEnv});
+  INFO(config.status().message());
+  REQUIRE(config.ok());
+  return config.value()->collectors.at(0).collector;
+}
+
+std::string Script(const TempDir& dir, const std::string& name, const std::string& body) {
+  std::string path = dir.Write(name, "#!/bin/sh\n" + body);
+  ::chmod(path.c_str(), 0755);
+  return path;
+}
+
+struct Timed {
+  ProbeResult result;
+  std::chrono::milliseconds took;
+};
+
+Timed Probe(Collector& c, Duration budget) {
+  auto start = std::chrono::steady_clock::now();
+  ProbeResult r = c.Collect(ProbeContext{start + budget});
+  return {std::move(r),
+          std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start)};
+}
+
+std::optional<double> Value(const ProbeResult& r, const std::string& family, const LabelMap& labels = {}) {
+  for (const auto& f : r.families) {
+    if (f.name != family) continue;
+    for (const auto& m : f.metric) {
+      LabelMap have;
+      for (const auto& l : m.label) have[l.name] = l.value;
+      if (have != labels) continue;
+      switch (f.type) {
+        case prometheus::MetricType::Counter:
+          return m.counter.value;
+        case prometheus::MetricType::Untyped:
+          return m.untyped.value;
+        default:
+          return m.gauge.value;
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+pid_t ReadPid(const TempDir& dir, const std::string& name) {
+  std::ifstream in(dir.path() + "/" + name);
+  pid_t pid = 0;
+  in >> pid;
+  return pid;
+}
+
+// 'R', 'S', 'Z', ... or 0 when the process is gone.
+char ProcState(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  size_t close = stat.rfind(')');
+  if (close == std::string::npos || close + 2 >= stat.size()) return 0;
+  return stat[close + 2];
+}
+
+// Dead: gone, or a zombie of some other parent (init reaps orphans).
+bool Dead(pid_t pid) {
+  char s = ProcState(pid);
+  return s == 0 || s == 'Z';
+}
+
+}  // namespace
+
+TEST_CASE("exec: a normal check exports its metrics and its exit code") {
+  TempDir dir;
+  std::string check = Script(dir, "check.sh",
+                             "echo '# HELP queue_depth Jobs waiting.'\n"
+                             "echo '# TYPE queue_depth gauge'\n"
+                             "echo \"queue_depth{queue=\\\"$1\\\"} 42\"\n"
+                             "echo 'backups_total 7'\n");
+  auto c = MakeExec(dir, "command: " + check + ", args: [mail]");
+  Timed t = Probe(*c, 2s);
+  INFO(t.result.message);
+  CHECK(t.result.up);
+  CHECK(t.took < 500ms);
+  CHECK(Value(t.result, "queue_depth", {{"queue", "mail"}}) == 42.0);
+  CHECK(Value(t.result, "backups_total") == 7.0);
+  CHECK(Value(t.result, "botwatch_exec_exit_code") == 0.0);
+  CHECK(Value(t.result, "botwatch_exec_output_parsed") == 1.0);
+  CHECK(Value(t.result, "botwatch_exec_duration_seconds").value_or(-1) >= 0);
+}
+
+TEST_CASE("exec: the exit code alone decides when there is no output") {
+  TempDir dir;
+  auto failing = MakeExec(dir, "command: /bin/sh, args: [-c, 'exit 3']");
+  Timed t = Probe(*failing, 2s);
+  CHECK_FALSE(t.result.up);
+  CHECK(t.result.reason == "exit_code");
+  CHECK(t.result.message == "check exited with code 3");
+  CHECK(Value(t.result, "botwatch_exec_exit_code") == 3.0);
+  auto passing = MakeExec(dir, "command: true");  // found in PATH
+  CHECK(Probe(*passing, 2s).result.up);
+  auto missing = MakeExec(dir, "command: no-such-check-anywhere");
+  Timed m = Probe(*missing, 2s);
+  CHECK(m.result.reason == "spawn_failed");
+  CHECK(Value(m.result, "botwatch_exec_exit_code") == -1.0);
+}
+
+TEST_CASE("exec: args, env and working directory reach the check") {
+  TempDir dir;
+  REQUIRE(::mkdir((dir.path() + "/work").c_str(), 0755) == 0);
+  std::string check = Script(dir, "env.sh",
+                             "echo \"probe_info{arg=\\\"$1\\\",token=\\\"$TOKEN\\\",dir=\\\"$(pwd)\\\","
+                             "home=\\\"${HOME:-none}\\\"} 1\"\n");
+  auto c = MakeExec(dir,
+                    "command: ./env.sh, args: ['two words'], env: {TOKEN: abc}, working_dir: work, "
+                    "inherit_env: false");
+  Timed t = Probe(*c, 2s);
+  INFO(t.result.message);
+  REQUIRE(t.result.up);
+  CHECK(Value(t.result, "probe_info",
+              {{"arg", "two words"}, {"token", "abc"}, {"dir", dir.path() + "/work"}, {"home", "none"}}) == 1.0);
+}
+
+TEST_CASE("exec: a slow check is killed with its process group at the timeout") {
+  TempDir dir;
+  std::string check = Script(dir, "slow.sh",
+                             "echo $$ > " + dir.path() +
+                                 "/sh.pid\n"
+                                 "sleep 30 &\n"
+                                 "echo $! > " +
+                                 dir.path() +
+                                 "/sleep.pid\n"
+                                 "wait\n");
+  auto c = MakeExec(dir, "command: " + check, "400ms");
+  Timed t = Probe(*c, 400ms);
+  CHECK_FALSE(t.result.up);
+  CHECK(t.result.reason == "timeout");
+  CHECK(t.took >= 300ms);
+  CHECK(t.took < 550ms);
+  CHECK(Value(t.result, "botwatch_exec_exit_code") == -1.0);
+  pid_t sh = ReadPid(dir, "sh.pid");
+  pid_t sleeper = ReadPid(dir, "sleep.pid");
+  REQUIRE(sh > 1);
+  REQUIRE(sleeper > 1);
+  CHECK(ProcState(sh) == 0);  // our child: killed and reaped, no zombie
+  CHECK(Eventually([&] { return Dead(sleeper); }, 2s));
+}
+
+TEST_CASE("exec: garbage on stdout is rejected or ignored, by output mode") {
+  TempDir dir;
+  std::string check = Script(dir, "garbage.sh", "echo 'hello world'\necho '{\"not\": \"metrics\"}'\n");
+  auto strict = MakeExec(dir, "command: " + check + ", output: prometheus");
+  Timed t = Probe(*strict, 2s);
+  CHECK_FALSE(t.result.up);
+  CHECK(t.result.reason == "invalid_output");
+  CHECK_THAT(t.result.message, Catch::Contains("line 1: "));
+  CHECK(t.result.families.size() == 3);  // botwatch_exec_* only
+
+  auto lenient = MakeExec(dir, "command: " + check);  // output: auto
+  Timed a = Probe(*lenient, 2s);
+  CHECK(a.result.up);
+  CHECK(Value(a.result, "botwatch_exec_output_parsed") == 0.0);
+  CHECK(a.result.families.size() == 4);
+
+  std::string reserved = Script(dir, "reserved.sh", "echo 'x{collector=\"other\"} 1'\n");
+  Timed r = Probe(*MakeExec(dir, "command: " + reserved + ", output: prometheus"), 2s);
+  CHECK(r.result.reason == "invalid_output");
+  CHECK_THAT(r.result.message, Catch::Contains("reserved label"));
+}
+
+TEST_CASE("exec: output over the bound is an error and the writer is killed") {
+  TempDir dir;
+  std::string check = Script(dir, "huge.sh", "echo $$ > " + dir.path() + "/sh.pid\nexec yes 'x 1'\n");
+  auto c = MakeExec(dir, "command: " + check + ", max_output_bytes: 100000", "5s");
+  Timed t = Probe(*c, 5s);
+  CHECK_FALSE(t.result.up);
+  CHECK(t.result.reason == "output_too_large");
+  CHECK(t.took < 1s);
+  CHECK(Value(t.result, "botwatch_exec_output_bytes") == 100000.0);
+  pid_t writer = ReadPid(dir, "sh.pid");
+  REQUIRE(writer > 1);
+  CHECK(ProcState(writer) == 0);
+}
+
+TEST_CASE("exec: a grandchild left behind is killed and not waited for") {
+  TempDir dir;
+  // The grandchild keeps stdout open: waiting for EOF would wait 30 s.
+  std::string check = Script(dir, "fork.sh",
+                             "sleep 30 &\n"
+                             "echo $! > " +
+                                 dir.path() +
+                                 "/gc.pid\n"
+                                 "echo 'forked 1'\n"
+                                 "exit 0\n");
+  auto c = MakeExec(dir, "command: " + check, "3s");
+  Timed t = Probe(*c, 3s);
+  INFO(t.result.message);
+  CHECK(t.result.up);
+  CHECK(t.took < 500ms);
+  CHECK(Value(t.result, "forked") == 1.0);
+  pid_t gc = ReadPid(dir, "gc.pid");
+  REQUIRE(gc > 1);
+  CHECK(Eventually([&] { return Dead(gc); }, 2s));
+
+  // One that leaves the process group (setsid) cannot be killed with it, but
+  // the probe still ends at its deadline instead of waiting for its stdout.
+  std::string escape = Script(dir, "escape.sh",
+                              "setsid sh -c 'echo $$ > " + dir.path() +
+                                  "/esc.pid; exec sleep 30' &\n"
+                                  "until [ -s " +
+                                  dir.path() +
+                                  "/esc.pid ]; do sleep 0.01; done\n"
+                                  "echo 'escaped 1'\n");
+  auto e = MakeExec(dir, "command: " + escape, "600ms");
+  Timed et = Probe(*e, 600ms);
+  CHECK(et.took < 750ms);
+  CHECK(et.result.up);
+  CHECK(Value(et.result, "escaped") == 1.0);
+  REQUIRE(Eventually([&] { return ReadPid(dir, "esc.pid") > 1; }, 2s));
+  ::kill(ReadPid(dir, "esc.pid"), SIGKILL);
+}
+
+TEST_CASE("exec via botwatch: check metrics carry the collector label and pass promtool") {
+  TempDir dir;
+  Script(dir, "check.sh",
+         "echo '# HELP orders_pending Orders not yet shipped.'\n"
+         "echo '# TYPE orders_pending gauge'\n"
+         "echo 'orders_pending{shop=\"main\"} 5'\n"
+         "echo '# TYPE latency_seconds histogram'\n"
+         "echo 'latency_seconds_bucket{le=\"0.1\"} 3'\n"
+         "echo 'latency_seconds_bucket{le=\"+Inf\"} 4'\n"
+         "echo 'latency_seconds_sum 0.9'\n"
+         "echo 'latency_seconds_count 4'\n");
+  std::string config =
+      dir.Write("botwatch.yaml",
+                "collectors:\n"
+                "  - {name: shop, type: exec, command: ./check.sh, interval: 1s, output: prometheus}\n");
+  Botwatch bw(config, dir.path());
+  REQUIRE(bw.WaitReady());
+  std::string body;
+  REQUIRE(Eventually(
+      [&] {
+        body = HttpGet(bw.Url("/metrics")).body;
+        return body.find("orders_pending{collector=\"shop\",shop=\"main\"} 5") != std::string::npos;
+      },
+      5s));
+  CHECK(body.find("latency_seconds_bucket{collector=\"shop\",le=\"0.1\"} 3") != std::string::npos);
+  CHECK(body.find("latency_seconds_count{collector=\"shop\"} 4") != std::string::npos);
+  CHECK(body.find("botwatch_collector_up{collector=\"shop\",type=\"exec\"} 1") != std::string::npos);
+  CommandResult lint = RunCommand({"promtool", "check", "metrics"}, body);
+  INFO(lint.output);
+  CHECK(lint.exit_code == 0);
+}
+
+TEST_CASE("exec: as a subreaper (PID 1 in a container) the killed grandchildren are reaped too") {
+  // Each test case runs in its own process, so this does not leak into others.
+  REQUIRE(::prctl(PR_SET_CHILD_SUBREAPER, 1) == 0);
+  TempDir dir;
+  std::string check = Script(dir, "fork.sh",
+                             "sleep 30 &\n"
+                             "echo $! > " +
+                                 dir.path() +
+                                 "/gc.pid\n"
+                                 "sleep 30 &\n"
+                                 "echo $! > " +
+                                 dir.path() + "/gc2.pid\n");
+  auto c = MakeExec(dir, "command: " + check, "2s");
+  Timed t = Probe(*c, 2s);
+  CHECK(t.result.up);
+  for (const char* file : {"gc.pid", "gc2.pid"}) {
+    pid_t gc = ReadPid(dir, file);
+    REQUIRE(gc > 1);
+    CHECK(ProcState(gc) == 0);  // gone, not a zombie of this process
+  }
+}
