@@ -28,8 +28,8 @@ DEMO_DIR=$(mktemp -d /tmp/botwatch-demo.XXXXXX)
 chmod 755 "$DEMO_DIR"   # the postgres user must be able to enter it
 export DEMO_DIR
 export DEMO_BOT_PORT=${DEMO_BOT_PORT:-$(free_port)}
-export DEMO_PG_PORT
 DEMO_PG_PORT=$(free_port)
+export DEMO_PG_DSN="host=127.0.0.1 port=$DEMO_PG_PORT user=postgres dbname=postgres connect_timeout=3"
 
 bot_pid= botwatch_pid= pg_bin= pg_up=
 cleanup() {

@@ -55,7 +55,7 @@ test('make run: all demo collectors up, then Ctrl-C leaves nothing behind', asyn
     // The bot's log flows through the preset: the summary counts its messages.
     const summary = await eventually(async () => {
       const s = await (await fetch(`http://127.0.0.1:${port}/api/v1/summary`)).json();
-      return s.messages.total > 0 && s.users.active_today > 0 ? s : null;
+      return s.messages.total > 0 && s.users.active_today > 0 && s.system.database_connections >= 1 ? s : null;
     }, 20000, 'messages in the summary');
     assert.ok(summary.system.memory_mb > 0);
     const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
