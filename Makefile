@@ -49,6 +49,7 @@ reliability: deps
 # Benchmarks against the tools botwatch replaces (not tests; they print ratios).
 bench: build
 	./bench/scrape-vs-exporters.sh $(BUILD)
+	./bench/feed-latency $(BUILD)
 
 clean:
 	rm -rf $(BUILD) $(SAN_BUILD)

@@ -7,6 +7,8 @@
 #include "agent/basic_auth.h"
 #include "agent/exposition.h"
 #include "agent/log.h"
+#include "agent/log_feed.h"
+#include "agent/status_page.h"
 #include "agent/version.h"
 #include "logs/log_config.h"
 #include "logs/pipeline.h"
@@ -26,20 +28,6 @@ std::string Iso8601(double unix_seconds) {
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
   return buf;
-}
-
-std::string HtmlEscape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
-    }
-  }
-  return out;
 }
 
 }  // namespace
@@ -103,7 +91,8 @@ void Agent::InstallLogs(const Config& config) {
   if (old) previous = old->Stop();
   std::shared_ptr<logs::LogPipeline> fresh;
   if (!config.logs->sources.empty()) {
-    fresh = std::make_shared<logs::LogPipeline>(config.logs);
+    fresh = std::make_shared<logs::LogPipeline>(config.logs, MakeLogFeedSink(feed_.get()));
+    fresh->TrackHistory(kMessagesMetric, kInboundLabels);  // summary: last hour / 24 h, the page's chart
     fresh->Start(old ? &previous : nullptr);
   }
   std::lock_guard<std::mutex> lock(logs_mu_);
@@ -114,11 +103,14 @@ Status Agent::Start() {
   std::lock_guard<std::mutex> lock(reload_mu_);
   Result<std::shared_ptr<const Config>> config = LoadConfigFile(options_.config_file);
   if (!config.ok()) return config.status();
+  start_unix_ = UnixNow();
+  feed_ = std::make_unique<FeedHub>(config.value()->feed);
   Result<std::shared_ptr<const WebConfig>> web_config = LoadWebConfig();
   if (!web_config.ok()) return web_config.status();
   web_config_ = std::move(web_config.value());
   auto web = WebServer::Start(options_.listen_address, [this](const HttpRequest& r) { return Handle(r); },
-                              web_config_->tls ? &*web_config_->tls : nullptr);
+                              web_config_->tls ? &*web_config_->tls : nullptr,
+                              WebServerOptions{config.value()->feed.WebThreads()});
   if (!web.ok()) return web.status();
   web_ = std::move(web.value());
   InstallAuth(*web_config_);
@@ -166,6 +158,7 @@ Status Agent::Reload() {
 
 void Agent::Stop(Duration grace) {
   std::lock_guard<std::mutex> lock(reload_mu_);
+  if (feed_) feed_->Shutdown();
   if (scheduler_) scheduler_->Stop(grace);
   scheduler_.reset();
   if (auto logs = Logs()) (void)logs->Stop();  // saves positions and counts
@@ -179,6 +172,7 @@ std::string Agent::RenderMetrics() const {
   Families families = self_registry_->Collect();
   MergeFamilies(families, SelfProcessFamilies(procfs_));
   MergeFamilies(families, CollectorFamilies(cache_.All()));
+  if (feed_) MergeFamilies(families, feed_->Collect());
   if (options_.extra_families) MergeFamilies(families, options_.extra_families());
   if (auto logs = Logs()) MergeFamilies(families, logs->Collect());
   return SerializeFamilies(families);
@@ -208,27 +202,6 @@ std::string Agent::RenderStatusJson() const {
   return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
-std::string Agent::RenderIndexHtml() const {
-  std::string html =
-      "<!doctype html><html><head><meta charset=\"utf-8\"><title>botwatch</title>"
-      "<style>body{font-family:sans-serif;margin:2em}td,th{padding:.2em .8em;text-align:left}"
-      ".up{color:#197a28}.down{color:#b3261e}</style></head><body><h1>botwatch</h1><p>";
-  html += "version " + HtmlEscape(kVersion) + "</p><ul>"
-          "<li><a href=\"/metrics\">/metrics</a></li>"
-          "<li><a href=\"/api/v1/status\">/api/v1/status</a></li>"
-          "<li><a href=\"/-/healthy\">/-/healthy</a></li>"
-          "<li><a href=\"/-/ready\">/-/ready</a></li></ul>"
-          "<table><tr><th>collector</th><th>type</th><th>state</th><th>reason</th></tr>";
-  for (const auto& s : cache_.All()) {
-    std::string state = !s->has_run ? "pending" : s->up ? "up" : "down";
-    html += "<tr><td>" + HtmlEscape(s->spec.name) + "</td><td>" + HtmlEscape(s->spec.type) +
-            "</td><td class=\"" + state + "\">" + state + "</td><td>" +
-            HtmlEscape(s->has_run && !s->up ? s->message : "") + "</td></tr>";
-  }
-  html += "</table></body></html>\n";
-  return html;
-}
-
 HttpResponse Agent::Handle(const HttpRequest& req) {
   const std::string& p = req.path;
   bool read = req.method == "GET" || req.method == "HEAD";
@@ -254,13 +227,26 @@ HttpResponse Agent::Handle(const HttpRequest& req) {
     if (!st.ok()) return {500, "text/plain; charset=utf-8", "reload failed: " + st.message() + "\n"};
     return {200, "text/plain; charset=utf-8", "config reloaded\n"};
   }
+  if (p == "/api/v1/summary" || p == "/api/v1/history") {
+    if (!read) return method_not_allowed();
+    auto logs = Logs();
+    const logs::MetricStore* store = logs ? &logs->store() : nullptr;
+    nlohmann::json body = p == "/api/v1/summary" ? summary_.Summary(UnixNow(), start_unix_, store, cache_.All())
+                                                 : SummaryBuilder::History(UnixNow(), store);
+    return {200, "application/json", body.dump() + "\n"};
+  }
+  if (p == "/api/v1/feed") {
+    if (!read) return method_not_allowed();
+    if (!feed_) return {503, "text/plain; charset=utf-8", "not started\n"};
+    return feed_->Serve(req);
+  }
   if (p == "/api/v1/status") {
     if (!read) return method_not_allowed();
     return {200, "application/json", RenderStatusJson()};
   }
-  if (p == "/" || p == "/index.html") {
+  if (auto page = ServeStatusPage(p)) {
     if (!read) return method_not_allowed();
-    return {200, "text/html; charset=utf-8", RenderIndexHtml()};
+    return *page;
   }
   return {404, "text/plain; charset=utf-8", "not found\n"};
 }

@@ -13,6 +13,8 @@
 #include <string>
 
 #include "agent/config.h"
+#include "agent/feed.h"
+#include "agent/summary.h"
 #include "agent/exposition.h"
 #include "agent/scheduler.h"
 #include "agent/snapshot_cache.h"
@@ -52,6 +54,8 @@ class Agent {
   void Stop(Duration grace);
 
   int port() const;
+  // The live feed; null before Start().
+  FeedHub* feed() { return feed_.get(); }
 
   // Endpoint bodies, exposed for tests.
   std::string RenderMetrics() const;
@@ -60,7 +64,6 @@ class Agent {
 
  private:
   HttpResponse Handle(const HttpRequest& req);
-  std::string RenderIndexHtml() const;
   void Install(std::shared_ptr<const Config> config);
   void RecordReload(bool ok);
   Result<std::shared_ptr<const WebConfig>> LoadWebConfig() const;
@@ -81,6 +84,9 @@ class Agent {
   std::shared_ptr<const Config> config_;
   std::unique_ptr<Scheduler> scheduler_;
   std::atomic<bool> loaded_{false};
+  SummaryBuilder summary_;
+  double start_unix_ = 0;
+  std::unique_ptr<FeedHub> feed_;  // before web_: its streams end before the server stops
   std::shared_ptr<const WebConfig> web_config_;
   std::unique_ptr<WebServer> web_;
   mutable std::mutex logs_mu_;  // guards the pointer only; scrapes read while a reload swaps

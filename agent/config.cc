@@ -99,6 +99,7 @@ Result<std::shared_ptr<const Config>> LoadConfigText(const std::string& text, Co
     auto config = std::make_shared<Config>();
     config->file = src->file;
     if (auto g = top.OptionalMap("global")) config->global = ReadGlobal(*g);
+    config->feed = ReadFeedConfig(top);
     std::set<std::string> names;
     for (ConfigMap& c : top.MapList("collectors")) {
       config->collectors.push_back(ReadCollector(c, config->global, names));

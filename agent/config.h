@@ -10,6 +10,7 @@
 
 #include "agent/config_node.h"
 #include "agent/duration.h"
+#include "agent/feed.h"
 #include "agent/status.h"
 #include "collectors/collector.h"
 
@@ -36,6 +37,7 @@ struct Config {
   std::string file;
   GlobalConfig global;
   std::vector<CollectorInstance> collectors;
+  FeedConfig feed;  // the live feed; read at start-up only
   // The log pipeline's sources and rules (logs/log_config.h); never null.
   std::shared_ptr<const logs::LogsConfig> logs;
 };

@@ -2,6 +2,8 @@
 
 #include <CivetServer.h>
 
+#include <strings.h>
+
 #include <mutex>
 
 #include "agent/basic_auth.h"
@@ -9,6 +11,33 @@
 #include "agent/web_config.h"
 
 namespace botwatch {
+
+std::string HttpRequest::Header(std::string_view name) const {
+  for (const auto& [k, v] : headers) {
+    if (k.size() == name.size() && strncasecmp(k.data(), name.data(), name.size()) == 0) return v;
+  }
+  return "";
+}
+
+namespace {
+
+class CivetStream : public ResponseStream {
+ public:
+  explicit CivetStream(mg_connection* conn) : conn_(conn) {}
+  bool Write(std::string_view data) override {
+    if (failed_) return false;
+    if (data.empty()) return true;
+    // mg_write gives up after civetweb's request_timeout_ms on a stalled client.
+    failed_ = mg_write(conn_, data.data(), data.size()) != static_cast<int>(data.size());
+    return !failed_;
+  }
+
+ private:
+  mg_connection* conn_;
+  bool failed_ = false;
+};
+
+}  // namespace
 
 class WebServer::Dispatcher : public CivetHandler {
  public:
@@ -33,7 +62,11 @@ class WebServer::Dispatcher : public CivetHandler {
 
   bool Handle(mg_connection* conn, const char* method) {
     const mg_request_info* ri = mg_get_request_info(conn);
-    HttpRequest req{method, ri->local_uri ? ri->local_uri : "/"};
+    HttpRequest req{method, ri->local_uri ? ri->local_uri : "/", {}};
+    for (int i = 0; i < ri->num_headers && i < 64; ++i) {
+      req.headers.emplace_back(ri->http_headers[i].name ? ri->http_headers[i].name : "",
+                               ri->http_headers[i].value ? ri->http_headers[i].value : "");
+    }
     // Liveness stays open so orchestrators need no credentials; everything
     // else, including /-/ready and /-/reload, needs them.
     if (req.path != "/-/healthy") {
@@ -57,11 +90,29 @@ class WebServer::Dispatcher : public CivetHandler {
       resp = HttpResponse{500, "text/plain; charset=utf-8", "internal error\n"};
     }
     bool head = req.method == "HEAD";
+    std::string extra;
+    for (const auto& [k, v] : resp.headers) extra += k + ": " + v + "\r\n";
+    if (resp.stream) {
+      // No length and no keep-alive: the body ends when the connection does.
+      mg_printf(conn,
+                "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nCache-Control: no-store\r\n"
+                "X-Content-Type-Options: nosniff\r\nConnection: close\r\n%s\r\n",
+                resp.status, mg_get_response_code_text(conn, resp.status), resp.content_type.c_str(),
+                extra.c_str());
+      if (head) return true;
+      CivetStream stream(conn);
+      try {
+        resp.stream(stream);
+      } catch (const std::exception& e) {
+        log::Error("response stream failed", {{"path", req.path}, {"err", e.what()}});
+      }
+      return true;
+    }
     mg_printf(conn,
               "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-              "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n\r\n",
+              "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n%s\r\n",
               resp.status, mg_get_response_code_text(conn, resp.status), resp.content_type.c_str(),
-              resp.body.size());
+              resp.body.size(), extra.c_str());
     if (!head) mg_write(conn, resp.body.data(), resp.body.size());
     return true;
   }
@@ -122,7 +173,7 @@ std::string WebServer::CivetListenSpec(const std::string& address) {
 }
 
 Result<std::unique_ptr<WebServer>> WebServer::Start(const std::string& listen_address, HttpHandler handler,
-                                                    const TlsServerConfig* tls) {
+                                                    const TlsServerConfig* tls, WebServerOptions web_options) {
   std::string spec = CivetListenSpec(listen_address);
   if (spec.empty()) {
     return Status::Error("invalid --web.listen-address \"" + listen_address + "\" (expected host:port)");
@@ -131,7 +182,7 @@ Result<std::unique_ptr<WebServer>> WebServer::Start(const std::string& listen_ad
   if (tls) spec += "s";
   std::unique_ptr<WebServer> ws(new WebServer());
   ws->dispatcher_ = std::make_unique<Dispatcher>(std::move(handler));
-  std::vector<std::string> options = {"listening_ports", spec,           "num_threads", "4",
+  std::vector<std::string> options = {"listening_ports", spec, "num_threads", std::to_string(web_options.threads),
                                       "request_timeout_ms", "10000",    "enable_keep_alive", "yes",
                                       "keep_alive_timeout_ms", "60000",
                                       // Headers and body go out in separate writes (TLS records);

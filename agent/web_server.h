@@ -8,6 +8,9 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 #include "agent/status.h"
 
@@ -19,15 +22,41 @@ namespace botwatch {
 class BasicAuth;
 struct TlsServerConfig;
 
+// A long-lived response body (Server-Sent Events): written piece by piece from
+// the civetweb worker thread that serves the request, which it holds until it
+// returns. Write() is false once the client has gone or a write timed out.
+class ResponseStream {
+ public:
+  virtual ~ResponseStream() = default;
+  virtual bool Write(std::string_view data) = 0;
+};
+
 struct HttpResponse {
+  HttpResponse() = default;
+  HttpResponse(int status_code, std::string type, std::string text)
+      : status(status_code), content_type(std::move(type)), body(std::move(text)) {}
+
   int status = 200;
   std::string content_type = "text/plain; charset=utf-8";
   std::string body;
+  // When set, `body` is ignored: the headers go out without a Content-Length
+  // and this writes the body until it returns.
+  std::function<void(ResponseStream&)> stream;
+  std::vector<std::pair<std::string, std::string>> headers;  // extra response headers
 };
 
 struct HttpRequest {
   std::string method;
   std::string path;
+  std::vector<std::pair<std::string, std::string>> headers;
+  // The value of header `name` (case-insensitive), or "" when absent.
+  std::string Header(std::string_view name) const;
+};
+
+struct WebServerOptions {
+  // civetweb worker threads. Each open /api/v1/feed stream holds one, so this
+  // must stay well above the number of feed clients allowed.
+  int threads = 4;
 };
 
 using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
@@ -41,7 +70,8 @@ class WebServer {
   // Binds `listen_address` ("host:port", ":port", "[v6]:port"); port 0 picks a free one.
   // With `tls`, the port speaks TLS only: a plain HTTP request gets no answer.
   static Result<std::unique_ptr<WebServer>> Start(const std::string& listen_address, HttpHandler handler,
-                                                  const TlsServerConfig* tls = nullptr);
+                                                  const TlsServerConfig* tls = nullptr,
+                                                  WebServerOptions options = {});
 
   int port() const { return port_; }
   bool tls() const { return tls_; }

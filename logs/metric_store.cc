@@ -350,6 +350,85 @@ void MetricStore::Restore(const nlohmann::json& state) {
   }
 }
 
+double MetricStore::Value(const std::string& metric, const std::vector<std::string>& labels) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  int id = FindMetric(metric);
+  if (id < 0) return std::nan("");
+  for (const SeriesData& s : metrics_[static_cast<size_t>(id)].series) {
+    if (s.labels == labels) return s.value;
+  }
+  return 0;
+}
+
+bool MetricStore::HistogramTotals(const std::string& metric, double* sum, double* count) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  int id = FindMetric(metric);
+  if (id < 0 || metrics_[static_cast<size_t>(id)].def.type != MetricType::kHistogram) return false;
+  *sum = 0;
+  *count = 0;
+  for (const SeriesData& s : metrics_[static_cast<size_t>(id)].series) {
+    *sum += s.sum;
+    *count += static_cast<double>(s.count);
+  }
+  return true;
+}
+
+double MetricStore::DistinctEstimate(const std::string& metric, const std::string& window, double now) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  int id = FindMetric(metric);
+  if (id < 0) return std::nan("");
+  const Metric& m = metrics_[static_cast<size_t>(id)];
+  if (m.def.type != MetricType::kDistinct) return std::nan("");
+  size_t w = 0;
+  while (w < m.def.windows.size() && m.def.windows[w].first != window) ++w;
+  if (w == m.def.windows.size()) return std::nan("");
+  double total = 0;
+  for (const SeriesData& s : m.series) {
+    if (s.distinct) total += s.distinct->Estimates(now)[w];
+  }
+  return total;
+}
+
+void MetricStore::TrackHistory(const std::string& metric, const std::vector<std::string>& labels) {
+  std::lock_guard<std::mutex> lock(mu_);
+  int id = FindMetric(metric);
+  if (id < 0) return;
+  Metric& m = metrics_[static_cast<size_t>(id)];
+  if (m.def.type != MetricType::kCounter || labels.size() != m.def.label_names.size()) return;
+  m.history = std::make_unique<MinuteHistory>();
+  m.history->labels = labels;
+}
+
+void MetricStore::NoteHistory(int metric, size_t series, double event_time, double delta) {
+  Metric& m = metrics_[static_cast<size_t>(metric)];
+  MinuteHistory& h = *m.history;
+  if (h.series == SIZE_MAX && m.series[series].labels == h.labels) h.series = series;
+  if (series != h.series || event_time <= 0) return;
+  auto minute = static_cast<int64_t>(event_time / 60);
+  auto slot = static_cast<size_t>(minute % kHistoryMinutes);
+  if (h.minute[slot] != minute) {
+    if (h.minute[slot] > minute) return;  // older than the window already holds
+    h.minute[slot] = minute;
+    h.counts[slot] = 0;
+  }
+  h.counts[slot] += delta;
+}
+
+std::vector<double> MetricStore::History(const std::string& metric, double now) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  int id = FindMetric(metric);
+  if (id < 0 || !metrics_[static_cast<size_t>(id)].history) return {};
+  const MinuteHistory& h = *metrics_[static_cast<size_t>(id)].history;
+  auto current = static_cast<int64_t>(now / 60);
+  std::vector<double> out(kHistoryMinutes, 0);
+  for (int i = 0; i < kHistoryMinutes; ++i) {
+    int64_t minute = current - (kHistoryMinutes - 1) + i;
+    auto slot = static_cast<size_t>(((minute % kHistoryMinutes) + kHistoryMinutes) % kHistoryMinutes);
+    if (h.minute[slot] == minute) out[static_cast<size_t>(i)] = h.counts[slot];
+  }
+  return out;
+}
+
 double MetricStore::ValueForTesting(const std::string& metric, const std::vector<std::string>& labels) const {
   std::lock_guard<std::mutex> lock(mu_);
   int id = FindMetric(metric);

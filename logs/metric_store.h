@@ -77,6 +77,25 @@ class MetricStore {
   // only metrics and sources whose signature/name still exists.
   nlohmann::json Save() const;
   void Restore(const nlohmann::json& state);
+  // ---- read side of /api/v1/summary and the status page (each takes the mutex) ----
+  // A counter/gauge series' value: NaN if the metric does not exist, 0 if the series does not yet.
+  double Value(const std::string& metric, const std::vector<std::string>& labels) const;
+  // Sum and count of a histogram over all its series; false if there is no such histogram.
+  bool HistogramTotals(const std::string& metric, double* sum, double* count) const;
+  // A distinct metric's estimate for `window` ("24h") at `now`, summed over series; NaN if absent.
+  double DistinctEstimate(const std::string& metric, const std::string& window, double now) const;
+
+  // Per-minute history, by event time, of one counter series over the last
+  // kHistoryMinutes (the summary's last hour / 24 h and the status page chart).
+  // Register before lines flow; costs 1440 doubles per tracked series.
+  static constexpr int kHistoryMinutes = 1440;
+  void TrackHistory(const std::string& metric, const std::vector<std::string>& labels);
+  bool HasHistory(int metric) const { return metrics_[static_cast<size_t>(metric)].history != nullptr; }
+  // With mutex() held: records `delta` at `event_time` if `series` is the tracked one.
+  void NoteHistory(int metric, size_t series, double event_time, double delta);
+  // Counts per minute, oldest first, the last one being the minute of `now`; empty if not tracked.
+  std::vector<double> History(const std::string& metric, double now) const;
+
   // Test helper: the value of a counter/gauge series, NaN if absent.
   double ValueForTesting(const std::string& metric, const std::vector<std::string>& labels) const;
 
@@ -89,8 +108,15 @@ class MetricStore {
     uint64_t count = 0;
     std::unique_ptr<SlidingDistinct> distinct;
   };
+  struct MinuteHistory {
+    std::vector<std::string> labels;
+    size_t series = SIZE_MAX;  // resolved on first match
+    std::vector<double> counts = std::vector<double>(kHistoryMinutes, 0);
+    std::vector<int64_t> minute = std::vector<int64_t>(kHistoryMinutes, -1);  // which minute each slot holds
+  };
   struct Metric {
     MetricDef def;
+    std::unique_ptr<MinuteHistory> history;
     std::vector<SeriesData> series;
     std::unordered_map<std::string, size_t> index;  // joined label values -> series
     size_t overflow = SIZE_MAX;

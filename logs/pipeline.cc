@@ -34,8 +34,13 @@ bool Blank(std::string_view line) {
 
 }  // namespace
 
-SourceInput::SourceInput(const LogSourceConfig& config, size_t index, MetricStore& store)
-    : rules_(config.rules), index_(index), store_(store), parser_(MakeParser(config)), engine_(rules_, store) {}
+SourceInput::SourceInput(const LogSourceConfig& config, size_t index, MetricStore& store, const FeedSink* feed)
+    : rules_(config.rules),
+      index_(index),
+      store_(store),
+      parser_(MakeParser(config)),
+      engine_(rules_, store),
+      feed_(feed && *feed && !config.rules->feed.empty() ? feed : nullptr) {}
 
 void SourceInput::Line(std::string_view line) {
   if (Blank(line)) return;  // nothing to count in an empty line
@@ -55,6 +60,14 @@ void SourceInput::Line(std::string_view line) {
     if (t > latest_event_time_) latest_event_time_ = t;
   }
   if (!engine_.Apply(event_, t)) stats.unmatched += 1;
+  if (feed_) {
+    feed_memo_.assign(rules_->condition_ids.size(), -1);
+    for (const FeedRule& f : rules_->feed) {
+      if (f.match && !f.match->Matches(event_, feed_memo_)) continue;
+      (*feed_)(*rules_, f, event_, t);
+      break;  // one feed line per log line: the first rule that matches
+    }
+  }
 }
 
 void SourceInput::TooLong() {
@@ -64,12 +77,13 @@ void SourceInput::TooLong() {
   stats.parse_errors += 1;
 }
 
-LogPipeline::LogPipeline(std::shared_ptr<const LogsConfig> config) : config_(std::move(config)) {
+LogPipeline::LogPipeline(std::shared_ptr<const LogsConfig> config, FeedSink feed)
+    : config_(std::move(config)), feed_(std::move(feed)) {
   std::vector<std::string> names;
   for (const auto& s : config_->sources) names.push_back(s.name);
   store_ = std::make_unique<MetricStore>(config_->metrics, names);
   for (size_t i = 0; i < config_->sources.size(); ++i) {
-    sources_.push_back(Source{&config_->sources[i], std::make_unique<SourceInput>(config_->sources[i], i, *store_), nullptr});
+    sources_.push_back(Source{&config_->sources[i], std::make_unique<SourceInput>(config_->sources[i], i, *store_, &feed_), nullptr});
   }
 }
 

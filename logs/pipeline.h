@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -26,10 +27,15 @@
 
 namespace botwatch::logs {
 
+// Receives the events that a rule set's feed rules match (called on the
+// pipeline's thread with the store locked: it must be quick and never block).
+using FeedSink = std::function<void(const RuleSet& rules, const FeedRule& rule, const Event& event,
+                                    double event_time)>;
+
 // Parse + rules + self metrics of one source: the LineSink every kind of source feeds.
 class SourceInput : public LineSink {
  public:
-  SourceInput(const LogSourceConfig& config, size_t index, MetricStore& store);
+  SourceInput(const LogSourceConfig& config, size_t index, MetricStore& store, const FeedSink* feed = nullptr);
   void Line(std::string_view line) override;
   void TooLong() override;
   double latest_event_time() const { return latest_event_time_; }
@@ -40,13 +46,16 @@ class SourceInput : public LineSink {
   MetricStore& store_;
   std::unique_ptr<Parser> parser_;
   RuleEngine engine_;
+  const FeedSink* feed_;
+  std::vector<signed char> feed_memo_;
   Event event_;
   double latest_event_time_ = 0;
 };
 
 class LogPipeline {
  public:
-  explicit LogPipeline(std::shared_ptr<const LogsConfig> config);
+  // `feed`, when given, receives feed events (see FeedSink).
+  explicit LogPipeline(std::shared_ptr<const LogsConfig> config, FeedSink feed = nullptr);
   ~LogPipeline();
   LogPipeline(const LogPipeline&) = delete;
   LogPipeline& operator=(const LogPipeline&) = delete;
@@ -67,6 +76,10 @@ class LogPipeline {
 
   Families Collect() const;
   const MetricStore& store() const { return *store_; }
+  // Before Start(): keep a per-minute history of one counter series (MetricStore::TrackHistory).
+  void TrackHistory(const std::string& metric, const std::vector<std::string>& labels) {
+    store_->TrackHistory(metric, labels);
+  }
   std::string state_file() const;
 
  private:
@@ -81,6 +94,7 @@ class LogPipeline {
   void WriteState(const nlohmann::json& state) const;
 
   std::shared_ptr<const LogsConfig> config_;
+  FeedSink feed_;
   std::unique_ptr<MetricStore> store_;
   std::vector<Source> sources_;
   bool one_shot_ = false;

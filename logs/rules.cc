@@ -284,11 +284,40 @@ void MergeMetricDefs(const std::vector<MetricDef>& defs, const std::string& wher
   }
 }
 
+namespace {
+
+FeedRule ReadFeedRule(ConfigMap& m, RuleSet& rs) {
+  FeedRule f;
+  f.type = m.RequiredString("type");
+  if (!ValidLabelName(f.type)) m.FailAt("type", "\"" + f.type + "\" is not a valid feed type (letters, digits, _)");
+  if (auto match = m.OptionalMap("match")) {
+    f.match = ReadCondition(*match, rs);
+    AssignIds(*f.match, rs.condition_ids);
+  }
+  std::set<std::string> seen;
+  auto add = [&](const std::string& name, FeedRule::Field::Kind kind, const char* key) {
+    if (!seen.insert(name).second) m.FailAt(key, "field \"" + name + "\" is listed twice");
+    if (rs.identifiers.count(name)) kind = FeedRule::Field::Kind::kIdentifier;
+    f.fields.push_back(FeedRule::Field{name, rs.fields.Intern(name), kind});
+  };
+  for (const std::string& name : m.StringList("fields")) add(name, FeedRule::Field::Kind::kPlain, "fields");
+  for (const std::string& name : m.StringList("text_fields")) add(name, FeedRule::Field::Kind::kText, "text_fields");
+  m.RejectUnknownKeys();
+  return f;
+}
+
+}  // namespace
+
 void ReadRules(ConfigMap& m, const std::string& timestamp_field, RuleSet& out) {
   for (const std::string& id : m.StringList("identifiers")) out.identifiers.insert(id);
   std::vector<ConfigMap> rules = m.MapList("rules");
   if (rules.empty()) m.FailAt("rules", "needs at least one rule");
   for (ConfigMap& r : rules) out.rules.push_back(ReadRule(r, timestamp_field, out));
+  for (ConfigMap& f : m.MapList("feed")) out.feed.push_back(ReadFeedRule(f, out));
+  if (!out.feed.empty()) {
+    out.level_field = out.fields.Intern("level");
+    out.timestamp_field = out.fields.Intern(timestamp_field);
+  }
 }
 
 RuleEngine::RuleEngine(std::shared_ptr<const RuleSet> rules, MetricStore& store)
@@ -401,9 +430,15 @@ void RuleEngine::ApplyRule(size_t i, const Event& event, double event_time) {
     series = store_.Series(res.metric, values_);
   }
   switch (r.action) {
-    case Rule::Action::kInc: store_.Add(res.metric, series, 1); break;
+    case Rule::Action::kInc:
+      store_.Add(res.metric, series, 1);
+      if (store_.HasHistory(res.metric)) store_.NoteHistory(res.metric, series, event_time, 1);
+      break;
     case Rule::Action::kDec: store_.Add(res.metric, series, -1); break;
-    case Rule::Action::kAdd: store_.Add(res.metric, series, *number * r.scale); break;
+    case Rule::Action::kAdd:
+      store_.Add(res.metric, series, *number * r.scale);
+      if (store_.HasHistory(res.metric)) store_.NoteHistory(res.metric, series, event_time, *number * r.scale);
+      break;
     case Rule::Action::kSet: store_.Set(res.metric, series, *number * r.scale); break;
     case Rule::Action::kSetTimestamp: store_.Set(res.metric, series, event_time); break;
     case Rule::Action::kObserve: store_.Observe(res.metric, series, *number * r.scale); break;

@@ -54,8 +54,24 @@ struct Rule {
   std::vector<Label> labels;
 };
 
+// Marks matching events as live-feed events (/api/v1/feed). Only the listed
+// fields are shown: identifiers (RuleSet::identifiers) as a short salted hash,
+// text_fields only when feed.allow_text is on.
+struct FeedRule {
+  std::string type;  // e.g. "message", "error"
+  std::optional<Condition> match;
+  struct Field {
+    std::string name;
+    int slot = -1;
+    enum class Kind { kPlain, kIdentifier, kText } kind = Kind::kPlain;
+  };
+  std::vector<Field> fields;
+};
+
 struct RuleSet {
   FieldTable fields;
+  std::vector<FeedRule> feed;
+  int level_field = -1;  // interned when there are feed rules
   std::vector<MetricDef> metrics;
   std::vector<Rule> rules;
   std::set<std::string> identifiers;
@@ -63,7 +79,7 @@ struct RuleSet {
   std::vector<std::string> condition_ids;  // signature per Condition::id
 };
 
-// Reads `identifiers` and `rules` from `m` into `out` (throws ConfigError with
+// Reads `identifiers`, `rules` and the optional `feed` from `m` into `out` (throws ConfigError with
 // file:line:column). `timestamp_field` is the path holding the event time.
 void ReadRules(ConfigMap& m, const std::string& timestamp_field, RuleSet& out);
 

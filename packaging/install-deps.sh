@@ -23,6 +23,8 @@ if [ "${1:-}" != "--build-only" ]; then
     procps iproute2 python3
     # tests: systemd-analyze verify for the unit
     systemd
+    # tests: the status page in a real headless browser (driven by playwright-core from npm)
+    chromium chromium-driver
   )
   # The machine image may carry NodeSource's nodejs (which bundles npm and
   # conflicts with Debian's npm package): only install Debian's when node is absent.

@@ -1,0 +1,276 @@
+#include "agent/feed.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cstdio>
+#include <ctime>
+
+namespace botwatch {
+
+FeedConfig ReadFeedConfig(ConfigMap& top) {
+  FeedConfig c;
+  std::optional<ConfigMap> m = top.OptionalMap("feed");
+  if (!m) return c;
+  c.max_clients = static_cast<size_t>(m->Int("max_clients", static_cast<int64_t>(c.max_clients), 1, 64));
+  c.buffer_events = static_cast<size_t>(m->Int("buffer_events", static_cast<int64_t>(c.buffer_events), 10, 100000));
+  c.backlog = static_cast<size_t>(m->Int("backlog", static_cast<int64_t>(c.backlog), 0, 1000));
+  if (c.backlog > c.buffer_events) m->FailAt("backlog", "must not exceed buffer_events");
+  c.allow_text = m->Bool("allow_text", c.allow_text);
+  c.heartbeat = m->DurationValue("heartbeat", c.heartbeat, std::chrono::milliseconds(100));
+  c.max_events_per_second = static_cast<int>(m->Int("max_events_per_second", c.max_events_per_second, 1, 100000));
+  m->RejectUnknownKeys();
+  return c;
+}
+
+// ---- redaction ----
+
+std::string FeedRedactor::Hash(std::string_view identifier) const {
+  // FNV-1a over the salt and the value: not a cryptographic commitment, but with
+  // a random per-process salt the short hash cannot be looked up in a table of
+  // the (small) space of Messenger ids.
+  uint64_t h = 1469598103934665603ull;
+  auto mix = [&h](unsigned char b) {
+    h ^= b;
+    h *= 1099511628211ull;
+  };
+  for (int i = 0; i < 8; ++i) mix(static_cast<unsigned char>(salt_ >> (8 * i)));
+  for (char c : identifier) mix(static_cast<unsigned char>(c));
+  h ^= h >> 29;
+  h *= 0xbf58476d1ce4e5b9ull;
+  h ^= h >> 32;
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%08x", static_cast<unsigned>(h & 0xffffffffu));
+  return std::string("u:") + buf;
+}
+
+void FeedRedactor::Add(std::string_view name, const nlohmann::json& value, Kind kind, nlohmann::json& out) const {
+  std::string key(name);
+  if (kind == Kind::kText && !allow_text_) return;
+  if (kind == Kind::kIdentifier) {
+    if (value.is_null()) return;
+    out[key] = Hash(value.is_string() ? value.get<std::string>() : value.dump());
+    return;
+  }
+  if (value.is_string()) {
+    const std::string& s = value.get_ref<const std::string&>();
+    if (s.size() > kMaxStringBytes) {
+      size_t cut = kMaxStringBytes;
+      while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;  // keep UTF-8 whole
+      out[key] = s.substr(0, cut) + "…";
+      return;
+    }
+  }
+  if (value.is_object() || value.is_array()) return;  // only scalars: nested data may hold anything
+  out[key] = value;
+}
+
+// ---- hub ----
+
+class FeedHub::ClientSlot {
+ public:
+  explicit ClientSlot(FeedHub* hub) : hub_(hub) {}
+  ~ClientSlot() {
+    std::lock_guard<std::mutex> lock(hub_->mu_);
+    --hub_->clients_;
+  }
+
+ private:
+  FeedHub* hub_;
+};
+
+namespace {
+
+std::string Iso8601Millis(double unix_seconds) {
+  auto secs = static_cast<std::time_t>(unix_seconds);
+  int millis = static_cast<int>((unix_seconds - static_cast<double>(secs)) * 1000);
+  millis = std::clamp(millis, 0, 999);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[40];
+  size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  std::snprintf(buf + n, sizeof buf - n, ".%03dZ", millis);
+  return buf;
+}
+
+std::optional<uint64_t> ParseEventId(const std::string& s) {
+  uint64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size() || s.empty()) return std::nullopt;
+  return v;
+}
+
+}  // namespace
+
+FeedHub::FeedHub(FeedConfig config) : config_(config) {}
+
+FeedHub::~FeedHub() { Shutdown(); }
+
+bool FeedHub::Admit(double now_seconds) {
+  auto second = static_cast<int64_t>(now_seconds);
+  int64_t seen = admit_second_.load(std::memory_order_relaxed);
+  if (second != seen && admit_second_.compare_exchange_strong(seen, second, std::memory_order_relaxed)) {
+    admitted_in_second_.store(0, std::memory_order_relaxed);
+  }
+  if (admitted_in_second_.fetch_add(1, std::memory_order_relaxed) < config_.max_events_per_second) return true;
+  skipped_.fetch_add(1, std::memory_order_relaxed);
+  return false;
+}
+
+uint64_t FeedHub::Publish(std::string_view type, std::string_view level, double unix_time, nlohmann::json fields) {
+  nlohmann::json data = {{"type", type}, {"level", level}, {"time", Iso8601Millis(unix_time)},
+                         {"fields", fields.is_object() ? std::move(fields) : nlohmann::json::object()}};
+  uint64_t id;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    id = next_id_++;
+    data["id"] = id;
+    std::string text = "id: " + std::to_string(id) + "\ndata: ";
+    // A data line cannot hold a newline; dump() escapes them inside strings.
+    text += data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    text += "\n\n";
+    ring_.push_back(Frame{id, std::move(text)});
+    if (ring_.size() > config_.buffer_events) ring_.pop_front();
+    ++events_total_;
+  }
+  changed_.notify_all();
+  return id;
+}
+
+HttpResponse FeedHub::Serve(const HttpRequest& req) {
+  HttpResponse resp(200, "text/event-stream; charset=utf-8", "");
+  resp.headers = {{"X-Accel-Buffering", "no"}};  // proxies must not buffer the stream
+  if (req.method == "HEAD") return resp;
+  std::optional<uint64_t> resume = ParseEventId(req.Header("Last-Event-ID"));
+  uint64_t cursor;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (shutdown_) return {503, "text/plain; charset=utf-8", "shutting down\n"};
+    if (clients_ >= config_.max_clients) {
+      ++rejected_;
+      HttpResponse busy(503, "text/plain; charset=utf-8",
+                        "too many feed clients (feed.max_clients = " + std::to_string(config_.max_clients) + ")\n");
+      busy.headers = {{"Retry-After", "5"}};
+      return busy;
+    }
+    ++clients_;
+    uint64_t last = next_id_ - 1;
+    // An id from the future (botwatch restarted, ids began again) starts fresh.
+    if (resume && *resume <= last) {
+      cursor = *resume;
+    } else {
+      cursor = last >= config_.backlog ? last - config_.backlog : 0;
+      resume.reset();
+    }
+  }
+  auto slot = std::make_shared<ClientSlot>(this);
+  bool resumed = resume.has_value();
+  resp.stream = [this, slot, cursor, resumed](ResponseStream& out) { Stream(out, cursor, resumed); };
+  return resp;
+}
+
+void FeedHub::Stream(ResponseStream& out, uint64_t cursor, bool resumed) {
+  auto gone = [this] {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++disconnected_;
+  };
+  // Tell EventSource to come back quickly after a drop.
+  if (!out.Write("retry: 2000\n: botwatch live feed\n\n")) return gone();
+  bool first = true;
+  std::string batch;
+  for (;;) {
+    bool slow = false;
+    bool gap = false;
+    uint64_t missed = 0;
+    batch.clear();
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      changed_.wait_for(lock, config_.heartbeat,
+                        [&] { return shutdown_ || (next_id_ - 1 > cursor && !ring_.empty()); });
+      if (shutdown_) return;
+      if (!ring_.empty() && ring_.back().id > cursor) {
+        uint64_t oldest = ring_.front().id;
+        if (cursor + 1 < oldest) {
+          missed = oldest - cursor - 1;
+          // Replaying after a reconnect: say what is gone and go on. While
+          // streaming: this client could not keep up; drop it rather than
+          // hold anything back.
+          if (first && resumed) gap = true; else slow = true;
+        }
+        if (slow) {
+          ++dropped_slow_;
+        } else {
+          size_t start = cursor + 1 < oldest ? 0 : static_cast<size_t>(cursor + 1 - oldest);
+          for (size_t i = start; i < ring_.size(); ++i) batch += ring_[i].text;
+          cursor = ring_.back().id;
+        }
+      }
+    }
+    if (slow) {
+      out.Write(": dropped: this client fell " + std::to_string(missed) + " events behind\n\n");
+      return;
+    }
+    if (gap) batch.insert(0, ": " + std::to_string(missed) + " events were no longer buffered\n\n");
+    if (batch.empty()) batch = ": keepalive\n\n";
+    first = false;
+    if (!out.Write(batch)) return gone();
+  }
+}
+
+void FeedHub::Shutdown() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    shutdown_ = true;
+  }
+  changed_.notify_all();
+}
+
+size_t FeedHub::clients() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return clients_;
+}
+
+uint64_t FeedHub::last_id() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return next_id_ - 1;
+}
+
+std::vector<prometheus::MetricFamily> FeedHub::Collect() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto family = [](const char* name, const char* help, prometheus::MetricType type) {
+    prometheus::MetricFamily f;
+    f.name = name;
+    f.help = help;
+    f.type = type;
+    return f;
+  };
+  auto sample = [](double v, std::vector<prometheus::ClientMetric::Label> labels = {}) {
+    prometheus::ClientMetric m;
+    m.label = std::move(labels);
+    m.counter.value = v;
+    m.gauge.value = v;
+    return m;
+  };
+  std::vector<prometheus::MetricFamily> out;
+  out.push_back(family("botwatch_feed_clients", "Clients connected to /api/v1/feed.", prometheus::MetricType::Gauge));
+  out.back().metric.push_back(sample(static_cast<double>(clients_)));
+  out.push_back(family("botwatch_feed_events_total", "Events published to the live feed.",
+                       prometheus::MetricType::Counter));
+  out.back().metric.push_back(sample(events_total_));
+  out.push_back(family("botwatch_feed_events_skipped_total",
+                       "Feed events not published because more than feed.max_events_per_second arrived.",
+                       prometheus::MetricType::Counter));
+  out.back().metric.push_back(sample(static_cast<double>(skipped_.load(std::memory_order_relaxed))));
+  out.push_back(family("botwatch_feed_disconnects_total",
+                       "Feed streams that ended, by reason: slow (botwatch dropped a client that fell a whole "
+                       "buffer behind) or client_gone (a write failed or timed out).",
+                       prometheus::MetricType::Counter));
+  out.back().metric.push_back(sample(dropped_slow_, {{"reason", "slow"}}));
+  out.back().metric.push_back(sample(disconnected_, {{"reason", "client_gone"}}));
+  out.push_back(family("botwatch_feed_clients_rejected_total",
+                       "Feed connections refused because feed.max_clients were connected.",
+                       prometheus::MetricType::Counter));
+  out.back().metric.push_back(sample(rejected_));
+  return out;
+}
+
+}  // namespace botwatch

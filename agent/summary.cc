@@ -1,0 +1,116 @@
+#include "agent/summary.h"
+
+#include <cmath>
+#include <ctime>
+#include <string>
+
+namespace botwatch {
+namespace {
+
+nlohmann::json NumberOrNull(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
+nlohmann::json CountOrNull(double v) {
+  return std::isfinite(v) ? nlohmann::json(static_cast<int64_t>(std::llround(v))) : nlohmann::json(nullptr);
+}
+double Round1(double v) { return std::round(v * 10) / 10; }
+
+std::string Iso8601(double unix_seconds) {
+  auto secs = static_cast<std::time_t>(unix_seconds);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+// The first sample's value of family `name` in a snapshot, summed over samples; NaN if absent.
+double FamilySum(const CollectorSnapshot& s, const std::string& name) {
+  for (const auto& f : s.families) {
+    if (f.name != name || f.metric.empty()) continue;
+    double total = 0;
+    for (const auto& m : f.metric) {
+      total += f.type == prometheus::MetricType::Counter ? m.counter.value : m.gauge.value;
+    }
+    return total;
+  }
+  return std::nan("");
+}
+
+}  // namespace
+
+nlohmann::json SummaryBuilder::Summary(double now, double botwatch_start, const logs::MetricStore* store,
+                                       const std::vector<std::shared_ptr<const CollectorSnapshot>>& snapshots) {
+  double total = std::nan(""), last_hour = std::nan(""), last_day = std::nan(""), avg_ms = std::nan("");
+  double users = std::nan(""), today = std::nan(""), week = std::nan("");
+  if (store) {
+    total = store->Value(kMessagesMetric, kInboundLabels);
+    std::vector<double> minutes = store->History(kMessagesMetric, now);
+    if (!minutes.empty()) {
+      last_day = 0;
+      last_hour = 0;
+      for (size_t i = 0; i < minutes.size(); ++i) {
+        last_day += minutes[i];
+        if (i + 60 >= minutes.size()) last_hour += minutes[i];
+      }
+    }
+    double sum = 0, count = 0;
+    if (store->HistogramTotals("bot_response_time_seconds", &sum, &count) && count > 0) {
+      avg_ms = Round1(sum / count * 1000);
+    }
+    users = store->DistinctEstimate("bot_active_users", "365d", now);
+    today = store->DistinctEstimate("bot_active_users", "24h", now);
+    week = store->DistinctEstimate("bot_active_users", "7d", now);
+  }
+
+  double memory_mb = std::nan(""), db_connections = std::nan(""), uptime = now - botwatch_start;
+  double cpu_percent = std::nan("");
+  const CollectorSnapshot* bot = nullptr;
+  for (const auto& s : snapshots) {
+    if (!bot && s->spec.type == "process" && s->up) bot = s.get();
+    if (s->spec.type == "postgres" && s->up && !std::isfinite(db_connections)) {
+      db_connections = FamilySum(*s, "botwatch_postgres_connections");
+    }
+  }
+  if (bot) {
+    double rss = FamilySum(*bot, "botwatch_process_resident_memory_bytes");
+    if (std::isfinite(rss)) memory_mb = Round1(rss / (1024 * 1024));
+    double started = FamilySum(*bot, "botwatch_process_start_time_seconds");
+    if (std::isfinite(started) && started > 0) uptime = now - started;
+    double cpu = FamilySum(*bot, "botwatch_process_cpu_seconds_total");
+    std::lock_guard<std::mutex> lock(mu_);
+    if (std::isfinite(cpu)) {
+      // A new probe result: the CPU used between the last two probes.
+      if (bot->last_check_unix > last_cpu_at_) {
+        if (last_cpu_seconds_ >= 0 && cpu >= last_cpu_seconds_) {
+          cpu_percent_ = Round1((cpu - last_cpu_seconds_) / (bot->last_check_unix - last_cpu_at_) * 100);
+        }
+        last_cpu_seconds_ = cpu;
+        last_cpu_at_ = bot->last_check_unix;
+      }
+      if (cpu_percent_ >= 0) cpu_percent = cpu_percent_;
+    }
+  }
+
+  return {
+      {"timestamp", Iso8601(now)},
+      {"uptime", static_cast<int64_t>(std::max(0.0, uptime))},
+      {"messages",
+       {{"total", CountOrNull(total)},
+        {"last_hour", CountOrNull(last_hour)},
+        {"last_24h", CountOrNull(last_day)},
+        {"avg_response_time", NumberOrNull(avg_ms)}}},
+      {"users", {{"total", CountOrNull(users)}, {"active_today", CountOrNull(today)},
+                 {"active_this_week", CountOrNull(week)}}},
+      {"system", {{"memory_mb", NumberOrNull(memory_mb)}, {"cpu_percent", NumberOrNull(cpu_percent)},
+                  {"database_connections", CountOrNull(db_connections)}}},
+  };
+}
+
+nlohmann::json SummaryBuilder::History(double now, const logs::MetricStore* store) {
+  std::vector<double> minutes;
+  if (store) minutes = store->History(kMessagesMetric, now);
+  nlohmann::json counts = nlohmann::json::array();
+  for (double v : minutes) counts.push_back(static_cast<int64_t>(std::llround(v)));
+  return {{"end", static_cast<int64_t>(now / 60 + 1) * 60}, {"step_seconds", 60}, {"messages", counts}};
+}
+
+}  // namespace botwatch

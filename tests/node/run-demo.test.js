@@ -1,0 +1,78 @@
+'use strict';
+// `make run` (scripts/run-demo.sh): every collector of the demo turns green,
+// the status API lists them, and Ctrl-C to the process group stops everything
+// the script started, with no orphans and no temp directory left behind.
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const { spawn, execFileSync } = require('child_process');
+const fs = require('fs');
+const net = require('net');
+const path = require('path');
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const BUILD = process.env.BOTWATCH_BUILD_DIR;
+
+function freePort() {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.listen(0, '127.0.0.1', () => { const { port } = srv.address(); srv.close(() => resolve(port)); });
+  });
+}
+
+async function eventually(fn, ms, what) {
+  const end = Date.now() + ms;
+  let last;
+  while (Date.now() < end) {
+    try { last = await fn(); if (last) return last; } catch (e) { last = e; }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}: ${last}`);
+}
+
+test('make run: all demo collectors up, then Ctrl-C leaves nothing behind', async () => {
+  assert.ok(BUILD, 'BOTWATCH_BUILD_DIR is set by CTest');
+  const port = await freePort();
+  const child = spawn(path.join(ROOT, 'scripts', 'run-demo.sh'), [BUILD], {
+    cwd: ROOT, detached: true,  // its own process group, like a terminal's foreground job
+    env: { ...process.env, BOTWATCH_LISTEN: `127.0.0.1:${port}`, DEMO_RATE: '20' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.on('data', (d) => { out += d; });
+  child.stderr.on('data', (d) => { out += d; });
+  const exited = new Promise((resolve) => child.on('exit', (code, sig) => resolve(code ?? sig)));
+  try {
+    const status = await eventually(async () => {
+      const r = await fetch(`http://127.0.0.1:${port}/api/v1/status`);
+      const body = await r.json();
+      const cs = body.data.collectors;
+      return cs.every((c) => c.checked && c.up) ? cs : null;
+    }, 30000, 'every demo collector up');
+    assert.deepEqual(status.map((c) => c.name).sort(), ['bot', 'bot-health', 'bot-socketio', 'botwatch', 'database']);
+    // The banner comes once botwatch answers, which may be after the first probes.
+    await eventually(() => /Press Ctrl-C to stop everything/.test(out), 10000, 'the banner');
+    assert.match(out, /status page: +http:\/\/127\.0\.0\.1:\d+\//);
+    // The bot's log flows through the preset: the summary counts its messages.
+    const summary = await eventually(async () => {
+      const s = await (await fetch(`http://127.0.0.1:${port}/api/v1/summary`)).json();
+      return s.messages.total > 0 && s.users.active_today > 0 && s.system.database_connections >= 1 ? s : null;
+    }, 20000, 'messages in the summary');
+    assert.ok(summary.system.memory_mb > 0);
+    const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    assert.match(metrics, /^bot_messages_total\{direction="inbound"\} [1-9]/m);
+    const demoDir = /bot log: +(\/tmp\/botwatch-demo\.\w+)\/bot\.log/.exec(out)[1];
+    assert.ok(fs.existsSync(demoDir));
+    const botPid = Number(fs.readFileSync(path.join(demoDir, 'bot.pid'), 'utf8'));
+
+    process.kill(-child.pid, 'SIGINT');
+    const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r('timeout'), 20000).unref())]);
+    assert.equal(code, 130, out);
+    assert.ok(!fs.existsSync(demoDir), 'the temp directory is removed');
+    const ps = execFileSync('ps', ['-eo', 'pid,args'], { encoding: 'utf8' });
+    const left = ps.split('\n').filter((l) => l.includes(demoDir) || l.includes(`127.0.0.1:${port}`));
+    assert.deepEqual(left, [], 'no process of the demo is left');
+    assert.throws(() => process.kill(botPid, 0), /ESRCH/);
+  } finally {
+    try { process.kill(-child.pid, 'SIGKILL'); } catch { /* already gone */ }
+  }
+});
