@@ -260,7 +260,11 @@ TEST_CASE("postgres: a custom query past the deadline times out alone") {
       },
       5s, 20ms));
   CHECK(std::chrono::steady_clock::now() - started < 4000ms);
-  CHECK(pg.ServerLog().find("canceling statement due to user request") != std::string::npos);
+  // Either path may win under load: the PQcancel, or the server noticing the
+  // dropped connection (client_connection_check_interval).
+  std::string server_log = pg.ServerLog();
+  CHECK((server_log.find("canceling statement due to user request") != std::string::npos ||
+         server_log.find("connection to client lost") != std::string::npos));
 }
 
 TEST_CASE("postgres: top statements from pg_stat_statements are bounded") {

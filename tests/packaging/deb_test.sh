@@ -51,7 +51,7 @@ runuser -u botwatch -- /usr/bin/botwatch --config.file=/etc/botwatch/botwatch.ya
 pid=$!
 port=
 for _ in $(seq 1 100); do
-  port=$(sed -n 's/.*msg="botwatch started".* port=\([0-9]*\).*/\1/p' "$work/run.log")
+  port=$(sed -n 's/.*msg="botwatch started".* port=\([0-9]*\).*/\1/p' "$work/run.log" 2>/dev/null || true)
   [ -n "$port" ] && break
   kill -0 "$pid" 2>/dev/null || { cat "$work/run.log"; fail "installed botwatch exited"; }
   sleep 0.05

@@ -22,7 +22,7 @@ BOTWATCH_WEB_CONFIG_PATH="$work/web.yml" BOTWATCH_WEB_CONFIG="basic_auth_users:
 pid=$!
 port=
 for _ in $(seq 100); do
-  port=$(sed -n 's/.*msg="botwatch started".* port=\([0-9]*\).*/\1/p' "$work/err")
+  port=$(sed -n 's/.*msg="botwatch started".* port=\([0-9]*\).*/\1/p' "$work/err" 2>/dev/null || true)
   [ -n "$port" ] && break
   sleep 0.05
 done
