@@ -34,6 +34,10 @@ class WebServer::Dispatcher : public CivetHandler {
   bool Handle(mg_connection* conn, const char* method) {
     const mg_request_info* ri = mg_get_request_info(conn);
     HttpRequest req{method, ri->local_uri ? ri->local_uri : "/"};
+    req.query = ri->query_string ? ri->query_string : "";
+    req.content_length = ri->content_length;
+    req.header = [conn](const char* name) { return mg_get_header(conn, name); };
+    req.read_body = [conn](size_t max, std::string* body) { return ReadBody(conn, max, body); };
     // Liveness stays open so orchestrators need no credentials; everything
     // else, including /-/ready and /-/reload, needs them.
     if (req.path != "/-/healthy") {
@@ -57,13 +61,27 @@ class WebServer::Dispatcher : public CivetHandler {
       resp = HttpResponse{500, "text/plain; charset=utf-8", "internal error\n"};
     }
     bool head = req.method == "HEAD";
+    std::string extra;
+    for (const auto& [name, value] : resp.headers) extra += name + ": " + value + "\r\n";
     mg_printf(conn,
               "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-              "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n\r\n",
+              "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n%s\r\n",
               resp.status, mg_get_response_code_text(conn, resp.status), resp.content_type.c_str(),
-              resp.body.size());
+              resp.body.size(), extra.c_str());
     if (!head) mg_write(conn, resp.body.data(), resp.body.size());
     return true;
+  }
+
+  static BodyRead ReadBody(mg_connection* conn, size_t max, std::string* body) {
+    body->clear();
+    char buf[16 * 1024];
+    while (true) {
+      int n = mg_read(conn, buf, sizeof buf);
+      if (n < 0) return BodyRead::kFailed;
+      if (n == 0) return BodyRead::kOk;
+      if (body->size() + static_cast<size_t>(n) > max) return BodyRead::kTooLarge;
+      body->append(buf, static_cast<size_t>(n));
+    }
   }
 
   HttpHandler handler_;

@@ -5,9 +5,12 @@
 // With a web config it serves TLS only (civetweb's OpenSSL, configured by us)
 // and asks for basic auth on every path except /-/healthy.
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "agent/status.h"
 
@@ -23,11 +26,21 @@ struct HttpResponse {
   int status = 200;
   std::string content_type = "text/plain; charset=utf-8";
   std::string body;
+  std::vector<std::pair<std::string, std::string>> headers{};  // extra ones, e.g. Retry-After
 };
+
+enum class BodyRead { kOk, kTooLarge, kFailed };
 
 struct HttpRequest {
   std::string method;
   std::string path;
+  std::string query{};          // raw, after '?'; empty if none
+  int64_t content_length = -1;  // -1: not given (chunked, or no body)
+  // Request header by name (case-insensitive), nullptr if absent. Unset in tests.
+  std::function<const char*(const char* name)> header{};
+  // Reads the body, at most `max` bytes: past that, kTooLarge and the rest is
+  // left unread. Unset when there is no connection (tests).
+  std::function<BodyRead(size_t max, std::string* body)> read_body{};
 };
 
 using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
