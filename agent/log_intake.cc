@@ -36,11 +36,9 @@ std::string QueryValue(std::string_view query, std::string_view key) {
   return "";
 }
 
+// The rest of the body is left unread; the connection closes (see Close()).
 HttpResponse TooLarge(size_t max) {
-  HttpResponse r = Error(413, "body larger than max_body_bytes (" + std::to_string(max) + ")");
-  // The rest of the body is not read: the client should not reuse the connection.
-  r.headers.emplace_back("Connection", "close");
-  return r;
+  return Error(413, "body larger than max_body_bytes (" + std::to_string(max) + ")");
 }
 
 bool ValidName(const std::string& s) {
@@ -64,9 +62,25 @@ std::variant<logs::HttpIntake*, HttpResponse> FindSource(logs::LogPipeline* pipe
   return Error(404, ValidName(name) ? "no log source of type http named \"" + name + "\"" : "no such log source");
 }
 
+// civetweb gives each connection a worker thread for as long as it is kept
+// alive (keep_alive_timeout_ms), and there are only a few: a sender opening
+// many connections (winston's Http transport opens one per concurrent
+// request) would hold them all and stall /metrics. So every intake answer
+// asks the client to close; the client's close frees the thread at once.
+HttpResponse Close(HttpResponse r) {
+  r.headers.emplace_back("Connection", "close");
+  return r;
+}
+
+HttpResponse Serve(const HttpRequest& req, const WithLogsFn& with_logs);
+
 }  // namespace
 
-HttpResponse ServeLogIntake(const HttpRequest& req, const WithLogsFn& with_logs) {
+HttpResponse ServeLogIntake(const HttpRequest& req, const WithLogsFn& with_logs) { return Close(Serve(req, with_logs)); }
+
+namespace {
+
+HttpResponse Serve(const HttpRequest& req, const WithLogsFn& with_logs) {
   if (req.method != "POST") {
     HttpResponse r = Error(405, "use POST /api/v1/logs");
     r.headers.emplace_back("Allow", "POST");
@@ -138,4 +152,5 @@ HttpResponse ServeLogIntake(const HttpRequest& req, const WithLogsFn& with_logs)
   return resp;
 }
 
+}  // namespace
 }  // namespace botwatch
