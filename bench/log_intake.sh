@@ -24,7 +24,7 @@ printf 'logs:\n  - {name: remote, type: http, format: json, max_body_bytes: 2097
 
 wait_port() {
   port=
-  for _ in $(seq 200); do port=$(sed -n 's/.* port=\([0-9]*\).*/\1/p' bw.log); [ -n "$port" ] && break; sleep 0.05; done
+  for _ in $(seq 200); do port=$(sed -n 's/.* port=\([0-9]*\).*/\1/p' bw.log 2>/dev/null || true); [ -n "$port" ] && break; sleep 0.05; done
 }
 inbound_count() { curl -s "http://127.0.0.1:$port/metrics" | sed -n 's/^bot_messages_total{direction="inbound"} //p'; }
 cpu_of() { awk '{print ($14+$15)/100}' "/proc/$1/stat"; }
@@ -59,8 +59,11 @@ wait_port
 split -C 1048576 lines.ndjson chunk.
 start=$(date +%s.%N)
 args=()
-for f in chunk.*; do args+=(--data-binary "@$f" "http://127.0.0.1:$port/api/v1/logs" --next -s -o /dev/null -w '%{http_code}\n'); done
-codes=$(curl -s -o /dev/null -w '%{http_code}\n' "${args[@]}" | sort | uniq -c | tr '\n' ' ')
+for f in chunk.*; do
+  [ ${#args[@]} -gt 0 ] && args+=(--next)
+  args+=(-s -o /dev/null -w '%{http_code}\n' --data-binary "@$f" "http://127.0.0.1:$port/api/v1/logs")
+done
+codes=$(curl "${args[@]}" | sort | uniq -c | xargs)
 end=$(date +%s.%N)
 count=$(inbound_count)
 cpu=$(cpu_of $pid)

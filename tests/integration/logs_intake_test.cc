@@ -95,6 +95,7 @@ TEST_CASE("intake: NDJSON into the preset, a bad line in the middle, oversize an
   CHECK(answer["first_error"]["line"] == 3);
   CHECK(answer["first_error"]["error"].get<std::string>().rfind("invalid JSON", 0) == 0);
   CHECK(r.body.find("AIzaSECRET") == std::string::npos);
+  CHECK(bw.process().Log().find("AIzaSECRET") == std::string::npos);
   CHECK(Value(bw, "bot_messages_total{direction=\"inbound\"}") == 4);
   CHECK(Value(bw, "bot_messages_total{direction=\"outbound\"}") == 4);
   CHECK(Value(bw, "bot_template_cache_requests_total{result=\"hit\"}") == 4);
