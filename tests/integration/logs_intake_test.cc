@@ -140,6 +140,14 @@ TEST_CASE("intake: NDJSON into the preset, a bad line in the middle, oversize an
   CommandResult lint = RunCommand({"promtool", "check", "metrics"}, m);
   INFO(lint.output);
   CHECK(lint.exit_code == 0);
+
+  // A reload keeps the counts and the answer counts, and the source goes on.
+  REQUIRE(HttpPost(bw.Url("/-/reload")).status == 200);
+  CHECK(Post(bw, path, Processed(6)).status == 200);
+  m = HttpGet(bw.Url("/metrics")).body;
+  CHECK(Sample(m, "bot_messages_total{direction=\"inbound\"}") == 6);
+  CHECK(Sample(m, "botwatch_log_lines_total{source=\"remote-bot\"}") == 13);
+  CHECK(Sample(m, "botwatch_log_intake_requests_total{code=\"200\",source=\"remote-bot\"}") == 3);
 }
 
 TEST_CASE("intake: past the token bucket a source answers 429 with Retry-After, others are not affected") {
