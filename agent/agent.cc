@@ -9,6 +9,7 @@
 #include "agent/log.h"
 #include "agent/log_feed.h"
 #include "agent/status_page.h"
+#include "agent/log_intake.h"
 #include "agent/version.h"
 #include "logs/log_config.h"
 #include "logs/pipeline.h"
@@ -85,7 +86,15 @@ std::shared_ptr<logs::LogPipeline> Agent::Logs() const {
   return logs_;
 }
 
+void Agent::WithLogs(const std::function<void(const std::shared_ptr<logs::LogPipeline>&)>& fn) {
+  std::shared_lock<std::shared_mutex> feed(feed_mu_);
+  fn(Logs());
+}
+
 void Agent::InstallLogs(const Config& config) {
+  // Deliveries finish first and wait for the new pipeline: every line lands in
+  // the counts that are handed over.
+  std::unique_lock<std::shared_mutex> feed(feed_mu_);
   std::shared_ptr<logs::LogPipeline> old = Logs();
   nlohmann::json previous;
   if (old) previous = old->Stop();
@@ -161,6 +170,7 @@ void Agent::Stop(Duration grace) {
   if (feed_) feed_->Shutdown();
   if (scheduler_) scheduler_->Stop(grace);
   scheduler_.reset();
+  std::unique_lock<std::shared_mutex> feed(feed_mu_);  // no delivery after the counts are saved
   if (auto logs = Logs()) (void)logs->Stop();  // saves positions and counts
 }
 
@@ -239,6 +249,11 @@ HttpResponse Agent::Handle(const HttpRequest& req) {
     if (!read) return method_not_allowed();
     if (!feed_) return {503, "text/plain; charset=utf-8", "not started\n"};
     return feed_->Serve(req);
+  }
+  if (p == "/api/v1/logs") {
+    return ServeLogIntake(req, [this](const std::function<void(logs::LogPipeline*)>& fn) {
+      WithLogs([&](const std::shared_ptr<logs::LogPipeline>& logs) { fn(logs.get()); });
+    });
   }
   if (p == "/api/v1/status") {
     if (!read) return method_not_allowed();

@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <string>
 
 #include "agent/config.h"
@@ -57,6 +58,12 @@ class Agent {
   // The live feed; null before Start().
   FeedHub* feed() { return feed_.get(); }
 
+  // Runs `fn` with the current log pipeline (nullptr when no logs are
+  // configured) while no reload can replace it, so lines that sources other
+  // than files deliver (the child's output, HTTP intake) are never lost to a
+  // reload. Any thread; `fn` must not reload.
+  void WithLogs(const std::function<void(const std::shared_ptr<logs::LogPipeline>&)>& fn);
+
   // Endpoint bodies, exposed for tests.
   std::string RenderMetrics() const;
   std::string RenderStatusJson() const;
@@ -91,6 +98,7 @@ class Agent {
   std::unique_ptr<WebServer> web_;
   mutable std::mutex logs_mu_;  // guards the pointer only; scrapes read while a reload swaps
   std::shared_ptr<logs::LogPipeline> logs_;
+  std::shared_mutex feed_mu_;  // shared: a delivery to logs_ in progress; unique: InstallLogs
 };
 
 }  // namespace botwatch

@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "agent/agent.h"
+#include "agent/child_log_feed.h"
 #include "agent/cli.h"
 #include "agent/config.h"
 #include "agent/exposition.h"
@@ -72,11 +73,12 @@ int Serve(const botwatch::CliOptions& opts) {
   const bool supervise = opts.command == botwatch::CliOptions::Command::kRun;
   std::unique_ptr<botwatch::Supervisor> child;
   botwatch::Agent::Options agent_options{opts.config_file, opts.listen_address, opts.web_config_file, {}};
-  if (supervise) {
-    child = std::make_unique<botwatch::Supervisor>(opts.supervise);
-    agent_options.extra_families = [&child] { return child->Metrics(); };
-  }
+  // Set before Start() serves the first scrape.
+  if (supervise) agent_options.extra_families = [&child] { return child->Metrics(); };
   botwatch::Agent agent(agent_options);
+  // The child's output also feeds the `type: child` log sources.
+  botwatch::ChildLogFeed child_logs(agent);
+  if (supervise) child = std::make_unique<botwatch::Supervisor>(opts.supervise, &child_logs);
   if (botwatch::Status st = agent.Start(); !st.ok()) {
     botwatch::log::Error("cannot start", {{"err", st.message()}});
     return 1;

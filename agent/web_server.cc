@@ -62,11 +62,15 @@ class WebServer::Dispatcher : public CivetHandler {
 
   bool Handle(mg_connection* conn, const char* method) {
     const mg_request_info* ri = mg_get_request_info(conn);
-    HttpRequest req{method, ri->local_uri ? ri->local_uri : "/", {}};
+    HttpRequest req{method, ri->local_uri ? ri->local_uri : "/"};
     for (int i = 0; i < ri->num_headers && i < 64; ++i) {
       req.headers.emplace_back(ri->http_headers[i].name ? ri->http_headers[i].name : "",
                                ri->http_headers[i].value ? ri->http_headers[i].value : "");
     }
+    req.query = ri->query_string ? ri->query_string : "";
+    req.content_length = ri->content_length;
+    req.header = [conn](const char* name) { return mg_get_header(conn, name); };
+    req.read_body = [conn](size_t max, std::string* body) { return ReadBody(conn, max, body); };
     // Liveness stays open so orchestrators need no credentials; everything
     // else, including /-/ready and /-/reload, needs them.
     if (req.path != "/-/healthy") {
@@ -115,6 +119,18 @@ class WebServer::Dispatcher : public CivetHandler {
               resp.body.size(), extra.c_str());
     if (!head) mg_write(conn, resp.body.data(), resp.body.size());
     return true;
+  }
+
+  static BodyRead ReadBody(mg_connection* conn, size_t max, std::string* body) {
+    body->clear();
+    char buf[16 * 1024];
+    while (true) {
+      int n = mg_read(conn, buf, sizeof buf);
+      if (n < 0) return BodyRead::kFailed;
+      if (n == 0) return BodyRead::kOk;
+      if (body->size() + static_cast<size_t>(n) > max) return BodyRead::kTooLarge;
+      body->append(buf, static_cast<size_t>(n));
+    }
   }
 
   HttpHandler handler_;

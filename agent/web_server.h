@@ -5,6 +5,7 @@
 // With a web config it serves TLS only (civetweb's OpenSSL, configured by us)
 // and asks for basic auth on every path except /-/healthy.
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -45,9 +46,18 @@ struct HttpResponse {
   std::vector<std::pair<std::string, std::string>> headers;  // extra response headers
 };
 
+enum class BodyRead { kOk, kTooLarge, kFailed };
+
 struct HttpRequest {
   std::string method;
   std::string path;
+  std::string query{};          // raw, after '?'; empty if none
+  int64_t content_length = -1;  // -1: not given (chunked, or no body)
+  // Request header by name (case-insensitive), nullptr if absent. Unset in tests.
+  std::function<const char*(const char* name)> header{};
+  // Reads the body, at most `max` bytes: past that, kTooLarge and the rest is
+  // left unread. Unset when there is no connection (tests).
+  std::function<BodyRead(size_t max, std::string* body)> read_body{};
   std::vector<std::pair<std::string, std::string>> headers;
   // The value of header `name` (case-insensitive), or "" when absent.
   std::string Header(std::string_view name) const;

@@ -40,13 +40,57 @@ LogSourceConfig ReadSource(ConfigMap& m, std::set<std::string>& names) {
     m.FailAt("name", "\"" + s.name + "\" is not a valid name (1-64 letters, digits, _ - .)");
   }
   if (!names.insert(s.name).second) m.FailAt("name", "duplicate log source name \"" + s.name + "\"");
-  if (m.IsList("path")) {
-    for (const std::string& p : m.StringList("path")) s.paths.push_back(Resolve(p, m.source()));
+  std::string type = m.String("type", "file");
+  if (type == "file") {
+    s.type = SourceType::kFile;
+  } else if (type == "child") {
+    s.type = SourceType::kChild;
+  } else if (type == "http") {
+    s.type = SourceType::kHttp;
   } else {
-    s.paths.push_back(Resolve(m.RequiredString("path"), m.source()));
+    m.FailAt("type", "unknown log source type \"" + type + "\"; use file, child or http");
   }
-  if (s.paths.empty()) m.FailAt("path", "needs at least one path");
+  // Keys of the other types are errors rather than silently ignored.
+  auto only_for = [&](std::string_view key, SourceType t, const char* tname) {
+    if (s.type != t && m.Has(key)) m.FailAt(key, "only for type: " + std::string(tname) + " (this source is type: " + type + ")");
+  };
+  for (const char* key : {"path", "start_at", "poll_interval"}) only_for(key, SourceType::kFile, "file");
+  only_for("streams", SourceType::kChild, "child");
+  for (const char* key : {"max_body_bytes", "rate_limit"}) only_for(key, SourceType::kHttp, "http");
+  if (s.type == SourceType::kFile) {
+    if (m.IsList("path")) {
+      for (const std::string& p : m.StringList("path")) s.paths.push_back(Resolve(p, m.source()));
+    } else {
+      s.paths.push_back(Resolve(m.RequiredString("path"), m.source()));
+    }
+    if (s.paths.empty()) m.FailAt("path", "needs at least one path");
+  }
+  if (s.type == SourceType::kChild && m.Has("streams")) {
+    std::vector<std::string> streams = m.StringList("streams");
+    if (streams.empty()) m.FailAt("streams", "needs stdout, stderr or both");
+    s.child_stdout = s.child_stderr = false;
+    for (const std::string& st : streams) {
+      bool& flag = st == "stdout" ? s.child_stdout : s.child_stderr;
+      if (st != "stdout" && st != "stderr") m.FailAt("streams", "unknown stream \"" + st + "\"; use stdout or stderr");
+      if (flag) m.FailAt("streams", "\"" + st + "\" is listed twice");
+      flag = true;
+    }
+  }
+  if (s.type == SourceType::kHttp) {
+    s.max_body_bytes = static_cast<size_t>(m.Int("max_body_bytes", 1024 * 1024, 1024, 256 * 1024 * 1024));
+    if (std::optional<ConfigMap> rl = m.OptionalMap("rate_limit")) {
+      s.rate_per_second = rl->Double("requests_per_second", s.rate_per_second);
+      if (!(s.rate_per_second > 0) || s.rate_per_second > 1e6) {
+        rl->FailAt("requests_per_second", "must be a number above 0 (at most 1000000)");
+      }
+      s.rate_burst = static_cast<double>(rl->Int("burst", static_cast<int64_t>(s.rate_burst), 1, 1000000));
+      rl->RejectUnknownKeys();
+    }
+  }
   std::string format = m.String("format", "json");
+  if (s.type == SourceType::kHttp && format != "json") {
+    m.FailAt("format", "type: http takes JSON only (NDJSON or a JSON array), not \"" + format + "\"");
+  }
   auto rules = std::make_shared<RuleSet>();
   if (format == "json") {
     s.format = Format::kJson;
@@ -69,11 +113,13 @@ LogSourceConfig ReadSource(ConfigMap& m, std::set<std::string>& names) {
   } else {
     m.FailAt("format", "unknown format \"" + format + "\"; use json, logfmt or regex");
   }
-  std::string start = m.String("start_at", "end");
+  std::string start = s.type == SourceType::kFile ? m.String("start_at", "end") : "end";
   if (start != "end" && start != "beginning") m.FailAt("start_at", "use end or beginning, not \"" + start + "\"");
   s.start_at_end = start == "end";
   s.max_line_bytes = static_cast<size_t>(m.Int("max_line_bytes", 64 * 1024, 256, 64 * 1024 * 1024));
-  s.poll_interval = m.DurationValue("poll_interval", s.poll_interval, std::chrono::milliseconds(10));
+  if (s.type == SourceType::kFile) {
+    s.poll_interval = m.DurationValue("poll_interval", s.poll_interval, std::chrono::milliseconds(10));
+  }
   std::string timestamp_field = m.String("timestamp_field", format == "json" ? "timestamp" : "time");
   for (const std::string& id : m.StringList("identifiers")) rules->identifiers.insert(id);
   if (m.IsList("rules")) {

@@ -15,9 +15,19 @@ namespace botwatch::logs {
 
 enum class Format { kJson, kLogfmt, kRegex };
 
+// Where a source's lines come from: files it follows itself, the output of the
+// child in supervise mode (`botwatch run`), or POST /api/v1/logs.
+enum class SourceType { kFile, kChild, kHttp };
+
 struct LogSourceConfig {
   std::string name;
-  std::vector<std::string> paths;  // globs, relative ones resolved against the config's directory
+  SourceType type = SourceType::kFile;
+  std::vector<std::string> paths;  // file: globs, relative ones resolved against the config's directory
+  bool child_stdout = true;        // child: which of the child's streams feed this source
+  bool child_stderr = true;
+  size_t max_body_bytes = 1024 * 1024;  // http: larger request bodies get 413
+  double rate_per_second = 20;          // http: token bucket of requests (429 past it)
+  double rate_burst = 100;
   Format format = Format::kJson;
   std::string regex;                      // format: regex
   std::vector<std::string> regex_fields;  // names of its capture groups, in order

@@ -83,7 +83,10 @@ LogPipeline::LogPipeline(std::shared_ptr<const LogsConfig> config, FeedSink feed
   for (const auto& s : config_->sources) names.push_back(s.name);
   store_ = std::make_unique<MetricStore>(config_->metrics, names);
   for (size_t i = 0; i < config_->sources.size(); ++i) {
-    sources_.push_back(Source{&config_->sources[i], std::make_unique<SourceInput>(config_->sources[i], i, *store_, &feed_), nullptr});
+    const LogSourceConfig& c = config_->sources[i];
+    Source s{&c, std::make_unique<SourceInput>(c, i, *store_, &feed_), nullptr, nullptr};
+    if (c.type == SourceType::kHttp) s.intake = std::make_unique<HttpIntake>(c.name, c.max_body_bytes, c.max_line_bytes, c.rate_per_second, c.rate_burst);
+    sources_.push_back(std::move(s));
   }
 }
 
@@ -119,6 +122,11 @@ void LogPipeline::Start(const nlohmann::json* previous) {
   std::vector<bool> have_state(sources_.size(), false);
   try {
     if (state.is_object() && state.contains("store")) store_->Restore(state["store"]);
+    if (state.is_object() && state.contains("intake")) {
+      for (Source& s : sources_) {
+        if (s.intake && state["intake"].contains(s.config->name)) s.intake->Restore(state["intake"][s.config->name]);
+      }
+    }
     for (size_t i = 0; i < sources_.size(); ++i) {
       const std::string& name = sources_[i].config->name;
       if (!state.is_object() || !state.contains("positions") || !state["positions"].contains(name)) continue;
@@ -138,6 +146,7 @@ void LogPipeline::Start(const nlohmann::json* previous) {
   }
   for (size_t i = 0; i < sources_.size(); ++i) {
     Source& s = sources_[i];
+    if (s.config->type != SourceType::kFile) continue;
     FileTailer::Options o;
     o.globs = s.config->paths;
     o.start_at_end = s.config->start_at_end;
@@ -150,6 +159,7 @@ void LogPipeline::Start(const nlohmann::json* previous) {
 
 void LogPipeline::PollAll() {
   for (Source& s : sources_) {
+    if (!s.tailer) continue;
     s.tailer->Poll(*s.input);
     std::lock_guard<std::mutex> lock(store_->mutex());
     SourceStats& stats = store_->source(static_cast<size_t>(&s - sources_.data()));
@@ -161,7 +171,9 @@ void LogPipeline::PollAll() {
 
 void LogPipeline::Loop() {
   Duration poll = std::chrono::seconds(1);
-  for (const Source& s : sources_) poll = std::min(poll, s.config->poll_interval);
+  for (const Source& s : sources_) {
+    if (s.tailer) poll = std::min(poll, s.config->poll_interval);
+  }
   auto next_save = std::chrono::steady_clock::now() + config_->state_interval;
   std::unique_lock<std::mutex> lock(mu_);
   while (!stop_) {
@@ -201,7 +213,11 @@ nlohmann::json LogPipeline::State() const {
     }
     positions[s.config->name] = std::move(files);
   }
-  return {{"version", 1}, {"store", store_->Save()}, {"positions", std::move(positions)}};
+  nlohmann::json intake = nlohmann::json::object();
+  for (const Source& s : sources_) {
+    if (s.intake) intake[s.config->name] = s.intake->Save();
+  }
+  return {{"version", 1}, {"store", store_->Save()}, {"positions", std::move(positions)}, {"intake", std::move(intake)}};
 }
 
 void LogPipeline::WriteState(const nlohmann::json& state) const {
@@ -249,6 +265,7 @@ void LogPipeline::WriteState(const nlohmann::json& state) const {
 void LogPipeline::RunOnce() {
   one_shot_ = true;
   for (Source& s : sources_) {
+    if (s.config->type != SourceType::kFile) continue;
     FileTailer::Options o;
     o.globs = s.config->paths;
     o.start_at_end = false;
@@ -258,6 +275,7 @@ void LogPipeline::RunOnce() {
   }
   PollAll();
   for (Source& s : sources_) {
+    if (!s.tailer) continue;
     s.tailer->FlushPartialLines(*s.input);
     one_shot_now_ = std::max(one_shot_now_, s.input->latest_event_time());
   }
@@ -273,9 +291,29 @@ Status LogPipeline::Feed(std::string_view source, std::string_view line) {
   return Status::Error("no log source named \"" + std::string(source) + "\"");
 }
 
+LineSink* LogPipeline::Sink(std::string_view source) {
+  for (Source& s : sources_) {
+    if (s.config->name == source) return s.input.get();
+  }
+  return nullptr;
+}
+
+HttpIntake* LogPipeline::Intake(std::string_view source) {
+  for (Source& s : sources_) {
+    if (s.config->name == source) return s.intake.get();
+  }
+  return nullptr;
+}
+
 Families LogPipeline::Collect() const {
   double now = one_shot_ && one_shot_now_ > 0 ? one_shot_now_ : WallNow();
-  return store_->Collect(now);
+  Families families = store_->Collect(now);
+  std::vector<const HttpIntake*> intakes;
+  for (const Source& s : sources_) {
+    if (s.intake) intakes.push_back(s.intake.get());
+  }
+  if (!intakes.empty()) families.push_back(HttpIntake::Family(intakes));
+  return families;
 }
 
 }  // namespace botwatch::logs

@@ -20,6 +20,7 @@
 
 #include "agent/status.h"
 #include "logs/file_tailer.h"
+#include "logs/http_intake.h"
 #include "logs/log_config.h"
 #include "logs/metric_store.h"
 #include "logs/parser.h"
@@ -73,6 +74,12 @@ class LogPipeline {
 
   // A line from a source that is not a file (stdout of a child, HTTP intake).
   Status Feed(std::string_view source, std::string_view line);
+  // The sink of a source by name (nullptr if there is none), for sources that
+  // deliver many lines; valid as long as this pipeline. Thread-safe.
+  LineSink* Sink(std::string_view source);
+  // The HTTP intake state of a `type: http` source (nullptr for other types).
+  HttpIntake* Intake(std::string_view source);
+  const LogsConfig& config() const { return *config_; }
 
   Families Collect() const;
   const MetricStore& store() const { return *store_; }
@@ -86,7 +93,8 @@ class LogPipeline {
   struct Source {
     const LogSourceConfig* config;
     std::unique_ptr<SourceInput> input;
-    std::unique_ptr<FileTailer> tailer;
+    std::unique_ptr<FileTailer> tailer;  // type: file only
+    std::unique_ptr<HttpIntake> intake;  // type: http only
   };
   void Loop();
   void PollAll();

@@ -40,8 +40,12 @@ SecureResult Fetch(const SecureRequest& q) {
   curl_easy_setopt(c, CURLOPT_HEADERDATA, &r.headers);
   if (q.method == "POST") {
     curl_easy_setopt(c, CURLOPT_POST, 1L);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, q.body.c_str());
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(q.body.size()));
   }
+  curl_slist* headers = nullptr;
+  for (const std::string& h : q.headers) headers = curl_slist_append(headers, h.c_str());
+  if (headers) curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
   if (!q.user.empty()) {
     curl_easy_setopt(c, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
     curl_easy_setopt(c, CURLOPT_USERNAME, q.user.c_str());
@@ -56,6 +60,7 @@ SecureResult Fetch(const SecureRequest& q) {
   r.error = errbuf;
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
   curl_easy_cleanup(c);
+  curl_slist_free_all(headers);
   return r;
 }
 

@@ -5,6 +5,7 @@
 // certificates made with the openssl CLI).
 
 #include <string>
+#include <vector>
 
 #include "tests/support/http_client.h"
 
@@ -13,6 +14,8 @@ namespace botwatch::testing {
 struct SecureRequest {
   std::string url;
   std::string method = "GET";
+  std::string body;  // sent with POST
+  std::vector<std::string> headers;  // extra request headers, "Name: value"
   std::string user;  // basic auth when non-empty
   std::string password;
   std::string ca_file;  // trust this CA (TLS verification stays on)
