@@ -40,7 +40,7 @@ MODEL = ('{"name":"models/gemini-2.0-flash","version":"2.0","displayName":"Gemin
          '"inputTokenLimit":1048576,"outputTokenLimit":8192,"supportedGenerationMethods":["generateContent"]}')
 DEBUG_TOKEN = ('{"data":{"app_id":"4242","type":"PAGE","application":"Bot App","expires_at":0,"is_valid":true,'
                '"issued_at":1700000000,"profile_id":"1234567890","scopes":["pages_messaging"],"user_id":"99"}}')
-SUBSCRIBED = '{"data":[{"name":"Bot App","id":"4242","subscribed_fields":["messages"]}]}'
+SUBSCRIBED = '{"data":[{"name":"Bot App","id":"4242","subscribed_fields":["messages","messaging_postbacks"]}]}'
 OPEN = '0{"sid":"soak","upgrades":[],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}'
 
 
@@ -122,8 +122,8 @@ def main():
   - {{name: me, type: process, {common}, process_name: botwatch}}
   - {{name: web, type: http, {common}, url: '{base}/health'}}
   - {{name: port, type: tcp, {common}, address: '127.0.0.1:{peer.server_address[1]}'}}
-  - {{name: fb, type: facebook, {common}, base_url: '{base}', page_token: t, app_id: '4242', app_secret: s}}
-  - {{name: ai, type: gemini, {common}, base_url: '{base}', api_key: k, model: gemini-2.0-flash}}
+  - {{name: fb, type: facebook, {common}, base_url: '{base}', page_token: EAAG-soak-page-token, app_id: '4242', app_secret: soak-app-secret}}
+  - {{name: ai, type: gemini, {common}, base_url: '{base}', api_key: AIza-soak-key, model: gemini-2.0-flash}}
   - {{name: admin, type: socketio, {common}, url: '{base}', connect: false}}
 logs:
   - name: app
@@ -195,7 +195,7 @@ logs:
     for t in threads:
         t.start()
     # wrk has no rate option: each connection waits delay() ms between requests.
-    connections = 2
+    connections = 5
     lua = os.path.join(work, "pace.lua")
     with open(lua, "w") as f:
         f.write("function delay()\n  return %d\nend\n" % int(1000 * connections / SCRAPES))

@@ -118,6 +118,7 @@ TEST_CASE("bad log input is counted, never crashes, and other sources keep flowi
     return d.Self("botwatch_log_parse_errors_total", "bad") - errors;
   };
   long rss_start = RssKiB(d.bw().process().pid());
+  double lines_before = 0;
 
   {
     // Small committed fixtures: exact figures.
@@ -136,7 +137,7 @@ TEST_CASE("bad log input is counted, never crashes, and other sources keep flowi
     for (size_t i = 0; i < garbage.size(); ++i) {
       if (garbage[i] == '{') garbage[i] = '(';  // no accidental object
     }
-    double lines_before = d.Self("botwatch_log_lines_total", "bad");
+    lines_before = d.Self("botwatch_log_lines_total", "bad");
     double garbage_errors = feed("binary garbage", garbage + "\n", bad);
     double garbage_lines = d.Self("botwatch_log_lines_total", "bad") - lines_before - 1;
     CHECK(garbage_errors > 0);

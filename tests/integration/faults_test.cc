@@ -234,8 +234,8 @@ TEST_CASE("faults: every collector reports hung, slow, cut, refused and unresolv
       "  - {name: web_dns, type: http, " + common + ", url: 'http://bot.example.invalid/health'}\n"
       "  - {name: port_dns, type: tcp, " + common + ", address: 'bot.example.invalid:5432'}\n"
       "  - {name: fb_dns, type: facebook, " + common + ", base_url: 'http://graph.example.invalid', "
-      "page_token: t, app_id: '1', app_secret: s}\n"
-      "  - {name: ai_dns, type: gemini, " + common + ", base_url: 'http://gemini.example.invalid', api_key: k, "
+      "page_token: EAAG-dns-token, app_id: '1', app_secret: dns-app-secret}\n"
+      "  - {name: ai_dns, type: gemini, " + common + ", base_url: 'http://gemini.example.invalid', api_key: AIza-dns-key, "
       "model: gemini-2.0-flash}\n"
       "  - {name: admin_dns, type: socketio, " + common + ", url: 'http://admin.example.invalid', connect: false}\n");
   Botwatch bw(config, dir.path());
