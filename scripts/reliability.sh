@@ -62,6 +62,8 @@ if part fuzz; then
     cp -r "$seeds"/. "$work"/ 2>/dev/null || true
     log="$build/fuzz-$name.log"
     set +e
+    # The fuzz build's UBSan is recoverable: halt so undefined behaviour counts as a crash.
+    UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 \
     "$bin" -max_total_time="$fuzz_seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 \
       -artifact_prefix="$build/fuzz-artifacts/$name-" "$work" > "$log" 2>&1
     rc=$?
