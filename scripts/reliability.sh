@@ -120,10 +120,10 @@ r = json.loads(sys.argv[1])
 print("## Load and soak (release build)\n")
 print(f'{r["minutes"]} min: wrk at {r["scrapes_per_s_target"]:g} scrapes/s of /metrics, {r["lines_per_s_target"]} log lines/s, '
       'six collectors (process, http, tcp, facebook, gemini, socketio) at 1 s intervals against loopback peers.\n')
-print("| scrapes made | scrapes failed | p50 ms | p90 ms | p99 ms | lines written | lines counted | RSS min KiB | RSS max KiB | RSS growth after warm-up | fds min | fds max | fds after warm-up | fds at end | collectors up at end | pass |")
-print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+print("| scrapes made | scrapes/s | scrapes failed | p50 ms | p90 ms | p99 ms | lines written | lines counted | RSS min KiB | RSS max KiB | RSS growth after warm-up | fds min | fds max | fds after warm-up | fds at end | collectors up at end | pass |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 up = sum(1 for v in r["collectors_up_at_end"].values() if v == 1)
-print(f'| {r["scrapes_made"]} | {r["scrapes_failed"]} | {r["scrape_ms_p50"]} | {r["scrape_ms_p90"]} | {r["scrape_ms_p99"]} | '
+print(f'| {r["scrapes_made"]} | {r["scrapes_per_s"]} | {r["scrapes_failed"]} | {r["scrape_ms_p50"]} | {r["scrape_ms_p90"]} | {r["scrape_ms_p99"]} | '
       f'{r["lines_written"]} | {r["lines_counted"]} | {r["rss_kib_min"]} | {r["rss_kib_max"]} | {r["rss_growth_after_warmup_pct"]} % | '
       f'{r["fds_min"]} | {r["fds_max"]} | {r["fds_after_warmup"]} | {r["fds_end"]} | {up}/{len(r["collectors_up_at_end"])} | '
       f'{"yes" if r["pass"] else "**NO**"} |')
