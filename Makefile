@@ -42,9 +42,11 @@ test-sanitize: deps
 	cd $(SAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ctest $(CTEST_ARGS)
 
-# The long reliability tier: fuzzing for a fixed time per target (FUZZ_SECONDS).
+# The long reliability tier (docs/RELIABILITY.md): fuzzing for FUZZ_SECONDS per
+# target, rotation chaos with SIGKILLs, load and soak for SOAK_MINUTES; the
+# figures go to build-fuzz/reliability-report.md.
 reliability: deps
-	./scripts/reliability.sh
+	BUILD=$(BUILD) ./scripts/reliability.sh
 
 # Benchmarks against the tools botwatch replaces (not tests; they print ratios).
 bench: build

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <set>
 
 #include "agent/log.h"
@@ -86,13 +87,20 @@ FileTailer::FileTailer(Options options, std::vector<FilePosition> saved, bool ha
 FileTailer::~FileTailer() = default;
 
 std::unique_ptr<FileTailer::Reader> FileTailer::Open(const std::string& path, bool first_scan) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return nullptr;
+  // O_NONBLOCK: a path swapped for a FIFO between stat() and open() must not
+  // block the polling thread until some writer opens it.
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) {
+    ReportUnreadable(path, std::strerror(errno));
+    return nullptr;
+  }
   struct stat st {};
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     ::close(fd);
+    ReportUnreadable(path, "not a regular file");
     return nullptr;
   }
+  unreadable_.erase(path);
   auto r = std::make_unique<Reader>(path, fd, options_.max_line_bytes);
   r->dev = st.st_dev;
   r->ino = st.st_ino;
@@ -195,13 +203,21 @@ void FileTailer::Poll(LineSink& sink) {
   std::set<std::pair<uint64_t, uint64_t>> seen;
   for (const std::string& path : paths) {
     struct stat st {};
-    if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    if (::stat(path.c_str(), &st) != 0) continue;
+    if (!S_ISREG(st.st_mode)) {
+      if (!S_ISDIR(st.st_mode)) ReportUnreadable(path, "not a regular file");
+      continue;
+    }
     seen.emplace(st.st_dev, st.st_ino);
     if (followed(st.st_dev, st.st_ino)) continue;
     std::unique_ptr<Reader> r = Open(path, first_scan);
     if (!r) continue;
     ReadToEnd(*r, sink);
     active_.push_back(std::move(r));
+  }
+
+  for (auto it = unreadable_.begin(); it != unreadable_.end();) {
+    it = std::find(paths.begin(), paths.end(), it->first) == paths.end() ? unreadable_.erase(it) : std::next(it);
   }
 
   // 3. Rotated-away files: read what is still being appended, then let go.
@@ -222,6 +238,13 @@ void FileTailer::Poll(LineSink& sink) {
   known_.erase(std::remove_if(known_.begin(), known_.end(),
                               [&](const FilePosition& p) { return !seen.count({p.dev, p.ino}); }),
                known_.end());
+}
+
+void FileTailer::ReportUnreadable(const std::string& path, const std::string& why) {
+  auto [it, fresh] = unreadable_.emplace(path, why);
+  if (!fresh && it->second == why) return;
+  it->second = why;
+  log::Warn("log file cannot be followed; skipping it", {{"path", path}, {"err", why}});
 }
 
 void FileTailer::FlushPartialLines(LineSink& sink) {

@@ -14,6 +14,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -71,6 +72,11 @@ class FileTailer {
   void ReadToEnd(Reader& r, LineSink& sink);
   void CheckReplaced(Reader& r, LineSink& sink);
   void Close(Reader& r, LineSink& sink);
+  // Logs once per path why a matching path cannot be followed (permissions,
+  // not a regular file); again only after it was readable in between.
+  void ReportUnreadable(const std::string& path, const std::string& why);
+
+  std::map<std::string, std::string> unreadable_;  // path -> reason already logged
 
   Options options_;
   bool have_state_;

@@ -36,6 +36,9 @@ JsonParser::JsonParser(const FieldTable& fields) {
 namespace {
 
 std::string_view PinoLevelName(double level) {
+  // Only pino's exact levels: a cast of 1e10 (or NaN) to int is undefined
+  // behaviour (found by fuzz_log_json), and 30.5 is no level at all.
+  if (!(level >= 10 && level <= 60) || level != static_cast<double>(static_cast<int>(level))) return {};
   switch (static_cast<int>(level)) {
     case 10: return "trace";
     case 20: return "debug";

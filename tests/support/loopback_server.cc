@@ -13,6 +13,7 @@
 namespace botwatch::testing {
 namespace {
 
+// Listens on *port (0 = any free port) and stores the port it got.
 int ListenLoopback(int* port) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   int one = 1;
@@ -20,7 +21,7 @@ int ListenLoopback(int* port) {
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
+  addr.sin_port = htons(static_cast<uint16_t>(*port));
   if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(fd, 64) != 0) {
     ::close(fd);
     throw std::runtime_error("cannot listen on 127.0.0.1");
@@ -52,7 +53,7 @@ int UnusedPort() {
   return port;
 }
 
-LoopbackServer::LoopbackServer(Handler handler) : handler_(std::move(handler)) {
+LoopbackServer::LoopbackServer(Handler handler, int port) : handler_(std::move(handler)), port_(port) {
   listen_fd_ = ListenLoopback(&port_);
   acceptor_ = std::thread(&LoopbackServer::AcceptLoop, this);
 }

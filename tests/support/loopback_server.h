@@ -31,7 +31,9 @@ struct StubResponse {
 class LoopbackServer {
  public:
   using Handler = std::function<StubResponse(const StubRequest&)>;
-  explicit LoopbackServer(Handler handler);
+  // `port` 0 picks a free port; a fixed one lets a test bring a peer back
+  // where it was (a "refused, then recovers" case).
+  explicit LoopbackServer(Handler handler, int port = 0);
   ~LoopbackServer();
   LoopbackServer(const LoopbackServer&) = delete;
   LoopbackServer& operator=(const LoopbackServer&) = delete;

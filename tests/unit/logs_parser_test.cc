@@ -103,6 +103,14 @@ TEST_CASE("json parser maps pino numeric levels to names") {
   }
   Parsed odd = Run(p, f, R"({"level":35})");
   CHECK(odd.event.at(0).kind == Kind::kNumber);
+  // Regression (fuzz_log_json, UBSan): levels outside int's range, and
+  // fractions of a level, stay numbers.
+  for (const char* level : {"1e10", "-1e10", "1.7e308", "30.5", "-30"}) {
+    INFO(level);
+    Parsed r = Run(p, f, std::string(R"({"level":)") + level + "}");
+    REQUIRE(r.ok);
+    CHECK(r.event.at(0).kind == Kind::kNumber);
+  }
   Parsed winston = Run(p, f, R"({"level":"warn"})");
   CHECK(winston.event.at(0).text == "warn");
 }
