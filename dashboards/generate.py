@@ -309,10 +309,10 @@ def dependencies():
                                    {"id": "custom.fillOpacity", "value": 0},
                                    {"id": "color", "value": {"mode": "fixed", "fixedColor": "red"}}]}]))
     ps.append(timeseries(lay, "Cache hit ratio", [
-        target(f"botwatch_postgres_cache_hit_ratio{sel()}", "{{collector}}")], w=8, unit="percentunit",
-        defaults={"min": 0, "max": 1}))
-    ps.append(timeseries(lay, "Slow queries running", [
-        target(f"botwatch_postgres_slow_queries{sel()}", "{{collector}}")], w=8, unit="short"))
+        target(f"botwatch_postgres_buffer_cache_hit_ratio{sel()}", "{{collector}} {{datname}}")], w=8,
+        unit="percentunit", defaults={"min": 0, "max": 1}))
+    ps.append(timeseries(lay, "Longest running query", [
+        target(f"botwatch_postgres_longest_query_seconds{sel()}", "{{collector}}")], w=8, unit="s"))
     ps.append(timeseries(lay, "Database probe round trip", [
         target(f'botwatch_collector_duration_seconds{sel(POSTGRES)}', "{{collector}}")],
         w=12, unit="s"))

@@ -5,12 +5,15 @@ Winston-style JSON log lines to a file, about 40 a second, until killed.
 
     bot_standin.py LOG_PATH
 
-The events follow the shapes botwatch's preset expects from the bot (see
-/work/shared/anchors/FIGURES.md: inbound "message processed" with userId,
-responseTime in ms, template and cacheHit; outbound "message sent"; Gemini calls
-with latencyMs and tokens; product inquiries by category; appointments booked;
-human hand-offs; errors with errorType). If the preset's messages differ, align
-EVENTS here with config/presets/messenger-bot.yaml.
+The events follow the example lines documented in config/presets/messenger-bot.yaml,
+so every bot_* family of the preset gets data: inbound "message processed" with
+userId, responseTime in ms, template and cacheHit; outbound "message sent" with
+the parsed X-App-Usage header (appUsage); "gemini response" with latencyMs and
+tokens; "product inquiry" by category; "appointment booked"; "human intervention
+requested" / "resolved" (at most MAX_PENDING open at a time, so
+HumanInterventionsPending stays quiet); level "error" with errorType, plus a
+warn-level retry that the preset must not count. Keep EVENTS in step with the
+preset when it changes.
 """
 
 import datetime
@@ -23,24 +26,41 @@ EVENTS = [
     (32, lambda r: {"level": "info", "message": "message processed", "userId": f"psid-{r.randint(1, 40)}",
                     "responseTime": r.choice([120, 450, 900, 1800, 3500]), "template": r.choice(["greeting", "prices", "hours"]),
                     "cacheHit": r.random() < 0.9}),
-    (30, lambda r: {"level": "info", "message": "message sent", "userId": f"psid-{r.randint(1, 40)}"}),
-    (12, lambda r: {"level": "info", "message": "gemini call", "latencyMs": r.randint(300, 2500),
-                    "tokens": r.randint(50, 800)}),
-    (8, lambda r: {"level": "info", "message": "product inquiry", "category": r.choice(["shoes", "bags", "watches"])}),
-    (3, lambda r: {"level": "info", "message": "appointment booked", "userId": f"psid-{r.randint(1, 40)}"}),
-    (2, lambda r: {"level": "info", "message": "human intervention requested", "userId": f"psid-{r.randint(1, 40)}"}),
+    (30, lambda r: {"level": "info", "message": "message sent", "userId": f"psid-{r.randint(1, 40)}",
+                    "appUsage": {"call_count": r.randint(5, 30), "total_time": r.randint(1, 10),
+                                 "total_cputime": r.randint(1, 10)}}),
+    (12, lambda r: {"level": "info", "message": "gemini response", "latencyMs": r.randint(300, 2500),
+                    "tokens": r.randint(50, 800), "model": "gemini-1.5-flash"}),
+    (8, lambda r: {"level": "info", "message": "product inquiry", "userId": f"psid-{r.randint(1, 40)}",
+                   "category": r.choice(["shoes", "bags", "watches"])}),
+    (3, lambda r: {"level": "info", "message": "appointment booked", "userId": f"psid-{r.randint(1, 40)}",
+                   "appointmentId": f"a-{r.randint(1, 999)}"}),
+    (2, lambda r: {"level": "info", "message": "human intervention requested", "userId": f"psid-{r.randint(1, 40)}",
+                   "reason": "complaint"}),
+    (2, lambda r: {"level": "info", "message": "human intervention resolved", "userId": f"psid-{r.randint(1, 40)}"}),
     # Errors stay well under HighErrorRate's 10 % of inbound messages.
     (1, lambda r: {"level": "error", "message": "request failed", "errorType": r.choice(["gemini", "database"])}),
+    (1, lambda r: {"level": "warn", "message": "retrying send", "errorType": "graph_api", "attempt": 2}),
 ]
+MAX_PENDING = 2  # open hand-overs per run; the bot runs twice in the e2e, so botwatch sees at most 4 (< 5)
 
 
 def main(path):
     rng = random.Random(7)
     weights = [w for w, _ in EVENTS]
+    pending = 0
     with open(path, "a", encoding="utf-8", buffering=1) as out:
         while True:
             _, make = rng.choices(EVENTS, weights)[0]
             event = make(rng)
+            if event["message"] == "human intervention requested":
+                if pending >= MAX_PENDING:
+                    continue
+                pending += 1
+            elif event["message"] == "human intervention resolved":
+                if pending == 0:
+                    continue
+                pending -= 1
             event["timestamp"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds")
             out.write(json.dumps(event) + "\n")
             time.sleep(0.025)

@@ -4,8 +4,10 @@ config and templates) -> Slack, webhook and SMTP stand-ins, all on 127.0.0.1.
 
     e2e_test.py --botwatch build/botwatch
 
-1. Starts PostgreSQL (initdb), a bot stand-in process, an HTTP health endpoint,
-   botwatch (process, http, tcp and database collectors), Prometheus (1 s scrape
+1. Starts PostgreSQL (initdb), a bot stand-in process writing the preset's log
+   lines, an HTTP health endpoint, a Graph API stand-in, botwatch (process,
+   http, tcp, postgres and facebook collectors, the log pipeline with
+   config/presets/messenger-bot.yaml), Prometheus (1 s scrape
    and evaluation, the rules with every `for:` divided by 60), Alertmanager
    (the shipped config with loopback receivers and short group timers), and the
    Slack/webhook/SMTP sinks.
@@ -15,14 +17,19 @@ config and templates) -> Slack, webhook and SMTP stand-ins, all on 127.0.0.1.
    and the webhook but not email; the generic CollectorDown of the database and
    bot probes must be inhibited. Prints the time from fault to each
    notification. Then restarts all three and waits for the resolved
-   notifications. Later botwatch itself stops: BotwatchTargetDown must reach
+   notifications. Then the Graph API stand-in answers "token expired":
+   FacebookTokenInvalid (critical) must reach Slack, the webhook and email, with
+   the generic CollectorDown of that probe inhibited, and resolve once the token
+   is valid again. Later botwatch itself stops: BotwatchTargetDown must reach
    every channel, and resolve once botwatch is back on the same address.
    Last, synthetic alerts check each inhibit rule both ways.
 3. Every query of every dashboard, with its template variables substituted, must
    return data from Prometheus, for the metric families this build produces
-   (EXPECTED_PRESENT, plus any family botwatch exported during the test). Panels
-   of producers not in this build are reported, not failed. Tighten by adding
-   prefixes to EXPECTED_PRESENT as producers are merged.
+   (EXPECTED_PRESENT: bot_*, botwatch_postgres_*, botwatch_facebook_* and the
+   agent's own, plus any family botwatch exported during the test); every
+   family of the preset must be exported. Panels of producers not configured
+   here (gemini, socketio) and panels comparing with older data (`offset`) are
+   reported, not failed.
 
 Everything is bounded: the whole run gives up after DEADLINE seconds.
 """
@@ -51,12 +58,16 @@ DEADLINE = 150  # seconds for the whole run; a healthy run takes about 35 s
 RUNBOOK = "https://github.com/botwatch/botwatch/blob/main/alerts/RUNBOOK.md#"
 SMTP_PASSWORD = "e2e-smtp-secret"
 
-# Metric families whose producers are in this build: a dashboard query over
-# them must return data. Add a prefix here when its producer is merged
-# (e.g. "bot_" with the log pipeline, "botwatch_postgres_" with the postgres collector).
+# Metric families whose producers are in this build and configured by this
+# test: a dashboard query over them must return data. "bot_" comes from the log
+# pipeline reading the bot stand-in's log with config/presets/messenger-bot.yaml,
+# "botwatch_postgres_" from the postgres collector, "botwatch_facebook_" from the
+# facebook collector against the Graph API stand-in. Panels that compare with
+# older data (`offset`) are reported, not required.
 EXPECTED_PRESENT = (
     "up", "scrape_", "process_", "botwatch_build_info", "botwatch_config_", "botwatch_collector_",
     "botwatch_process_", "botwatch_http_", "botwatch_tcp_",
+    "bot_", "botwatch_postgres_", "botwatch_facebook_",
 )
 # Families created by Prometheus itself, never in botwatch's /metrics.
 PROMETHEUS_MADE = ("up", "scrape_")
@@ -137,6 +148,92 @@ class HealthEndpoint:
             self.server.shutdown()
             self.server.server_close()
             self.server = None
+
+
+FB_APP_ID = "4242"
+FB_APP_SECRET = "e2e-app-secret"
+FB_PAGE_TOKEN = "EAAG-e2e-page-token"
+FB_PAGE_ID = "1234567890"
+
+
+class FacebookGraph:
+    """A loopback Graph API stand-in answering the documented shapes the facebook
+    collector reads (see tests/integration/facebook_test.cc): debug_token,
+    /me?fields=id, /{page-id}/subscribed_apps, the X-App-Usage header and the
+    Graph error object. expire() switches it to what Facebook answers for an
+    expired page token: debug_token 200 with data.is_valid=false and error
+    190/463 (which sets botwatch_facebook_token_valid to 0), and OAuthException
+    190/463 (HTTP 400) for calls made with the page token."""
+
+    EXPIRED = "Error validating access token: Session has expired on Monday, 23-Nov-26 09:00:00 PST."
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.valid = True
+        self.problems = []  # credentials in the wrong place
+        graph = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                status, body = graph.answer(self.path, self.headers.get("Authorization", ""))
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json; charset=UTF-8")
+                self.send_header("X-App-Usage", '{"call_count":12,"total_time":4,"total_cputime":3}')
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def set_valid(self, valid):
+        with self.lock:
+            self.valid = valid
+
+    def answer(self, target, auth):
+        path, _, query = target.partition("?")
+        with self.lock:
+            valid = self.valid
+            if FB_APP_SECRET in target:
+                self.problems.append(f"{path}: app secret in the URL")
+            if "appsecret_proof=" not in query:
+                self.problems.append(f"{path}: no appsecret_proof")
+        expired_error = {"error": {"message": self.EXPIRED, "type": "OAuthException", "code": 190,
+                                   "error_subcode": 463, "fbtrace_id": "AZe2e"}}
+        if path == "/v21.0/debug_token":
+            if auth != f"Bearer {FB_APP_ID}|{FB_APP_SECRET}":
+                with self.lock:
+                    self.problems.append("debug_token: app token not in Authorization")
+            data = {"app_id": FB_APP_ID, "type": "PAGE", "application": "Bot App", "profile_id": FB_PAGE_ID,
+                    "scopes": ["pages_messaging", "pages_show_list", "pages_manage_metadata"], "user_id": "99",
+                    "issued_at": int(time.time()) - 3600}
+            if valid:
+                data.update(is_valid=True, expires_at=int(time.time()) + 60 * 86400,
+                            data_access_expires_at=int(time.time()) + 90 * 86400)
+            else:
+                data.update(is_valid=False, expires_at=int(time.time()) - 600, data_access_expires_at=0,
+                            error={"code": 190, "subcode": 463, "message": self.EXPIRED})
+            return 200, {"data": data}
+        if auth != f"Bearer {FB_PAGE_TOKEN}" or FB_PAGE_TOKEN in target:
+            with self.lock:
+                self.problems.append(f"{path}: page token not (only) in Authorization")
+        if not valid:
+            return 400, expired_error
+        if path == "/v21.0/me":
+            return 200, {"id": FB_PAGE_ID}
+        if path == f"/v21.0/{FB_PAGE_ID}/subscribed_apps":
+            return 200, {"data": [{"category": "Business", "link": "https://example.com/", "name": "Bot App",
+                                   "id": FB_APP_ID, "subscribed_fields": ["messages", "messaging_postbacks"]}]}
+        return 404, {"error": {"message": "Unknown path", "type": "OAuthException", "code": 803}}
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
 
 
 class SmtpSink(socketserver.ThreadingTCPServer):
@@ -287,6 +384,7 @@ class E2E:
         self.inbox = Inbox()
         self.start = time.monotonic()
         self.health = HealthEndpoint()
+        self.graph = None
         self.servers = []
 
     def remaining(self):
@@ -305,7 +403,8 @@ class E2E:
         slack = start_http_sink(self.inbox, "slack")
         webhook = start_http_sink(self.inbox, "webhook")
         smtp = SmtpSink(self.inbox)
-        self.servers = [slack, webhook, smtp]
+        self.graph = FacebookGraph()
+        self.servers = [slack, webhook, smtp, self.graph.server]
 
         # The bot stand-in: a process writing the bot's JSON log.
         bot_log = os.path.join(self.w.path, "bot", "bot.log")
@@ -333,10 +432,18 @@ class E2E:
         config = self.w.file("botwatch.yaml", (
             "global: {default_interval: 1s, scrape_timeout: 800ms}\n"
             "collectors:\n"
-            "  - {name: bot, type: process, cmdline: 'bot_standin\\.py'}\n"
+            # The stand-in's log path is unique to this run, so a concurrent e2e
+            # run (CI on the same machine) cannot stand in for this run's bot.
+            f"  - {{name: bot, type: process, cmdline: 'bot_standin\\.py {regex_literal(bot_log)}'}}\n"
             f"  - {{name: bot-health, type: http, url: 'http://127.0.0.1:{self.health.port}/health', body_regex: ok}}\n"
             f"  - {{name: bot-port, type: tcp, address: '127.0.0.1:{self.health.port}'}}\n"
-            + database + (logs if with_logs else "")))
+            + database +
+            # The Graph API stand-in; 1s instead of the type's 5m default.
+            f"  - {{name: fb, type: facebook, base_url: '{self.graph.url}', interval: 1s, page_token: '{FB_PAGE_TOKEN}',"
+            f" app_id: '{FB_APP_ID}', app_secret: '{FB_APP_SECRET}', required_scopes: [pages_messaging]}}\n"
+            + (logs if with_logs else "")))
+        self.collector_types.add("facebook")
+        self.n_collectors = 5
         self.bw_config = config
         self.bw_port = self.start_botwatch(0)
         self.instance = f"127.0.0.1:{self.bw_port}"
@@ -365,7 +472,8 @@ class E2E:
         self.prom.wait_ready()
 
         def all_up():
-            r = self.prom.query('min(botwatch_collector_up{job="botwatch"}) == 1 and count(botwatch_collector_up) == 4')
+            r = self.prom.query('min(botwatch_collector_up{job="botwatch"}) == 1 and '
+                                f'count(botwatch_collector_up) == {self.n_collectors}')
             return r.get("data", {}).get("result")
         eventually(all_up, 20, step=0.2, what="every collector up in Prometheus")
         log(f"all peers ready after {time.monotonic() - self.start:.1f}s")
@@ -455,6 +563,48 @@ class E2E:
             ("webhook", "CollectorDown", webhook_has("CollectorDown", "resolved", collector="bot-health")),
         ], recover_at, "resolved")
 
+    # -------------------------------------------------------------- facebook token
+    def facebook_token(self):
+        """The Graph API stand-in starts answering "token expired": FacebookTokenInvalid
+        (critical) must reach Slack, the webhook and email with its runbook link, and
+        the generic CollectorDown of the fb probe must be inhibited. Then the token is
+        valid again and the alert resolves."""
+        check(self.prom.query('botwatch_facebook_token_valid{job="botwatch"} == 1')["data"]["result"],
+              "the facebook collector reports a valid token before the fault")
+        fault_at = time.monotonic()
+        self.graph.set_valid(False)
+        log("fault: the Graph API stand-in answers \"token expired\" (Graph error 190/463)")
+        got = self.wait_all([
+            ("webhook", "FacebookTokenInvalid", webhook_has("FacebookTokenInvalid", "firing", collector="fb")),
+            ("slack", "FacebookTokenInvalid", slack_has("FacebookTokenInvalid", "FIRING", self.instance)),
+            ("email", "FacebookTokenInvalid", email_has("FacebookTokenInvalid", "FIRING", self.instance)),
+        ], fault_at, "firing")
+        alert = next(a for a in got[("webhook", "FacebookTokenInvalid")]["json"]["alerts"]
+                     if a["labels"]["alertname"] == "FacebookTokenInvalid")
+        runbook = RUNBOOK + "facebooktokeninvalid"
+        check(alert["annotations"]["runbook_url"] == runbook, f"webhook runbook_url {alert['annotations']}")
+        check(alert["labels"]["severity"] == "critical" and "token_valid = 0" in alert["annotations"]["description"],
+              f"webhook alert {alert}")
+        att = got[("slack", "FacebookTokenInvalid")]["json"]["attachments"][0]
+        check(att["title_link"] == runbook, f"slack runbook link: {att}")
+        check(runbook in email_text(got[("email", "FacebookTokenInvalid")]["message"]), "email runbook link")
+        reason = self.prom.query('botwatch_collector_up{job="botwatch",collector="fb"}')["data"]["result"]
+        check(reason and reason[0]["value"][1] == "0", f"the fb collector is down: {reason}")
+        check(not self.inbox.find("webhook", webhook_has("CollectorDown", "firing", collector="fb")),
+              "CollectorDown of the facebook probe must be inhibited by FacebookTokenInvalid")
+        check(not self.graph.problems, f"Graph API stand-in saw credentials misplaced: {self.graph.problems[:3]}")
+        status = json.loads(http_get(f"http://{self.instance}/api/v1/status")[1])
+        check(FB_PAGE_TOKEN not in json.dumps(status) and FB_APP_SECRET not in json.dumps(status),
+              "/api/v1/status never shows the Facebook secrets")
+
+        recover_at = time.monotonic()
+        self.graph.set_valid(True)
+        log("recovery: the Graph API stand-in answers \"token valid\" again")
+        self.wait_all([
+            ("webhook", "FacebookTokenInvalid", webhook_has("FacebookTokenInvalid", "resolved", collector="fb")),
+            ("slack", "FacebookTokenInvalid", slack_has("FacebookTokenInvalid", "RESOLVED", self.instance)),
+        ], recover_at, "resolved")
+
     def wait_all(self, expectations, since, what):
         got = {}
         pending = list(expectations)
@@ -465,7 +615,7 @@ class E2E:
                 found = self.inbox.find(channel, pred, since)
                 if found:
                     got[(channel, alertname)] = found[1]
-                    log(f"  {what:8} {alertname:14} -> {channel:7} {found[0] - since:5.1f}s after the change")
+                    log(f"  {what:8} {alertname:20} -> {channel:7} {found[0] - since:5.1f}s after the change")
                     pending.remove(item)
             time.sleep(0.05)
         if pending:
@@ -567,6 +717,18 @@ class E2E:
         status, exported = http_get(f"http://{self.instance}/metrics")
         check(status == 200, "botwatch /metrics answers")
         families = set(re.findall(r"^# TYPE (\S+) ", exported, flags=re.M))
+        # Every family of the preset has data: the bot stand-in logs each event it reads.
+        with open(os.path.join(REPO, "config", "presets", "messenger-bot.yaml"), encoding="utf-8") as f:
+            preset = set(re.findall(r"^\s*- metric: (\S+)", f.read(), flags=re.M))
+        check(preset, "config/presets/messenger-bot.yaml names its metrics")
+        check(preset <= families, "preset families missing from /metrics (align tests/e2e/bot_standin.py with "
+              f"config/presets/messenger-bot.yaml): {sorted(preset - families)}")
+        samples = set(re.findall(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)[{ ]", exported, flags=re.M))
+        check({"bot_errors_total", "bot_human_interventions_pending"} <= samples, "bot_* families have samples")
+        check('type="graph_api"' not in "".join(l for l in exported.splitlines() if l.startswith("bot_errors_total")),
+              "a warn-level retry is not counted as an error")
+        for fam in ("botwatch_postgres_", "botwatch_facebook_"):
+            check(any(f.startswith(fam) for f in families), f"{fam}* exported")
         instance = re.escape(self.instance).replace("\\", "\\\\")
         empty_expected, empty_absent, history, total = [], [], [], 0
         for path in sorted(glob.glob(os.path.join(REPO, "dashboards", "*.json"))):
@@ -589,7 +751,7 @@ class E2E:
                 if " offset " in t["expr"]:
                     history.append(where)  # compares with data older than this test
                 elif not missing:
-                    empty_expected.append(f"{where}: {expr}")
+                    empty_expected.append((where, expr))
                 else:
                     empty_absent.append(f"{where} (not produced by this build: {', '.join(missing)})")
         log(f"dashboards: {total} queries, {total - len(empty_expected) - len(empty_absent) - len(history)} "
@@ -597,9 +759,15 @@ class E2E:
             "not in this build:")
         for line in empty_absent:
             log(f"  empty (pending producer): {line}")
+        # A rate() over a short window can be empty for a moment after a fault step
+        # restarted its producer (the bot's CPU counter): give those a few scrapes.
+        end = time.monotonic() + min(10, self.remaining())
+        while empty_expected and time.monotonic() < end:
+            time.sleep(0.5)
+            empty_expected = [(w, e) for w, e in empty_expected if not self.prom.query(e)["data"]["result"]]
         if empty_expected:
             raise Failure("dashboard queries without data although their producer is in this build:\n  "
-                          + "\n  ".join(empty_expected))
+                          + "\n  ".join(f"{w}: {e}" for w, e in empty_expected))
 
     def teardown(self):
         for p in reversed(self.procs):
@@ -614,6 +782,12 @@ class E2E:
             log(f"kept {self.w.path}")
         else:
             self.w.remove()
+
+
+def regex_literal(text):
+    """`text` as a regular expression matching itself (only the metacharacters escaped:
+    re.escape's "\\-" is an invalid escape for botwatch's regex engine)."""
+    return re.sub(r"([.^$*+?()\[\]{}|\\])", r"\\\1", text)
 
 
 def base_family(name):
@@ -633,6 +807,7 @@ def main():
     try:
         t.setup()
         t.faults()
+        t.facebook_token()
         t.dashboards()
         t.botwatch_down()
         t.inhibitions()
