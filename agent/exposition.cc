@@ -3,6 +3,7 @@
 #include <prometheus/text_serializer.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <unordered_map>
 
 #include "collectors/collector.h"
@@ -64,8 +65,40 @@ void MergeFamilies(Families& into, Families more) {
   }
 }
 
+namespace {
+
+bool HelpNeedsEscaping(const prometheus::MetricFamily& f) { return f.help.find_first_of("\\\n") != std::string::npos; }
+
+std::string EscapeHelp(const std::string& help) {
+  std::string out;
+  out.reserve(help.size() + 8);
+  for (char c : help) {
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+// prometheus-cpp 1.0 writes HELP text verbatim, but the format requires `\`
+// and newline to be escaped there. Help texts come from users too (log rules,
+// SQL queries, exec checks): one newline would otherwise break the whole
+// scrape. The copy is made only when some help needs it.
 std::string SerializeFamilies(const Families& families) {
-  return prometheus::TextSerializer().Serialize(families);
+  if (std::none_of(families.begin(), families.end(), HelpNeedsEscaping)) {
+    return prometheus::TextSerializer().Serialize(families);
+  }
+  Families escaped = families;
+  for (auto& f : escaped) {
+    if (HelpNeedsEscaping(f)) f.help = EscapeHelp(f.help);
+  }
+  return prometheus::TextSerializer().Serialize(escaped);
 }
 
 }  // namespace botwatch

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <optional>
@@ -30,13 +31,27 @@ struct Sample {
 };
 
 // A token from the input, quoted for an error message: at most 40 bytes, so
-// that a long line never floods a status message.
+// that a long line never floods a status message, and control bytes escaped
+// (a label value may hold a decoded newline), so the message stays one line.
 std::string Quote(std::string_view token) {
   constexpr size_t kMax = 40;
-  if (token.size() <= kMax) return "\"" + std::string(token) + "\"";
-  size_t cut = kMax;
-  while (cut > 0 && (static_cast<unsigned char>(token[cut]) & 0xC0) == 0x80) --cut;  // UTF-8 boundary
-  return "\"" + std::string(token.substr(0, cut)) + "...\"";
+  size_t cut = token.size();
+  if (cut > kMax) {
+    cut = kMax;
+    while (cut > 0 && (static_cast<unsigned char>(token[cut]) & 0xC0) == 0x80) --cut;  // UTF-8 boundary
+  }
+  std::string out = "\"";
+  for (char c : token.substr(0, cut)) {
+    auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "\\x%02x", u);
+      out += hex;
+    } else {
+      out += c;
+    }
+  }
+  return out + (cut < token.size() ? "...\"" : "\"");
 }
 
 class LineError {
@@ -224,6 +239,22 @@ Labels Without(const Labels& labels, const std::string& name, std::optional<std:
   return out;
 }
 
+// prometheus-cpp writes doubles with 16 significant digits, so two bounds that
+// differ only further down (le="1" and le="1.0000000000000002") would come out
+// of /metrics as one duplicated series. Bounds are compared as exported.
+double AsExported(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.16g", v);
+  return std::strtod(buf, nullptr);
+}
+
+// prometheus-cpp keeps bucket and sample counts as uint64_t: a count that does
+// not fit (NaN, infinite, negative, 2^64 or more) cannot be re-exported.
+std::optional<uint64_t> AsCount(double v) {
+  if (!(v >= 0) || v >= 18446744073709551616.0) return std::nullopt;
+  return static_cast<uint64_t>(v);
+}
+
 std::string Key(const Labels& sorted) {
   std::string k;
   for (const auto& l : sorted) k += l.name + '\x01' + l.value + '\x02';
@@ -289,6 +320,7 @@ MetricFamily Finish(OpenFamily&& open) {
     if (!point) throw LineError(s.name + " needs a \"" + point_label + "\" label");
     auto p = ParseValue(*point);
     if (!p || std::isnan(*p)) throw LineError("invalid " + point_label + " value " + Quote(*point));
+    *p = AsExported(*p);
     for (const auto& existing : g.points) {
       if (existing.first == *p) throw LineError("duplicate " + point_label + "=" + Quote(*point) + " in " + f.name);
     }
@@ -306,9 +338,11 @@ MetricFamily Finish(OpenFamily&& open) {
       }
       double last = 0;
       for (const auto& [le, n] : g.points) {
-        if (n < last || n < 0) throw LineError("histogram " + f.name + " buckets are not cumulative");
+        auto count = AsCount(n);
+        if (!count) throw LineError("histogram " + f.name + " has a bucket count out of range");
+        if (n < last) throw LineError("histogram " + f.name + " buckets are not cumulative");
         last = n;
-        if (!std::isinf(le)) m.histogram.bucket.push_back({static_cast<uint64_t>(n), le});
+        if (!std::isinf(le)) m.histogram.bucket.push_back({*count, le});
       }
       if (g.count && *g.count != g.points.back().second) {
         throw LineError("histogram " + f.name + "_count differs from its +Inf bucket");
@@ -320,7 +354,9 @@ MetricFamily Finish(OpenFamily&& open) {
         if (q < 0 || q > 1) throw LineError("summary " + f.name + " has a quantile outside [0, 1]");
         m.summary.quantile.push_back({q, v});
       }
-      m.summary.sample_count = static_cast<uint64_t>(std::max(0.0, g.count.value_or(0)));
+      auto count = AsCount(g.count.value_or(0));
+      if (!count) throw LineError("summary " + f.name + "_count out of range");
+      m.summary.sample_count = *count;
       m.summary.sample_sum = g.sum.value_or(0);
     }
     f.metric.push_back(std::move(m));

@@ -7,6 +7,8 @@
 #include <set>
 #include <sstream>
 
+#include "logs/parser.h"
+
 namespace botwatch::logs {
 namespace {
 
@@ -98,8 +100,15 @@ LogSourceConfig ReadSource(ConfigMap& m, std::set<std::string>& names) {
     s.format = Format::kLogfmt;
   } else if (format == "regex") {
     s.format = Format::kRegex;
-    s.regex = m.RequiredString("regex");
-    s.regex_fields = m.StringList("fields");
+    auto named = TranslateNamedGroups(m.RequiredString("regex"));
+    if (!named.ok()) m.FailAt("regex", named.status().message());
+    s.regex = named.value().ecmascript;
+    if (named.value().any_named) {
+      if (m.Has("fields")) m.FailAt("fields", "the regex names its groups with (?<name>...); remove fields:");
+      s.regex_fields = named.value().group_names;
+    } else {
+      s.regex_fields = m.StringList("fields");
+    }
     std::regex re;
     try {
       re = std::regex(s.regex, std::regex::ECMAScript);
@@ -142,7 +151,14 @@ std::shared_ptr<const LogsConfig> ReadLogsConfig(ConfigMap& top) {
     MergeMetricDefs(s.rules->metrics, m.Location("rules") + ": " + m.FieldPath("rules"), out->metrics);
     out->sources.push_back(std::move(s));
   }
-  if (auto dir = top.OptionalString("state_dir")) out->state_dir = Resolve(*dir, top.source());
+  if (auto dir = top.OptionalString("state_dir")) {
+    out->state_dir = Resolve(*dir, top.source());
+  } else if (auto systemd_dir = top.source().env("STATE_DIRECTORY"); systemd_dir && !systemd_dir->empty()) {
+    // systemd's StateDirectory= (packaging/systemd/botwatch.service) exports
+    // this: a packaged install survives restarts without counting twice,
+    // with no setting to forget. Several directories are ':'-separated.
+    out->state_dir = systemd_dir->substr(0, systemd_dir->find(':'));
+  }
   out->state_interval = top.DurationValue("state_interval", out->state_interval, std::chrono::milliseconds(100));
   return out;
 }

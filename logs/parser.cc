@@ -1,5 +1,8 @@
 #include "logs/parser.h"
 
+#include <algorithm>
+#include <cctype>
+
 #include <cstring>
 
 namespace botwatch::logs {
@@ -238,6 +241,49 @@ bool LogfmtParser::Parse(std::string_view line, Event& event) {
 }
 
 // ---- regex ----
+
+Result<RegexWithNames> TranslateNamedGroups(std::string_view pattern) {
+  RegexWithNames out;
+  out.ecmascript.reserve(pattern.size());
+  bool in_class = false;  // inside [...], where '(' is a literal
+  for (size_t i = 0; i < pattern.size(); ++i) {
+    char c = pattern[i];
+    if (c == '\\' && i + 1 < pattern.size()) {
+      out.ecmascript += c;
+      out.ecmascript += pattern[++i];
+      continue;
+    }
+    if (in_class) {
+      if (c == ']') in_class = false;
+      out.ecmascript += c;
+      continue;
+    }
+    if (c == '[') in_class = true;
+    out.ecmascript += c;
+    if (c != '(') continue;
+    if (pattern.substr(i + 1, 2) == "?<" && i + 3 < pattern.size() && pattern[i + 3] != '=' &&
+        pattern[i + 3] != '!') {
+      size_t start = i + 3;
+      size_t end = pattern.find('>', start);
+      std::string_view name =
+          end == std::string_view::npos ? std::string_view() : pattern.substr(start, end - start);
+      bool valid = !name.empty() && (std::isalpha(static_cast<unsigned char>(name[0])) || name[0] == '_') &&
+                   std::all_of(name.begin(), name.end(), [](char n) {
+                     return std::isalnum(static_cast<unsigned char>(n)) || n == '_' || n == '.';
+                   });
+      if (!valid) {
+        return Status::Error("invalid group name at offset " + std::to_string(i) +
+                             ": use (?<name>...) with letters, digits, '_' or '.'");
+      }
+      out.group_names.emplace_back(name);
+      out.any_named = true;
+      i = end;  // the group continues as a plain "(" in ECMAScript
+    } else if (pattern.substr(i + 1, 1) != "?") {
+      out.group_names.emplace_back();  // unnamed capture group
+    }
+  }
+  return out;
+}
 
 RegexParser::RegexParser(const FieldTable& fields, const std::string& pattern,
                          const std::vector<std::string>& group_names)

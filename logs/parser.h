@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "agent/status.h"
 #include "logs/event.h"
 
 namespace botwatch::logs {
@@ -60,9 +61,20 @@ class LogfmtParser : public Parser {
   std::string unescaped_;  // reserved per line so views stay valid
 };
 
+// A pattern with PCRE-style named groups, `(?<name>...)`, rewritten for
+// std::regex (ECMAScript has none): the same pattern with plain groups, and
+// the name of every capture group in order ("" for an unnamed one).
+struct RegexWithNames {
+  std::string ecmascript;
+  std::vector<std::string> group_names;
+  bool any_named = false;
+};
+// Errors name the offset of a malformed group name ("(?<1x>" or "(?<x").
+Result<RegexWithNames> TranslateNamedGroups(std::string_view pattern);
+
 // A regular expression (ECMAScript syntax) whose capture groups are named by
-// `group_names` in order (std::regex has no named groups). A line the regex
-// does not match is malformed.
+// `group_names` in order (from TranslateNamedGroups or the source's `fields:`).
+// A line the regex does not match is malformed.
 class RegexParser : public Parser {
  public:
   RegexParser(const FieldTable& fields, const std::string& pattern,

@@ -102,6 +102,9 @@ void LogPipeline::Start(const nlohmann::json* previous) {
   if (!config_->state_dir.empty()) {
     std::error_code ec;
     std::filesystem::create_directories(config_->state_dir, ec);
+  } else if (previous == nullptr && !config_->sources.empty()) {
+    log::Warn("state_dir is not set: log positions and counts live in memory only, so after a restart "
+              "lines written while botwatch was down are not counted");
   }
   nlohmann::json state;
   if (previous != nullptr) {

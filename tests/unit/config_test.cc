@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "agent/config.h"
+#include "logs/log_config.h"
 #include "tests/support/temp_dir.h"
 
 using namespace botwatch;
@@ -166,4 +167,27 @@ TEST_CASE("typo suggestions only when the word is close") {
   CHECK(ClosestMatch("intervall", keys) == "interval");
   CHECK(ClosestMatch("timout", keys) == "timeout");
   CHECK_FALSE(ClosestMatch("database", keys).has_value());
+}
+
+namespace {
+std::optional<std::string> SystemdEnv(const std::string& name) {
+  if (name == "STATE_DIRECTORY") return std::string("/var/lib/botwatch:/var/lib/other");
+  return std::nullopt;
+}
+}  // namespace
+
+TEST_CASE("state_dir defaults to systemd's STATE_DIRECTORY, and an explicit one wins") {
+  ConfigSource src;
+  src.file = "bw.yaml";
+  src.dir = "/etc/botwatch";
+  src.env = &SystemdEnv;
+  auto implicit = LoadConfigText("global: {}\n", src);
+  REQUIRE(implicit.ok());
+  CHECK(implicit.value()->logs->state_dir == "/var/lib/botwatch");
+  auto explicit_dir = LoadConfigText("state_dir: /srv/state\n", src);
+  REQUIRE(explicit_dir.ok());
+  CHECK(explicit_dir.value()->logs->state_dir == "/srv/state");
+  auto none = Load("global: {}\n");  // FakeEnv has no STATE_DIRECTORY
+  REQUIRE(none.ok());
+  CHECK(none.value()->logs->state_dir.empty());
 }

@@ -159,6 +159,30 @@ TEST_CASE("regex parser names its capture groups by the configured list") {
   CHECK_FALSE(Run(p, f, "garbage").ok);
 }
 
+TEST_CASE("regex parser takes PCRE-style named groups") {
+  auto named = botwatch::logs::TranslateNamedGroups(
+      R"(^(?<method>\S+) (?:/api)?(?<path>[^ (]+) \((\d+)\) (?<meta.ms>\d+)ms [(?<x>]$)");
+  REQUIRE(named.ok());
+  // A "(" inside [...] or escaped is a literal; (?:...) captures nothing.
+  CHECK(named.value().ecmascript == R"(^(\S+) (?:/api)?([^ (]+) \((\d+)\) (\d+)ms [(?<x>]$)");
+  CHECK(named.value().group_names == std::vector<std::string>{"method", "path", "", "meta.ms"});
+  FieldTable f = Fields({"path", "meta.ms"});
+  botwatch::logs::RegexParser p(f, named.value().ecmascript, named.value().group_names);
+  Parsed r = Run(p, f, "POST /api/webhook (7) 15ms x");
+  REQUIRE(r.ok);
+  CHECK(r.event.at(0).text == "/webhook");
+  CHECK(r.event.at(1).AsNumber() == 15.0);
+
+  CHECK(botwatch::logs::TranslateNamedGroups("(?<1x>a)").status().message() ==
+        "invalid group name at offset 0: use (?<name>...) with letters, digits, '_' or '.'");
+  CHECK_FALSE(botwatch::logs::TranslateNamedGroups("a(?<open").ok());
+  CHECK_FALSE(botwatch::logs::TranslateNamedGroups("(?<>x)").ok());
+  auto plain = botwatch::logs::TranslateNamedGroups(R"((a)(?=b)(c))");
+  REQUIRE(plain.ok());
+  CHECK_FALSE(plain.value().any_named);
+  CHECK(plain.value().group_names.size() == 2);
+}
+
 TEST_CASE("line splitter handles partial lines, CRLF and oversized lines") {
   botwatch::logs::LineSplitter s(10);
   std::vector<std::string> lines;

@@ -200,6 +200,11 @@ TEST_CASE("rule config errors name file, line and column") {
         "rules.yaml:4:13: logs[0].format: unknown format \"xml\"; use json, logfmt or regex");
   CHECK(LoadError("      - {metric: x, type: counter}\n", "    format: regex\n    regex: '(a)(b)'\n    fields: [a]\n") ==
         "rules.yaml:6:13: logs[0].fields: the regex has 2 capture groups but 1 field names are given");
+  CHECK(LoadError("      - {metric: x, type: counter}\n", "    format: regex\n    regex: '(?<a>x)'\n    fields: [a]\n") ==
+        "rules.yaml:6:13: logs[0].fields: the regex names its groups with (?<name>...); remove fields:");
+  CHECK(LoadError("      - {metric: x, type: counter}\n", "    format: regex\n    regex: 'a(?<9>x)'\n") ==
+        "rules.yaml:5:12: logs[0].regex: invalid group name at offset 1: use (?<name>...) with letters, digits, "
+        "'_' or '.'");
   CHECK(LoadError("      presets/none.yaml\n").find("cannot open rules file \"/nonexistent/presets/none.yaml\"") !=
         std::string::npos);
 }

@@ -1,3 +1,4 @@
+#include "agent/exposition.h"
 #include "collectors/text_format.h"
 
 #include <prometheus/text_serializer.h>
@@ -108,6 +109,17 @@ TEST_CASE("text format: every malformed line is an error naming the line") {
       {"# TYPE h histogram\nh_bucket 3\n", "h_bucket needs a \"le\" label"},
       {"# TYPE h histogram\nh_bucket{le=\"+Inf\"} 2\nh_count 3\n", "h_count differs from its +Inf bucket"},
       {"# TYPE h histogram\nh_bucket{le=\"x\"} 2\n", "invalid le value \"x\""},
+      // prometheus-cpp stores counts as uint64_t: these could not be re-exported.
+      {"# TYPE h histogram\nh_bucket{le=\"+Inf\"} +Inf\n", "histogram h has a bucket count out of range"},
+      {"# TYPE h histogram\nh_bucket{le=\"+Inf\"} NaN\n", "histogram h has a bucket count out of range"},
+      {"# TYPE h histogram\nh_bucket{le=\"+Inf\"} 1e20\n", "histogram h has a bucket count out of range"},
+      {"# TYPE s summary\ns_count +Inf\n", "summary s_count out of range"},
+      {"# TYPE s summary\ns_count -1\n", "summary s_count out of range"},
+      // Found by fuzzing: a decoded newline in a quoted token kept the error on one line only if escaped.
+      {"# TYPE h histogram\nh_bucket{le=\"1\\nx\"} 1\n", "line 2: invalid le value \"1\\x0ax\""},
+      // Distinct as doubles, one series once /metrics prints them with 16 digits.
+      {"# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_bucket{le=\"1.0000000000000002\"} 2\nh_bucket{le=\"+Inf\"} 2\n",
+       "duplicate le=\"1.0000000000000002\" in h"},
       {"# TYPE s summary\ns{quantile=\"2\"} 1\n", "quantile outside [0, 1]"},
   };
   for (const Case& c : cases) {
@@ -187,4 +199,24 @@ TEST_CASE("text format: mutated inputs never throw or crash") {
   }
   CHECK(parsed > 100);
   CHECK(rejected > 1000);
+}
+
+TEST_CASE("exposition: HELP text with a backslash or a newline survives /metrics") {
+  // Found by the text_format fuzz target: prometheus-cpp writes HELP verbatim,
+  // so a newline in a user's help text used to split the exposition.
+  prometheus::MetricFamily f;
+  f.name = "user_defined";
+  f.help = "Line one\nline two, path C:\\dir";
+  f.type = MetricType::Gauge;
+  prometheus::ClientMetric m;
+  m.gauge.value = 1;
+  f.metric.push_back(m);
+  const std::string text = SerializeFamilies({f});
+  CHECK(text.find("# HELP user_defined Line one\\nline two, path C:\\\\dir\n") != std::string::npos);
+  auto back = ParseTextFormat(text);
+  INFO(text);
+  REQUIRE(back.ok());
+  REQUIRE(back.value().size() == 1);
+  CHECK(back.value()[0].help == f.help);
+  CHECK(back.value()[0].metric[0].gauge.value == 1);
 }

@@ -1,0 +1,92 @@
+// Fuzz target: the Prometheus text-format parser that validates what an exec
+// check prints (collectors/text_format.cc). Any bytes give families or a
+// one-line "line N: ..." error. What it accepts is re-exported on /metrics
+// (SerializeFamilies), so accepted input must survive that: the
+// serialized text parses again into the same families, series and label sets
+// — otherwise one odd check would make the whole scrape unparseable.
+
+#include <cmath>
+#include <cstdio>
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+
+#include "agent/exposition.h"
+#include "collectors/text_format.h"
+
+namespace {
+
+// Says which invariant broke, so a crash report is readable without a debugger.
+[[noreturn]] void Fail(const char* why, const std::string& detail = "") {
+  std::fprintf(stderr, "fuzz_text_format: %s\n%s\n", why, detail.c_str());
+  std::abort();
+}
+
+using prometheus::ClientMetric;
+using prometheus::MetricFamily;
+using prometheus::MetricType;
+
+void CheckLabels(const ClientMetric& m) {
+  for (const auto& l : m.label) {
+    if (!botwatch::IsValidLabelName(l.name) || !botwatch::IsValidUtf8(l.value)) Fail("bad label", l.name);
+  }
+}
+
+void CheckFamily(const MetricFamily& f) {
+  if (!botwatch::IsValidMetricName(f.name) || !botwatch::IsValidUtf8(f.help)) Fail("bad family", f.name);
+  for (const ClientMetric& m : f.metric) {
+    CheckLabels(m);
+    if (f.type == MetricType::Histogram) {
+      double last_le = -INFINITY;
+      uint64_t last_count = 0;
+      for (const auto& b : m.histogram.bucket) {
+        if (!(b.upper_bound > last_le) || b.cumulative_count < last_count) Fail("buckets out of order", f.name);
+        last_le = b.upper_bound;
+        last_count = b.cumulative_count;
+      }
+      if (m.histogram.sample_count < last_count) Fail("count below a bucket", f.name);
+    }
+  }
+}
+
+bool SameShape(const MetricFamily& a, const MetricFamily& b) {
+  if (a.name != b.name || a.type != b.type || a.help != b.help || a.metric.size() != b.metric.size()) return false;
+  for (size_t i = 0; i < a.metric.size(); ++i) {
+    const ClientMetric& x = a.metric[i];
+    const ClientMetric& y = b.metric[i];
+    if (x.label.size() != y.label.size()) return false;
+    for (size_t k = 0; k < x.label.size(); ++k) {
+      if (x.label[k].name != y.label[k].name || x.label[k].value != y.label[k].value) return false;
+    }
+    if (x.histogram.bucket.size() != y.histogram.bucket.size()) return false;
+    if (x.summary.quantile.size() != y.summary.quantile.size()) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  std::string_view text(reinterpret_cast<const char*>(data), size);
+  auto parsed = botwatch::ParseTextFormat(text);
+  if (!parsed.ok()) {
+    const std::string& m = parsed.status().message();
+    if (m.rfind("line ", 0) != 0 || m.find('\n') != std::string::npos || m.size() > 256) {
+      Fail("error is not one short \"line N: ...\" line", m);
+    }
+    return 0;
+  }
+  for (const MetricFamily& f : parsed.value()) CheckFamily(f);
+
+  const std::string exported = botwatch::SerializeFamilies(parsed.value());
+  auto again = botwatch::ParseTextFormat(exported);
+  // Otherwise botwatch would serve text that Prometheus cannot parse.
+  if (!again.ok()) Fail("exported text does not parse again", again.status().message() + "\n" + exported);
+  if (again.value().size() != parsed.value().size()) Fail("family count changed on export", exported);
+  for (size_t i = 0; i < parsed.value().size(); ++i) {
+    if (!SameShape(parsed.value()[i], again.value()[i])) Fail("family changed on export", exported);
+  }
+  return 0;
+}
