@@ -2,11 +2,15 @@
 # Builds the .deb from the build tree, installs it on this machine with dpkg,
 # checks the installed layout (including TLS through the installed compat
 # libraries, run as the service user) and purges it again, even on failure.
-# Needs root (CI runs tests as root).
+# Needs root: CI runs tests as root; a developer with sudo gets it re-run
+# through `sudo -n` (like packaging/install-deps.sh).
 # usage: deb_test.sh BUILD_DIR
 set -euo pipefail
 build=$(cd "$1" && pwd)
-[ "$(id -u)" -eq 0 ] || { echo "deb_test: needs root (dpkg -i)"; exit 1; }
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null && sudo -n true 2>/dev/null; then exec sudo -n -- "$0" "$build"; fi
+  echo "deb_test: needs root or passwordless sudo (it installs the .deb with dpkg -i)"; exit 1
+fi
 if dpkg-query -W -f='${Status}' botwatch 2>/dev/null | grep -q 'ok installed'; then
   echo "deb_test: a botwatch package is already installed here; refusing to touch it"; exit 1
 fi
