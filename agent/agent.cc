@@ -108,10 +108,31 @@ void Agent::InstallLogs(const Config& config) {
   logs_ = std::move(fresh);
 }
 
+Status Agent::CheckNames(const Config& config) const {
+  for (const auto& live : options_.live_collectors) {
+    for (const auto& c : config.collectors) {
+      if (c.spec.name == live.name) {
+        return Status::Error(options_.config_file + ": collector name \"" + live.name +
+                             "\" is taken by the supervised child (--supervise.name); rename one of them");
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+std::vector<std::shared_ptr<const CollectorSnapshot>> Agent::Snapshots() const {
+  std::vector<std::shared_ptr<const CollectorSnapshot>> all;
+  for (const auto& live : options_.live_collectors) all.push_back(live.snapshot());
+  std::vector<std::shared_ptr<const CollectorSnapshot>> configured = cache_.All();
+  all.insert(all.end(), configured.begin(), configured.end());
+  return all;
+}
+
 Status Agent::Start() {
   std::lock_guard<std::mutex> lock(reload_mu_);
   Result<std::shared_ptr<const Config>> config = LoadConfigFile(options_.config_file);
   if (!config.ok()) return config.status();
+  if (Status st = CheckNames(*config.value()); !st.ok()) return st;
   start_unix_ = UnixNow();
   feed_ = std::make_unique<FeedHub>(config.value()->feed);
   Result<std::shared_ptr<const WebConfig>> web_config = LoadWebConfig();
@@ -142,6 +163,11 @@ Status Agent::Reload() {
     RecordReload(false);
     log::Error("config reload failed; keeping the running config", {{"err", config.status().message()}});
     return config.status();
+  }
+  if (Status st = CheckNames(*config.value()); !st.ok()) {
+    RecordReload(false);
+    log::Error("config reload failed; keeping the running config", {{"err", st.message()}});
+    return st;
   }
   Result<std::shared_ptr<const WebConfig>> web_config = LoadWebConfig();
   if (!web_config.ok()) {
@@ -181,16 +207,15 @@ bool Agent::Ready() const { return loaded_ && cache_.AllRan(); }
 std::string Agent::RenderMetrics() const {
   Families families = self_registry_->Collect();
   MergeFamilies(families, SelfProcessFamilies(procfs_));
-  MergeFamilies(families, CollectorFamilies(cache_.All()));
+  MergeFamilies(families, CollectorFamilies(Snapshots()));
   if (feed_) MergeFamilies(families, feed_->Collect());
-  if (options_.extra_families) MergeFamilies(families, options_.extra_families());
   if (auto logs = Logs()) MergeFamilies(families, logs->Collect());
   return SerializeFamilies(families);
 }
 
 std::string Agent::RenderStatusJson() const {
   nlohmann::json collectors = nlohmann::json::array();
-  for (const auto& s : cache_.All()) {
+  for (const auto& s : Snapshots()) {
     nlohmann::json c = {
         {"name", s->spec.name},
         {"type", s->spec.type},
@@ -241,7 +266,7 @@ HttpResponse Agent::Handle(const HttpRequest& req) {
     if (!read) return method_not_allowed();
     auto logs = Logs();
     const logs::MetricStore* store = logs ? &logs->store() : nullptr;
-    nlohmann::json body = p == "/api/v1/summary" ? summary_.Summary(UnixNow(), start_unix_, store, cache_.All())
+    nlohmann::json body = p == "/api/v1/summary" ? summary_.Summary(UnixNow(), start_unix_, store, Snapshots())
                                                  : SummaryBuilder::History(UnixNow(), store);
     return {200, "application/json", body.dump() + "\n"};
   }

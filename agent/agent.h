@@ -35,9 +35,16 @@ class Agent {
     std::string config_file;
     std::string listen_address;
     std::string web_config_file;  // empty: plain HTTP, no auth
-    // More families for /metrics, read on every scrape (supervise mode's child);
-    // must answer from memory.
-    std::function<Families()> extra_families;
+    // Collectors that are not probed on a schedule but report their state on
+    // every read (supervise mode's child), listed before the configured ones in
+    // /metrics, /api/v1/status and the summary. `snapshot` must answer from
+    // memory (and /proc). Their names are taken: a config that gives a
+    // collector one of them is rejected.
+    struct LiveCollector {
+      std::string name;
+      std::function<std::shared_ptr<const CollectorSnapshot>()> snapshot;
+    };
+    std::vector<LiveCollector> live_collectors;
   };
 
   explicit Agent(Options options);
@@ -71,6 +78,9 @@ class Agent {
 
  private:
   HttpResponse Handle(const HttpRequest& req);
+  // Live collectors first, then the configured ones in config order.
+  std::vector<std::shared_ptr<const CollectorSnapshot>> Snapshots() const;
+  Status CheckNames(const Config& config) const;
   void Install(std::shared_ptr<const Config> config);
   void RecordReload(bool ok);
   Result<std::shared_ptr<const WebConfig>> LoadWebConfig() const;

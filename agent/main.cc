@@ -73,8 +73,11 @@ int Serve(const botwatch::CliOptions& opts) {
   const bool supervise = opts.command == botwatch::CliOptions::Command::kRun;
   std::unique_ptr<botwatch::Supervisor> child;
   botwatch::Agent::Options agent_options{opts.config_file, opts.listen_address, opts.web_config_file, {}};
-  // Set before Start() serves the first scrape.
-  if (supervise) agent_options.extra_families = [&child] { return child->Metrics(); };
+  // The child is a `process` collector of its own; set before Start() serves
+  // the first scrape.
+  if (supervise) {
+    agent_options.live_collectors.push_back({opts.supervise.name, [&child] { return child->Snapshot(); }});
+  }
   botwatch::Agent agent(agent_options);
   // The child's output also feeds the `type: child` log sources.
   botwatch::ChildLogFeed child_logs(agent);

@@ -77,9 +77,17 @@ nlohmann::json SummaryBuilder::Summary(double now, double botwatch_start, const 
     if (std::isfinite(started) && started > 0) uptime = now - started;
     double cpu = FamilySum(*bot, "botwatch_process_cpu_seconds_total");
     std::lock_guard<std::mutex> lock(mu_);
+    if (bot->spec.name != cpu_collector_) {  // another process became "the bot": start over
+      cpu_collector_ = bot->spec.name;
+      last_cpu_seconds_ = -1;
+      last_cpu_at_ = 0;
+      cpu_percent_ = -1;
+    }
     if (std::isfinite(cpu)) {
-      // A new probe result: the CPU used between the last two probes.
-      if (bot->last_check_unix > last_cpu_at_) {
+      // A new probe result: the CPU used between the last two probes. The
+      // supervised child is read on every request, so take a reading at most
+      // once a second: CPU time moves in 10 ms ticks.
+      if (bot->last_check_unix >= last_cpu_at_ + kMinCpuWindowSeconds) {
         if (last_cpu_seconds_ >= 0 && cpu >= last_cpu_seconds_) {
           cpu_percent_ = Round1((cpu - last_cpu_seconds_) / (bot->last_check_unix - last_cpu_at_) * 100);
         }

@@ -9,7 +9,8 @@
 //   messages.avg_response_time  bot_response_time_seconds sum / count, in ms
 //   users.total                 bot_active_users{window="365d"} (distinct users in a year)
 //   users.active_today / week   bot_active_users{window="24h"} / {window="7d"}
-//   system.memory_mb, cpu_percent   the first `process` collector (the bot)
+//   system.memory_mb, cpu_percent   the first `process` collector that is up (the bot;
+//                                   in supervise mode the child comes first)
 //   system.database_connections     botwatch_postgres_connections of any postgres collector
 // A number the config cannot provide is null.
 
@@ -17,6 +18,7 @@
 
 #include <memory>
 #include <mutex>
+#include <string>
 #include <vector>
 
 #include "agent/snapshot_cache.h"
@@ -37,7 +39,9 @@ class SummaryBuilder {
 
  private:
   // CPU percent needs two readings of the bot's CPU seconds: the last one seen.
+  static constexpr double kMinCpuWindowSeconds = 1;
   std::mutex mu_;
+  std::string cpu_collector_;
   double last_cpu_seconds_ = -1;
   double last_cpu_at_ = 0;
   double cpu_percent_ = -1;

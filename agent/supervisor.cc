@@ -45,6 +45,10 @@ void WriteAll(int fd, const char* data, size_t size) {
   }
 }
 
+double UnixNow() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
 std::string Join(const std::vector<std::string>& argv) {
   std::string s;
   for (const auto& a : argv) s += (s.empty() ? "" : " ") + a;
@@ -221,25 +225,33 @@ void Supervisor::Run(pid_t pid, int out_fd, int err_fd) {
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
+    // Publish the exit, and the restart it leads to, at once and before waiting
+    // for the output to drain: the status API never shows a stale reason.
+    int code = DecodeWaitStatus(status);
+    bool restart = !stopping_ && options_.restart == SuperviseOptions::Restart::kOnFailure && code != 0;
+    Duration ran;
+    Duration backoff(0);
+    auto plan_restart = [&] {
+      consecutive_failures = ran >= options_.stable_after ? 1 : consecutive_failures + 1;
+      backoff = RestartBackoff(options_, consecutive_failures);
+      return "; restarting in " + FormatDuration(backoff);
+    };
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ran = std::chrono::duration_cast<Duration>(Clock::now() - started_at_);
+      last_exit_code_ = code;
+      last_up_unix_ = UnixNow();
+      down_message_ = "exited with code " + std::to_string(code) + (restart ? plan_restart() : "");
+    }
     exited = true;
     out.join();
     err.join();
     if (sink_) sink_->OnChildExit();
 
-    int code = DecodeWaitStatus(status);
-    Duration ran;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      last_exit_code_ = code;
-      ran = std::chrono::duration_cast<Duration>(Clock::now() - started_at_);
-    }
     log::Info("child exited", {{"pid", std::to_string(pid)},
                                {"exit_code", std::to_string(code)},
                                {"ran", FormatDuration(std::chrono::duration_cast<std::chrono::milliseconds>(ran))}});
-    bool restart = !stopping_ && options_.restart == SuperviseOptions::Restart::kOnFailure && code != 0;
     while (restart) {
-      consecutive_failures = ran >= options_.stable_after ? 1 : consecutive_failures + 1;
-      Duration backoff = RestartBackoff(options_, consecutive_failures);
       log::Warn("child failed; restarting", {{"exit_code", std::to_string(code)},
                                              {"in", FormatDuration(backoff)},
                                              {"attempt", std::to_string(consecutive_failures)}});
@@ -260,6 +272,8 @@ void Supervisor::Run(pid_t pid, int out_fd, int err_fd) {
       log::Error("cannot restart child", {{"err", next.status().message()}});
       code = 127;
       ran = Duration(0);
+      std::lock_guard<std::mutex> lock(mu_);
+      down_message_ = "cannot restart: " + next.status().message() + plan_restart();
     }
     if (!restart) {
       exit_code_ = code;
@@ -290,7 +304,12 @@ bool Supervisor::WaitDone(Duration timeout) {
   return cv_.wait_for(lock, timeout, [&] { return done_.load(); });
 }
 
-Families Supervisor::Metrics() const {
+std::shared_ptr<const CollectorSnapshot> Supervisor::Snapshot() const {
+  const Clock::time_point t0 = Clock::now();
+  auto snap = std::make_shared<CollectorSnapshot>();
+  // Not scheduled: interval and timeout stay 0, and every read is a check.
+  snap->spec.name = options_.name;
+  snap->spec.type = "process";
   FamilyBuilder fb;
   const FamilyBuilder::Labels labels = {{"collector", options_.name}};
   pid_t pid = pid_.load();
@@ -302,6 +321,16 @@ Families Supervisor::Metrics() const {
     restarts = restarts_;
     last = last_exit_code_;
     started = started_at_;
+    snap->has_run = started != Clock::time_point{};
+    snap->message = down_message_;
+    snap->last_success_unix = last_up_unix_;
+  }
+  snap->up = pid > 0;
+  if (snap->up) {
+    snap->reason = reason::kOk;
+    snap->message.clear();
+  } else {
+    snap->reason = reason::kExited;
   }
   fb.Gauge("botwatch_process_up", "Whether the supervised child is running.", pid > 0 ? 1 : 0, labels);
   fb.Counter("botwatch_process_restarts_total", "Times the watched process was seen with a new pid or start time.",
@@ -333,7 +362,11 @@ Families Supervisor::Metrics() const {
       }
     }
   }
-  return fb.Take();
+  snap->families = fb.Take();
+  snap->last_check_unix = UnixNow();
+  if (snap->up) snap->last_success_unix = snap->last_check_unix;
+  snap->duration_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  return snap;
 }
 
 }  // namespace botwatch

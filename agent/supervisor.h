@@ -7,6 +7,11 @@
 //
 // The log pipeline attaches through ChildOutputSink: it receives the same
 // bytes that are passed through, per stream, in order.
+//
+// The child is also a collector of type `process` (named by
+// SuperviseOptions::name): Snapshot() reports from memory whether it runs, so
+// botwatch_collector_up, /api/v1/status, the status page and the summary see
+// it go down the moment it exits and up the moment it is restarted.
 
 #include <sys/types.h>
 
@@ -22,6 +27,7 @@
 
 #include "agent/duration.h"
 #include "agent/exposition.h"
+#include "agent/snapshot_cache.h"
 #include "agent/status.h"
 #include "collectors/procfs.h"
 
@@ -49,7 +55,8 @@ struct SuperviseOptions {
   Duration kill_timeout = std::chrono::seconds(10);
   // A child that ran this long before failing restarts after backoff_initial again.
   Duration stable_after = std::chrono::seconds(60);
-  // The `collector` label on the child's botwatch_process_* series.
+  // The child's collector name: the `collector` label of its
+  // botwatch_collector_* and botwatch_process_* series, its entry in /api/v1/status.
   std::string name = "supervised";
 };
 
@@ -81,8 +88,11 @@ class Supervisor {
   // The exit status botwatch should exit with (valid once Done()).
   int ExitCode() const { return exit_code_.load(); }
 
-  // botwatch_process_* of the child, labelled collector=<name>.
-  Families Metrics() const;
+  // The child as a `process` collector, read on every scrape (from memory, plus
+  // one read of its /proc entries): up while it runs, down with reason
+  // `exited` (or pending before the first start) otherwise. Its families are
+  // botwatch_process_*{collector=<name>}.
+  std::shared_ptr<const CollectorSnapshot> Snapshot() const;
 
  private:
   Result<pid_t> Spawn(int* out_fd, int* err_fd);
@@ -105,6 +115,8 @@ class Supervisor {
   std::condition_variable cv_;  // wakes backoff sleeps and WaitDone
   int restarts_ = 0;
   std::optional<int> last_exit_code_;
+  std::string down_message_;  // why it is not running, for the status API
+  double last_up_unix_ = 0;   // when it was last seen running (its exit)
   std::chrono::steady_clock::time_point started_at_{};
   std::chrono::steady_clock::time_point stop_requested_at_{};
   std::mutex signal_mu_;  // orders kill() against the child being reaped

@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# `make run`: the demo. Starts examples/demo-bot (simulated Messenger traffic),
-# a throwaway PostgreSQL when this machine has one and we are root, and botwatch
-# on config/demo.yaml watching them; prints the URLs and stays in the
-# foreground. Ctrl-C (or SIGTERM) stops everything it started.
+# `make run`: the demo. Starts a throwaway PostgreSQL when this machine has one
+# and we are root, then botwatch on config/demo.yaml supervising
+# examples/demo-bot (simulated Messenger traffic) as its child:
+#   botwatch run --config.file=config/demo.yaml ... -- node examples/demo-bot/src/index.js ...
+# The bot logs Winston JSON to its stdout; botwatch feeds that to the log
+# pipeline (a `type: child` source) and passes it through to its own stdout,
+# which goes to $DEMO_DIR/bot.log. Prints the URLs and stays in the foreground.
+# Ctrl-C (or SIGTERM) stops everything it started.
 #
 #   BOTWATCH_LISTEN   botwatch's address (default 127.0.0.1:10117)
 #   DEMO_RATE         simulated inbound messages per second (default 2)
@@ -31,22 +35,29 @@ export DEMO_BOT_PORT=${DEMO_BOT_PORT:-$(free_port)}
 DEMO_PG_PORT=$(free_port)
 export DEMO_PG_DSN="host=127.0.0.1 port=$DEMO_PG_PORT user=postgres dbname=postgres connect_timeout=3"
 
-bot_pid= botwatch_pid= pg_bin= pg_up=
+botwatch_pid= pg_bin= pg_up= signalled=
 cleanup() {
   trap - INT TERM EXIT
   say "stopping"
-  [ -n "$botwatch_pid" ] && kill -TERM "$botwatch_pid" 2>/dev/null || true
-  [ -n "$bot_pid" ] && kill -TERM "$bot_pid" 2>/dev/null || true
-  [ -n "$botwatch_pid" ] && wait "$botwatch_pid" 2>/dev/null || true
-  [ -n "$bot_pid" ] && wait "$bot_pid" 2>/dev/null || true
+  if [ -n "$botwatch_pid" ]; then
+    # A terminal's Ctrl-C reached botwatch too (same process group), and it
+    # forwards it to the bot: give them time to stop on their own before
+    # asking again (a second signal makes the bot quit without finishing).
+    if [ "$signalled" = INT ]; then
+      for _ in $(seq 50); do kill -0 "$botwatch_pid" 2>/dev/null || break; sleep 0.1; done
+    fi
+    # botwatch forwards SIGTERM to the bot, waits for it (SIGKILL after 10 s), then exits.
+    kill -TERM "$botwatch_pid" 2>/dev/null || true
+    wait "$botwatch_pid" 2>/dev/null || true
+  fi
   if [ -n "$pg_up" ]; then
     runuser -u postgres -- "$pg_bin/pg_ctl" -D "$DEMO_DIR/pg/data" -m fast -w stop >/dev/null 2>&1 || true
   fi
   rm -rf "$DEMO_DIR"
 }
 trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+trap 'signalled=INT; exit 130' INT
+trap 'signalled=TERM; exit 143' TERM
 
 # PostgreSQL: only as root (the server runs as the postgres user) and when installed.
 pg_note="not started"
@@ -74,22 +85,24 @@ else
 fi
 
 export INTERNAL_SECRET=${INTERNAL_SECRET:-demo-secret}
-node "$bot_dir/src/index.js" --port="$DEMO_BOT_PORT" --rate="${DEMO_RATE:-2}" \
-  --log-file="$DEMO_DIR/bot.log" --no-stdout --pidfile="$DEMO_DIR/bot.pid" --text &
-bot_pid=$!
-# Let the bot come up first so botwatch's first probes already see it.
-for _ in $(seq 100); do
-  [ -s "$DEMO_DIR/bot.pid" ] && curl -fsS -o /dev/null "http://127.0.0.1:$DEMO_BOT_PORT/healthz" 2>/dev/null && break
-  kill -0 "$bot_pid" 2>/dev/null || { say "the demo bot exited during start-up"; exit 1; }
-  sleep 0.1
-done
-
-"$build/botwatch" --config.file=config/demo.yaml --web.listen-address="$addr" &
+# botwatch supervises the bot: restarts it if it fails, forwards signals, and
+# reads its stdout (Winston JSON) as the `bot` log source. Its own log goes to
+# the terminal (stderr); the bot's output, passed through, to bot.log.
+"$build/botwatch" run --config.file=config/demo.yaml --web.listen-address="$addr" \
+  --supervise.name=bot --supervise.restart=on-failure --supervise.restart-backoff-max=10s \
+  -- node "$bot_dir/src/index.js" --port="$DEMO_BOT_PORT" --rate="${DEMO_RATE:-2}" \
+     --pidfile="$DEMO_DIR/bot.pid" --text \
+  >"$DEMO_DIR/bot.log" &
 botwatch_pid=$!
 echo "$botwatch_pid" >"$DEMO_DIR/botwatch.pid"
 
 for _ in $(seq 100); do
   curl -fsS -o /dev/null "http://$addr/-/healthy" 2>/dev/null && break
+  kill -0 "$botwatch_pid" 2>/dev/null || { say "botwatch exited during start-up"; exit 1; }
+  sleep 0.1
+done
+for _ in $(seq 150); do
+  curl -fsS -o /dev/null "http://127.0.0.1:$DEMO_BOT_PORT/healthz" 2>/dev/null && break
   kill -0 "$botwatch_pid" 2>/dev/null || { say "botwatch exited during start-up"; exit 1; }
   sleep 0.1
 done
@@ -101,15 +114,16 @@ botwatch demo is running
   metrics:      http://$addr/metrics
   status API:   http://$addr/api/v1/status
   demo bot:     http://127.0.0.1:$DEMO_BOT_PORT/healthz  (Socket.io on /socket.io/, auth {service, secret: \$INTERNAL_SECRET})
-  bot log:      $DEMO_DIR/bot.log
+  bot log:      $DEMO_DIR/bot.log  (the bot's stdout, passed through by botwatch)
   PostgreSQL:   $pg_note
 Press Ctrl-C to stop everything.
 
 MSG
 
-# Stay in the foreground until either process ends or we are signalled.
+# Stay in the foreground until botwatch ends (the bot exited for good) or we
+# are signalled.
 set +e
-wait -n "$bot_pid" "$botwatch_pid"
+wait "$botwatch_pid"
 status=$?
-say "a demo process exited (status $status)"
+say "botwatch exited (status $status)"
 exit "$status"

@@ -27,11 +27,13 @@ async function eventually(fn, ms, what) {
 }
 
 // botwatch on an ephemeral port; the port comes from its start-up log line.
-async function startBotwatch(configPath, dir, extraArgs = []) {
+// With `supervise` (an argv), `botwatch run [extraArgs] -- supervise...`.
+async function startBotwatch(configPath, dir, extraArgs = [], { supervise = null } = {}) {
   if (!BINARY) throw new Error('BOTWATCH_BINARY is not set (CTest sets it)');
   const logPath = path.join(dir, 'botwatch.log');
-  const child = spawn(BINARY, [`--config.file=${configPath}`, '--web.listen-address=127.0.0.1:0', ...extraArgs],
-                      { stdio: ['ignore', 'ignore', fs.openSync(logPath, 'a')] });
+  const args = [`--config.file=${configPath}`, '--web.listen-address=127.0.0.1:0', ...extraArgs];
+  const argv = supervise ? ['run', ...args, '--', ...supervise] : args;
+  const child = spawn(BINARY, argv, { stdio: ['ignore', 'ignore', fs.openSync(logPath, 'a')] });
   const exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
   const port = await eventually(() => {
     const m = /msg="botwatch started".* port=(\d+)/.exec(fs.readFileSync(logPath, 'utf8'));

@@ -3,7 +3,8 @@
 // a health dot, turns a dot red when its peer goes away, shows the summary
 // from the log and a log line in the live feed within a second, fetches nothing from
 // outside botwatch, and raises no script errors. Saves a screenshot under the
-// build directory.
+// build directory. In supervise mode the child has a dot of its own, red while
+// it is down and green again after its restart.
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('fs');
@@ -92,6 +93,55 @@ logs:
     await bw.stop();
     await cache.close();
     await api.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('status page: the supervised child has a dot, red while it is down, green after its restart', async () => {
+  const dir = h.tempDir();
+  const cache = await h.startTcpStub();
+  const config = path.join(dir, 'botwatch.yaml');
+  fs.writeFileSync(config, `global: {default_interval: 1s, scrape_timeout: 500ms}
+collectors:
+  - {name: cache, type: tcp, address: "127.0.0.1:${cache.port}"}
+`);
+  const runs = path.join(dir, 'runs');
+  const crash = path.join(dir, 'crash');
+  // The first run exits 3 once told to; the second stays up.
+  const script = `echo run >> '${runs}'; n=$(wc -l < '${runs}'); ` +
+    `while [ ! -e '${crash}' ] || [ $n -gt 1 ]; do sleep 0.05; done; exit 3`;
+  const bw = await h.startBotwatch(config, dir,
+    ['--supervise.name=bot', '--supervise.restart=on-failure', '--supervise.restart-backoff=4s'],
+    { supervise: ['/bin/sh', '-c', script] });
+  const browser = await h.launchBrowser();
+  try {
+    const page = browser.context.pages()[0] || await browser.context.newPage();
+    const scriptErrors = [];
+    page.on('pageerror', (err) => scriptErrors.push(String(err)));
+    await page.goto(bw.url + '/', { waitUntil: 'load', timeout: 10000 });
+    const states = () => page.$$eval('#collectors li', (lis) => lis.map((li) => [li.dataset.collector, li.dataset.state]));
+    await h.eventually(async () => {
+      const s = await states();
+      return s.length === 2 && s.every(([, v]) => v === 'green') && s;
+    }, 10000, 'two green dots');
+    assert.deepEqual((await states()).map(([name]) => name), ['bot', 'cache'], 'the child first');
+    assert.equal(await page.textContent('li[data-collector="bot"] .type'), 'process');
+
+    fs.writeFileSync(crash, 'x');
+    const why = () => page.textContent('li[data-collector="bot"] .why');
+    await h.eventually(async () => Object.fromEntries(await states()).bot === 'red' &&
+                       await why() === 'exited: exited with code 3; restarting in 4s',
+                       4000, 'the bot dot to turn red, saying why');
+    assert.match(await page.textContent('#health-note'), /2 collectors, 1 down/);
+    await page.screenshot({ path: h.screenshotPath('status-page-supervised-down.png'), fullPage: true });
+
+    await h.eventually(async () => Object.fromEntries(await states()).bot === 'green', 10000, 'the bot dot to turn green');
+    assert.equal(fs.readFileSync(runs, 'utf8'), 'run\nrun\n');
+    assert.deepEqual(scriptErrors, []);
+  } finally {
+    await browser.close();
+    await bw.stop();
+    await cache.close();
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });

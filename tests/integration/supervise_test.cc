@@ -1,6 +1,7 @@
 // Supervise mode against the real binary with small shell children:
 // pass-through byte for byte, exit codes, signal forwarding, restarts with
-// backoff, the child's metrics, and a child that ignores SIGTERM.
+// backoff, the child's metrics, the child as a `process` collector, and a
+// child that ignores SIGTERM.
 
 #include <fcntl.h>
 #include <signal.h>
@@ -8,6 +9,7 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -226,6 +228,93 @@ TEST_CASE("supervise: a crashing child is restarted with backoff, and its metric
   s.Signal(SIGTERM);
   CHECK(s.WaitExit(10s) == 143);
   CHECK(ReadFile(runs) == "run\nrun\nrun\n");
+}
+
+// The entry of collector `name` in /api/v1/status (null if absent), and its position.
+nlohmann::json StatusEntry(const std::string& base, const std::string& name, size_t* index = nullptr) {
+  HttpResult r = HttpGet(base + "/api/v1/status");
+  if (r.status != 200) return nullptr;
+  nlohmann::json cs = nlohmann::json::parse(r.body)["data"]["collectors"];
+  for (size_t i = 0; i < cs.size(); ++i) {
+    if (cs[i]["name"] == name) {
+      if (index) *index = i;
+      return cs[i];
+    }
+  }
+  return nullptr;
+}
+
+TEST_CASE("supervise: the child is a process collector: up while it runs, 0 while it is down, in the status API") {
+  TempDir dir;
+  std::string runs = dir.path() + "/runs", crash = dir.path() + "/crash";
+  // The first run waits for the test to say crash, then exits 5; the second stays up.
+  Supervised s(dir,
+               "echo run >> '" + runs + "'; n=$(wc -l < '" + runs + "'); echo \"run $n\"; "
+               "while [ ! -e '" + crash + "' ] || [ $n -gt 1 ]; do sleep 0.02; done; exit 5",
+               {"--supervise.restart=on-failure", "--supervise.restart-backoff=1500ms", "--supervise.name=bot"});
+  REQUIRE(s.WaitStdout("run 1"));
+  int port = s.Port();
+  REQUIRE(port > 0);
+  const std::string base = "http://127.0.0.1:" + std::to_string(port);
+  const std::string up = "botwatch_collector_up{collector=\"bot\",type=\"process\"}";
+  std::string m;
+
+  // Running: up, listed first in the status API (before the configured "me"),
+  // and the summary's system numbers are the child's.
+  REQUIRE(Eventually([&] { m = HttpGet(base + "/metrics").body; return Sample(m, up) == 1.0; }, 5s));
+  CHECK(Sample(m, "botwatch_collector_last_success_timestamp_seconds{collector=\"bot\",type=\"process\"}") > 0);
+  size_t index = 99;
+  nlohmann::json entry = StatusEntry(base, "bot", &index);
+  INFO(entry.dump());
+  REQUIRE(entry.is_object());
+  CHECK(index == 0);
+  CHECK(entry["type"] == "process");
+  CHECK(entry["checked"] == true);
+  CHECK(entry["up"] == true);
+  CHECK(entry["reason"] == "ok");
+  CHECK(StatusEntry(base, "me").is_object());
+  nlohmann::json summary = nlohmann::json::parse(HttpGet(base + "/api/v1/summary").body);
+  CHECK(summary["system"]["memory_mb"].is_number());
+
+  // It crashes: 0 at once, with the reason, for the whole backoff.
+  std::ofstream(crash).put('x');
+  REQUIRE(Eventually([&] { m = HttpGet(base + "/metrics").body; return Sample(m, up) == 0.0; }, 2s));
+  CHECK(Sample(m, "botwatch_process_last_exit_code{collector=\"bot\"}") == 5.0);
+  {
+    CommandResult lint = RunCommand({"promtool", "check", "metrics"}, m);
+    INFO(lint.output);
+    CHECK(lint.exit_code == 0);
+  }
+  CHECK(Eventually([&] {
+    entry = StatusEntry(base, "bot");
+    return entry["up"] == false && entry["reason"] == "exited" &&
+           entry["last_error"] == "exited with code 5; restarting in 1s500ms";
+  }, 1s));
+  INFO(entry.dump());
+  CHECK(!entry["last_success"].get<std::string>().empty());
+  CHECK(s.Stdout() == "run 1\n");  // still in the backoff
+
+  // Restarted: 1 again.
+  REQUIRE(s.WaitStdout("run 2"));
+  REQUIRE(Eventually([&] { m = HttpGet(base + "/metrics").body; return Sample(m, up) == 1.0; }, 5s));
+  CHECK(Sample(m, "botwatch_process_restarts_total{collector=\"bot\"}") == 1.0);
+  CHECK(StatusEntry(base, "bot")["up"] == true);
+  CommandResult lint = RunCommand({"promtool", "check", "metrics"}, m);
+  INFO(lint.output);
+  CHECK(lint.exit_code == 0);
+
+  s.Signal(SIGTERM);
+  CHECK(s.WaitExit(10s) == 143);
+}
+
+TEST_CASE("supervise: a configured collector cannot take the child's name") {
+  TempDir dir;
+  std::string config = dir.Write("botwatch.yaml", "collectors:\n  - {name: bot, type: process, process_name: botwatch}\n");
+  CommandResult r = RunCommand({BOTWATCH_BINARY, "run", "--config.file=" + config, "--web.listen-address=127.0.0.1:0",
+                                "--supervise.name=bot", "--", "/bin/sh", "-c", "echo started"});
+  CHECK(r.exit_code == 1);
+  CHECK(r.output.find("collector name \\\"bot\\\" is taken by the supervised child") != std::string::npos);
+  CHECK(r.output.find("started\n") == std::string::npos);  // the child never ran
 }
 
 TEST_CASE("supervise: a child that keeps failing stops being restarted only on shutdown") {

@@ -1,7 +1,9 @@
 'use strict';
 // `make run` (scripts/run-demo.sh): every collector of the demo turns green,
-// the status API lists them, and Ctrl-C to the process group stops everything
-// the script started, with no orphans and no temp directory left behind.
+// the status API lists them, the bot runs as botwatch's supervised child (its
+// process collector, its botwatch_process_* series, its stdout feeding the
+// preset's metrics), and Ctrl-C to the process group stops everything the
+// script started, with no orphans and no temp directory left behind.
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const { spawn, execFileSync } = require('child_process');
@@ -11,6 +13,17 @@ const path = require('path');
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const BUILD = process.env.BOTWATCH_BUILD_DIR;
+
+// The parent pid of `pid`, from /proc (the field after the parenthesised comm).
+function parentOf(pid) {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+}
+
+function sample(metrics, series) {
+  const line = metrics.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
 
 function freePort() {
   return new Promise((resolve) => {
@@ -58,11 +71,36 @@ test('make run: all demo collectors up, then Ctrl-C leaves nothing behind', asyn
       return s.messages.total > 0 && s.users.active_today > 0 && s.system.database_connections >= 1 ? s : null;
     }, 20000, 'messages in the summary');
     assert.ok(summary.system.memory_mb > 0);
-    const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-    assert.match(metrics, /^bot_messages_total\{direction="inbound"\} [1-9]/m);
     const demoDir = /bot log: +(\/tmp\/botwatch-demo\.\w+)\/bot\.log/.exec(out)[1];
     assert.ok(fs.existsSync(demoDir));
     const botPid = Number(fs.readFileSync(path.join(demoDir, 'bot.pid'), 'utf8'));
+    const botwatchPid = Number(fs.readFileSync(path.join(demoDir, 'botwatch.pid'), 'utf8'));
+
+    // botwatch supervises the bot: the bot is its child, and the "bot" collector
+    // is that child (type process, listed first), with its botwatch_process_* series.
+    assert.equal(parentOf(botPid), botwatchPid, 'the demo bot is a child of botwatch');
+    assert.match(fs.readFileSync(`/proc/${botwatchPid}/cmdline`, 'utf8').split('\0').join(' '),
+                 / run .*--supervise\.name=bot .*-- node \S*examples\/demo-bot\/src\/index\.js /);
+    assert.equal(status[0].name, 'bot');
+    assert.equal(status[0].type, 'process');
+    const url = `http://127.0.0.1:${port}/metrics`;
+    let metrics = await (await fetch(url)).text();
+    assert.equal(sample(metrics, 'botwatch_collector_up{collector="bot",type="process"}'), 1);
+    assert.equal(sample(metrics, 'botwatch_process_up{collector="bot"}'), 1);
+    assert.ok(sample(metrics, 'botwatch_process_resident_memory_bytes{collector="bot"}') > 0);
+    assert.ok(sample(metrics, 'botwatch_process_uptime_seconds{collector="bot"}') >= 0);
+    assert.equal(sample(metrics, 'botwatch_process_restarts_total{collector="bot"}'), 0);
+    // The bot's stdout (Winston JSON) is the `bot` log source: the preset's counters move.
+    const messages = () => sample(metrics, 'bot_messages_total{direction="inbound"}');
+    assert.ok(messages() > 0, metrics);
+    assert.ok(sample(metrics, 'botwatch_log_lines_total{source="bot"}') > 0);
+    const before = messages();
+    await eventually(async () => {
+      metrics = await (await fetch(url)).text();
+      return messages() > before;
+    }, 10000, 'bot_messages_total to move');
+    // ...and passes through to botwatch's stdout, which the script keeps in bot.log.
+    assert.match(fs.readFileSync(path.join(demoDir, 'bot.log'), 'utf8'), /^\{.*"message":"message processed"/m);
 
     process.kill(-child.pid, 'SIGINT');
     const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r('timeout'), 20000).unref())]);
