@@ -25,7 +25,8 @@ using Kind = WebSocketError::Kind;
 WebSocketError Error(Kind kind, std::string message) { return WebSocketError{kind, std::move(message)}; }
 
 int MillisLeft(SteadyTime deadline) {
-  auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+  // Rounded down: a wait never ends after the deadline.
+  auto left = std::chrono::floor<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
   return static_cast<int>(std::clamp<int64_t>(left.count(), 0, 1 << 30));
 }
 
