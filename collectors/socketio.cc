@@ -7,6 +7,8 @@
 #include "agent/config_node.h"
 #include "collectors/http.h"
 #include "collectors/registry.h"
+#include "collectors/tcp.h"
+#include "collectors/websocket_client.h"
 
 namespace botwatch {
 
@@ -106,6 +108,26 @@ std::unique_ptr<Collector> SocketIoCollector::Create(const CollectorSpec&, Confi
     c.auth = Secret(payload.dump());
   }
   c.ca_file = config.String("ca_file", "");
+  c.websocket_upgrade = config.Bool("websocket_upgrade", false);
+  if (c.websocket_upgrade) {
+    if (c.url.rfind("http://", 0) != 0) {
+      config.FailAt("websocket_upgrade", "needs an http:// url: the WebSocket client has no TLS (wss) support");
+    }
+    std::string rest = c.url.substr(7);
+    size_t slash = rest.find('/');
+    std::string authority = rest.substr(0, slash);
+    c.ws_prefix = slash == std::string::npos ? "" : rest.substr(slash);
+    if (authority.find('@') != std::string::npos) {
+      config.FailAt("url", "must not carry user info when websocket_upgrade is on");
+    }
+    c.ws_host_header = authority;
+    if (authority.find(':') == std::string::npos || (!authority.empty() && authority.back() == ']')) {
+      authority += ":80";
+    }
+    if (!SplitHostPort(authority, &c.ws_host, &c.ws_port)) {
+      config.FailAt("url", "expected http://host[:port][/prefix], got \"" + c.url + "\"");
+    }
+  }
   return std::make_unique<SocketIoCollector>(std::move(c));
 }
 
@@ -165,6 +187,13 @@ ProbeResult SocketIoCollector::Collect(const ProbeContext& ctx) {
     return down(reason::kProtocol, "handshake: open packet has no sid");
   }
   std::string sid = handshake["sid"].get<std::string>();
+  std::optional<std::vector<std::string>> upgrades;
+  if (auto it = handshake.find("upgrades"); it != handshake.end() && it->is_array()) {
+    upgrades.emplace();
+    for (const Json& u : *it) {
+      if (u.is_string()) upgrades->push_back(u.get<std::string>());
+    }
+  }
   for (const char* key : {"pingInterval", "pingTimeout"}) {
     if (handshake.contains(key) && handshake[key].is_number()) {
       fb.Gauge(std::string("botwatch_socketio_") + (key[4] == 'I' ? "ping_interval" : "ping_timeout") + "_seconds",
@@ -180,12 +209,23 @@ ProbeResult SocketIoCollector::Collect(const ProbeContext& ctx) {
     if (left.count() > 0) Poll(sid, std::string("1"), left);
   };
 
-  if (!config_.connect) {
-    close();
+  // The end of a probe whose polling part worked: the WebSocket upgrade, if
+  // asked for (which closes the session over the WebSocket), else the close.
+  auto finish = [&]() {
+    if (config_.websocket_upgrade) {
+      if (auto failed = UpgradeAndClose(sid, upgrades, ctx, &fb)) {
+        close();  // the polling transport still holds the session
+        return down(failed->first, failed->second);
+      }
+    } else {
+      close();
+    }
     ProbeResult r = ProbeResult::Up();
     r.families = fb.Take();
     return r;
-  }
+  };
+
+  if (!config_.connect) return finish();
 
   // 2. Namespace CONNECT, and its answer.
   std::string connect = "40";
@@ -211,10 +251,7 @@ ProbeResult SocketIoCollector::Collect(const ProbeContext& ctx) {
                  "Round trip of the namespace CONNECT: from sending it to the server's answer.",
                  SecondsSince(sent_at));
         fb.Gauge("botwatch_socketio_connected", "1 if the namespace CONNECT was accepted.", 1);
-        close();
-        ProbeResult r = ProbeResult::Up();
-        r.families = fb.Take();
-        return r;
+        return finish();
       }
       if (packet->type == 4) {
         fb.Gauge("botwatch_socketio_roundtrip_seconds",
@@ -233,6 +270,62 @@ ProbeResult SocketIoCollector::Collect(const ProbeContext& ctx) {
   close();
   return down(reason::kProtocol, "connect: no answer to the namespace CONNECT after " + std::to_string(kMaxPolls) +
                                      " polls");
+}
+
+std::optional<std::pair<const char*, std::string>> SocketIoCollector::UpgradeAndClose(
+    const std::string& sid, const std::optional<std::vector<std::string>>& upgrades, const ProbeContext& ctx,
+    FamilyBuilder* fb) const {
+  auto failed = [&](const char* why, const std::string& message) {
+    fb->Gauge("botwatch_socketio_websocket_upgraded", "1 if the session was upgraded to a WebSocket.", 0);
+    return std::make_optional(std::make_pair(why, "websocket: " + message));
+  };
+  auto client_error = [&](const char* step, const WebSocketError& e) {
+    const char* why = reason::kIo;
+    switch (e.kind) {
+      case WebSocketError::Kind::kDns: why = reason::kDns; break;
+      case WebSocketError::Kind::kRefused: why = reason::kConnectionRefused; break;
+      case WebSocketError::Kind::kTimeout: why = reason::kTimeout; break;
+      case WebSocketError::Kind::kIo: why = reason::kIo; break;
+      case WebSocketError::Kind::kUpgradeRefused: why = socketio_reason::kWebSocketRefused; break;
+      case WebSocketError::Kind::kHandshake:
+      case WebSocketError::Kind::kProtocol: why = socketio_reason::kWebSocketHandshake; break;
+    }
+    return failed(why, std::string(step) + ": " + e.message);
+  };
+  if (upgrades && std::find(upgrades->begin(), upgrades->end(), "websocket") == upgrades->end()) {
+    return failed(socketio_reason::kWebSocketRefused, "the open packet does not offer the websocket upgrade");
+  }
+
+  const SteadyTime deadline = ctx.deadline;
+  auto start = Clock::now();
+  WebSocketClient ws;
+  std::string target = config_.ws_prefix + config_.path + "?EIO=4&transport=websocket&sid=" + UrlEncode(sid);
+  if (auto e = ws.Connect(config_.ws_host, config_.ws_port, config_.ws_host_header, target, deadline)) {
+    return client_error("handshake", *e);
+  }
+  auto probe_sent = Clock::now();
+  if (auto e = ws.SendText("2probe", deadline)) return client_error("probe", *e);
+  std::string answer;
+  do {  // skip noops
+    if (auto e = ws.Receive(&answer, deadline)) return client_error("probe", *e);
+  } while (answer == "6");
+  if (answer != "3probe") {
+    return failed(socketio_reason::kWebSocketHandshake, "probe: expected 3probe, got \"" + Truncate(answer, 80) + "\"");
+  }
+  double roundtrip = SecondsSince(probe_sent);
+  if (auto e = ws.SendText("5", deadline)) return client_error("upgrade", *e);
+  double upgrade = SecondsSince(start);
+  fb->Gauge("botwatch_socketio_websocket_upgraded", "1 if the session was upgraded to a WebSocket.", 1);
+  fb->Gauge("botwatch_socketio_websocket_upgrade_seconds",
+            "Duration of the WebSocket upgrade: TCP connect, RFC 6455 handshake, 2probe/3probe, upgrade packet.",
+            upgrade);
+  fb->Gauge("botwatch_socketio_websocket_roundtrip_seconds",
+            "Round trip of the Engine.IO probe ping over the WebSocket (2probe to 3probe).", roundtrip);
+
+  // Best-effort close of the upgraded session, bounded like the polling close.
+  SteadyTime close_by = std::min<SteadyTime>(deadline, Clock::now() + std::chrono::seconds(1));
+  if (!ws.SendText("1", close_by)) ws.Close(close_by);
+  return std::nullopt;
 }
 
 }  // namespace botwatch

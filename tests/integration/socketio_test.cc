@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "collectors/websocket_client.h"
 #include "tests/support/botwatch_process.h"
 #include "tests/support/http_client.h"
 #include "tests/support/loopback_server.h"
@@ -55,6 +56,107 @@ TEST_CASE("socketio: handshake, authenticated namespace connect and close agains
   CHECK(SampleOf(r, "botwatch_socketio_connected") == 1.0);
   CHECK(SampleOf(r, "botwatch_socketio_ping_interval_seconds") == 25.0);
   CHECK(SampleOf(r, "botwatch_socketio_ping_timeout_seconds") == 20.0);
+}
+
+TEST_CASE("socketio: websocket_upgrade upgrades the session to a WebSocket against Socket.IO 4") {
+  TempDir dir;
+  SocketIoPeer peer(PeerDir(), dir.path());
+  REQUIRE(peer.WaitListening());
+  std::string url = peer.Url(), extra;
+  SECTION("after the authenticated namespace CONNECT") { extra = kGoodAuth + ", websocket_upgrade: true"; }
+  SECTION("after the handshake only") { extra = ", connect: false, websocket_upgrade: true"; }
+  SECTION("the /admin namespace, a url with a trailing slash") {
+    url += "/";
+    extra = kGoodAuth + ", namespace: /admin, websocket_upgrade: true";
+  }
+  ProbeResult r = BuildCollector(Item(url, extra)).Probe();
+  INFO(r.message);
+  CHECK(r.up);
+  CHECK(r.reason == "ok");
+  CHECK(SampleOf(r, "botwatch_socketio_websocket_upgraded") == 1.0);
+  auto upgrade = SampleOf(r, "botwatch_socketio_websocket_upgrade_seconds");
+  auto roundtrip = SampleOf(r, "botwatch_socketio_websocket_roundtrip_seconds");
+  REQUIRE(upgrade);
+  REQUIRE(roundtrip);
+  CHECK(*upgrade > 0);
+  CHECK(*upgrade < 1);
+  CHECK(*roundtrip > 0);
+  CHECK(*roundtrip <= *upgrade);
+  CHECK(Dump(r).find(SocketIoPeer::kSecret) == std::string::npos);
+}
+
+TEST_CASE("socketio: a server without the WebSocket transport is down with reason websocket_refused") {
+  TempDir dir;
+  SocketIoPeer peer(PeerDir(), dir.path(), 0, {"SOCKETIO_TRANSPORTS=polling"});
+  REQUIRE(peer.WaitListening());
+  auto start = std::chrono::steady_clock::now();
+  ProbeResult r = BuildCollector(Item(peer.Url(), kGoodAuth + ", websocket_upgrade: true")).Probe();
+  CHECK(std::chrono::steady_clock::now() - start < 1s);
+  CHECK_FALSE(r.up);
+  CHECK(r.reason == "websocket_refused");
+  CHECK(r.message == "websocket: the open packet does not offer the websocket upgrade");
+  // The polling part still worked and is still reported.
+  CHECK(SampleOf(r, "botwatch_socketio_connected") == 1.0);
+  CHECK(SampleOf(r, "botwatch_socketio_websocket_upgraded") == 0.0);
+  CHECK_FALSE(SampleOf(r, "botwatch_socketio_websocket_upgrade_seconds"));
+}
+
+TEST_CASE("socketio: WebSocket upgrade failures have bounded reasons and never outlive the deadline") {
+  // An Engine.IO stand-in: the polling handshake works and offers the upgrade;
+  // the WebSocket request gets `ws`'s answer.
+  std::function<StubResponse(const StubRequest&)> ws;
+  LoopbackServer server([&](const StubRequest& req) {
+    if (req.target.find("transport=websocket") != std::string::npos) return ws(req);
+    if (req.method == "POST") return StubResponse{200, "ok"};
+    return StubResponse{200, R"(0{"sid":"s1","upgrades":["websocket"],"pingInterval":25000,"pingTimeout":20000})"};
+  });
+  const std::string item = Item(server.Url(), ", connect: false, websocket_upgrade: true");
+  std::string want_reason, want_message;
+  auto budget = 5000ms;
+  SECTION("answered with 400 (as engine.io does without the websocket transport)") {
+    ws = [](const StubRequest&) { return StubResponse{400, R"({"code":0,"message":"Transport unknown"})"}; };
+    want_reason = "websocket_refused";
+    want_message = R"(websocket: handshake: HTTP 400: {"code":0,"message":"Transport unknown"})";
+  }
+  SECTION("a 101 with the wrong Sec-WebSocket-Accept") {
+    ws = [](const StubRequest&) {
+      StubResponse s{101, ""};
+      s.headers = {{"Upgrade", "websocket"}, {"Connection", "Upgrade"}, {"Sec-WebSocket-Accept", "bm90IHRoZSBoYXNo"}};
+      return s;
+    };
+    want_reason = "websocket_handshake";
+    want_message = "websocket: handshake: Sec-WebSocket-Accept does not match the key";
+  }
+  SECTION("a 101 with the right accept, then the connection drops before 3probe") {
+    ws = [](const StubRequest& req) {
+      StubResponse s{101, ""};
+      s.headers = {{"Upgrade", "websocket"},
+                   {"Connection", "Upgrade"},
+                   {"Sec-WebSocket-Accept", WebSocketAccept(req.Header("Sec-WebSocket-Key"))}};
+      return s;
+    };
+    want_reason = "io";  // the message is EOF, reset or broken pipe, depending on timing
+    want_message = "websocket: probe: ";
+  }
+  SECTION("no answer to the upgrade request") {
+    ws = [](const StubRequest&) {
+      StubResponse s;
+      s.hang = true;
+      return s;
+    };
+    budget = 400ms;
+    want_reason = "timeout";
+    want_message = "websocket: handshake: no answer before the deadline";
+  }
+  auto start = std::chrono::steady_clock::now();
+  ProbeResult r = BuildCollector(item).Probe(budget);
+  CHECK(std::chrono::steady_clock::now() - start < budget + 300ms);
+  CHECK_FALSE(r.up);
+  CHECK(r.reason == want_reason);
+  INFO(r.message);
+  CHECK(r.message.rfind(want_message, 0) == 0);
+  CHECK(SampleOf(r, "botwatch_socketio_websocket_upgraded") == 0.0);
+  CHECK(SampleOf(r, "botwatch_socketio_handshake_seconds"));
 }
 
 TEST_CASE("socketio: a rejected secret is down with reason connect_error") {
@@ -130,6 +232,13 @@ TEST_CASE("socketio: config errors name the field") {
   CHECK(error.find("collectors[0].namespace") != std::string::npos);
   CHECK_FALSE(BuildCollector("{name: s, type: socketio, url: 'http://x:1', auth: {secret: [1]}}", &error).collector);
   CHECK(error.find("collectors[0].auth.secret") != std::string::npos);
+  CHECK_FALSE(BuildCollector("{name: s, type: socketio, url: 'https://x', websocket_upgrade: true}", &error).collector);
+  CHECK(error.find("collectors[0].websocket_upgrade: needs an http:// url: the WebSocket client has no TLS (wss) "
+                   "support") != std::string::npos);
+  CHECK_FALSE(BuildCollector("{name: s, type: socketio, url: 'http://x:1', websocket_upgrade: yes-please}", &error).collector);
+  CHECK(error.find("collectors[0].websocket_upgrade") != std::string::npos);
+  CHECK(BuildCollector("{name: s, type: socketio, url: 'http://[::1]:3000/app', websocket_upgrade: true}", &error).collector);
+  CHECK(BuildCollector("{name: s, type: socketio, url: 'http://admin', websocket_upgrade: true}", &error).collector);
 }
 
 TEST_CASE("socketio: a server killed mid-run turns up to 0 without slowing scrapes, and a restart recovers") {
@@ -140,7 +249,7 @@ TEST_CASE("socketio: a server killed mid-run turns up to 0 without slowing scrap
   int port = peer->port();
   const std::string kSecret = SocketIoPeer::kSecret;
   std::string config = dir.Write("botwatch.yaml", "collectors:\n  - {name: admin, type: socketio, interval: 500ms, timeout: 400ms, url: '" +
-                                                      peer->Url() + "', auth: {service: bot, secret: '" + kSecret + "'}}\n");
+                                                      peer->Url() + "', websocket_upgrade: true, auth: {service: bot, secret: '" + kSecret + "'}}\n");
   Botwatch bw(config, dir.path(), {"--log.level=debug"});
   REQUIRE(bw.WaitReady());
   const std::string up = "botwatch_collector_up{collector=\"admin\",type=\"socketio\"}";
@@ -173,6 +282,7 @@ TEST_CASE("socketio: a server killed mid-run turns up to 0 without slowing scrap
     CHECK(text.find(kSecret) == std::string::npos);
   }
   CHECK(ScrapeValue(metrics.body, "botwatch_socketio_roundtrip_seconds{collector=\"admin\"}"));
+  CHECK(ScrapeValue(metrics.body, "botwatch_socketio_websocket_upgrade_seconds{collector=\"admin\"}"));
   CommandResult lint = RunCommand({"promtool", "check", "metrics"}, metrics.body);
   INFO(lint.output);
   CHECK(lint.exit_code == 0);

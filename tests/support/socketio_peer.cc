@@ -69,13 +69,14 @@ std::string InstallSocketIoPeer(std::string* error) {
   return dst.string();
 }
 
-SocketIoPeer::SocketIoPeer(const std::string& peer_dir, const std::string& work_dir, int port) {
+SocketIoPeer::SocketIoPeer(const std::string& peer_dir, const std::string& work_dir, int port,
+                           const std::vector<std::string>& extra_env) {
   static int counter = 0;
   std::string log = work_dir + "/socketio-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + ".log";
   // exec: the child's pid is node's own, so Kill() reaches the server itself.
   process_ = std::make_unique<ChildProcess>(
       std::vector<std::string>{"/bin/sh", "-c", "exec node '" + peer_dir + "/server.js' " + std::to_string(port)},
-      log);
+      log, extra_env);
 }
 
 bool SocketIoPeer::WaitListening(std::chrono::milliseconds timeout) {

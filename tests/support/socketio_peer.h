@@ -7,6 +7,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "tests/support/botwatch_process.h"
 
@@ -20,9 +21,10 @@ class SocketIoPeer {
  public:
   static constexpr const char* kSecret = "s3cret-peer";
 
-  // Starts `node server.js port` (0 = any free port) in `work_dir` and waits
-  // until it prints the port it listens on.
-  SocketIoPeer(const std::string& peer_dir, const std::string& work_dir, int port = 0);
+  // Starts `node server.js port` (0 = any free port) in `work_dir`, with
+  // `extra_env` ("NAME=value", e.g. "SOCKETIO_TRANSPORTS=polling").
+  SocketIoPeer(const std::string& peer_dir, const std::string& work_dir, int port = 0,
+               const std::vector<std::string>& extra_env = {});
   bool WaitListening(std::chrono::milliseconds timeout = std::chrono::seconds(10));
   int port() const { return port_; }
   std::string Url() const { return "http://127.0.0.1:" + std::to_string(port_); }

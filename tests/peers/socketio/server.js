@@ -2,7 +2,8 @@
 // port) listens on 127.0.0.1 and prints "listening PORT" once ready.
 // The auth middleware accepts a client whose handshake auth is
 // {service: "bot", secret: <SOCKETIO_SECRET or "s3cret-peer">} and rejects
-// anything else with a connect error.
+// anything else with a connect error. SOCKETIO_TRANSPORTS (comma-separated,
+// e.g. "polling") restricts the transports; default: polling and websocket.
 "use strict";
 const http = require("http");
 const { Server } = require("socket.io");
@@ -11,7 +12,9 @@ const port = Number(process.argv[2] || 0);
 const secret = process.env.SOCKETIO_SECRET || "s3cret-peer";
 
 const httpServer = http.createServer();
-const io = new Server(httpServer, { serveClient: false });
+const options = { serveClient: false };
+if (process.env.SOCKETIO_TRANSPORTS) options.transports = process.env.SOCKETIO_TRANSPORTS.split(",");
+const io = new Server(httpServer, options);
 
 function authorize(socket, next) {
   const auth = socket.handshake.auth || {};
