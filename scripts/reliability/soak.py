@@ -4,8 +4,10 @@
 For SOAK_MINUTES (default 10): wrk scrapes /metrics at SOAK_SCRAPES_PER_S
 (default 50), a writer appends SOAK_LINES_PER_S log lines (default 20 000,
 rotated by rename every 500 000 lines), and every collector type probes a
-loopback peer at 1 s intervals (http, tcp, process, facebook, gemini,
-socketio; the peers are stand-ins served by this script). RSS and open fds
+loopback peer at 1 s intervals: http, tcp, process, facebook, gemini and
+socketio against stand-ins served by this script, postgres (with a custom
+query) against a real PostgreSQL started here (tests/e2e/peers.py), and exec
+running a small check script that prints Prometheus text. RSS and open fds
 of botwatch are sampled every 10 s.
 
 Passes when: no scrape failed, RSS grew less than 5 % after the warm-up
@@ -28,6 +30,9 @@ import tempfile
 import threading
 import time
 import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "e2e"))
+from peers import Postgres  # noqa: E402  (a throwaway cluster on 127.0.0.1, as in the e2e test)
 
 BINARY = sys.argv[1] if len(sys.argv) > 1 else "build/botwatch"
 MINUTES = float(os.environ.get("SOAK_MINUTES", "10"))
@@ -113,6 +118,12 @@ def main():
     peer = ThreadedServer(("127.0.0.1", 0), Peer)
     threading.Thread(target=peer.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{peer.server_address[1]}"
+    pg = Postgres(work)
+    pg.start()
+    check = os.path.join(work, "check.sh")
+    with open(check, "w") as f:
+        f.write("#!/bin/sh\necho '# TYPE soak_check_ok gauge'\necho 'soak_check_ok{target=\"db\"} 1'\n")
+    os.chmod(check, 0o755)
     logs = os.path.join(work, "logs")
     os.makedirs(logs)
     port = free_port()
@@ -125,6 +136,14 @@ def main():
   - {{name: fb, type: facebook, {common}, base_url: '{base}', page_token: EAAG-soak-page-token, app_id: '4242', app_secret: soak-app-secret}}
   - {{name: ai, type: gemini, {common}, base_url: '{base}', api_key: AIza-soak-key, model: gemini-2.0-flash}}
   - {{name: admin, type: socketio, {common}, url: '{base}', connect: false}}
+  - name: db
+    type: postgres
+    interval: 1s
+    timeout: 800ms
+    dsn: '{pg.dsn()}'
+    queries:
+      - {{name: tables, sql: 'SELECT count(*) AS n FROM pg_class', metrics: [{{column: n, help: Relations.}}]}}
+  - {{name: check, type: exec, {common}, command: '{check}', output: prometheus}}
 logs:
   - name: app
     path: '{logs}/app.log'
@@ -236,11 +255,12 @@ logs:
     text = scrape(port)
     up = {c: value(text, 'botwatch_collector_up{collector="%s",type="%s"}' % (c, t))
           for c, t in [("me", "process"), ("web", "http"), ("port", "tcp"), ("fb", "facebook"),
-                       ("ai", "gemini"), ("admin", "socketio")]}
+                       ("ai", "gemini"), ("admin", "socketio"), ("db", "postgres"), ("check", "exec")]}
     errors = sum(float(v) for v in re.findall(r"^botwatch_collector_errors_total\{[^}]*\} (\S+)$", text, re.M))
     bw.send_signal(signal.SIGTERM)
     exit_code = bw.wait(10)
     peer.shutdown()
+    pg.stop()
 
     after = [s for s in samples if s["t"] >= WARMUP]
     base_rss = after[0]["rss_kib"] if after else samples[0]["rss_kib"]
