@@ -16,6 +16,7 @@ after it), the fd count did not grow, every line written was counted, and
 every collector was up at the end. Prints one JSON object with the figures.
 """
 
+import atexit
 import http.server
 import json
 import os
@@ -118,8 +119,10 @@ def main():
     peer = ThreadedServer(("127.0.0.1", 0), Peer)
     threading.Thread(target=peer.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{peer.server_address[1]}"
+    os.chmod(work, 0o755)  # the cluster runs as the postgres user when we are root
     pg = Postgres(work)
     pg.start()
+    atexit.register(pg.stop)  # also when a step below fails
     check = os.path.join(work, "check.sh")
     with open(check, "w") as f:
         f.write("#!/bin/sh\necho '# TYPE soak_check_ok gauge'\necho 'soak_check_ok{target=\"db\"} 1'\n")
@@ -260,7 +263,6 @@ logs:
     bw.send_signal(signal.SIGTERM)
     exit_code = bw.wait(10)
     peer.shutdown()
-    pg.stop()
 
     after = [s for s in samples if s["t"] >= WARMUP]
     base_rss = after[0]["rss_kib"] if after else samples[0]["rss_kib"]
