@@ -57,7 +57,7 @@ from peers import (REPO, Alertmanager, Failure, Postgres, Process, Prometheus, W
                    eventually, free_port, http_get, log, run)
 from static_checks import alert_blocks, dashboard_targets, substitute  # noqa: E402
 
-DEADLINE = 150  # seconds for the whole run; a healthy run takes about 45 s
+DEADLINE = 150  # seconds for the whole run; a healthy run takes about 40 s
 RUNBOOK = "https://github.com/botwatch/botwatch/blob/main/alerts/RUNBOOK.md#"
 SMTP_PASSWORD = "e2e-smtp-secret"
 NOTIFY_BOUND = 45  # seconds from a fault (or its repair) to each notification
