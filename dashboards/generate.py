@@ -350,7 +350,18 @@ def business():
     ps.append(stat(lay, "Gemini tokens", [
         target(f"sum(increase(bot_gemini_tokens_total{sel()}[$__range]))", "tokens", instant=True)],
         w=6, h=6, color_mode="none", unit="short"))
-    ps.append(panel(lay, "bargauge", "Conversion funnel", [
+    ps.append(panel(lay, "bargauge", "Conversion funnel (SQL business metrics)", [
+        target(f"sort_desc(max by (step) (botwatch_postgres_query_funnel_users{sel()}))", "{{step}}", instant=True)],
+        w=8, h=9, unit="short", defaults={"decimals": 0},
+        description="Users reaching each step of the funnel, from the bot's own tables: the postgres collector's "
+                    "custom query named funnel, with a users column and a step label "
+                    "(botwatch_postgres_query_funnel_users{step}; see config/botwatch.yaml). "
+                    "Steps are sorted by users, so the widest comes first.",
+        options={"orientation": "horizontal", "displayMode": "gradient", "showUnfilled": True,
+                 "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
+                 "valueMode": "color", "namePlacement": "auto", "sizing": "auto", "minVizHeight": 16,
+                 "minVizWidth": 8, "maxVizHeight": 300}))
+    ps.append(panel(lay, "bargauge", "From messages to bookings (logs)", [
         target(f'max(bot_active_users{sel(WINDOW_24H)})', "1. users (24h)", instant=True),
         target(f'sum(increase(bot_messages_total{sel(INBOUND)}[$__range]))',
                "2. inbound messages", instant=True),
@@ -359,8 +370,9 @@ def business():
                instant=True),
         target(f"sum(increase(bot_appointments_booked_total{sel()}[$__range]))", "5. appointments booked",
                instant=True)],
-        w=12, h=9, unit="short",
-        description="From users to bookings over the selected range (users: distinct in the last 24 h).",
+        w=8, h=9, unit="short",
+        description="The same path from the bot's log events over the selected range "
+                    "(users: distinct in the last 24 h).",
         options={"orientation": "horizontal", "displayMode": "gradient", "showUnfilled": True,
                  "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
                  "valueMode": "color", "namePlacement": "auto", "sizing": "auto", "minVizHeight": 16,
@@ -368,7 +380,7 @@ def business():
     ps.append(panel(lay, "bargauge", "Product inquiries by category", [
         target(f"sort_desc(sum by (category) (increase(bot_product_inquiries_total{sel()}[$__range])))",
                "{{category}}", instant=True)],
-        w=12, h=9, unit="short",
+        w=8, h=9, unit="short",
         options={"orientation": "horizontal", "displayMode": "basic", "showUnfilled": True,
                  "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
                  "valueMode": "color", "namePlacement": "auto", "sizing": "auto", "minVizHeight": 16,
