@@ -359,7 +359,9 @@ Status PostgresCollector::Connect(const ProbeContext& ctx, const char** why) {
               std::to_string(statement_ms),
           ctx);
   if (!setup.ok) {
-    *why = setup.reason == "timeout" ? reason::kTimeout : reason::kProtocol;
+    // A server that dies while answering the setup is an I/O failure like any
+    // other lost connection; only a setup the server refuses is "protocol".
+    *why = setup.reason == "timeout" ? reason::kTimeout : setup.connection_lost ? reason::kIo : reason::kProtocol;
     Disconnect();
     return Status::Error("session setup failed: " + setup.message);
   }

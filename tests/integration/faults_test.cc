@@ -22,8 +22,10 @@
 #include <thread>
 
 #include "tests/support/botwatch_process.h"
+#include "tests/support/fault_proxy.h"
 #include "tests/support/http_client.h"
 #include "tests/support/loopback_server.h"
+#include "tests/support/postgres_server.h"
 #include "tests/support/temp_dir.h"
 
 using namespace botwatch::testing;
@@ -201,6 +203,14 @@ double WaitAll(const Botwatch& bw, const std::map<std::string, std::string>& wan
   return slowest;
 }
 
+// The value of the first sample whose line starts with `key`; -1 if none.
+double Sample(const std::string& metrics, const std::string& key) {
+  size_t pos = metrics.find("\n" + key);
+  if (pos == std::string::npos) return -1;
+  size_t sp = metrics.find(' ', pos + 1 + key.size());
+  return std::stod(metrics.substr(sp + 1));
+}
+
 }  // namespace
 
 TEST_CASE("faults: every collector reports hung, slow, cut, refused and unresolvable peers, and recovers") {
@@ -324,5 +334,145 @@ TEST_CASE("faults: every collector reports hung, slow, cut, refused and unresolv
   CHECK(scraper.failed() == 0);
   CHECK(p99 < 0.1);   // answered from the snapshot cache, never waiting for a probe
   CHECK(max < 0.5);   // even on a loaded 2-core machine
+  CHECK(bw.process().WaitExit(0ms) == std::nullopt);  // still running
+}
+
+// The postgres collector's peer is a real PostgreSQL behind a FaultProxy: the
+// client speaks to the real server throughout, with one fault added. A second
+// collector connects to the server directly and must not notice the proxy's
+// faults; a third names a host under .invalid.
+TEST_CASE("faults: postgres reports hung, slow, cut, refused and unresolvable servers, and recovers") {
+  using PgMode = FaultProxy::Mode;
+  PostgresServer pg;
+  FaultProxy proxy(pg.port());
+  // Slow: every answer of the server waits 50 ms. A probe on a fresh
+  // connection makes about 8 round trips, so it still fits in 700 ms.
+  constexpr int kPgSlowMs = 50;
+
+  TempDir dir;
+  const std::string common = "interval: 1s, timeout: 700ms";
+  const std::string who = " user=postgres dbname=postgres sslmode=disable";
+  std::string config = dir.Write(
+      "botwatch.yaml",
+      "collectors:\n"
+      "  - {name: db, type: postgres, " + common + ", dsn: 'host=127.0.0.1 port=" + std::to_string(proxy.port()) +
+      who + "'}\n"
+      "  - {name: db_direct, type: postgres, " + common + ", dsn: '" + pg.Dsn() + "'}\n"
+      "  - {name: db_dns, type: postgres, " + common + ", dsn: 'host=db.example.invalid port=5432" + who + "'}\n");
+  Botwatch bw(config, dir.path());
+  auto started = Clock::now();
+  REQUIRE(bw.WaitReady());
+  Scraper scraper(bw);
+  const double bound = std::chrono::duration<double>(kReportBound).count();
+  auto set = [&](PgMode m, int slow_ms = 0) {
+    proxy.Set(m, slow_ms);
+    return Clock::now();
+  };
+
+  std::printf("faults/postgres: healthy start, and a DNS failure for a .invalid name\n");
+  WaitAll(bw, {{"db", "up"}, {"db_direct", "up"}}, started);
+  CHECK(WaitAll(bw, {{"db_dns", "dns"}}, started) < 3.0);
+
+  std::printf("faults/postgres: the server accepts and never answers\n");
+  auto t = set(PgMode::kHang);
+  CHECK(WaitAll(bw, {{"db", "timeout"}}, t) < bound);
+  // The timed-out connection was dropped, so the next probe opens a new one:
+  // its startup packet goes unanswered too, and is counted as a second timeout.
+  auto db_errors = [&](const char* why) {
+    return Sample(HttpGet(bw.Url("/metrics")).body,
+                  std::string("botwatch_collector_errors_total{collector=\"db\",type=\"postgres\",reason=\"") + why +
+                      "\"}");
+  };
+  t = Clock::now();
+  CHECK(Eventually([&] { return db_errors("timeout") >= 2; }, kReportBound, 20ms));
+  std::printf("    db       second timeout       after %.2f s\n",
+              std::chrono::duration<double>(Clock::now() - t).count());
+  CHECK(ReadStatus(bw)["db"].reason == "timeout");
+  t = set(PgMode::kPass);
+  CHECK(WaitAll(bw, {{"db", "up"}}, t) < bound);
+
+  std::printf("faults/postgres: the server answers slowly (%d ms per answer, inside the 700 ms timeout)\n", kPgSlowMs);
+  set(PgMode::kSlow, kPgSlowMs);
+  std::string down_seen;
+  for (int i = 0; i < 40; ++i) {
+    auto status = ReadStatus(bw);
+    for (const char* name : {"db", "db_direct"}) {
+      if (!status[name].up) down_seen += std::string(name) + ":" + status[name].reason + " ";
+    }
+    std::this_thread::sleep_for(50ms);
+  }
+  CHECK(down_seen == "");
+  std::string slow_metrics = HttpGet(bw.Url("/metrics")).body;
+  // The delay was really there: SELECT 1 took one slow answer, the probe at least four.
+  double rtt = Sample(slow_metrics, "botwatch_postgres_round_trip_seconds{collector=\"db\"}");
+  double took = Sample(slow_metrics, "botwatch_collector_duration_seconds{collector=\"db\"");
+  std::printf("    db       SELECT 1 %.0f ms, probe %.0f ms\n", rtt * 1e3, took * 1e3);
+  CHECK(rtt >= kPgSlowMs / 1000.0);
+  CHECK(took >= 4 * kPgSlowMs / 1000.0);
+  CHECK(Sample(slow_metrics, "botwatch_postgres_round_trip_seconds{collector=\"db_direct\"}") < kPgSlowMs / 1000.0);
+  set(PgMode::kPass);
+
+  std::printf("faults/postgres: the server dies half-way through its startup answer\n");
+  double io_before = std::max(0.0, db_errors("io"));
+  t = set(PgMode::kCut);
+  CHECK(WaitAll(bw, {{"db", "io"}}, t) < bound);
+  // The first failure may be a kept connection's query answer being cut; the
+  // one after it is surely a new connection's startup answer.
+  CHECK(Eventually([&] { return db_errors("io") >= io_before + 2; }, kReportBound, 20ms));
+  std::printf("    db       second io            after %.2f s\n",
+              std::chrono::duration<double>(Clock::now() - t).count());
+  CHECK(ReadStatus(bw)["db"].reason == "io");
+  t = set(PgMode::kPass);
+  CHECK(WaitAll(bw, {{"db", "up"}}, t) < bound);
+
+  std::printf("faults/postgres: the server dies half-way through a query's answer\n");
+  t = set(PgMode::kCutAfterStartup);
+  CHECK(WaitAll(bw, {{"db", "io"}}, t) < bound);
+  t = set(PgMode::kPass);
+  CHECK(WaitAll(bw, {{"db", "up"}}, t) < bound);
+
+  std::printf("faults/postgres: the server is gone (connection refused), behind the proxy and directly\n");
+  proxy.Kill();
+  REQUIRE(pg.Stop());
+  t = Clock::now();
+  CHECK(WaitAll(bw, {{"db", "connection_refused"}, {"db_direct", "connection_refused"}}, t) < bound);
+
+  std::printf("faults/postgres: the server is back on the same port\n");
+  REQUIRE(pg.Start());
+  proxy.Revive();
+  t = Clock::now();
+  CHECK(WaitAll(bw, {{"db", "up"}, {"db_direct", "up"}}, t) < bound);
+
+  // Every fault was counted under its own reason; the direct connection only
+  // saw the real server stop, and the .invalid name only ever failed on DNS.
+  std::string m = HttpGet(bw.Url("/metrics")).body;
+  auto errors = [&](const char* collector, const char* why) {
+    return Sample(m, std::string("botwatch_collector_errors_total{collector=\"") + collector +
+                         "\",type=\"postgres\",reason=\"" + why + "\"}");
+  };
+  CHECK(errors("db", "timeout") >= 2);
+  CHECK(errors("db", "io") >= 2);
+  CHECK(errors("db", "connection_refused") >= 1);
+  CHECK(errors("db_direct", "connection_refused") >= 1);
+  CHECK(errors("db_dns", "dns") >= 5);
+  for (const char* why : {"timeout", "io", "protocol", "auth", "query_error", "internal", "dns"}) {
+    INFO(why);
+    CHECK(errors("db_direct", why) == -1);  // no such series
+  }
+  for (const char* why : {"timeout", "io", "protocol", "connection_refused", "internal"}) {
+    INFO(why);
+    CHECK(errors("db_dns", why) == -1);
+  }
+
+  scraper.Stop();
+  std::vector<double> s = scraper.seconds();
+  REQUIRE(s.size() > 50);
+  std::sort(s.begin(), s.end());
+  double p50 = s[s.size() / 2], p99 = s[s.size() * 99 / 100], max = s.back();
+  std::printf("faults/postgres: %zu scrapes during the faults, %d failed, p50 %.1f ms, p99 %.1f ms, max %.1f ms\n",
+              s.size(), scraper.failed(), p50 * 1e3, p99 * 1e3, max * 1e3);
+  CHECK(scraper.failed() == 0);
+  CHECK(p99 < 0.1);
+  CHECK(max < 0.5);
   CHECK(bw.process().WaitExit(0ms) == std::nullopt);  // still running
 }

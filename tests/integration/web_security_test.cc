@@ -4,6 +4,8 @@
 
 #include <signal.h>
 
+#include <curl/curl.h>
+
 #include <algorithm>
 #include <catch2/catch.hpp>
 
@@ -190,6 +192,61 @@ TEST_CASE("mTLS: RequireAndVerifyClientCert accepts only clients signed by the c
   CHECK(Fetch(rogue).status == 0);
 
   CHECK(Fetch(q).status == 200);
+}
+
+TEST_CASE("tls_server_config min_version and max_version are enforced in the handshake") {
+  TempDir dir;
+  TestPki pki = MakeTestPki(dir.path());
+  const std::string tls = "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n";
+  auto client = [&](Botwatch& bw, const std::string& min, const std::string& max) {
+    SecureRequest q;
+    q.url = Url(bw, "https", "/-/healthy");
+    q.ca_file = pki.ca_cert;
+    q.tls_min = min;
+    q.tls_max = max;
+    return Fetch(q);
+  };
+
+  SECTION("default (TLS12): both a TLS 1.2-only and a TLS 1.3 client get in") {
+    Server s(dir, tls);
+    REQUIRE(s.bw.WaitStarted());
+    REQUIRE(Eventually([&] { return client(s.bw, "", "").status == 200; }, 10s));
+    SecureResult v12 = client(s.bw, "1.2", "1.2");
+    INFO(v12.error);
+    CHECK(v12.status == 200);
+    CHECK(v12.tls_version == "TLSv1.2");
+    SecureResult v13 = client(s.bw, "1.3", "1.3");
+    CHECK(v13.status == 200);
+    CHECK(v13.tls_version == "TLSv1.3");
+  }
+  SECTION("min_version TLS13: a TLS 1.2-only client is refused in the handshake, TLS 1.3 gets in") {
+    Server s(dir, tls + "  min_version: TLS13\n");
+    REQUIRE(s.bw.WaitStarted());
+    REQUIRE(Eventually([&] { return client(s.bw, "", "").status == 200; }, 10s));
+    SecureResult v12 = client(s.bw, "1.2", "1.2");
+    INFO(v12.error);
+    CHECK(v12.curl_code == CURLE_SSL_CONNECT_ERROR);
+    CHECK(v12.status == 0);
+    CHECK(v12.body.empty());
+    CHECK(v12.error.find("version") != std::string::npos);  // OpenSSL: "tlsv1 alert protocol version"
+    SecureResult v13 = client(s.bw, "1.2", "1.3");  // offers both: the server picks 1.3
+    CHECK(v13.status == 200);
+    CHECK(v13.tls_version == "TLSv1.3");
+    CHECK(client(s.bw, "1.2", "1.2").status == 0);  // still refused, still serving
+    CHECK(client(s.bw, "1.3", "1.3").status == 200);
+  }
+  SECTION("max_version TLS12: a TLS 1.3-only client is refused, TLS 1.2 gets in") {
+    Server s(dir, tls + "  max_version: TLS12\n");
+    REQUIRE(s.bw.WaitStarted());
+    REQUIRE(Eventually([&] { return client(s.bw, "", "").status == 200; }, 10s));
+    SecureResult v13 = client(s.bw, "1.3", "1.3");
+    INFO(v13.error);
+    CHECK(v13.curl_code == CURLE_SSL_CONNECT_ERROR);
+    CHECK(v13.status == 0);
+    SecureResult v12 = client(s.bw, "1.2", "1.3");  // offers both: the server picks 1.2
+    CHECK(v12.status == 200);
+    CHECK(v12.tls_version == "TLSv1.2");
+  }
 }
 
 TEST_CASE("an invalid web config stops start-up with one line naming file:line:col") {

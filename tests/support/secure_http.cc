@@ -2,6 +2,7 @@
 
 #include <crypt.h>
 #include <curl/curl.h>
+#include <openssl/ssl.h>
 
 #include <chrono>
 #include <memory>
@@ -14,6 +15,25 @@ namespace {
 
 size_t Append(char* data, size_t size, size_t n, void* user) {
   static_cast<std::string*>(user)->append(data, size * n);
+  return size * n;
+}
+
+struct HeaderSink {
+  std::string* headers;
+  CURL* curl;
+  std::string* tls_version;
+};
+
+// Keeps the headers and, while the connection is surely alive, notes the TLS
+// version it negotiated (libcurl built with OpenSSL, as Debian's is).
+size_t AppendHeader(char* data, size_t size, size_t n, void* user) {
+  auto* sink = static_cast<HeaderSink*>(user);
+  sink->headers->append(data, size * n);
+  curl_tlssessioninfo* tls = nullptr;
+  if (sink->tls_version->empty() && curl_easy_getinfo(sink->curl, CURLINFO_TLS_SSL_PTR, &tls) == CURLE_OK &&
+      tls != nullptr && tls->backend == CURLSSLBACKEND_OPENSSL && tls->internals != nullptr) {
+    *sink->tls_version = SSL_get_version(static_cast<SSL*>(tls->internals));
+  }
   return size * n;
 }
 
@@ -36,8 +56,9 @@ SecureResult Fetch(const SecureRequest& q) {
   curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &Append);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &r.body);
-  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, &Append);
-  curl_easy_setopt(c, CURLOPT_HEADERDATA, &r.headers);
+  HeaderSink header_sink{&r.headers, c, &r.tls_version};
+  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, &AppendHeader);
+  curl_easy_setopt(c, CURLOPT_HEADERDATA, &header_sink);
   if (q.method == "POST") {
     curl_easy_setopt(c, CURLOPT_POST, 1L);
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, q.body.c_str());
@@ -54,6 +75,12 @@ SecureResult Fetch(const SecureRequest& q) {
   if (!q.ca_file.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, q.ca_file.c_str());
   if (!q.cert_file.empty()) curl_easy_setopt(c, CURLOPT_SSLCERT, q.cert_file.c_str());
   if (!q.key_file.empty()) curl_easy_setopt(c, CURLOPT_SSLKEY, q.key_file.c_str());
+  if (!q.tls_min.empty() || !q.tls_max.empty()) {
+    long version = q.tls_min == "1.3" ? CURL_SSLVERSION_TLSv1_3 : CURL_SSLVERSION_TLSv1_2;
+    if (q.tls_max == "1.2") version |= CURL_SSLVERSION_MAX_TLSv1_2;
+    if (q.tls_max == "1.3") version |= CURL_SSLVERSION_MAX_TLSv1_3;
+    curl_easy_setopt(c, CURLOPT_SSLVERSION, version);
+  }
   auto start = std::chrono::steady_clock::now();
   r.curl_code = curl_easy_perform(c);
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

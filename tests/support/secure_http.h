@@ -22,11 +22,15 @@ struct SecureRequest {
   std::string cert_file;  // client certificate (mTLS)
   std::string key_file;
   long timeout_ms = 5000;
+  // Bounds on the TLS version the client offers: "1.2" or "1.3" ("" = libcurl's default).
+  std::string tls_min;
+  std::string tls_max;
 };
 
 struct SecureResult : HttpResult {
   std::string headers;  // raw response headers
   std::string error;    // curl's message when curl_code != 0
+  std::string tls_version;  // the negotiated version, e.g. "TLSv1.3" ("" without a TLS session)
 };
 
 SecureResult Fetch(const SecureRequest& request);

@@ -6,7 +6,10 @@
 
 #include "agent/config.h"
 #include "collectors/http.h"
+#include "tests/support/botwatch_process.h"
 #include "tests/support/loopback_server.h"
+#include "tests/support/temp_dir.h"
+#include "tests/support/tls_server.h"
 
 using namespace botwatch;
 using namespace botwatch::testing;
@@ -99,6 +102,71 @@ TEST_CASE("http: each failure has its own reason") {
   SECTION("DNS failure") {
     ProbeResult r = Probe(*Build("{name: h, type: http, url: 'http://botwatch-test.invalid/'}"));
     CHECK(r.reason == "dns");
+  }
+}
+
+TEST_CASE("http: TLS verification is on by default") {
+  // Two self-signed servers on 127.0.0.1, certificates made at test time: one
+  // names 127.0.0.1 in its subjectAltName, the other only a DNS name.
+  TempDir dir;
+  const std::string ip_cert = dir.path() + "/ip.crt", ip_key = dir.path() + "/ip.key";
+  const std::string named_cert = dir.path() + "/named.crt", named_key = dir.path() + "/named.key";
+  MakeSelfSignedCert(ip_cert, ip_key, "IP:127.0.0.1");
+  MakeSelfSignedCert(named_cert, named_key, "DNS:bot.botwatch.test");
+  TlsLoopbackServer ip(ip_cert, ip_key, "secure ok");
+  TlsLoopbackServer named(named_cert, named_key, "secure ok");
+  auto http = [](const TlsLoopbackServer& s, const std::string& extra) {
+    return Probe(*Build("{name: h, type: http, url: '" + s.Url("/health") + "', body_regex: 'secure ok'" + extra + "}"));
+  };
+
+  SECTION("default: a self-signed certificate is refused with reason tls") {
+    ProbeResult r = http(ip, "");
+    CHECK_FALSE(r.up);
+    CHECK(r.reason == "tls");
+    INFO(r.message);
+    CHECK(r.message.find("certificate") != std::string::npos);
+    // The server saw the handshake end (it counts after the client has gone)
+    // and never got a request over the unverified connection.
+    CHECK(Eventually([&] { return ip.handshakes_failed() == 1; }, 2s, 10ms));
+    CHECK(ip.requests_answered() == 0);
+  }
+  SECTION("insecure_skip_verify: true accepts it") {
+    ProbeResult r = http(ip, ", insecure_skip_verify: true");
+    INFO(r.message);
+    CHECK(r.up);
+    CHECK(Gauge(r, "botwatch_http_status_code") == 200);
+    CHECK(Eventually([&] { return ip.requests_answered() == 1; }, 2s, 10ms));
+    // ... even when the name does not match either.
+    ProbeResult other = http(named, ", insecure_skip_verify: true");
+    INFO(other.message);
+    CHECK(other.up);
+  }
+  SECTION("insecure_skip_verify: false is the default spelled out") {
+    CHECK(http(ip, ", insecure_skip_verify: false").reason == "tls");
+  }
+  SECTION("ca_file naming the certificate makes it trusted") {
+    ProbeResult r = http(ip, ", ca_file: '" + ip_cert + "'");
+    INFO(r.message);
+    CHECK(r.up);
+    CHECK(Gauge(r, "botwatch_http_status_code") == 200);
+  }
+  SECTION("ca_file with another certificate is still refused") {
+    ProbeResult r = http(ip, ", ca_file: '" + named_cert + "'");
+    CHECK_FALSE(r.up);
+    CHECK(r.reason == "tls");
+  }
+  SECTION("a trusted certificate for another name is refused: the host name is checked too") {
+    ProbeResult r = http(named, ", ca_file: '" + named_cert + "'");
+    CHECK_FALSE(r.up);
+    CHECK(r.reason == "tls");
+    INFO(r.message);
+    CHECK(r.message.find("127.0.0.1") != std::string::npos);
+    CHECK(named.requests_answered() == 0);
+  }
+  SECTION("an unreadable ca_file is a tls failure, not an accepted certificate") {
+    ProbeResult r = http(ip, ", ca_file: '" + dir.path() + "/missing.crt'");
+    CHECK_FALSE(r.up);
+    CHECK(r.reason == "tls");
   }
 }
 
