@@ -263,6 +263,7 @@ logs:
     bw.send_signal(signal.SIGTERM)
     exit_code = bw.wait(10)
     peer.shutdown()
+    pg.stop()  # before its directory may be removed below
 
     after = [s for s in samples if s["t"] >= WARMUP]
     base_rss = after[0]["rss_kib"] if after else samples[0]["rss_kib"]
