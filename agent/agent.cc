@@ -227,7 +227,9 @@ std::string Agent::RenderStatusJson() const {
         {"latency_seconds", s->duration_seconds},
         {"last_check", Iso8601(s->last_check_unix)},
         {"last_success", Iso8601(s->last_success_unix)},
-        {"last_error", s->up ? "" : s->message},
+        // The latest failure stays visible after recovery, with its time.
+        {"last_error", s->last_error},
+        {"last_error_time", Iso8601(s->last_error_unix)},
     };
     collectors.push_back(std::move(c));
   }

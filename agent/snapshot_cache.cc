@@ -32,6 +32,8 @@ SnapshotCache::Transition SnapshotCache::Publish(const std::string& name, ProbeO
   snap->spec = old->spec;
   snap->errors_by_reason = old->errors_by_reason;
   snap->last_success_unix = old->last_success_unix;
+  snap->last_error = old->last_error;
+  snap->last_error_unix = old->last_error_unix;
   snap->has_run = true;
   snap->up = outcome.result.up;
   snap->reason = outcome.result.up ? reason::kOk : outcome.result.reason;
@@ -42,6 +44,8 @@ SnapshotCache::Transition SnapshotCache::Publish(const std::string& name, ProbeO
     snap->last_success_unix = outcome.finished_unix;
   } else {
     ++snap->errors_by_reason[snap->reason];
+    snap->last_error = snap->message.empty() ? snap->reason : snap->message;
+    snap->last_error_unix = outcome.finished_unix;
   }
   snap->families = std::move(outcome.result.families);
   for (auto& family : snap->families) {

@@ -242,6 +242,7 @@ void Supervisor::Run(pid_t pid, int out_fd, int err_fd) {
       last_exit_code_ = code;
       last_up_unix_ = UnixNow();
       down_message_ = "exited with code " + std::to_string(code) + (restart ? plan_restart() : "");
+      down_unix_ = last_up_unix_;
     }
     exited = true;
     out.join();
@@ -274,6 +275,7 @@ void Supervisor::Run(pid_t pid, int out_fd, int err_fd) {
       ran = Duration(0);
       std::lock_guard<std::mutex> lock(mu_);
       down_message_ = "cannot restart: " + next.status().message() + plan_restart();
+      down_unix_ = UnixNow();
     }
     if (!restart) {
       exit_code_ = code;
@@ -323,6 +325,8 @@ std::shared_ptr<const CollectorSnapshot> Supervisor::Snapshot() const {
     started = started_at_;
     snap->has_run = started != Clock::time_point{};
     snap->message = down_message_;
+    snap->last_error = down_message_;
+    snap->last_error_unix = down_unix_;
     snap->last_success_unix = last_up_unix_;
   }
   snap->up = pid > 0;

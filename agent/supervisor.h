@@ -117,6 +117,7 @@ class Supervisor {
   std::optional<int> last_exit_code_;
   std::string down_message_;  // why it is not running, for the status API
   double last_up_unix_ = 0;   // when it was last seen running (its exit)
+  double down_unix_ = 0;      // when down_message_ was last set
   std::chrono::steady_clock::time_point started_at_{};
   std::chrono::steady_clock::time_point stop_requested_at_{};
   std::mutex signal_mu_;  // orders kill() against the child being reaped

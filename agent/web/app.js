@@ -73,7 +73,9 @@ function renderCollectors(data) {
     const tip = [`${c.name} (${c.type}): ${state === 'green' ? 'up' : state === 'red' ? 'down' : why}`,
                  `last check: ${localTime(c.last_check)} (${ago(c.last_check, now)})`,
                  `last success: ${localTime(c.last_success)}`,
-                 `reason: ${c.reason}${c.last_error ? ' — ' + c.last_error : ''}`].join('\n');
+                 c.up ? `reason: ${c.reason}` : `reason: ${c.reason} — ${c.last_error}`,
+                 ...(c.up && c.last_error ? [`last error: ${c.last_error} (${localTime(c.last_error_time)})`] : [])]
+                .join('\n');
     li.dataset.tip = tip;
     li.title = tip;
   }

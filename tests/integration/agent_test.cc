@@ -99,6 +99,9 @@ TEST_CASE("/api/v1/status lists every collector with its state") {
   CHECK(cs[1]["reason"] == "connection_refused");
   CHECK(cs[1]["last_error"].get<std::string>().find("Connection refused") != std::string::npos);
   CHECK(cs[1]["last_success"] == "");
+  CHECK(cs[1]["last_error_time"].get<std::string>().size() == 20);
+  CHECK(cs[0]["last_error"] == "");
+  CHECK(cs[0]["last_error_time"] == "");
 }
 
 TEST_CASE("a target that never answers does not slow scrapes") {

@@ -123,3 +123,22 @@ TEST_CASE("the snapshot cache keeps counters of an unchanged collector across a 
   CHECK(cache.All()[0]->errors_by_reason.empty());
   CHECK_FALSE(cache.AllRan());
 }
+
+TEST_CASE("the snapshot cache keeps the last error, and its time, after recovery") {
+  SnapshotCache cache;
+  cache.Reset({Spec("a", 1s, 1s)});
+  ProbeOutcome down;
+  down.result = ProbeResult::Down("connection_refused", "connect to 127.0.0.1:9: Connection refused");
+  down.finished_unix = 1700000000;
+  cache.Publish("a", down);
+  ProbeOutcome up;
+  up.result = ProbeResult::Up();
+  up.finished_unix = 1700000005;
+  cache.Publish("a", up);
+  auto snap = cache.All()[0];
+  CHECK(snap->up);
+  CHECK(snap->message.empty());
+  CHECK(snap->last_error == "connect to 127.0.0.1:9: Connection refused");
+  CHECK(snap->last_error_unix == 1700000000);
+  CHECK(snap->last_success_unix == 1700000005);
+}
