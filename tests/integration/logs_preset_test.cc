@@ -65,6 +65,11 @@ TEST_CASE("logs: the messenger-bot preset over a real Winston log gives exact co
   CHECK(v("bot_gemini_request_duration_seconds_count") == 50);
   CHECK(v("bot_graph_api_usage_ratio{kind=\"call_count\"}") == Approx(0.95));
   CHECK(v("bot_graph_api_usage_ratio{kind=\"total_time\"}") == Approx(0.04));
+  // The last lines carrying X-Page-Usage (i = 196) and X-Business-Use-Case-Usage (i = 198).
+  CHECK(v("bot_graph_api_usage_ratio{kind=\"page_call_count\"}") == Approx(0.46));
+  CHECK(v("bot_graph_api_usage_ratio{kind=\"page_total_time\"}") == Approx(0.06));
+  CHECK(v("bot_graph_api_usage_ratio{kind=\"buc_call_count\"}") == Approx(0.18));
+  CHECK(v("bot_graph_api_usage_ratio{kind=\"buc_total_cputime\"}") == Approx(0.09));
 
   // Response times sit exactly on the bucket bounds (le is inclusive).
   const std::vector<std::pair<std::string, double>> buckets = {

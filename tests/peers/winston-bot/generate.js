@@ -23,6 +23,8 @@ for (let i = 0; i < 200; i++) {
   logger.info('message processed', processed);
   const sent = { userId };
   if (i % 5 === 0) sent.appUsage = { call_count: i % 100, total_time: 4, total_cputime: 3 };
+  if (i % 7 === 0) sent.pageUsage = { call_count: i % 50, total_time: 6, total_cputime: 2 };
+  if (i % 11 === 0) sent.bucUsage = { type: 'messenger', call_count: i % 90, total_time: 8, total_cputime: 9 };
   logger.info('message sent', sent);
   if (i % 4 === 0) logger.info('gemini response', { latencyMs: 1000 + i, tokens: 100 + i, model: 'gemini-1.5-flash' });
   if (i % 10 === 0) logger.info('product inquiry', { userId, category: categories[Math.floor(i / 10) % 3] });
