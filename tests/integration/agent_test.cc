@@ -1,9 +1,11 @@
 // The real botwatch binary, started on an ephemeral port, talked to over HTTP.
 
 #include <signal.h>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
+#include <filesystem>
 #include <regex>
 
 #include "tests/support/botwatch_process.h"
@@ -238,6 +240,41 @@ TEST_CASE("bad start-up input exits non-zero with one clear line") {
     CommandResult r = run({"check-config", bad});
     CHECK(r.exit_code == 1);
     CHECK(r.output == bad + ":2:47: collectors[0]: unknown key \"intervall\" (did you mean \"interval\"?)\n");
+  }
+  SECTION("unreadable config file") {
+    std::string p = dir.Write("private.yaml", SelfConfig(dir));
+    std::filesystem::permissions(p, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+    std::vector<std::string> args = {BOTWATCH_BINARY, "--config.file=" + p, "--web.listen-address=127.0.0.1:0"};
+    if (geteuid() == 0) {
+      // Root reads everything: run botwatch as nobody (setpriv execs it directly).
+      std::filesystem::permissions(dir.path(), std::filesystem::perms::all);
+      args.insert(args.begin(), {"/usr/bin/setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"});
+    } else {
+      std::filesystem::permissions(p, std::filesystem::perms::none);
+    }
+    CommandResult r = RunCommand(args, "", 10s);
+    CHECK(r.exit_code == 1);
+    CHECK(one_line(r.output));
+    CHECK(r.output.find("private.yaml: cannot open config file: Permission denied") != std::string::npos);
+  }
+  SECTION("invalid log flags") {
+    CommandResult level = run({"--log.level=verbose"});
+    CHECK(level.exit_code == 2);
+    CHECK(one_line(level.output));
+    CHECK(level.output.find("invalid --log.level \"verbose\" (use debug, info, warn or error)") != std::string::npos);
+    CommandResult format = run({"--log.format=xml"});
+    CHECK(format.exit_code == 2);
+    CHECK(format.output.find("invalid --log.format \"xml\" (use logfmt or json)") != std::string::npos);
+  }
+  SECTION("--log.format=json writes one JSON object per line") {
+    CommandResult r = run({"--config.file=" + dir.path() + "/absent.yaml", "--log.format=json"});
+    CHECK(r.exit_code == 1);
+    REQUIRE(one_line(r.output));
+    auto line = nlohmann::json::parse(r.output, nullptr, false);
+    REQUIRE(line.is_object());
+    CHECK(line["level"] == "error");
+    CHECK(line["msg"] == "cannot start");
+    CHECK(line["err"].get<std::string>().find("absent.yaml: cannot open config file") != std::string::npos);
   }
   SECTION("--version and --help") {
     CommandResult v = run({"--version"});
