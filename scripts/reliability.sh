@@ -119,7 +119,7 @@ import json, sys
 r = json.loads(sys.argv[1])
 print("## Load and soak (release build)\n")
 print(f'{r["minutes"]} min: wrk at {r["scrapes_per_s_target"]:g} scrapes/s of /metrics, {r["lines_per_s_target"]} log lines/s, '
-      'six collectors (process, http, tcp, facebook, gemini, socketio) at 1 s intervals against loopback peers.\n')
+      'eight collectors (process, http, tcp, facebook, gemini, socketio against loopback peers; postgres against a real PostgreSQL; exec) at 1 s intervals.\n')
 print("| scrapes made | scrapes/s | scrapes failed | p50 ms | p90 ms | p99 ms | lines written | lines counted | RSS min KiB | RSS max KiB | RSS growth after warm-up | fds min | fds max | fds after warm-up | fds at end | collectors up at end | pass |")
 print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 up = sum(1 for v in r["collectors_up_at_end"].values() if v == 1)

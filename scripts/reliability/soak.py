@@ -244,7 +244,7 @@ logs:
         m = re.search(r"^\s+%s%%\s+([\d.]+)(us|ms|s)\s*$" % label, out, re.M)
         if not m:
             return None
-        return float(m.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[m.group(2)]
+        return round(float(m.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[m.group(2)], 3)
 
     # Counted: wait for the pipeline to drain what the writer wrote last.
     deadline = time.monotonic() + 60
