@@ -277,6 +277,45 @@ TEST_CASE("exec via botwatch: check metrics carry the collector label and pass p
   CHECK(lint.exit_code == 0);
 }
 
+TEST_CASE("exec via botwatch: env secrets stay out of every output, and odd HELP text stays lint-clean") {
+  TempDir dir;
+  const std::string token = "tok-s3cr3t-exec-7f2c";
+  // Proves the token reached the check, then prints a HELP holding an escaped
+  // newline and backslash: /metrics must escape them again (prometheus-cpp
+  // writes HELP verbatim), or the scrape would break.
+  Script(dir, "check.sh",
+         "test \"$API_TOKEN\" = '" + token + "' || exit 9\n"
+         "printf '# HELP multi_line First line\\\\nsecond, with a backslash \\\\\\\\ here.\\n'\n"
+         "echo '# TYPE multi_line gauge'\n"
+         "echo 'multi_line 1'\n");
+  Script(dir, "fails.sh", "test \"$API_TOKEN\" = '" + token + "' || exit 9\nexit 3\n");
+  std::string config = dir.Write(
+      "botwatch.yaml",
+      "collectors:\n"
+      "  - {name: ok, type: exec, command: ./check.sh, interval: 1s, output: prometheus, env: {API_TOKEN: '" + token +
+          "'}}\n"
+      "  - {name: bad, type: exec, command: ./fails.sh, interval: 1s, env: {API_TOKEN: '" + token + "'}}\n");
+  Botwatch bw(config, dir.path());
+  REQUIRE(bw.WaitReady());
+  std::string body;
+  REQUIRE(Eventually(
+      [&] {
+        body = HttpGet(bw.Url("/metrics")).body;
+        return body.find("multi_line{collector=\"ok\"} 1") != std::string::npos &&
+               body.find("botwatch_exec_exit_code{collector=\"bad\"} 3") != std::string::npos;
+      },
+      5s));
+  CHECK(body.find("# HELP multi_line First line\\nsecond, with a backslash \\\\ here.\n") != std::string::npos);
+  CommandResult lint = RunCommand({"promtool", "check", "metrics"}, body);
+  INFO(lint.output);
+  CHECK(lint.exit_code == 0);
+  std::string status = HttpGet(bw.Url("/api/v1/status")).body;
+  CHECK(status.find("check exited with code 3") != std::string::npos);
+  CHECK(body.find(token) == std::string::npos);
+  CHECK(status.find(token) == std::string::npos);
+  CHECK(bw.process().Log().find(token) == std::string::npos);
+}
+
 TEST_CASE("exec: as a subreaper (PID 1 in a container) the killed grandchildren are reaped too") {
   // Each test case runs in its own process, so this does not leak into others.
   REQUIRE(::prctl(PR_SET_CHILD_SUBREAPER, 1) == 0);
