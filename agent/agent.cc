@@ -6,6 +6,7 @@
 
 #include "agent/basic_auth.h"
 #include "agent/exposition.h"
+#include "agent/gzip.h"
 #include "agent/log.h"
 #include "agent/log_feed.h"
 #include "agent/status_page.h"
@@ -245,7 +246,16 @@ HttpResponse Agent::Handle(const HttpRequest& req) {
   auto method_not_allowed = [] { return HttpResponse{405, "text/plain; charset=utf-8", "method not allowed\n"}; };
   if (p == "/metrics") {
     if (!read) return method_not_allowed();
-    return {200, "text/plain; version=0.0.4; charset=utf-8", RenderMetrics()};
+    HttpResponse resp{200, "text/plain; version=0.0.4; charset=utf-8", RenderMetrics()};
+    resp.headers.emplace_back("Vary", "Accept-Encoding");
+    // Below about a kilobyte gzip saves less than its own header costs.
+    if (resp.body.size() >= 1024 && req.header && AcceptsGzip(req.header("Accept-Encoding"))) {
+      if (auto gz = Gzip(resp.body)) {
+        resp.body = std::move(*gz);
+        resp.headers.emplace_back("Content-Encoding", "gzip");
+      }
+    }
+    return resp;
   }
   if (p == "/-/healthy") {
     if (!read) return method_not_allowed();

@@ -195,6 +195,31 @@ TEST_CASE("endpoints answer as documented") {
   CHECK(HttpGet(bw.Url("/-/reload")).status == 405);
 }
 
+TEST_CASE("/metrics is gzip-compressed when the scraper asks for it, as Prometheus does") {
+  TempDir dir;
+  Botwatch bw(dir.Write("botwatch.yaml", SelfConfig(dir)), dir.path());
+  REQUIRE(bw.WaitReady());
+  // curl as a scraper: -D - prints the headers; --compressed sends
+  // Accept-Encoding and inflates; --raw keeps the bytes as sent.
+  CommandResult gz = RunCommand({"curl", "-sS", "-D", "-", "-o", dir.path() + "/gz.body", "-H",
+                                 "Accept-Encoding: gzip", bw.Url("/metrics")});
+  REQUIRE(gz.exit_code == 0);
+  CHECK(gz.output.find("Content-Encoding: gzip") != std::string::npos);
+  CHECK(gz.output.find("Vary: Accept-Encoding") != std::string::npos);
+  CommandResult inflated = RunCommand({"curl", "-sS", "--compressed", bw.Url("/metrics")});
+  REQUIRE(inflated.exit_code == 0);
+  CHECK(inflated.output.find("botwatch_build_info{") != std::string::npos);
+  CommandResult lint = RunCommand({"promtool", "check", "metrics"}, inflated.output);
+  INFO(lint.output);
+  CHECK(lint.exit_code == 0);
+  CHECK(std::filesystem::file_size(dir.path() + "/gz.body") * 3 < inflated.output.size());
+  // Without Accept-Encoding: plain text, as before.
+  CommandResult plain = RunCommand({"curl", "-sS", "-D", "-", bw.Url("/metrics")});
+  REQUIRE(plain.exit_code == 0);
+  CHECK(plain.output.find("Content-Encoding") == std::string::npos);
+  CHECK(plain.output.find("botwatch_build_info{") != std::string::npos);
+}
+
 TEST_CASE("bad start-up input exits non-zero with one clear line") {
   TempDir dir;
   auto run = [&](std::vector<std::string> args) {
