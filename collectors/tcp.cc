@@ -1,7 +1,5 @@
 #include "collectors/tcp.h"
 
-#include <fcntl.h>
-#include <netdb.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -11,6 +9,7 @@
 
 #include "agent/config_node.h"
 #include "collectors/registry.h"
+#include "collectors/tcp_connect.h"
 
 namespace botwatch {
 
@@ -75,65 +74,13 @@ class Fd {
   int fd_;
 };
 
-int MillisLeft(const ProbeContext& ctx) { return static_cast<int>(ctx.Remaining().count()); }
-
-// Waits for `events` on fd until the deadline. False on timeout.
-bool WaitFor(int fd, short events, const ProbeContext& ctx) {
-  while (true) {
-    int left = MillisLeft(ctx);
-    if (left <= 0) return false;
-    pollfd p{fd, events, 0};
-    int n = ::poll(&p, 1, left);
-    if (n > 0) return true;
-    if (n == 0) return false;
-    if (errno != EINTR) return true;  // let the next syscall report the error
-  }
-}
-
 }  // namespace
 
 ProbeResult TcpCollector::Collect(const ProbeContext& ctx) {
   auto start = std::chrono::steady_clock::now();
-  addrinfo hints{};
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* res = nullptr;
-  // getaddrinfo has no timeout of its own; for names that must resolve fast use
-  // an IP address or /etc/hosts entry.
-  int gai = ::getaddrinfo(host_.c_str(), port_.c_str(), &hints, &res);
-  if (gai != 0) {
-    return ProbeResult::Down(reason::kDns, "cannot resolve " + host_ + ": " + ::gai_strerror(gai));
-  }
-  std::string last_error = "no address";
-  const char* last_reason = reason::kConnectionRefused;
-  int connected_fd = -1;
-  for (addrinfo* ai = res; ai != nullptr && connected_fd < 0; ai = ai->ai_next) {
-    int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
-    if (fd < 0) continue;
-    int rc = ::connect(fd, ai->ai_addr, ai->ai_addrlen);
-    if (rc < 0 && errno == EINPROGRESS) {
-      if (!WaitFor(fd, POLLOUT, ctx)) {
-        ::close(fd);
-        last_error = "connect to " + host_ + ":" + port_ + " timed out";
-        last_reason = reason::kTimeout;
-        break;
-      }
-      int err = 0;
-      socklen_t len = sizeof err;
-      ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
-      rc = err == 0 ? 0 : -1;
-      errno = err;
-    }
-    if (rc == 0) {
-      connected_fd = fd;
-    } else {
-      last_error = "connect to " + host_ + ":" + port_ + ": " + std::strerror(errno);
-      last_reason = errno == ECONNREFUSED ? reason::kConnectionRefused : reason::kIo;
-      ::close(fd);
-    }
-  }
-  ::freeaddrinfo(res);
-  if (connected_fd < 0) return ProbeResult::Down(last_reason, last_error);
-  Fd fd(connected_fd);
+  TcpConnection conn = ConnectTcp(host_, port_, ctx.deadline);
+  if (conn.fd < 0) return ProbeResult::Down(conn.reason, conn.message);
+  Fd fd(conn.fd);
   double connect_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
   FamilyBuilder fb;
@@ -141,7 +88,7 @@ ProbeResult TcpCollector::Collect(const ProbeContext& ctx) {
 
   size_t sent = 0;
   while (sent < send_.size()) {
-    if (!WaitFor(fd.get(), POLLOUT, ctx)) return ProbeResult::Down(reason::kTimeout, "send timed out");
+    if (!WaitForSocket(fd.get(), POLLOUT, ctx.deadline)) return ProbeResult::Down(reason::kTimeout, "send timed out");
     ssize_t n = ::send(fd.get(), send_.data() + sent, send_.size() - sent, MSG_NOSIGNAL);
     if (n < 0 && errno != EAGAIN && errno != EINTR) {
       return ProbeResult::Down(reason::kIo, std::string("send failed: ") + std::strerror(errno));
@@ -152,7 +99,7 @@ ProbeResult TcpCollector::Collect(const ProbeContext& ctx) {
     std::string received;
     bool matched = false;
     while (!matched && received.size() < 64 * 1024) {
-      if (!WaitFor(fd.get(), POLLIN, ctx)) {
+      if (!WaitForSocket(fd.get(), POLLIN, ctx.deadline)) {
         return ProbeResult::Down(reason::kTimeout, "no reply matching expect before the deadline");
       }
       char buf[4096];

@@ -1,6 +1,5 @@
 #include "collectors/websocket_client.h"
 
-#include <netdb.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 #include <poll.h>
@@ -13,6 +12,8 @@
 #include <chrono>
 #include <cstring>
 
+#include "collectors/tcp_connect.h"
+
 namespace botwatch {
 namespace {
 
@@ -23,26 +24,6 @@ constexpr size_t kMaxResponseHeadBytes = 16 * 1024;
 using Kind = WebSocketError::Kind;
 
 WebSocketError Error(Kind kind, std::string message) { return WebSocketError{kind, std::move(message)}; }
-
-int MillisLeft(SteadyTime deadline) {
-  // Rounded down: a wait never ends after the deadline.
-  auto left = std::chrono::floor<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-  return static_cast<int>(std::clamp<int64_t>(left.count(), 0, 1 << 30));
-}
-
-// Waits for `events` until the deadline: false on timeout. Errors on the
-// socket count as ready, so the next call reports them.
-bool WaitFor(int fd, short events, SteadyTime deadline) {
-  while (true) {
-    int left = MillisLeft(deadline);
-    if (left <= 0) return false;
-    pollfd p{fd, events, 0};
-    int n = ::poll(&p, 1, left);
-    if (n > 0) return true;
-    if (n == 0) return false;
-    if (errno != EINTR) return true;
-  }
-}
 
 std::string Lower(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -185,39 +166,15 @@ WebSocketClient::~WebSocketClient() {
 std::optional<WebSocketError> WebSocketClient::Connect(const std::string& host, const std::string& port,
                                                        const std::string& host_header, const std::string& target,
                                                        SteadyTime deadline) {
-  const std::string where = host + ":" + port;
-  addrinfo hints{};
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* res = nullptr;
-  int gai = ::getaddrinfo(host.c_str(), port.c_str(), &hints, &res);
-  if (gai != 0) return Error(Kind::kDns, "cannot resolve " + host + ": " + ::gai_strerror(gai));
-  std::optional<WebSocketError> last = Error(Kind::kIo, "no address for " + where);
-  for (addrinfo* ai = res; ai != nullptr && fd_ < 0; ai = ai->ai_next) {
-    int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
-    if (fd < 0) continue;
-    int rc = ::connect(fd, ai->ai_addr, ai->ai_addrlen);
-    if (rc < 0 && errno == EINPROGRESS) {
-      if (!WaitFor(fd, POLLOUT, deadline)) {
-        ::close(fd);
-        last = Error(Kind::kTimeout, "connect to " + where + " timed out");
-        break;
-      }
-      int err = 0;
-      socklen_t len = sizeof err;
-      ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
-      rc = err == 0 ? 0 : -1;
-      errno = err;
-    }
-    if (rc == 0) {
-      fd_ = fd;
-    } else {
-      last = Error(errno == ECONNREFUSED ? Kind::kRefused : Kind::kIo,
-                   "connect to " + where + ": " + std::strerror(errno));
-      ::close(fd);
-    }
+  TcpConnection conn = ConnectTcp(host, port, deadline);
+  if (conn.fd < 0) {
+    Kind kind = conn.reason == reason::kDns                 ? Kind::kDns
+                : conn.reason == reason::kTimeout           ? Kind::kTimeout
+                : conn.reason == reason::kConnectionRefused ? Kind::kRefused
+                                                            : Kind::kIo;
+    return Error(kind, conn.message);
   }
-  ::freeaddrinfo(res);
-  if (fd_ < 0) return last;
+  fd_ = conn.fd;
 
   unsigned char nonce[16];
   if (!RandomBytes(nonce, sizeof nonce)) return Error(Kind::kIo, "no random bytes for Sec-WebSocket-Key");
@@ -284,7 +241,7 @@ std::optional<WebSocketError> WebSocketClient::Connect(const std::string& host, 
 std::optional<WebSocketError> WebSocketClient::WriteAll(std::string_view data, SteadyTime deadline) {
   size_t sent = 0;
   while (sent < data.size()) {
-    if (!WaitFor(fd_, POLLOUT, deadline)) return Error(Kind::kTimeout, "send timed out");
+    if (!WaitForSocket(fd_, POLLOUT, deadline)) return Error(Kind::kTimeout, "send timed out");
     ssize_t n = ::send(fd_, data.data() + sent, data.size() - sent, MSG_NOSIGNAL);
     if (n < 0) {
       if (errno == EAGAIN || errno == EINTR) continue;
@@ -297,7 +254,7 @@ std::optional<WebSocketError> WebSocketClient::WriteAll(std::string_view data, S
 
 std::optional<WebSocketError> WebSocketClient::ReadMore(SteadyTime deadline) {
   while (true) {
-    if (!WaitFor(fd_, POLLIN, deadline)) return Error(Kind::kTimeout, "no answer before the deadline");
+    if (!WaitForSocket(fd_, POLLIN, deadline)) return Error(Kind::kTimeout, "no answer before the deadline");
     char buf[4096];
     ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
     if (n > 0) {
