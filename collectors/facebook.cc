@@ -182,14 +182,7 @@ ProbeResponse FacebookCollector::Get(const std::string& path_and_query, const Se
   req.headers.emplace_back("Authorization: Bearer " + token.reveal());
   req.ca_file = config_.ca_file;
   req.max_body_bytes = 256 << 10;
-  Duration left = ctx.Remaining();
-  if (left.count() <= 0) {
-    ProbeResponse timed_out;
-    timed_out.curl_code = 28;  // CURLE_OPERATION_TIMEDOUT
-    timed_out.curl_error = "no time left before the deadline";
-    return timed_out;
-  }
-  return PerformHttp(req, left);
+  return PerformHttp(req, ctx.Remaining());
 }
 
 ProbeResult FacebookCollector::Collect(const ProbeContext& ctx) {

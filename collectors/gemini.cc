@@ -157,14 +157,7 @@ ProbeResponse GeminiCollector::Request(const std::string& method, const std::str
   req.body = body;
   req.ca_file = config_.ca_file;
   req.max_body_bytes = 256 << 10;
-  Duration left = ctx.Remaining();
-  if (left.count() <= 0) {
-    ProbeResponse timed_out;
-    timed_out.curl_code = 28;  // CURLE_OPERATION_TIMEDOUT
-    timed_out.curl_error = "no time left before the deadline";
-    return timed_out;
-  }
-  return PerformHttp(req, left);
+  return PerformHttp(req, ctx.Remaining());
 }
 
 ProbeResult GeminiCollector::Collect(const ProbeContext& ctx) {

@@ -58,6 +58,11 @@ const std::string& ProbeResponse::Header(const std::string& name) const {
 
 ProbeResponse PerformHttp(const ProbeRequest& request, Duration timeout) {
   ProbeResponse response;
+  if (timeout.count() <= 0) {
+    response.curl_code = CURLE_OPERATION_TIMEDOUT;
+    response.curl_error = "no time left before the deadline";
+    return response;
+  }
   CURL* curl = curl_easy_init();
   if (curl == nullptr) {
     response.curl_code = CURLE_FAILED_INIT;

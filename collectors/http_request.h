@@ -41,7 +41,9 @@ struct ProbeResponse {
   const std::string& Header(const std::string& name) const;
 };
 
-// Never runs longer than `timeout` (at least 1 ms). Redirects are not followed.
+// Never runs longer than `timeout`. With no time left (zero or less: the
+// probe's deadline has passed) it returns a timed-out response without
+// sending anything. Redirects are not followed.
 ProbeResponse PerformHttp(const ProbeRequest& request, Duration timeout);
 
 // "2xx" etc. for a status code; "none" when no response arrived.

@@ -150,12 +150,6 @@ ProbeResponse SocketIoCollector::Poll(const std::string& sid, const std::optiona
   req.body = body;
   req.ca_file = config_.ca_file;
   req.max_body_bytes = 1 << 20;
-  if (timeout.count() <= 0) {
-    ProbeResponse timed_out;
-    timed_out.curl_code = 28;  // CURLE_OPERATION_TIMEDOUT
-    timed_out.curl_error = "no time left before the deadline";
-    return timed_out;
-  }
   return PerformHttp(req, timeout);
 }
 
