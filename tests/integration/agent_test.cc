@@ -11,6 +11,7 @@
 #include "tests/support/botwatch_process.h"
 #include "tests/support/http_client.h"
 #include "tests/support/loopback_server.h"
+#include "tests/support/probe_helpers.h"
 #include "tests/support/temp_dir.h"
 
 using namespace botwatch::testing;
@@ -33,17 +34,6 @@ std::string SelfConfig(const TempDir& dir, const std::string& extra = "") {
 }
 
 // Value of the first sample line starting with `series` (exact name and labels).
-std::optional<double> SampleValue(const std::string& metrics, const std::string& series) {
-  size_t pos = 0;
-  while ((pos = metrics.find(series + " ", pos)) != std::string::npos) {
-    if (pos == 0 || metrics[pos - 1] == '\n') {
-      size_t end = metrics.find('\n', pos);
-      return std::stod(metrics.substr(pos + series.size() + 1, end - pos - series.size() - 1));
-    }
-    ++pos;
-  }
-  return std::nullopt;
-}
 
 }  // namespace
 
@@ -64,12 +54,12 @@ TEST_CASE("/metrics passes promtool and has the generic families for every colle
     INFO(name);
     CHECK(metrics.body.find(std::string("botwatch_collector_up{collector=\"") + name) != std::string::npos);
   }
-  CHECK(SampleValue(metrics.body, "botwatch_collector_up{collector=\"web\",type=\"http\"}") == 1.0);
-  CHECK(SampleValue(metrics.body, "botwatch_http_status_code{collector=\"web\"}") == 200.0);
-  CHECK(SampleValue(metrics.body, "botwatch_config_last_reload_successful") == 1.0);
+  CHECK(ScrapeValue(metrics.body, "botwatch_collector_up{collector=\"web\",type=\"http\"}") == 1.0);
+  CHECK(ScrapeValue(metrics.body, "botwatch_http_status_code{collector=\"web\"}") == 200.0);
+  CHECK(ScrapeValue(metrics.body, "botwatch_config_last_reload_successful") == 1.0);
   CHECK(metrics.body.find("botwatch_build_info{") != std::string::npos);
   CHECK(metrics.body.find("process_resident_memory_bytes ") != std::string::npos);
-  auto rss = SampleValue(metrics.body, "botwatch_process_resident_memory_bytes{collector=\"me\"}");
+  auto rss = ScrapeValue(metrics.body, "botwatch_process_resident_memory_bytes{collector=\"me\"}");
   REQUIRE(rss);
   CHECK(*rss > 1e6);
 
@@ -135,7 +125,7 @@ TEST_CASE("a target that never answers does not slow scrapes") {
                                   std::string::npos; },
                      5s));
   HttpResult r = HttpGet(bw.Url("/metrics"));
-  CHECK(SampleValue(r.body, "botwatch_collector_up{collector=\"hung\",type=\"http\"}") == 0.0);
+  CHECK(ScrapeValue(r.body, "botwatch_collector_up{collector=\"hung\",type=\"http\"}") == 0.0);
 }
 
 TEST_CASE("a broken config on reload keeps the running one") {
@@ -156,8 +146,8 @@ TEST_CASE("a broken config on reload keeps the running one") {
     REQUIRE(Eventually([&] { return bw.process().Log().find("config reload failed") != std::string::npos; }, 5s));
   }
   HttpResult m = HttpGet(bw.Url("/metrics"));
-  CHECK(SampleValue(m.body, "botwatch_config_last_reload_successful") == 0.0);
-  CHECK(SampleValue(m.body, "botwatch_collector_up{collector=\"me\",type=\"process\"}") == 1.0);
+  CHECK(ScrapeValue(m.body, "botwatch_config_last_reload_successful") == 0.0);
+  CHECK(ScrapeValue(m.body, "botwatch_collector_up{collector=\"me\",type=\"process\"}") == 1.0);
 
   // A good config then replaces it.
   int closed = UnusedPort();
@@ -166,7 +156,7 @@ TEST_CASE("a broken config on reload keeps the running one") {
   HttpResult ok = HttpPost(bw.Url("/-/reload"));
   CHECK(ok.status == 200);
   REQUIRE(Eventually([&] { return HttpGet(bw.Url("/metrics")).body.find("collector=\"extra\"") != std::string::npos; }, 5s));
-  CHECK(SampleValue(HttpGet(bw.Url("/metrics")).body, "botwatch_config_last_reload_successful") == 1.0);
+  CHECK(ScrapeValue(HttpGet(bw.Url("/metrics")).body, "botwatch_config_last_reload_successful") == 1.0);
 }
 
 TEST_CASE("SIGTERM stops botwatch cleanly within 2 seconds") {
@@ -320,7 +310,7 @@ TEST_CASE("the shipped example config is valid and serves its collectors") {
   Botwatch bw(example, dir.path());
   REQUIRE(bw.WaitReady());
   std::string body = HttpGet(bw.Url("/metrics")).body;
-  CHECK(SampleValue(body, "botwatch_collector_up{collector=\"self\",type=\"process\"}") == 1.0);
-  CHECK(SampleValue(body, "botwatch_collector_up{collector=\"self-health\",type=\"http\"}").has_value());
+  CHECK(ScrapeValue(body, "botwatch_collector_up{collector=\"self\",type=\"process\"}") == 1.0);
+  CHECK(ScrapeValue(body, "botwatch_collector_up{collector=\"self-health\",type=\"http\"}").has_value());
   CHECK(RunCommand({"promtool", "check", "metrics"}, body).exit_code == 0);
 }

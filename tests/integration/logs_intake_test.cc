@@ -9,6 +9,7 @@
 
 #include "tests/support/botwatch_process.h"
 #include "tests/support/http_client.h"
+#include "tests/support/probe_helpers.h"
 #include "tests/support/secure_http.h"
 #include "tests/support/temp_dir.h"
 
@@ -17,17 +18,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::optional<double> Sample(const std::string& metrics, const std::string& series) {
-  size_t pos = 0;
-  while ((pos = metrics.find(series + " ", pos)) != std::string::npos) {
-    if (pos == 0 || metrics[pos - 1] == '\n') {
-      size_t end = metrics.find('\n', pos);
-      return std::stod(metrics.substr(pos + series.size() + 1, end - pos - series.size() - 1));
-    }
-    ++pos;
-  }
-  return std::nullopt;
-}
 
 const std::string kPreset = std::string(BOTWATCH_SOURCE_DIR) + "/config/presets/messenger-bot.yaml";
 
@@ -65,7 +55,7 @@ SecureResult Post(Botwatch& bw, const std::string& path, const std::string& body
 }
 
 double Value(Botwatch& bw, const std::string& series) {
-  return Sample(HttpGet(bw.Url("/metrics")).body, series).value_or(-1);
+  return ScrapeValue(HttpGet(bw.Url("/metrics")).body, series).value_or(-1);
 }
 
 }  // namespace
@@ -134,9 +124,9 @@ TEST_CASE("intake: NDJSON into the preset, a bad line in the middle, oversize an
   CHECK(Fetch(gz).status == 415);
 
   std::string m = HttpGet(bw.Url("/metrics")).body;
-  CHECK(Sample(m, "botwatch_log_intake_requests_total{code=\"200\",source=\"remote-bot\"}") == 2);
-  CHECK(Sample(m, "botwatch_log_intake_requests_total{code=\"400\",source=\"remote-bot\"}") == 1);
-  CHECK(Sample(m, "botwatch_log_intake_requests_total{code=\"413\",source=\"remote-bot\"}") == 2);
+  CHECK(ScrapeValue(m, "botwatch_log_intake_requests_total{code=\"200\",source=\"remote-bot\"}") == 2);
+  CHECK(ScrapeValue(m, "botwatch_log_intake_requests_total{code=\"400\",source=\"remote-bot\"}") == 1);
+  CHECK(ScrapeValue(m, "botwatch_log_intake_requests_total{code=\"413\",source=\"remote-bot\"}") == 2);
   CommandResult lint = RunCommand({"promtool", "check", "metrics"}, m);
   INFO(lint.output);
   CHECK(lint.exit_code == 0);
@@ -145,9 +135,9 @@ TEST_CASE("intake: NDJSON into the preset, a bad line in the middle, oversize an
   REQUIRE(HttpPost(bw.Url("/-/reload")).status == 200);
   CHECK(Post(bw, path, Processed(6)).status == 200);
   m = HttpGet(bw.Url("/metrics")).body;
-  CHECK(Sample(m, "bot_messages_total{direction=\"inbound\"}") == 6);
-  CHECK(Sample(m, "botwatch_log_lines_total{source=\"remote-bot\"}") == 13);
-  CHECK(Sample(m, "botwatch_log_intake_requests_total{code=\"200\",source=\"remote-bot\"}") == 3);
+  CHECK(ScrapeValue(m, "bot_messages_total{direction=\"inbound\"}") == 6);
+  CHECK(ScrapeValue(m, "botwatch_log_lines_total{source=\"remote-bot\"}") == 13);
+  CHECK(ScrapeValue(m, "botwatch_log_intake_requests_total{code=\"200\",source=\"remote-bot\"}") == 3);
 }
 
 TEST_CASE("intake: past the token bucket a source answers 429 with Retry-After, others are not affected") {
@@ -178,7 +168,7 @@ TEST_CASE("intake: with a web config, posting logs needs the credentials") {
   q.url = bw.Url("/metrics");
   q.user = "bot";
   q.password = password;
-  CHECK(Sample(Fetch(q).body, "bot_messages_total{direction=\"outbound\"}") == 1);
+  CHECK(ScrapeValue(Fetch(q).body, "bot_messages_total{direction=\"outbound\"}") == 1);
   CHECK(bw.process().Log().find(password) == std::string::npos);
 }
 
@@ -206,7 +196,7 @@ TEST_CASE("intake: a real winston Http transport, one request per event and batc
   q.user = "bot";
   q.password = password;
   std::string m = Fetch(q).body;
-  auto v = [&](const std::string& series) { return Sample(m, series).value_or(-1); };
+  auto v = [&](const std::string& series) { return ScrapeValue(m, series).value_or(-1); };
   // Each run: 20 processed, 20 sent, 4 inquiries (2 shoes, 2 bags), 5 errors.
   CHECK(v("bot_messages_total{direction=\"inbound\"}") == 40);
   CHECK(v("bot_messages_total{direction=\"outbound\"}") == 40);

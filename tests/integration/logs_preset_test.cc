@@ -7,26 +7,11 @@
 #include <optional>
 
 #include "tests/support/botwatch_process.h"
+#include "tests/support/probe_helpers.h"
 #include "tests/support/temp_dir.h"
 
 using namespace botwatch::testing;
 using namespace std::chrono_literals;
-
-namespace {
-
-std::optional<double> Sample(const std::string& metrics, const std::string& series) {
-  size_t pos = 0;
-  while ((pos = metrics.find(series + " ", pos)) != std::string::npos) {
-    if (pos == 0 || metrics[pos - 1] == '\n') {
-      size_t end = metrics.find('\n', pos);
-      return std::stod(metrics.substr(pos + series.size() + 1, end - pos - series.size() - 1));
-    }
-    ++pos;
-  }
-  return std::nullopt;
-}
-
-}  // namespace
 
 TEST_CASE("logs: the messenger-bot preset over a real Winston log gives exact counts", "[winston]") {
   REQUIRE(std::filesystem::exists(BOTWATCH_WINSTON_LOG));
@@ -41,7 +26,7 @@ TEST_CASE("logs: the messenger-bot preset over a real Winston log gives exact co
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
   const std::string& m = r.output;
-  auto v = [&](const std::string& series) { return Sample(m, series).value_or(-1); };
+  auto v = [&](const std::string& series) { return ScrapeValue(m, series).value_or(-1); };
 
   CHECK(v("botwatch_log_lines_total{source=\"bot\"}") == 569);
   CHECK(v("botwatch_log_parse_errors_total{source=\"bot\"}") == 4);  // stack trace (2), truncated, glued

@@ -15,6 +15,7 @@
 
 #include "tests/support/botwatch_process.h"
 #include "tests/support/http_client.h"
+#include "tests/support/probe_helpers.h"
 #include "tests/support/temp_dir.h"
 
 using namespace botwatch::testing;
@@ -22,17 +23,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::optional<double> Sample(const std::string& metrics, const std::string& series) {
-  size_t pos = 0;
-  while ((pos = metrics.find(series + " ", pos)) != std::string::npos) {
-    if (pos == 0 || metrics[pos - 1] == '\n') {
-      size_t end = metrics.find('\n', pos);
-      return std::stod(metrics.substr(pos + series.size() + 1, end - pos - series.size() - 1));
-    }
-    ++pos;
-  }
-  return std::nullopt;
-}
 
 void Append(const std::string& path, int from, int to) {
   std::string text;
@@ -55,7 +45,7 @@ class Run {
     REQUIRE(bw_->WaitStarted());
   }
   std::string Metrics() { return HttpGet(bw_->Url("/metrics")).body; }
-  double Get(const std::string& series) { return Sample(Metrics(), series).value_or(-1); }
+  double Get(const std::string& series) { return ScrapeValue(Metrics(), series).value_or(-1); }
   bool WaitFor(const std::string& series, double want) {
     return Eventually([&] { return Get(series) == want; }, 15s, 20ms);
   }
@@ -156,7 +146,7 @@ TEST_CASE("logs: a reload keeps counts and positions") {
   REQUIRE(run.WaitFor(kLines, 400));
   CHECK(run.Get(kMessages) == 400);
   std::string metrics = run.Metrics();
-  CHECK(Sample(metrics, "botwatch_config_last_reload_successful") == 1.0);
+  CHECK(ScrapeValue(metrics, "botwatch_config_last_reload_successful") == 1.0);
   CommandResult lint = RunCommand({"promtool", "check", "metrics"}, metrics);
   INFO(lint.output);
   CHECK(lint.exit_code == 0);
@@ -172,10 +162,10 @@ TEST_CASE("logs: --one-shot prints the metrics of the whole file and exits") {
   CommandResult r = RunCommand({BOTWATCH_BINARY, "--one-shot", "--config.file=" + config}, "", 30s);
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
-  CHECK(Sample(r.output, kLines) == 252);
-  CHECK(Sample(r.output, kMessages) == 251);
-  CHECK(Sample(r.output, "botwatch_log_parse_errors_total{source=\"bot\"}") == 1);
-  CHECK(Sample(r.output, "bot_active_users{window=\"30m\"}") == 10);
+  CHECK(ScrapeValue(r.output, kLines) == 252);
+  CHECK(ScrapeValue(r.output, kMessages) == 251);
+  CHECK(ScrapeValue(r.output, "botwatch_log_parse_errors_total{source=\"bot\"}") == 1);
+  CHECK(ScrapeValue(r.output, "bot_active_users{window=\"30m\"}") == 10);
   // One-shot never writes the state file.
   CHECK_FALSE(std::filesystem::exists(dir.path() + "/state/logs-state.json"));
 }

@@ -14,6 +14,7 @@
 #include "tests/support/botwatch_process.h"
 #include "tests/support/http_client.h"
 #include "tests/support/postgres_server.h"
+#include "tests/support/probe_helpers.h"
 #include "tests/support/temp_dir.h"
 
 using namespace botwatch;
@@ -325,22 +326,6 @@ TEST_CASE("postgres: password authentication works and the password never shows"
 
 // ------------------------------------------------------------------ real binary
 
-namespace {
-
-std::optional<double> SampleValue(const std::string& metrics, const std::string& series) {
-  size_t pos = 0;
-  while ((pos = metrics.find(series + " ", pos)) != std::string::npos) {
-    if (pos == 0 || metrics[pos - 1] == '\n') {
-      size_t end = metrics.find('\n', pos);
-      return std::stod(metrics.substr(pos + series.size() + 1, end - pos - series.size() - 1));
-    }
-    ++pos;
-  }
-  return std::nullopt;
-}
-
-}  // namespace
-
 TEST_CASE("postgres via botwatch: a stopped server is down within one interval and scrapes stay fast") {
   PostgresServer pg;
   TempDir dir;
@@ -353,10 +338,10 @@ TEST_CASE("postgres via botwatch: a stopped server is down within one interval a
   Botwatch bw(config, dir.path());
   REQUIRE(bw.WaitReady());
   std::string up_series = "botwatch_collector_up{collector=\"db\",type=\"postgres\"}";
-  REQUIRE(Eventually([&] { return SampleValue(HttpGet(bw.Url("/metrics")).body, up_series) == 1.0; }, 5s));
+  REQUIRE(Eventually([&] { return ScrapeValue(HttpGet(bw.Url("/metrics")).body, up_series) == 1.0; }, 5s));
   std::string body = HttpGet(bw.Url("/metrics")).body;
-  CHECK(SampleValue(body, "botwatch_postgres_up{collector=\"db\"}") == 1.0);
-  CHECK(SampleValue(body, "botwatch_postgres_query_one_n{collector=\"db\"}") == 1.0);
+  CHECK(ScrapeValue(body, "botwatch_postgres_up{collector=\"db\"}") == 1.0);
+  CHECK(ScrapeValue(body, "botwatch_postgres_query_one_n{collector=\"db\"}") == 1.0);
   CommandResult lint = RunCommand({"promtool", "check", "metrics"}, body);
   INFO(lint.output);
   CHECK(lint.exit_code == 0);
@@ -375,8 +360,8 @@ TEST_CASE("postgres via botwatch: a stopped server is down within one interval a
   bool down = Eventually(
       [&] {
         HttpResult m = scrape();
-        return SampleValue(m.body, "botwatch_postgres_up{collector=\"db\"}") == 0.0 &&
-               SampleValue(m.body, up_series) == 0.0;
+        return ScrapeValue(m.body, "botwatch_postgres_up{collector=\"db\"}") == 0.0 &&
+               ScrapeValue(m.body, up_series) == 0.0;
       },
       2s, 10ms);
   double to_down = std::chrono::duration<double>(std::chrono::steady_clock::now() - stopped).count();
@@ -385,11 +370,11 @@ TEST_CASE("postgres via botwatch: a stopped server is down within one interval a
 
   // Also freeze a restarted server: probes then hang to their deadline.
   REQUIRE(pg.Start());
-  REQUIRE(Eventually([&] { return SampleValue(scrape().body, up_series) == 1.0; }, 5s, 10ms));
+  REQUIRE(Eventually([&] { return ScrapeValue(scrape().body, up_series) == 1.0; }, 5s, 10ms));
   pg.Freeze();
-  CHECK(Eventually([&] { return SampleValue(scrape().body, up_series) == 0.0; }, 3s, 10ms));
+  CHECK(Eventually([&] { return ScrapeValue(scrape().body, up_series) == 0.0; }, 3s, 10ms));
   pg.Thaw();
-  CHECK(Eventually([&] { return SampleValue(scrape().body, up_series) == 1.0; }, 5s, 10ms));
+  CHECK(Eventually([&] { return ScrapeValue(scrape().body, up_series) == 1.0; }, 5s, 10ms));
 
   std::sort(latencies_ms.begin(), latencies_ms.end());
   REQUIRE(latencies_ms.size() > 20);
@@ -421,10 +406,10 @@ TEST_CASE("postgres via botwatch: the DSN password never appears in metrics, sta
   REQUIRE(Eventually(
       [&] {
         std::string m = HttpGet(bw.Url("/metrics")).body;
-        return SampleValue(m, "botwatch_collector_up{collector=\"good\",type=\"postgres\"}") == 1.0 &&
-               SampleValue(m, "botwatch_collector_errors_total{collector=\"wrong\",type=\"postgres\",reason=\"auth\"}")
+        return ScrapeValue(m, "botwatch_collector_up{collector=\"good\",type=\"postgres\"}") == 1.0 &&
+               ScrapeValue(m, "botwatch_collector_errors_total{collector=\"wrong\",type=\"postgres\",reason=\"auth\"}")
                        .value_or(0) >= 2 &&
-               SampleValue(m,
+               ScrapeValue(m,
                            "botwatch_postgres_custom_query_errors_total{collector=\"good\",query=\"bad\","
                            "reason=\"data_exception\"}")
                        .value_or(0) >= 1;
