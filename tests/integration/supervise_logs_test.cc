@@ -4,19 +4,14 @@
 // exactly, the output must still pass through byte for byte, and a reload
 // must keep the counts.
 
-#include <fcntl.h>
-#include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
-#include <fstream>
-#include <regex>
-#include <sstream>
 #include <thread>
 
 #include "tests/support/botwatch_process.h"
 #include "tests/support/http_client.h"
+#include "tests/support/supervised_run.h"
 #include "tests/support/temp_dir.h"
 
 using namespace botwatch::testing;
@@ -24,81 +19,11 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 std::optional<double> Sample(const std::string& metrics, const std::string& series) {
   size_t pos = metrics.find("\n" + series + " ");
   if (pos == std::string::npos) return std::nullopt;
   return std::stod(metrics.substr(pos + series.size() + 2));
 }
-
-// `botwatch run` with its stdout and stderr in separate files.
-class Run {
- public:
-  Run(const TempDir& dir, const std::string& config, const std::string& script, std::vector<std::string> flags)
-      : out_(dir.path() + "/stdout"), err_(dir.path() + "/stderr") {
-    std::vector<std::string> argv = {BOTWATCH_BINARY, "run", "--config.file=" + config,
-                                     "--web.listen-address=127.0.0.1:0"};
-    argv.insert(argv.end(), flags.begin(), flags.end());
-    argv.insert(argv.end(), {"--", "/bin/sh", "-c", script});
-    std::vector<char*> cargv;
-    for (auto& a : argv) cargv.push_back(a.data());
-    cargv.push_back(nullptr);
-    int out = ::open(out_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    int err = ::open(err_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::dup2(out, 1);
-      ::dup2(err, 2);
-      int devnull = ::open("/dev/null", O_RDONLY);
-      ::dup2(devnull, 0);
-      sigset_t none;
-      sigemptyset(&none);
-      ::sigprocmask(SIG_SETMASK, &none, nullptr);
-      ::execv(cargv[0], cargv.data());
-      ::_exit(127);
-    }
-    ::close(out);
-    ::close(err);
-  }
-  ~Run() {
-    if (!reaped_) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-  }
-  std::string Stdout() const { return ReadFile(out_); }
-  std::string Stderr() const { return ReadFile(err_); }
-  std::optional<int> WaitExit(std::chrono::milliseconds timeout) {
-    auto end = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < end) {
-      int status = 0;
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-        reaped_ = true;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      }
-      std::this_thread::sleep_for(5ms);
-    }
-    return std::nullopt;
-  }
-  std::string Url(const std::string& path) {
-    static const std::regex kStarted("msg=\"botwatch started\".* port=([0-9]+)");
-    std::smatch m;
-    std::string log = Stderr();
-    if (!std::regex_search(log, m, kStarted)) return "";
-    return "http://127.0.0.1:" + std::string(m[1]) + path;
-  }
-
- private:
-  std::string out_, err_;
-  pid_t pid_ = -1;
-  bool reaped_ = false;
-};
 
 std::string Processed(int i) {
   return "{\"level\":\"info\",\"message\":\"message processed\",\"userId\":\"u" + std::to_string(i % 9) +
@@ -135,7 +60,7 @@ TEST_CASE("supervise: the child's output feeds a type: child log source with exa
       "if [ -e ran ]; then echo second-run; while [ ! -e stop ]; do sleep 0.02; done; exit 0; fi; "
       "touch ran; cat p1; sleep 0.3; cat p2; cat e1 >&2; echo ready; "
       "while [ ! -e go ]; do sleep 0.02; done; cat p3; echo phase2; cat p4; exit 3";
-  Run run(dir, config, script, {"--supervise.restart=on-failure", "--supervise.restart-backoff=100ms"});
+  SupervisedRun run(dir.path(), config, script, {"--supervise.restart=on-failure", "--supervise.restart-backoff=100ms"});
   REQUIRE(Eventually([&] { return run.Stdout().find("ready\n") != std::string::npos; }, 15s));
   std::string url;
   REQUIRE(Eventually([&] { return !(url = run.Url("/metrics")).empty(); }, 5s));

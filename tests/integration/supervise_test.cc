@@ -21,6 +21,7 @@
 #include "agent/supervisor.h"
 #include "tests/support/botwatch_process.h"
 #include "tests/support/http_client.h"
+#include "tests/support/supervised_run.h"
 #include "tests/support/temp_dir.h"
 
 using namespace botwatch::testing;
@@ -35,74 +36,15 @@ std::string ReadFile(const std::string& path) {
   return s.str();
 }
 
-// `botwatch run ... -- sh -c SCRIPT` with its stdout and stderr in separate files.
-class Supervised {
+// botwatch supervising SCRIPT, with a minimal config of its own.
+class Supervised : public SupervisedRun {
  public:
   // `prefix` runs botwatch through another command (e.g. unshare).
   Supervised(const TempDir& dir, const std::string& script, std::vector<std::string> flags = {},
              std::vector<std::string> prefix = {})
-      : out_(dir.path() + "/stdout"), err_(dir.path() + "/stderr") {
-    std::string config = dir.Write("botwatch.yaml", "collectors:\n  - {name: me, type: process, process_name: botwatch}\n");
-    std::vector<std::string> argv = prefix;
-    argv.insert(argv.end(), {BOTWATCH_BINARY, "run", "--config.file=" + config, "--web.listen-address=127.0.0.1:0"});
-    argv.insert(argv.end(), flags.begin(), flags.end());
-    argv.insert(argv.end(), {"--", "/bin/sh", "-c", script});
-    std::vector<char*> cargv;
-    for (auto& a : argv) cargv.push_back(a.data());
-    cargv.push_back(nullptr);
-    int out = ::open(out_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    int err = ::open(err_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::dup2(out, 1);
-      ::dup2(err, 2);
-      int devnull = ::open("/dev/null", O_RDONLY);
-      ::dup2(devnull, 0);
-      sigset_t none;
-      sigemptyset(&none);
-      ::sigprocmask(SIG_SETMASK, &none, nullptr);
-      ::execv(cargv[0], cargv.data());
-      ::_exit(127);
-    }
-    ::close(out);
-    ::close(err);
-  }
-  ~Supervised() {
-    if (!reaped_) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-  }
-  std::string Stdout() const { return ReadFile(out_); }
-  std::string Stderr() const { return ReadFile(err_); }
-  void Signal(int sig) const { ::kill(pid_, sig); }
-  pid_t pid() const { return pid_; }
-  std::optional<int> WaitExit(std::chrono::milliseconds timeout) {
-    auto end = std::chrono::steady_clock::now() + timeout;
-    while (true) {
-      int status = 0;
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-        reaped_ = true;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      }
-      if (std::chrono::steady_clock::now() >= end) return std::nullopt;
-      std::this_thread::sleep_for(5ms);
-    }
-  }
-  bool WaitStdout(const std::string& what, std::chrono::milliseconds timeout = 10s) {
-    return Eventually([&] { return Stdout().find(what) != std::string::npos; }, timeout);
-  }
-  int Port() {
-    static const std::regex kStarted("msg=\"botwatch started\".* port=([0-9]+)");
-    std::smatch m;
-    std::string log = Stderr();
-    return std::regex_search(log, m, kStarted) ? std::stoi(m[1]) : 0;
-  }
-
- private:
-  std::string out_, err_;
-  pid_t pid_ = -1;
-  bool reaped_ = false;
+      : SupervisedRun(dir.path(),
+                      dir.Write("botwatch.yaml", "collectors:\n  - {name: me, type: process, process_name: botwatch}\n"),
+                      script, std::move(flags), std::move(prefix)) {}
 };
 
 std::optional<double> Sample(const std::string& metrics, const std::string& series) {
