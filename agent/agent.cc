@@ -4,33 +4,20 @@
 
 #include <chrono>
 
-#include "agent/basic_auth.h"
+#include "web/basic_auth.h"
 #include "agent/exposition.h"
-#include "agent/gzip.h"
-#include "agent/log.h"
-#include "agent/log_feed.h"
+#include "web/gzip.h"
+#include "base/logging.h"
+#include "agent/pipeline_feed.h"
 #include "agent/status_page.h"
-#include "agent/log_intake.h"
+#include "agent/intake_endpoint.h"
 #include "agent/version.h"
 #include "logs/log_config.h"
 #include "logs/pipeline.h"
+#include "base/unix_time.h"
 
 namespace botwatch {
 namespace {
-
-double UnixNow() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-std::string Iso8601(double unix_seconds) {
-  if (unix_seconds <= 0) return "";
-  std::time_t secs = static_cast<std::time_t>(unix_seconds);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 }  // namespace
 
@@ -101,7 +88,7 @@ void Agent::InstallLogs(const Config& config) {
   if (old) previous = old->Stop();
   std::shared_ptr<logs::LogPipeline> fresh;
   if (!config.logs->sources.empty()) {
-    fresh = std::make_shared<logs::LogPipeline>(config.logs, MakeLogFeedSink(feed_.get()));
+    fresh = std::make_shared<logs::LogPipeline>(config.logs, MakePipelineFeedSink(feed_.get()));
     fresh->TrackHistory(kMessagesMetric, kInboundLabels);  // summary: last hour / 24 h, the page's chart
     fresh->Start(old ? &previous : nullptr);
   }
@@ -147,7 +134,7 @@ Status Agent::Start() {
   InstallAuth(*web_config_);
   Install(std::move(config.value()));
   RecordReload(true);
-  log::Info("botwatch started", {{"version", kVersion},
+  logging::Info("botwatch started", {{"version", kVersion},
                                  {"config", options_.config_file},
                                  {"collectors", std::to_string(config_->collectors.size())},
                                  {"listen", options_.listen_address},
@@ -162,22 +149,22 @@ Status Agent::Reload() {
   Result<std::shared_ptr<const Config>> config = LoadConfigFile(options_.config_file);
   if (!config.ok()) {
     RecordReload(false);
-    log::Error("config reload failed; keeping the running config", {{"err", config.status().message()}});
+    logging::Error("config reload failed; keeping the running config", {{"err", config.status().message()}});
     return config.status();
   }
   if (Status st = CheckNames(*config.value()); !st.ok()) {
     RecordReload(false);
-    log::Error("config reload failed; keeping the running config", {{"err", st.message()}});
+    logging::Error("config reload failed; keeping the running config", {{"err", st.message()}});
     return st;
   }
   Result<std::shared_ptr<const WebConfig>> web_config = LoadWebConfig();
   if (!web_config.ok()) {
     RecordReload(false);
-    log::Error("web config reload failed; keeping the running config", {{"err", web_config.status().message()}});
+    logging::Error("web config reload failed; keeping the running config", {{"err", web_config.status().message()}});
     return web_config.status();
   }
   if (web_config.value()->tls != web_config_->tls) {
-    log::Warn("tls_server_config changed; the new TLS settings take effect on restart",
+    logging::Warn("tls_server_config changed; the new TLS settings take effect on restart",
               {{"web_config", options_.web_config_file}});
     // Keep describing what actually runs, so the next reload compares with it.
     auto running = std::make_shared<WebConfig>(*web_config.value());
@@ -188,7 +175,7 @@ Status Agent::Reload() {
   InstallAuth(*web_config_);
   Install(std::move(config.value()));
   RecordReload(true);
-  log::Info("config reloaded", {{"collectors", std::to_string(config_->collectors.size())}});
+  logging::Info("config reloaded", {{"collectors", std::to_string(config_->collectors.size())}});
   return Status::Ok();
 }
 
@@ -288,9 +275,7 @@ HttpResponse Agent::Handle(const HttpRequest& req) {
     return feed_->Serve(req);
   }
   if (p == "/api/v1/logs") {
-    return ServeLogIntake(req, [this](const std::function<void(logs::LogPipeline*)>& fn) {
-      WithLogs([&](const std::shared_ptr<logs::LogPipeline>& logs) { fn(logs.get()); });
-    });
+    return ServeLogIntake(req, this->CurrentPipeline());
   }
   if (p == "/api/v1/status") {
     if (!read) return method_not_allowed();

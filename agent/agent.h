@@ -15,17 +15,14 @@
 
 #include "agent/config.h"
 #include "agent/feed.h"
-#include "agent/summary.h"
 #include "agent/exposition.h"
 #include "agent/scheduler.h"
 #include "agent/snapshot_cache.h"
-#include "agent/web_config.h"
-#include "agent/web_server.h"
-#include "collectors/procfs.h"
-
-namespace botwatch::logs {
-class LogPipeline;
-}
+#include "agent/summary.h"
+#include "collectors/lib/procfs.h"
+#include "logs/current_pipeline.h"
+#include "web/web_config.h"
+#include "web/web_server.h"
 
 namespace botwatch {
 
@@ -70,6 +67,10 @@ class Agent {
   // than files deliver (the child's output, HTTP intake) are never lost to a
   // reload. Any thread; `fn` must not reload.
   void WithLogs(const std::function<void(const std::shared_ptr<logs::LogPipeline>&)>& fn);
+  // WithLogs for those that feed lines from outside (intake, supervised child).
+  logs::CurrentPipeline CurrentPipeline() {
+    return [this](const std::function<void(const std::shared_ptr<logs::LogPipeline>&)>& fn) { WithLogs(fn); };
+  }
 
   // Endpoint bodies, exposed for tests.
   std::string RenderMetrics() const;

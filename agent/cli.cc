@@ -1,6 +1,6 @@
 #include "agent/cli.h"
 
-#include "agent/config_node.h"
+#include "base/config_node.h"
 
 namespace botwatch {
 namespace {
@@ -130,11 +130,11 @@ Result<CliOptions> ParseCli(const std::vector<std::string>& args) {
       if (value.empty()) return Status::Error("flag --web.config.file needs a path");
       o.web_config_file = value;
     } else if (name == "--log.level") {
-      if (!log::ParseLevel(value, &o.log_level)) {
+      if (!logging::ParseLevel(value, &o.log_level)) {
         return Status::Error("invalid --log.level \"" + value + "\" (use debug, info, warn or error)");
       }
     } else if (name == "--log.format") {
-      if (!log::ParseFormat(value, &o.log_format)) {
+      if (!logging::ParseFormat(value, &o.log_format)) {
         return Status::Error("invalid --log.format \"" + value + "\" (use logfmt or json)");
       }
     } else if (name == "--supervise.restart") {

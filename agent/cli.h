@@ -3,9 +3,9 @@
 #include <string>
 #include <vector>
 
-#include "agent/log.h"
-#include "agent/status.h"
-#include "agent/supervisor.h"
+#include "base/logging.h"
+#include "base/status.h"
+#include "supervise/supervisor.h"
 
 namespace botwatch {
 
@@ -20,8 +20,8 @@ struct CliOptions {
   std::string config_file = kDefaultConfigFile;
   std::string listen_address = kDefaultListenAddress;
   std::string web_config_file;  // empty: plain HTTP without auth
-  log::Level log_level = log::Level::kInfo;
-  log::Format log_format = log::Format::kLogfmt;
+  logging::Level log_level = logging::Level::kInfo;
+  logging::Format log_format = logging::Format::kLogfmt;
   SuperviseOptions supervise;  // kRun: the command and its restart policy
 };
 

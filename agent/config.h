@@ -8,10 +8,10 @@
 #include <string>
 #include <vector>
 
-#include "agent/config_node.h"
-#include "agent/duration.h"
+#include "base/config_node.h"
+#include "base/duration.h"
 #include "agent/feed.h"
-#include "agent/status.h"
+#include "base/status.h"
 #include "collectors/collector.h"
 
 namespace botwatch {

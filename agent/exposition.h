@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "agent/snapshot_cache.h"
-#include "collectors/procfs.h"
+#include "collectors/lib/procfs.h"
 
 namespace botwatch {
 

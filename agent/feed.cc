@@ -1,4 +1,5 @@
 #include "agent/feed.h"
+#include "base/unix_time.h"
 
 #include <algorithm>
 #include <charconv>
@@ -79,18 +80,6 @@ class FeedHub::ClientSlot {
 };
 
 namespace {
-
-std::string Iso8601Millis(double unix_seconds) {
-  auto secs = static_cast<std::time_t>(unix_seconds);
-  int millis = static_cast<int>((unix_seconds - static_cast<double>(secs)) * 1000);
-  millis = std::clamp(millis, 0, 999);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[40];
-  size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  std::snprintf(buf + n, sizeof buf - n, ".%03dZ", millis);
-  return buf;
-}
 
 std::optional<uint64_t> ParseEventId(const std::string& s) {
   uint64_t v = 0;

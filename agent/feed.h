@@ -21,9 +21,9 @@
 #include <string_view>
 #include <vector>
 
-#include "agent/config_node.h"
-#include "agent/duration.h"
-#include "agent/web_server.h"
+#include "base/config_node.h"
+#include "base/duration.h"
+#include "web/web_server.h"
 
 namespace botwatch {
 

@@ -9,15 +9,15 @@
 #include <memory>
 
 #include "agent/agent.h"
-#include "agent/child_log_feed.h"
+#include "supervise/child_output_lines.h"
 #include "agent/cli.h"
 #include "agent/config.h"
 #include "agent/exposition.h"
-#include "agent/log.h"
-#include "agent/supervisor.h"
+#include "base/logging.h"
+#include "supervise/supervisor.h"
 #include "agent/systemd_notify.h"
 #include "agent/version.h"
-#include "agent/web_config.h"
+#include "web/web_config.h"
 #include "logs/log_config.h"
 #include "logs/pipeline.h"
 
@@ -80,15 +80,15 @@ int Serve(const botwatch::CliOptions& opts) {
   }
   botwatch::Agent agent(agent_options);
   // The child's output also feeds the `type: child` log sources.
-  botwatch::ChildLogFeed child_logs(agent);
+  botwatch::ChildOutputLines child_logs(agent.CurrentPipeline());
   if (supervise) child = std::make_unique<botwatch::Supervisor>(opts.supervise, &child_logs);
   if (botwatch::Status st = agent.Start(); !st.ok()) {
-    botwatch::log::Error("cannot start", {{"err", st.message()}});
+    botwatch::logging::Error("cannot start", {{"err", st.message()}});
     return 1;
   }
   if (child) {
     if (botwatch::Status st = child->Start(); !st.ok()) {
-      botwatch::log::Error("cannot start the child", {{"err", st.message()}});
+      botwatch::logging::Error("cannot start the child", {{"err", st.message()}});
       std::fflush(nullptr);
       ::_exit(127);  // as a shell does for a command it cannot run
     }
@@ -104,7 +104,7 @@ int Serve(const botwatch::CliOptions& opts) {
     if (child && child->Done()) {
       exit_code = child->ExitCode();
       if (!stopping) systemd::NotifyStopping();
-      botwatch::log::Info("child done; shutting down", {{"exit_code", std::to_string(exit_code)}});
+      botwatch::logging::Info("child done; shutting down", {{"exit_code", std::to_string(exit_code)}});
       break;
     }
     auto now = std::chrono::steady_clock::now();
@@ -130,17 +130,17 @@ int Serve(const botwatch::CliOptions& opts) {
       // Keep serving until the child has gone (Supervisor kills it after the grace).
       if (!stopping) {
         systemd::NotifyStopping();
-        botwatch::log::Info("stopping the child", {{"signal", name}});
+        botwatch::logging::Info("stopping the child", {{"signal", name}});
       }
       stopping = true;
       continue;
     }
     systemd::NotifyStopping();
-    botwatch::log::Info("shutting down", {{"signal", name}});
+    botwatch::logging::Info("shutting down", {{"signal", name}});
     break;
   }
   agent.Stop(std::chrono::seconds(1));
-  botwatch::log::Info("shutdown complete");
+  botwatch::logging::Info("shutdown complete");
   std::fflush(nullptr);
   // Stopping civetweb blocks for up to ~2 s on its poll interval; nothing is
   // left to flush, so leave without running destructors.
@@ -157,7 +157,7 @@ static int Main(int argc, char** argv) {
     return 2;
   }
   const botwatch::CliOptions& opts = parsed.value();
-  botwatch::log::Configure(opts.log_level, opts.log_format);
+  botwatch::logging::Configure(opts.log_level, opts.log_format);
   switch (opts.command) {
     case botwatch::CliOptions::Command::kHelp:
       std::cout << botwatch::HelpText();

@@ -2,23 +2,20 @@
 
 #include <algorithm>
 
-#include "agent/log.h"
+#include "base/logging.h"
+#include "base/unix_time.h"
 
 namespace botwatch {
 namespace {
-
-double UnixNow() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 void LogTransition(const CollectorSpec& spec, SnapshotCache::Transition t, const std::string& why,
                    const std::string& message) {
   using T = SnapshotCache::Transition;
   bool down = why != reason::kOk;
   if (t == T::kWentDown || (t == T::kFirst && down)) {
-    log::Warn("collector down", {{"collector", spec.name}, {"type", spec.type}, {"reason", why}, {"err", message}});
+    logging::Warn("collector down", {{"collector", spec.name}, {"type", spec.type}, {"reason", why}, {"err", message}});
   } else if (t == T::kRecovered) {
-    log::Info("collector recovered", {{"collector", spec.name}, {"type", spec.type}});
+    logging::Info("collector recovered", {{"collector", spec.name}, {"type", spec.type}});
   }
 }
 
@@ -118,7 +115,7 @@ void Scheduler::Stop(Duration grace) {
     std::unique_lock<std::mutex> lock(state_->mu);
     state_->exit_cv.wait_for(lock, grace, [&] { return state_->workers_alive == 0; });
     if (state_->workers_alive > 0) {
-      log::Warn("probes still running at shutdown; leaving them behind",
+      logging::Warn("probes still running at shutdown; leaving them behind",
                 {{"count", std::to_string(state_->workers_alive)}});
     }
   }
@@ -194,7 +191,7 @@ void Scheduler::RunProbe(State& state, size_t i, SteadyTime deadline) {
   state.dispatch_cv.notify_all();
   if (!wanted) return;
   if (!outcome.result.up) {
-    log::Debug("probe failed", {{"collector", inst.spec.name},
+    logging::Debug("probe failed", {{"collector", inst.spec.name},
                                 {"reason", outcome.result.reason},
                                 {"err", outcome.result.message}});
   }

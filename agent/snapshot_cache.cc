@@ -48,11 +48,7 @@ SnapshotCache::Transition SnapshotCache::Publish(const std::string& name, ProbeO
     snap->last_error_unix = outcome.finished_unix;
   }
   snap->families = std::move(outcome.result.families);
-  for (auto& family : snap->families) {
-    for (auto& metric : family.metric) {
-      metric.label.insert(metric.label.begin(), {"collector", name});
-    }
-  }
+  AddCollectorLabel(snap->families, name);
   std::lock_guard<std::mutex> lock(mu_);
   for (auto& s : snapshots_) {
     // Compare pointers: if a reload replaced the entry meanwhile, drop this result.

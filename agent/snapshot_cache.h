@@ -10,33 +10,9 @@
 #include <string>
 #include <vector>
 
-#include "collectors/collector.h"
+#include "collectors/snapshot.h"
 
 namespace botwatch {
-
-struct CollectorSnapshot {
-  CollectorSpec spec;
-  bool has_run = false;
-  bool up = false;
-  std::string reason;
-  std::string message;
-  double duration_seconds = 0;
-  double last_check_unix = 0;    // 0: never
-  double last_success_unix = 0;  // 0: never
-  // The most recent failure, kept after recovery: what broke, and when.
-  std::string last_error;
-  double last_error_unix = 0;  // 0: never
-  // Cumulative across probes (and across reloads of an unchanged collector).
-  std::map<std::string, uint64_t> errors_by_reason;
-  // Type-specific families, `collector` label already added.
-  std::vector<prometheus::MetricFamily> families;
-};
-
-struct ProbeOutcome {
-  ProbeResult result;
-  double duration_seconds = 0;
-  double finished_unix = 0;
-};
 
 class SnapshotCache {
  public:

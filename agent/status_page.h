@@ -1,6 +1,6 @@
 #pragma once
 
-// The status page at `/`: static HTML, CSS and JS from agent/web/, compiled
+// The status page at `/`: static HTML, CSS and JS from agent/status_page/, compiled
 // into the binary (cmake/embed_web_assets.cmake). The page itself polls
 // /api/v1/status and /api/v1/summary and follows /api/v1/feed; the server side
 // only hands out the files.
@@ -10,12 +10,12 @@
 #include <string_view>
 #include <vector>
 
-#include "agent/web_server.h"
+#include "web/web_server.h"
 
 namespace botwatch {
 
 struct WebAsset {
-  const char* name;          // file name in agent/web/, e.g. "app.js"
+  const char* name;          // file name in agent/status_page/, e.g. "app.js"
   const char* content_type;
   std::string_view body;
 };

@@ -1,4 +1,5 @@
 #include "agent/summary.h"
+#include "base/unix_time.h"
 
 #include <cmath>
 #include <ctime>
@@ -12,15 +13,6 @@ nlohmann::json CountOrNull(double v) {
   return std::isfinite(v) ? nlohmann::json(static_cast<int64_t>(std::llround(v))) : nlohmann::json(nullptr);
 }
 double Round1(double v) { return std::round(v * 10) / 10; }
-
-std::string Iso8601(double unix_seconds) {
-  auto secs = static_cast<std::time_t>(unix_seconds);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 // The first sample's value of family `name` in a snapshot, summed over samples; NaN if absent.
 double FamilySum(const CollectorSnapshot& s, const std::string& name) {

@@ -3,14 +3,14 @@
 #include <systemd/sd-daemon.h>
 #include <time.h>
 
-#include "agent/log.h"
+#include "base/logging.h"
 
 namespace botwatch::systemd {
 namespace {
 
 void Send(const std::string& state) {
   int r = sd_notify(0, state.c_str());
-  if (r < 0) log::Warn("sd_notify failed", {{"state", state.substr(0, state.find('\n'))}, {"errno", std::to_string(-r)}});
+  if (r < 0) logging::Warn("sd_notify failed", {{"state", state.substr(0, state.find('\n'))}, {"errno", std::to_string(-r)}});
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "collectors/collector.h"
 
+#include "collectors/snapshot.h"
+
 namespace botwatch {
 
 Duration ProbeContext::Remaining() const {
@@ -39,6 +41,12 @@ void FamilyBuilder::Counter(const std::string& name, const std::string& help, do
   m.label = ToLabels(labels);
   m.counter.value = value;
   Family(name, help, prometheus::MetricType::Counter).metric.push_back(std::move(m));
+}
+
+void AddCollectorLabel(std::vector<prometheus::MetricFamily>& families, const std::string& name) {
+  for (auto& family : families) {
+    for (auto& metric : family.metric) metric.label.insert(metric.label.begin(), {"collector", name});
+  }
 }
 
 }  // namespace botwatch

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "agent/duration.h"
+#include "base/duration.h"
 
 namespace botwatch {
 

@@ -18,9 +18,9 @@
 #include <string_view>
 #include <thread>
 
-#include "agent/config_node.h"
+#include "base/config_node.h"
 #include "collectors/registry.h"
-#include "collectors/text_format.h"
+#include "collectors/lib/text_format.h"
 
 namespace botwatch {
 

@@ -7,7 +7,7 @@
 // for one. The child itself is always reaped (no zombie).
 //
 // Exit code 0 means up. If stdout is Prometheus text exposition it is
-// validated strictly (collectors/text_format.h) and exported with the
+// validated strictly (collectors/lib/text_format.h) and exported with the
 // `collector` label.
 
 #include <map>

@@ -7,7 +7,7 @@
 #include <chrono>
 #include <nlohmann/json.hpp>
 
-#include "agent/config_node.h"
+#include "base/config_node.h"
 #include "collectors/http.h"
 #include "collectors/registry.h"
 

@@ -14,9 +14,9 @@
 #include <string>
 #include <vector>
 
-#include "agent/secret.h"
+#include "base/secret.h"
 #include "collectors/collector.h"
-#include "collectors/http_request.h"
+#include "collectors/lib/http_request.h"
 
 namespace botwatch {
 

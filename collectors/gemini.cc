@@ -5,7 +5,7 @@
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 
-#include "agent/config_node.h"
+#include "base/config_node.h"
 #include "collectors/http.h"
 #include "collectors/registry.h"
 

@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-#include "agent/config_node.h"
+#include "base/config_node.h"
 #include "collectors/registry.h"
 
 namespace botwatch {

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "agent/secret.h"
+#include "base/secret.h"
 #include "collectors/collector.h"
 
 namespace botwatch {

@@ -9,8 +9,8 @@
 #include <set>
 #include <thread>
 
-#include "agent/config_node.h"
-#include "agent/log.h"
+#include "base/config_node.h"
+#include "base/logging.h"
 #include "collectors/registry.h"
 
 namespace botwatch {
@@ -477,7 +477,7 @@ void PostgresCollector::CollectBuiltins(const ProbeContext& ctx, FamilyBuilder& 
   // Each section is optional: a permission problem on one view must not hide
   // the others. A lost connection ends the probe (the caller checks conn_).
   auto warn = [&](const char* section, const QueryOutcome& q) {
-    log::Debug("postgres builtin query failed",
+    logging::Debug("postgres builtin query failed",
                {{"collector", config_.collector_name}, {"section", section}, {"reason", q.reason}, {"err", q.message}});
   };
   QueryOutcome scalars = Run(kScalarsSql, ctx);
@@ -623,9 +623,9 @@ void PostgresCollector::CollectCustom(const ProbeContext& ctx, FamilyBuilder& fb
       }
       if (why != st.last_reason) {
         if (st.up) {
-          log::Info("postgres query recovered", {{"collector", config_.collector_name}, {"query", q.name}});
+          logging::Info("postgres query recovered", {{"collector", config_.collector_name}, {"query", q.name}});
         } else {
-          log::Warn("postgres query failed",
+          logging::Warn("postgres query failed",
                     {{"collector", config_.collector_name}, {"query", q.name}, {"reason", why}, {"err", message}});
         }
         st.last_reason = why;

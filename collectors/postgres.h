@@ -20,8 +20,8 @@
 #include <string>
 #include <vector>
 
-#include "agent/secret.h"
-#include "agent/status.h"
+#include "base/secret.h"
+#include "base/status.h"
 #include "collectors/collector.h"
 
 namespace botwatch {

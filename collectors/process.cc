@@ -2,7 +2,8 @@
 
 #include <limits>
 
-#include "agent/config_node.h"
+#include "base/config_node.h"
+#include "collectors/lib/process_metrics.h"
 #include "collectors/registry.h"
 
 namespace botwatch {
@@ -79,11 +80,7 @@ Result<int> ProcessCollector::Find() const {
 
 ProbeResult ProcessCollector::Collect(const ProbeContext&) {
   FamilyBuilder fb;
-  auto emit_restarts = [&] {
-    fb.Counter("botwatch_process_restarts_total",
-               "Times the watched process was seen with a new pid or start time.",
-               static_cast<double>(restarts_));
-  };
+  auto emit_restarts = [&] { AddProcessRestartsFamily(static_cast<double>(restarts_), fb); };
 
   Result<int> pid = Find();
   Result<ProcessSample> sample = pid.ok() ? procfs_.Sample(pid.value()) : Result<ProcessSample>(pid.status());
@@ -98,13 +95,7 @@ ProbeResult ProcessCollector::Collect(const ProbeContext&) {
   if (last_identity_ && *last_identity_ != identity) ++restarts_;
   last_identity_ = identity;
 
-  fb.Gauge("botwatch_process_resident_memory_bytes", "Resident set size of the watched process.", s.resident_bytes);
-  fb.Gauge("botwatch_process_virtual_memory_bytes", "Virtual memory size of the watched process.", s.virtual_bytes);
-  fb.Counter("botwatch_process_cpu_seconds_total", "User and system CPU time of the watched process.", s.cpu_seconds);
-  fb.Gauge("botwatch_process_threads", "Threads of the watched process.", s.threads);
-  fb.Gauge("botwatch_process_start_time_seconds", "Start time of the watched process since the epoch.", s.start_time_unix);
-  if (s.open_fds >= 0) fb.Gauge("botwatch_process_open_fds", "Open file descriptors of the watched process.", s.open_fds);
-  if (s.max_fds >= 0) fb.Gauge("botwatch_process_max_fds", "File descriptor limit of the watched process.", s.max_fds);
+  AddProcessSampleFamilies(s, fb);
   emit_restarts();
   ProbeResult r = ProbeResult::Up();
   r.families = fb.Take();

@@ -10,7 +10,7 @@
 #include <string>
 
 #include "collectors/collector.h"
-#include "collectors/procfs.h"
+#include "collectors/lib/procfs.h"
 
 namespace botwatch {
 

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "agent/config_node.h"
+#include "base/config_node.h"
 #include "collectors/collector.h"
 
 namespace botwatch {

@@ -4,11 +4,11 @@
 #include <chrono>
 #include <nlohmann/json.hpp>
 
-#include "agent/config_node.h"
+#include "base/config_node.h"
 #include "collectors/http.h"
 #include "collectors/registry.h"
 #include "collectors/tcp.h"
-#include "collectors/websocket_client.h"
+#include "collectors/lib/websocket_client.h"
 
 namespace botwatch {
 

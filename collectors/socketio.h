@@ -18,7 +18,7 @@
 //   -> "2probe"   <- "3probe"   -> "5" (upgrade)   -> "1" (close), close frame
 // The upgrade time runs from the TCP connect to the "5"; the WebSocket round
 // trip is the 2probe/3probe exchange (the only client-initiated ping Engine.IO
-// v4 answers). The client lives in collectors/websocket_client.h.
+// v4 answers). The client lives in collectors/lib/websocket_client.h.
 
 #include <map>
 #include <optional>
@@ -26,9 +26,9 @@
 #include <utility>
 #include <vector>
 
-#include "agent/secret.h"
+#include "base/secret.h"
 #include "collectors/collector.h"
-#include "collectors/http_request.h"
+#include "collectors/lib/http_request.h"
 
 namespace botwatch {
 

@@ -7,9 +7,9 @@
 #include <cerrno>
 #include <cstring>
 
-#include "agent/config_node.h"
+#include "base/config_node.h"
 #include "collectors/registry.h"
-#include "collectors/tcp_connect.h"
+#include "collectors/lib/tcp_connect.h"
 
 namespace botwatch {
 

@@ -10,7 +10,7 @@
 #include <cstring>
 #include <set>
 
-#include "agent/log.h"
+#include "base/logging.h"
 #include "logs/hyperloglog.h"
 
 namespace botwatch::logs {
@@ -157,7 +157,7 @@ void FileTailer::CheckReplaced(Reader& r, LineSink& sink) {
   r.offset = 0;
   r.fingerprint = FileFingerprint(r.fd);
   ++rotations_;
-  log::Info("log file truncated; reading it from the start", {{"path", r.path}});
+  logging::Info("log file truncated; reading it from the start", {{"path", r.path}});
 }
 
 void FileTailer::Close(Reader& r, LineSink& sink) {
@@ -181,7 +181,7 @@ void FileTailer::Poll(LineSink& sink) {
     if (gone || moved) {
       ReadToEnd(r, sink);
       ++rotations_;
-      log::Info("log file rotated", {{"path", r.path}, {"how", gone ? "deleted or renamed" : "replaced"}});
+      logging::Info("log file rotated", {{"path", r.path}, {"how", gone ? "deleted or renamed" : "replaced"}});
       draining_.push_back(std::move(active_[i]));
       active_.erase(active_.begin() + static_cast<long>(i));
       continue;
@@ -244,7 +244,7 @@ void FileTailer::ReportUnreadable(const std::string& path, const std::string& wh
   auto [it, fresh] = unreadable_.emplace(path, why);
   if (!fresh && it->second == why) return;
   it->second = why;
-  log::Warn("log file cannot be followed; skipping it", {{"path", path}, {"err", why}});
+  logging::Warn("log file cannot be followed; skipping it", {{"path", path}, {"err", why}});
 }
 
 void FileTailer::FlushPartialLines(LineSink& sink) {

@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "agent/config_node.h"
-#include "agent/duration.h"
+#include "base/config_node.h"
+#include "base/duration.h"
 #include "logs/rules.h"
 
 namespace botwatch::logs {

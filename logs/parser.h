@@ -12,7 +12,7 @@
 #include <string_view>
 #include <vector>
 
-#include "agent/status.h"
+#include "base/status.h"
 #include "logs/event.h"
 
 namespace botwatch::logs {

@@ -10,7 +10,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "agent/log.h"
+#include "base/logging.h"
 
 namespace botwatch::logs {
 namespace {
@@ -103,7 +103,7 @@ void LogPipeline::Start(const nlohmann::json* previous) {
     std::error_code ec;
     std::filesystem::create_directories(config_->state_dir, ec);
   } else if (previous == nullptr && !config_->sources.empty()) {
-    log::Warn("state_dir is not set: log positions and counts live in memory only, so after a restart "
+    logging::Warn("state_dir is not set: log positions and counts live in memory only, so after a restart "
               "lines written while botwatch was down are not counted");
   }
   nlohmann::json state;
@@ -116,7 +116,7 @@ void LogPipeline::Start(const nlohmann::json* previous) {
       buf << in.rdbuf();
       state = nlohmann::json::parse(buf.str(), nullptr, /*allow_exceptions=*/false);
       if (state.is_discarded() || !state.is_object()) {
-        log::Warn("log state file is unreadable; starting without it", {{"path", state_file()}});
+        logging::Warn("log state file is unreadable; starting without it", {{"path", state_file()}});
         state = nlohmann::json();
       }
     }
@@ -143,7 +143,7 @@ void LogPipeline::Start(const nlohmann::json* previous) {
   } catch (const std::exception& e) {
     // A state file edited by hand or from an incompatible version: counts may
     // be partly restored, positions are not trusted.
-    log::Warn("log state is malformed; file positions are not restored", {{"path", state_file()}, {"err", e.what()}});
+    logging::Warn("log state is malformed; file positions are not restored", {{"path", state_file()}, {"err", e.what()}});
     saved.assign(sources_.size(), {});
     have_state.assign(sources_.size(), false);
   }
@@ -227,7 +227,7 @@ void LogPipeline::WriteState(const nlohmann::json& state) const {
   std::string path = state_file();
   // Logged once per failure streak, not every interval.
   auto fail = [&](const std::string& what) {
-    if (!state_write_failed_) log::Error("cannot write log state", {{"path", what}, {"err", std::strerror(errno)}});
+    if (!state_write_failed_) logging::Error("cannot write log state", {{"path", what}, {"err", std::strerror(errno)}});
     state_write_failed_ = true;
   };
   std::string tmp = path + ".tmp";
@@ -255,7 +255,7 @@ void LogPipeline::WriteState(const nlohmann::json& state) const {
     ::unlink(tmp.c_str());
     return;
   }
-  if (state_write_failed_) log::Info("log state written again", {{"path", path}});
+  if (state_write_failed_) logging::Info("log state written again", {{"path", path}});
   state_write_failed_ = false;
   // The rename itself must survive a crash too.
   int dir = ::open(config_->state_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);

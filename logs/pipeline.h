@@ -18,7 +18,8 @@
 #include <thread>
 #include <vector>
 
-#include "agent/status.h"
+#include "base/status.h"
+#include "logs/current_pipeline.h"
 #include "logs/file_tailer.h"
 #include "logs/http_intake.h"
 #include "logs/log_config.h"

@@ -14,7 +14,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "agent/config_node.h"
+#include "base/config_node.h"
 #include "logs/event.h"
 #include "logs/metric_store.h"
 

@@ -4,7 +4,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "collectors/websocket_client.h"
+#include "collectors/lib/websocket_client.h"
 #include "tests/support/botwatch_process.h"
 #include "tests/support/http_client.h"
 #include "tests/support/loopback_server.h"

@@ -18,7 +18,7 @@
 #include <sstream>
 
 #include "agent/cli.h"
-#include "agent/supervisor.h"
+#include "supervise/supervisor.h"
 #include "tests/support/botwatch_process.h"
 #include "tests/support/http_client.h"
 #include "tests/support/supervised_run.h"

@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "agent/duration.h"
+#include "base/duration.h"
 
 using namespace botwatch;
 using namespace std::chrono_literals;

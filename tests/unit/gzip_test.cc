@@ -1,4 +1,4 @@
-#include "agent/gzip.h"
+#include "web/gzip.h"
 
 #include <zlib.h>
 

@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "collectors/procfs.h"
+#include "collectors/lib/procfs.h"
 #include "collectors/process.h"
 
 using namespace botwatch;

@@ -5,7 +5,7 @@
 
 #include "collectors/facebook.h"
 #include "collectors/gemini.h"
-#include "collectors/http_request.h"
+#include "collectors/lib/http_request.h"
 #include "collectors/registry.h"
 #include "collectors/socketio.h"
 

@@ -1,5 +1,5 @@
 #include "agent/exposition.h"
-#include "collectors/text_format.h"
+#include "collectors/lib/text_format.h"
 
 #include <prometheus/text_serializer.h>
 

@@ -3,8 +3,8 @@
 
 #include <catch2/catch.hpp>
 
-#include "agent/basic_auth.h"
-#include "agent/web_config.h"
+#include "web/basic_auth.h"
+#include "web/web_config.h"
 #include "tests/support/secure_http.h"
 #include "tests/support/temp_dir.h"
 

@@ -1,9 +1,9 @@
-// The pure parts of the WebSocket client (collectors/websocket_client.h): the
+// The pure parts of the WebSocket client (collectors/lib/websocket_client.h): the
 // handshake's accept value and frame encoding/decoding, on RFC test vectors.
 
 #include <catch2/catch.hpp>
 
-#include "collectors/websocket_client.h"
+#include "collectors/lib/websocket_client.h"
 
 using namespace botwatch;
 

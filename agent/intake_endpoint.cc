@@ -1,0 +1,156 @@
+#include "agent/intake_endpoint.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <cstdint>
+#include <optional>
+#include <variant>
+#include <string_view>
+
+#include "base/logging.h"
+#include "logs/pipeline.h"
+
+namespace botwatch {
+namespace {
+
+HttpResponse Json(int status, const nlohmann::json& body) {
+  return HttpResponse(status, "application/json",
+                      body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+}
+
+HttpResponse Error(int status, const std::string& message) { return Json(status, {{"error", message}}); }
+
+// The value of `key` in a raw query string (no percent-decoding: source names
+// are letters, digits, _ - . only).
+std::string QueryValue(std::string_view query, std::string_view key) {
+  while (!query.empty()) {
+    size_t amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    if (pair.substr(0, key.size()) == key && pair.size() > key.size() && pair[key.size()] == '=') {
+      return std::string(pair.substr(key.size() + 1));
+    }
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return "";
+}
+
+// The rest of the body is left unread; the connection closes (see Close()).
+HttpResponse TooLarge(size_t max) {
+  return Error(413, "body larger than max_body_bytes (" + std::to_string(max) + ")");
+}
+
+bool ValidName(const std::string& s) {
+  return !s.empty() && s.size() <= 64 &&
+         s.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") == std::string::npos;
+}
+
+// The http source named by the request (or the only one), or an answer.
+std::variant<logs::HttpIntake*, HttpResponse> FindSource(logs::LogPipeline* pipeline, std::string& name) {
+  if (pipeline != nullptr && name.empty()) {
+    int http_sources = 0;
+    for (const auto& s : pipeline->config().sources) {
+      if (s.type == logs::SourceType::kHttp && ++http_sources == 1) name = s.name;
+    }
+    if (http_sources > 1) return Error(400, "several http log sources are configured: add ?source=NAME");
+  }
+  logs::HttpIntake* intake = pipeline ? pipeline->Intake(name) : nullptr;
+  if (intake != nullptr && pipeline->Sink(name) != nullptr) return intake;
+  if (name.empty()) return Error(404, "no log source of type http is configured");
+  // The name is echoed only when it is a valid one, never arbitrary request content.
+  return Error(404, ValidName(name) ? "no log source of type http named \"" + name + "\"" : "no such log source");
+}
+
+// civetweb gives each connection a worker thread for as long as it is kept
+// alive (keep_alive_timeout_ms), and there are only a few: a sender opening
+// many connections (winston's Http transport opens one per concurrent
+// request) would hold them all and stall /metrics. So every intake answer
+// asks the client to close; the client's close frees the thread at once.
+HttpResponse Close(HttpResponse r) {
+  r.headers.emplace_back("Connection", "close");
+  return r;
+}
+
+HttpResponse Serve(const HttpRequest& req, const logs::CurrentPipeline& current);
+
+}  // namespace
+
+HttpResponse ServeLogIntake(const HttpRequest& req, const logs::CurrentPipeline& current) { return Close(Serve(req, current)); }
+
+namespace {
+
+HttpResponse Serve(const HttpRequest& req, const logs::CurrentPipeline& current) {
+  if (req.method != "POST") {
+    HttpResponse r = Error(405, "use POST /api/v1/logs");
+    r.headers.emplace_back("Allow", "POST");
+    return r;
+  }
+  std::string name = QueryValue(req.query, "source");
+  // Before reading the body: which source, its limits, its rate.
+  std::optional<HttpResponse> early;
+  size_t max_body_bytes = 0;
+  current([&](const std::shared_ptr<logs::LogPipeline>& pipeline) {
+    auto found = FindSource(pipeline.get(), name);
+    if (auto* r = std::get_if<HttpResponse>(&found)) {
+      early = std::move(*r);
+      return;
+    }
+    logs::HttpIntake* intake = std::get<logs::HttpIntake*>(found);
+    auto answer = [&](HttpResponse r) {
+      intake->CountAnswer(r.status);
+      early = std::move(r);
+    };
+    if (std::optional<double> wait = intake->TakeToken()) {
+      HttpResponse r = Error(429, "rate limit of log source \"" + name + "\" exceeded; retry later");
+      r.headers.emplace_back("Retry-After", std::to_string(static_cast<long long>(std::ceil(*wait))));
+      return answer(std::move(r));
+    }
+    const char* encoding = req.header ? req.header("Content-Encoding") : nullptr;
+    if (encoding != nullptr && std::string_view(encoding) != "identity") {
+      return answer(Error(415, "compressed bodies are not accepted; send plain NDJSON or JSON"));
+    }
+    max_body_bytes = intake->max_body_bytes();
+    if (req.content_length > 0 && static_cast<uint64_t>(req.content_length) > max_body_bytes) {
+      return answer(TooLarge(max_body_bytes));
+    }
+  });
+  if (early) return std::move(*early);
+
+  std::string body;
+  BodyRead read = req.read_body ? req.read_body(max_body_bytes, &body) : BodyRead::kFailed;
+
+  HttpResponse resp;
+  current([&](const std::shared_ptr<logs::LogPipeline>& pipeline) {
+    // A reload may have come in between: look the source up again.
+    auto found = FindSource(pipeline.get(), name);
+    if (auto* r = std::get_if<HttpResponse>(&found)) {
+      resp = std::move(*r);
+      return;
+    }
+    logs::HttpIntake* intake = std::get<logs::HttpIntake*>(found);
+    if (read == BodyRead::kTooLarge) {
+      resp = TooLarge(max_body_bytes);
+    } else if (read == BodyRead::kFailed) {
+      resp = Error(400, "could not read the request body");
+    } else {
+      logs::IntakeResult result = logs::IngestBody(body, intake->max_line_bytes(), *pipeline->Sink(name));
+      nlohmann::json out = {{"accepted", result.accepted}, {"rejected", result.rejected}};
+      if (result.rejected == 0) {
+        resp = Json(200, out);
+      } else {
+        out["first_error"] = {{result.array ? "item" : "line", result.first_error_position},
+                              {"error", result.first_error}};
+        resp = Json(400, out);
+        logging::Debug("log intake: rejected lines", {{"source", name},
+                                                  {"accepted", std::to_string(result.accepted)},
+                                                  {"rejected", std::to_string(result.rejected)}});
+      }
+    }
+    intake->CountAnswer(resp.status);
+  });
+  return resp;
+}
+
+}  // namespace
+}  // namespace botwatch

@@ -1,0 +1,29 @@
+#include "collectors/lib/process_metrics.h"
+
+namespace botwatch {
+
+void AddProcessSampleFamilies(const ProcessSample& s, FamilyBuilder& fb, const FamilyBuilder::Labels& labels) {
+  fb.Gauge("botwatch_process_resident_memory_bytes", "Resident set size of the watched process.", s.resident_bytes,
+           labels);
+  fb.Gauge("botwatch_process_virtual_memory_bytes", "Virtual memory size of the watched process.", s.virtual_bytes,
+           labels);
+  fb.Counter("botwatch_process_cpu_seconds_total", "User and system CPU time of the watched process.", s.cpu_seconds,
+             labels);
+  fb.Gauge("botwatch_process_threads", "Threads of the watched process.", s.threads, labels);
+  fb.Gauge("botwatch_process_start_time_seconds", "Start time of the watched process since the epoch.",
+           s.start_time_unix, labels);
+  // -1: another user's process, whose fd table this process may not read.
+  if (s.open_fds >= 0) {
+    fb.Gauge("botwatch_process_open_fds", "Open file descriptors of the watched process.", s.open_fds, labels);
+  }
+  if (s.max_fds >= 0) {
+    fb.Gauge("botwatch_process_max_fds", "File descriptor limit of the watched process.", s.max_fds, labels);
+  }
+}
+
+void AddProcessRestartsFamily(double restarts, FamilyBuilder& fb, const FamilyBuilder::Labels& labels) {
+  fb.Counter("botwatch_process_restarts_total", "Times the watched process was seen with a new pid or start time.",
+             restarts, labels);
+}
+
+}  // namespace botwatch

@@ -1,0 +1,37 @@
+#pragma once
+
+// A strict parser for the Prometheus text exposition format (version 0.0.4),
+// used to validate what an exec check prints before it reaches /metrics.
+// Anything the format does not allow is an error naming the line: a malformed
+// name, label or value, an unknown escape, invalid UTF-8, a TYPE after the
+// family's samples, a family split in two, a duplicate series, a histogram
+// without its +Inf bucket. Pure: no I/O, no allocation beyond the result, so a
+// fuzz target can drive it directly.
+
+#include <prometheus/metric_family.h>
+
+#include <cstddef>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+
+namespace botwatch {
+
+struct TextFormatLimits {
+  size_t max_samples = 10000;  // sample lines, across all families
+  size_t max_line_bytes = 64 * 1024;
+};
+
+// The families in input order; histogram and summary samples are assembled
+// into one ClientMetric per label set. Errors read "line N: ...".
+Result<std::vector<prometheus::MetricFamily>> ParseTextFormat(std::string_view text,
+                                                              const TextFormatLimits& limits = {});
+
+// True if `s` is well-formed UTF-8 (no overlong forms, no surrogates).
+bool IsValidUtf8(std::string_view s);
+
+bool IsValidMetricName(std::string_view name);
+bool IsValidLabelName(std::string_view name);
+
+}  // namespace botwatch

@@ -1,0 +1,333 @@
+#include "collectors/lib/websocket_client.h"
+
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+
+#include "collectors/lib/tcp_connect.h"
+
+namespace botwatch {
+namespace {
+
+constexpr char kGuid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+// The server's HTTP answer to the upgrade request (status line and headers).
+constexpr size_t kMaxResponseHeadBytes = 16 * 1024;
+
+using Kind = WebSocketError::Kind;
+
+WebSocketError Error(Kind kind, std::string message) { return WebSocketError{kind, std::move(message)}; }
+
+std::string Lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+std::string Trim(std::string_view s) {
+  size_t b = s.find_first_not_of(" \t");
+  if (b == std::string_view::npos) return "";
+  size_t e = s.find_last_not_of(" \t\r");
+  return std::string(s.substr(b, e - b + 1));
+}
+
+bool RandomBytes(unsigned char* out, int n) { return RAND_bytes(out, n) == 1; }
+
+}  // namespace
+
+std::string Base64Encode(std::string_view data) {
+  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  out.reserve((data.size() + 2) / 3 * 4);
+  size_t i = 0;
+  for (; i + 3 <= data.size(); i += 3) {
+    uint32_t v = static_cast<uint32_t>(static_cast<unsigned char>(data[i])) << 16 |
+                 static_cast<uint32_t>(static_cast<unsigned char>(data[i + 1])) << 8 |
+                 static_cast<unsigned char>(data[i + 2]);
+    out += kAlphabet[v >> 18 & 63];
+    out += kAlphabet[v >> 12 & 63];
+    out += kAlphabet[v >> 6 & 63];
+    out += kAlphabet[v & 63];
+  }
+  size_t rest = data.size() - i;
+  if (rest > 0) {
+    uint32_t v = static_cast<uint32_t>(static_cast<unsigned char>(data[i])) << 16;
+    if (rest == 2) v |= static_cast<uint32_t>(static_cast<unsigned char>(data[i + 1])) << 8;
+    out += kAlphabet[v >> 18 & 63];
+    out += kAlphabet[v >> 12 & 63];
+    out += rest == 2 ? kAlphabet[v >> 6 & 63] : '=';
+    out += '=';
+  }
+  return out;
+}
+
+std::string WebSocketAccept(std::string_view key) {
+  std::string input(key);
+  input += kGuid;
+  unsigned char digest[SHA_DIGEST_LENGTH];
+  SHA1(reinterpret_cast<const unsigned char*>(input.data()), input.size(), digest);
+  return Base64Encode(std::string_view(reinterpret_cast<const char*>(digest), sizeof digest));
+}
+
+std::string EncodeWebSocketFrame(uint8_t opcode, std::string_view payload,
+                                 const std::optional<std::array<uint8_t, 4>>& mask) {
+  std::string out;
+  out.reserve(payload.size() + 14);
+  out += static_cast<char>(0x80 | (opcode & 0x0F));
+  const uint8_t mask_bit = mask ? 0x80 : 0;
+  uint64_t n = payload.size();
+  if (n <= 125) {
+    out += static_cast<char>(mask_bit | n);
+  } else if (n <= 0xFFFF) {
+    out += static_cast<char>(mask_bit | 126);
+    out += static_cast<char>(n >> 8 & 0xFF);
+    out += static_cast<char>(n & 0xFF);
+  } else {
+    out += static_cast<char>(mask_bit | 127);
+    for (int shift = 56; shift >= 0; shift -= 8) out += static_cast<char>(n >> shift & 0xFF);
+  }
+  if (!mask) {
+    out.append(payload);
+    return out;
+  }
+  for (uint8_t b : *mask) out += static_cast<char>(b);
+  for (size_t i = 0; i < payload.size(); ++i) {
+    out += static_cast<char>(static_cast<unsigned char>(payload[i]) ^ (*mask)[i % 4]);
+  }
+  return out;
+}
+
+FrameDecode DecodeWebSocketFrame(std::string_view buffer, size_t max_payload, WebSocketFrame* frame,
+                                 size_t* consumed, std::string* error) {
+  auto byte = [&](size_t i) { return static_cast<uint8_t>(buffer[i]); };
+  if (buffer.size() < 2) return FrameDecode::kIncomplete;
+  const uint8_t b0 = byte(0), b1 = byte(1);
+  if (b0 & 0x70) {
+    *error = "frame with reserved bits set";
+    return FrameDecode::kInvalid;
+  }
+  const uint8_t opcode = b0 & 0x0F;
+  const bool fin = (b0 & 0x80) != 0;
+  const bool control = (opcode & 0x08) != 0;
+  if (opcode > ws_opcode::kBinary && !control) {
+    *error = "frame with reserved opcode " + std::to_string(opcode);
+    return FrameDecode::kInvalid;
+  }
+  if (control && opcode > ws_opcode::kPong) {
+    *error = "frame with reserved opcode " + std::to_string(opcode);
+    return FrameDecode::kInvalid;
+  }
+  if (b1 & 0x80) {
+    *error = "masked frame from the server";
+    return FrameDecode::kInvalid;
+  }
+  uint64_t length = b1 & 0x7F;
+  size_t pos = 2;
+  if (length == 126) {
+    if (buffer.size() < 4) return FrameDecode::kIncomplete;
+    length = static_cast<uint64_t>(byte(2)) << 8 | byte(3);
+    pos = 4;
+  } else if (length == 127) {
+    if (buffer.size() < 10) return FrameDecode::kIncomplete;
+    length = 0;
+    for (size_t i = 2; i < 10; ++i) length = length << 8 | byte(i);
+    pos = 10;
+    if (length >> 63) {
+      *error = "frame length with the most significant bit set";
+      return FrameDecode::kInvalid;
+    }
+  }
+  if (control && (!fin || length > 125)) {
+    *error = "fragmented or oversized control frame";
+    return FrameDecode::kInvalid;
+  }
+  if (length > max_payload) {
+    *error = "frame of " + std::to_string(length) + " bytes exceeds the limit of " + std::to_string(max_payload);
+    return FrameDecode::kInvalid;
+  }
+  if (buffer.size() - pos < length) return FrameDecode::kIncomplete;
+  frame->fin = fin;
+  frame->opcode = opcode;
+  frame->payload.assign(buffer.substr(pos, static_cast<size_t>(length)));
+  *consumed = pos + static_cast<size_t>(length);
+  return FrameDecode::kOk;
+}
+
+WebSocketClient::~WebSocketClient() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+std::optional<WebSocketError> WebSocketClient::Connect(const std::string& host, const std::string& port,
+                                                       const std::string& host_header, const std::string& target,
+                                                       SteadyTime deadline) {
+  TcpConnection conn = ConnectTcp(host, port, deadline);
+  if (conn.fd < 0) {
+    Kind kind = conn.reason == reason::kDns                 ? Kind::kDns
+                : conn.reason == reason::kTimeout           ? Kind::kTimeout
+                : conn.reason == reason::kConnectionRefused ? Kind::kRefused
+                                                            : Kind::kIo;
+    return Error(kind, conn.message);
+  }
+  fd_ = conn.fd;
+
+  unsigned char nonce[16];
+  if (!RandomBytes(nonce, sizeof nonce)) return Error(Kind::kIo, "no random bytes for Sec-WebSocket-Key");
+  const std::string key = Base64Encode(std::string_view(reinterpret_cast<const char*>(nonce), sizeof nonce));
+  std::string request = "GET " + target + " HTTP/1.1\r\nHost: " + host_header +
+                        "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + key +
+                        "\r\nSec-WebSocket-Version: 13\r\nUser-Agent: botwatch\r\n\r\n";
+  if (auto err = WriteAll(request, deadline)) return err;
+
+  size_t head_end;
+  while ((head_end = in_.find("\r\n\r\n")) == std::string::npos) {
+    if (in_.size() > kMaxResponseHeadBytes) return Error(Kind::kHandshake, "upgrade response headers too long");
+    if (auto err = ReadMore(deadline)) return err;
+  }
+  std::string head = in_.substr(0, head_end);
+  in_.erase(0, head_end + 4);
+
+  // Status line: "HTTP/1.1 101 Switching Protocols".
+  size_t line_end = head.find("\r\n");
+  std::string status_line = head.substr(0, line_end);
+  long status = 0;
+  if (status_line.rfind("HTTP/1.", 0) == 0 && status_line.size() >= 12) {
+    status = std::strtol(status_line.c_str() + 9, nullptr, 10);
+  }
+  if (status == 0) return Error(Kind::kHandshake, "not an HTTP response: \"" + status_line.substr(0, 80) + "\"");
+  std::string upgrade, connection, accept;
+  size_t content_length = 0;
+  size_t pos = line_end == std::string::npos ? head.size() : line_end + 2;
+  while (pos < head.size()) {
+    size_t end = head.find("\r\n", pos);
+    if (end == std::string::npos) end = head.size();
+    std::string_view line(head.data() + pos, end - pos);
+    size_t colon = line.find(':');
+    if (colon != std::string_view::npos) {
+      std::string name = Lower(std::string(line.substr(0, colon)));
+      std::string value = Trim(line.substr(colon + 1));
+      if (name == "upgrade") upgrade = Lower(value);
+      if (name == "connection") connection += Lower(value) + ",";  // repeated headers form one list
+      if (name == "sec-websocket-accept") accept = value;
+      if (name == "content-length") content_length = std::strtoul(value.c_str(), nullptr, 10);
+    }
+    pos = end + 2;
+  }
+  if (status != 101) {
+    // Quote the body (the reason, e.g. engine.io's {"code":0,"message":"Transport unknown"})
+    // when it arrives before the deadline; never wait for more than a short answer.
+    content_length = std::min<size_t>(content_length, 512);
+    while (in_.size() < content_length && !ReadMore(deadline)) {
+    }
+    std::string body = in_.substr(0, std::min<size_t>(in_.size(), 200));
+    std::string message = "HTTP " + std::to_string(status);
+    if (!body.empty()) message += ": " + body;
+    return Error(Kind::kUpgradeRefused, message);
+  }
+  if (upgrade != "websocket" || connection.find("upgrade") == std::string::npos) {
+    return Error(Kind::kHandshake, "101 without Upgrade: websocket and Connection: Upgrade");
+  }
+  if (accept != WebSocketAccept(key)) {
+    return Error(Kind::kHandshake, "Sec-WebSocket-Accept does not match the key");
+  }
+  return std::nullopt;
+}
+
+std::optional<WebSocketError> WebSocketClient::WriteAll(std::string_view data, SteadyTime deadline) {
+  size_t sent = 0;
+  while (sent < data.size()) {
+    if (!WaitForSocket(fd_, POLLOUT, deadline)) return Error(Kind::kTimeout, "send timed out");
+    ssize_t n = ::send(fd_, data.data() + sent, data.size() - sent, MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EINTR) continue;
+      return Error(errno == ECONNREFUSED ? Kind::kRefused : Kind::kIo, std::string("send: ") + std::strerror(errno));
+    }
+    sent += static_cast<size_t>(n);
+  }
+  return std::nullopt;
+}
+
+std::optional<WebSocketError> WebSocketClient::ReadMore(SteadyTime deadline) {
+  while (true) {
+    if (!WaitForSocket(fd_, POLLIN, deadline)) return Error(Kind::kTimeout, "no answer before the deadline");
+    char buf[4096];
+    ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+    if (n > 0) {
+      in_.append(buf, static_cast<size_t>(n));
+      return std::nullopt;
+    }
+    if (n == 0) return Error(Kind::kIo, "the server closed the connection");
+    if (errno == EAGAIN || errno == EINTR) continue;
+    return Error(Kind::kIo, std::string("receive: ") + std::strerror(errno));
+  }
+}
+
+std::optional<WebSocketError> WebSocketClient::SendFrame(uint8_t opcode, std::string_view payload,
+                                                         SteadyTime deadline) {
+  std::array<uint8_t, 4> mask;
+  if (!RandomBytes(mask.data(), static_cast<int>(mask.size()))) return Error(Kind::kIo, "no random bytes for a mask");
+  return WriteAll(EncodeWebSocketFrame(opcode, payload, mask), deadline);
+}
+
+std::optional<WebSocketError> WebSocketClient::SendText(std::string_view text, SteadyTime deadline) {
+  if (fd_ < 0) return Error(Kind::kIo, "not connected");
+  return SendFrame(ws_opcode::kText, text, deadline);
+}
+
+std::optional<WebSocketError> WebSocketClient::Receive(std::string* message, SteadyTime deadline) {
+  if (fd_ < 0) return Error(Kind::kIo, "not connected");
+  message->clear();
+  bool in_message = false;  // a fragmented message has started
+  while (true) {
+    WebSocketFrame frame;
+    size_t consumed = 0;
+    std::string error;
+    FrameDecode d = DecodeWebSocketFrame(in_, kMaxMessageBytes, &frame, &consumed, &error);
+    if (d == FrameDecode::kInvalid) return Error(Kind::kProtocol, error);
+    if (d == FrameDecode::kIncomplete) {
+      if (auto err = ReadMore(deadline)) return err;
+      continue;
+    }
+    in_.erase(0, consumed);
+    switch (frame.opcode) {
+      case ws_opcode::kPing:
+        if (auto err = SendFrame(ws_opcode::kPong, frame.payload, deadline)) return err;
+        continue;
+      case ws_opcode::kPong:
+        continue;
+      case ws_opcode::kClose: {
+        std::string code = frame.payload.size() >= 2
+                               ? std::to_string(static_cast<uint8_t>(frame.payload[0]) << 8 |
+                                                static_cast<uint8_t>(frame.payload[1]))
+                               : "none";
+        return Error(Kind::kProtocol, "the server closed the WebSocket (code " + code + ")");
+      }
+      case ws_opcode::kContinuation:
+        if (!in_message) return Error(Kind::kProtocol, "continuation frame without a message");
+        break;
+      default:  // text or binary
+        if (in_message) return Error(Kind::kProtocol, "new message inside a fragmented one");
+        in_message = true;
+    }
+    if (message->size() + frame.payload.size() > kMaxMessageBytes) {
+      return Error(Kind::kProtocol, "message exceeds " + std::to_string(kMaxMessageBytes) + " bytes");
+    }
+    message->append(frame.payload);
+    if (frame.fin) return std::nullopt;
+  }
+}
+
+void WebSocketClient::Close(SteadyTime deadline) {
+  if (fd_ < 0) return;
+  const char code[2] = {static_cast<char>(1000 >> 8), static_cast<char>(1000 & 0xFF)};
+  SendFrame(ws_opcode::kClose, std::string_view(code, 2), deadline);
+  ::close(fd_);
+  fd_ = -1;
+}
+
+}  // namespace botwatch

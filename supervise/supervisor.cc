@@ -1,0 +1,356 @@
+#include "supervise/supervisor.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/process/args.hpp>
+#include <boost/process/child.hpp>
+#include <boost/process/extend.hpp>
+#include <boost/process/io.hpp>
+#include <boost/process/pipe.hpp>
+#include <boost/process/search_path.hpp>
+#include <cerrno>
+#include <cstring>
+
+#include "base/logging.h"
+#include "base/unix_time.h"
+#include "collectors/collector.h"
+#include "collectors/lib/process_metrics.h"
+
+namespace bp = boost::process;
+
+namespace botwatch {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Writes everything, waiting if the target is non-blocking and full. Gives up
+// only when the target is gone (EPIPE, EBADF): the child must never block on us.
+void WriteAll(int fd, const char* data, size_t size) {
+  while (size > 0) {
+    ssize_t n = ::write(fd, data, size);
+    if (n > 0) {
+      data += n;
+      size -= static_cast<size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      pollfd p{fd, POLLOUT, 0};
+      ::poll(&p, 1, 100);
+      continue;
+    }
+    return;
+  }
+}
+
+std::string Join(const std::vector<std::string>& argv) {
+  std::string s;
+  for (const auto& a : argv) s += (s.empty() ? "" : " ") + a;
+  return s;
+}
+
+}  // namespace
+
+int DecodeWaitStatus(int status) {
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return 1;
+}
+
+Duration RestartBackoff(const SuperviseOptions& o, int n) {
+  Duration d = o.backoff_initial;
+  for (int i = 1; i < n && d < o.backoff_max; ++i) d *= 2;
+  return std::min(d, o.backoff_max);
+}
+
+Supervisor::Supervisor(SuperviseOptions options, ChildOutputSink* sink)
+    : options_(std::move(options)), sink_(sink) {}
+
+Supervisor::~Supervisor() {
+  if (thread_.joinable()) {
+    Signal(SIGTERM);
+    thread_.join();
+  }
+}
+
+Result<pid_t> Supervisor::Spawn(int* out_fd, int* err_fd) {
+  if (options_.command.empty()) return Status::Error("no command to run");
+  boost::filesystem::path exe = options_.command[0];
+  if (options_.command[0].find('/') == std::string::npos) {
+    exe = bp::search_path(options_.command[0]);
+    if (exe.empty()) return Status::Error("command not found in PATH: " + options_.command[0]);
+  }
+  bp::pipe out, err;
+  // Our read ends must not leak into other processes botwatch starts.
+  ::fcntl(out.native_source(), F_SETFD, FD_CLOEXEC);
+  ::fcntl(err.native_source(), F_SETFD, FD_CLOEXEC);
+  std::vector<std::string> args(options_.command.begin() + 1, options_.command.end());
+  std::error_code ec;
+  bp::child child(
+      exe, bp::args(args), bp::std_out > out, bp::std_err > err,
+      bp::extend::on_exec_setup =
+          [](auto&) {
+            // botwatch blocks these signals to take them with sigwait, and
+            // ignores SIGPIPE; the bot must start with neither.
+            sigset_t none;
+            sigemptyset(&none);
+            ::sigprocmask(SIG_SETMASK, &none, nullptr);
+            ::signal(SIGPIPE, SIG_DFL);
+            // Its own process group: a terminal's Ctrl-C reaches botwatch only
+            // (which forwards it once), and the group can be killed as a whole.
+            ::setpgid(0, 0);
+          },
+      ec);
+  if (ec) return Status::Error("cannot start " + Join(options_.command) + ": " + ec.message());
+  pid_t pid = child.id();
+  child.detach();  // we reap it ourselves with waitpid
+  *out_fd = out.native_source();
+  *err_fd = err.native_source();
+  out.assign_source(-1);
+  err.assign_source(-1);
+  return pid;
+}
+
+Status Supervisor::Start() {
+  int out_fd = -1, err_fd = -1;
+  Result<pid_t> pid = Spawn(&out_fd, &err_fd);
+  if (!pid.ok()) return pid.status();
+  logging::Info("started child", {{"command", Join(options_.command)}, {"pid", std::to_string(pid.value())}});
+  thread_ = std::thread(&Supervisor::Run, this, pid.value(), out_fd, err_fd);
+  return Status::Ok();
+}
+
+void Supervisor::Pump(int fd, int target_fd, ChildOutputSink::Stream stream, const std::atomic<bool>* exited) {
+  std::vector<char> buf(64 * 1024);
+  std::optional<Clock::time_point> give_up;
+  while (true) {
+    pollfd p{fd, POLLIN, 0};
+    int ready = ::poll(&p, 1, 100);
+    if (ready == 0) {
+      // A grandchild may hold the pipe open after the child exited; do not
+      // wait for it forever.
+      if (exited->load()) {
+        if (!give_up) give_up = Clock::now() + std::chrono::seconds(1);
+        if (Clock::now() >= *give_up) break;
+      }
+      continue;
+    }
+    if (ready < 0 && errno == EINTR) continue;
+    ssize_t n = ::read(fd, buf.data(), buf.size());
+    if (n == 0) break;
+    if (n < 0) {
+      if (errno == EINTR || errno == EAGAIN) continue;
+      break;
+    }
+    WriteAll(target_fd, buf.data(), static_cast<size_t>(n));
+    if (sink_) sink_->OnOutput(stream, std::string_view(buf.data(), static_cast<size_t>(n)));
+  }
+  ::close(fd);
+}
+
+void Supervisor::ReapOrphans(pid_t child) {
+  // As PID 1 of a container, botwatch inherits the bot's orphaned descendants;
+  // unreaped they stay zombies for ever. Only the bot's own process group is
+  // touched (its descendants keep it unless they move), so children that other
+  // parts of botwatch start and wait for are never taken from them.
+  for (int i = 0; i < 64; ++i) {
+    siginfo_t info{};
+    if (::waitid(P_PGID, static_cast<id_t>(child), &info, WEXITED | WNOHANG | WNOWAIT) != 0) return;
+    if (info.si_pid == 0 || info.si_pid == child) return;  // nothing, or the child itself (reaped by Run)
+    ::waitpid(info.si_pid, nullptr, WNOHANG);
+  }
+}
+
+bool Supervisor::SleepUnlessStopping(Duration d) {
+  std::unique_lock<std::mutex> lock(mu_);
+  return !cv_.wait_for(lock, d, [&] { return stopping_.load(); });
+}
+
+void Supervisor::Run(pid_t pid, int out_fd, int err_fd) {
+  int consecutive_failures = 0;
+  while (true) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      started_at_ = Clock::now();
+    }
+    {
+      std::lock_guard<std::mutex> lock(signal_mu_);
+      pid_ = pid;
+      if (stopping_) ::kill(pid, SIGTERM);  // a stop that came while it was starting
+    }
+    std::atomic<bool> exited{false};
+    std::thread out(&Supervisor::Pump, this, out_fd, STDOUT_FILENO, ChildOutputSink::Stream::kStdout, &exited);
+    std::thread err(&Supervisor::Pump, this, err_fd, STDERR_FILENO, ChildOutputSink::Stream::kStderr, &exited);
+
+    int status = 0;
+    bool killed = false;
+    while (true) {
+      // Notice the exit without reaping, and forget the pid before reaping it:
+      // Signal() must never hit a recycled pid.
+      siginfo_t info{};
+      int r = ::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT);
+      if (r == 0 && info.si_pid == pid) {
+        {
+          std::lock_guard<std::mutex> lock(signal_mu_);
+          pid_ = 0;
+        }
+        if (::waitpid(pid, &status, 0) != pid) status = 1 << 8;
+        break;
+      }
+      if (r < 0 && errno != EINTR) {
+        pid_ = 0;
+        status = 1 << 8;  // lost (someone else reaped it): report a failure
+        break;
+      }
+      ReapOrphans(pid);
+      if (stopping_ && !killed) {
+        Clock::time_point asked;
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          asked = stop_requested_at_;
+        }
+        if (Clock::now() - asked >= options_.kill_timeout) {
+          logging::Warn("child ignored the stop signal; killing it",
+                    {{"pid", std::to_string(pid)}, {"grace", FormatDuration(options_.kill_timeout)}});
+          ::kill(-pid, SIGKILL);
+          ::kill(pid, SIGKILL);
+          killed = true;
+        }
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    // Publish the exit, and the restart it leads to, at once and before waiting
+    // for the output to drain: the status API never shows a stale reason.
+    int code = DecodeWaitStatus(status);
+    bool restart = !stopping_ && options_.restart == SuperviseOptions::Restart::kOnFailure && code != 0;
+    Duration ran;
+    Duration backoff(0);
+    auto plan_restart = [&] {
+      consecutive_failures = ran >= options_.stable_after ? 1 : consecutive_failures + 1;
+      backoff = RestartBackoff(options_, consecutive_failures);
+      return "; restarting in " + FormatDuration(backoff);
+    };
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ran = std::chrono::duration_cast<Duration>(Clock::now() - started_at_);
+      last_exit_code_ = code;
+      last_up_unix_ = UnixNow();
+      down_message_ = "exited with code " + std::to_string(code) + (restart ? plan_restart() : "");
+      down_unix_ = last_up_unix_;
+    }
+    exited = true;
+    out.join();
+    err.join();
+    if (sink_) sink_->OnChildExit();
+
+    logging::Info("child exited", {{"pid", std::to_string(pid)},
+                               {"exit_code", std::to_string(code)},
+                               {"ran", FormatDuration(std::chrono::duration_cast<std::chrono::milliseconds>(ran))}});
+    while (restart) {
+      logging::Warn("child failed; restarting", {{"exit_code", std::to_string(code)},
+                                             {"in", FormatDuration(backoff)},
+                                             {"attempt", std::to_string(consecutive_failures)}});
+      if (!SleepUnlessStopping(backoff)) {
+        restart = false;
+        break;
+      }
+      Result<pid_t> next = Spawn(&out_fd, &err_fd);
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        ++restarts_;
+      }
+      if (next.ok()) {
+        pid = next.value();
+        logging::Info("restarted child", {{"pid", std::to_string(pid)}});
+        break;
+      }
+      logging::Error("cannot restart child", {{"err", next.status().message()}});
+      code = 127;
+      ran = Duration(0);
+      std::lock_guard<std::mutex> lock(mu_);
+      down_message_ = "cannot restart: " + next.status().message() + plan_restart();
+      down_unix_ = UnixNow();
+    }
+    if (!restart) {
+      exit_code_ = code;
+      done_ = true;
+      std::lock_guard<std::mutex> lock(mu_);
+      cv_.notify_all();
+      return;
+    }
+  }
+}
+
+void Supervisor::Signal(int sig) {
+  if (sig == SIGTERM || sig == SIGINT) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!stopping_) {
+      stop_requested_at_ = Clock::now();
+      stopping_ = true;
+      cv_.notify_all();
+    }
+  }
+  std::lock_guard<std::mutex> lock(signal_mu_);
+  pid_t pid = pid_.load();
+  if (pid > 0) ::kill(pid, sig);
+}
+
+bool Supervisor::WaitDone(Duration timeout) {
+  std::unique_lock<std::mutex> lock(mu_);
+  return cv_.wait_for(lock, timeout, [&] { return done_.load(); });
+}
+
+std::shared_ptr<const CollectorSnapshot> Supervisor::Snapshot() const {
+  const Clock::time_point t0 = Clock::now();
+  auto snap = std::make_shared<CollectorSnapshot>();
+  // Not scheduled: interval and timeout stay 0, and every read is a check.
+  snap->spec.name = options_.name;
+  snap->spec.type = "process";
+  FamilyBuilder fb;
+  pid_t pid = pid_.load();
+  int restarts;
+  std::optional<int> last;
+  Clock::time_point started;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    restarts = restarts_;
+    last = last_exit_code_;
+    started = started_at_;
+    snap->has_run = started != Clock::time_point{};
+    snap->message = down_message_;
+    snap->last_error = down_message_;
+    snap->last_error_unix = down_unix_;
+    snap->last_success_unix = last_up_unix_;
+  }
+  snap->up = pid > 0;
+  if (snap->up) {
+    snap->reason = reason::kOk;
+    snap->message.clear();
+  } else {
+    snap->reason = reason::kExited;
+  }
+  fb.Gauge("botwatch_process_up", "Whether the supervised child is running.", pid > 0 ? 1 : 0);
+  AddProcessRestartsFamily(restarts, fb);
+  if (last) {
+    fb.Gauge("botwatch_process_last_exit_code",
+             "Exit code of the supervised child's last run; 128 + the signal number if a signal ended it.", *last);
+  }
+  if (pid > 0) {
+    fb.Gauge("botwatch_process_uptime_seconds", "Seconds since the supervised child was last started.",
+             std::chrono::duration<double>(Clock::now() - started).count());
+    Result<ProcessSample> s = procfs_.Sample(pid);
+    if (s.ok()) AddProcessSampleFamilies(s.value(), fb);
+  }
+  snap->families = fb.Take();
+  AddCollectorLabel(snap->families, options_.name);
+  snap->last_check_unix = UnixNow();
+  if (snap->up) snap->last_success_unix = snap->last_check_unix;
+  snap->duration_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  return snap;
+}
+
+}  // namespace botwatch
