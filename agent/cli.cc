@@ -40,12 +40,14 @@ std::string HelpText() {
          "  --help                       print this help and exit\n"
          "\n"
          "supervise mode (run): COMMAND runs as botwatch's child; its stdout/stderr pass\n"
-         "through unchanged, SIGTERM/SIGINT/SIGHUP are forwarded, botwatch exits with its code.\n"
+         "through unchanged, SIGTERM/SIGINT are forwarded, botwatch exits with its code.\n"
          "  --supervise.restart=POLICY           never or on-failure (default never)\n"
          "  --supervise.restart-backoff=DUR      first restart delay, doubling (default 1s)\n"
          "  --supervise.restart-backoff-max=DUR  cap of the delay (default 30s)\n"
          "  --supervise.kill-timeout=DUR         SIGKILL if the child outlives SIGTERM this long (default 10s)\n"
          "  --supervise.name=NAME                collector label of its botwatch_process_* (default supervised)\n"
+         "  --supervise.forward-sighup           also send SIGHUP to the child (default: SIGHUP only reloads\n"
+         "                                       botwatch; Node.js exits on SIGHUP unless it handles it)\n"
          "\n"
          "endpoints: /metrics /-/healthy /-/ready POST /-/reload /api/v1/status /\n"
          "signals:   SIGHUP reloads the config; SIGTERM and SIGINT stop.\n"
@@ -93,6 +95,10 @@ Result<CliOptions> ParseCli(const std::vector<std::string>& args) {
       o.command = CliOptions::Command::kLogsOneShot;
       continue;
     }
+    if (run && a == "--supervise.forward-sighup") {
+      o.supervise.forward_sighup = true;
+      continue;
+    }
     std::string name = a, value;
     bool has_value = false;
     size_t eq = a.find('=');
@@ -110,7 +116,10 @@ Result<CliOptions> ParseCli(const std::vector<std::string>& args) {
       }
       if (a.rfind("-", 0) != 0) return Status::Error("unexpected argument \"" + a + "\"; see botwatch --help");
       std::vector<std::string> all = kValueFlags;
-      if (run) all.insert(all.end(), kSuperviseFlags.begin(), kSuperviseFlags.end());
+      if (run) {
+        all.insert(all.end(), kSuperviseFlags.begin(), kSuperviseFlags.end());
+        all.push_back("--supervise.forward-sighup");
+      }
       all.push_back("--version");
       all.push_back("--one-shot");
       all.push_back("--help");

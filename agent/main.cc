@@ -118,7 +118,7 @@ int Serve(const botwatch::CliOptions& opts) {
     timespec ts{static_cast<time_t>(wait.count() / 1000000000), static_cast<long>(wait.count() % 1000000000)};
     int sig = sigtimedwait(&signals, nullptr, &ts);
     if (sig < 0) continue;  // timeout (EAGAIN) or EINTR
-    if (child) child->Signal(sig);  // the bot gets every signal botwatch gets
+    if (child && (sig != SIGHUP || opts.supervise.forward_sighup)) child->Signal(sig);
     if (sig == SIGHUP) {
       systemd::NotifyReloading();
       (void)agent.Reload();  // logs its own outcome; a failed reload keeps serving

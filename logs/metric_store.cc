@@ -227,6 +227,34 @@ Families MetricStore::Collect(double now) const {
   return out;
 }
 
+// Sparse: [minute, count] for every slot that holds a count; a day is at most
+// 1440 pairs.
+nlohmann::json MetricStore::SaveHistory(const MinuteHistory& h) {
+  nlohmann::json minutes = nlohmann::json::array();
+  for (size_t slot = 0; slot < h.counts.size(); ++slot) {
+    if (h.minute[slot] >= 0 && h.counts[slot] != 0) minutes.push_back({h.minute[slot], h.counts[slot]});
+  }
+  return {{"labels", h.labels}, {"minutes", std::move(minutes)}};
+}
+
+void MetricStore::RestoreHistory(const nlohmann::json& jh, MinuteHistory& h) {
+  if (!jh.is_object() || jh.value("labels", std::vector<std::string>{}) != h.labels) return;
+  auto it = jh.find("minutes");
+  if (it == jh.end() || !it->is_array()) return;
+  for (const auto& pair : *it) {
+    if (!pair.is_array() || pair.size() != 2 || !pair[0].is_number_integer() || !pair[1].is_number()) continue;
+    auto minute = pair[0].get<int64_t>();
+    if (minute < 0) continue;
+    auto slot = static_cast<size_t>(minute % kHistoryMinutes);
+    // Lines that arrived before the state (none today: Restore runs before
+    // Start) would be newer; keep the newer minute.
+    if (h.minute[slot] > minute) continue;
+    if (h.minute[slot] != minute) h.counts[slot] = 0;
+    h.minute[slot] = minute;
+    h.counts[slot] += pair[1].get<double>();
+  }
+}
+
 nlohmann::json MetricStore::Save() const {
   std::lock_guard<std::mutex> lock(mu_);
   nlohmann::json metrics = nlohmann::json::array();
@@ -266,7 +294,11 @@ nlohmann::json MetricStore::Save() const {
       }
       series.push_back(std::move(js));
     }
-    metrics.push_back({{"signature", m.def.Signature()}, {"dropped", m.dropped}, {"series", std::move(series)}});
+    nlohmann::json jm = {{"signature", m.def.Signature()}, {"dropped", m.dropped}, {"series", std::move(series)}};
+    // The per-minute history is state like the counts: without it a reload or
+    // restart would blank the summary's last hour / 24 h and the page's chart.
+    if (m.history) jm["history"] = SaveHistory(*m.history);
+    metrics.push_back(std::move(jm));
   }
   nlohmann::json sources = nlohmann::json::object();
   for (const Source& s : sources_) {
@@ -333,6 +365,9 @@ void MetricStore::Restore(const nlohmann::json& state) {
               }
             }
           }
+        }
+        if (m.history) {
+          if (auto jh = jm.find("history"); jh != jm.end()) RestoreHistory(*jh, *m.history);
         }
       }
     }

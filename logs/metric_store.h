@@ -114,6 +114,8 @@ class MetricStore {
     std::vector<double> counts = std::vector<double>(kHistoryMinutes, 0);
     std::vector<int64_t> minute = std::vector<int64_t>(kHistoryMinutes, -1);  // which minute each slot holds
   };
+  static nlohmann::json SaveHistory(const MinuteHistory& h);
+  static void RestoreHistory(const nlohmann::json& saved, MinuteHistory& h);
   struct Metric {
     MetricDef def;
     std::unique_ptr<MinuteHistory> history;

@@ -57,6 +57,9 @@ struct SuperviseOptions {
   // The child's collector name: the `collector` label of its
   // botwatch_collector_* and botwatch_process_* series, its entry in /api/v1/status.
   std::string name = "supervised";
+  // SIGHUP reloads botwatch; the child gets it too only when asked, because
+  // Node.js (like most programs without a handler) exits on SIGHUP.
+  bool forward_sighup = false;
 };
 
 // Exit status as a shell reports it: the code, or 128 + signal number.

@@ -14,8 +14,10 @@
 #include <chrono>
 #include <cmath>
 #include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <regex>
+#include <tuple>
 
 #include "tests/support/botwatch_process.h"
 #include "tests/support/http_client.h"
@@ -163,6 +165,47 @@ TEST_CASE("summary: numbers from a fixture log with known answers") {
     auto j = nlohmann::json::parse(HttpGet(bw.Url("/api/v1/summary")).body);
     return j["messages"]["total"] == 11 && j["messages"]["last_hour"] == 4 && j["users"]["active_today"] == 6;
   }, 5s));
+}
+
+TEST_CASE("the message history survives a reload, and with state_dir a restart") {
+  TempDir dir;
+  const double now = Now();
+  std::string log;
+  // 4 inbound messages in the last hour, 2 earlier today.
+  for (double age : {60.0, 120.0, 900.0, 1800.0, 3 * 3600.0, 5 * 3600.0}) log += Processed(now - age, "user-x", 200);
+  dir.Write("bot.log", log);
+  dir.Write("bot.pid", std::to_string(getpid()) + "\n");
+  const std::string config = dir.Write("botwatch.yaml", "state_dir: " + dir.path() + "/state\n" + Config(dir.path()));
+  auto day_and_hour = [](Botwatch& bw) {
+    nlohmann::json s = nlohmann::json::parse(HttpGet(bw.Url("/api/v1/summary")).body);
+    nlohmann::json h = nlohmann::json::parse(HttpGet(bw.Url("/api/v1/history")).body);
+    double charted = 0;
+    for (const auto& v : h["messages"]) charted += v.get<double>();
+    return std::make_tuple(s["messages"]["last_24h"].get<double>(), s["messages"]["last_hour"].get<double>(), charted);
+  };
+  {
+    Botwatch bw(config, dir.path());
+    REQUIRE(bw.WaitReady());
+    REQUIRE(Eventually([&] { return std::get<0>(day_and_hour(bw)) == 6; }, 10s));
+    REQUIRE(HttpPost(bw.Url("/-/reload")).status == 200);
+    auto [day, hour, charted] = day_and_hour(bw);
+    CHECK(day == 6);
+    CHECK(hour == 4);
+    CHECK(charted == 6);
+    // Counting goes on after the reload, into the same history.
+    Append(dir.path() + "/bot.log", Processed(Now(), "user-y", 300));
+    REQUIRE(Eventually([&] { return std::get<0>(day_and_hour(bw)) == 7; }, 5s));
+    bw.process().Signal(SIGTERM);  // a clean stop writes the state file
+    REQUIRE(bw.process().WaitExit(10s).has_value());
+  }
+  // Its own work dir: the first run's log (with its port) stays behind.
+  std::filesystem::create_directory(dir.path() + "/again");
+  Botwatch again(config, dir.path() + "/again");
+  REQUIRE(again.WaitReady());
+  auto [day, hour, charted] = day_and_hour(again);
+  CHECK(day == 7);
+  CHECK(hour == 5);
+  CHECK(charted == 7);
 }
 
 TEST_CASE("summary without log sources: nulls, not errors") {

@@ -96,13 +96,13 @@ TEST_CASE("supervise: a command that cannot run exits 127") {
   CHECK(r.output.find("cannot start the child") != std::string::npos);
 }
 
-TEST_CASE("supervise: SIGHUP, SIGTERM and SIGINT are forwarded to the child") {
+TEST_CASE("supervise: SIGTERM and SIGINT are forwarded to the child, SIGHUP with --supervise.forward-sighup") {
   TempDir dir;
   const std::string script =
       "trap 'echo got-HUP' HUP; trap 'echo got-TERM; exit 42' TERM; trap 'echo got-INT; exit 43' INT; "
       "echo ready; while :; do sleep 0.02; done";
   SECTION("SIGHUP then SIGTERM") {
-    Supervised s(dir, script);
+    Supervised s(dir, script, {"--supervise.forward-sighup"});
     REQUIRE(s.WaitStdout("ready"));
     s.Signal(SIGHUP);
     REQUIRE(s.WaitStdout("got-HUP"));
@@ -118,6 +118,22 @@ TEST_CASE("supervise: SIGHUP, SIGTERM and SIGINT are forwarded to the child") {
     CHECK(s.WaitExit(10s) == 43);
     CHECK(s.Stdout() == "ready\ngot-INT\n");
   }
+}
+
+TEST_CASE("supervise: SIGHUP reloads botwatch and leaves the child alone by default") {
+  // A child without a HUP handler dies of SIGHUP, as Node.js does: a reload
+  // must not restart the bot.
+  TempDir dir;
+  Supervised s(dir, "trap 'echo got-TERM; exit 42' TERM; echo ready; while :; do sleep 0.02; done");
+  REQUIRE(s.WaitStdout("ready"));
+  s.Signal(SIGHUP);
+  REQUIRE(Eventually([&] { return s.Stderr().find("msg=\"config reloaded\"") != std::string::npos; }, 5s));
+  // The reload line is logged after the signal was handled, so a forwarded
+  // SIGHUP would already have ended the child: TERM reaching the trap proves
+  // the child lived through the reload.
+  s.Signal(SIGTERM);
+  CHECK(s.WaitExit(10s) == 42);
+  CHECK(s.Stdout() == "ready\ngot-TERM\n");
 }
 
 TEST_CASE("supervise: a child that ignores SIGTERM is killed after the grace period") {
