@@ -29,6 +29,20 @@ fail() { echo "deb_test: $*"; exit 1; }
 cpack -G DEB --config "$build/CPackConfig.cmake" -B "$work/out" >"$work/cpack.log" 2>&1 || { cat "$work/cpack.log"; fail "cpack failed"; }
 deb=$(ls "$work"/out/botwatch_*.deb)
 dpkg-deb -f "$deb" Package | grep -qx botwatch
+# Every library the binary opens with dlopen (a soname literal in it, which
+# dpkg-shlibdeps cannot see) must come from a package named in Depends.
+depends=$(dpkg-deb -f "$deb" Depends)
+needed=$(readelf -d "$build/botwatch" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | sort -u)
+dlopened=$(strings "$build/botwatch" | grep -E '^lib[a-z0-9_+-]+\.so\.[0-9]+$' | sort -u | comm -23 - <(echo "$needed"))
+[ -n "$dlopened" ] || fail "no dlopen'ed soname found in the binary (expected libcurl.so.4, libpq.so.5)"
+for soname in $dlopened; do
+  path=$(ldconfig -p | awk -v s="$soname" '$1 == s && /x86-64|x86_64|64bit/ {print $NF; exit}')
+  [ -n "$path" ] || path=$(ldconfig -p | awk -v s="$soname" '$1 == s {print $NF; exit}')
+  [ -n "$path" ] || fail "$soname is not installed on this machine"
+  pkg=$(dpkg -S "$(readlink -f "$path")" 2>/dev/null | head -1 | cut -d: -f1)
+  [ -n "$pkg" ] || fail "no package owns $soname ($path)"
+  grep -qE "(^|, )$pkg( |,|$)" <<<"$depends" || fail "Depends ($depends) lacks $pkg, which ships $soname"
+done
 dpkg-deb -I "$deb" conffiles | grep -qx /etc/botwatch/botwatch.yaml || fail "config is not a conffile"
 contents=$(dpkg-deb -c "$deb")
 for f in ./usr/bin/botwatch ./etc/botwatch/botwatch.yaml ./lib/systemd/system/botwatch.service \
