@@ -1,9 +1,11 @@
 #include "agent/exposition.h"
 
-#include <prometheus/text_serializer.h>
 #include <unistd.h>
 
-#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <limits>
+#include <string>
 #include <unordered_map>
 
 #include "collectors/collector.h"
@@ -67,38 +69,147 @@ void MergeFamilies(Families& into, Families more) {
 
 namespace {
 
-bool HelpNeedsEscaping(const prometheus::MetricFamily& f) { return f.help.find_first_of("\\\n") != std::string::npos; }
+// The shortest text that parses back to the same double (std::to_chars
+// without a precision), so a value survives the trip bit for bit.
+void AppendValue(std::string& out, double v) {
+  if (std::isnan(v)) {
+    out += "NaN";
+  } else if (std::isinf(v)) {
+    out += v > 0 ? "+Inf" : "-Inf";
+  } else {
+    char buf[32];
+    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+    out.append(buf, ec == std::errc() ? end : buf);
+  }
+}
 
-std::string EscapeHelp(const std::string& help) {
-  std::string out;
-  out.reserve(help.size() + 8);
-  for (char c : help) {
+void AppendEscaped(std::string& out, const std::string& text, bool quotes) {
+  for (char c : text) {
     if (c == '\\') {
       out += "\\\\";
     } else if (c == '\n') {
       out += "\\n";
+    } else if (quotes && c == '"') {
+      out += "\\\"";
     } else {
       out += c;
     }
   }
-  return out;
+}
+
+struct ExtraLabel {
+  const char* name;
+  double value;
+};
+
+// name{labels,extra} value [timestamp]
+void AppendSample(std::string& out, const std::string& name, const char* suffix,
+                  const prometheus::ClientMetric& m, const ExtraLabel* extra, double value) {
+  out += name;
+  out += suffix;
+  if (!m.label.empty() || extra) {
+    out += '{';
+    bool first = true;
+    for (const auto& l : m.label) {
+      if (!first) out += ',';
+      first = false;
+      out += l.name;
+      out += "=\"";
+      AppendEscaped(out, l.value, true);
+      out += '"';
+    }
+    if (extra) {
+      if (!first) out += ',';
+      out += extra->name;
+      out += "=\"";
+      AppendValue(out, extra->value);
+      out += '"';
+    }
+    out += '}';
+  }
+  out += ' ';
+  AppendValue(out, value);
+  if (m.timestamp_ms != 0) {
+    out += ' ';
+    out += std::to_string(m.timestamp_ms);
+  }
+  out += '\n';
+}
+
+const char* TypeName(prometheus::MetricType t) {
+  switch (t) {
+    case prometheus::MetricType::Counter: return "counter";
+    case prometheus::MetricType::Gauge: return "gauge";
+    case prometheus::MetricType::Summary: return "summary";
+    case prometheus::MetricType::Histogram: return "histogram";
+    case prometheus::MetricType::Untyped: break;
+  }
+  return "untyped";
 }
 
 }  // namespace
 
-// prometheus-cpp 1.0 writes HELP text verbatim, but the format requires `\`
-// and newline to be escaped there. Help texts come from users too (log rules,
-// SQL queries, exec checks): one newline would otherwise break the whole
-// scrape. The copy is made only when some help needs it.
+// Our own writer instead of prometheus::TextSerializer, whose 16 significant
+// digits change values that need 17 (a carried 1.7963948071449037e+09 came
+// out as 1796394807.144904) and which writes HELP text unescaped (one newline
+// in a user's help text broke the whole scrape). The layout is otherwise the
+// same: HELP (when there is one), TYPE, then the samples.
 std::string SerializeFamilies(const Families& families) {
-  if (std::none_of(families.begin(), families.end(), HelpNeedsEscaping)) {
-    return prometheus::TextSerializer().Serialize(families);
+  std::string out;
+  size_t samples = 0;
+  for (const auto& f : families) samples += f.metric.size();
+  out.reserve(samples * 96 + families.size() * 128);
+  for (const auto& f : families) {
+    if (!f.help.empty()) {
+      out += "# HELP ";
+      out += f.name;
+      out += ' ';
+      AppendEscaped(out, f.help, false);
+      out += '\n';
+    }
+    out += "# TYPE ";
+    out += f.name;
+    out += ' ';
+    out += TypeName(f.type);
+    out += '\n';
+    for (const auto& m : f.metric) {
+      switch (f.type) {
+        case prometheus::MetricType::Counter:
+          AppendSample(out, f.name, "", m, nullptr, m.counter.value);
+          break;
+        case prometheus::MetricType::Gauge:
+          AppendSample(out, f.name, "", m, nullptr, m.gauge.value);
+          break;
+        case prometheus::MetricType::Untyped:
+          AppendSample(out, f.name, "", m, nullptr, m.untyped.value);
+          break;
+        case prometheus::MetricType::Summary: {
+          AppendSample(out, f.name, "_count", m, nullptr, static_cast<double>(m.summary.sample_count));
+          AppendSample(out, f.name, "_sum", m, nullptr, m.summary.sample_sum);
+          for (const auto& q : m.summary.quantile) {
+            ExtraLabel quantile{"quantile", q.quantile};
+            AppendSample(out, f.name, "", m, &quantile, q.value);
+          }
+          break;
+        }
+        case prometheus::MetricType::Histogram: {
+          AppendSample(out, f.name, "_count", m, nullptr, static_cast<double>(m.histogram.sample_count));
+          AppendSample(out, f.name, "_sum", m, nullptr, m.histogram.sample_sum);
+          for (const auto& b : m.histogram.bucket) {
+            ExtraLabel le{"le", b.upper_bound};
+            AppendSample(out, f.name, "_bucket", m, &le, static_cast<double>(b.cumulative_count));
+          }
+          // The format requires a +Inf bucket; builders may leave it implicit.
+          if (m.histogram.bucket.empty() || !std::isinf(m.histogram.bucket.back().upper_bound)) {
+            ExtraLabel inf{"le", std::numeric_limits<double>::infinity()};
+            AppendSample(out, f.name, "_bucket", m, &inf, static_cast<double>(m.histogram.sample_count));
+          }
+          break;
+        }
+      }
+    }
   }
-  Families escaped = families;
-  for (auto& f : escaped) {
-    if (HelpNeedsEscaping(f)) f.help = EscapeHelp(f.help);
-  }
-  return prometheus::TextSerializer().Serialize(escaped);
+  return out;
 }
 
 }  // namespace botwatch

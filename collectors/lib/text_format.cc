@@ -69,7 +69,9 @@ std::optional<double> ParseValue(std::string_view token) {
   errno = 0;
   double v = std::strtod(s.c_str(), &end);
   if (end != s.c_str() + s.size()) return std::nullopt;
-  if (errno == ERANGE && std::isfinite(v) && v != 0) return std::nullopt;
+  // As Prometheus (Go's ParseFloat) reads it: an overflow is an error, a
+  // subnormal or an underflow to zero is a value. strtod flags all three.
+  if (errno == ERANGE && std::isinf(v)) return std::nullopt;
   return v;
 }
 

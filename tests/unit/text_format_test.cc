@@ -1,10 +1,10 @@
 #include "agent/exposition.h"
 #include "collectors/lib/text_format.h"
 
-#include <prometheus/text_serializer.h>
 
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <limits>
 
 using namespace botwatch;
 using prometheus::MetricType;
@@ -67,7 +67,7 @@ TEST_CASE("text format: a valid exposition parses into families") {
   CHECK(f[5].metric[1].histogram.sample_count == 0);
 
   // What we parsed serializes back into the same histogram lines.
-  std::string out = prometheus::TextSerializer().Serialize({f[5]});
+  std::string out = botwatch::SerializeFamilies({f[5]});
   CHECK_THAT(out, Catch::Contains("latency_bucket{path=\"/a\",le=\"0.1\"} 2"));
   CHECK_THAT(out, Catch::Contains("latency_bucket{path=\"/a\",le=\"+Inf\"} 6"));
   CHECK(ParseTextFormat("").ok());
@@ -194,7 +194,7 @@ TEST_CASE("text format: mutated inputs never throw or crash") {
     (r.ok() ? parsed : rejected)++;
     if (r.ok()) {
       // Whatever is accepted must serialize without throwing.
-      CHECK_NOTHROW(prometheus::TextSerializer().Serialize(r.value()));
+      CHECK_NOTHROW(botwatch::SerializeFamilies(r.value()));
     }
   }
   CHECK(parsed > 100);
@@ -219,4 +219,12 @@ TEST_CASE("exposition: HELP text with a backslash or a newline survives /metrics
   REQUIRE(back.value().size() == 1);
   CHECK(back.value()[0].help == f.help);
   CHECK(back.value()[0].metric[0].gauge.value == 1);
+}
+
+TEST_CASE("text format: values are read as Prometheus reads them (overflow refused, subnormals kept)") {
+  CHECK_FALSE(botwatch::ParseTextFormat("x 1e400\n").ok());
+  auto sub = botwatch::ParseTextFormat("x 4.9406564584124654e-324\ny 1e-400\n");
+  REQUIRE(sub.ok());
+  CHECK(sub.value()[0].metric[0].untyped.value == std::numeric_limits<double>::denorm_min());
+  CHECK(sub.value()[1].metric[0].untyped.value == 0);
 }
