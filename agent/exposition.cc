@@ -50,6 +50,33 @@ Families SelfProcessFamilies(const ProcFs& procfs) {
   return fb.Take();
 }
 
+namespace {
+
+double* SimpleValue(prometheus::ClientMetric& m, prometheus::MetricType type) {
+  switch (type) {
+    case prometheus::MetricType::Counter: return &m.counter.value;
+    case prometheus::MetricType::Gauge: return &m.gauge.value;
+    case prometheus::MetricType::Untyped: return &m.untyped.value;
+    default: return nullptr;
+  }
+}
+
+// One name has one TYPE in the text format. When two sources disagree (a
+// carried program's untyped process_cpu_seconds_total beside botwatch's own
+// counter), single-value samples move into the first source's type; samples
+// whose shape cannot (a histogram under a gauge's name) are left out.
+bool CarryValues(prometheus::MetricType from, prometheus::MetricType to, std::vector<prometheus::ClientMetric>& metrics) {
+  for (auto& m : metrics) {
+    double* src = SimpleValue(m, from);
+    double* dst = SimpleValue(m, to);
+    if (src == nullptr || dst == nullptr) return false;
+    *dst = *src;
+  }
+  return true;
+}
+
+}  // namespace
+
 void MergeFamilies(Families& into, Families more) {
   std::unordered_map<std::string, size_t> index;
   for (size_t i = 0; i < into.size(); ++i) index.emplace(into[i].name, i);
@@ -60,9 +87,10 @@ void MergeFamilies(Families& into, Families more) {
       into.push_back(std::move(f));
       continue;
     }
-    auto& target = into[it->second].metric;
-    target.insert(target.end(), std::make_move_iterator(f.metric.begin()),
-                  std::make_move_iterator(f.metric.end()));
+    prometheus::MetricFamily& family = into[it->second];
+    if (f.type != family.type && !CarryValues(f.type, family.type, f.metric)) continue;
+    family.metric.insert(family.metric.end(), std::make_move_iterator(f.metric.begin()),
+                         std::make_move_iterator(f.metric.end()));
     if (into[it->second].help.empty()) into[it->second].help = std::move(f.help);
   }
 }

@@ -20,7 +20,7 @@
 
 #include "base/config_node.h"
 #include "collectors/registry.h"
-#include "collectors/lib/text_format.h"
+#include "collectors/lib/carried_metrics.h"
 
 namespace botwatch {
 
@@ -57,10 +57,6 @@ void ReapOrphans(pid_t pgid) {
   }
 }
 
-// Names a check must not use: they would collide with botwatch's own families.
-bool Reserved(const std::string& family) {
-  return family.rfind("botwatch_collector_", 0) == 0 || family.rfind("botwatch_exec_", 0) == 0;
-}
 
 }  // namespace
 
@@ -241,23 +237,12 @@ ProbeResult ExecCollector::Evaluate(const ExecRun& run) const {
   }
   std::vector<prometheus::MetricFamily> parsed;
   if (config_.output != ExecConfig::Output::kIgnore && !run.output.empty()) {
-    auto families = ParseTextFormat(run.output);
+    auto families = CarryTextFormat(run.output, {"botwatch_exec_"}, "Reported by an exec check.");
     std::string problem;
-    if (!families.ok()) {
-      problem = families.status().message();
+    if (families.ok()) {
+      parsed = std::move(families.value());
     } else {
-      for (const auto& f : families.value()) {
-        if (Reserved(f.name)) problem = "family " + f.name + " uses a name reserved for botwatch";
-        for (const auto& m : f.metric) {
-          for (const auto& l : m.label) {
-            if (l.name == "collector") problem = "family " + f.name + " has the reserved label \"collector\"";
-          }
-        }
-      }
-      if (problem.empty()) parsed = std::move(families.value());
-      for (auto& f : parsed) {
-        if (f.help.empty()) f.help = "Reported by an exec check.";  // keeps /metrics lint-clean
-      }
+      problem = families.status().message();
     }
     if (!problem.empty() && config_.output == ExecConfig::Output::kPrometheus) {
       return with(ProbeResult::Down(kInvalidOutput, "stdout is not valid Prometheus text: " + problem));

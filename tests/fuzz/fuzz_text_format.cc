@@ -3,13 +3,15 @@
 // one-line "line N: ..." error. What it accepts is re-exported on /metrics
 // (SerializeFamilies), so accepted input must survive that: the
 // serialized text parses again into the same families, series and label sets
-// — otherwise one odd check would make the whole scrape unparseable.
+// and values, every value bit for bit (NaN as NaN) — otherwise one odd check
+// would make the whole scrape unparseable, or change what it reported.
 
 #include <cmath>
 #include <cstdio>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 #include <string_view>
 
@@ -51,6 +53,38 @@ void CheckFamily(const MetricFamily& f) {
   }
 }
 
+// Bit for bit, except that every NaN is one NaN (the text has one spelling).
+bool SameValue(double x, double y) {
+  if (std::isnan(x) || std::isnan(y)) return std::isnan(x) && std::isnan(y);
+  uint64_t bx, by;
+  std::memcpy(&bx, &x, sizeof bx);
+  std::memcpy(&by, &y, sizeof by);
+  return bx == by;
+}
+
+bool SameValues(const ClientMetric& x, const ClientMetric& y) {
+  if (!SameValue(x.counter.value, y.counter.value) || !SameValue(x.gauge.value, y.gauge.value) ||
+      !SameValue(x.untyped.value, y.untyped.value) || !SameValue(x.summary.sample_sum, y.summary.sample_sum) ||
+      !SameValue(x.histogram.sample_sum, y.histogram.sample_sum) ||
+      x.summary.sample_count != y.summary.sample_count || x.histogram.sample_count != y.histogram.sample_count ||
+      x.timestamp_ms != y.timestamp_ms) {
+    return false;
+  }
+  for (size_t i = 0; i < x.histogram.bucket.size(); ++i) {
+    if (!SameValue(x.histogram.bucket[i].upper_bound, y.histogram.bucket[i].upper_bound) ||
+        x.histogram.bucket[i].cumulative_count != y.histogram.bucket[i].cumulative_count) {
+      return false;
+    }
+  }
+  for (size_t i = 0; i < x.summary.quantile.size(); ++i) {
+    if (!SameValue(x.summary.quantile[i].quantile, y.summary.quantile[i].quantile) ||
+        !SameValue(x.summary.quantile[i].value, y.summary.quantile[i].value)) {
+      return false;
+    }
+  }
+  return true;
+}
+
 bool SameShape(const MetricFamily& a, const MetricFamily& b) {
   if (a.name != b.name || a.type != b.type || a.help != b.help || a.metric.size() != b.metric.size()) return false;
   for (size_t i = 0; i < a.metric.size(); ++i) {
@@ -62,6 +96,7 @@ bool SameShape(const MetricFamily& a, const MetricFamily& b) {
     }
     if (x.histogram.bucket.size() != y.histogram.bucket.size()) return false;
     if (x.summary.quantile.size() != y.summary.quantile.size()) return false;
+    if (!SameValues(x, y)) return false;
   }
   return true;
 }

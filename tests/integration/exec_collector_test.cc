@@ -187,10 +187,26 @@ TEST_CASE("exec: garbage on stdout is rejected or ignored, by output mode") {
   CHECK(Value(a.result, "botwatch_exec_output_parsed") == 0.0);
   CHECK(a.result.families.size() == 4);
 
-  std::string reserved = Script(dir, "reserved.sh", "echo 'x{collector=\"other\"} 1'\n");
+  // botwatch's own families cannot be written by a check...
+  std::string reserved = Script(dir, "reserved.sh", "echo 'botwatch_exec_exit_code 0'\n");
   Timed r = Probe(*MakeExec(dir, "command: " + reserved + ", output: prometheus"), 2s);
   CHECK(r.result.reason == "invalid_output");
-  CHECK_THAT(r.result.message, Catch::Contains("reserved label"));
+  CHECK_THAT(r.result.message, Catch::Contains("family botwatch_exec_exit_code uses a name reserved for botwatch"));
+
+  // ...but a `collector` label (node_exporter's node_scrape_collector_success has
+  // one) is kept as exported_collector, as Prometheus does with honor_labels: false.
+  std::string clash = Script(dir, "clash.sh",
+                             "echo 'x{collector=\"cpu\"} 1'\necho 'y{collector=\"a\",exported_collector=\"b\"} 2'\n");
+  Timed c = Probe(*MakeExec(dir, "command: " + clash + ", output: prometheus"), 2s);
+  REQUIRE(c.result.up);
+  std::vector<std::string> seen;
+  for (const auto& f : c.result.families) {
+    for (const auto& m : f.metric) {
+      for (const auto& l : m.label) seen.push_back(f.name + ":" + l.name + "=" + l.value);
+    }
+  }
+  CHECK(seen == std::vector<std::string>{"x:exported_collector=cpu", "y:exported_exported_collector=a",
+                                         "y:exported_collector=b"});
 }
 
 TEST_CASE("exec: output over the bound is an error and the writer is killed") {
