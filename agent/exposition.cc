@@ -2,13 +2,14 @@
 
 #include <unistd.h>
 
-#include <charconv>
 #include <cmath>
 #include <limits>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
 #include "collectors/collector.h"
+#include "collectors/lib/text_format.h"
 
 namespace botwatch {
 
@@ -97,21 +98,7 @@ void MergeFamilies(Families& into, Families more) {
 
 namespace {
 
-// The shortest text that parses back to the same double (std::to_chars
-// without a precision), so a value survives the trip bit for bit.
-void AppendValue(std::string& out, double v) {
-  if (std::isnan(v)) {
-    out += "NaN";
-  } else if (std::isinf(v)) {
-    out += v > 0 ? "+Inf" : "-Inf";
-  } else {
-    char buf[32];
-    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
-    out.append(buf, ec == std::errc() ? end : buf);
-  }
-}
-
-void AppendEscaped(std::string& out, const std::string& text, bool quotes) {
+void AppendEscaped(std::string& out, std::string_view text, bool quotes) {
   for (char c : text) {
     if (c == '\\') {
       out += "\\\\";
@@ -125,32 +112,40 @@ void AppendEscaped(std::string& out, const std::string& text, bool quotes) {
   }
 }
 
-struct ExtraLabel {
+// An le or quantile label: its value as another program spelled it, or else
+// as botwatch writes numbers.
+struct PointLabel {
   const char* name;
   double value;
+  std::string_view spelling;  // empty: format `value`
 };
 
-// name{labels,extra} value [timestamp]
+bool IsSpellings(const prometheus::ClientMetric::Label& l) { return l.name == kPointSpellingsLabel; }
+
+// name{labels,point} value [timestamp]
 void AppendSample(std::string& out, const std::string& name, const char* suffix,
-                  const prometheus::ClientMetric& m, const ExtraLabel* extra, double value) {
+                  const prometheus::ClientMetric& m, const PointLabel* point, double value) {
   out += name;
   out += suffix;
-  if (!m.label.empty() || extra) {
+  size_t labels = m.label.size() - (!m.label.empty() && IsSpellings(m.label.back()) ? 1 : 0);
+  if (labels > 0 || point) {
     out += '{';
-    bool first = true;
-    for (const auto& l : m.label) {
-      if (!first) out += ',';
-      first = false;
-      out += l.name;
+    for (size_t i = 0; i < labels; ++i) {
+      if (i > 0) out += ',';
+      out += m.label[i].name;
       out += "=\"";
-      AppendEscaped(out, l.value, true);
+      AppendEscaped(out, m.label[i].value, true);
       out += '"';
     }
-    if (extra) {
-      if (!first) out += ',';
-      out += extra->name;
+    if (point) {
+      if (labels > 0) out += ',';
+      out += point->name;
       out += "=\"";
-      AppendValue(out, extra->value);
+      if (point->spelling.empty()) {
+        AppendValue(out, point->value);
+      } else {
+        AppendEscaped(out, point->spelling, true);
+      }
       out += '"';
     }
     out += '}';
@@ -163,6 +158,28 @@ void AppendSample(std::string& out, const std::string& name, const char* suffix,
   }
   out += '\n';
 }
+
+// The producer's spellings of a sample's points (kPointSpellingsLabel), if it
+// carries them and they match its points one to one; otherwise none.
+class Spellings {
+ public:
+  Spellings(const prometheus::ClientMetric& m, size_t points) {
+    if (m.label.empty() || !IsSpellings(m.label.back())) return;
+    std::string_view all = m.label.back().value;
+    std::vector<std::string_view> parts;
+    while (true) {
+      size_t cut = all.find(kPointSpellingSeparator);
+      parts.push_back(all.substr(0, cut));
+      if (cut == std::string_view::npos) break;
+      all.remove_prefix(cut + 1);
+    }
+    if (parts.size() == points) parts_ = std::move(parts);
+  }
+  std::string_view At(size_t i) const { return i < parts_.size() ? parts_[i] : std::string_view(); }
+
+ private:
+  std::vector<std::string_view> parts_;
+};
 
 const char* TypeName(prometheus::MetricType t) {
   switch (t) {
@@ -212,24 +229,28 @@ std::string SerializeFamilies(const Families& families) {
           AppendSample(out, f.name, "", m, nullptr, m.untyped.value);
           break;
         case prometheus::MetricType::Summary: {
+          Spellings spelled(m, m.summary.quantile.size());
           AppendSample(out, f.name, "_count", m, nullptr, static_cast<double>(m.summary.sample_count));
           AppendSample(out, f.name, "_sum", m, nullptr, m.summary.sample_sum);
-          for (const auto& q : m.summary.quantile) {
-            ExtraLabel quantile{"quantile", q.quantile};
-            AppendSample(out, f.name, "", m, &quantile, q.value);
+          for (size_t i = 0; i < m.summary.quantile.size(); ++i) {
+            PointLabel quantile{"quantile", m.summary.quantile[i].quantile, spelled.At(i)};
+            AppendSample(out, f.name, "", m, &quantile, m.summary.quantile[i].value);
           }
           break;
         }
         case prometheus::MetricType::Histogram: {
+          const auto& buckets = m.histogram.bucket;
+          bool implicit_inf = buckets.empty() || !std::isinf(buckets.back().upper_bound);
+          Spellings spelled(m, buckets.size() + (implicit_inf ? 1 : 0));
           AppendSample(out, f.name, "_count", m, nullptr, static_cast<double>(m.histogram.sample_count));
           AppendSample(out, f.name, "_sum", m, nullptr, m.histogram.sample_sum);
-          for (const auto& b : m.histogram.bucket) {
-            ExtraLabel le{"le", b.upper_bound};
-            AppendSample(out, f.name, "_bucket", m, &le, static_cast<double>(b.cumulative_count));
+          for (size_t i = 0; i < buckets.size(); ++i) {
+            PointLabel le{"le", buckets[i].upper_bound, spelled.At(i)};
+            AppendSample(out, f.name, "_bucket", m, &le, static_cast<double>(buckets[i].cumulative_count));
           }
           // The format requires a +Inf bucket; builders may leave it implicit.
-          if (m.histogram.bucket.empty() || !std::isinf(m.histogram.bucket.back().upper_bound)) {
-            ExtraLabel inf{"le", std::numeric_limits<double>::infinity()};
+          if (implicit_inf) {
+            PointLabel inf{"le", std::numeric_limits<double>::infinity(), spelled.At(buckets.size())};
             AppendSample(out, f.name, "_bucket", m, &inf, static_cast<double>(m.histogram.sample_count));
           }
           break;

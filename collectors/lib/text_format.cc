@@ -1,6 +1,7 @@
 #include "collectors/lib/text_format.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -241,15 +242,6 @@ Labels Without(const Labels& labels, const std::string& name, std::optional<std:
   return out;
 }
 
-// prometheus-cpp writes doubles with 16 significant digits, so two bounds that
-// differ only further down (le="1" and le="1.0000000000000002") would come out
-// of /metrics as one duplicated series. Bounds are compared as exported.
-double AsExported(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.16g", v);
-  return std::strtod(buf, nullptr);
-}
-
 // prometheus-cpp keeps bucket and sample counts as uint64_t: a count that does
 // not fit (NaN, infinite, negative, 2^64 or more) cannot be re-exported.
 std::optional<uint64_t> AsCount(double v) {
@@ -266,7 +258,13 @@ std::string Key(const Labels& sorted) {
 // Histogram and summary samples grouped into one metric per label set.
 struct Group {
   Labels labels;
-  std::vector<std::pair<double, double>> points;  // (le or quantile, value)
+  struct Point {
+    double at;  // le or quantile
+    double value;
+    std::string spelling;  // `at` as the producer wrote it
+    bool operator<(const Point& o) const { return at < o.at; }
+  };
+  std::vector<Point> points;
   std::optional<double> sum, count;
   std::optional<int64_t> timestamp_ms;
 };
@@ -322,37 +320,45 @@ MetricFamily Finish(OpenFamily&& open) {
     if (!point) throw LineError(s.name + " needs a \"" + point_label + "\" label");
     auto p = ParseValue(*point);
     if (!p || std::isnan(*p)) throw LineError("invalid " + point_label + " value " + Quote(*point));
-    *p = AsExported(*p);
     for (const auto& existing : g.points) {
-      if (existing.first == *p) throw LineError("duplicate " + point_label + "=" + Quote(*point) + " in " + f.name);
+      if (existing.at == *p) throw LineError("duplicate " + point_label + "=" + Quote(*point) + " in " + f.name);
     }
-    g.points.emplace_back(*p, s.value);
+    g.points.push_back({*p, s.value, *point});
   }
   for (const std::string& key : order) {
     Group& g = groups[key];
     ClientMetric m;
     m.label = g.labels;
     if (g.timestamp_ms) m.timestamp_ms = *g.timestamp_ms;
-    std::sort(g.points.begin(), g.points.end());
+    std::stable_sort(g.points.begin(), g.points.end());
+    // A series is named by its label strings: keep le="1.6384e+06" as written
+    // when the writer would spell the same double otherwise ("1638400").
+    std::string spellings;
+    bool respelled = false;
+    for (const auto& pt : g.points) {
+      if (!spellings.empty()) spellings += kPointSpellingSeparator;
+      spellings += pt.spelling;
+      respelled = respelled || pt.spelling != FormatPointValue(pt.at);
+    }
     if (histogram) {
-      if (g.points.empty() || !std::isinf(g.points.back().first)) {
+      if (g.points.empty() || !std::isinf(g.points.back().at)) {
         throw LineError("histogram " + f.name + " has no le=\"+Inf\" bucket");
       }
       double last = 0;
-      for (const auto& [le, n] : g.points) {
+      for (const auto& [le, n, spelling] : g.points) {
         auto count = AsCount(n);
         if (!count) throw LineError("histogram " + f.name + " has a bucket count out of range");
         if (n < last) throw LineError("histogram " + f.name + " buckets are not cumulative");
         last = n;
         if (!std::isinf(le)) m.histogram.bucket.push_back({*count, le});
       }
-      if (g.count && *g.count != g.points.back().second) {
+      if (g.count && *g.count != g.points.back().value) {
         throw LineError("histogram " + f.name + "_count differs from its +Inf bucket");
       }
-      m.histogram.sample_count = static_cast<uint64_t>(g.points.back().second);
+      m.histogram.sample_count = static_cast<uint64_t>(g.points.back().value);
       m.histogram.sample_sum = g.sum.value_or(0);
     } else {
-      for (const auto& [q, v] : g.points) {
+      for (const auto& [q, v, spelling] : g.points) {
         if (q < 0 || q > 1) throw LineError("summary " + f.name + " has a quantile outside [0, 1]");
         m.summary.quantile.push_back({q, v});
       }
@@ -361,12 +367,33 @@ MetricFamily Finish(OpenFamily&& open) {
       m.summary.sample_count = *count;
       m.summary.sample_sum = g.sum.value_or(0);
     }
+    if (respelled) m.label.push_back({kPointSpellingsLabel, std::move(spellings)});
     f.metric.push_back(std::move(m));
   }
   return f;
 }
 
 }  // namespace
+
+void AppendValue(std::string& out, double v) {
+  if (std::isnan(v)) {
+    out += "NaN";
+  } else if (std::isinf(v)) {
+    out += v > 0 ? "+Inf" : "-Inf";
+  } else {
+    // Without a precision, to_chars gives the shortest text that reads back
+    // as the same double: values survive the trip bit for bit.
+    char buf[32];
+    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+    out.append(buf, ec == std::errc() ? end : buf);
+  }
+}
+
+std::string FormatPointValue(double v) {
+  std::string out;
+  AppendValue(out, v);
+  return out;
+}
 
 bool IsValidMetricName(std::string_view name) {
   if (name.empty() || !(IsNameStart(name[0]) || name[0] == ':')) return false;

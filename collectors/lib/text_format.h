@@ -11,6 +11,7 @@
 #include <prometheus/metric_family.h>
 
 #include <cstddef>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -27,6 +28,21 @@ struct TextFormatLimits {
 // into one ClientMetric per label set. Errors read "line N: ...".
 Result<std::vector<prometheus::MetricFamily>> ParseTextFormat(std::string_view text,
                                                               const TextFormatLimits& limits = {});
+
+// The text botwatch writes for every value (samples, le, quantile): the
+// shortest form that reads back as the same double, "+Inf", "-Inf", "NaN".
+void AppendValue(std::string& out, double v);
+std::string FormatPointValue(double v);
+
+// Another program may spell an le or quantile value differently ("1.6384e+06",
+// "1.0"); since Prometheus names a series by its label strings, the spelling is
+// kept. A histogram or summary sample whose spellings differ from
+// FormatPointValue carries them as its last label: this name (empty, which no
+// real label can have) and the spellings of its points in ascending order
+// (for a histogram, +Inf's last), joined by kPointSpellingSeparator. The
+// /metrics writer (agent/exposition.cc) uses them and never prints the label.
+inline constexpr const char* kPointSpellingsLabel = "";
+inline constexpr char kPointSpellingSeparator = '\x1f';
 
 // True if `s` is well-formed UTF-8 (no overlong forms, no surrogates).
 bool IsValidUtf8(std::string_view s);

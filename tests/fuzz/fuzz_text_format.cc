@@ -30,16 +30,20 @@ using prometheus::ClientMetric;
 using prometheus::MetricFamily;
 using prometheus::MetricType;
 
-void CheckLabels(const ClientMetric& m) {
-  for (const auto& l : m.label) {
-    if (!botwatch::IsValidLabelName(l.name) || !botwatch::IsValidUtf8(l.value)) Fail("bad label", l.name);
+void CheckLabels(const ClientMetric& m, MetricType type) {
+  for (size_t i = 0; i < m.label.size(); ++i) {
+    const auto& l = m.label[i];
+    // The producer's spellings of le/quantile: last, and only where there are points.
+    bool spellings = l.name == botwatch::kPointSpellingsLabel && i + 1 == m.label.size() &&
+                     (type == MetricType::Histogram || type == MetricType::Summary);
+    if ((!spellings && !botwatch::IsValidLabelName(l.name)) || !botwatch::IsValidUtf8(l.value)) Fail("bad label", l.name);
   }
 }
 
 void CheckFamily(const MetricFamily& f) {
   if (!botwatch::IsValidMetricName(f.name) || !botwatch::IsValidUtf8(f.help)) Fail("bad family", f.name);
   for (const ClientMetric& m : f.metric) {
-    CheckLabels(m);
+    CheckLabels(m, f.type);
     if (f.type == MetricType::Histogram) {
       double last_le = -INFINITY;
       uint64_t last_count = 0;
