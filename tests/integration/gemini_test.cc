@@ -291,3 +291,33 @@ TEST_CASE("gemini: the API key never reaches /metrics, /api/v1/status or the log
   INFO(lint.output);
   CHECK(lint.exit_code == 0);
 }
+
+TEST_CASE("gemini: a key straddling the 200-byte cut of an error message leaves no piece behind") {
+  // Issue 13 item 3: the message used to be cut before it was redacted, so the
+  // key's first bytes (before byte 200) survived in /api/v1/status and the log.
+  FakeGemini api;
+  const std::string filler(190, 'm');
+  api.handler = [&](const StubRequest&) {
+    return Json(400, R"({"error":{"code":400,"message":")" + filler + kApiKey +
+                         R"( was rejected","status":"INVALID_ARGUMENT","details":[{"@type":)"
+                         R"("type.googleapis.com/google.rpc.ErrorInfo","reason":"API_KEY_INVALID"}]}})");
+  };
+  ProbeResult direct = BuildCollector(api.Item()).Probe();
+  CHECK(direct.reason == "auth");
+  INFO(direct.message);
+  CHECK(direct.message.find(filler) != std::string::npos);
+  CHECK(PieceOfSecretIn(Dump(direct), kApiKey) == "");
+
+  TempDir dir;
+  std::string config = dir.Write("botwatch.yaml", "collectors:\n  - {name: ai, type: gemini, interval: 500ms, base_url: '" +
+                                                      api.server().Url() + "', api_key: '${GEMINI_TEST_KEY}', model: gemini-2.0-flash}\n");
+  ::setenv("GEMINI_TEST_KEY", kApiKey, 1);
+  Botwatch bw(config, dir.path(), {"--log.level=debug"});
+  REQUIRE(bw.WaitReady());
+  REQUIRE(Eventually([&] { return api.server().requests() >= 3; }, 10s));
+  HttpResult status = HttpGet(bw.Url("/api/v1/status"));
+  CHECK(status.body.find(filler) != std::string::npos);
+  for (const std::string& text : {status.body, HttpGet(bw.Url("/metrics")).body, bw.process().Log()}) {
+    CHECK(PieceOfSecretIn(text, kApiKey) == "");
+  }
+}
