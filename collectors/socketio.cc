@@ -278,7 +278,7 @@ std::optional<std::pair<const char*, std::string>> SocketIoCollector::UpgradeAnd
       case WebSocketError::Kind::kHandshake:
       case WebSocketError::Kind::kProtocol: why = socketio_reason::kWebSocketHandshake; break;
     }
-    return failed(why, std::string(step) + ": " + e.message);
+    return failed(why, std::string(step) + ": " + QuotePeer(e.message, Secrets()));
   };
   if (upgrades && std::find(upgrades->begin(), upgrades->end(), "websocket") == upgrades->end()) {
     return failed(socketio_reason::kWebSocketRefused, "the open packet does not offer the websocket upgrade");
