@@ -1,8 +1,8 @@
 #pragma once
 
-// `type: http`: one HTTP(S) request per probe (collectors/lib/http_request), checked against an
-// expected status list and an optional body regex. TLS verification is on
-// unless the config explicitly turns it off.
+// `type: http`: one HTTP(S) request per probe (collectors/lib/http_request),
+// checked against an expected status list and an optional body regex. TLS
+// verification is on unless the config explicitly turns it off.
 
 #include <map>
 #include <optional>

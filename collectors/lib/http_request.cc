@@ -62,8 +62,7 @@ const std::string& ProbeResponse::Header(const std::string& name) const {
 
 namespace {
 
-// One request of a (possibly redirected) chain. `redirect_url` receives the
-// absolute target of a 3xx's Location, "" if none.
+// One request of a (possibly redirected) chain.
 struct Hop {
   std::string method;
   std::string url;
@@ -71,6 +70,8 @@ struct Hop {
   const std::optional<std::string>* body;  // nullptr: none
 };
 
+// `request` gives the options (TLS, body limit); `hop` what is sent. A 3xx's
+// Location, made absolute, goes to *redirect_url.
 ProbeResponse PerformHop(const ProbeRequest& request, const Hop& hop, Duration timeout, std::string* redirect_url) {
   ProbeResponse response;
   CURL* curl = curl_easy_init();
@@ -162,7 +163,6 @@ ProbeResponse PerformHttp(const ProbeRequest& request, Duration timeout) {
       if (*t > 0) *t += elapsed;
     }
     response.total_seconds += elapsed;
-    response.redirects = redirects;
     if (!response.ok() || !IsRedirect(response.status) || next.empty() || request.max_redirects <= 0) {
       return response;
     }

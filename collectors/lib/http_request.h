@@ -45,7 +45,6 @@ struct ProbeResponse {
   // Seconds from the start of the first request (redirects included) until
   // each phase of the last one ended; 0 for a phase that did not happen.
   double dns_seconds = 0, connect_seconds = 0, tls_seconds = 0, first_byte_seconds = 0, total_seconds = 0;
-  int redirects = 0;  // redirects followed
 
   bool ok() const { return curl_code == 0; }
   // Value of the last header named `name` (lower case); "" if absent.
