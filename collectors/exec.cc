@@ -18,6 +18,7 @@
 #include <string_view>
 #include <thread>
 
+#include "base/config_choice.h"
 #include "base/config_node.h"
 #include "collectors/registry.h"
 #include "collectors/lib/carried_metrics.h"
@@ -79,16 +80,10 @@ std::unique_ptr<Collector> ExecCollector::Create(const CollectorSpec&, ConfigMap
     c.working_dir = config.source().dir + "/" + c.working_dir;
   }
   c.max_output_bytes = static_cast<size_t>(config.Int("max_output_bytes", 256 * 1024, 1, 64 << 20));
-  std::string output = config.String("output", "auto");
-  if (output == "auto") {
-    c.output = ExecConfig::Output::kAuto;
-  } else if (output == "prometheus") {
-    c.output = ExecConfig::Output::kPrometheus;
-  } else if (output == "ignore") {
-    c.output = ExecConfig::Output::kIgnore;
-  } else {
-    config.FailAt("output", "expected auto, prometheus or ignore, got \"" + output + "\"");
-  }
+  c.output = ConfigChoice<ExecConfig::Output>(config, "output", "auto",
+                                              {{"auto", ExecConfig::Output::kAuto},
+                                               {"prometheus", ExecConfig::Output::kPrometheus},
+                                               {"ignore", ExecConfig::Output::kIgnore}});
   return std::make_unique<ExecCollector>(std::move(c));
 }
 

@@ -5,10 +5,9 @@
 
 #include <algorithm>
 #include <chrono>
-#include <nlohmann/json.hpp>
 
 #include "base/config_node.h"
-#include "collectors/http.h"
+#include "collectors/lib/json_fields.h"
 #include "collectors/registry.h"
 
 namespace botwatch {
@@ -19,42 +18,19 @@ BOTWATCH_REGISTER_COLLECTOR_WITH_INTERVAL("facebook", FacebookCollector::Create,
 
 namespace {
 
-using Json = nlohmann::json;
-
 const char* const kUsageKinds[] = {"call_count", "total_time", "total_cputime"};
-
-Json ParseJson(const std::string& text) { return Json::parse(text, nullptr, /*allow_exceptions=*/false); }
-
-double NumberOr(const Json& obj, const char* key, double def) {
-  if (!obj.is_object()) return def;
-  auto it = obj.find(key);
-  if (it == obj.end() || !it->is_number()) return def;
-  return it->get<double>();
-}
-
-bool BoolOr(const Json& obj, const char* key, bool def) {
-  if (!obj.is_object()) return def;
-  auto it = obj.find(key);
-  return it != obj.end() && it->is_boolean() ? it->get<bool>() : def;
-}
-
-std::string StringOr(const Json& obj, const char* key) {
-  if (!obj.is_object()) return "";
-  auto it = obj.find(key);
-  return it != obj.end() && it->is_string() ? it->get<std::string>() : "";
-}
 
 // Merges the percentage fields of one usage object into ratios (max wins).
 void MergeUsage(const Json& obj, std::map<std::string, double>* out, double* regain_seconds) {
   if (!obj.is_object()) return;
   for (const char* kind : kUsageKinds) {
-    double pct = NumberOr(obj, kind, -1);
+    double pct = JsonNumber(obj, kind, -1);
     if (pct < 0) continue;
     double& slot = (*out)[kind];
     slot = std::max(slot, pct / 100.0);
   }
   // Documented in minutes.
-  double minutes = NumberOr(obj, "estimated_time_to_regain_access", 0);
+  double minutes = JsonNumber(obj, "estimated_time_to_regain_access", 0);
   if (minutes > 0) *regain_seconds = std::max(*regain_seconds, minutes * 60);
 }
 
@@ -62,23 +38,31 @@ bool IsRateLimitCode(int code) {
   return code == 4 || code == 17 || code == 32 || code == 613 || (code >= 80000 && code <= 80014);
 }
 
-std::string Truncate(std::string s, size_t n) {
-  if (s.size() > n) s = s.substr(0, n) + "...";
-  return s;
+// One gauge per wanted item, 1 if `have` lists it; returns the missing ones
+// joined by ", " ("" when none is).
+std::string GaugeEach(FamilyBuilder* fb, const char* name, const char* help, const char* label,
+                      const std::vector<std::string>& wanted, const std::vector<std::string>& have) {
+  std::string missing;
+  for (const std::string& item : wanted) {
+    bool found = std::find(have.begin(), have.end(), item) != have.end();
+    fb->Gauge(name, help, found ? 1 : 0, {{label, item}});
+    if (!found) missing += (missing.empty() ? "" : ", ") + item;
+  }
+  return missing;
 }
 
 }  // namespace
 
 std::optional<GraphError> ParseGraphError(const std::string& body) {
-  Json j = ParseJson(body);
+  Json j = ParseJsonLenient(body);
   if (!j.is_object()) return std::nullopt;
   auto it = j.find("error");
   if (it == j.end() || !it->is_object()) return std::nullopt;
   GraphError e;
-  e.code = static_cast<int>(NumberOr(*it, "code", 0));
-  e.subcode = static_cast<int>(NumberOr(*it, "error_subcode", 0));
-  e.message = StringOr(*it, "message");
-  e.type = StringOr(*it, "type");
+  e.code = static_cast<int>(JsonNumber(*it, "code", 0));
+  e.subcode = static_cast<int>(JsonNumber(*it, "error_subcode", 0));
+  e.message = JsonString(*it, "message");
+  e.type = JsonString(*it, "type");
   return e;
 }
 
@@ -98,14 +82,14 @@ const char* ReasonForGraphError(const std::optional<GraphError>& error, long htt
 
 void ParseUsageHeaders(const ProbeResponse& response, GraphUsage* usage) {
   if (const std::string& h = response.Header("x-app-usage"); !h.empty()) {
-    MergeUsage(ParseJson(h), &usage->app, &usage->regain_access_seconds);
+    MergeUsage(ParseJsonLenient(h), &usage->app, &usage->regain_access_seconds);
   }
   if (const std::string& h = response.Header("x-page-usage"); !h.empty()) {
-    MergeUsage(ParseJson(h), &usage->page, &usage->regain_access_seconds);
+    MergeUsage(ParseJsonLenient(h), &usage->page, &usage->regain_access_seconds);
   }
   if (const std::string& h = response.Header("x-business-use-case-usage"); !h.empty()) {
     // {"<business object id>": [{"type": "pages", "call_count": 100, ...}, ...], ...}
-    Json j = ParseJson(h);
+    Json j = ParseJsonLenient(h);
     if (j.is_object()) {
       for (const auto& [id, entries] : j.items()) {
         if (!entries.is_array()) continue;
@@ -132,11 +116,7 @@ std::string AppSecretProof(const std::string& token, const std::string& app_secr
 
 std::unique_ptr<Collector> FacebookCollector::Create(const CollectorSpec&, ConfigMap& config) {
   FacebookConfig c;
-  c.base_url = config.String("base_url", c.base_url);
-  if (c.base_url.rfind("http://", 0) != 0 && c.base_url.rfind("https://", 0) != 0) {
-    config.FailAt("base_url", "must start with http:// or https://");
-  }
-  while (!c.base_url.empty() && c.base_url.back() == '/') c.base_url.pop_back();
+  c.base_url = ConfigBaseUrl(config, c.base_url);
   c.api_version = config.String("api_version", c.api_version);
   if (c.api_version.size() < 2 || c.api_version[0] != 'v' ||
       c.api_version.find_first_not_of("0123456789.", 1) != std::string::npos) {
@@ -169,8 +149,8 @@ std::unique_ptr<Collector> FacebookCollector::Create(const CollectorSpec&, Confi
 FacebookCollector::FacebookCollector(FacebookConfig config)
     : config_(std::move(config)), app_token_(config_.app_id + "|" + config_.app_secret.reveal()) {}
 
-std::string FacebookCollector::Redact(const std::string& text) const {
-  return RedactSecrets(text, {&config_.page_token, &config_.app_secret, &app_token_});
+std::vector<const Secret*> FacebookCollector::Secrets() const {
+  return {&config_.page_token, &config_.app_secret, &app_token_};
 }
 
 ProbeResponse FacebookCollector::Get(const std::string& path_and_query, const Secret& token,
@@ -190,7 +170,7 @@ ProbeResult FacebookCollector::Collect(const ProbeContext& ctx) {
   GraphUsage usage;
   std::optional<ProbeResult> failure;  // the first problem found decides the reason
   auto fail = [&](const char* why, const std::string& message) {
-    if (!failure) failure = ProbeResult::Down(why, Redact(message));
+    if (!failure) failure = ProbeResult::Down(why, RedactSecrets(message, Secrets()));
   };
   auto finish = [&]() {
     fb.Gauge("botwatch_facebook_estimated_time_to_regain_access_seconds",
@@ -231,12 +211,12 @@ ProbeResult FacebookCollector::Collect(const ProbeContext& ctx) {
       if (err) {
         msg += ", Graph error " + std::to_string(err->code);
         if (err->subcode) msg += "/" + std::to_string(err->subcode);
-        if (!err->message.empty()) msg += ": " + Truncate(err->message, 200);
+        if (!err->message.empty()) msg += ": " + QuotePeer(err->message, Secrets());
       }
       fail(ReasonForGraphError(err, resp.status), msg);
       return Json();
     }
-    Json j = ParseJson(resp.body);
+    Json j = ParseJsonLenient(resp.body);
     if (!j.is_object()) fail(reason::kProtocol, std::string(name) + ": response is not a JSON object");
     return j;
   };
@@ -253,43 +233,33 @@ ProbeResult FacebookCollector::Collect(const ProbeContext& ctx) {
     if (!data.is_object()) {
       fail(reason::kProtocol, "debug_token: response has no \"data\" object");
     } else {
-      bool valid = BoolOr(data, "is_valid", false);
-      double expires_at = NumberOr(data, "expires_at", 0);
+      bool valid = JsonBool(data, "is_valid", false);
+      double expires_at = JsonNumber(data, "expires_at", 0);
       fb.Gauge("botwatch_facebook_token_valid", "1 if debug_token reports the page token valid.", valid ? 1 : 0);
       fb.Gauge("botwatch_facebook_token_expiry_timestamp_seconds",
                "When the page token expires (Unix time; 0 = never).", expires_at);
       fb.Gauge("botwatch_facebook_token_data_access_expiry_timestamp_seconds",
                "When the page token's data access expires (Unix time; 0 = never).",
-               NumberOr(data, "data_access_expires_at", 0));
-      std::vector<std::string> granted;
-      if (auto s = data.find("scopes"); s != data.end() && s->is_array()) {
-        for (const Json& v : *s) {
-          if (v.is_string()) granted.push_back(v.get<std::string>());
-        }
-      }
-      std::string missing;
-      for (const std::string& scope : config_.required_scopes) {
-        bool has = std::find(granted.begin(), granted.end(), scope) != granted.end();
-        fb.Gauge("botwatch_facebook_token_scope_granted", "1 if the page token has this required scope.",
-                 has ? 1 : 0, {{"scope", scope}});
-        if (!has) missing += (missing.empty() ? "" : ", ") + scope;
-      }
+               JsonNumber(data, "data_access_expires_at", 0));
+      std::string missing = GaugeEach(&fb, "botwatch_facebook_token_scope_granted",
+                                      "1 if the page token has this required scope.", "scope",
+                                      config_.required_scopes, JsonStrings(data, "scopes"));
       fb.Gauge("botwatch_facebook_token_scopes_ok", "1 if the page token has every required scope.",
                missing.empty() ? 1 : 0);
       if (!valid) {
         std::optional<GraphError> inner;
         if (auto e = data.find("error"); e != data.end() && e->is_object()) {
           GraphError g;
-          g.code = static_cast<int>(NumberOr(*e, "code", 190));
-          g.subcode = static_cast<int>(NumberOr(*e, "subcode", 0));
-          g.message = StringOr(*e, "message");
+          g.code = static_cast<int>(JsonNumber(*e, "code", 190));
+          g.subcode = static_cast<int>(JsonNumber(*e, "subcode", 0));
+          g.message = JsonString(*e, "message");
           inner = g;
         }
         double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
         bool expired = (inner && inner->subcode == 463) || (expires_at > 0 && expires_at <= now);
         fail(expired ? facebook_reason::kTokenExpired : facebook_reason::kTokenInvalid,
              std::string("debug_token: page token ") + (expired ? "expired" : "invalid") +
-                 (inner && !inner->message.empty() ? ": " + Truncate(inner->message, 200) : ""));
+                 (inner && !inner->message.empty() ? ": " + QuotePeer(inner->message, Secrets()) : ""));
       } else if (!missing.empty()) {
         fail(facebook_reason::kMissingScope, "debug_token: page token lacks required scope(s): " + missing);
       }
@@ -301,7 +271,7 @@ ProbeResult FacebookCollector::Collect(const ProbeContext& ctx) {
   if (transport_failed) return finish();
   std::string page_id = config_.page_id;
   if (page_id.empty()) {
-    page_id = StringOr(me, "id");
+    page_id = JsonString(me, "id");
     if (page_id.find_first_not_of("0123456789") != std::string::npos) page_id.clear();
   }
 
@@ -314,22 +284,14 @@ ProbeResult FacebookCollector::Collect(const ProbeContext& ctx) {
       bool app_listed = false;
       if (auto d = subs.find("data"); d != subs.end() && d->is_array()) {
         for (const Json& app : *d) {
-          if (!app.is_object() || StringOr(app, "id") != config_.app_id) continue;
+          if (!app.is_object() || JsonString(app, "id") != config_.app_id) continue;
           app_listed = true;
-          if (auto f = app.find("subscribed_fields"); f != app.end() && f->is_array()) {
-            for (const Json& v : *f) {
-              if (v.is_string()) fields.push_back(v.get<std::string>());
-            }
-          }
+          for (std::string& f : JsonStrings(app, "subscribed_fields")) fields.push_back(std::move(f));
         }
       }
-      std::string missing;
-      for (const std::string& field : config_.webhook_fields) {
-        bool on = std::find(fields.begin(), fields.end(), field) != fields.end();
-        fb.Gauge("botwatch_facebook_webhook_subscribed",
-                 "1 if the page is subscribed to this webhook field for the app.", on ? 1 : 0, {{"field", field}});
-        if (!on) missing += (missing.empty() ? "" : ", ") + field;
-      }
+      std::string missing = GaugeEach(&fb, "botwatch_facebook_webhook_subscribed",
+                                      "1 if the page is subscribed to this webhook field for the app.", "field",
+                                      config_.webhook_fields, fields);
       if (!missing.empty()) {
         fail(facebook_reason::kWebhookUnsubscribed,
              std::string("subscribed_apps: ") + (app_listed ? "page not subscribed to: " : "app not subscribed to the page; missing: ") + missing);

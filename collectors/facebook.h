@@ -84,7 +84,7 @@ class FacebookCollector : public Collector {
 
  private:
   ProbeResponse Get(const std::string& path_and_query, const Secret& token, const ProbeContext& ctx) const;
-  std::string Redact(const std::string& text) const;
+  std::vector<const Secret*> Secrets() const;  // redacted from every message
 
   FacebookConfig config_;
   Secret app_token_;  // app_id|app_secret

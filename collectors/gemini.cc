@@ -3,10 +3,10 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
-#include <nlohmann/json.hpp>
 
+#include "base/config_choice.h"
 #include "base/config_node.h"
-#include "collectors/http.h"
+#include "collectors/lib/json_fields.h"
 #include "collectors/registry.h"
 
 namespace botwatch {
@@ -15,16 +15,8 @@ BOTWATCH_REGISTER_COLLECTOR("gemini", GeminiCollector::Create);
 
 namespace {
 
-using Json = nlohmann::json;
-
 const char* const kQuotaKinds[] = {"per_minute", "per_day", "tokens", "other"};
 const char* const kStatusClasses[] = {"2xx", "3xx", "4xx", "5xx"};
-
-std::string StringOr(const Json& obj, const char* key) {
-  if (!obj.is_object()) return "";
-  auto it = obj.find(key);
-  return it != obj.end() && it->is_string() ? it->get<std::string>() : "";
-}
 
 std::string Lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
@@ -32,11 +24,6 @@ std::string Lower(std::string s) {
 }
 
 bool Contains(const std::string& haystack, const char* needle) { return haystack.find(needle) != std::string::npos; }
-
-std::string Truncate(std::string s, size_t n) {
-  if (s.size() > n) s = s.substr(0, n) + "...";
-  return s;
-}
 
 bool ValidModel(const std::string& m) {
   if (m.empty() || m.size() > 128) return false;
@@ -69,32 +56,32 @@ std::optional<double> ParseProtoDuration(const std::string& text) {
 }
 
 std::optional<GoogleRpcError> ParseGoogleRpcError(const std::string& body) {
-  Json j = Json::parse(body, nullptr, /*allow_exceptions=*/false);
+  Json j = ParseJsonLenient(body);
   if (!j.is_object()) return std::nullopt;
   auto it = j.find("error");
   if (it == j.end() || !it->is_object()) return std::nullopt;
   const Json& e = *it;
   GoogleRpcError out;
   if (auto c = e.find("code"); c != e.end() && c->is_number_integer()) out.code = c->get<int>();
-  out.status = StringOr(e, "status");
-  out.message = StringOr(e, "message");
+  out.status = JsonString(e, "status");
+  out.message = JsonString(e, "message");
   auto details = e.find("details");
   if (details == e.end() || !details->is_array()) return out;
   for (const Json& d : *details) {
-    std::string type = StringOr(d, "@type");
+    std::string type = JsonString(d, "@type");
     if (type == "type.googleapis.com/google.rpc.QuotaFailure") {
       auto v = d.find("violations");
       if (v == d.end() || !v->is_array()) continue;
       for (const Json& violation : *v) {
-        std::string kind = ClassifyQuota(StringOr(violation, "quotaId"), StringOr(violation, "quotaMetric"));
+        std::string kind = ClassifyQuota(JsonString(violation, "quotaId"), JsonString(violation, "quotaMetric"));
         if (std::find(out.quota_kinds.begin(), out.quota_kinds.end(), kind) == out.quota_kinds.end()) {
           out.quota_kinds.push_back(kind);
         }
       }
     } else if (type == "type.googleapis.com/google.rpc.RetryInfo") {
-      out.retry_delay_seconds = ParseProtoDuration(StringOr(d, "retryDelay"));
+      out.retry_delay_seconds = ParseProtoDuration(JsonString(d, "retryDelay"));
     } else if (type == "type.googleapis.com/google.rpc.ErrorInfo") {
-      out.error_info_reason = StringOr(d, "reason");
+      out.error_info_reason = JsonString(d, "reason");
     }
   }
   return out;
@@ -116,11 +103,7 @@ const char* ReasonForGeminiError(long http_status, const std::optional<GoogleRpc
 
 std::unique_ptr<Collector> GeminiCollector::Create(const CollectorSpec&, ConfigMap& config) {
   GeminiConfig c;
-  c.base_url = config.String("base_url", c.base_url);
-  if (c.base_url.rfind("http://", 0) != 0 && c.base_url.rfind("https://", 0) != 0) {
-    config.FailAt("base_url", "must start with http:// or https://");
-  }
-  while (!c.base_url.empty() && c.base_url.back() == '/') c.base_url.pop_back();
+  c.base_url = ConfigBaseUrl(config, c.base_url);
   c.api_version = config.String("api_version", c.api_version);
   if (c.api_version != "v1beta" && c.api_version != "v1") {
     config.FailAt("api_version", "expected v1beta or v1, got \"" + c.api_version + "\"");
@@ -131,16 +114,10 @@ std::unique_ptr<Collector> GeminiCollector::Create(const CollectorSpec&, ConfigM
   if (!ValidModel(c.model)) {
     config.FailAt("model", "\"" + c.model + "\" is not a model name (letters, digits, - . _), e.g. gemini-2.0-flash");
   }
-  std::string call = config.String("call", "none");
-  if (call == "none") {
-    c.call = GeminiConfig::Call::kNone;
-  } else if (call == "count_tokens") {
-    c.call = GeminiConfig::Call::kCountTokens;
-  } else if (call == "generate_content") {
-    c.call = GeminiConfig::Call::kGenerateContent;
-  } else {
-    config.FailAt("call", "unknown call \"" + call + "\" (use none, count_tokens or generate_content)");
-  }
+  c.call = ConfigChoice<GeminiConfig::Call>(config, "call", "none",
+                                            {{"none", GeminiConfig::Call::kNone},
+                                             {"count_tokens", GeminiConfig::Call::kCountTokens},
+                                             {"generate_content", GeminiConfig::Call::kGenerateContent}});
   c.ca_file = config.String("ca_file", "");
   return std::make_unique<GeminiCollector>(std::move(c));
 }
@@ -192,7 +169,7 @@ ProbeResult GeminiCollector::Collect(const ProbeContext& ctx) {
     std::string msg = std::string(name) + ": HTTP " + std::to_string(resp.status);
     if (err) {
       if (!err->status.empty()) msg += " " + err->status;
-      if (!err->message.empty()) msg += ": " + Truncate(err->message, 200);
+      if (!err->message.empty()) msg += ": " + QuotePeer(err->message, {&config_.api_key});
       if (why == gemini_reason::kQuotaExhausted) {
         exhausted = err->quota_kinds.empty() ? std::vector<std::string>{"other"} : err->quota_kinds;
       }

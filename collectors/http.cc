@@ -1,7 +1,5 @@
 #include "collectors/http.h"
 
-#include <curl/curl.h>
-
 #include <algorithm>
 
 #include "base/config_node.h"
@@ -13,21 +11,6 @@ BOTWATCH_REGISTER_COLLECTOR("http", HttpCollector::Create);
 
 namespace {
 
-struct BodySink {
-  std::string* body;
-  size_t limit;
-  bool* truncated;
-};
-
-size_t WriteBody(char* data, size_t size, size_t nmemb, void* user) {
-  auto* sink = static_cast<BodySink*>(user);
-  size_t n = size * nmemb;
-  size_t room = sink->limit > sink->body->size() ? sink->limit - sink->body->size() : 0;
-  if (n > room) *sink->truncated = true;
-  sink->body->append(data, std::min(n, room));
-  return n;  // keep reading so timing covers the whole response
-}
-
 bool ValidHeaderName(const std::string& name) {
   if (name.empty()) return false;
   for (char c : name) {
@@ -37,30 +20,6 @@ bool ValidHeaderName(const std::string& name) {
 }
 
 }  // namespace
-
-const char* ReasonForCurlCode(int code) {
-  switch (static_cast<CURLcode>(code)) {
-    case CURLE_OK: return reason::kOk;
-    case CURLE_OPERATION_TIMEDOUT: return reason::kTimeout;
-    case CURLE_COULDNT_CONNECT: return reason::kConnectionRefused;
-    case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_RESOLVE_PROXY: return reason::kDns;
-    case CURLE_SSL_CONNECT_ERROR:
-    case CURLE_PEER_FAILED_VERIFICATION:
-    case CURLE_SSL_CERTPROBLEM:
-    case CURLE_SSL_CIPHER:
-    case CURLE_SSL_CACERT_BADFILE: return reason::kTls;
-    case CURLE_GOT_NOTHING:
-    case CURLE_RECV_ERROR:
-    case CURLE_SEND_ERROR:
-    case CURLE_PARTIAL_FILE: return reason::kIo;
-    case CURLE_UNSUPPORTED_PROTOCOL:
-    case CURLE_URL_MALFORMAT:
-    case CURLE_WEIRD_SERVER_REPLY:
-    case CURLE_TOO_MANY_REDIRECTS: return reason::kProtocol;
-    default: return reason::kIo;
-  }
-}
 
 std::unique_ptr<Collector> HttpCollector::Create(const CollectorSpec&, ConfigMap& config) {
   HttpProbeConfig c;
@@ -98,65 +57,10 @@ HttpCollector::HttpCollector(HttpProbeConfig config) : config_(std::move(config)
   if (config_.body_regex_source) body_regex_.emplace(*config_.body_regex_source, std::regex::extended);
 }
 
-HttpExchange HttpCollector::Perform(Duration timeout) const {
-  HttpExchange ex;
-  CURL* curl = curl_easy_init();
-  if (curl == nullptr) {
-    ex.curl_code = CURLE_FAILED_INIT;
-    ex.curl_error = "cannot initialise libcurl";
-    return ex;
-  }
-  char errbuf[CURL_ERROR_SIZE] = {0};
-  BodySink sink{&ex.body, config_.max_body_bytes, &ex.body_truncated};
-  curl_slist* headers = nullptr;
-  for (const auto& [name, value] : config_.headers) {
-    headers = curl_slist_append(headers, (name + ": " + value.reveal()).c_str());
-  }
-  curl_easy_setopt(curl, CURLOPT_URL, config_.url.c_str());
-  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);  // threads: no SIGALRM for DNS timeouts
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(std::max<int64_t>(1, timeout.count())));
-  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &WriteBody);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &sink);
-  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt(curl, CURLOPT_USERAGENT, "botwatch");
-  curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, config_.follow_redirects ? 1L : 0L);
-  curl_easy_setopt(curl, CURLOPT_MAXREDIRS, 10L);
-  curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, config_.tls_verify ? 1L : 0L);
-  curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, config_.tls_verify ? 2L : 0L);
-  if (!config_.ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, config_.ca_file.c_str());
-  if (config_.method == "HEAD") {
-    curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
-  } else if (config_.method != "GET") {
-    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, config_.method.c_str());
-  }
-  if (config_.body) {
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(config_.body->reveal().size()));
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, config_.body->reveal().c_str());
-  }
-
-  CURLcode rc = curl_easy_perform(curl);
-  ex.curl_code = rc;
-  if (rc != CURLE_OK) {
-    // libcurl's messages name host and port at most, never the URL's query or headers.
-    ex.curl_error = errbuf[0] ? errbuf : curl_easy_strerror(rc);
-  }
-  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &ex.status);
-  double v = 0;
-  if (curl_easy_getinfo(curl, CURLINFO_NAMELOOKUP_TIME, &v) == CURLE_OK) ex.dns_seconds = v;
-  if (curl_easy_getinfo(curl, CURLINFO_CONNECT_TIME, &v) == CURLE_OK) ex.connect_seconds = v;
-  if (curl_easy_getinfo(curl, CURLINFO_APPCONNECT_TIME, &v) == CURLE_OK) ex.tls_seconds = v;
-  if (curl_easy_getinfo(curl, CURLINFO_STARTTRANSFER_TIME, &v) == CURLE_OK) ex.first_byte_seconds = v;
-  if (curl_easy_getinfo(curl, CURLINFO_TOTAL_TIME, &v) == CURLE_OK) ex.total_seconds = v;
-  curl_slist_free_all(headers);
-  curl_easy_cleanup(curl);
-  return ex;
-}
-
-ProbeResult HttpCollector::Evaluate(const HttpExchange& ex) const {
+ProbeResult HttpCollector::Evaluate(const ProbeResponse& ex) const {
   FamilyBuilder fb;
   fb.Gauge("botwatch_http_duration_seconds", "Total time of the probe request.", ex.total_seconds);
-  if (ex.curl_code != CURLE_OK) {
+  if (!ex.ok()) {
     ProbeResult r = ProbeResult::Down(ReasonForCurlCode(ex.curl_code), ex.curl_error);
     r.families = fb.Take();
     return r;
@@ -188,9 +92,16 @@ ProbeResult HttpCollector::Evaluate(const HttpExchange& ex) const {
 }
 
 ProbeResult HttpCollector::Collect(const ProbeContext& ctx) {
-  Duration left = ctx.Remaining();
-  if (left.count() <= 0) return ProbeResult::Down(reason::kTimeout, "no time left before the deadline");
-  return Evaluate(Perform(left));
+  ProbeRequest req;
+  req.method = config_.method;
+  req.url = config_.url;
+  for (const auto& [name, value] : config_.headers) req.headers.emplace_back(name + ": " + value.reveal());
+  if (config_.body) req.body = config_.body->reveal();
+  req.max_body_bytes = config_.max_body_bytes;
+  req.tls_verify = config_.tls_verify;
+  req.ca_file = config_.ca_file;
+  req.max_redirects = config_.follow_redirects ? 10 : 0;
+  return Evaluate(PerformHttp(req, ctx.Remaining()));
 }
 
 }  // namespace botwatch

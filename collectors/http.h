@@ -1,8 +1,8 @@
 #pragma once
 
-// `type: http`: one HTTP(S) request per probe (libcurl), checked against an
-// expected status list and an optional body regex. TLS verification is on
-// unless the config explicitly turns it off.
+// `type: http`: one HTTP(S) request per probe (collectors/lib/http_request),
+// checked against an expected status list and an optional body regex. TLS
+// verification is on unless the config explicitly turns it off.
 
 #include <map>
 #include <optional>
@@ -12,6 +12,7 @@
 
 #include "base/secret.h"
 #include "collectors/collector.h"
+#include "collectors/lib/http_request.h"
 
 namespace botwatch {
 
@@ -26,19 +27,8 @@ struct HttpProbeConfig {
   std::optional<std::string> body_regex_source;
   bool tls_verify = true;
   std::string ca_file;
-  bool follow_redirects = true;
+  bool follow_redirects = true;  // up to 10; headers and body stay on the url's origin
   size_t max_body_bytes = 1 << 20;
-};
-
-// What one request returned, before interpretation: kept separate so the
-// classification is testable without a network.
-struct HttpExchange {
-  int curl_code = 0;  // CURLcode
-  std::string curl_error;
-  long status = 0;
-  std::string body;
-  bool body_truncated = false;
-  double dns_seconds = 0, connect_seconds = 0, tls_seconds = 0, first_byte_seconds = 0, total_seconds = 0;
 };
 
 class HttpCollector : public Collector {
@@ -48,17 +38,13 @@ class HttpCollector : public Collector {
   explicit HttpCollector(HttpProbeConfig config);
   ProbeResult Collect(const ProbeContext& ctx) override;
 
-  // Turns an exchange into up/down, reason and families.
-  ProbeResult Evaluate(const HttpExchange& ex) const;
+  // Turns what the request returned into up/down, reason and families: kept
+  // apart from the request so the classification is testable without a network.
+  ProbeResult Evaluate(const ProbeResponse& ex) const;
 
  private:
-  HttpExchange Perform(Duration timeout) const;
-
   HttpProbeConfig config_;
   std::optional<std::regex> body_regex_;
 };
-
-// Maps a libcurl error to our bounded reason vocabulary.
-const char* ReasonForCurlCode(int curl_code);
 
 }  // namespace botwatch

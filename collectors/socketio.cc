@@ -5,9 +5,8 @@
 #include <nlohmann/json.hpp>
 
 #include "base/config_node.h"
-#include "collectors/http.h"
 #include "collectors/registry.h"
-#include "collectors/tcp.h"
+#include "collectors/lib/tcp_connect.h"
 #include "collectors/lib/websocket_client.h"
 
 namespace botwatch {
@@ -23,11 +22,6 @@ constexpr char kRecordSeparator = '\x1e';
 // Long-polling GETs that carry nothing for us (server events, noops) are
 // skipped; past this many the server is not answering the CONNECT.
 constexpr int kMaxPolls = 8;
-
-std::string Truncate(std::string s, size_t n) {
-  if (s.size() > n) s = s.substr(0, n) + "...";
-  return s;
-}
 
 double SecondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
@@ -133,11 +127,11 @@ std::unique_ptr<Collector> SocketIoCollector::Create(const CollectorSpec&, Confi
 
 SocketIoCollector::SocketIoCollector(SocketIoConfig config) : config_(std::move(config)) {}
 
-std::string SocketIoCollector::Redact(const std::string& text) const {
+std::vector<const Secret*> SocketIoCollector::Secrets() const {
   std::vector<const Secret*> secrets;
   for (const auto& [k, v] : config_.auth_values) secrets.push_back(&v);
   if (config_.auth) secrets.push_back(&*config_.auth);
-  return RedactSecrets(text, secrets);
+  return secrets;
 }
 
 ProbeResponse SocketIoCollector::Poll(const std::string& sid, const std::optional<std::string>& body,
@@ -156,14 +150,14 @@ ProbeResponse SocketIoCollector::Poll(const std::string& sid, const std::optiona
 ProbeResult SocketIoCollector::Collect(const ProbeContext& ctx) {
   FamilyBuilder fb;
   auto down = [&](const char* why, const std::string& message) {
-    ProbeResult r = ProbeResult::Down(why, Redact(message));
+    ProbeResult r = ProbeResult::Down(why, RedactSecrets(message, Secrets()));
     r.families = fb.Take();
     return r;
   };
   auto transport_error = [&](const char* step, const ProbeResponse& resp) {
     if (!resp.ok()) return down(ReasonForCurlCode(resp.curl_code), std::string(step) + ": " + resp.curl_error);
     return down(reason::kProtocol, std::string(step) + ": HTTP " + std::to_string(resp.status) + ": " +
-                                       Truncate(resp.body, 200));
+                                       QuotePeer(resp.body, Secrets()));
   };
 
   // 1. Engine.IO handshake.
@@ -174,7 +168,7 @@ ProbeResult SocketIoCollector::Collect(const ProbeContext& ctx) {
   std::vector<std::string> packets = SplitPollingPayload(open.body);
   if (packets.empty() || packets[0][0] != '0') {
     return down(reason::kProtocol, "handshake: expected an Engine.IO open packet, got \"" +
-                                       Truncate(open.body, 80) + "\"");
+                                       QuotePeer(open.body, Secrets(), 80) + "\"");
   }
   Json handshake = Json::parse(packets[0].substr(1), nullptr, false);
   if (!handshake.is_object() || !handshake.contains("sid") || !handshake["sid"].is_string()) {
@@ -257,7 +251,7 @@ ProbeResult SocketIoCollector::Collect(const ProbeContext& ctx) {
                               ? err["message"].get<std::string>()
                               : packet->data;
         close();
-        return down(socketio_reason::kConnectError, "connect to " + config_.nsp + " refused: " + Truncate(why, 200));
+        return down(socketio_reason::kConnectError, "connect to " + config_.nsp + " refused: " + QuotePeer(why, Secrets()));
       }
     }
   }
@@ -284,7 +278,7 @@ std::optional<std::pair<const char*, std::string>> SocketIoCollector::UpgradeAnd
       case WebSocketError::Kind::kHandshake:
       case WebSocketError::Kind::kProtocol: why = socketio_reason::kWebSocketHandshake; break;
     }
-    return failed(why, std::string(step) + ": " + e.message);
+    return failed(why, std::string(step) + ": " + QuotePeer(e.message, Secrets()));
   };
   if (upgrades && std::find(upgrades->begin(), upgrades->end(), "websocket") == upgrades->end()) {
     return failed(socketio_reason::kWebSocketRefused, "the open packet does not offer the websocket upgrade");
@@ -304,7 +298,7 @@ std::optional<std::pair<const char*, std::string>> SocketIoCollector::UpgradeAnd
     if (auto e = ws.Receive(&answer, deadline)) return client_error("probe", *e);
   } while (answer == "6");
   if (answer != "3probe") {
-    return failed(socketio_reason::kWebSocketHandshake, "probe: expected 3probe, got \"" + Truncate(answer, 80) + "\"");
+    return failed(socketio_reason::kWebSocketHandshake, "probe: expected 3probe, got \"" + QuotePeer(answer, Secrets(), 80) + "\"");
   }
   double roundtrip = SecondsSince(probe_sent);
   if (auto e = ws.SendText("5", deadline)) return client_error("upgrade", *e);

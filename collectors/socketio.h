@@ -80,7 +80,7 @@ class SocketIoCollector : public Collector {
 
  private:
   ProbeResponse Poll(const std::string& sid, const std::optional<std::string>& body, Duration timeout) const;
-  std::string Redact(const std::string& text) const;
+  std::vector<const Secret*> Secrets() const;  // redacted from every message
   // The WebSocket upgrade of session `sid` and its close; adds its families to
   // *fb. nullopt when it worked, else the down result's reason and message.
   std::optional<std::pair<const char*, std::string>> UpgradeAndClose(const std::string& sid,

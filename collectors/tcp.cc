@@ -15,25 +15,6 @@ namespace botwatch {
 
 BOTWATCH_REGISTER_COLLECTOR("tcp", TcpCollector::Create);
 
-bool SplitHostPort(const std::string& address, std::string* host, std::string* port) {
-  size_t colon = address.rfind(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 >= address.size()) return false;
-  std::string h = address.substr(0, colon);
-  if (h.front() == '[') {
-    if (h.back() != ']') return false;
-    h = h.substr(1, h.size() - 2);
-  }
-  std::string p = address.substr(colon + 1);
-  for (char c : p) {
-    if (c < '0' || c > '9') return false;
-  }
-  long n = std::strtol(p.c_str(), nullptr, 10);
-  if (n <= 0 || n > 65535 || h.empty()) return false;
-  *host = h;
-  *port = p;
-  return true;
-}
-
 std::unique_ptr<Collector> TcpCollector::Create(const CollectorSpec&, ConfigMap& config) {
   std::string address = config.RequiredString("address");
   std::string host, port;

@@ -29,7 +29,4 @@ class TcpCollector : public Collector {
   std::optional<std::regex> expect_;
 };
 
-// Splits "host:port" or "[v6]:port". False if malformed.
-bool SplitHostPort(const std::string& address, std::string* host, std::string* port);
-
 }  // namespace botwatch

@@ -4,6 +4,10 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
+
+#include "base/config_node.h"
+#include "collectors/collector.h"
 
 namespace botwatch {
 namespace {
@@ -56,13 +60,20 @@ const std::string& ProbeResponse::Header(const std::string& name) const {
   return kEmpty;
 }
 
-ProbeResponse PerformHttp(const ProbeRequest& request, Duration timeout) {
+namespace {
+
+// One request of a (possibly redirected) chain.
+struct Hop {
+  std::string method;
+  std::string url;
+  const std::vector<Secret>* headers;    // nullptr: none (left the origin)
+  const std::optional<std::string>* body;  // nullptr: none
+};
+
+// `request` gives the options (TLS, body limit); `hop` what is sent. A 3xx's
+// Location, made absolute, goes to *redirect_url.
+ProbeResponse PerformHop(const ProbeRequest& request, const Hop& hop, Duration timeout, std::string* redirect_url) {
   ProbeResponse response;
-  if (timeout.count() <= 0) {
-    response.curl_code = CURLE_OPERATION_TIMEDOUT;
-    response.curl_error = "no time left before the deadline";
-    return response;
-  }
   CURL* curl = curl_easy_init();
   if (curl == nullptr) {
     response.curl_code = CURLE_FAILED_INIT;
@@ -72,8 +83,10 @@ ProbeResponse PerformHttp(const ProbeRequest& request, Duration timeout) {
   char errbuf[CURL_ERROR_SIZE] = {0};
   Sink sink{&response, request.max_body_bytes};
   curl_slist* headers = nullptr;
-  for (const Secret& h : request.headers) headers = curl_slist_append(headers, h.reveal().c_str());
-  curl_easy_setopt(curl, CURLOPT_URL, request.url.c_str());
+  if (hop.headers != nullptr) {
+    for (const Secret& h : *hop.headers) headers = curl_slist_append(headers, h.reveal().c_str());
+  }
+  curl_easy_setopt(curl, CURLOPT_URL, hop.url.c_str());
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);  // worker threads: no SIGALRM for DNS timeouts
   curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(std::max<int64_t>(1, timeout.count())));
   curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
@@ -83,24 +96,155 @@ ProbeResponse PerformHttp(const ProbeRequest& request, Duration timeout) {
   curl_easy_setopt(curl, CURLOPT_HEADERDATA, &response);
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
   curl_easy_setopt(curl, CURLOPT_USERAGENT, "botwatch");
+  // Redirects are followed by PerformHttp, hop by hop: libcurl would send
+  // custom headers (API keys) to whatever host a redirect names.
   curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
   curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, request.tls_verify ? 1L : 0L);
   curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, request.tls_verify ? 2L : 0L);
   if (!request.ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, request.ca_file.c_str());
-  if (request.method != "GET") curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, request.method.c_str());
-  if (request.body) {
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(request.body->size()));
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, request.body->c_str());
+  if (hop.method == "HEAD") {
+    curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);  // a custom HEAD would wait for a body that never comes
+  } else if (hop.method != "GET") {
+    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, hop.method.c_str());
+  }
+  if (hop.body != nullptr && hop.body->has_value()) {
+    const std::string& body = **hop.body;
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.c_str());
   }
   CURLcode rc = curl_easy_perform(curl);
   response.curl_code = rc;
   if (rc != CURLE_OK) response.curl_error = errbuf[0] ? errbuf : curl_easy_strerror(rc);
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response.status);
-  double total = 0;
-  if (curl_easy_getinfo(curl, CURLINFO_TOTAL_TIME, &total) == CURLE_OK) response.total_seconds = total;
+  double v = 0;
+  if (curl_easy_getinfo(curl, CURLINFO_NAMELOOKUP_TIME, &v) == CURLE_OK) response.dns_seconds = v;
+  if (curl_easy_getinfo(curl, CURLINFO_CONNECT_TIME, &v) == CURLE_OK) response.connect_seconds = v;
+  if (curl_easy_getinfo(curl, CURLINFO_APPCONNECT_TIME, &v) == CURLE_OK) response.tls_seconds = v;
+  if (curl_easy_getinfo(curl, CURLINFO_STARTTRANSFER_TIME, &v) == CURLE_OK) response.first_byte_seconds = v;
+  if (curl_easy_getinfo(curl, CURLINFO_TOTAL_TIME, &v) == CURLE_OK) response.total_seconds = v;
+  char* location = nullptr;
+  if (rc == CURLE_OK && curl_easy_getinfo(curl, CURLINFO_REDIRECT_URL, &location) == CURLE_OK && location != nullptr) {
+    *redirect_url = location;
+  }
   curl_slist_free_all(headers);
   curl_easy_cleanup(curl);
   return response;
+}
+
+bool IsRedirect(long status) {
+  return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+}
+
+std::string Lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  return s;
+}
+
+}  // namespace
+
+ProbeResponse PerformHttp(const ProbeRequest& request, Duration timeout) {
+  if (timeout.count() <= 0) {
+    ProbeResponse response;
+    response.curl_code = CURLE_OPERATION_TIMEDOUT;
+    response.curl_error = "no time left before the deadline";
+    return response;
+  }
+  const SteadyTime deadline = std::chrono::steady_clock::now() + timeout;
+  const std::string origin = UrlOrigin(request.url);
+  Hop hop{request.method, request.url, &request.headers, &request.body};
+  double elapsed = 0;  // seconds spent in the redirects before this hop
+  for (int redirects = 0;; ++redirects) {
+    std::string next;
+    auto left = std::chrono::duration_cast<Duration>(deadline - std::chrono::steady_clock::now());
+    ProbeResponse response = PerformHop(request, hop, left, &next);
+    // Timings count from the start of the chain, as libcurl's own do.
+    for (double* t : {&response.dns_seconds, &response.connect_seconds, &response.tls_seconds,
+                      &response.first_byte_seconds}) {
+      if (*t > 0) *t += elapsed;
+    }
+    response.total_seconds += elapsed;
+    if (!response.ok() || !IsRedirect(response.status) || next.empty() || request.max_redirects <= 0) {
+      return response;
+    }
+    if (redirects >= request.max_redirects) {
+      response.curl_code = CURLE_TOO_MANY_REDIRECTS;
+      response.curl_error = "more than " + std::to_string(request.max_redirects) + " redirects";
+      return response;
+    }
+    if (UrlOrigin(next).empty()) {
+      response.curl_code = CURLE_UNSUPPORTED_PROTOCOL;
+      response.curl_error = "redirect to a URL that is not http:// or https://";
+      return response;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      response.curl_code = CURLE_OPERATION_TIMEDOUT;
+      response.curl_error = "no time left before the deadline to follow a redirect";
+      return response;
+    }
+    elapsed = response.total_seconds;
+    // As browsers and libcurl do: 303 turns into GET, and so do 301/302 of a POST.
+    if (response.status == 303 || (hop.method == "POST" && response.status != 307 && response.status != 308)) {
+      if (hop.method != "HEAD") hop.method = "GET";
+      hop.body = nullptr;
+    }
+    if (origin.empty() || UrlOrigin(next) != origin) {
+      // Dropped for the rest of the chain, even a hop back to the origin: the
+      // other host chose that URL.
+      hop.headers = nullptr;
+      hop.body = nullptr;
+    }
+    hop.url = next;
+  }
+}
+
+const char* ReasonForCurlCode(int code) {
+  switch (static_cast<CURLcode>(code)) {
+    case CURLE_OK: return reason::kOk;
+    case CURLE_OPERATION_TIMEDOUT: return reason::kTimeout;
+    case CURLE_COULDNT_CONNECT: return reason::kConnectionRefused;
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY: return reason::kDns;
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CACERT_BADFILE: return reason::kTls;
+    case CURLE_GOT_NOTHING:
+    case CURLE_RECV_ERROR:
+    case CURLE_SEND_ERROR:
+    case CURLE_PARTIAL_FILE: return reason::kIo;
+    case CURLE_UNSUPPORTED_PROTOCOL:
+    case CURLE_URL_MALFORMAT:
+    case CURLE_WEIRD_SERVER_REPLY:
+    case CURLE_TOO_MANY_REDIRECTS: return reason::kProtocol;
+    default: return reason::kIo;
+  }
+}
+
+std::string UrlOrigin(const std::string& url) {
+  size_t scheme_end = url.find("://");
+  if (scheme_end == std::string::npos) return "";
+  std::string scheme = Lower(url.substr(0, scheme_end));
+  std::string default_port;
+  if (scheme == "http") {
+    default_port = "80";
+  } else if (scheme == "https") {
+    default_port = "443";
+  } else {
+    return "";
+  }
+  size_t start = scheme_end + 3;
+  size_t end = url.find_first_of("/?#", start);
+  std::string authority = url.substr(start, end == std::string::npos ? std::string::npos : end - start);
+  if (size_t at = authority.rfind('@'); at != std::string::npos) authority = authority.substr(at + 1);
+  std::string host = authority, port = default_port;
+  size_t colon = authority.rfind(':');
+  if (colon != std::string::npos && authority.find(']', colon) == std::string::npos) {
+    host = authority.substr(0, colon);
+    if (colon + 1 < authority.size()) port = authority.substr(colon + 1);
+  }
+  if (host.empty()) return "";
+  return scheme + "://" + Lower(host) + ":" + port;
 }
 
 std::string StatusClass(long status) {
@@ -118,6 +262,24 @@ std::string RedactSecrets(std::string text, const std::vector<const Secret*>& se
     }
   }
   return text;
+}
+
+std::string QuotePeer(const std::string& text, const std::vector<const Secret*>& secrets, size_t max_bytes) {
+  std::string out = RedactSecrets(text, secrets);
+  if (out.size() <= max_bytes) return out;
+  size_t cut = max_bytes;
+  while (cut > 0 && (static_cast<unsigned char>(out[cut]) & 0xC0) == 0x80) --cut;  // not inside a UTF-8 sequence
+  out.resize(cut);
+  return out + "...";
+}
+
+std::string ConfigBaseUrl(ConfigMap& config, const std::string& def) {
+  std::string url = config.String("base_url", def);
+  if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) {
+    config.FailAt("base_url", "must start with http:// or https://");
+  }
+  while (!url.empty() && url.back() == '/') url.pop_back();
+  return url;
 }
 
 std::string UrlEncode(const std::string& value) {

@@ -1,9 +1,10 @@
 #pragma once
 
 // One blocking libcurl request bounded by a timeout, keeping the response
-// headers: the building block of the API collectors (facebook, gemini,
-// socketio). Request URLs and headers may carry credentials, so nothing here
-// logs them, and curl's own error text names at most host and port.
+// headers and phase timings: the only code in botwatch that drives libcurl,
+// used by the http, facebook, gemini and socketio collectors. Request URLs and
+// headers may carry credentials, so nothing here logs them, and curl's own
+// error text names at most host and port.
 // (Named Probe* because agent/web_server.h already has botwatch::HttpRequest
 // and HttpResponse for the server side; one name, two classes = ODR violation.)
 
@@ -17,14 +18,21 @@
 
 namespace botwatch {
 
+class ConfigMap;
+
 struct ProbeRequest {
   std::string method = "GET";
   std::string url;
   std::vector<Secret> headers;  // "Name: value" lines; values may be credentials
-  std::optional<std::string> body;
-  size_t max_body_bytes = 1 << 20;
+  std::optional<std::string> body;  // may be a credential too
+  size_t max_body_bytes = 1 << 20;  // the rest is read (so timings cover it) but not kept
   bool tls_verify = true;
   std::string ca_file;
+  // 0: a 3xx is the answer. Otherwise up to this many redirects are followed;
+  // `headers` and `body` go only to the request's own origin (scheme, host and
+  // port): once a redirect leaves it they are dropped for the rest of the chain,
+  // so a credential never reaches another host.
+  int max_redirects = 0;
 };
 
 struct ProbeResponse {
@@ -34,7 +42,9 @@ struct ProbeResponse {
   std::string body;
   bool body_truncated = false;
   std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
-  double total_seconds = 0;
+  // Seconds from the start of the first request (redirects included) until
+  // each phase of the last one ended; 0 for a phase that did not happen.
+  double dns_seconds = 0, connect_seconds = 0, tls_seconds = 0, first_byte_seconds = 0, total_seconds = 0;
 
   bool ok() const { return curl_code == 0; }
   // Value of the last header named `name` (lower case); "" if absent.
@@ -43,8 +53,15 @@ struct ProbeResponse {
 
 // Never runs longer than `timeout`. With no time left (zero or less: the
 // probe's deadline has passed) it returns a timed-out response without
-// sending anything. Redirects are not followed.
+// sending anything. The timeout covers every redirect followed.
 ProbeResponse PerformHttp(const ProbeRequest& request, Duration timeout);
+
+// Maps a libcurl error (ProbeResponse::curl_code) to the bounded reason vocabulary.
+const char* ReasonForCurlCode(int curl_code);
+
+// "scheme://host:port" of an absolute http(s) URL, lower-cased, with the
+// scheme's default port filled in; "" if `url` is not one.
+std::string UrlOrigin(const std::string& url);
 
 // "2xx" etc. for a status code; "none" when no response arrived.
 std::string StatusClass(long status);
@@ -52,6 +69,18 @@ std::string StatusClass(long status);
 // Replaces every occurrence of each secret's value with "<secret>": for text
 // that quotes a peer (error messages) before it reaches a log or the status API.
 std::string RedactSecrets(std::string text, const std::vector<const Secret*>& secrets);
+
+// How a peer's own text (an API error message, a response body) is kept for a
+// ProbeResult message: secrets redacted first, then cut to `max_bytes` (on a
+// UTF-8 boundary, "..." appended). In that order, so a secret straddling the
+// cut cannot leave a prefix behind.
+inline constexpr size_t kPeerTextBytes = 200;
+std::string QuotePeer(const std::string& text, const std::vector<const Secret*>& secrets,
+                      size_t max_bytes = kPeerTextBytes);
+
+// The `base_url` key of an API collector (default `def`): http:// or https://,
+// trailing slashes removed; otherwise an error at the key.
+std::string ConfigBaseUrl(ConfigMap& config, const std::string& def);
 
 // Percent-encodes a query parameter value.
 std::string UrlEncode(const std::string& value);

@@ -26,4 +26,7 @@ struct TcpConnection {
 // fast belong in /etc/hosts, or use an IP address.
 TcpConnection ConnectTcp(const std::string& host, const std::string& port, SteadyTime deadline);
 
+// Splits "host:port" or "[v6]:port". False if malformed.
+bool SplitHostPort(const std::string& address, std::string* host, std::string* port);
+
 }  // namespace botwatch

@@ -199,7 +199,7 @@ std::optional<WebSocketError> WebSocketClient::Connect(const std::string& host, 
   if (status_line.rfind("HTTP/1.", 0) == 0 && status_line.size() >= 12) {
     status = std::strtol(status_line.c_str() + 9, nullptr, 10);
   }
-  if (status == 0) return Error(Kind::kHandshake, "not an HTTP response: \"" + status_line.substr(0, 80) + "\"");
+  if (status == 0) return Error(Kind::kHandshake, "not an HTTP response: \"" + status_line + "\"");
   std::string upgrade, connection, accept;
   size_t content_length = 0;
   size_t pos = line_end == std::string::npos ? head.size() : line_end + 2;
@@ -224,7 +224,7 @@ std::optional<WebSocketError> WebSocketClient::Connect(const std::string& host, 
     content_length = std::min<size_t>(content_length, 512);
     while (in_.size() < content_length && !ReadMore(deadline)) {
     }
-    std::string body = in_.substr(0, std::min<size_t>(in_.size(), 200));
+    std::string body = in_.substr(0, std::min<size_t>(in_.size(), 512));
     std::string message = "HTTP " + std::to_string(status);
     if (!body.empty()) message += ": " + body;
     return Error(Kind::kUpgradeRefused, message);

@@ -67,6 +67,8 @@ struct WebSocketError {
     kProtocol,        // an invalid frame, or a close frame from the server
   };
   Kind kind;
+  // May quote the server (its status line, up to 512 bytes of a refusal's
+  // body) whole: the caller knows the secrets, so it redacts and then cuts.
   std::string message;
 };
 

@@ -411,3 +411,23 @@ TEST_CASE("facebook: answers that are not Graph JSON are down with a bounded rea
   CHECK_FALSE(r.up);
   CHECK(r.reason == expect);
 }
+
+TEST_CASE("facebook: a token straddling the 200-byte cut of a Graph error message leaves no piece behind") {
+  // Issue 13 item 3: cut first, then redacted, the token's first bytes survived.
+  FakeGraph graph;
+  const std::string filler(185, 'm');  // the cut at 200 falls 15 bytes into the token
+  SECTION("in a call's Graph error") {
+    graph.me = [&] { return GraphErrorReply(400, 190, filler + kPageToken + " is malformed"); };
+  }
+  SECTION("in debug_token's inner error") {
+    graph.debug_token = [&] {
+      nlohmann::json inner = {{"code", 190}, {"message", filler + kPageToken + " is malformed"}};
+      return Json(200, nlohmann::json{{"data", {{"error", inner}, {"is_valid", false}, {"scopes", nlohmann::json::array()}}}}.dump());
+    };
+  }
+  ProbeResult r = BuildCollector(graph.Item()).Probe();
+  CHECK(r.reason == "token_invalid");
+  INFO(r.message);
+  CHECK(r.message.find(filler) != std::string::npos);
+  CHECK(PieceOfSecretIn(Dump(r), kPageToken) == "");
+}

@@ -268,25 +268,45 @@ TEST_CASE("gemini: config errors name the field") {
 
 TEST_CASE("gemini: the API key never reaches /metrics, /api/v1/status or the log") {
   FakeGemini api;
-  // A hostile error message quoting the key back: it must be redacted.
-  api.handler = [](const StubRequest&) {
-    return Json(400, std::string(R"({"error":{"code":400,"message":"API key not valid: )") + kApiKey +
-                         R"(","status":"INVALID_ARGUMENT","details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo",)"
-                         R"("reason":"API_KEY_INVALID","domain":"googleapis.com"}]}})");
-  };
+  std::string quoted;  // what /api/v1/status shows of the peer's message
+  SECTION("an error message quoting the key back is redacted") {
+    api.handler = [](const StubRequest&) {
+      return Json(400, std::string(R"({"error":{"code":400,"message":"API key not valid: )") + kApiKey +
+                           R"(","status":"INVALID_ARGUMENT","details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo",)"
+                           R"("reason":"API_KEY_INVALID","domain":"googleapis.com"}]}})");
+    };
+    quoted = "API key not valid: <secret>";
+  }
+  SECTION("a key straddling the message's 200-byte cut leaves no piece behind") {
+    // Issue 13 item 3: the message used to be cut before it was redacted, so
+    // the key's first bytes (before byte 200) survived.
+    const std::string filler(190, 'm');
+    api.handler = [filler](const StubRequest&) {
+      return Json(400, R"({"error":{"code":400,"message":")" + filler + kApiKey +
+                           R"( was rejected","status":"INVALID_ARGUMENT","details":[{"@type":)"
+                           R"("type.googleapis.com/google.rpc.ErrorInfo","reason":"API_KEY_INVALID"}]}})");
+    };
+    quoted = filler + "<secret>";
+    ProbeResult direct = BuildCollector(api.Item()).Probe();
+    CHECK(direct.reason == "auth");
+    INFO(direct.message);
+    CHECK(direct.message.find(quoted) != std::string::npos);
+    CHECK(PieceOfSecretIn(Dump(direct), kApiKey) == "");
+  }
   TempDir dir;
   std::string config = dir.Write("botwatch.yaml", "collectors:\n  - {name: ai, type: gemini, interval: 500ms, base_url: '" +
                                                       api.server().Url() + "', api_key: '${GEMINI_TEST_KEY}', model: gemini-2.0-flash}\n");
   ::setenv("GEMINI_TEST_KEY", kApiKey, 1);
   Botwatch bw(config, dir.path(), {"--log.level=debug"});
   REQUIRE(bw.WaitReady());
-  REQUIRE(Eventually([&] { return api.server().requests() >= 2; }, 10s));
+  const int before = api.server().requests();
+  REQUIRE(Eventually([&] { return api.server().requests() >= before + 2; }, 10s));
   HttpResult metrics = HttpGet(bw.Url("/metrics"));
   HttpResult status = HttpGet(bw.Url("/api/v1/status"));
   CHECK(metrics.body.find("reason=\"auth\"") != std::string::npos);
-  CHECK(status.body.find("API key not valid: <secret>") != std::string::npos);
+  CHECK(status.body.find(quoted) != std::string::npos);
   std::string log = bw.process().Log();
-  for (const std::string& text : {metrics.body, status.body, log}) CHECK(text.find(kApiKey) == std::string::npos);
+  for (const std::string& text : {metrics.body, status.body, log}) CHECK(PieceOfSecretIn(text, kApiKey) == "");
   CommandResult lint = RunCommand({"promtool", "check", "metrics"}, metrics.body);
   INFO(lint.output);
   CHECK(lint.exit_code == 0);

@@ -287,3 +287,25 @@ TEST_CASE("socketio: a server killed mid-run turns up to 0 without slowing scrap
   INFO(lint.output);
   CHECK(lint.exit_code == 0);
 }
+
+TEST_CASE("socketio: a secret straddling the 200-byte cut of a CONNECT refusal leaves no piece behind") {
+  // Issue 13 item 3: a peer's text is redacted before it is cut. A stand-in
+  // Engine.IO server that refuses the CONNECT quoting the auth secret after
+  // 185 bytes: cut first, 15 bytes of it would survive.
+  const std::string secret = "peer-secret-0123456789-abcdef";
+  const std::string filler(185, 'm');
+  LoopbackServer fake([&](const StubRequest& req) {
+    if (req.method == "POST") return StubResponse{200, "ok"};
+    if (req.target.find("sid=") == std::string::npos) {
+      return StubResponse{200, R"(0{"sid":"s1","upgrades":[],"pingInterval":25000,"pingTimeout":20000})"};
+    }
+    return StubResponse{200, "44{\"message\":\"" + filler + secret + " is wrong\"}"};
+  });
+  ProbeResult r =
+      BuildCollector("{name: s, type: socketio, url: '" + fake.Url() + "', auth: {service: bot, secret: " + secret + "}}")
+          .Probe();
+  CHECK(r.reason == "connect_error");
+  INFO(r.message);
+  CHECK(r.message.find(filler + "<secret>") != std::string::npos);
+  CHECK(PieceOfSecretIn(Dump(r), secret) == "");
+}

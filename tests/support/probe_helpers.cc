@@ -59,4 +59,12 @@ std::optional<double> ScrapeValue(const std::string& metrics, const std::string&
   return std::nullopt;
 }
 
+std::string PieceOfSecretIn(const std::string& text, const std::string& secret, size_t piece) {
+  for (size_t i = 0; i + piece <= secret.size(); ++i) {
+    std::string part = secret.substr(i, piece);
+    if (text.find(part) != std::string::npos) return part;
+  }
+  return "";
+}
+
 }  // namespace botwatch::testing

@@ -39,4 +39,8 @@ std::string Dump(const ProbeResult& result);
 // Value of the first /metrics line starting with `series` (exact name and labels).
 std::optional<double> ScrapeValue(const std::string& metrics, const std::string& series);
 
+// The first substring of `secret` at least `piece` bytes long that `text`
+// contains, "" if none: catches a secret cut in half as well as a whole one.
+std::string PieceOfSecretIn(const std::string& text, const std::string& secret, size_t piece = 8);
+
 }  // namespace botwatch::testing

@@ -3,6 +3,8 @@
 #include <curl/curl.h>
 
 #include <catch2/catch.hpp>
+#include <mutex>
+#include <vector>
 
 #include "agent/config.h"
 #include "collectors/http.h"
@@ -197,4 +199,114 @@ TEST_CASE("curl error codes map to the bounded reason vocabulary") {
   CHECK(std::string(ReasonForCurlCode(CURLE_COULDNT_CONNECT)) == "connection_refused");
   CHECK(std::string(ReasonForCurlCode(CURLE_COULDNT_RESOLVE_HOST)) == "dns");
   CHECK(std::string(ReasonForCurlCode(CURLE_PEER_FAILED_VERIFICATION)) == "tls");
+}
+
+TEST_CASE("http: configured headers and body never follow a redirect to another origin") {
+  // Two loopback servers on different ports are two origins. Each records what
+  // reached its /land.
+  struct Seen {
+    std::mutex mu;
+    std::vector<StubRequest> landed;
+    void Add(const StubRequest& r) {
+      std::lock_guard<std::mutex> lock(mu);
+      landed.push_back(r);
+    }
+    std::vector<StubRequest> Get() {
+      std::lock_guard<std::mutex> lock(mu);
+      return landed;
+    }
+  } seen_a, seen_b;
+  auto redirect = [](int status, const std::string& to) {
+    StubResponse r{status, ""};
+    r.headers.emplace_back("Location", to);
+    return r;
+  };
+  std::string a_url;  // set once A listens; B's /back points there
+  LoopbackServer b([&](const StubRequest& req) {
+    if (req.target == "/back") return redirect(302, a_url + "/land");
+    seen_b.Add(req);
+    return StubResponse{200, "landed"};
+  });
+  LoopbackServer a([&](const StubRequest& req) {
+    if (req.target == "/cross") return redirect(302, b.Url("/land"));
+    if (req.target == "/cross307") return redirect(307, b.Url("/land"));
+    if (req.target == "/same") return redirect(302, "/land");
+    if (req.target == "/same307") return redirect(307, "/land");
+    if (req.target == "/away-and-back") return redirect(302, b.Url("/back"));
+    if (req.target == "/loop") return redirect(302, "/loop");
+    seen_a.Add(req);
+    return StubResponse{200, "landed"};
+  });
+  a_url = a.Url();
+  const std::string secret_headers = "headers: {X-Api-Key: SEKRIT-HEADER-VALUE, Authorization: 'Bearer SEKRIT-AUTH'}";
+  auto item = [&](const std::string& path, const std::string& extra = "") {
+    return "{name: h, type: http, url: '" + a.Url(path) + "', " + secret_headers + extra + "}";
+  };
+
+  SECTION("a redirect to another port: the target sees neither header") {
+    ProbeResult r = Probe(*Build(item("/cross")));
+    INFO(r.message);
+    CHECK(r.up);
+    auto landed = seen_b.Get();
+    REQUIRE(landed.size() == 1);
+    CHECK(landed[0].Header("X-Api-Key").empty());
+    CHECK(landed[0].Header("Authorization").empty());
+  }
+  SECTION("a 307 keeps the method but not the body when it leaves the origin") {
+    ProbeResult r = Probe(*Build(item("/cross307", ", method: PUT, body: SEKRIT-BODY")));
+    INFO(r.message);
+    CHECK(r.up);
+    auto landed = seen_b.Get();
+    REQUIRE(landed.size() == 1);
+    CHECK(landed[0].method == "PUT");
+    CHECK(landed[0].body.empty());
+    CHECK(landed[0].Header("X-Api-Key").empty());
+  }
+  SECTION("a redirect within the origin still carries them") {
+    ProbeResult r = Probe(*Build(item("/same")));
+    CHECK(r.up);
+    auto landed = seen_a.Get();
+    REQUIRE(landed.size() == 1);
+    CHECK(landed[0].Header("X-Api-Key") == "SEKRIT-HEADER-VALUE");
+    CHECK(landed[0].Header("Authorization") == "Bearer SEKRIT-AUTH");
+  }
+  SECTION("a 307 within the origin carries the body too") {
+    ProbeResult r = Probe(*Build(item("/same307", ", method: POST, body: SEKRIT-BODY")));
+    CHECK(r.up);
+    auto landed = seen_a.Get();
+    REQUIRE(landed.size() == 1);
+    CHECK(landed[0].method == "POST");
+    CHECK(landed[0].body == "SEKRIT-BODY");
+  }
+  SECTION("once the chain has left the origin, coming back does not bring them back") {
+    ProbeResult r = Probe(*Build(item("/away-and-back")));
+    CHECK(r.up);
+    auto landed = seen_a.Get();
+    REQUIRE(landed.size() == 1);
+    CHECK(landed[0].Header("X-Api-Key").empty());
+  }
+  SECTION("follow_redirects: false answers with the 3xx itself") {
+    ProbeResult r = Probe(*Build(item("/cross", ", follow_redirects: false")));
+    CHECK(r.reason == "http_status");
+    CHECK(Gauge(r, "botwatch_http_status_code") == 302);
+    CHECK(b.requests() == 0);
+  }
+  SECTION("a redirect loop ends with reason protocol") {
+    ProbeResult r = Probe(*Build(item("/loop")));
+    CHECK(r.reason == "protocol");
+    CHECK(r.message == "more than 10 redirects");
+    CHECK(a.requests() == 11);
+  }
+}
+
+TEST_CASE("http: the origin of a URL is its scheme, host and port") {
+  CHECK(UrlOrigin("http://Example.com/x?y") == "http://example.com:80");
+  CHECK(UrlOrigin("HTTPS://example.com") == "https://example.com:443");
+  CHECK(UrlOrigin("https://user:pw@example.com:8443/") == "https://example.com:8443");
+  CHECK(UrlOrigin("http://[::1]:9/") == "http://[::1]:9");
+  CHECK(UrlOrigin("http://[::1]/") == "http://[::1]:80");
+  CHECK(UrlOrigin("http://example.com:80/") == UrlOrigin("http://example.com/"));
+  CHECK(UrlOrigin("http://example.com:8080/") != UrlOrigin("http://example.com/"));
+  CHECK(UrlOrigin("ftp://example.com/") == "");
+  CHECK(UrlOrigin("/relative") == "");
 }

@@ -8,6 +8,7 @@
 #include "collectors/lib/http_request.h"
 #include "collectors/registry.h"
 #include "collectors/socketio.h"
+#include "tests/support/probe_helpers.h"
 
 using namespace botwatch;
 
@@ -150,6 +151,31 @@ TEST_CASE("Socket.IO packets are parsed with namespace and ack id") {
   CHECK_FALSE(ParseSocketIoPacket("45[\"no-attachment-count\"]"));
   CHECK_FALSE(ParseSocketIoPacket("451[\"no dash\"]"));
   CHECK_FALSE(ParseSocketIoPacket("4"));
+}
+
+TEST_CASE("QuotePeer redacts before it cuts, so no piece of a secret survives the cut") {
+  const std::string key = "AIzaSyD-straddling-KEY-0123456789";
+  Secret s(key), other("pw");
+  for (size_t before : {180, 185, 190, 195, 199}) {
+    std::string peer = std::string(before, 'm') + key + " and more text after it";
+    std::string kept = QuotePeer(peer, {&s, &other});
+    INFO(before << ": " << kept);
+    CHECK(kept.size() <= kPeerTextBytes + 3);
+    CHECK(kept.size() >= kPeerTextBytes - 3);
+    CHECK(kept.compare(kept.size() - 3, 3, "...") == 0);
+    CHECK(botwatch::testing::PieceOfSecretIn(kept, key).empty());
+  }
+  // The order matters: cut first, then redacted, the key's first bytes stay.
+  std::string cut_first = RedactSecrets((std::string(190, 'm') + key).substr(0, 200), {&s});
+  CHECK(cut_first.find(key.substr(0, 10)) != std::string::npos);
+  // Short text is kept whole (redacted), and a cut never splits a UTF-8 character.
+  CHECK(QuotePeer("bad pw here", {&other}) == "bad <secret> here");
+  std::string accents;
+  for (int i = 0; i < 150; ++i) accents += "\xc3\xa9";  // "é", two bytes each
+  std::string kept = QuotePeer(accents, {});
+  CHECK(kept == accents.substr(0, 200) + "...");
+  CHECK(QuotePeer("x" + accents, {}) == "x" + accents.substr(0, 198) + "...");
+  CHECK(QuotePeer(std::string(50, 'a'), {}, 10) == std::string(10, 'a') + "...");
 }
 
 TEST_CASE("RedactSecrets replaces every occurrence of each secret") {
