@@ -7,6 +7,7 @@
                                       a unit test that fires it and one that does not
     static_checks.py alertmanager     amtool check-config alerts/alertmanager.yml
     static_checks.py prometheus       promtool check config on packaging/prometheus/ as installed,
+                                      every botwatch job sends basic auth with a password_file,
                                       and the file_sd example yields its targets
     static_checks.py dashboards       dashboards are generated, importable, and every PromQL
                                       expression parses in a real Prometheus
@@ -150,6 +151,12 @@ def check_prometheus_config():
         os.makedirs(os.path.join(etc, "secrets"))
         with open(os.path.join(etc, "secrets", "digitalocean_token"), "w") as f:
             f.write("dop_v1_example\n")
+        with open(os.path.join(etc, "prometheus.yml"), encoding="utf-8") as f:
+            problems = scrape_auth_problems(f.read(), etc)
+        if problems:
+            raise Failure("\n".join(problems))
+        with open(os.path.join(etc, "secrets", "botwatch_password"), "w") as f:
+            f.write("example-password")
         _, out = run(["promtool", "check", "config", os.path.join(etc, "prometheus.yml")])
         log(out.strip())
         if "WARNING" in out:
@@ -167,6 +174,39 @@ def check_prometheus_config():
         check_droplet_relabeling(w, os.path.join(etc, "prometheus.yml"))
     finally:
         w.remove()
+
+
+def scrape_jobs(config_text):
+    """{job name: job text} of a Prometheus config's scrape_configs (2-space indented list)."""
+    jobs = {}
+    for block in re.split(r"^  - job_name: ", config_text, flags=re.M)[1:]:
+        name, _, body = block.partition("\n")
+        jobs[name.strip().strip("'\"")] = re.split(r"^\S", body, flags=re.M)[0]
+    return jobs
+
+
+def scrape_auth_problems(config_text, config_dir):
+    """Each botwatch job must send basic auth (cloud-init.yaml turns it on) with the
+    password read from a file, which the installed layout must provide a place for."""
+    problems = []
+    jobs = {n: b for n, b in scrape_jobs(config_text).items() if n.startswith("botwatch")}
+    if not jobs:
+        problems.append("no botwatch scrape job")
+    for name, body in jobs.items():
+        auth = re.search(r"^    basic_auth:\n((?:      .*\n)+)", body, flags=re.M)
+        if not auth:
+            problems.append(f"job {name}: no basic_auth")
+            continue
+        fields = dict(re.findall(r"^      (\w+): *(.*)$", auth.group(1), flags=re.M))
+        if not fields.get("username"):
+            problems.append(f"job {name}: basic_auth has no username")
+        if "password" in fields:
+            problems.append(f"job {name}: basic_auth holds the password inline; use password_file")
+        if not fields.get("password_file"):
+            problems.append(f"job {name}: basic_auth has no password_file")
+        elif not os.path.isdir(os.path.dirname(os.path.join(config_dir, fields["password_file"]))):
+            problems.append(f"job {name}: password_file {fields['password_file']} is not in the installed layout")
+    return problems
 
 
 # What digitalocean_sd_configs hands to relabeling (the meta labels of its docs),
@@ -362,6 +402,15 @@ def check_self_test():
     expect(found, "also used by a.json", "dashboards: unique uids")
     if dashboard_problems({"a.json": good}):
         problems.append(f"a shipped dashboard alone has problems: {dashboard_problems({'a.json': good})}")
+
+    found = scrape_auth_problems("scrape_configs:\n  - job_name: botwatch\n    static_configs: []\n"
+                                 "  - job_name: botwatch-x\n    basic_auth:\n      username: p\n"
+                                 "      password: s3cret\n  - job_name: node\n    static_configs: []\n", "/")
+    expect(found, "job botwatch: no basic_auth", "prometheus: basic_auth")
+    expect(found, "job botwatch-x: basic_auth holds the password inline", "prometheus: inline password")
+    expect(found, "job botwatch-x: basic_auth has no password_file", "prometheus: password_file")
+    if any("node" in f for f in found):
+        problems.append(f"prometheus: a non-botwatch job was asked for basic auth: {found}")
 
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from e2e_test import e2e_rules  # noqa: E402
