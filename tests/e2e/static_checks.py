@@ -101,8 +101,8 @@ def check_alert_coverage():
             return f.read()
     rules_text = read(RULES)
     names, problems = alert_coverage_problems(rules_text, read(RUNBOOK), "".join(read(p) for p in RULE_TESTS))
-    if "offset 1w" not in dict(alert_blocks(rules_text)).get("MessageVolumeDropped", ""):
-        problems.append("MessageVolumeDropped does not compare with `offset 1w`")
+    if "offset 1w" not in dict(alert_blocks(rules_text)).get("BotMessageVolumeDropped", ""):
+        problems.append("BotMessageVolumeDropped does not compare with `offset 1w`")
     missing = sorted(set(ISSUE_ALERTS) - set(names))
     if missing:
         problems.append(f"alerts the issue asks for are missing: {missing}")
@@ -113,11 +113,11 @@ def check_alert_coverage():
 
 # The alerts issue 5 lists; the rules may have more.
 ISSUE_ALERTS = [
-    "BotwatchTargetDown", "BotProcessDown", "BotHighMemory", "BotRestarting", "DatabaseDown", "DatabaseSlow",
-    "DatabaseConnectionsNearLimit", "FacebookTokenInvalid", "FacebookTokenExpiringSoon", "FacebookRateLimitHigh",
-    "GeminiDown", "GeminiQuotaExhausted", "SocketIODown", "HighErrorRate", "LowTemplateCacheHitRatio",
-    "HumanInterventionsPending", "ResponseTimeP95High", "MessageVolumeDropped", "BotLogsSilent",
-    "FacebookPageUnsubscribed", "GeminiTokenBudget", "LogPipelineStalled", "BotwatchConfigReloadFailed",
+    "BotwatchTargetDown", "BotProcessDown", "BotHighMemory", "BotRestarting", "BotDatabaseDown", "BotDatabaseSlow",
+    "BotDatabaseConnectionsNearLimit", "BotFacebookTokenInvalid", "BotFacebookTokenExpiringSoon", "BotFacebookRateLimitHigh",
+    "BotGeminiDown", "BotGeminiQuotaExhausted", "BotSocketIODown", "BotHighErrorRate", "BotLowTemplateCacheHitRatio",
+    "BotHumanInterventionsPending", "BotResponseTimeP95High", "BotMessageVolumeDropped", "BotLogsSilent",
+    "BotFacebookPageUnsubscribed", "BotGeminiTokenBudget", "BotLogPipelineStalled", "BotwatchConfigReloadFailed",
 ]
 
 
