@@ -838,7 +838,7 @@ class E2E:
         with open(os.path.join(REPO, "alerts", "botwatch.rules.yml"), encoding="utf-8") as f:
             labels_of = {}
             for name, body in alert_blocks(f.read()):
-                labels_of[name] = {k: re.search(rf"{k}: (\S+)", body).group(1) for k in ("severity", "component")}
+                labels_of[name] = {k: re.search(rf"{k}: \"?([^\s\"]+)", body).group(1) for k in ("severity", "component", "mixin")}
         cases = [  # (source alert, target alert, same instance?, extra labels, muted?)
             ("BotwatchTargetDown", "BotHighErrorRate", True, {}, True),
             ("BotwatchTargetDown", "BotHighErrorRate", False, {}, False),

@@ -9,8 +9,11 @@
     static_checks.py prometheus       promtool check config on packaging/prometheus/ as installed,
                                       every botwatch job sends basic auth with a password_file,
                                       and the file_sd example yields its targets
-    static_checks.py dashboards       dashboards are generated, importable, and every PromQL
-                                      expression parses in a real Prometheus
+    static_checks.py dashboards       dashboards are importable, every panel has a description and
+                                      its runbook link resolves, and every PromQL expression parses
+                                      in a real Prometheus
+    static_checks.py mixin            alerts/botwatch.rules.yml and dashboards/*.json are what
+                                      mixin/ renders, and _config overrides reach the output
 
 Exit 0 when the check passes, 1 with the reasons when it does not.
 """
@@ -51,7 +54,7 @@ def alert_blocks(text):
     for p in parts:
         name, _, rest = p.partition("\n")
         rest = re.split(r"^\s+- (?:alert|record): |^  - name: ", rest, flags=re.M)[0]
-        out.append((name.strip(), rest))
+        out.append((name.strip().strip('"'), rest))
     return out
 
 
@@ -72,7 +75,7 @@ def alert_coverage_problems(rules_text, runbook_text, tests_text):
         for key in ("severity:", "summary:", "description:", "runbook_url:"):
             if key not in body:
                 problems.append(f"{name}: no {key[:-1]}")
-        m = re.search(r"severity: (\S+)", body)
+        m = re.search(r"severity: \"?([^\s\"]+)", body)
         if m and m.group(1) not in ("critical", "warning"):
             problems.append(f"{name}: severity {m.group(1)} is neither critical nor warning")
         m = re.search(r"description: \"([^\n]*)\"", body)
@@ -247,7 +250,7 @@ def check_droplet_relabeling(w, shipped_config):
         raise Failure(f"droplet relabeling keeps {got}; expected only bot-fra1-1 on 10.110.0.5:10117")
 
 
-def dashboard_problems(dashboards):
+def dashboard_problems(dashboards, runbook_anchors=None):
     """Structural checks of parsed dashboards: {file: dashboard} -> list of problems."""
     problems = []
     uids = {}
@@ -281,6 +284,14 @@ def dashboard_problems(dashboards):
             ids.add(p.get("id"))
             if p.get("type") == "row":
                 continue
+            if len(p.get("description", "")) < 20:
+                problems.append(f"{title}: no description")
+            for link in p.get("links", []):
+                url = link.get("url", "")
+                if not url.startswith(RUNBOOK_BASE):
+                    problems.append(f"{title}: link {url} is not a section of alerts/RUNBOOK.md")
+                elif runbook_anchors is not None and url[len(RUNBOOK_BASE):] not in runbook_anchors:
+                    problems.append(f"{title}: alerts/RUNBOOK.md has no section #{url[len(RUNBOOK_BASE):]}")
             if p.get("datasource") != {"type": "prometheus", "uid": "${DS_PROMETHEUS}"}:
                 problems.append(f"{title}: datasource is {p.get('datasource')}, not the DS_PROMETHEUS variable")
             if not p.get("targets"):
@@ -322,10 +333,12 @@ def dashboard_targets(d):
             yield p, t
 
 
+def runbook_anchors():
+    with open(RUNBOOK, encoding="utf-8") as f:
+        return {github_anchor(h) for h in re.findall(r"^#{1,3} (.+)$", f.read(), flags=re.M)}
+
+
 def check_dashboards():
-    code, out = run([sys.executable, os.path.join(REPO, "dashboards", "generate.py"), "--check"], check=False)
-    if code != 0:
-        raise Failure(out)
     dashboards = {}
     for path in DASHBOARDS:
         with open(path, encoding="utf-8") as f:
@@ -333,7 +346,10 @@ def check_dashboards():
     expected = {"overview.json", "dependencies.json", "business.json", "botwatch-agent.json"}
     missing = expected - {os.path.basename(p) for p in dashboards}
     problems = [f"missing dashboard {m}" for m in sorted(missing)]
-    problems += dashboard_problems(dashboards)
+    problems += dashboard_problems(dashboards, runbook_anchors())
+    linked = sum(1 for d in dashboards.values() for p in d["panels"] if p.get("links"))
+    if linked < 15:
+        problems.append(f"only {linked} panels link to the runbook of their alert")
 
     # Every expression must parse: ask a real Prometheus (no targets needed).
     w = Workdir("botwatch-dash.")
@@ -365,7 +381,56 @@ def check_dashboards():
         w.remove()
     if problems:
         raise Failure("\n".join(problems))
-    log(f"{len(dashboards)} dashboards, {count} queries: structure ok, every query parses in Prometheus")
+    log(f"{len(dashboards)} dashboards, {count} queries, {linked} panels linking their alert's runbook: "
+        "structure ok, every query parses in Prometheus")
+
+
+def jsonnet_eval(code):
+    _, out = run(["jsonnet", "-J", REPO, "-e", code], merge_stderr=False)
+    return json.loads(out)
+
+
+def check_mixin():
+    """The committed files are the mixin's rendering, and _config is what drives it."""
+    code, out = run([sys.executable, os.path.join(REPO, "mixin", "build.py"), "--check"], check=False)
+    if code != 0:
+        raise Failure(out)
+    m = jsonnet_eval("""
+        local m = import 'mixin/mixin.libsonnet';
+        { fields: std.objectFieldsAll(m), rules: m.prometheusRules, alerts: m.prometheusAlerts,
+          dashboards: std.objectFields(m.grafanaDashboards) }""")
+    problems = []
+    for field in ("prometheusAlerts", "prometheusRules", "grafanaDashboards", "_config"):
+        if field not in m["fields"]:
+            problems.append(f"mixin.libsonnet has no {field}")
+    names = [r["alert"] for g in m["alerts"]["groups"] for r in g["rules"]]
+    problems += [f"alert {n} does not start with Bot" for n in sorted(set(names)) if not n.startswith("Bot")]
+    problems += [f"alert {r['alert']} lacks the mixin=botwatch label" for g in m["alerts"]["groups"]
+                 for r in g["rules"] if r["labels"].get("mixin") != "botwatch"]
+    # An operator's own _config, as the README shows it, must reach every output.
+    custom = jsonnet_eval("""
+        local m = (import 'mixin/mixin.libsonnet') + { _config+:: {
+          botwatchSelector: 'job="chatbots"', runbookURL: 'https://wiki.example.com/botwatch',
+          botMemoryMiB: 1024, errorRatePercent: 5, pendingInterventions: 9 } };
+        { alerts: m.prometheusAlerts, dashboards: m.grafanaDashboards }""")
+    rules = {r["alert"]: r for g in custom["alerts"]["groups"] for r in g["rules"]}
+    text = json.dumps(custom)
+    for alert, needle in (("BotHighMemory", "> 1024 * 1024 * 1024"), ("BotHighErrorRate", "> 5 / 100"),
+                          ("BotHumanInterventionsPending", "> 9"), ("BotwatchTargetDown", 'up{job="chatbots"}')):
+        if needle not in rules[alert]["expr"]:
+            problems.append(f"_config override does not reach {alert}: {rules[alert]['expr']}")
+    if "above 1024 MiB" not in rules["BotHighMemory"]["annotations"]["description"]:
+        problems.append("BotHighMemory's description does not follow botMemoryMiB")
+    if any(not r["annotations"]["runbook_url"].startswith("https://wiki.example.com/botwatch#") for r in rules.values()):
+        problems.append("runbookURL does not reach every alert")
+    if ".*botwatch.*" in text or "github.com/botwatch" in text:
+        problems.append("the default selector or runbook URL survives an override")
+    if 'label_values(botwatch_build_info{job=\\"chatbots\\"}, job)' not in text:
+        problems.append("the dashboards' job variable does not follow botwatchSelector")
+    if problems:
+        raise Failure("\n".join(problems))
+    log(f"mixin: committed files up to date; {len(names)} alerts named Bot*, {len(m['dashboards'])} dashboards; "
+        "a custom _config reaches thresholds, selectors and runbook links")
 
 
 def check_self_test():
@@ -395,11 +460,15 @@ def check_self_test():
     first["datasource"] = {"type": "prometheus", "uid": "P1809F7CD0C75ACF3"}
     first["targets"][0]["expr"] = "up"
     bad["templating"]["list"] = [v for v in bad["templating"]["list"] if v["name"] != "instance"]
-    found = dashboard_problems({"a.json": good, "b.json": bad})
+    first["description"] = ""
+    first["links"] = [{"url": RUNBOOK_BASE + "nowhere"}]
+    found = dashboard_problems({"a.json": good, "b.json": bad}, {"bothighmemory"})
     expect(found, "hard-coded datasource uid 'P1809F7CD0C75ACF3'", "dashboards: hard-coded datasource")
     expect(found, "does not filter on $job and $instance", "dashboards: variables in queries")
     expect(found, "no template variable instance", "dashboards: template variables")
     expect(found, "also used by a.json", "dashboards: unique uids")
+    expect(found, "no description", "dashboards: panel descriptions")
+    expect(found, "has no section #nowhere", "dashboards: runbook links")
     if dashboard_problems({"a.json": good}):
         problems.append(f"a shipped dashboard alone has problems: {dashboard_problems({'a.json': good})}")
 
@@ -427,7 +496,7 @@ def check_self_test():
 
 CHECKS = {"self-test": check_self_test, "rules": check_rules, "rule-tests": check_rule_tests, "alert-coverage": check_alert_coverage,
           "alertmanager": check_alertmanager, "prometheus": check_prometheus_config,
-          "dashboards": check_dashboards}
+          "dashboards": check_dashboards, "mixin": check_mixin}
 
 
 def main(argv):
