@@ -453,7 +453,7 @@ def e2e_alertmanager(text, w, slack_url, webhook_url, smtp_port):
         ("url: http://127.0.0.1:9099/botwatch/alerts", f"url: {webhook_url}"),
         ("group_wait: 30s", "group_wait: 1s"),
         ("group_interval: 5m", "group_interval: 2s"),
-        ("  - templates/*.tmpl", f"  - {REPO}/alerts/templates/*.tmpl"),
+        ("  - templates/botwatch.tmpl", f"  - {REPO}/alerts/templates/botwatch.tmpl"),
     ]
     for old, new in rewrites:
         if text.count(old) != 1:
@@ -676,7 +676,7 @@ class E2E:
               "BotCollectorDown of the Socket.io probe must be inhibited by BotSocketIODown")
         check(not self.inbox.find("email", email_has("BotSocketIODown", "FIRING", self.instance)),
               "a warning (BotSocketIODown) must not be emailed")
-        active = json.loads(http_get(self.am.url + "/api/v2/alerts?filter=alertname%3D%22CollectorDown%22")[1])
+        active = json.loads(http_get(self.am.url + "/api/v2/alerts?filter=alertname%3D%22BotCollectorDown%22")[1])
         inhibited = [a for a in active if a["labels"].get("collector") == self.db_collector]
         check(inhibited and inhibited[0]["status"]["inhibitedBy"],
               f"Alertmanager shows the database BotCollectorDown as inhibited: {inhibited}")
@@ -849,16 +849,19 @@ class E2E:
             ("BotFacebookTokenInvalid", "BotFacebookPageUnsubscribed", True, {"collector": "fb"}, True),
             ("BotGeminiQuotaExhausted", "BotCollectorDown", True, {"collector": "gemini"}, True),
             ("BotSocketIODown", "BotCollectorDown", True, {"collector": "web"}, False),
+            # Another rule set's alert on the same instance is not botwatch's to mute.
+            ("BotwatchTargetDown", "NodeFilesystemAlmostFull", True, {"job": "node"}, False),
         ]
         ends = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 600))
         alerts, expect = [], {}
         for i, (source, target, same, extra, muted) in enumerate(cases):
             src_instance = f"inhibit-{i}"
             tgt_instance = src_instance if same else f"inhibit-{i}-other"
-            src_extra = dict(extra) if source != "BotSocketIODown" else {"collector": "admin"}
+            src_extra = ({k: v for k, v in extra.items() if k != "job"} if source != "BotSocketIODown"
+                         else {"collector": "admin"})
             for name, inst, more in ((source, src_instance, src_extra), (target, tgt_instance, extra)):
                 alerts.append({"labels": {"alertname": name, "instance": inst, "job": "botwatch",
-                                          **labels_of[name], **more},
+                                          **labels_of.get(name, {"severity": "warning"}), **more},
                                "annotations": {"summary": "synthetic"}, "endsAt": ends})
             expect[(target, tgt_instance)] = (source, muted)
         req = urllib.request.Request(self.am.url + "/api/v2/alerts", data=json.dumps(alerts).encode(),

@@ -5,7 +5,9 @@
     static_checks.py rule-tests       promtool test rules alerts/tests/*.yml
     static_checks.py alert-coverage   every alert: complete annotations, a runbook section,
                                       a unit test that fires it and one that does not
-    static_checks.py alertmanager     amtool check-config alerts/alertmanager.yml
+    static_checks.py alertmanager     amtool check-config alerts/alertmanager.yml; the fragment
+                                      alerts/alertmanager-botwatch.yml merged into someone else's
+                                      config routes and inhibits only botwatch's alerts
     static_checks.py prometheus       promtool check config on packaging/prometheus/ as installed,
                                       every botwatch job sends basic auth with a password_file,
                                       and the file_sd example yields its targets
@@ -124,14 +126,122 @@ ISSUE_ALERTS = [
 ]
 
 
+def sections(text):
+    """Top-level YAML sections of a file: {key: [lines of its body]} (comments dropped)."""
+    out, key = {}, None
+    for line in text.split("\n"):
+        m = re.match(r"^(\w+):\s*$", line)
+        if m:
+            key = m.group(1); out[key] = []; continue
+        if key and line.startswith(" "):
+            out[key].append(line)
+        elif line and not line.startswith("#"):
+            key = None
+    return out
+
+def merge_alertmanager(base, fragment):
+    """`base` with the fragment merged the way alerts/alertmanager-botwatch.yml says."""
+    frag = sections(fragment)
+    routes = frag["route"][1:]  # under "  routes:"
+    lines = base.rstrip("\n").split("\n")
+    def insert_after(pattern, items, section):
+        for i, l in enumerate(lines):
+            if re.match(pattern, l):
+                lines[i + 1:i + 1] = items
+                return
+        lines.extend(["", section + ":"] + items)
+    insert_after(r"^templates:\s*$", frag["templates"], "templates")
+    insert_after(r"^inhibit_rules:\s*$", frag["inhibit_rules"], "inhibit_rules")
+    insert_after(r"^receivers:\s*$", frag["receivers"], "receivers")
+    for i, l in enumerate(lines):
+        if l == "  routes:":
+            lines[i + 1:i + 1] = routes
+            break
+    else:
+        raise ValueError("the base file has no top-level route with `  routes:`")
+    return "\n".join(lines) + "\n"
+
+
+# An operator's existing Alertmanager file, into which the fragment is merged.
+FOREIGN_ALERTMANAGER = """\
+global:
+  resolve_timeout: 5m
+  slack_api_url_file: /etc/alertmanager/secrets/ops_slack_url
+  smtp_smarthost: mail.ops.example:587
+  smtp_from: alerts@ops.example
+route:
+  receiver: ops
+  group_by: [alertname]
+  routes:
+    - receiver: ops-pager
+      matchers: ['severity="page"']
+inhibit_rules:
+  - source_matchers: ['alertname="NodeDown"']
+    target_matchers: ['job="node"']
+    equal: [instance]
+receivers:
+  - name: ops
+  - name: ops-pager
+"""
+
+
+def alertmanager_fragment_problems(fragment, example):
+    """The fragment scopes every inhibit rule to botwatch's alerts, and the worked
+    example holds each of its sections unchanged."""
+    problems = []
+    frag = sections(fragment)
+    for key in ("templates", "route", "inhibit_rules", "receivers"):
+        if key not in frag:
+            problems.append(f"the fragment has no {key}: section")
+    for rule in re.split(r"^  - ", "\n".join(frag.get("inhibit_rules", [])), flags=re.M)[1:]:
+        for side in ("source_matchers", "target_matchers"):
+            m = re.search(side + r": \[(.*)\]", rule)
+            if not m or "'mixin=\"botwatch\"'" not in m.group(1):
+                problems.append(f"inhibit rule {rule.splitlines()[0]!r}: {side} not limited to mixin=\"botwatch\"")
+    if not any(l.strip() == "- matchers: ['mixin=\"botwatch\"']" for l in frag.get("route", [])):
+        problems.append("the fragment's route does not match mixin=\"botwatch\"")
+    flat = "\n".join(l for l in example.split("\n") if l.strip())
+    for key, lines in frag.items():
+        block = "\n".join(l for l in lines if l.strip())
+        if key != "route" and block not in flat:
+            problems.append(f"alertmanager.yml does not hold the fragment's {key} as they are")
+    if "\n".join(frag.get("route", [])[1:]) not in flat:
+        problems.append("alertmanager.yml does not hold the fragment's route as it is")
+    return problems
+
+
 def check_alertmanager():
+    with open(os.path.join(REPO, "alerts", "alertmanager-botwatch.yml"), encoding="utf-8") as f:
+        fragment = f.read()
+    with open(os.path.join(REPO, "alerts", "alertmanager.yml"), encoding="utf-8") as f:
+        example = f.read()
+    problems = alertmanager_fragment_problems(fragment, example)
+    # Merged into someone else's file: valid, botwatch's alerts reach botwatch's
+    # receivers, everybody else's stay on their own routes.
+    w = Workdir("botwatch-am.")
+    try:
+        merged = w.file("alertmanager.yml", merge_alertmanager(FOREIGN_ALERTMANAGER, fragment))
+        os.makedirs(os.path.join(w.path, "templates"))
+        shutil.copy(os.path.join(REPO, "alerts", "templates", "botwatch.tmpl"), os.path.join(w.path, "templates"))
+        _, out = run(["amtool", "check-config", merged])
+        if "1 templates" not in out or "6 inhibit rules" not in out:
+            problems.append(f"the merged file lost the template or inhibit rules:\n{out}")
+        for labels, want in (
+                (["mixin=botwatch", "alertname=BotDatabaseDown", "severity=critical"], "botwatch-webhook,botwatch-critical"),
+                (["mixin=botwatch", "alertname=BotHighMemory", "severity=warning"], "botwatch-webhook,botwatch-warning"),
+                (["alertname=NodeFilesystemAlmostFull", "job=node", "severity=critical"], "ops"),
+                (["alertname=NodeDown", "job=node", "severity=page"], "ops-pager")):
+            _, got = run(["amtool", "config", "routes", "test", f"--config.file={merged}", *labels], merge_stderr=False)
+            if got.strip() != want:
+                problems.append(f"merged config routes {labels} to {got.strip()!r}, expected {want!r}")
+        log("fragment merged into a foreign config: valid, botwatch alerts to botwatch-*, others untouched")
+    finally:
+        w.remove()
     _, out = run(["amtool", "check-config", os.path.join(REPO, "alerts", "alertmanager.yml")])
     log(out.strip())
     if "1 templates" not in out or "SUCCESS" not in out:
         raise Failure("the templates were not loaded")
-    with open(os.path.join(REPO, "alerts", "alertmanager.yml"), encoding="utf-8") as f:
-        text = f.read()
-    problems = []
+    text = example
     for needle in ("slack_api_url_file:", "smtp_auth_password_file:", "group_by: [alertname, instance]",
                    "repeat_interval: 30m"):
         if needle not in text:
@@ -141,6 +251,7 @@ def check_alertmanager():
             problems.append(f"alertmanager.yml holds a secret inline ({secret})")
     if problems:
         raise Failure("\n".join(problems))
+    log("alertmanager.yml is the fragment merged; every inhibit rule is limited to mixin=\"botwatch\"")
 
 
 def check_prometheus_config():
@@ -480,6 +591,18 @@ def check_self_test():
     expect(found, "job botwatch-x: basic_auth has no password_file", "prometheus: password_file")
     if any("node" in f for f in found):
         problems.append(f"prometheus: a non-botwatch job was asked for basic auth: {found}")
+
+    with open(os.path.join(REPO, "alerts", "alertmanager-botwatch.yml"), encoding="utf-8") as f:
+        fragment = f.read()
+    loose = fragment.replace("target_matchers: ['mixin=\"botwatch\"', 'alertname!=\"BotwatchTargetDown\"']",
+                             "target_matchers: ['alertname!=\"BotwatchTargetDown\"']")
+    found = alertmanager_fragment_problems(loose, merge_alertmanager(FOREIGN_ALERTMANAGER, loose).replace(
+        "botwatch-warning", "botwatch-warn"))
+    expect(found, "target_matchers not limited to mixin", "alertmanager: inhibit scope")
+    expect(found, "does not hold the fragment's receivers", "alertmanager: worked example")
+    if alertmanager_fragment_problems(fragment, merge_alertmanager(FOREIGN_ALERTMANAGER, fragment)):
+        problems.append("the shipped fragment merged into a foreign file has problems: "
+                        f"{alertmanager_fragment_problems(fragment, merge_alertmanager(FOREIGN_ALERTMANAGER, fragment))}")
 
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from e2e_test import e2e_rules  # noqa: E402
