@@ -31,16 +31,47 @@ RULES_HEADER = """\
 #                (a section of alerts/RUNBOOK.md: what to check, how to fix).
 """
 
-# What the mixin renders, as jsonnet producing {path relative to the repo: text}.
+# What the mixin renders: {path relative to the repo: value}. The text is formatted
+# here, not with std.manifestYamlDoc/manifestJsonEx, which take half a minute in
+# jsonnet 0.18.
 RENDER = """
 local m = import 'mixin/mixin.libsonnet';
-{
-  'alerts/botwatch.rules.yml': std.manifestYamlDoc(m.prometheusAlerts, indent_array_in_object=true, quote_keys=false),
-} + {
-  ['dashboards/' + name]: std.manifestJsonEx(m.grafanaDashboards[name], '  ')
-  for name in std.objectFields(m.grafanaDashboards)
-}
+{ 'alerts/botwatch.rules.yml': m.prometheusAlerts }
++ { ['dashboards/' + name]: m.grafanaDashboards[name] for name in std.objectFields(m.grafanaDashboards) }
 """
+
+
+def yaml_scalar(v):
+    if isinstance(v, str):
+        # A JSON string is a valid YAML double-quoted scalar.
+        return json.dumps(v, ensure_ascii=False)
+    return json.dumps(v)
+
+
+def to_yaml(v, indent=0):
+    """Block-style YAML of JSON data: lists of objects as `- key: ...`,
+    multi-line strings as literal blocks (the rules' expressions)."""
+    pad = " " * indent
+    lines = []
+    if isinstance(v, dict):
+        for k, x in v.items():
+            if isinstance(x, str) and "\n" in x:
+                lines.append(f"{pad}{k}: |" + ("" if x.endswith("\n") else "-"))
+                lines += [f"{pad}  {l}" if l else "" for l in x.rstrip("\n").split("\n")]
+            elif isinstance(x, (dict, list)) and x:
+                lines.append(f"{pad}{k}:")
+                lines += to_yaml(x, indent + 2)
+            else:
+                lines.append(f"{pad}{k}: {yaml_scalar(x) if not isinstance(x, (dict, list)) else json.dumps(x)}")
+    else:
+        for x in v:
+            if isinstance(x, dict) and x:
+                inner = to_yaml(x, indent + 2)
+                lines.append(f"{pad}- {inner[0].lstrip()}")
+                lines += inner[1:]
+            else:
+                lines.append(f"{pad}- {yaml_scalar(x)}")
+    return lines
 
 
 def render():
@@ -49,8 +80,10 @@ def render():
     if out.returncode != 0:
         raise SystemExit(f"jsonnet failed:\n{out.stderr}")
     files = json.loads(out.stdout)
-    files["alerts/botwatch.rules.yml"] = RULES_HEADER + files["alerts/botwatch.rules.yml"]
-    return {path: text if text.endswith("\n") else text + "\n" for path, text in files.items()}
+    rendered = {path: json.dumps(d, indent=2, ensure_ascii=False) + "\n"
+                for path, d in files.items() if path.startswith("dashboards/")}
+    rendered["alerts/botwatch.rules.yml"] = RULES_HEADER + "\n".join(to_yaml(files["alerts/botwatch.rules.yml"])) + "\n"
+    return rendered
 
 
 def main(argv):

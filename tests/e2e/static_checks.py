@@ -501,6 +501,35 @@ def jsonnet_eval(code):
     return json.loads(out)
 
 
+def readme_mixin_example_problems():
+    """The README's own-_config example, run as an operator would: the repository
+    checked out as botwatch/, `jsonnet -m out/`, then promtool on the rules."""
+    with open(os.path.join(REPO, "README.md"), encoding="utf-8") as f:
+        m = re.search(r"```jsonnet\n(.*?)```", f.read(), flags=re.S)
+    if not m:
+        return ["README.md has no jsonnet example of a custom _config"]
+    w = Workdir("botwatch-mixin.")
+    try:
+        os.symlink(REPO, os.path.join(w.path, "botwatch"))
+        w.file("botwatch-mixin.jsonnet", m.group(1))
+        os.makedirs(os.path.join(w.path, "out"))
+        run(["jsonnet", "-J", w.path, "-m", os.path.join(w.path, "out"),
+             os.path.join(w.path, "botwatch-mixin.jsonnet")])
+        out = sorted(os.listdir(os.path.join(w.path, "out")))
+        want = sorted(["botwatch.rules.yml"] + [os.path.basename(d) for d in DASHBOARDS])
+        if out != want:
+            return [f"the README example writes {out}, expected {want}"]
+        _, checked = run(["promtool", "check", "rules", os.path.join(w.path, "out", "botwatch.rules.yml")])
+        with open(os.path.join(w.path, "out", "overview.json"), encoding="utf-8") as f:
+            overview = json.load(f)
+        if "chatbots" not in json.dumps(overview["templating"]):
+            return ["the README example's botwatchSelector does not reach the dashboards"]
+        log(f"README example: {len(out)} files, {checked.strip().splitlines()[-1].strip()}")
+        return []
+    finally:
+        w.remove()
+
+
 def check_mixin():
     """The committed files are the mixin's rendering, and _config is what drives it."""
     code, out = run([sys.executable, os.path.join(REPO, "mixin", "build.py"), "--check"], check=False)
@@ -538,6 +567,7 @@ def check_mixin():
         problems.append("the default selector or runbook URL survives an override")
     if 'label_values(botwatch_build_info{job=\\"chatbots\\"}, job)' not in text:
         problems.append("the dashboards' job variable does not follow botwatchSelector")
+    problems += readme_mixin_example_problems()
     if problems:
         raise Failure("\n".join(problems))
     log(f"mixin: committed files up to date; {len(names)} alerts named Bot*, {len(m['dashboards'])} dashboards; "
