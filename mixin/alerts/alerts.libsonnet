@@ -22,6 +22,8 @@
           },
           {
             alert: "BotProcessDown",
+            // A `type: process` collector that finds no process, or the child of
+            // `botwatch run` (also type="process") while it is not running.
             expr: |||
               botwatch_collector_up{%(botwatchSelector)s, type="process"} == 0
             ||| % $._config,
@@ -76,6 +78,9 @@
           },
           {
             alert: "BotCollectorDown",
+            // Any probe failing that has no dedicated alert (http, tcp, exec...).
+            // Alertmanager inhibits it when a dedicated alert (BotDatabaseDown,
+            // BotGeminiDown...) fires for the same collector.
             expr: |||
               botwatch_collector_up{%(botwatchSelector)s} == 0
             ||| % $._config,
@@ -94,6 +99,9 @@
         rules: [
           {
             alert: "BotDatabaseDown",
+            // The postgres collector, or any probe named like a database
+            // (db, database, postgres, postgresql, optionally with a -suffix),
+            // e.g. a tcp collector on port 5432.
             expr: |||
               botwatch_collector_up{%(botwatchSelector)s, type="postgres"} == 0
                 or
@@ -151,6 +159,7 @@
           },
           {
             alert: "BotFacebookTokenExpiringSoon",
+            // expiry 0 means "never expires" in the Graph API's debug_token.
             expr: |||
               (botwatch_facebook_token_expiry_timestamp_seconds{%(botwatchSelector)s} - time())
                 < %(facebookTokenExpiryDays)s * 86400  # threshold: facebookTokenExpiryDays
@@ -193,6 +202,7 @@
           },
           {
             alert: "BotGeminiDown",
+            // Quota exhaustion has its own alert.
             expr: |||
               botwatch_collector_up{%(botwatchSelector)s, type="gemini"} == 0
                 unless on (instance, job, collector)
@@ -299,6 +309,9 @@
           },
           {
             alert: "BotMessageVolumeDropped",
+            // Compared with the same hour one week earlier, so nights and weekends
+            // do not fire it. The `or 0 * ...` keeps the comparison alive when the
+            // counter has vanished entirely (no inbound message since botwatch started).
             expr: |||
               (
                 sum by (instance, job) (rate(bot_messages_total{%(botwatchSelector)s, direction="inbound"}[1h]))
@@ -354,6 +367,7 @@
         rules: [
           {
             alert: "BotLogPipelineStalled",
+            // Unread bytes wait in the file, yet no line was read for 5 minutes.
             expr: |||
               sum by (instance, job, source) (rate(botwatch_log_lines_total{%(botwatchSelector)s}[5m])) == 0
               and on (instance, job, source)
