@@ -23,6 +23,8 @@ if [ "${1:-}" != "--build-only" ]; then
     procps iproute2 python3
     # tests: systemd-analyze verify for the unit
     systemd
+    # tests: render the monitoring mixin (mixin/) and compare with alerts/ and dashboards/
+    jsonnet
     # tests: the status page in a real headless browser (driven by playwright-core from npm)
     chromium chromium-driver
   )

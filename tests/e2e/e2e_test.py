@@ -16,16 +16,16 @@ config and templates) -> Slack, webhook and SMTP stand-ins, all on 127.0.0.1.
    shipped config with loopback receivers and short group timers), and the
    Slack/webhook/SMTP sinks.
 2. Faults, each timed from fault to notification against NOTIFY_BOUND (printed):
-   stops PostgreSQL and the bot. DatabaseDown and BotProcessDown (critical) must
-   reach Slack, the webhook and email with the runbook link; SocketIODown and
-   CollectorDown for the health probe (warnings) must reach Slack and the
-   webhook but not email; the generic CollectorDown of the database, bot and
+   stops PostgreSQL and the bot. BotDatabaseDown and BotProcessDown (critical) must
+   reach Slack, the webhook and email with the runbook link; BotSocketIODown and
+   BotCollectorDown for the health probe (warnings) must reach Slack and the
+   webhook but not email; the generic BotCollectorDown of the database, bot and
    Socket.io probes must be inhibited. Then restarts both and waits for the
    resolved notifications. Then the Graph API stand-in answers "token expired":
-   FacebookTokenInvalid (critical) must reach Slack, the webhook and email, with
-   the generic CollectorDown of that probe inhibited, and resolve once the token
+   BotFacebookTokenInvalid (critical) must reach Slack, the webhook and email, with
+   the generic BotCollectorDown of that probe inhibited, and resolve once the token
    is valid again. Then the Gemini stand-in answers 429 RESOURCE_EXHAUSTED:
-   GeminiQuotaExhausted (critical) must reach every channel, GeminiDown must
+   BotGeminiQuotaExhausted (critical) must reach every channel, BotGeminiDown must
    not. Later botwatch itself stops: BotwatchTargetDown must reach every
    channel, and resolve once botwatch is back on the same address. Last,
    synthetic alerts check each inhibit rule both ways.
@@ -391,7 +391,7 @@ def funnel_sql():
 def history_openmetrics(instance, now, per_second):
     """Synthetic past traffic for what looks back further than this run: the "same
     time yesterday" overlay (`[$__rate_interval] offset 1d`), the day x hour
-    heatmap (`[1h] offset 1h` .. `offset 22h`) and MessageVolumeDropped
+    heatmap (`[1h] offset 1h` .. `offset 22h`) and BotMessageVolumeDropped
     (`[1h] offset 1w`). An OpenMetrics text of bot_messages_total by direction,
     on this run's job/instance, with a day/night swing around `per_second` (the
     demo bot's rate): one sample a minute over the last 26 hours and over the
@@ -453,7 +453,7 @@ def e2e_alertmanager(text, w, slack_url, webhook_url, smtp_port):
         ("url: http://127.0.0.1:9099/botwatch/alerts", f"url: {webhook_url}"),
         ("group_wait: 30s", "group_wait: 1s"),
         ("group_interval: 5m", "group_interval: 2s"),
-        ("  - templates/*.tmpl", f"  - {REPO}/alerts/templates/*.tmpl"),
+        ("  - templates/botwatch.tmpl", f"  - {REPO}/alerts/templates/botwatch.tmpl"),
     ]
     for old, new in rewrites:
         if text.count(old) != 1:
@@ -632,32 +632,32 @@ class E2E:
             f"({time.monotonic() - fault_at:.2f}s)")
 
         expectations = [
-            ("webhook", "DatabaseDown", webhook_has("DatabaseDown", "firing", collector=self.db_collector)),
-            ("slack", "DatabaseDown", slack_has("DatabaseDown", "FIRING", self.instance)),
-            ("email", "DatabaseDown", email_has("DatabaseDown", "FIRING", self.instance)),
+            ("webhook", "BotDatabaseDown", webhook_has("BotDatabaseDown", "firing", collector=self.db_collector)),
+            ("slack", "BotDatabaseDown", slack_has("BotDatabaseDown", "FIRING", self.instance)),
+            ("email", "BotDatabaseDown", email_has("BotDatabaseDown", "FIRING", self.instance)),
             ("webhook", "BotProcessDown", webhook_has("BotProcessDown", "firing", collector="bot")),
             ("slack", "BotProcessDown", slack_has("BotProcessDown", "FIRING", self.instance)),
             ("email", "BotProcessDown", email_has("BotProcessDown", "FIRING", self.instance)),
-            ("webhook", "SocketIODown", webhook_has("SocketIODown", "firing", collector="bot-socketio")),
-            ("slack", "SocketIODown", slack_has("SocketIODown", "FIRING", self.instance)),
-            ("webhook", "CollectorDown", webhook_has("CollectorDown", "firing", collector="bot-health")),
-            ("slack", "CollectorDown", slack_has("CollectorDown", "FIRING", self.instance)),
+            ("webhook", "BotSocketIODown", webhook_has("BotSocketIODown", "firing", collector="bot-socketio")),
+            ("slack", "BotSocketIODown", slack_has("BotSocketIODown", "FIRING", self.instance)),
+            ("webhook", "BotCollectorDown", webhook_has("BotCollectorDown", "firing", collector="bot-health")),
+            ("slack", "BotCollectorDown", slack_has("BotCollectorDown", "FIRING", self.instance)),
         ]
         got = self.wait_all(expectations, fault_at, "firing")
 
         # Content: the runbook link and the value, on every channel.
-        runbook = RUNBOOK + "databasedown"
-        body = got[("webhook", "DatabaseDown")]["json"]
-        alert = next(a for a in body["alerts"] if a["labels"]["alertname"] == "DatabaseDown")
+        runbook = RUNBOOK + "botdatabasedown"
+        body = got[("webhook", "BotDatabaseDown")]["json"]
+        alert = next(a for a in body["alerts"] if a["labels"]["alertname"] == "BotDatabaseDown")
         check(alert["annotations"]["runbook_url"] == runbook, f"webhook runbook_url {alert['annotations']}")
         check(alert["labels"]["severity"] == "critical" and alert["labels"]["instance"] == self.instance,
               f"webhook labels {alert['labels']}")
         check("(up = 0)" in alert["annotations"]["description"], "the description shows the value")
-        att = got[("slack", "DatabaseDown")]["json"]["attachments"][0]
+        att = got[("slack", "BotDatabaseDown")]["json"]["attachments"][0]
         check(att["title_link"] == runbook and runbook in att["text"], f"slack runbook link: {att}")
         check(att["color"] == "danger" and self.instance in att["text"] and "Since:" in att["text"],
               f"slack text: {att}")
-        mail = got[("email", "DatabaseDown")]
+        mail = got[("email", "BotDatabaseDown")]
         text = email_text(mail["message"])
         check(runbook in text and self.instance in text and "Since:" in text, f"email body:\n{text}")
         check(mail["password"] == SMTP_PASSWORD,
@@ -666,20 +666,20 @@ class E2E:
         log(f"  slack title:   {att['title']}")
 
         # Routing and inhibition.
-        check(not self.inbox.find("email", email_has("CollectorDown", "FIRING", self.instance)),
-              "a warning (CollectorDown) must not be emailed")
-        check(not self.inbox.find("webhook", webhook_has("CollectorDown", "firing", collector=self.db_collector)),
-              "CollectorDown of the database probe must be inhibited by DatabaseDown")
-        check(not self.inbox.find("webhook", webhook_has("CollectorDown", "firing", collector="bot")),
-              "CollectorDown of the bot's process probe must be inhibited by BotProcessDown")
-        check(not self.inbox.find("webhook", webhook_has("CollectorDown", "firing", collector="bot-socketio")),
-              "CollectorDown of the Socket.io probe must be inhibited by SocketIODown")
-        check(not self.inbox.find("email", email_has("SocketIODown", "FIRING", self.instance)),
-              "a warning (SocketIODown) must not be emailed")
-        active = json.loads(http_get(self.am.url + "/api/v2/alerts?filter=alertname%3D%22CollectorDown%22")[1])
+        check(not self.inbox.find("email", email_has("BotCollectorDown", "FIRING", self.instance)),
+              "a warning (BotCollectorDown) must not be emailed")
+        check(not self.inbox.find("webhook", webhook_has("BotCollectorDown", "firing", collector=self.db_collector)),
+              "BotCollectorDown of the database probe must be inhibited by BotDatabaseDown")
+        check(not self.inbox.find("webhook", webhook_has("BotCollectorDown", "firing", collector="bot")),
+              "BotCollectorDown of the bot's process probe must be inhibited by BotProcessDown")
+        check(not self.inbox.find("webhook", webhook_has("BotCollectorDown", "firing", collector="bot-socketio")),
+              "BotCollectorDown of the Socket.io probe must be inhibited by BotSocketIODown")
+        check(not self.inbox.find("email", email_has("BotSocketIODown", "FIRING", self.instance)),
+              "a warning (BotSocketIODown) must not be emailed")
+        active = json.loads(http_get(self.am.url + "/api/v2/alerts?filter=alertname%3D%22BotCollectorDown%22")[1])
         inhibited = [a for a in active if a["labels"].get("collector") == self.db_collector]
         check(inhibited and inhibited[0]["status"]["inhibitedBy"],
-              f"Alertmanager shows the database CollectorDown as inhibited: {inhibited}")
+              f"Alertmanager shows the database BotCollectorDown as inhibited: {inhibited}")
 
         # Recovery.
         recover_at = time.monotonic()
@@ -687,19 +687,19 @@ class E2E:
         self.start_bot()
         log(f"recovery: PostgreSQL and the demo bot are back ({time.monotonic() - recover_at:.2f}s)")
         self.wait_all([
-            ("webhook", "DatabaseDown", webhook_has("DatabaseDown", "resolved", collector=self.db_collector)),
-            ("slack", "DatabaseDown", slack_has("DatabaseDown", "RESOLVED", self.instance)),
-            ("email", "DatabaseDown", email_has("DatabaseDown", "RESOLVED", self.instance)),
+            ("webhook", "BotDatabaseDown", webhook_has("BotDatabaseDown", "resolved", collector=self.db_collector)),
+            ("slack", "BotDatabaseDown", slack_has("BotDatabaseDown", "RESOLVED", self.instance)),
+            ("email", "BotDatabaseDown", email_has("BotDatabaseDown", "RESOLVED", self.instance)),
             ("webhook", "BotProcessDown", webhook_has("BotProcessDown", "resolved", collector="bot")),
-            ("webhook", "SocketIODown", webhook_has("SocketIODown", "resolved", collector="bot-socketio")),
-            ("webhook", "CollectorDown", webhook_has("CollectorDown", "resolved", collector="bot-health")),
+            ("webhook", "BotSocketIODown", webhook_has("BotSocketIODown", "resolved", collector="bot-socketio")),
+            ("webhook", "BotCollectorDown", webhook_has("BotCollectorDown", "resolved", collector="bot-health")),
         ], recover_at, "resolved")
 
     # -------------------------------------------------------------- facebook token
     def facebook_token(self):
-        """The Graph API stand-in starts answering "token expired": FacebookTokenInvalid
+        """The Graph API stand-in starts answering "token expired": BotFacebookTokenInvalid
         (critical) must reach Slack, the webhook and email with its runbook link, and
-        the generic CollectorDown of the fb probe must be inhibited. Then the token is
+        the generic BotCollectorDown of the fb probe must be inhibited. Then the token is
         valid again and the alert resolves."""
         check(self.prom.query('botwatch_facebook_token_valid{job="botwatch"} == 1')["data"]["result"],
               "the facebook collector reports a valid token before the fault")
@@ -707,23 +707,23 @@ class E2E:
         self.graph.set_valid(False)
         log("fault: the Graph API stand-in answers \"token expired\" (Graph error 190/463)")
         got = self.wait_all([
-            ("webhook", "FacebookTokenInvalid", webhook_has("FacebookTokenInvalid", "firing", collector="fb")),
-            ("slack", "FacebookTokenInvalid", slack_has("FacebookTokenInvalid", "FIRING", self.instance)),
-            ("email", "FacebookTokenInvalid", email_has("FacebookTokenInvalid", "FIRING", self.instance)),
+            ("webhook", "BotFacebookTokenInvalid", webhook_has("BotFacebookTokenInvalid", "firing", collector="fb")),
+            ("slack", "BotFacebookTokenInvalid", slack_has("BotFacebookTokenInvalid", "FIRING", self.instance)),
+            ("email", "BotFacebookTokenInvalid", email_has("BotFacebookTokenInvalid", "FIRING", self.instance)),
         ], fault_at, "firing")
-        alert = next(a for a in got[("webhook", "FacebookTokenInvalid")]["json"]["alerts"]
-                     if a["labels"]["alertname"] == "FacebookTokenInvalid")
-        runbook = RUNBOOK + "facebooktokeninvalid"
+        alert = next(a for a in got[("webhook", "BotFacebookTokenInvalid")]["json"]["alerts"]
+                     if a["labels"]["alertname"] == "BotFacebookTokenInvalid")
+        runbook = RUNBOOK + "botfacebooktokeninvalid"
         check(alert["annotations"]["runbook_url"] == runbook, f"webhook runbook_url {alert['annotations']}")
         check(alert["labels"]["severity"] == "critical" and "token_valid = 0" in alert["annotations"]["description"],
               f"webhook alert {alert}")
-        att = got[("slack", "FacebookTokenInvalid")]["json"]["attachments"][0]
+        att = got[("slack", "BotFacebookTokenInvalid")]["json"]["attachments"][0]
         check(att["title_link"] == runbook, f"slack runbook link: {att}")
-        check(runbook in email_text(got[("email", "FacebookTokenInvalid")]["message"]), "email runbook link")
+        check(runbook in email_text(got[("email", "BotFacebookTokenInvalid")]["message"]), "email runbook link")
         reason = self.prom.query('botwatch_collector_up{job="botwatch",collector="fb"}')["data"]["result"]
         check(reason and reason[0]["value"][1] == "0", f"the fb collector is down: {reason}")
-        check(not self.inbox.find("webhook", webhook_has("CollectorDown", "firing", collector="fb")),
-              "CollectorDown of the facebook probe must be inhibited by FacebookTokenInvalid")
+        check(not self.inbox.find("webhook", webhook_has("BotCollectorDown", "firing", collector="fb")),
+              "BotCollectorDown of the facebook probe must be inhibited by BotFacebookTokenInvalid")
         check(not self.graph.problems, f"Graph API stand-in saw credentials misplaced: {self.graph.problems[:3]}")
         status = json.loads(http_get(f"http://{self.instance}/api/v1/status")[1])
         check(FB_PAGE_TOKEN not in json.dumps(status) and FB_APP_SECRET not in json.dumps(status),
@@ -733,15 +733,15 @@ class E2E:
         self.graph.set_valid(True)
         log("recovery: the Graph API stand-in answers \"token valid\" again")
         self.wait_all([
-            ("webhook", "FacebookTokenInvalid", webhook_has("FacebookTokenInvalid", "resolved", collector="fb")),
-            ("slack", "FacebookTokenInvalid", slack_has("FacebookTokenInvalid", "RESOLVED", self.instance)),
+            ("webhook", "BotFacebookTokenInvalid", webhook_has("BotFacebookTokenInvalid", "resolved", collector="fb")),
+            ("slack", "BotFacebookTokenInvalid", slack_has("BotFacebookTokenInvalid", "RESOLVED", self.instance)),
         ], recover_at, "resolved")
 
     # -------------------------------------------------------------- gemini quota
     def gemini_quota(self):
-        """The Gemini stand-in answers 429 RESOURCE_EXHAUSTED: GeminiQuotaExhausted
+        """The Gemini stand-in answers 429 RESOURCE_EXHAUSTED: BotGeminiQuotaExhausted
         (critical) must reach Slack, the webhook and email with its runbook link,
-        and neither GeminiDown nor the generic CollectorDown of the probe may be
+        and neither BotGeminiDown nor the generic BotCollectorDown of the probe may be
         sent. The rule looks at the last 5 minutes of quota errors, so the alert
         outlives this test; only the probe's recovery is checked."""
         up = 'botwatch_collector_up{job="botwatch",collector="gemini"}'
@@ -750,22 +750,22 @@ class E2E:
         self.gemini.set_exhausted(True)
         log("fault: the Gemini stand-in answers 429 RESOURCE_EXHAUSTED (per-minute request quota)")
         got = self.wait_all([
-            ("webhook", "GeminiQuotaExhausted", webhook_has("GeminiQuotaExhausted", "firing", collector="gemini")),
-            ("slack", "GeminiQuotaExhausted", slack_has("GeminiQuotaExhausted", "FIRING", self.instance)),
-            ("email", "GeminiQuotaExhausted", email_has("GeminiQuotaExhausted", "FIRING", self.instance)),
+            ("webhook", "BotGeminiQuotaExhausted", webhook_has("BotGeminiQuotaExhausted", "firing", collector="gemini")),
+            ("slack", "BotGeminiQuotaExhausted", slack_has("BotGeminiQuotaExhausted", "FIRING", self.instance)),
+            ("email", "BotGeminiQuotaExhausted", email_has("BotGeminiQuotaExhausted", "FIRING", self.instance)),
         ], fault_at, "firing")
-        alert = next(a for a in got[("webhook", "GeminiQuotaExhausted")]["json"]["alerts"]
-                     if a["labels"]["alertname"] == "GeminiQuotaExhausted")
-        check(alert["annotations"]["runbook_url"] == RUNBOOK + "geminiquotaexhausted", f"runbook link {alert}")
+        alert = next(a for a in got[("webhook", "BotGeminiQuotaExhausted")]["json"]["alerts"]
+                     if a["labels"]["alertname"] == "BotGeminiQuotaExhausted")
+        check(alert["annotations"]["runbook_url"] == RUNBOOK + "botgeminiquotaexhausted", f"runbook link {alert}")
         quota = self.prom.query('botwatch_gemini_quota_exhausted{job="botwatch",quota="per_minute"} == 1')
         check(quota["data"]["result"], "botwatch_gemini_quota_exhausted{quota=\"per_minute\"} is 1 during the fault")
         self.gemini.set_exhausted(False)
         log("recovery: the Gemini stand-in answers again")
         eventually(lambda: self.prom.query(up + " == 1")["data"]["result"], 15, step=0.2,
                    what="the gemini collector up again in Prometheus")
-        for name in ("GeminiDown", "CollectorDown"):
+        for name in ("BotGeminiDown", "BotCollectorDown"):
             check(not self.inbox.find("webhook", webhook_has(name, "firing", collector="gemini"), fault_at),
-                  f"{name} must not be sent for a quota error (GeminiQuotaExhausted covers it)")
+                  f"{name} must not be sent for a quota error (BotGeminiQuotaExhausted covers it)")
         check(not self.gemini.problems, f"Gemini stand-in saw the key misplaced: {self.gemini.problems[:3]}")
 
     def wait_all(self, expectations, since, what):
@@ -838,27 +838,30 @@ class E2E:
         with open(os.path.join(REPO, "alerts", "botwatch.rules.yml"), encoding="utf-8") as f:
             labels_of = {}
             for name, body in alert_blocks(f.read()):
-                labels_of[name] = {k: re.search(rf"{k}: (\S+)", body).group(1) for k in ("severity", "component")}
+                labels_of[name] = {k: re.search(rf"{k}: \"?([^\s\"]+)", body).group(1) for k in ("severity", "component", "mixin")}
         cases = [  # (source alert, target alert, same instance?, extra labels, muted?)
-            ("BotwatchTargetDown", "HighErrorRate", True, {}, True),
-            ("BotwatchTargetDown", "HighErrorRate", False, {}, False),
-            ("BotProcessDown", "HighErrorRate", True, {}, True),
+            ("BotwatchTargetDown", "BotHighErrorRate", True, {}, True),
+            ("BotwatchTargetDown", "BotHighErrorRate", False, {}, False),
+            ("BotProcessDown", "BotHighErrorRate", True, {}, True),
             ("BotProcessDown", "BotHighMemory", True, {"collector": "bot"}, True),
             ("BotProcessDown", "BotRestarting", True, {"collector": "bot"}, False),
-            ("DatabaseDown", "DatabaseSlow", True, {"collector": "db"}, True),
-            ("FacebookTokenInvalid", "FacebookPageUnsubscribed", True, {"collector": "fb"}, True),
-            ("GeminiQuotaExhausted", "CollectorDown", True, {"collector": "gemini"}, True),
-            ("SocketIODown", "CollectorDown", True, {"collector": "web"}, False),
+            ("BotDatabaseDown", "BotDatabaseSlow", True, {"collector": "db"}, True),
+            ("BotFacebookTokenInvalid", "BotFacebookPageUnsubscribed", True, {"collector": "fb"}, True),
+            ("BotGeminiQuotaExhausted", "BotCollectorDown", True, {"collector": "gemini"}, True),
+            ("BotSocketIODown", "BotCollectorDown", True, {"collector": "web"}, False),
+            # Another rule set's alert on the same instance is not botwatch's to mute.
+            ("BotwatchTargetDown", "NodeFilesystemAlmostFull", True, {"job": "node"}, False),
         ]
         ends = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 600))
         alerts, expect = [], {}
         for i, (source, target, same, extra, muted) in enumerate(cases):
             src_instance = f"inhibit-{i}"
             tgt_instance = src_instance if same else f"inhibit-{i}-other"
-            src_extra = dict(extra) if source != "SocketIODown" else {"collector": "admin"}
+            src_extra = ({k: v for k, v in extra.items() if k != "job"} if source != "BotSocketIODown"
+                         else {"collector": "admin"})
             for name, inst, more in ((source, src_instance, src_extra), (target, tgt_instance, extra)):
                 alerts.append({"labels": {"alertname": name, "instance": inst, "job": "botwatch",
-                                          **labels_of[name], **more},
+                                          **labels_of.get(name, {"severity": "warning"}), **more},
                                "annotations": {"summary": "synthetic"}, "endsAt": ends})
             expect[(target, tgt_instance)] = (source, muted)
         req = urllib.request.Request(self.am.url + "/api/v2/alerts", data=json.dumps(alerts).encode(),

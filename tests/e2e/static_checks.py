@@ -5,11 +5,17 @@
     static_checks.py rule-tests       promtool test rules alerts/tests/*.yml
     static_checks.py alert-coverage   every alert: complete annotations, a runbook section,
                                       a unit test that fires it and one that does not
-    static_checks.py alertmanager     amtool check-config alerts/alertmanager.yml
+    static_checks.py alertmanager     amtool check-config alerts/alertmanager.yml; the fragment
+                                      alerts/alertmanager-botwatch.yml merged into someone else's
+                                      config routes and inhibits only botwatch's alerts
     static_checks.py prometheus       promtool check config on packaging/prometheus/ as installed,
+                                      every botwatch job sends basic auth with a password_file,
                                       and the file_sd example yields its targets
-    static_checks.py dashboards       dashboards are generated, importable, and every PromQL
-                                      expression parses in a real Prometheus
+    static_checks.py dashboards       dashboards are importable, every panel has a description and
+                                      its runbook link resolves, and every PromQL expression parses
+                                      in a real Prometheus
+    static_checks.py mixin            alerts/botwatch.rules.yml and dashboards/*.json are what
+                                      mixin/ renders, and _config overrides reach the output
 
 Exit 0 when the check passes, 1 with the reasons when it does not.
 """
@@ -50,7 +56,7 @@ def alert_blocks(text):
     for p in parts:
         name, _, rest = p.partition("\n")
         rest = re.split(r"^\s+- (?:alert|record): |^  - name: ", rest, flags=re.M)[0]
-        out.append((name.strip(), rest))
+        out.append((name.strip().strip('"'), rest))
     return out
 
 
@@ -71,7 +77,7 @@ def alert_coverage_problems(rules_text, runbook_text, tests_text):
         for key in ("severity:", "summary:", "description:", "runbook_url:"):
             if key not in body:
                 problems.append(f"{name}: no {key[:-1]}")
-        m = re.search(r"severity: (\S+)", body)
+        m = re.search(r"severity: \"?([^\s\"]+)", body)
         if m and m.group(1) not in ("critical", "warning"):
             problems.append(f"{name}: severity {m.group(1)} is neither critical nor warning")
         m = re.search(r"description: \"([^\n]*)\"", body)
@@ -100,8 +106,8 @@ def check_alert_coverage():
             return f.read()
     rules_text = read(RULES)
     names, problems = alert_coverage_problems(rules_text, read(RUNBOOK), "".join(read(p) for p in RULE_TESTS))
-    if "offset 1w" not in dict(alert_blocks(rules_text)).get("MessageVolumeDropped", ""):
-        problems.append("MessageVolumeDropped does not compare with `offset 1w`")
+    if "offset 1w" not in dict(alert_blocks(rules_text)).get("BotMessageVolumeDropped", ""):
+        problems.append("BotMessageVolumeDropped does not compare with `offset 1w`")
     missing = sorted(set(ISSUE_ALERTS) - set(names))
     if missing:
         problems.append(f"alerts the issue asks for are missing: {missing}")
@@ -112,22 +118,130 @@ def check_alert_coverage():
 
 # The alerts issue 5 lists; the rules may have more.
 ISSUE_ALERTS = [
-    "BotwatchTargetDown", "BotProcessDown", "BotHighMemory", "BotRestarting", "DatabaseDown", "DatabaseSlow",
-    "DatabaseConnectionsNearLimit", "FacebookTokenInvalid", "FacebookTokenExpiringSoon", "FacebookRateLimitHigh",
-    "GeminiDown", "GeminiQuotaExhausted", "SocketIODown", "HighErrorRate", "LowTemplateCacheHitRatio",
-    "HumanInterventionsPending", "ResponseTimeP95High", "MessageVolumeDropped", "BotLogsSilent",
-    "FacebookPageUnsubscribed", "GeminiTokenBudget", "LogPipelineStalled", "BotwatchConfigReloadFailed",
+    "BotwatchTargetDown", "BotProcessDown", "BotHighMemory", "BotRestarting", "BotDatabaseDown", "BotDatabaseSlow",
+    "BotDatabaseConnectionsNearLimit", "BotFacebookTokenInvalid", "BotFacebookTokenExpiringSoon", "BotFacebookRateLimitHigh",
+    "BotGeminiDown", "BotGeminiQuotaExhausted", "BotSocketIODown", "BotHighErrorRate", "BotLowTemplateCacheHitRatio",
+    "BotHumanInterventionsPending", "BotResponseTimeP95High", "BotMessageVolumeDropped", "BotLogsSilent",
+    "BotFacebookPageUnsubscribed", "BotGeminiTokenBudget", "BotLogPipelineStalled", "BotwatchConfigReloadFailed",
 ]
 
 
+def sections(text):
+    """Top-level YAML sections of a file: {key: [lines of its body]} (comments dropped)."""
+    out, key = {}, None
+    for line in text.split("\n"):
+        m = re.match(r"^(\w+):\s*$", line)
+        if m:
+            key = m.group(1); out[key] = []; continue
+        if key and line.startswith(" "):
+            out[key].append(line)
+        elif line and not line.startswith("#"):
+            key = None
+    return out
+
+def merge_alertmanager(base, fragment):
+    """`base` with the fragment merged the way alerts/alertmanager-botwatch.yml says."""
+    frag = sections(fragment)
+    routes = frag["route"][1:]  # under "  routes:"
+    lines = base.rstrip("\n").split("\n")
+    def insert_after(pattern, items, section):
+        for i, l in enumerate(lines):
+            if re.match(pattern, l):
+                lines[i + 1:i + 1] = items
+                return
+        lines.extend(["", section + ":"] + items)
+    insert_after(r"^templates:\s*$", frag["templates"], "templates")
+    insert_after(r"^inhibit_rules:\s*$", frag["inhibit_rules"], "inhibit_rules")
+    insert_after(r"^receivers:\s*$", frag["receivers"], "receivers")
+    for i, l in enumerate(lines):
+        if l == "  routes:":
+            lines[i + 1:i + 1] = routes
+            break
+    else:
+        raise ValueError("the base file has no top-level route with `  routes:`")
+    return "\n".join(lines) + "\n"
+
+
+# An operator's existing Alertmanager file, into which the fragment is merged.
+FOREIGN_ALERTMANAGER = """\
+global:
+  resolve_timeout: 5m
+  slack_api_url_file: /etc/alertmanager/secrets/ops_slack_url
+  smtp_smarthost: mail.ops.example:587
+  smtp_from: alerts@ops.example
+route:
+  receiver: ops
+  group_by: [alertname]
+  routes:
+    - receiver: ops-pager
+      matchers: ['severity="page"']
+inhibit_rules:
+  - source_matchers: ['alertname="NodeDown"']
+    target_matchers: ['job="node"']
+    equal: [instance]
+receivers:
+  - name: ops
+  - name: ops-pager
+"""
+
+
+def alertmanager_fragment_problems(fragment, example):
+    """The fragment scopes every inhibit rule to botwatch's alerts, and the worked
+    example holds each of its sections unchanged."""
+    problems = []
+    frag = sections(fragment)
+    for key in ("templates", "route", "inhibit_rules", "receivers"):
+        if key not in frag:
+            problems.append(f"the fragment has no {key}: section")
+    for rule in re.split(r"^  - ", "\n".join(frag.get("inhibit_rules", [])), flags=re.M)[1:]:
+        for side in ("source_matchers", "target_matchers"):
+            m = re.search(side + r": \[(.*)\]", rule)
+            if not m or "'mixin=\"botwatch\"'" not in m.group(1):
+                problems.append(f"inhibit rule {rule.splitlines()[0]!r}: {side} not limited to mixin=\"botwatch\"")
+    if not any(l.strip() == "- matchers: ['mixin=\"botwatch\"']" for l in frag.get("route", [])):
+        problems.append("the fragment's route does not match mixin=\"botwatch\"")
+    flat = "\n".join(l for l in example.split("\n") if l.strip())
+    for key, lines in frag.items():
+        block = "\n".join(l for l in lines if l.strip())
+        if key != "route" and block not in flat:
+            problems.append(f"alertmanager.yml does not hold the fragment's {key} as they are")
+    if "\n".join(frag.get("route", [])[1:]) not in flat:
+        problems.append("alertmanager.yml does not hold the fragment's route as it is")
+    return problems
+
+
 def check_alertmanager():
+    with open(os.path.join(REPO, "alerts", "alertmanager-botwatch.yml"), encoding="utf-8") as f:
+        fragment = f.read()
+    with open(os.path.join(REPO, "alerts", "alertmanager.yml"), encoding="utf-8") as f:
+        example = f.read()
+    problems = alertmanager_fragment_problems(fragment, example)
+    # Merged into someone else's file: valid, botwatch's alerts reach botwatch's
+    # receivers, everybody else's stay on their own routes.
+    w = Workdir("botwatch-am.")
+    try:
+        merged = w.file("alertmanager.yml", merge_alertmanager(FOREIGN_ALERTMANAGER, fragment))
+        os.makedirs(os.path.join(w.path, "templates"))
+        shutil.copy(os.path.join(REPO, "alerts", "templates", "botwatch.tmpl"), os.path.join(w.path, "templates"))
+        _, out = run(["amtool", "check-config", merged])
+        if "1 templates" not in out or "6 inhibit rules" not in out:
+            problems.append(f"the merged file lost the template or inhibit rules:\n{out}")
+        for labels, want in (
+                (["mixin=botwatch", "alertname=BotDatabaseDown", "severity=critical"], "botwatch-webhook,botwatch-critical"),
+                (["mixin=botwatch", "alertname=BotHighMemory", "severity=warning"], "botwatch-webhook,botwatch-warning"),
+                (["alertname=NodeFilesystemAlmostFull", "job=node", "severity=critical"], "ops"),
+                (["alertname=NodeDown", "job=node", "severity=page"], "ops-pager")):
+            _, got = run(["amtool", "config", "routes", "test", f"--config.file={merged}", *labels], merge_stderr=False)
+            if got.strip() != want:
+                problems.append(f"merged config routes {labels} to {got.strip()!r}, expected {want!r}")
+        log("fragment merged into a foreign config: valid, botwatch alerts to botwatch-*, others untouched")
+    finally:
+        w.remove()
     _, out = run(["amtool", "check-config", os.path.join(REPO, "alerts", "alertmanager.yml")])
     log(out.strip())
     if "1 templates" not in out or "SUCCESS" not in out:
         raise Failure("the templates were not loaded")
-    with open(os.path.join(REPO, "alerts", "alertmanager.yml"), encoding="utf-8") as f:
-        text = f.read()
-    problems = []
+    text = example
     for needle in ("slack_api_url_file:", "smtp_auth_password_file:", "group_by: [alertname, instance]",
                    "repeat_interval: 30m"):
         if needle not in text:
@@ -137,6 +251,7 @@ def check_alertmanager():
             problems.append(f"alertmanager.yml holds a secret inline ({secret})")
     if problems:
         raise Failure("\n".join(problems))
+    log("alertmanager.yml is the fragment merged; every inhibit rule is limited to mixin=\"botwatch\"")
 
 
 def check_prometheus_config():
@@ -150,6 +265,12 @@ def check_prometheus_config():
         os.makedirs(os.path.join(etc, "secrets"))
         with open(os.path.join(etc, "secrets", "digitalocean_token"), "w") as f:
             f.write("dop_v1_example\n")
+        with open(os.path.join(etc, "prometheus.yml"), encoding="utf-8") as f:
+            problems = scrape_auth_problems(f.read(), etc)
+        if problems:
+            raise Failure("\n".join(problems))
+        with open(os.path.join(etc, "secrets", "botwatch_password"), "w") as f:
+            f.write("example-password")
         _, out = run(["promtool", "check", "config", os.path.join(etc, "prometheus.yml")])
         log(out.strip())
         if "WARNING" in out:
@@ -167,6 +288,39 @@ def check_prometheus_config():
         check_droplet_relabeling(w, os.path.join(etc, "prometheus.yml"))
     finally:
         w.remove()
+
+
+def scrape_jobs(config_text):
+    """{job name: job text} of a Prometheus config's scrape_configs (2-space indented list)."""
+    jobs = {}
+    for block in re.split(r"^  - job_name: ", config_text, flags=re.M)[1:]:
+        name, _, body = block.partition("\n")
+        jobs[name.strip().strip("'\"")] = re.split(r"^\S", body, flags=re.M)[0]
+    return jobs
+
+
+def scrape_auth_problems(config_text, config_dir):
+    """Each botwatch job must send basic auth (cloud-init.yaml turns it on) with the
+    password read from a file, which the installed layout must provide a place for."""
+    problems = []
+    jobs = {n: b for n, b in scrape_jobs(config_text).items() if n.startswith("botwatch")}
+    if not jobs:
+        problems.append("no botwatch scrape job")
+    for name, body in jobs.items():
+        auth = re.search(r"^    basic_auth:\n((?:      .*\n)+)", body, flags=re.M)
+        if not auth:
+            problems.append(f"job {name}: no basic_auth")
+            continue
+        fields = dict(re.findall(r"^      (\w+): *(.*)$", auth.group(1), flags=re.M))
+        if not fields.get("username"):
+            problems.append(f"job {name}: basic_auth has no username")
+        if "password" in fields:
+            problems.append(f"job {name}: basic_auth holds the password inline; use password_file")
+        if not fields.get("password_file"):
+            problems.append(f"job {name}: basic_auth has no password_file")
+        elif not os.path.isdir(os.path.dirname(os.path.join(config_dir, fields["password_file"]))):
+            problems.append(f"job {name}: password_file {fields['password_file']} is not in the installed layout")
+    return problems
 
 
 # What digitalocean_sd_configs hands to relabeling (the meta labels of its docs),
@@ -207,7 +361,7 @@ def check_droplet_relabeling(w, shipped_config):
         raise Failure(f"droplet relabeling keeps {got}; expected only bot-fra1-1 on 10.110.0.5:10117")
 
 
-def dashboard_problems(dashboards):
+def dashboard_problems(dashboards, runbook_anchors=None):
     """Structural checks of parsed dashboards: {file: dashboard} -> list of problems."""
     problems = []
     uids = {}
@@ -241,6 +395,14 @@ def dashboard_problems(dashboards):
             ids.add(p.get("id"))
             if p.get("type") == "row":
                 continue
+            if len(p.get("description", "")) < 20:
+                problems.append(f"{title}: no description")
+            for link in p.get("links", []):
+                url = link.get("url", "")
+                if not url.startswith(RUNBOOK_BASE):
+                    problems.append(f"{title}: link {url} is not a section of alerts/RUNBOOK.md")
+                elif runbook_anchors is not None and url[len(RUNBOOK_BASE):] not in runbook_anchors:
+                    problems.append(f"{title}: alerts/RUNBOOK.md has no section #{url[len(RUNBOOK_BASE):]}")
             if p.get("datasource") != {"type": "prometheus", "uid": "${DS_PROMETHEUS}"}:
                 problems.append(f"{title}: datasource is {p.get('datasource')}, not the DS_PROMETHEUS variable")
             if not p.get("targets"):
@@ -282,10 +444,12 @@ def dashboard_targets(d):
             yield p, t
 
 
+def runbook_anchors():
+    with open(RUNBOOK, encoding="utf-8") as f:
+        return {github_anchor(h) for h in re.findall(r"^#{1,3} (.+)$", f.read(), flags=re.M)}
+
+
 def check_dashboards():
-    code, out = run([sys.executable, os.path.join(REPO, "dashboards", "generate.py"), "--check"], check=False)
-    if code != 0:
-        raise Failure(out)
     dashboards = {}
     for path in DASHBOARDS:
         with open(path, encoding="utf-8") as f:
@@ -293,7 +457,10 @@ def check_dashboards():
     expected = {"overview.json", "dependencies.json", "business.json", "botwatch-agent.json"}
     missing = expected - {os.path.basename(p) for p in dashboards}
     problems = [f"missing dashboard {m}" for m in sorted(missing)]
-    problems += dashboard_problems(dashboards)
+    problems += dashboard_problems(dashboards, runbook_anchors())
+    linked = sum(1 for d in dashboards.values() for p in d["panels"] if p.get("links"))
+    if linked < 15:
+        problems.append(f"only {linked} panels link to the runbook of their alert")
 
     # Every expression must parse: ask a real Prometheus (no targets needed).
     w = Workdir("botwatch-dash.")
@@ -325,7 +492,86 @@ def check_dashboards():
         w.remove()
     if problems:
         raise Failure("\n".join(problems))
-    log(f"{len(dashboards)} dashboards, {count} queries: structure ok, every query parses in Prometheus")
+    log(f"{len(dashboards)} dashboards, {count} queries, {linked} panels linking their alert's runbook: "
+        "structure ok, every query parses in Prometheus")
+
+
+def jsonnet_eval(code):
+    _, out = run(["jsonnet", "-J", REPO, "-e", code], merge_stderr=False)
+    return json.loads(out)
+
+
+def readme_mixin_example_problems():
+    """The README's own-_config example, run as an operator would: the repository
+    checked out as botwatch/, `jsonnet -m out/`, then promtool on the rules."""
+    with open(os.path.join(REPO, "README.md"), encoding="utf-8") as f:
+        m = re.search(r"```jsonnet\n(.*?)```", f.read(), flags=re.S)
+    if not m:
+        return ["README.md has no jsonnet example of a custom _config"]
+    w = Workdir("botwatch-mixin.")
+    try:
+        os.symlink(REPO, os.path.join(w.path, "botwatch"))
+        w.file("botwatch-mixin.jsonnet", m.group(1))
+        os.makedirs(os.path.join(w.path, "out"))
+        run(["jsonnet", "-J", w.path, "-m", os.path.join(w.path, "out"),
+             os.path.join(w.path, "botwatch-mixin.jsonnet")])
+        out = sorted(os.listdir(os.path.join(w.path, "out")))
+        want = sorted(["botwatch.rules.yml"] + [os.path.basename(d) for d in DASHBOARDS])
+        if out != want:
+            return [f"the README example writes {out}, expected {want}"]
+        _, checked = run(["promtool", "check", "rules", os.path.join(w.path, "out", "botwatch.rules.yml")])
+        with open(os.path.join(w.path, "out", "overview.json"), encoding="utf-8") as f:
+            overview = json.load(f)
+        if "chatbots" not in json.dumps(overview["templating"]):
+            return ["the README example's botwatchSelector does not reach the dashboards"]
+        log(f"README example: {len(out)} files, {checked.strip().splitlines()[-1].strip()}")
+        return []
+    finally:
+        w.remove()
+
+
+def check_mixin():
+    """The committed files are the mixin's rendering, and _config is what drives it."""
+    code, out = run([sys.executable, os.path.join(REPO, "mixin", "build.py"), "--check"], check=False)
+    if code != 0:
+        raise Failure(out)
+    m = jsonnet_eval("""
+        local m = import 'mixin/mixin.libsonnet';
+        { fields: std.objectFieldsAll(m), rules: m.prometheusRules, alerts: m.prometheusAlerts,
+          dashboards: std.objectFields(m.grafanaDashboards) }""")
+    problems = []
+    for field in ("prometheusAlerts", "prometheusRules", "grafanaDashboards", "_config"):
+        if field not in m["fields"]:
+            problems.append(f"mixin.libsonnet has no {field}")
+    names = [r["alert"] for g in m["alerts"]["groups"] for r in g["rules"]]
+    problems += [f"alert {n} does not start with Bot" for n in sorted(set(names)) if not n.startswith("Bot")]
+    problems += [f"alert {r['alert']} lacks the mixin=botwatch label" for g in m["alerts"]["groups"]
+                 for r in g["rules"] if r["labels"].get("mixin") != "botwatch"]
+    # An operator's own _config, as the README shows it, must reach every output.
+    custom = jsonnet_eval("""
+        local m = (import 'mixin/mixin.libsonnet') + { _config+:: {
+          botwatchSelector: 'job="chatbots"', runbookURL: 'https://wiki.example.com/botwatch',
+          botMemoryMiB: 1024, errorRatePercent: 5, pendingInterventions: 9 } };
+        { alerts: m.prometheusAlerts, dashboards: m.grafanaDashboards }""")
+    rules = {r["alert"]: r for g in custom["alerts"]["groups"] for r in g["rules"]}
+    text = json.dumps(custom)
+    for alert, needle in (("BotHighMemory", "> 1024 * 1024 * 1024"), ("BotHighErrorRate", "> 5 / 100"),
+                          ("BotHumanInterventionsPending", "> 9"), ("BotwatchTargetDown", 'up{job="chatbots"}')):
+        if needle not in rules[alert]["expr"]:
+            problems.append(f"_config override does not reach {alert}: {rules[alert]['expr']}")
+    if "above 1024 MiB" not in rules["BotHighMemory"]["annotations"]["description"]:
+        problems.append("BotHighMemory's description does not follow botMemoryMiB")
+    if any(not r["annotations"]["runbook_url"].startswith("https://wiki.example.com/botwatch#") for r in rules.values()):
+        problems.append("runbookURL does not reach every alert")
+    if ".*botwatch.*" in text or "github.com/botwatch" in text:
+        problems.append("the default selector or runbook URL survives an override")
+    if 'label_values(botwatch_build_info{job=\\"chatbots\\"}, job)' not in text:
+        problems.append("the dashboards' job variable does not follow botwatchSelector")
+    problems += readme_mixin_example_problems()
+    if problems:
+        raise Failure("\n".join(problems))
+    log(f"mixin: committed files up to date; {len(names)} alerts named Bot*, {len(m['dashboards'])} dashboards; "
+        "a custom _config reaches thresholds, selectors and runbook links")
 
 
 def check_self_test():
@@ -355,13 +601,38 @@ def check_self_test():
     first["datasource"] = {"type": "prometheus", "uid": "P1809F7CD0C75ACF3"}
     first["targets"][0]["expr"] = "up"
     bad["templating"]["list"] = [v for v in bad["templating"]["list"] if v["name"] != "instance"]
-    found = dashboard_problems({"a.json": good, "b.json": bad})
+    first["description"] = ""
+    first["links"] = [{"url": RUNBOOK_BASE + "nowhere"}]
+    found = dashboard_problems({"a.json": good, "b.json": bad}, {"bothighmemory"})
     expect(found, "hard-coded datasource uid 'P1809F7CD0C75ACF3'", "dashboards: hard-coded datasource")
     expect(found, "does not filter on $job and $instance", "dashboards: variables in queries")
     expect(found, "no template variable instance", "dashboards: template variables")
     expect(found, "also used by a.json", "dashboards: unique uids")
+    expect(found, "no description", "dashboards: panel descriptions")
+    expect(found, "has no section #nowhere", "dashboards: runbook links")
     if dashboard_problems({"a.json": good}):
         problems.append(f"a shipped dashboard alone has problems: {dashboard_problems({'a.json': good})}")
+
+    found = scrape_auth_problems("scrape_configs:\n  - job_name: botwatch\n    static_configs: []\n"
+                                 "  - job_name: botwatch-x\n    basic_auth:\n      username: p\n"
+                                 "      password: s3cret\n  - job_name: node\n    static_configs: []\n", "/")
+    expect(found, "job botwatch: no basic_auth", "prometheus: basic_auth")
+    expect(found, "job botwatch-x: basic_auth holds the password inline", "prometheus: inline password")
+    expect(found, "job botwatch-x: basic_auth has no password_file", "prometheus: password_file")
+    if any("node" in f for f in found):
+        problems.append(f"prometheus: a non-botwatch job was asked for basic auth: {found}")
+
+    with open(os.path.join(REPO, "alerts", "alertmanager-botwatch.yml"), encoding="utf-8") as f:
+        fragment = f.read()
+    loose = fragment.replace("target_matchers: ['mixin=\"botwatch\"', 'alertname!=\"BotwatchTargetDown\"']",
+                             "target_matchers: ['alertname!=\"BotwatchTargetDown\"']")
+    found = alertmanager_fragment_problems(loose, merge_alertmanager(FOREIGN_ALERTMANAGER, loose).replace(
+        "botwatch-warning", "botwatch-warn"))
+    expect(found, "target_matchers not limited to mixin", "alertmanager: inhibit scope")
+    expect(found, "does not hold the fragment's receivers", "alertmanager: worked example")
+    if alertmanager_fragment_problems(fragment, merge_alertmanager(FOREIGN_ALERTMANAGER, fragment)):
+        problems.append("the shipped fragment merged into a foreign file has problems: "
+                        f"{alertmanager_fragment_problems(fragment, merge_alertmanager(FOREIGN_ALERTMANAGER, fragment))}")
 
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from e2e_test import e2e_rules  # noqa: E402
@@ -378,7 +649,7 @@ def check_self_test():
 
 CHECKS = {"self-test": check_self_test, "rules": check_rules, "rule-tests": check_rule_tests, "alert-coverage": check_alert_coverage,
           "alertmanager": check_alertmanager, "prometheus": check_prometheus_config,
-          "dashboards": check_dashboards}
+          "dashboards": check_dashboards, "mixin": check_mixin}
 
 
 def main(argv):

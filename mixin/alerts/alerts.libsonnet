@@ -1,0 +1,416 @@
+// botwatch's alerting rules. Thresholds, the job selector, the labels every
+// alert carries and the runbook base URL come from _config (config.libsonnet).
+// Rendered to alerts/botwatch.rules.yml by `python3 mixin/build.py`.
+{
+  prometheusAlerts+:: {
+    groups+: [
+      {
+        name: "botwatch-availability",
+        rules: [
+          {
+            alert: "BotwatchTargetDown",
+            expr: |||
+              up{%(botwatchSelector)s} == 0
+            ||| % $._config,
+            'for': "2m",
+            labels: $._config.commonLabels + {'severity': 'critical', 'component': 'botwatch'},
+            annotations: {
+              summary: "botwatch on {{ $labels.instance }} cannot be scraped",
+              description: "Prometheus job {{ $labels.job }} failed to scrape {{ $labels.instance }} for 2 minutes (up = {{ $value }}). Every other alert for this instance is blind until this is fixed.",
+              runbook_url: $._config.runbookURL + '#botwatchtargetdown',
+            },
+          },
+          {
+            alert: "BotProcessDown",
+            // A `type: process` collector that finds no process, or the child of
+            // `botwatch run` (also type="process") while it is not running.
+            expr: |||
+              botwatch_collector_up{%(botwatchSelector)s, type="process"} == 0
+            ||| % $._config,
+            'for': "1m",
+            labels: $._config.commonLabels + {'severity': 'critical', 'component': 'bot'},
+            annotations: {
+              summary: "Bot process {{ $labels.collector }} is not running on {{ $labels.instance }}",
+              description: "The process collector {{ $labels.collector }} has found no running process for 1 minute (up = {{ $value }}).",
+              runbook_url: $._config.runbookURL + '#botprocessdown',
+            },
+          },
+          {
+            alert: "BotHighMemory",
+            expr: |||
+              botwatch_process_resident_memory_bytes{%(botwatchSelector)s}
+                > %(botMemoryMiB)s * 1024 * 1024  # threshold: botMemoryMiB
+            ||| % $._config,
+            'for': "5m",
+            labels: $._config.commonLabels + {'severity': 'warning', 'component': 'bot'},
+            annotations: {
+              summary: "Bot process {{ $labels.collector }} on {{ $labels.instance }} uses {{ $value | humanize1024 }}B of memory",
+              description: "Resident memory of {{ $labels.collector }} is {{ $value | humanize1024 }}B, above %(botMemoryMiB)s MiB for 5 minutes. Node.js bots usually leak through caches or listeners; it will be OOM-killed eventually." % $._config,
+              runbook_url: $._config.runbookURL + '#bothighmemory',
+            },
+          },
+          {
+            alert: "BotHighCPU",
+            expr: |||
+              rate(botwatch_process_cpu_seconds_total{%(botwatchSelector)s}[5m])
+                > %(botCpuPercent)s / 100  # threshold: botCpuPercent of one core
+            ||| % $._config,
+            'for': "10m",
+            labels: $._config.commonLabels + {'severity': 'warning', 'component': 'bot'},
+            annotations: {
+              summary: "Bot process {{ $labels.collector }} on {{ $labels.instance }} uses {{ $value | humanizePercentage }} of a CPU core",
+              description: "The process {{ $labels.collector }} used {{ $value | humanizePercentage }} of one core for 10 minutes (threshold %(botCpuPercent)s%%). Node.js runs JavaScript on one thread: near 100%% it answers late or not at all." % $._config,
+              runbook_url: $._config.runbookURL + '#bothighcpu',
+            },
+          },
+          {
+            alert: "BotRestarting",
+            expr: |||
+              increase(botwatch_process_restarts_total{%(botwatchSelector)s}[15m])
+                >= %(botRestarts)s  # threshold: botRestarts in 15 minutes
+            ||| % $._config,
+            labels: $._config.commonLabels + {'severity': 'warning', 'component': 'bot'},
+            annotations: {
+              summary: "Bot process {{ $labels.collector }} on {{ $labels.instance }} is restarting",
+              description: "{{ $value | printf \"%%.0f\" }} restarts of {{ $labels.collector }} in the last 15 minutes (threshold %(botRestarts)s): it is probably crash-looping." % $._config,
+              runbook_url: $._config.runbookURL + '#botrestarting',
+            },
+          },
+          {
+            alert: "BotCollectorDown",
+            // Any probe failing that has no dedicated alert (http, tcp, exec...).
+            // Alertmanager inhibits it when a dedicated alert (BotDatabaseDown,
+            // BotGeminiDown...) fires for the same collector.
+            expr: |||
+              botwatch_collector_up{%(botwatchSelector)s} == 0
+            ||| % $._config,
+            'for': "5m",
+            labels: $._config.commonLabels + {'severity': 'warning', 'component': 'botwatch'},
+            annotations: {
+              summary: "Probe {{ $labels.collector }} ({{ $labels.type }}) fails on {{ $labels.instance }}",
+              description: "The {{ $labels.type }} collector {{ $labels.collector }} has failed every probe for 5 minutes (up = {{ $value }}). /api/v1/status on botwatch shows the reason.",
+              runbook_url: $._config.runbookURL + '#botcollectordown',
+            },
+          },
+        ],
+      },
+      {
+        name: "botwatch-dependencies",
+        rules: [
+          {
+            alert: "BotDatabaseDown",
+            // The postgres collector, or any probe named like a database
+            // (db, database, postgres, postgresql, optionally with a -suffix),
+            // e.g. a tcp collector on port 5432.
+            expr: |||
+              botwatch_collector_up{%(botwatchSelector)s, type="postgres"} == 0
+                or
+              botwatch_collector_up{%(botwatchSelector)s, collector=~"(db|database|postgres|postgresql)([-_].+)?"} == 0
+            ||| % $._config,
+            'for': "1m",
+            labels: $._config.commonLabels + {'severity': 'critical', 'component': 'database'},
+            annotations: {
+              summary: "Database {{ $labels.collector }} is unreachable from {{ $labels.instance }}",
+              description: "The {{ $labels.type }} probe {{ $labels.collector }} has failed for 1 minute (up = {{ $value }}). The bot cannot store conversations or book appointments.",
+              runbook_url: $._config.runbookURL + '#botdatabasedown',
+            },
+          },
+          {
+            alert: "BotDatabaseSlow",
+            expr: |||
+              botwatch_collector_duration_seconds{%(botwatchSelector)s, type="postgres"}
+                > %(databaseSlowMs)s / 1000  # threshold: databaseSlowMs per probe round trip
+            ||| % $._config,
+            'for': "5m",
+            labels: $._config.commonLabels + {'severity': 'warning', 'component': 'database'},
+            annotations: {
+              summary: "Database {{ $labels.collector }} answers slowly on {{ $labels.instance }}",
+              description: "A probe of {{ $labels.collector }} (connect, SELECT 1 and the configured queries) takes {{ $value | humanizeDuration }}, above %(databaseSlowMs)sms for 5 minutes." % $._config,
+              runbook_url: $._config.runbookURL + '#botdatabaseslow',
+            },
+          },
+          {
+            alert: "BotDatabaseConnectionsNearLimit",
+            expr: |||
+              sum by (instance, job, collector) (botwatch_postgres_connections{%(botwatchSelector)s})
+                / on (instance, job, collector) botwatch_postgres_max_connections{%(botwatchSelector)s}
+                > %(databaseConnectionsPercent)s / 100  # threshold: databaseConnectionsPercent of max_connections
+            ||| % $._config,
+            'for': "5m",
+            labels: $._config.commonLabels + {'severity': 'warning', 'component': 'database'},
+            annotations: {
+              summary: "Database {{ $labels.collector }} on {{ $labels.instance }} is near its connection limit",
+              description: "{{ $value | humanizePercentage }} of max_connections are in use (threshold %(databaseConnectionsPercent)s%%) for 5 minutes. New connections from the bot will soon be refused." % $._config,
+              runbook_url: $._config.runbookURL + '#botdatabaseconnectionsnearlimit',
+            },
+          },
+          {
+            alert: "BotFacebookTokenInvalid",
+            expr: |||
+              botwatch_facebook_token_valid{%(botwatchSelector)s} == 0
+            ||| % $._config,
+            'for': "1m",
+            labels: $._config.commonLabels + {'severity': 'critical', 'component': 'facebook'},
+            annotations: {
+              summary: "Facebook page token is invalid ({{ $labels.collector }} on {{ $labels.instance }})",
+              description: "The Graph API reports the page access token as invalid or expired (token_valid = {{ $value }}). The bot can neither read nor send messages.",
+              runbook_url: $._config.runbookURL + '#botfacebooktokeninvalid',
+            },
+          },
+          {
+            alert: "BotFacebookTokenExpiringSoon",
+            // expiry 0 means "never expires" in the Graph API's debug_token.
+            expr: |||
+              (botwatch_facebook_token_expiry_timestamp_seconds{%(botwatchSelector)s} - time())
+                < %(facebookTokenExpiryDays)s * 86400  # threshold: facebookTokenExpiryDays
+              and botwatch_facebook_token_expiry_timestamp_seconds{%(botwatchSelector)s} > 0
+            ||| % $._config,
+            'for': "10m",
+            labels: $._config.commonLabels + {'severity': 'warning', 'component': 'facebook'},
+            annotations: {
+              summary: "Facebook page token expires in {{ $value | humanizeDuration }} ({{ $labels.instance }})",
+              description: "The page access token checked by {{ $labels.collector }} expires in {{ $value | humanizeDuration }} (threshold %(facebookTokenExpiryDays)s days). Renew it before the bot goes silent." % $._config,
+              runbook_url: $._config.runbookURL + '#botfacebooktokenexpiringsoon',
+            },
+          },
+          {
+            alert: "BotFacebookRateLimitHigh",
+            expr: |||
+              botwatch_facebook_app_usage_ratio{%(botwatchSelector)s}
+                > %(facebookAppUsagePercent)s / 100  # threshold: facebookAppUsagePercent of any usage kind
+            ||| % $._config,
+            'for': "5m",
+            labels: $._config.commonLabels + {'severity': 'warning', 'component': 'facebook'},
+            annotations: {
+              summary: "Facebook app usage {{ $labels.kind }} at {{ $value | humanizePercentage }} ({{ $labels.instance }})",
+              description: "The X-App-Usage {{ $labels.kind }} is {{ $value | humanizePercentage }} of the limit (threshold %(facebookAppUsagePercent)s%%) for 5 minutes. At 100%% the Graph API throttles every call." % $._config,
+              runbook_url: $._config.runbookURL + '#botfacebookratelimithigh',
+            },
+          },
+          {
+            alert: "BotFacebookPageUnsubscribed",
+            expr: |||
+              botwatch_facebook_webhook_subscribed{%(botwatchSelector)s} == 0
+            ||| % $._config,
+            'for': "5m",
+            labels: $._config.commonLabels + {'severity': 'critical', 'component': 'facebook'},
+            annotations: {
+              summary: "Facebook page webhook field {{ $labels.field }} is not subscribed ({{ $labels.instance }})",
+              description: "The page's subscribed_apps no longer lists {{ $labels.field }} (subscribed = {{ $value }}) for 5 minutes: Facebook stops delivering those events to the bot.",
+              runbook_url: $._config.runbookURL + '#botfacebookpageunsubscribed',
+            },
+          },
+          {
+            alert: "BotGeminiDown",
+            // Quota exhaustion has its own alert.
+            expr: |||
+              botwatch_collector_up{%(botwatchSelector)s, type="gemini"} == 0
+                unless on (instance, job, collector)
+              increase(botwatch_collector_errors_total{%(botwatchSelector)s, type="gemini", reason="quota_exhausted"}[5m]) > 0
+            ||| % $._config,
+            'for': "2m",
+            labels: $._config.commonLabels + {'severity': 'critical', 'component': 'gemini'},
+            annotations: {
+              summary: "Gemini API unreachable from {{ $labels.instance }}",
+              description: "The Gemini probe {{ $labels.collector }} has failed for 2 minutes (up = {{ $value }}). The bot cannot generate answers.",
+              runbook_url: $._config.runbookURL + '#botgeminidown',
+            },
+          },
+          {
+            alert: "BotGeminiQuotaExhausted",
+            expr: |||
+              increase(botwatch_collector_errors_total{%(botwatchSelector)s, type="gemini", reason="quota_exhausted"}[5m]) > 0
+            ||| % $._config,
+            labels: $._config.commonLabels + {'severity': 'critical', 'component': 'gemini'},
+            annotations: {
+              summary: "Gemini quota exhausted for {{ $labels.instance }}",
+              description: "{{ $value | printf \"%.0f\" }} Gemini probes were refused with RESOURCE_EXHAUSTED (HTTP 429) in the last 5 minutes.",
+              runbook_url: $._config.runbookURL + '#botgeminiquotaexhausted',
+            },
+          },
+          {
+            alert: "BotSocketIODown",
+            expr: |||
+              botwatch_collector_up{%(botwatchSelector)s, type="socketio"} == 0
+            ||| % $._config,
+            'for': "2m",
+            labels: $._config.commonLabels + {'severity': 'warning', 'component': 'socketio'},
+            annotations: {
+              summary: "Socket.IO admin backend {{ $labels.collector }} unreachable from {{ $labels.instance }}",
+              description: "The Socket.IO probe {{ $labels.collector }} has failed for 2 minutes (up = {{ $value }}). Admins see no live conversations and cannot take over.",
+              runbook_url: $._config.runbookURL + '#botsocketiodown',
+            },
+          },
+        ],
+      },
+      {
+        name: "botwatch-bot-traffic",
+        rules: [
+          {
+            alert: "BotHighErrorRate",
+            expr: |||
+              sum by (instance, job) (rate(bot_errors_total{%(botwatchSelector)s}[10m]))
+                / sum by (instance, job) (rate(bot_messages_total{%(botwatchSelector)s, direction="inbound"}[10m]))
+                > %(errorRatePercent)s / 100  # threshold: errorRatePercent of inbound messages
+            ||| % $._config,
+            'for': "2m",
+            labels: $._config.commonLabels + {'severity': 'critical', 'component': 'bot-traffic'},
+            annotations: {
+              summary: "Bot on {{ $labels.instance }} fails {{ $value | humanizePercentage }} of messages",
+              description: "Errors per inbound message over the last 10 minutes: {{ $value | humanizePercentage }} (threshold %(errorRatePercent)s%%). bot_errors_total{type} on the Overview dashboard shows which errors." % $._config,
+              runbook_url: $._config.runbookURL + '#bothigherrorrate',
+            },
+          },
+          {
+            alert: "BotLowTemplateCacheHitRatio",
+            expr: |||
+              sum by (instance, job) (rate(bot_template_cache_requests_total{%(botwatchSelector)s, result="hit"}[30m]))
+                / sum by (instance, job) (rate(bot_template_cache_requests_total{%(botwatchSelector)s}[30m]))
+                < %(templateCacheHitPercent)s / 100  # threshold: templateCacheHitPercent
+              and on (instance, job)
+              sum by (instance, job) (increase(bot_template_cache_requests_total{%(botwatchSelector)s}[30m]))
+                >= 20  # ignore quiet periods: at least 20 lookups in 30 minutes
+            ||| % $._config,
+            'for': "15m",
+            labels: $._config.commonLabels + {'severity': 'warning', 'component': 'bot-traffic'},
+            annotations: {
+              summary: "Template cache hit ratio is {{ $value | humanizePercentage }} on {{ $labels.instance }}",
+              description: "Only {{ $value | humanizePercentage }} of template lookups hit the cache over 30 minutes (threshold %(templateCacheHitPercent)s%%). Misses cost a database query or a Gemini call each." % $._config,
+              runbook_url: $._config.runbookURL + '#botlowtemplatecachehitratio',
+            },
+          },
+          {
+            alert: "BotHumanInterventionsPending",
+            expr: |||
+              bot_human_interventions_pending{%(botwatchSelector)s}
+                > %(pendingInterventions)s  # threshold: pendingInterventions conversations waiting for a human
+            ||| % $._config,
+            'for': "5m",
+            labels: $._config.commonLabels + {'severity': 'warning', 'component': 'bot-traffic'},
+            annotations: {
+              summary: "{{ $value | printf \"%.0f\" }} conversations wait for a human on {{ $labels.instance }}",
+              description: "{{ $value | printf \"%%.0f\" }} conversations were handed off to a human and are still pending (threshold %(pendingInterventions)s) for 5 minutes." % $._config,
+              runbook_url: $._config.runbookURL + '#bothumaninterventionspending',
+            },
+          },
+          {
+            alert: "BotResponseTimeP95High",
+            expr: |||
+              histogram_quantile(0.95, sum by (instance, job, le) (rate(bot_response_time_seconds_bucket{%(botwatchSelector)s}[10m])))
+                > %(responseTimeP95Seconds)s  # threshold: responseTimeP95Seconds at the 95th percentile
+            ||| % $._config,
+            'for': "10m",
+            labels: $._config.commonLabels + {'severity': 'warning', 'component': 'bot-traffic'},
+            annotations: {
+              summary: "Bot p95 response time is {{ $value | humanizeDuration }} on {{ $labels.instance }}",
+              description: "95%% of replies over the last 10 minutes took up to {{ $value | humanizeDuration }} (threshold %(responseTimeP95Seconds)ss), for 10 minutes." % $._config,
+              runbook_url: $._config.runbookURL + '#botresponsetimep95high',
+            },
+          },
+          {
+            alert: "BotMessageVolumeDropped",
+            // Compared with the same hour one week earlier, so nights and weekends
+            // do not fire it. The `or 0 * ...` keeps the comparison alive when the
+            // counter has vanished entirely (no inbound message since botwatch started).
+            expr: |||
+              (
+                sum by (instance, job) (rate(bot_messages_total{%(botwatchSelector)s, direction="inbound"}[1h]))
+                  or
+                0 * sum by (instance, job) (rate(bot_messages_total{%(botwatchSelector)s, direction="inbound"}[1h] offset 1w))
+              )
+                < 0.5  # threshold: under half of last week's volume
+                  * sum by (instance, job) (rate(bot_messages_total{%(botwatchSelector)s, direction="inbound"}[1h] offset 1w))
+              and on (instance, job)
+              sum by (instance, job) (increase(bot_messages_total{%(botwatchSelector)s, direction="inbound"}[1h] offset 1w))
+                >= 20  # ignore hours that were quiet last week: at least 20 messages
+            ||| % $._config,
+            'for': "30m",
+            labels: $._config.commonLabels + {'severity': 'warning', 'component': 'bot-traffic'},
+            annotations: {
+              summary: "Inbound messages dropped on {{ $labels.instance }}",
+              description: "Inbound messages run at {{ $value | humanize }}/s over the last hour, under half of the same hour one week ago, for 30 minutes. Check the Facebook webhook subscription and the page token first.",
+              runbook_url: $._config.runbookURL + '#botmessagevolumedropped',
+            },
+          },
+          {
+            alert: "BotLogsSilent",
+            expr: |||
+              sum by (instance, job, source) (rate(botwatch_log_lines_total{%(botwatchSelector)s}[30m])) == 0
+              and on (instance, job)
+              max by (instance, job) (botwatch_collector_up{%(botwatchSelector)s, type="process"}) == 1
+            ||| % $._config,
+            'for': "10m",
+            labels: $._config.commonLabels + {'severity': 'warning', 'component': 'bot-traffic'},
+            annotations: {
+              summary: "Bot logs on {{ $labels.instance }} are silent",
+              description: "Log source {{ $labels.source }} produced no line for 40 minutes while the bot process is running (lines/s = {{ $value }}). Logging may be broken, or the bot hangs.",
+              runbook_url: $._config.runbookURL + '#botlogssilent',
+            },
+          },
+          {
+            alert: "BotGeminiTokenBudget",
+            expr: |||
+              sum by (instance, job) (increase(bot_gemini_tokens_total{%(botwatchSelector)s}[24h]))
+                > %(geminiDailyTokenBudget)s  # threshold: geminiDailyTokenBudget
+            ||| % $._config,
+            labels: $._config.commonLabels + {'severity': 'warning', 'component': 'bot-traffic'},
+            annotations: {
+              summary: "Gemini token use over budget on {{ $labels.instance }}",
+              description: "The bot used {{ $value | humanize }} Gemini tokens in the last 24 hours, above the budget of %(geminiDailyTokenBudget)s tokens a day." % $._config,
+              runbook_url: $._config.runbookURL + '#botgeminitokenbudget',
+            },
+          },
+        ],
+      },
+      {
+        name: "botwatch-agent",
+        rules: [
+          {
+            alert: "BotLogPipelineStalled",
+            // Unread bytes wait in the file, yet no line was read for 5 minutes.
+            expr: |||
+              sum by (instance, job, source) (rate(botwatch_log_lines_total{%(botwatchSelector)s}[5m])) == 0
+              and on (instance, job, source)
+              min_over_time(botwatch_log_lag_bytes{%(botwatchSelector)s}[5m]) > 0
+            ||| % $._config,
+            'for': "5m",
+            labels: $._config.commonLabels + {'severity': 'warning', 'component': 'botwatch', 'problem': 'stalled'},
+            annotations: {
+              summary: "botwatch stopped reading log {{ $labels.source }} on {{ $labels.instance }}",
+              description: "The log file {{ $labels.source }} keeps unread bytes, but botwatch read no line from it for 10 minutes (lines/s = {{ $value }}).",
+              runbook_url: $._config.runbookURL + '#botlogpipelinestalled',
+            },
+          },
+          {
+            alert: "BotLogPipelineStalled",
+            expr: |||
+              sum by (instance, job, source) (rate(botwatch_log_parse_errors_total{%(botwatchSelector)s}[10m]))
+                / sum by (instance, job, source) (rate(botwatch_log_lines_total{%(botwatchSelector)s}[10m]))
+                > %(logParseErrorPercent)s / 100  # threshold: logParseErrorPercent of lines fail to parse
+            ||| % $._config,
+            'for': "5m",
+            labels: $._config.commonLabels + {'severity': 'warning', 'component': 'botwatch', 'problem': 'parse_errors'},
+            annotations: {
+              summary: "botwatch cannot parse log {{ $labels.source }} on {{ $labels.instance }}",
+              description: "{{ $value | humanizePercentage }} of the lines of {{ $labels.source }} fail to parse (threshold %(logParseErrorPercent)s%%): the bot's log format changed, or the source is not the bot's JSON log." % $._config,
+              runbook_url: $._config.runbookURL + '#botlogpipelinestalled',
+            },
+          },
+          {
+            alert: "BotwatchConfigReloadFailed",
+            expr: |||
+              botwatch_config_last_reload_successful{%(botwatchSelector)s} == 0
+            ||| % $._config,
+            'for': "1m",
+            labels: $._config.commonLabels + {'severity': 'warning', 'component': 'botwatch'},
+            annotations: {
+              summary: "botwatch on {{ $labels.instance }} rejected its new config",
+              description: "The last config reload failed (botwatch_config_last_reload_successful = {{ $value }}); botwatch keeps running with the previous config. Its log has the file:line:column of the error.",
+              runbook_url: $._config.runbookURL + '#botwatchconfigreloadfailed',
+            },
+          },
+        ],
+      },
+    ],
+  },
+}

@@ -1,0 +1,29 @@
+// Everything an operator may want to change. Override in your own file:
+//   (import 'mixin/mixin.libsonnet') + { _config+:: { botMemoryMiB: 1024 } }
+{
+  _config+:: {
+    // Label matchers of the botwatch scrape jobs, used by every alert and every
+    // dashboard query (the dashboards' `job` variable lists only these jobs).
+    botwatchSelector: 'job=~".*botwatch.*"',
+    // Labels every alert carries. alerts/alertmanager.yml routes and inhibits on
+    // mixin="botwatch", so its inhibitions never touch other rule sets' alerts.
+    commonLabels: { mixin: 'botwatch' },
+    // Where alerts/RUNBOOK.md is published; alerts and panels link to its sections.
+    runbookURL: 'https://github.com/botwatch/botwatch/blob/main/alerts/RUNBOOK.md',
+
+    // Thresholds (the bot operators' figures).
+    botMemoryMiB: 700,  // resident memory of the bot process
+    botCpuPercent: 80,  // of one core, held for 10 minutes
+    botRestarts: 3,  // restarts in 15 minutes
+    errorRatePercent: 10,  // errors per inbound message over 10 minutes
+    templateCacheHitPercent: 80,  // template-cache hits below this over 30 minutes
+    pendingInterventions: 5,  // conversations waiting for a human
+    geminiDailyTokenBudget: 1000000,  // Gemini tokens in 24 hours
+    responseTimeP95Seconds: 5,
+    databaseSlowMs: 500,  // postgres probe round trip
+    databaseConnectionsPercent: 80,  // of max_connections
+    facebookTokenExpiryDays: 7,
+    facebookAppUsagePercent: 80,  // of any X-App-Usage kind
+    logParseErrorPercent: 1,  // share of log lines that fail to parse
+  },
+}

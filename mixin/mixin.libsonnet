@@ -1,0 +1,12 @@
+// botwatch monitoring mixin: alerts and Grafana dashboards for a chatbot
+// watched by botwatch. Plain jsonnet (no grafonnet), e.g. Debian's jsonnet:
+//   jsonnet -J . -e '(import "mixin/mixin.libsonnet").prometheusAlerts'
+// `python3 mixin/build.py` renders alerts/botwatch.rules.yml and dashboards/*.json.
+(import 'config.libsonnet') +
+(import 'alerts/alerts.libsonnet') +
+(import 'dashboards/dashboards.libsonnet') +
+{
+  // botwatch needs no recording rules; the field is here so that tools which
+  // expect a mixin's three fields find them.
+  prometheusRules+:: { groups+: [] },
+}
