@@ -347,14 +347,19 @@ void MetricStore::Restore(const nlohmann::json& state) {
   }
 }
 
+const MetricStore::SeriesData* MetricStore::FindSeries(int metric, const std::vector<std::string>& labels) const {
+  for (const SeriesData& s : metrics_[static_cast<size_t>(metric)].series) {
+    if (s.labels == labels) return &s;
+  }
+  return nullptr;
+}
+
 double MetricStore::Value(const std::string& metric, const std::vector<std::string>& labels) const {
   std::lock_guard<std::mutex> lock(mu_);
   int id = FindMetric(metric);
   if (id < 0) return std::nan("");
-  for (const SeriesData& s : metrics_[static_cast<size_t>(id)].series) {
-    if (s.labels == labels) return s.value;
-  }
-  return 0;
+  const SeriesData* s = FindSeries(id, labels);
+  return s ? s->value : 0;
 }
 
 bool MetricStore::HistogramTotals(const std::string& metric, double* sum, double* count) const {
@@ -429,11 +434,8 @@ std::vector<double> MetricStore::History(const std::string& metric, double now) 
 double MetricStore::ValueForTesting(const std::string& metric, const std::vector<std::string>& labels) const {
   std::lock_guard<std::mutex> lock(mu_);
   int id = FindMetric(metric);
-  if (id < 0) return std::nan("");
-  for (const SeriesData& s : metrics_[static_cast<size_t>(id)].series) {
-    if (s.labels == labels) return s.value;
-  }
-  return std::nan("");
+  const SeriesData* s = id < 0 ? nullptr : FindSeries(id, labels);
+  return s ? s->value : std::nan("");
 }
 
 }  // namespace botwatch::logs

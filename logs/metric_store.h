@@ -144,6 +144,8 @@ class MetricStore {
     SourceStats stats;
   };
   size_t NewSeries(Metric& m, std::vector<std::string> labels);
+  // With mu_ held: the series with these label values, nullptr if there is none yet.
+  const SeriesData* FindSeries(int metric, const std::vector<std::string>& labels) const;
   // The updates behind Update, with mu_ held.
   size_t Series(int metric, const std::vector<std::string_view>& values);
   void Add(int metric, size_t series, double delta);

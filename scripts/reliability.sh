@@ -39,6 +39,16 @@ mkdir -p "$build/fuzz-artifacts"
 
 status=0
 part() { case " $parts " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
+# Runs scripts/reliability/$1.py against the release build: its JSON report in
+# $result and $build/$1.json; a failed run fails the whole tier.
+run_python_part() {
+  set +e
+  result=$(python3 "scripts/reliability/$1.py" "$release/botwatch")
+  local rc=$?
+  set -e
+  if [ $rc -ne 0 ]; then status=1; fi
+  echo "$result" > "$build/$1.json"
+}
 
 if part fuzz; then
   CC=clang CXX=clang++ cmake -S . -B "$build" $generator -DCMAKE_BUILD_TYPE=RelWithDebInfo \
@@ -85,12 +95,8 @@ fi
 
 if part chaos; then
   echo "rotation chaos: ${CHAOS_LINES:-1000000} lines over about ${CHAOS_SECONDS:-100} s ..." >&2
-  set +e
-  chaos=$(python3 scripts/reliability/chaos.py "$release/botwatch")
-  rc=$?
-  set -e
-  [ $rc -ne 0 ] && status=1
-  echo "$chaos" > "$build/chaos.json"
+  run_python_part chaos
+  chaos=$result
   python3 - "$chaos" >> "$report" <<'EOF'
 import json, sys
 r = json.loads(sys.argv[1])
@@ -108,12 +114,8 @@ fi
 
 if part soak; then
   echo "load and soak: ${SOAK_MINUTES:-10} min ..." >&2
-  set +e
-  soak=$(python3 scripts/reliability/soak.py "$release/botwatch")
-  rc=$?
-  set -e
-  [ $rc -ne 0 ] && status=1
-  echo "$soak" > "$build/soak.json"
+  run_python_part soak
+  soak=$result
   python3 - "$soak" >> "$report" <<'EOF'
 import json, sys
 r = json.loads(sys.argv[1])
