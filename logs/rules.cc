@@ -217,19 +217,13 @@ Rule ReadRule(ConfigMap& m, const std::string& timestamp_field, RuleSet& rs) {
       break;
     case MetricType::kGauge: {
       std::string a = action.value_or(value_field ? "set" : "");
-      if (a == "set") {
-        need_value("gauges set from a field");
-        r.action = Rule::Action::kSet;
-      } else if (a == "set_timestamp") {
-        r.action = Rule::Action::kSetTimestamp;
-      } else if (a == "inc") {
-        r.action = Rule::Action::kInc;
-      } else if (a == "dec") {
-        r.action = Rule::Action::kDec;
-      } else {
-        m.FailAt("action", a.empty() ? "a gauge needs an action: set (with value_field), set_timestamp, inc or dec"
-                                     : "unknown action \"" + a + "\"; use set, set_timestamp, inc or dec");
-      }
+      if (a.empty()) m.FailAt("action", "a gauge needs an action: set (with value_field), set_timestamp, inc or dec");
+      r.action = m.Choice<Rule::Action>("action", a, "action",
+                                        {{"set", Rule::Action::kSet},
+                                         {"set_timestamp", Rule::Action::kSetTimestamp},
+                                         {"inc", Rule::Action::kInc},
+                                         {"dec", Rule::Action::kDec}});
+      if (r.action == Rule::Action::kSet) need_value("gauges set from a field");
       break;
     }
     case MetricType::kHistogram: {
