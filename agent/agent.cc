@@ -10,6 +10,7 @@
 #include "base/logging.h"
 #include "agent/pipeline_feed.h"
 #include "agent/status_page.h"
+#include "agent/summary_metrics.h"
 #include "agent/intake_endpoint.h"
 #include "agent/version.h"
 #include "logs/log_config.h"
@@ -89,7 +90,8 @@ void Agent::InstallLogs(const Config& config) {
   std::shared_ptr<logs::LogPipeline> fresh;
   if (!config.logs->sources.empty()) {
     fresh = std::make_shared<logs::LogPipeline>(config.logs, MakePipelineFeedSink(feed_.get()));
-    fresh->TrackHistory(kMessagesMetric, kInboundLabels);  // summary: last hour / 24 h, the page's chart
+    // summary: last hour / 24 h, the page's chart
+    fresh->TrackHistory(summary_metrics::kMessages, summary_metrics::kInboundLabels);
     fresh->Start(old ? &previous : nullptr);
   }
   std::lock_guard<std::mutex> lock(logs_mu_);

@@ -125,16 +125,9 @@ Result<std::shared_ptr<const Config>> LoadConfigFile(const std::string& path) {
   if (st.st_size > kMaxConfigBytes) {
     return Status::Error(path + ": config file is larger than " + std::to_string(kMaxConfigBytes >> 20) + " MiB");
   }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::Error(path + ": cannot open config file: " + std::strerror(errno));
-  std::stringstream buf;
-  buf << in.rdbuf();
-  if (in.bad()) return Status::Error(path + ": cannot read config file: " + std::strerror(errno));
-  ConfigSource src;
-  src.file = path;
-  size_t slash = path.rfind('/');
-  src.dir = slash == std::string::npos ? "." : path.substr(0, slash);
-  return LoadConfigText(buf.str(), std::move(src));
+  Result<ConfigFileText> file = ReadConfigFile(path, "config file");
+  if (!file.ok()) return file.status();
+  return LoadConfigText(file.value().text, std::move(file.value().source));
 }
 
 }  // namespace botwatch

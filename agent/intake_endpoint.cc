@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <variant>
 #include <string_view>
@@ -62,6 +63,23 @@ std::variant<logs::HttpIntake*, HttpResponse> FindSource(logs::LogPipeline* pipe
   return Error(404, ValidName(name) ? "no log source of type http named \"" + name + "\"" : "no such log source");
 }
 
+// Runs `fn` with the running pipeline and the http source the request names
+// (FindSource), while no reload can swap them. The lookup's answer when there
+// is no such source, else fn's.
+using WithIntake = std::function<std::optional<HttpResponse>(logs::LogPipeline&, logs::HttpIntake&)>;
+std::optional<HttpResponse> WithSource(const logs::CurrentPipeline& current, std::string& name, const WithIntake& fn) {
+  std::optional<HttpResponse> out;
+  current([&](const std::shared_ptr<logs::LogPipeline>& pipeline) {
+    auto found = FindSource(pipeline.get(), name);
+    if (auto* r = std::get_if<HttpResponse>(&found)) {
+      out = std::move(*r);
+      return;
+    }
+    out = fn(*pipeline, *std::get<logs::HttpIntake*>(found));
+  });
+  return out;
+}
+
 // civetweb gives each connection a worker thread for as long as it is kept
 // alive (keep_alive_timeout_ms), and there are only a few: a sender opening
 // many connections (winston's Http transport opens one per concurrent
@@ -88,68 +106,59 @@ HttpResponse Serve(const HttpRequest& req, const logs::CurrentPipeline& current)
   }
   std::string name = QueryValue(req.query, "source");
   // Before reading the body: which source, its limits, its rate.
-  std::optional<HttpResponse> early;
   size_t max_body_bytes = 0;
-  current([&](const std::shared_ptr<logs::LogPipeline>& pipeline) {
-    auto found = FindSource(pipeline.get(), name);
-    if (auto* r = std::get_if<HttpResponse>(&found)) {
-      early = std::move(*r);
-      return;
-    }
-    logs::HttpIntake* intake = std::get<logs::HttpIntake*>(found);
-    auto answer = [&](HttpResponse r) {
-      intake->CountAnswer(r.status);
-      early = std::move(r);
-    };
-    if (std::optional<double> wait = intake->TakeToken()) {
-      HttpResponse r = Error(429, "rate limit of log source \"" + name + "\" exceeded; retry later");
-      r.headers.emplace_back("Retry-After", std::to_string(static_cast<long long>(std::ceil(*wait))));
-      return answer(std::move(r));
-    }
-    const char* encoding = req.header ? req.header("Content-Encoding") : nullptr;
-    if (encoding != nullptr && std::string_view(encoding) != "identity") {
-      return answer(Error(415, "compressed bodies are not accepted; send plain NDJSON or JSON"));
-    }
-    max_body_bytes = intake->max_body_bytes();
-    if (req.content_length > 0 && static_cast<uint64_t>(req.content_length) > max_body_bytes) {
-      return answer(TooLarge(max_body_bytes));
-    }
-  });
+  std::optional<HttpResponse> early =
+      WithSource(current, name, [&](logs::LogPipeline&, logs::HttpIntake& intake) -> std::optional<HttpResponse> {
+        auto answer = [&](HttpResponse r) {
+          intake.CountAnswer(r.status);
+          return std::optional<HttpResponse>(std::move(r));
+        };
+        if (std::optional<double> wait = intake.TakeToken()) {
+          HttpResponse r = Error(429, "rate limit of log source \"" + name + "\" exceeded; retry later");
+          r.headers.emplace_back("Retry-After", std::to_string(static_cast<long long>(std::ceil(*wait))));
+          return answer(std::move(r));
+        }
+        const char* encoding = req.header ? req.header("Content-Encoding") : nullptr;
+        if (encoding != nullptr && std::string_view(encoding) != "identity") {
+          return answer(Error(415, "compressed bodies are not accepted; send plain NDJSON or JSON"));
+        }
+        max_body_bytes = intake.max_body_bytes();
+        if (req.content_length > 0 && static_cast<uint64_t>(req.content_length) > max_body_bytes) {
+          return answer(TooLarge(max_body_bytes));
+        }
+        return std::nullopt;
+      });
   if (early) return std::move(*early);
 
   std::string body;
   BodyRead read = req.read_body ? req.read_body(max_body_bytes, &body) : BodyRead::kFailed;
 
-  HttpResponse resp;
-  current([&](const std::shared_ptr<logs::LogPipeline>& pipeline) {
-    // A reload may have come in between: look the source up again.
-    auto found = FindSource(pipeline.get(), name);
-    if (auto* r = std::get_if<HttpResponse>(&found)) {
-      resp = std::move(*r);
-      return;
-    }
-    logs::HttpIntake* intake = std::get<logs::HttpIntake*>(found);
-    if (read == BodyRead::kTooLarge) {
-      resp = TooLarge(max_body_bytes);
-    } else if (read == BodyRead::kFailed) {
-      resp = Error(400, "could not read the request body");
-    } else {
-      logs::IntakeResult result = logs::IngestBody(body, intake->max_line_bytes(), *pipeline->Sink(name));
-      nlohmann::json out = {{"accepted", result.accepted}, {"rejected", result.rejected}};
-      if (result.rejected == 0) {
-        resp = Json(200, out);
-      } else {
-        out["first_error"] = {{result.array ? "item" : "line", result.first_error_position},
-                              {"error", result.first_error}};
-        resp = Json(400, out);
-        logging::Debug("log intake: rejected lines", {{"source", name},
-                                                  {"accepted", std::to_string(result.accepted)},
-                                                  {"rejected", std::to_string(result.rejected)}});
-      }
-    }
-    intake->CountAnswer(resp.status);
-  });
-  return resp;
+  // A reload may have come in between: the source is looked up again.
+  std::optional<HttpResponse> answer =
+      WithSource(current, name, [&](logs::LogPipeline& pipeline, logs::HttpIntake& intake) -> std::optional<HttpResponse> {
+        HttpResponse resp;
+        if (read == BodyRead::kTooLarge) {
+          resp = TooLarge(max_body_bytes);
+        } else if (read == BodyRead::kFailed) {
+          resp = Error(400, "could not read the request body");
+        } else {
+          logs::IntakeResult result = logs::IngestBody(body, intake.max_line_bytes(), *pipeline.Sink(name));
+          nlohmann::json out = {{"accepted", result.accepted}, {"rejected", result.rejected}};
+          if (result.rejected == 0) {
+            resp = Json(200, out);
+          } else {
+            out["first_error"] = {{result.array ? "item" : "line", result.first_error_position},
+                                  {"error", result.first_error}};
+            resp = Json(400, out);
+            logging::Debug("log intake: rejected lines", {{"source", name},
+                                                      {"accepted", std::to_string(result.accepted)},
+                                                      {"rejected", std::to_string(result.rejected)}});
+          }
+        }
+        intake.CountAnswer(resp.status);
+        return resp;
+      });
+  return answer ? std::move(*answer) : HttpResponse{};
 }
 
 }  // namespace

@@ -1,4 +1,5 @@
 #include "agent/summary.h"
+#include "agent/summary_metrics.h"
 #include "base/unix_time.h"
 
 #include <cmath>
@@ -7,6 +8,8 @@
 
 namespace botwatch {
 namespace {
+
+namespace names = summary_metrics;
 
 nlohmann::json NumberOrNull(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
 nlohmann::json CountOrNull(double v) {
@@ -34,8 +37,8 @@ nlohmann::json SummaryBuilder::Summary(double now, double botwatch_start, const 
   double total = std::nan(""), last_hour = std::nan(""), last_day = std::nan(""), avg_ms = std::nan("");
   double users = std::nan(""), today = std::nan(""), week = std::nan("");
   if (store) {
-    total = store->Value(kMessagesMetric, kInboundLabels);
-    std::vector<double> minutes = store->History(kMessagesMetric, now);
+    total = store->Value(names::kMessages, names::kInboundLabels);
+    std::vector<double> minutes = store->History(names::kMessages, now);
     if (!minutes.empty()) {
       last_day = 0;
       last_hour = 0;
@@ -45,12 +48,12 @@ nlohmann::json SummaryBuilder::Summary(double now, double botwatch_start, const 
       }
     }
     double sum = 0, count = 0;
-    if (store->HistogramTotals("bot_response_time_seconds", &sum, &count) && count > 0) {
+    if (store->HistogramTotals(names::kResponseTime, &sum, &count) && count > 0) {
       avg_ms = Round1(sum / count * 1000);
     }
-    users = store->DistinctEstimate("bot_active_users", "365d", now);
-    today = store->DistinctEstimate("bot_active_users", "24h", now);
-    week = store->DistinctEstimate("bot_active_users", "7d", now);
+    users = store->DistinctEstimate(names::kActiveUsers, names::kUsersTotalWindow, now);
+    today = store->DistinctEstimate(names::kActiveUsers, names::kUsersTodayWindow, now);
+    week = store->DistinctEstimate(names::kActiveUsers, names::kUsersWeekWindow, now);
   }
 
   double memory_mb = std::nan(""), db_connections = std::nan(""), uptime = now - botwatch_start;
@@ -59,15 +62,15 @@ nlohmann::json SummaryBuilder::Summary(double now, double botwatch_start, const 
   for (const auto& s : snapshots) {
     if (!bot && s->spec.type == "process" && s->up) bot = s.get();
     if (s->spec.type == "postgres" && s->up && !std::isfinite(db_connections)) {
-      db_connections = FamilySum(*s, "botwatch_postgres_connections");
+      db_connections = FamilySum(*s, names::kPostgresConnections);
     }
   }
   if (bot) {
-    double rss = FamilySum(*bot, "botwatch_process_resident_memory_bytes");
+    double rss = FamilySum(*bot, names::kProcessMemory);
     if (std::isfinite(rss)) memory_mb = Round1(rss / (1024 * 1024));
-    double started = FamilySum(*bot, "botwatch_process_start_time_seconds");
+    double started = FamilySum(*bot, names::kProcessStart);
     if (std::isfinite(started) && started > 0) uptime = now - started;
-    double cpu = FamilySum(*bot, "botwatch_process_cpu_seconds_total");
+    double cpu = FamilySum(*bot, names::kProcessCpu);
     std::lock_guard<std::mutex> lock(mu_);
     if (bot->spec.name != cpu_collector_) {  // another process became "the bot": start over
       cpu_collector_ = bot->spec.name;
@@ -107,7 +110,7 @@ nlohmann::json SummaryBuilder::Summary(double now, double botwatch_start, const 
 
 nlohmann::json SummaryBuilder::History(double now, const logs::MetricStore* store) {
   std::vector<double> minutes;
-  if (store) minutes = store->History(kMessagesMetric, now);
+  if (store) minutes = store->History(names::kMessages, now);
   nlohmann::json counts = nlohmann::json::array();
   for (double v : minutes) counts.push_back(static_cast<int64_t>(std::llround(v)));
   return {{"end", static_cast<int64_t>(now / 60 + 1) * 60}, {"step_seconds", 60}, {"messages", counts}};

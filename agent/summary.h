@@ -2,8 +2,8 @@
 
 // /api/v1/summary and /api/v1/history: the numbers bot admin UIs show, read
 // from the log pipeline's metric store and the collectors' snapshots (no
-// bookkeeping of their own). The metric names are those of the shipped preset
-// (config/presets/messenger-bot.yaml):
+// bookkeeping of their own). The metric names (agent/summary_metrics.h) are
+// those of the shipped preset (config/presets/messenger-bot.yaml):
 //   messages.total              bot_messages_total{direction="inbound"}
 //   messages.last_hour / 24h    its per-minute history by event time
 //   messages.avg_response_time  bot_response_time_seconds sum / count, in ms
@@ -25,9 +25,6 @@
 #include "logs/metric_store.h"
 
 namespace botwatch {
-
-inline constexpr const char* kMessagesMetric = "bot_messages_total";
-inline const std::vector<std::string> kInboundLabels = {"inbound"};
 
 class SummaryBuilder {
  public:

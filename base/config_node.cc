@@ -286,31 +286,28 @@ Duration ConfigMap::DurationValue(std::string_view key, Duration def, Duration m
   return d.value();
 }
 
-std::vector<std::string> ConfigMap::StringList(std::string_view key) {
+void ConfigMap::ForEachItem(std::string_view key,
+                            const std::function<void(const YAML::Node&, const std::string&, size_t)>& each) {
   YAML::Node n = Get(key);
-  std::vector<std::string> out;
-  if (!n.IsDefined() || n.IsNull()) return out;
+  if (!n.IsDefined() || n.IsNull()) return;
   if (!n.IsSequence()) FailAt(key, std::string("expected a list, got ") + KindName(n));
   size_t i = 0;
-  for (const auto& item : n) {
-    std::string where = MarkString(*src_, item.Mark()) + ": " + FieldPath(key) + "[" +
-                        std::to_string(i) + "]";
-    if (!item.IsScalar()) {
-      throw ConfigError(where + ": expected a scalar value, got " + KindName(item));
-    }
+  for (const auto& item : n) each(item, MarkString(*src_, item.Mark()) + ": " + FieldPath(key), i++);
+}
+
+std::vector<std::string> ConfigMap::StringList(std::string_view key) {
+  std::vector<std::string> out;
+  ForEachItem(key, [&](const YAML::Node& item, const std::string& at, size_t i) {
+    std::string where = at + "[" + std::to_string(i) + "]";
+    if (!item.IsScalar()) throw ConfigError(where + ": expected a scalar value, got " + KindName(item));
     out.push_back(ExpandEnv(item.Scalar(), *src_, where));
-    ++i;
-  }
+  });
   return out;
 }
 
 std::vector<int64_t> ConfigMap::IntList(std::string_view key, int64_t min, int64_t max) {
-  YAML::Node n = Get(key);
   std::vector<int64_t> out;
-  if (!n.IsDefined() || n.IsNull()) return out;
-  if (!n.IsSequence()) FailAt(key, std::string("expected a list, got ") + KindName(n));
-  for (const auto& item : n) {
-    std::string where = MarkString(*src_, item.Mark()) + ": " + FieldPath(key);
+  ForEachItem(key, [&](const YAML::Node& item, const std::string& where, size_t) {
     char* end = nullptr;
     errno = 0;
     std::string s = item.IsScalar() ? item.Scalar() : "";
@@ -323,17 +320,13 @@ std::vector<int64_t> ConfigMap::IntList(std::string_view key, int64_t min, int64
                         std::to_string(max) + ", got " + s);
     }
     out.push_back(v);
-  }
+  });
   return out;
 }
 
 std::vector<double> ConfigMap::DoubleList(std::string_view key) {
-  YAML::Node n = Get(key);
   std::vector<double> out;
-  if (!n.IsDefined() || n.IsNull()) return out;
-  if (!n.IsSequence()) FailAt(key, std::string("expected a list, got ") + KindName(n));
-  for (const auto& item : n) {
-    std::string where = MarkString(*src_, item.Mark()) + ": " + FieldPath(key);
+  ForEachItem(key, [&](const YAML::Node& item, const std::string& where, size_t) {
     std::string s = item.IsScalar() ? item.Scalar() : "";
     char* end = nullptr;
     double v = std::strtod(s.c_str(), &end);
@@ -341,7 +334,7 @@ std::vector<double> ConfigMap::DoubleList(std::string_view key) {
       throw ConfigError(where + ": expected a number, got " + Quote(s));
     }
     out.push_back(v);
-  }
+  });
   return out;
 }
 
@@ -445,6 +438,29 @@ void ConfigMap::RejectUnknownKeys() const {
     }
     throw ConfigError(msg);
   }
+}
+
+std::string JoinChoices(const std::vector<std::string_view>& names) {
+  std::string out;
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (i > 0) out += i + 1 == names.size() ? " or " : ", ";
+    out += names[i];
+  }
+  return out;
+}
+
+Result<ConfigFileText> ReadConfigFile(const std::string& path, const std::string& what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::Error(path + ": cannot open " + what + ": " + std::strerror(errno));
+  std::stringstream buf;
+  buf << in.rdbuf();
+  if (in.bad()) return Status::Error(path + ": cannot read " + what + ": " + std::strerror(errno));
+  ConfigFileText file;
+  file.text = buf.str();
+  file.source.file = path;
+  size_t slash = path.rfind('/');
+  file.source.dir = slash == std::string::npos ? "." : path.substr(0, slash);
+  return file;
 }
 
 }  // namespace botwatch

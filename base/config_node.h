@@ -6,6 +6,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <functional>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <optional>
@@ -16,6 +18,7 @@
 #include <vector>
 
 #include "base/duration.h"
+#include "base/status.h"
 #include "base/secret.h"
 
 namespace botwatch {
@@ -36,6 +39,18 @@ struct ConfigSource {
   std::string dir;   // relative *_file paths resolve against this directory
   EnvLookup env = &ProcessEnv;
 };
+
+// "a, b or c": the valid values an error lists.
+std::string JoinChoices(const std::vector<std::string_view>& names);
+
+// A config file's text and the ConfigSource that names it in errors and
+// resolves its relative *_file paths against its folder. `what` names the
+// file in errors ("config file").
+struct ConfigFileText {
+  std::string text;
+  ConfigSource source;
+};
+Result<ConfigFileText> ReadConfigFile(const std::string& path, const std::string& what);
 
 // The closest candidate by edit distance, if it is close enough to be a typo.
 std::optional<std::string> ClosestMatch(std::string_view word,
@@ -75,6 +90,19 @@ class ConfigMap {
   std::vector<ConfigMap> MapList(std::string_view key);
   // Exactly one of `keys` must be present; returns its name.
   std::string OneOf(const std::vector<std::string>& keys);
+  // `key`'s value (`def` when absent) mapped through `choices`; any other value
+  // fails with: unknown <what> "value"; use a, b or c.
+  template <typename T>
+  T Choice(std::string_view key, std::string def, std::string_view what,
+           std::initializer_list<std::pair<std::string_view, T>> choices) {
+    std::string value = String(key, std::move(def));
+    std::vector<std::string_view> names;
+    for (const auto& [name, result] : choices) {
+      if (name == value) return result;
+      names.push_back(name);
+    }
+    FailAt(key, "unknown " + std::string(what) + " \"" + value + "\"; use " + JoinChoices(names));
+  }
 
   // Call after reading every field: an unread key is an error suggesting the closest
   // valid one.
@@ -90,6 +118,10 @@ class ConfigMap {
 
  private:
   YAML::Node Get(std::string_view key);
+  // Calls `each(item, where, index)` for every item of list `key` (none when it
+  // is absent or null); `where` is the item's file:line:column and field path.
+  void ForEachItem(std::string_view key,
+                   const std::function<void(const YAML::Node&, const std::string&, size_t)>& each);
   std::string ScalarString(std::string_view key, const YAML::Node& n) const;
 
   YAML::Node node_;

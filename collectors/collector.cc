@@ -25,22 +25,23 @@ std::vector<prometheus::ClientMetric::Label> ToLabels(const FamilyBuilder::Label
   for (const auto& [k, v] : labels) out.push_back({k, v});
   return out;
 }
+
+void AddSample(prometheus::MetricFamily& family, const FamilyBuilder::Labels& labels, double value) {
+  prometheus::ClientMetric m;
+  m.label = ToLabels(labels);
+  (family.type == prometheus::MetricType::Counter ? m.counter.value : m.gauge.value) = value;
+  family.metric.push_back(std::move(m));
+}
 }  // namespace
 
 void FamilyBuilder::Gauge(const std::string& name, const std::string& help, double value,
                           const Labels& labels) {
-  prometheus::ClientMetric m;
-  m.label = ToLabels(labels);
-  m.gauge.value = value;
-  Family(name, help, prometheus::MetricType::Gauge).metric.push_back(std::move(m));
+  AddSample(Family(name, help, prometheus::MetricType::Gauge), labels, value);
 }
 
 void FamilyBuilder::Counter(const std::string& name, const std::string& help, double value,
                             const Labels& labels) {
-  prometheus::ClientMetric m;
-  m.label = ToLabels(labels);
-  m.counter.value = value;
-  Family(name, help, prometheus::MetricType::Counter).metric.push_back(std::move(m));
+  AddSample(Family(name, help, prometheus::MetricType::Counter), labels, value);
 }
 
 void AddCollectorLabel(std::vector<prometheus::MetricFamily>& families, const std::string& name) {

@@ -42,16 +42,9 @@ LogSourceConfig ReadSource(ConfigMap& m, std::set<std::string>& names) {
     m.FailAt("name", "\"" + s.name + "\" is not a valid name (1-64 letters, digits, _ - .)");
   }
   if (!names.insert(s.name).second) m.FailAt("name", "duplicate log source name \"" + s.name + "\"");
-  std::string type = m.String("type", "file");
-  if (type == "file") {
-    s.type = SourceType::kFile;
-  } else if (type == "child") {
-    s.type = SourceType::kChild;
-  } else if (type == "http") {
-    s.type = SourceType::kHttp;
-  } else {
-    m.FailAt("type", "unknown log source type \"" + type + "\"; use file, child or http");
-  }
+  s.type = m.Choice<SourceType>("type", "file", "log source type",
+                                {{"file", SourceType::kFile}, {"child", SourceType::kChild}, {"http", SourceType::kHttp}});
+  const std::string type = m.String("type", "file");
   // Keys of the other types are errors rather than silently ignored.
   auto only_for = [&](std::string_view key, SourceType t, const char* tname) {
     if (s.type != t && m.Has(key)) m.FailAt(key, "only for type: " + std::string(tname) + " (this source is type: " + type + ")");
@@ -94,12 +87,9 @@ LogSourceConfig ReadSource(ConfigMap& m, std::set<std::string>& names) {
     m.FailAt("format", "type: http takes JSON only (NDJSON or a JSON array), not \"" + format + "\"");
   }
   auto rules = std::make_shared<RuleSet>();
-  if (format == "json") {
-    s.format = Format::kJson;
-  } else if (format == "logfmt") {
-    s.format = Format::kLogfmt;
-  } else if (format == "regex") {
-    s.format = Format::kRegex;
+  s.format = m.Choice<Format>("format", "json", "format",
+                              {{"json", Format::kJson}, {"logfmt", Format::kLogfmt}, {"regex", Format::kRegex}});
+  if (s.format == Format::kRegex) {
     auto named = TranslateNamedGroups(m.RequiredString("regex"));
     if (!named.ok()) m.FailAt("regex", named.status().message());
     s.regex = named.value().ecmascript;
@@ -119,8 +109,6 @@ LogSourceConfig ReadSource(ConfigMap& m, std::set<std::string>& names) {
       m.FailAt("fields", "the regex has " + std::to_string(re.mark_count()) + " capture groups but " +
                              std::to_string(s.regex_fields.size()) + " field names are given");
     }
-  } else {
-    m.FailAt("format", "unknown format \"" + format + "\"; use json, logfmt or regex");
   }
   std::string start = s.type == SourceType::kFile ? m.String("start_at", "end") : "end";
   if (start != "end" && start != "beginning") m.FailAt("start_at", "use end or beginning, not \"" + start + "\"");

@@ -131,6 +131,17 @@ prometheus::MetricFamily Family(const std::string& name, const std::string& help
   return f;
 }
 
+// A distinct metric is exposed as one gauge per window.
+prometheus::MetricType ExpositionType(MetricType t) {
+  switch (t) {
+    case MetricType::kCounter: return prometheus::MetricType::Counter;
+    case MetricType::kHistogram: return prometheus::MetricType::Histogram;
+    case MetricType::kGauge:
+    case MetricType::kDistinct: break;
+  }
+  return prometheus::MetricType::Gauge;
+}
+
 }  // namespace
 
 Families MetricStore::Collect(double now) const {
@@ -139,25 +150,15 @@ Families MetricStore::Collect(double now) const {
   for (const Metric& m : metrics_) {
     const MetricDef& d = m.def;
     std::string help = d.help.empty() ? "Derived from logs by botwatch rules." : d.help;
-    switch (d.type) {
-      case MetricType::kCounter:
-      case MetricType::kGauge: {
-        bool counter = d.type == MetricType::kCounter;
-        auto f = Family(d.name, help, counter ? prometheus::MetricType::Counter : prometheus::MetricType::Gauge);
-        for (const SeriesData& s : m.series) {
-          prometheus::ClientMetric cm;
-          cm.label = Labels(d.label_names, s.labels);
-          if (counter) cm.counter.value = s.value; else cm.gauge.value = s.value;
-          f.metric.push_back(std::move(cm));
-        }
-        out.push_back(std::move(f));
-        break;
-      }
-      case MetricType::kHistogram: {
-        auto f = Family(d.name, help, prometheus::MetricType::Histogram);
-        for (const SeriesData& s : m.series) {
-          prometheus::ClientMetric cm;
-          cm.label = Labels(d.label_names, s.labels);
+    const bool distinct = d.type == MetricType::kDistinct;
+    auto f = Family(d.name, help, ExpositionType(d.type));
+    for (const SeriesData& s : m.series) {
+      prometheus::ClientMetric cm;
+      cm.label = Labels(d.label_names, s.labels);
+      switch (d.type) {
+        case MetricType::kCounter: cm.counter.value = s.value; break;
+        case MetricType::kGauge: cm.gauge.value = s.value; break;
+        case MetricType::kHistogram: {
           cm.histogram.sample_count = s.count;
           cm.histogram.sample_sum = s.sum;
           uint64_t cumulative = 0;
@@ -166,27 +167,23 @@ Families MetricStore::Collect(double now) const {
             double bound = i < d.buckets.size() ? d.buckets[i] : std::numeric_limits<double>::infinity();
             cm.histogram.bucket.push_back({cumulative, bound});
           }
-          f.metric.push_back(std::move(cm));
+          break;
         }
-        out.push_back(std::move(f));
-        break;
-      }
-      case MetricType::kDistinct: {
-        auto f = Family(d.name, help, prometheus::MetricType::Gauge);
-        for (const SeriesData& s : m.series) {
+        case MetricType::kDistinct: {
+          // One gauge per window, the window as the last label.
           std::vector<double> est = s.distinct->Estimates(now);
           for (size_t w = 0; w < d.windows.size(); ++w) {
-            prometheus::ClientMetric cm;
-            cm.label = Labels(d.label_names, s.labels);
-            cm.label.push_back({"window", d.windows[w].first});
-            cm.gauge.value = est[w];
-            f.metric.push_back(std::move(cm));
+            prometheus::ClientMetric window = cm;
+            window.label.push_back({"window", d.windows[w].first});
+            window.gauge.value = est[w];
+            f.metric.push_back(std::move(window));
           }
+          break;
         }
-        out.push_back(std::move(f));
-        break;
       }
+      if (!distinct) f.metric.push_back(std::move(cm));
     }
+    out.push_back(std::move(f));
   }
   struct Stat {
     const char* name;
@@ -385,14 +382,19 @@ void MetricStore::Restore(const nlohmann::json& state) {
   }
 }
 
+const MetricStore::SeriesData* MetricStore::FindSeries(int metric, const std::vector<std::string>& labels) const {
+  for (const SeriesData& s : metrics_[static_cast<size_t>(metric)].series) {
+    if (s.labels == labels) return &s;
+  }
+  return nullptr;
+}
+
 double MetricStore::Value(const std::string& metric, const std::vector<std::string>& labels) const {
   std::lock_guard<std::mutex> lock(mu_);
   int id = FindMetric(metric);
   if (id < 0) return std::nan("");
-  for (const SeriesData& s : metrics_[static_cast<size_t>(id)].series) {
-    if (s.labels == labels) return s.value;
-  }
-  return 0;
+  const SeriesData* s = FindSeries(id, labels);
+  return s ? s->value : 0;
 }
 
 bool MetricStore::HistogramTotals(const std::string& metric, double* sum, double* count) const {
@@ -467,11 +469,8 @@ std::vector<double> MetricStore::History(const std::string& metric, double now) 
 double MetricStore::ValueForTesting(const std::string& metric, const std::vector<std::string>& labels) const {
   std::lock_guard<std::mutex> lock(mu_);
   int id = FindMetric(metric);
-  if (id < 0) return std::nan("");
-  for (const SeriesData& s : metrics_[static_cast<size_t>(id)].series) {
-    if (s.labels == labels) return s.value;
-  }
-  return std::nan("");
+  const SeriesData* s = id < 0 ? nullptr : FindSeries(id, labels);
+  return s ? s->value : std::nan("");
 }
 
 }  // namespace botwatch::logs

@@ -6,8 +6,9 @@
 // are bounded: past `max_series`, new label values fold into "__overflow__"
 // and botwatch_log_series_dropped_total{metric} counts them.
 //
-// Thread safety: updates happen with mutex() held (the pipeline takes it per
-// line); Collect() and the state functions take it themselves.
+// Thread safety: the lock is the store's own. Updates go through an Update,
+// which holds it for its lifetime (the pipeline opens one per line); Collect(),
+// the readers and the state functions take it themselves.
 
 #include <nlohmann/json.hpp>
 #include <prometheus/metric_family.h>
@@ -54,20 +55,39 @@ class MetricStore {
   MetricStore(const MetricStore&) = delete;
   MetricStore& operator=(const MetricStore&) = delete;
 
-  std::mutex& mutex() const { return mu_; }
   int FindMetric(const std::string& name) const;
   const MetricDef& def(int metric) const { return metrics_[static_cast<size_t>(metric)].def; }
   int FindSource(const std::string& name) const;
 
-  // ---- with mutex() held ----
-  // The series for these label values (in def().label_names order), created on
-  // first use or folded into the overflow series past the bound.
-  size_t Series(int metric, const std::vector<std::string_view>& values);
-  void Add(int metric, size_t series, double delta);
-  void Set(int metric, size_t series, double value);
-  void Observe(int metric, size_t series, double value);
-  void AddDistinct(int metric, size_t series, uint64_t hash, double unix_time);
-  SourceStats& source(size_t i) { return sources_[i].stats; }
+  // The one way to change counts: holds the store's lock from construction to
+  // destruction, so a line's updates are seen together. Keep it short and
+  // never call out (callbacks, I/O) while one is open: scrapes wait on it.
+  class Update {
+   public:
+    explicit Update(MetricStore& store) : store_(store), lock_(store.mu_) {}
+    Update(const Update&) = delete;
+    Update& operator=(const Update&) = delete;
+
+    // The series for these label values (in def().label_names order), created on
+    // first use or folded into the overflow series past the bound.
+    size_t Series(int metric, const std::vector<std::string_view>& values) { return store_.Series(metric, values); }
+    void Add(int metric, size_t series, double delta) { store_.Add(metric, series, delta); }
+    void Set(int metric, size_t series, double value) { store_.Set(metric, series, value); }
+    void Observe(int metric, size_t series, double value) { store_.Observe(metric, series, value); }
+    void AddDistinct(int metric, size_t series, uint64_t hash, double unix_time) {
+      store_.AddDistinct(metric, series, hash, unix_time);
+    }
+    SourceStats& source(size_t i) { return store_.sources_[i].stats; }
+    bool HasHistory(int metric) const { return store_.HasHistory(metric); }
+    // Records `delta` at `event_time` if `series` is the tracked one.
+    void NoteHistory(int metric, size_t series, double event_time, double delta) {
+      store_.NoteHistory(metric, series, event_time, delta);
+    }
+
+   private:
+    MetricStore& store_;
+    std::lock_guard<std::mutex> lock_;
+  };
 
   // Exposition of every metric, distinct windows ending at `now` (Unix seconds),
   // plus the botwatch_log_* self metrics.
@@ -90,9 +110,6 @@ class MetricStore {
   // Register before lines flow; costs 1440 doubles per tracked series.
   static constexpr int kHistoryMinutes = 1440;
   void TrackHistory(const std::string& metric, const std::vector<std::string>& labels);
-  bool HasHistory(int metric) const { return metrics_[static_cast<size_t>(metric)].history != nullptr; }
-  // With mutex() held: records `delta` at `event_time` if `series` is the tracked one.
-  void NoteHistory(int metric, size_t series, double event_time, double delta);
   // Counts per minute, oldest first, the last one being the minute of `now`; empty if not tracked.
   std::vector<double> History(const std::string& metric, double now) const;
 
@@ -129,6 +146,16 @@ class MetricStore {
     SourceStats stats;
   };
   size_t NewSeries(Metric& m, std::vector<std::string> labels);
+  // With mu_ held: the series with these label values, nullptr if there is none yet.
+  const SeriesData* FindSeries(int metric, const std::vector<std::string>& labels) const;
+  // The updates behind Update, with mu_ held.
+  size_t Series(int metric, const std::vector<std::string_view>& values);
+  void Add(int metric, size_t series, double delta);
+  void Set(int metric, size_t series, double value);
+  void Observe(int metric, size_t series, double value);
+  void AddDistinct(int metric, size_t series, uint64_t hash, double unix_time);
+  bool HasHistory(int metric) const { return metrics_[static_cast<size_t>(metric)].history != nullptr; }
+  void NoteHistory(int metric, size_t series, double event_time, double delta);
 
   mutable std::mutex mu_;
   std::vector<Metric> metrics_;

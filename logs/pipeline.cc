@@ -44,22 +44,28 @@ SourceInput::SourceInput(const LogSourceConfig& config, size_t index, MetricStor
 
 void SourceInput::Line(std::string_view line) {
   if (Blank(line)) return;  // nothing to count in an empty line
-  std::lock_guard<std::mutex> lock(store_.mutex());
-  SourceStats& stats = store_.source(index_);
-  stats.lines += 1;
-  stats.bytes += static_cast<double>(line.size() + 1);
+  // mu_ keeps one line at a time in the parser, event and engine buffers; the
+  // store is locked only while its counts change, and the feed is told after.
+  std::lock_guard<std::mutex> input(mu_);
   event_.Reset(rules_->fields.size());
-  if (!parser_->Parse(line, event_)) {
-    stats.parse_errors += 1;
-    return;
-  }
+  bool parsed = parser_->Parse(line, event_);
   double t = 0;
-  if (rules_->timestamp_field >= 0) {
-    std::optional<double> parsed = ParseTimestamp(event_.at(rules_->timestamp_field));
-    t = parsed ? *parsed : WallNow();
+  if (parsed && rules_->timestamp_field >= 0) {
+    std::optional<double> at = ParseTimestamp(event_.at(rules_->timestamp_field));
+    t = at ? *at : WallNow();
     if (t > latest_event_time_) latest_event_time_ = t;
   }
-  if (!engine_.Apply(event_, t)) stats.unmatched += 1;
+  {
+    MetricStore::Update update(store_);
+    SourceStats& stats = update.source(index_);
+    stats.lines += 1;
+    stats.bytes += static_cast<double>(line.size() + 1);
+    if (!parsed) {
+      stats.parse_errors += 1;
+      return;
+    }
+    if (!engine_.Apply(update, event_, t)) stats.unmatched += 1;
+  }
   if (feed_) {
     feed_memo_.assign(rules_->condition_ids.size(), -1);
     for (const FeedRule& f : rules_->feed) {
@@ -71,8 +77,8 @@ void SourceInput::Line(std::string_view line) {
 }
 
 void SourceInput::TooLong() {
-  std::lock_guard<std::mutex> lock(store_.mutex());
-  SourceStats& stats = store_.source(index_);
+  MetricStore::Update update(store_);
+  SourceStats& stats = update.source(index_);
   stats.lines += 1;
   stats.parse_errors += 1;
 }
@@ -164,8 +170,8 @@ void LogPipeline::PollAll() {
   for (Source& s : sources_) {
     if (!s.tailer) continue;
     s.tailer->Poll(*s.input);
-    std::lock_guard<std::mutex> lock(store_->mutex());
-    SourceStats& stats = store_->source(static_cast<size_t>(&s - sources_.data()));
+    MetricStore::Update update(*store_);
+    SourceStats& stats = update.source(static_cast<size_t>(&s - sources_.data()));
     stats.files_watched = static_cast<double>(s.tailer->files_watched());
     stats.lag_bytes = static_cast<double>(s.tailer->lag_bytes());
     stats.rotations += static_cast<double>(s.tailer->TakeRotations());

@@ -29,8 +29,10 @@
 
 namespace botwatch::logs {
 
-// Receives the events that a rule set's feed rules match (called on the
-// pipeline's thread with the store locked: it must be quick and never block).
+// Receives the events that a rule set's feed rules match. Called on the thread
+// that delivered the line, after the store is unlocked (scrapes never wait on
+// it) but while the source holds its next line back: it must be quick and
+// never block.
 using FeedSink = std::function<void(const RuleSet& rules, const FeedRule& rule, const Event& event,
                                     double event_time)>;
 
@@ -40,9 +42,11 @@ class SourceInput : public LineSink {
   SourceInput(const LogSourceConfig& config, size_t index, MetricStore& store, const FeedSink* feed = nullptr);
   void Line(std::string_view line) override;
   void TooLong() override;
+  // One-shot mode reads it after the lines are in (no line in flight).
   double latest_event_time() const { return latest_event_time_; }
 
  private:
+  std::mutex mu_;  // one line at a time through parser_, event_, engine_ and the feed
   std::shared_ptr<const RuleSet> rules_;
   size_t index_;
   MetricStore& store_;

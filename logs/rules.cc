@@ -217,19 +217,13 @@ Rule ReadRule(ConfigMap& m, const std::string& timestamp_field, RuleSet& rs) {
       break;
     case MetricType::kGauge: {
       std::string a = action.value_or(value_field ? "set" : "");
-      if (a == "set") {
-        need_value("gauges set from a field");
-        r.action = Rule::Action::kSet;
-      } else if (a == "set_timestamp") {
-        r.action = Rule::Action::kSetTimestamp;
-      } else if (a == "inc") {
-        r.action = Rule::Action::kInc;
-      } else if (a == "dec") {
-        r.action = Rule::Action::kDec;
-      } else {
-        m.FailAt("action", a.empty() ? "a gauge needs an action: set (with value_field), set_timestamp, inc or dec"
-                                     : "unknown action \"" + a + "\"; use set, set_timestamp, inc or dec");
-      }
+      if (a.empty()) m.FailAt("action", "a gauge needs an action: set (with value_field), set_timestamp, inc or dec");
+      r.action = m.Choice<Rule::Action>("action", a, "action",
+                                        {{"set", Rule::Action::kSet},
+                                         {"set_timestamp", Rule::Action::kSetTimestamp},
+                                         {"inc", Rule::Action::kInc},
+                                         {"dec", Rule::Action::kDec}});
+      if (r.action == Rule::Action::kSet) need_value("gauges set from a field");
       break;
     }
     case MetricType::kHistogram: {
@@ -321,16 +315,16 @@ void ReadRules(ConfigMap& m, const std::string& timestamp_field, RuleSet& out) {
 }
 
 RuleEngine::RuleEngine(std::shared_ptr<const RuleSet> rules, MetricStore& store)
-    : rules_(std::move(rules)), store_(store) {
-  std::lock_guard<std::mutex> lock(store_.mutex());
+    : rules_(std::move(rules)) {
+  MetricStore::Update update(store);
   for (const Rule& r : rules_->rules) {
     Resolved res;
-    res.metric = store_.FindMetric(r.metric);
+    res.metric = store.FindMetric(r.metric);
     bool fixed = std::all_of(r.labels.begin(), r.labels.end(), [](const Rule::Label& l) { return l.field < 0; });
     if (fixed) {
       std::vector<std::string_view> values;
       for (const auto& l : r.labels) values.push_back(l.constant);
-      res.fixed_series = store_.Series(res.metric, values);
+      res.fixed_series = update.Series(res.metric, values);
     }
     resolved_.push_back(res);
   }
@@ -366,7 +360,7 @@ RuleEngine::RuleEngine(std::shared_ptr<const RuleSet> rules, MetricStore& store)
   }
 }
 
-bool RuleEngine::Apply(const Event& event, double event_time) {
+bool RuleEngine::Apply(MetricStore::Update& update, const Event& event, double event_time) {
   bool any = false;
   memo_.assign(rules_->condition_ids.size(), -1);
   const std::vector<size_t>* keyed = nullptr;
@@ -391,12 +385,12 @@ bool RuleEngine::Apply(const Event& event, double event_time) {
     const Rule& r = rules_->rules[i];
     if (r.match && !r.match->Matches(event, memo_)) continue;
     any = true;
-    ApplyRule(i, event, event_time);
+    ApplyRule(update, i, event, event_time);
   }
   return any;
 }
 
-void RuleEngine::ApplyRule(size_t i, const Event& event, double event_time) {
+void RuleEngine::ApplyRule(MetricStore::Update& update, size_t i, const Event& event, double event_time) {
   const Rule& r = rules_->rules[i];
   const FieldValue* value = r.value_field >= 0 ? &event.at(r.value_field) : nullptr;
   std::optional<double> number;
@@ -427,22 +421,22 @@ void RuleEngine::ApplyRule(size_t i, const Event& event, double event_time) {
       if (!simdjson::validate_utf8(text.data(), text.size())) text = "__invalid_utf8__";
       values_.push_back(text);
     }
-    series = store_.Series(res.metric, values_);
+    series = update.Series(res.metric, values_);
   }
   switch (r.action) {
     case Rule::Action::kInc:
-      store_.Add(res.metric, series, 1);
-      if (store_.HasHistory(res.metric)) store_.NoteHistory(res.metric, series, event_time, 1);
+      update.Add(res.metric, series, 1);
+      if (update.HasHistory(res.metric)) update.NoteHistory(res.metric, series, event_time, 1);
       break;
-    case Rule::Action::kDec: store_.Add(res.metric, series, -1); break;
+    case Rule::Action::kDec: update.Add(res.metric, series, -1); break;
     case Rule::Action::kAdd:
-      store_.Add(res.metric, series, *number * r.scale);
-      if (store_.HasHistory(res.metric)) store_.NoteHistory(res.metric, series, event_time, *number * r.scale);
+      update.Add(res.metric, series, *number * r.scale);
+      if (update.HasHistory(res.metric)) update.NoteHistory(res.metric, series, event_time, *number * r.scale);
       break;
-    case Rule::Action::kSet: store_.Set(res.metric, series, *number * r.scale); break;
-    case Rule::Action::kSetTimestamp: store_.Set(res.metric, series, event_time); break;
-    case Rule::Action::kObserve: store_.Observe(res.metric, series, *number * r.scale); break;
-    case Rule::Action::kDistinct: store_.AddDistinct(res.metric, series, Hash64(value->text), event_time); break;
+    case Rule::Action::kSet: update.Set(res.metric, series, *number * r.scale); break;
+    case Rule::Action::kSetTimestamp: update.Set(res.metric, series, event_time); break;
+    case Rule::Action::kObserve: update.Observe(res.metric, series, *number * r.scale); break;
+    case Rule::Action::kDistinct: update.AddDistinct(res.metric, series, Hash64(value->text), event_time); break;
   }
 }
 

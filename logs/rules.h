@@ -93,22 +93,22 @@ bool ValidLabelName(const std::string& name);
 class RuleEngine {
  public:
   RuleEngine(std::shared_ptr<const RuleSet> rules, MetricStore& store);
-  // Applies every matching rule (store mutex held). Returns whether any matched.
-  bool Apply(const Event& event, double event_time);
+  // Applies every matching rule through `update`. Returns whether any matched.
+  // One engine is not safe for concurrent use (it reuses its buffers).
+  bool Apply(MetricStore::Update& update, const Event& event, double event_time);
 
  private:
   struct Resolved {
     int metric = -1;
     size_t fixed_series = SIZE_MAX;  // all labels constant: resolved once
   };
-  void ApplyRule(size_t i, const Event& event, double event_time);
+  void ApplyRule(MetricStore::Update& update, size_t i, const Event& event, double event_time);
 
   struct StringHash {
     using is_transparent = void;
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
   };
   std::shared_ptr<const RuleSet> rules_;
-  MetricStore& store_;
   std::vector<Resolved> resolved_;
   // Rules that require `dispatch_field_ equals V` are only tried on events
   // whose field is V (presets key most rules on `message`); the rest always are.

@@ -39,6 +39,19 @@ mkdir -p "$build/fuzz-artifacts"
 
 status=0
 part() { case " $parts " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
+# Runs scripts/reliability/$1.py against the release build, keeps its JSON in
+# $build/$1.json and appends to the report what the Python on stdin makes of it
+# (as sys.argv[1]); a failed run fails the whole tier.
+run_python_part() {
+  set +e
+  local result
+  result=$(python3 "scripts/reliability/$1.py" "$release/botwatch" </dev/null)
+  local rc=$?
+  set -e
+  if [ $rc -ne 0 ]; then status=1; fi
+  echo "$result" > "$build/$1.json"
+  python3 - "$result" >> "$report"
+}
 
 if part fuzz; then
   CC=clang CXX=clang++ cmake -S . -B "$build" $generator -DCMAKE_BUILD_TYPE=RelWithDebInfo \
@@ -85,13 +98,7 @@ fi
 
 if part chaos; then
   echo "rotation chaos: ${CHAOS_LINES:-1000000} lines over about ${CHAOS_SECONDS:-100} s ..." >&2
-  set +e
-  chaos=$(python3 scripts/reliability/chaos.py "$release/botwatch")
-  rc=$?
-  set -e
-  [ $rc -ne 0 ] && status=1
-  echo "$chaos" > "$build/chaos.json"
-  python3 - "$chaos" >> "$report" <<'EOF'
+  run_python_part chaos <<'EOF'
 import json, sys
 r = json.loads(sys.argv[1])
 rot = r["rotations"]
@@ -108,13 +115,7 @@ fi
 
 if part soak; then
   echo "load and soak: ${SOAK_MINUTES:-10} min ..." >&2
-  set +e
-  soak=$(python3 scripts/reliability/soak.py "$release/botwatch")
-  rc=$?
-  set -e
-  [ $rc -ne 0 ] && status=1
-  echo "$soak" > "$build/soak.json"
-  python3 - "$soak" >> "$report" <<'EOF'
+  run_python_part soak <<'EOF'
 import json, sys
 r = json.loads(sys.argv[1])
 print("## Load and soak (release build)\n")

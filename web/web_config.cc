@@ -213,15 +213,9 @@ Result<std::shared_ptr<const WebConfig>> LoadWebConfigText(const std::string& te
 }
 
 Result<std::shared_ptr<const WebConfig>> LoadWebConfigFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::Error(path + ": cannot open web config file: " + std::strerror(errno));
-  std::stringstream buf;
-  buf << in.rdbuf();
-  ConfigSource src;
-  src.file = path;
-  size_t slash = path.rfind('/');
-  src.dir = slash == std::string::npos ? "." : path.substr(0, slash);
-  return LoadWebConfigText(buf.str(), std::move(src));
+  Result<ConfigFileText> file = ReadConfigFile(path, "web config file");
+  if (!file.ok()) return file.status();
+  return LoadWebConfigText(file.value().text, std::move(file.value().source));
 }
 
 }  // namespace botwatch

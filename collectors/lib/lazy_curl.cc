@@ -12,10 +12,11 @@
 // collectors report that as a failed probe, like any other init failure.
 
 #include <curl/curl.h>
-#include <dlfcn.h>
 
 #include <cstdarg>
 #include <mutex>
+
+#include "collectors/lib/shared_library.h"
 
 namespace {
 
@@ -34,24 +35,18 @@ struct CurlApi {
 // nullptr if libcurl is not installed or lacks a symbol.
 const CurlApi* Api() {
   static const CurlApi* api = [] () -> const CurlApi* {
-    void* lib = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
-    if (lib == nullptr) return nullptr;
+    botwatch::SharedLibrary lib("libcurl.so.4");
     static CurlApi a;
-    bool ok = true;
-    auto load = [&](auto& fn, const char* name) {
-      fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(dlsym(lib, name));
-      ok = ok && fn != nullptr;
-    };
-    load(a.global_init, "curl_global_init");
-    load(a.easy_init, "curl_easy_init");
-    load(a.easy_setopt, "curl_easy_setopt");
-    load(a.easy_perform, "curl_easy_perform");
-    load(a.easy_getinfo, "curl_easy_getinfo");
-    load(a.easy_cleanup, "curl_easy_cleanup");
-    load(a.easy_strerror, "curl_easy_strerror");
-    load(a.slist_append, "curl_slist_append");
-    load(a.slist_free_all, "curl_slist_free_all");
-    if (!ok) return nullptr;
+    lib.Load(a.global_init, "curl_global_init");
+    lib.Load(a.easy_init, "curl_easy_init");
+    lib.Load(a.easy_setopt, "curl_easy_setopt");
+    lib.Load(a.easy_perform, "curl_easy_perform");
+    lib.Load(a.easy_getinfo, "curl_easy_getinfo");
+    lib.Load(a.easy_cleanup, "curl_easy_cleanup");
+    lib.Load(a.easy_strerror, "curl_easy_strerror");
+    lib.Load(a.slist_append, "curl_slist_append");
+    lib.Load(a.slist_free_all, "curl_slist_free_all");
+    if (!lib.ok()) return nullptr;
     // curl_global_init is not thread-safe in every libcurl build; this lambda
     // runs once, under the static-initialisation guard.
     a.global_init(CURL_GLOBAL_DEFAULT);

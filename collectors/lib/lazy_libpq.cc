@@ -10,8 +10,9 @@
 // If libpq cannot be loaded, PQconnectStart() returns nullptr, which the
 // postgres collector reports as a failed probe.
 
-#include <dlfcn.h>
 #include <libpq-fe.h>
+
+#include "collectors/lib/shared_library.h"
 
 namespace {
 
@@ -57,16 +58,12 @@ struct LibpqApi {
 // nullptr if libpq is not installed or lacks a symbol.
 const LibpqApi* Api() {
   static const LibpqApi* api = []() -> const LibpqApi* {
-    void* lib = dlopen("libpq.so.5", RTLD_NOW | RTLD_LOCAL);
-    if (lib == nullptr) return nullptr;
+    botwatch::SharedLibrary lib("libpq.so.5");
     static LibpqApi a;
-    bool ok = true;
-#define BOTWATCH_LOAD(ret, name, params, args, missing)                   \
-  a.name = reinterpret_cast<decltype(a.name)>(dlsym(lib, #name)); \
-  ok = ok && a.name != nullptr;
+#define BOTWATCH_LOAD(ret, name, params, args, missing) lib.Load(a.name, #name);
     BOTWATCH_LIBPQ_FUNCTIONS(BOTWATCH_LOAD)
 #undef BOTWATCH_LOAD
-    return ok ? &a : nullptr;
+    return lib.ok() ? &a : nullptr;
   }();
   return api;
 }

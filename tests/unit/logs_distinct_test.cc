@@ -55,9 +55,9 @@ TEST_CASE("distinct sketches survive a save and restore, sparse and dense") {
   botwatch::logs::MetricStore before({def}, {"bot"});
   const double t0 = 1795341600;
   {
-    std::lock_guard<std::mutex> lock(before.mutex());
-    size_t s = before.Series(0, {});
-    for (int i = 0; i < 20000; ++i) before.AddDistinct(0, s, Hash64("u" + std::to_string(i)), t0 - (i % 2) * 7200);
+    botwatch::logs::MetricStore::Update update(before);
+    size_t s = update.Series(0, {});
+    for (int i = 0; i < 20000; ++i) update.AddDistinct(0, s, Hash64("u" + std::to_string(i)), t0 - (i % 2) * 7200);
   }
   nlohmann::json state = before.Save();
   std::string text = state.dump();

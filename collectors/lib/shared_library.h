@@ -1,0 +1,29 @@
+#pragma once
+
+// A shared library opened with dlopen on first use and its functions looked up
+// by name: lazy_curl.cc and lazy_libpq.cc load libcurl and libpq this way, so
+// a botwatch that never probes HTTP or PostgreSQL never maps them.
+
+#include <dlfcn.h>
+
+namespace botwatch {
+
+class SharedLibrary {
+ public:
+  explicit SharedLibrary(const char* soname) : handle_(dlopen(soname, RTLD_NOW | RTLD_LOCAL)) {}
+
+  // Sets `fn` to the function `name` (nullptr if absent); a missing one makes ok() false.
+  template <typename Fn>
+  void Load(Fn& fn, const char* name) {
+    fn = handle_ == nullptr ? nullptr : reinterpret_cast<Fn>(dlsym(handle_, name));
+    ok_ = ok_ && fn != nullptr;
+  }
+  // The library opened and every function loaded so far was found.
+  bool ok() const { return handle_ != nullptr && ok_; }
+
+ private:
+  void* handle_;  // never closed: the functions stay in use until exit
+  bool ok_ = true;
+};
+
+}  // namespace botwatch
