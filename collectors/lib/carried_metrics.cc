@@ -23,8 +23,9 @@ std::string ExportedName(const prometheus::ClientMetric& m) {
 
 Result<std::vector<prometheus::MetricFamily>> CarryTextFormat(std::string_view text,
                                                               const std::vector<std::string>& reserved_prefixes,
-                                                              const std::string& default_help) {
-  auto parsed = ParseTextFormat(text);
+                                                              const std::string& default_help,
+                                                              const TextFormatLimits& limits) {
+  auto parsed = ParseTextFormat(text, limits);
   if (!parsed.ok()) return parsed.status();
   std::vector<prometheus::MetricFamily> families = std::move(parsed.value());
   for (auto& f : families) {
