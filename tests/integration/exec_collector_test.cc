@@ -16,6 +16,7 @@
 #include "tests/support/botwatch_process.h"
 #include "tests/support/http_client.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/time_scale.h"
 
 using namespace botwatch;
 using namespace botwatch::testing;
@@ -386,28 +387,33 @@ nlohmann::json StatusOf(Botwatch& bw, const std::string& name) {
 TEST_CASE("exec via botwatch: the scheduler reports a probe that overran its deadline, whatever the probe does") {
   TempDir dir;
   // One worker: `hog` (a check that ignores SIGTERM and sleeps) holds it for
-  // its whole 3 s timeout, so `queued` cannot even start before its own
+  // its whole 8 s timeout, so `queued` cannot even start before its own
   // 500 ms deadline. Only the scheduler's guard can report it in time; the
-  // probe itself, once it runs, would say "check killed at its timeout".
+  // probe itself, once it runs at 8 s, would say "check killed at its timeout".
   Script(dir, "hog.sh", "trap '' TERM\nsleep 30\n");
   std::string config = dir.Write("botwatch.yaml",
                                  "global: {workers: 1}\n"
                                  "collectors:\n"
-                                 "  - {name: hog, type: exec, command: ./hog.sh, interval: 30s, timeout: 3s}\n"
+                                 "  - {name: hog, type: exec, command: ./hog.sh, interval: 30s, timeout: 8s}\n"
                                  "  - {name: queued, type: exec, command: /bin/true, interval: 30s, timeout: 500ms}\n");
+  auto launched = std::chrono::steady_clock::now();
   Botwatch bw(config, dir.path());
-  REQUIRE(bw.WaitReady());
-  // Within 2 s of start-up (4 times its timeout), well before the hog lets go at 3 s.
+  REQUIRE(bw.WaitStarted());  // not ready: readiness waits for the hog's first probe
+  // The deadline (500 ms) plus 1.5 s for start-up on a loaded machine, scaled:
+  // at most 6.5 s under the sanitizers, still before the hog lets go at 8 s.
   nlohmann::json q;
+  auto bound = TimeBound(500ms, 1500ms);
   if (!Eventually(
-      [&] {
-        q = StatusOf(bw, "queued");
-        return !q.is_null() && q["reason"] == "timeout";
-      },
-      2s)) {
+          [&] {
+            q = StatusOf(bw, "queued");
+            return !q.is_null() && q["reason"] == "timeout";
+          },
+          bound - std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - launched),
+          10ms)) {
     FAIL_CHECK(q.dump() << "\n" << bw.process().Log());
   }
   INFO(q.dump());
+  CHECK(std::chrono::steady_clock::now() - launched < bound);
   CHECK(q["up"] == false);
   CHECK(q["last_error"].get<std::string>().find("probe did not finish within its timeout of 500ms") !=
         std::string::npos);
@@ -416,14 +422,14 @@ TEST_CASE("exec via botwatch: the scheduler reports a probe that overran its dea
   CHECK(scrape.status == 200);
   CHECK(scrape.body.find("botwatch_collector_up{collector=\"queued\",type=\"exec\"} 0") != std::string::npos);
   // The hog is down for its timeout too: killed by the collector (SIGKILL, which
-  // it cannot trap) or reported by the scheduler, within timeout + 2 s.
+  // it cannot trap) or reported by the scheduler, within timeout + margin.
   nlohmann::json h;
   REQUIRE(Eventually(
       [&] {
         h = StatusOf(bw, "hog");
         return !h.is_null() && h["reason"] == "timeout";
       },
-      5s));
+      TimeBound(8s, 2s)));
   CHECK(h["up"] == false);
   CHECK(HttpGet(bw.Url("/metrics"), 2000).status == 200);
 }
