@@ -228,3 +228,22 @@ TEST_CASE("text format: values are read as Prometheus reads them (overflow refus
   CHECK(sub.value()[0].metric[0].untyped.value == std::numeric_limits<double>::denorm_min());
   CHECK(sub.value()[1].metric[0].untyped.value == 0);
 }
+
+TEST_CASE("text format: secrets are redacted from errors before a quoted token is cut") {
+  const std::string secret = "s3cr3t-" + std::string(50, 'k');
+  TextFormatLimits limits;
+  limits.secrets = {secret};
+  // At the start of the token, and straddling the 40-byte cut.
+  for (const std::string& token : {secret, std::string(30, '1') + secret}) {
+    auto r = ParseTextFormat("m " + token + "\n", limits);
+    REQUIRE_FALSE(r.ok());
+    INFO(r.status().message());
+    CHECK(r.status().message().find("s3cr3t") == std::string::npos);
+    CHECK(r.status().message().find("<secret>") != std::string::npos);
+  }
+  // In a name, which is not quoted but still part of the message.
+  limits.secrets = {"leaky_name"};
+  auto dup = ParseTextFormat("# TYPE leaky_name gauge\n# TYPE leaky_name gauge\n", limits);
+  REQUIRE_FALSE(dup.ok());
+  CHECK(dup.status().message() == "line 2: second TYPE for <secret>");
+}
