@@ -232,7 +232,11 @@ ProbeResult ExecCollector::Evaluate(const ExecRun& run) const {
   }
   std::vector<prometheus::MetricFamily> parsed;
   if (config_.output != ExecConfig::Output::kIgnore && !run.output.empty()) {
-    auto families = CarryTextFormat(run.output, {"botwatch_exec_"}, "Reported by an exec check.");
+    // The check may print its env values (credentials); an error quoting
+    // them is redacted inside the parser, before it cuts the token short.
+    TextFormatLimits limits;
+    for (const auto& [k, v] : config_.env) limits.secrets.push_back(v);
+    auto families = CarryTextFormat(run.output, {"botwatch_exec_"}, "Reported by an exec check.", limits);
     std::string problem;
     if (families.ok()) {
       parsed = std::move(families.value());

@@ -4,7 +4,9 @@
 // working directory. It runs in a process group of its own; past the deadline,
 // when its output grows over the bound, or as soon as it exits, that whole
 // group is killed, so no grandchild survives a probe and the probe never waits
-// for one. The child itself is always reaped (no zombie).
+// for one. The child itself is always reaped (no zombie). Only the group is
+// tracked: a descendant that leaves it (setsid, setpgid) is neither killed nor
+// waited for, and does not change the probe's result.
 //
 // Exit code 0 means up. If stdout is Prometheus text exposition it is
 // validated strictly (collectors/lib/text_format.h) and exported with the

@@ -165,6 +165,18 @@ void Supervisor::ReapOrphans(pid_t child) {
   }
 }
 
+void Supervisor::ReapKilledGroup(pid_t pgid) {
+  // Only when botwatch is their parent (PID 1, a subreaper) are they ours to
+  // reap; otherwise waitpid says ECHILD at once. SIGKILL is not instant, so
+  // wait a moment for the last of them.
+  auto until = Clock::now() + std::chrono::milliseconds(200);
+  while (Clock::now() < until) {
+    pid_t r = ::waitpid(-pgid, nullptr, WNOHANG);
+    if (r < 0) return;
+    if (r == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
 bool Supervisor::SleepUnlessStopping(Duration d) {
   std::unique_lock<std::mutex> lock(mu_);
   return !cv_.wait_for(lock, d, [&] { return stopping_.load(); });
@@ -198,7 +210,12 @@ void Supervisor::Run(pid_t pid, int out_fd, int err_fd) {
           std::lock_guard<std::mutex> lock(signal_mu_);
           pid_ = 0;
         }
+        // What the child left in its group (`sleep 300 &`, a worker) dies with
+        // it: otherwise each restart would add a copy of the bot's helpers.
+        // While the child is an unreaped zombie the group id cannot be reused.
+        ::kill(-pid, SIGKILL);
         if (::waitpid(pid, &status, 0) != pid) status = 1 << 8;
+        ReapKilledGroup(pid);
         break;
       }
       if (r < 0 && errno != EINTR) {

@@ -102,6 +102,8 @@ class Supervisor {
   void Pump(int fd, int target_fd, ChildOutputSink::Stream stream, const std::atomic<bool>* exited);
   bool SleepUnlessStopping(Duration d);
   void ReapOrphans(pid_t child);
+  // After the child exited and its group was killed: reaps what was ours.
+  void ReapKilledGroup(pid_t pgid);
 
   const SuperviseOptions options_;
   ChildOutputSink* const sink_;

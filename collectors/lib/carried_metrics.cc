@@ -156,7 +156,8 @@ Result<std::string> FromOpenMetrics(const std::vector<std::string_view>& lines, 
 
 Result<std::vector<prometheus::MetricFamily>> CarryTextFormat(std::string_view text,
                                                               const std::vector<std::string>& reserved_prefixes,
-                                                              const std::string& default_help) {
+                                                              const std::string& default_help,
+                                                              const TextFormatLimits& limits) {
   // OpenMetrics is recognised by its mandatory last line, "# EOF"; without it,
   // its constructs are named rather than half-read.
   std::vector<std::string_view> lines = SplitLines(text);
@@ -187,7 +188,7 @@ Result<std::vector<prometheus::MetricFamily>> CarryTextFormat(std::string_view t
       }
     }
   }
-  auto parsed = ParseTextFormat(text);
+  auto parsed = ParseTextFormat(text, limits);
   if (!parsed.ok()) return parsed.status();
   std::vector<prometheus::MetricFamily> families = std::move(parsed.value());
   for (auto& f : families) {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "collectors/lib/text_format.h"
 
 namespace botwatch {
 
@@ -23,9 +24,10 @@ namespace botwatch {
 //    as Prometheus does for a target label the scraped series already carries;
 //  - gives families without HELP one, so /metrics stays promtool-clean.
 // Errors read "line N: ..." or "family NAME ..."; a line error may quote the
-// offending token, so callers redact secrets from it before keeping it.
+// offending token: secrets in `limits.secrets` are redacted before any cut.
 Result<std::vector<prometheus::MetricFamily>> CarryTextFormat(std::string_view text,
                                                               const std::vector<std::string>& reserved_prefixes,
-                                                              const std::string& default_help);
+                                                              const std::string& default_help,
+                                                              const TextFormatLimits& limits = {});
 
 }  // namespace botwatch

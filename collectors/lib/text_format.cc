@@ -31,11 +31,27 @@ struct Sample {
   std::optional<int64_t> timestamp_ms;
 };
 
-// A token from the input, quoted for an error message: at most 40 bytes, so
-// that a long line never floods a status message, and control bytes escaped
-// (a label value may hold a decoded newline), so the message stays one line.
-std::string Quote(std::string_view token) {
+using Secrets = std::vector<std::string>;
+
+std::string Redact(std::string text, const Secrets& secrets) {
+  for (const std::string& v : secrets) {
+    if (v.empty()) continue;
+    for (size_t pos = text.find(v); pos != std::string::npos; pos = text.find(v, pos)) {
+      text.replace(pos, v.size(), "<secret>");
+      pos += 8;
+    }
+  }
+  return text;
+}
+
+// A token from the input, quoted for an error message: secrets redacted first,
+// then at most 40 bytes, so that a long line never floods a status message,
+// and control bytes escaped (a label value may hold a decoded newline), so the
+// message stays one line.
+std::string Quote(std::string_view raw, const Secrets& secrets) {
   constexpr size_t kMax = 40;
+  const std::string redacted = Redact(std::string(raw), secrets);
+  std::string_view token = redacted;
   size_t cut = token.size();
   if (cut > kMax) {
     cut = kMax;
@@ -87,7 +103,7 @@ std::optional<int64_t> ParseTimestamp(std::string_view token) {
 }
 
 // Parses one sample line (already known not to be a comment or blank).
-Sample ParseSample(std::string_view line) {
+Sample ParseSample(std::string_view line, const Secrets& secrets) {
   Sample s;
   size_t i = 0;
   if (i >= line.size() || !(IsNameStart(line[i]) || line[i] == ':')) throw LineError("expected a metric name");
@@ -164,11 +180,11 @@ Sample ParseSample(std::string_view line) {
   if (tokens.empty()) throw LineError("missing value");
   if (tokens.size() > 2) throw LineError("unexpected text after the timestamp");
   auto v = ParseValue(tokens[0]);
-  if (!v) throw LineError("invalid value " + Quote(tokens[0]));
+  if (!v) throw LineError("invalid value " + Quote(tokens[0], secrets));
   s.value = *v;
   if (tokens.size() == 2) {
     s.timestamp_ms = ParseTimestamp(tokens[1]);
-    if (!s.timestamp_ms) throw LineError("invalid timestamp " + Quote(tokens[1]));
+    if (!s.timestamp_ms) throw LineError("invalid timestamp " + Quote(tokens[1], secrets));
   }
   return s;
 }
@@ -269,7 +285,7 @@ struct Group {
   std::optional<int64_t> timestamp_ms;
 };
 
-MetricFamily Finish(OpenFamily&& open) {
+MetricFamily Finish(OpenFamily&& open, const Secrets& secrets) {
   MetricFamily f;
   f.name = open.name;
   f.help = open.help.value_or("");
@@ -319,9 +335,11 @@ MetricFamily Finish(OpenFamily&& open) {
     }
     if (!point) throw LineError(s.name + " needs a \"" + point_label + "\" label");
     auto p = ParseValue(*point);
-    if (!p || std::isnan(*p)) throw LineError("invalid " + point_label + " value " + Quote(*point));
+    if (!p || std::isnan(*p)) throw LineError("invalid " + point_label + " value " + Quote(*point, secrets));
     for (const auto& existing : g.points) {
-      if (existing.at == *p) throw LineError("duplicate " + point_label + "=" + Quote(*point) + " in " + f.name);
+      if (existing.at == *p) {
+        throw LineError("duplicate " + point_label + "=" + Quote(*point, secrets) + " in " + f.name);
+      }
     }
     g.points.push_back({*p, s.value, *point});
   }
@@ -448,7 +466,7 @@ Result<std::vector<MetricFamily>> ParseTextFormat(std::string_view text, const T
   auto close_open = [&] {
     if (!open) return;
     closed.insert(open->name);
-    out.push_back(Finish(std::move(*open)));
+    out.push_back(Finish(std::move(*open), limits.secrets));
     open.reset();
   };
   // Starts family `name` (from a comment or an untyped sample).
@@ -488,7 +506,7 @@ Result<std::vector<MetricFamily>> ParseTextFormat(std::string_view text, const T
         while (i < rest.size() && !IsBlank(rest[i])) ++i;
         std::string name(rest.substr(name_start, i - name_start));
         if (!IsValidMetricName(name))
-          throw LineError("invalid metric name " + Quote(name) + " in " + std::string(keyword));
+          throw LineError("invalid metric name " + Quote(name, limits.secrets) + " in " + std::string(keyword));
         if (i < rest.size()) ++i;  // exactly one blank separates the name from the text
         std::string_view arg = rest.substr(std::min(i, rest.size()));
         start(name);
@@ -502,12 +520,12 @@ Result<std::vector<MetricFamily>> ParseTextFormat(std::string_view text, const T
           if (!open->samples.empty()) throw LineError("TYPE for " + name + " after its samples");
           while (!arg.empty() && IsBlank(arg.back())) arg.remove_suffix(1);
           auto t = ParseType(arg);
-          if (!t) throw LineError("unknown type " + Quote(arg) + " for " + name);
+          if (!t) throw LineError("unknown type " + Quote(arg, limits.secrets) + " for " + name);
           open->type = t;
         }
         continue;
       }
-      Sample s = ParseSample(line);
+      Sample s = ParseSample(line, limits.secrets);
       if (++samples > limits.max_samples) {
         throw LineError("more than " + std::to_string(limits.max_samples) + " samples");
       }
@@ -516,8 +534,9 @@ Result<std::vector<MetricFamily>> ParseTextFormat(std::string_view text, const T
     }
     close_open();
   } catch (const LineError& e) {
-    // Names in the message come from the input too: bound the whole line.
-    std::string message = e.message;
+    // Names in the message come from the input too: redact, then bound the
+    // whole line.
+    std::string message = Redact(e.message, limits.secrets);
     if (message.size() > 200) {
       size_t cut = 200;
       while (cut > 0 && (static_cast<unsigned char>(message[cut]) & 0xC0) == 0x80) --cut;

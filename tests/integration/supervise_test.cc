@@ -151,6 +151,7 @@ TEST_CASE("supervise: a child that ignores SIGTERM is killed after the grace per
 
 TEST_CASE("supervise: a crashing child is restarted with backoff, and its metrics are served") {
   TempDir dir;
+  auto launched = std::chrono::steady_clock::now();
   std::string runs = dir.path() + "/runs";
   // Fails twice, then stays up.
   Supervised s(dir,
@@ -173,8 +174,11 @@ TEST_CASE("supervise: a crashing child is restarted with backoff, and its metric
   CHECK(Sample(m, "botwatch_process_last_exit_code{collector=\"bot\"}") == 5.0);
   auto uptime = Sample(m, "botwatch_process_uptime_seconds{collector=\"bot\"}");
   REQUIRE(uptime);
-  CHECK(*uptime >= 0);
-  CHECK(*uptime < 30);
+  CHECK(*uptime > 0);
+  // Run 3 started after both backoffs (100 ms + 150 ms) had passed since the
+  // launch: an uptime counted from the first start would be over this.
+  double since_launch = std::chrono::duration<double>(std::chrono::steady_clock::now() - launched).count();
+  CHECK(*uptime <= since_launch - 0.25);
   auto rss = Sample(m, "botwatch_process_resident_memory_bytes{collector=\"bot\"}");
   REQUIRE(rss);
   CHECK(*rss > 0);
@@ -322,6 +326,44 @@ TEST_CASE("supervise: as PID 1, the bot's orphaned descendants are reaped") {
   CHECK(Eventually([&] { return ChildrenOf(botwatch).size() == 1; }, 5s));
   ::kill(botwatch, SIGTERM);
   CHECK(s.WaitExit(10s) == 143);
+}
+
+// True once `pid` has exited (gone, or a zombie waiting for its parent).
+bool Exited(pid_t pid) {
+  std::string stat = ReadFile("/proc/" + std::to_string(pid) + "/stat");
+  size_t close = stat.rfind(')');
+  return close == std::string::npos || stat.substr(close + 2, 1) == "Z";
+}
+
+std::vector<pid_t> Pids(const std::string& file) {
+  std::vector<pid_t> out;
+  std::istringstream in(ReadFile(file));
+  for (pid_t p; in >> p;) out.push_back(p);
+  return out;
+}
+
+TEST_CASE("supervise: what the child leaves in its process group is killed when it exits") {
+  TempDir dir;
+  std::string pids = dir.path() + "/pids";
+  Supervised s(dir, "sleep 300 & echo $! > '" + pids + "'; exit 0");
+  CHECK(s.WaitExit(10s) == 0);
+  std::vector<pid_t> left = Pids(pids);
+  REQUIRE(left.size() == 1);
+  CHECK(Eventually([&] { return Exited(left[0]); }, 5s));
+}
+
+TEST_CASE("supervise: restarts do not pile up the previous runs' leftovers") {
+  TempDir dir;
+  std::string pids = dir.path() + "/pids";
+  Supervised s(dir, "sleep 300 & echo $! >> '" + pids + "'; exit 1",
+               {"--supervise.restart=on-failure", "--supervise.restart-backoff=50ms",
+                "--supervise.restart-backoff-max=50ms"});
+  REQUIRE(Eventually([&] { return Pids(pids).size() >= 3; }, 10s));
+  // botwatch is still running: the leftovers of the runs that have exited are gone.
+  std::vector<pid_t> left = Pids(pids);
+  CHECK(Eventually([&] { return Exited(left[0]) && Exited(left[1]); }, 5s));
+  s.Signal(SIGTERM);
+  CHECK(s.WaitExit(10s).has_value());
 }
 
 TEST_CASE("supervise: restart backoff doubles up to the cap") {

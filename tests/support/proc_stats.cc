@@ -1,7 +1,11 @@
 #include "tests/support/proc_stats.h"
 
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <sstream>
 #include <string>
 
 namespace botwatch::testing {
@@ -29,6 +33,21 @@ int OpenFds(pid_t pid) {
     ++n;
   }
   return ec ? -1 : n;
+}
+
+double CpuSeconds(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  size_t close = stat.rfind(')');
+  if (close == std::string::npos) return -1;
+  std::istringstream rest(stat.substr(close + 2));
+  std::string field;
+  // Fields 3.. after the name: utime and stime are fields 14 and 15.
+  for (int i = 3; i < 14 && rest >> field; ++i) {
+  }
+  long utime = 0, stime = 0;
+  if (!(rest >> utime >> stime)) return -1;
+  return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
 }  // namespace botwatch::testing

@@ -22,5 +22,9 @@ long RssKiB(pid_t pid);
 long PeakRssKiB(pid_t pid);
 // Open file descriptors, or -1.
 int OpenFds(pid_t pid);
+// CPU time (user + system) the process has used, in seconds; -1 if gone.
+// For claims about work done, which a loaded machine does not inflate the
+// way it inflates wall-clock time.
+double CpuSeconds(pid_t pid);
 
 }  // namespace botwatch::testing

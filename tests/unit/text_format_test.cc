@@ -253,3 +253,22 @@ TEST_CASE("text format: le and quantile keep their spelling through /metrics, an
   // And reads back the same: the spelling survives any number of trips.
   CHECK(botwatch::SerializeFamilies(ParseTextFormat(out).value()) == out);
 }
+
+TEST_CASE("text format: secrets are redacted from errors before a quoted token is cut") {
+  const std::string secret = "s3cr3t-" + std::string(50, 'k');
+  TextFormatLimits limits;
+  limits.secrets = {secret};
+  // At the start of the token, and straddling the 40-byte cut.
+  for (const std::string& token : {secret, std::string(30, '1') + secret}) {
+    auto r = ParseTextFormat("m " + token + "\n", limits);
+    REQUIRE_FALSE(r.ok());
+    INFO(r.status().message());
+    CHECK(r.status().message().find("s3cr3t") == std::string::npos);
+    CHECK(r.status().message().find("<secret>") != std::string::npos);
+  }
+  // In a name, which is not quoted but still part of the message.
+  limits.secrets = {"leaky_name"};
+  auto dup = ParseTextFormat("# TYPE leaky_name gauge\n# TYPE leaky_name gauge\n", limits);
+  REQUIRE_FALSE(dup.ok());
+  CHECK(dup.status().message() == "line 2: second TYPE for <secret>");
+}
