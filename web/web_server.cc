@@ -2,6 +2,7 @@
 
 #include <CivetServer.h>
 
+#include <malloc.h>
 #include <strings.h>
 
 #include <chrono>
@@ -301,6 +302,12 @@ Result<std::unique_ptr<WebServer>> WebServer::Start(const std::string& listen_ad
   }
   // "s" makes the port TLS-only; civetweb then never answers plain HTTP on it.
   if (tls) spec += "s";
+  // Request bodies up to max_body_bytes are read into one growing string. With
+  // glibc's dynamic mmap threshold, after the first big one is freed the next
+  // ones come from the thread's arena and stay resident for good (14 -> 51 MB
+  // seen); a fixed threshold keeps every block over 1 MiB in its own mapping,
+  // given back when freed.
+  mallopt(M_MMAP_THRESHOLD, 1 << 20);
   std::unique_ptr<WebServer> ws(new WebServer());
   ws->dispatcher_ = std::make_unique<Dispatcher>(std::move(handler));
   // civetweb serves each connection on one worker thread for as long as it is

@@ -78,10 +78,7 @@ async def read_response(r):
     for line in head.split(b"\r\n"):
         if line.lower().startswith(b"content-length:"):
             length = int(line.split(b":", 1)[1])
-    body = await r.readexactly(length)
-    if os.environ.get("ATTACK_DEBUG") and status == 200 and b"guess" in body[:0]:
-        pass
-    read_response.last = body
+    await r.readexactly(length)
     return status, b"connection: close" in head.lower()
 
 
@@ -95,8 +92,6 @@ async def wrong_passwords(port, stop, counts):
                 await w.drain()
                 status, closing = await asyncio.wait_for(read_response(r), 30)
                 counts[status] = counts.get(status, 0) + 1
-                if status == 200 and os.environ.get("ATTACK_DEBUG"):
-                    print("DEBUG wrong password let in:", cred, read_response.last[:60])
                 if closing:
                     break
             w.close()
@@ -172,7 +167,8 @@ def summarize(name, results, counts, cpu):
     kinds = "  ".join(f"{k} p99 {sorted(v)[min(len(v)-1, int(len(v)*0.99))]*1000:.1f} ms" for k, v in sorted(per.items()))
     print(f"{name:14s} requests {len(results):4d}  failures {fails:3d}  p50 {p50:7.1f} ms  p99 {p99:7.1f} ms  "
           f"({kinds})  cpu {cpu:.2f} core  attacker answers {dict(sorted(counts.items()))}")
-    return p99, fails, cpu
+    worst = max(sorted(v)[min(len(v) - 1, int(len(v) * 0.99))] for v in per.values()) * 1000
+    return max(p99, worst), fails, cpu
 
 
 def wait_port(port, proc, timeout=10):
@@ -198,12 +194,12 @@ def main():
     servers = []
     port = free_port()
     servers.append(("botwatch", port, [BOTWATCH, f"--config.file={work}/bw.yaml", f"--web.config.file={work}/web.yml",
-                                        f"--web.listen-address=127.0.0.1:{port}", "--log.level=info"]))
+                                        f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"]))
     ne = shutil.which("prometheus-node-exporter") or shutil.which("node_exporter")
     if ne and not os.environ.get("ATTACK_ONLY_BOTWATCH"):
         port = free_port()
         servers.append(("node_exporter", port, [ne, f"--web.config.file={work}/web.yml",
-                                                 f"--web.listen-address=127.0.0.1:{port}", "--log.level=info"]))
+                                                 f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"]))
     else:
         print("prometheus-node-exporter is not installed (packaging/install-deps.sh): botwatch only")
     out = {}
@@ -225,9 +221,8 @@ def main():
               f"failures {b[1]} vs {n[1]}")
     b = out["botwatch"]
     goal = b[0] < 100 and b[1] == 0 and b[2] < 0.25
-    print("goal (p99 < 100 ms, 0 failures, cpu < 0.25 core):", "met" if goal else "NOT met")
-    if not os.environ.get("ATTACK_DEBUG"): shutil.rmtree(work, ignore_errors=True)
-    else: print(work)
+    print("goal (p99 of each endpoint < 100 ms, 0 failures, cpu < 0.25 core):", "met" if goal else "NOT met")
+    shutil.rmtree(work, ignore_errors=True)
     return 0 if goal else 1
 
 
