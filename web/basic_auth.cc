@@ -148,6 +148,7 @@ bool BasicAuth::Bcrypt(std::string_view user, std::string_view password) {
   int own_cost = it == users_.end() ? -1 : BcryptCost(it->second.reveal());
   bool ok = false;
   for (const auto& [cost, dummy] : dummies_) {
+    ++bcrypt_runs_;
     if (cost == own_cost) {
       ok = BcryptMatches(password, it->second.reveal());
     } else {
@@ -157,7 +158,8 @@ bool BasicAuth::Bcrypt(std::string_view user, std::string_view password) {
   return ok;
 }
 
-AuthResult BasicAuth::Verify(std::string_view user, std::string_view password, std::string_view peer) {
+AuthResult BasicAuth::Verify(std::string_view user, std::string_view password, std::string_view peer,
+                             bool budgeted) {
   std::string key = CacheKey(user, password);
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -170,7 +172,7 @@ AuthResult BasicAuth::Verify(std::string_view user, std::string_view password, s
       return AuthResult::kDenied;
     }
   }
-  if (!TakeBudget(peer)) {
+  if (budgeted && !TakeBudget(peer)) {
     ++throttled_;
     return AuthResult::kThrottled;
   }
@@ -201,7 +203,7 @@ AuthResult BasicAuth::Check(const char* authorization, std::string_view peer) {
   // bcrypt reads the password as a C string: "right\0anything" would pass as
   // "right". No stored hash can stand for a password with a NUL, so refuse it.
   if (colon != std::string::npos && decoded.find('\0') == std::string::npos) {
-    result = Verify(std::string_view(decoded).substr(0, colon), std::string_view(decoded).substr(colon + 1), peer);
+    result = Verify(std::string_view(decoded).substr(0, colon), std::string_view(decoded).substr(colon + 1), peer, true);
   }
   OPENSSL_cleanse(decoded.data(), decoded.size());
   return result;

@@ -56,14 +56,20 @@ class BasicAuth {
   // `peer` the client's address, for the per-peer budget.
   AuthResult Check(const char* authorization, std::string_view peer = "");
   bool Allow(const char* authorization) { return Check(authorization) == AuthResult::kAllowed; }
+  // Checks one pair outside any budget (caches still apply).
+  bool Verify(std::string_view user, std::string_view password) {
+    return Verify(user, password, "", false) == AuthResult::kAllowed;
+  }
 
   uint64_t bcrypt_checks() const { return bcrypt_checks_.load(); }
   uint64_t cache_hits() const { return cache_hits_.load(); }
   uint64_t throttled() const { return throttled_.load(); }
+  // bcrypt computations (a check runs one per distinct cost among the users).
+  uint64_t bcrypt_runs() const { return bcrypt_runs_.load(); }
 
  private:
   std::string CacheKey(std::string_view user, std::string_view password) const;
-  AuthResult Verify(std::string_view user, std::string_view password, std::string_view peer);
+  AuthResult Verify(std::string_view user, std::string_view password, std::string_view peer, bool budgeted);
   bool Bcrypt(std::string_view user, std::string_view password);
   bool TakeBudget(std::string_view peer);
 
@@ -80,6 +86,7 @@ class BasicAuth {
   std::atomic<uint64_t> bcrypt_checks_{0};
   std::atomic<uint64_t> cache_hits_{0};
   std::atomic<uint64_t> throttled_{0};
+  std::atomic<uint64_t> bcrypt_runs_{0};
 };
 
 // The cost field of a bcrypt hash ("$2b$10$..." -> 10), or -1.
