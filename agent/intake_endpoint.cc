@@ -2,7 +2,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include <malloc.h>
+
 #include <cmath>
+#include <cctype>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -118,6 +121,16 @@ HttpResponse Serve(const HttpRequest& req, const logs::CurrentPipeline& current)
           r.headers.emplace_back("Retry-After", std::to_string(static_cast<long long>(std::ceil(*wait))));
           return answer(std::move(r));
         }
+        // Only JSON types: a browser may send text/plain or a form cross-origin
+        // without asking first, and must not be able to inject log lines.
+        std::string type = req.Header("Content-Type");
+        std::string media = type.substr(0, type.find(';'));
+        while (!media.empty() && media.back() == ' ') media.pop_back();
+        for (char& c : media) c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
+        if (media != "application/json" && media != "application/x-ndjson" && media != "application/jsonl" &&
+            media != "application/json-seq") {
+          return answer(Error(415, "send Content-Type: application/json or application/x-ndjson"));
+        }
         const char* encoding = req.header ? req.header("Content-Encoding") : nullptr;
         if (encoding != nullptr && std::string_view(encoding) != "identity") {
           return answer(Error(415, "compressed bodies are not accepted; send plain NDJSON or JSON"));
@@ -132,6 +145,17 @@ HttpResponse Serve(const HttpRequest& req, const logs::CurrentPipeline& current)
 
   std::string body;
   BodyRead read = req.read_body ? req.read_body(max_body_bytes, &body) : BodyRead::kFailed;
+  // glibc keeps a freed large body in the worker thread's arena; give it back
+  // to the system, or every intake thread keeps its biggest body forever.
+  struct Trim {
+    std::string* body;
+    ~Trim() {
+      if (body->capacity() >= (1u << 20)) {
+        std::string().swap(*body);
+        malloc_trim(0);
+      }
+    }
+  } trim{&body};
 
   // A reload may have come in between: the source is looked up again.
   std::optional<HttpResponse> answer =

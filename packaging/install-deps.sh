@@ -20,6 +20,8 @@ if [ "${1:-}" != "--build-only" ]; then
   PACKAGES+=(
     # tests: real peers and tools on 127.0.0.1
     prometheus prometheus-alertmanager postgresql curl ca-certificates openssl
+    # bench/http-under-attack: the exporter-toolkit peer under the same attack
+    prometheus-node-exporter
     procps iproute2 python3
     # tests: systemd-analyze verify for the unit
     systemd

@@ -6,15 +6,12 @@
 #include <openssl/rand.h>
 #include <strings.h>
 
+#include <algorithm>
+#include <cstring>
 #include <memory>
 
 namespace botwatch {
 namespace {
-
-// Checked for unknown users, so a wrong name costs as long as a wrong password
-// and response times do not reveal which user names exist. (bcrypt of a random
-// string that nobody knows.)
-constexpr const char* kDummyHash = "$2b$10$qaCdbc2LjDNcN6xyw49JK.vQqW/KNvVwKrLYgel0Y9tT6Y7r3HXQO";
 
 bool BcryptMatches(std::string_view password, const std::string& hash) {
   auto data = std::make_unique<crypt_data>();  // ~32 KiB: not on a server thread's stack
@@ -64,12 +61,58 @@ bool DecodeBase64(std::string_view in, std::string* out) {
   return true;
 }
 
-BasicAuth::BasicAuth(std::map<std::string, Secret> users) : users_(std::move(users)) {
+int BcryptCost(std::string_view hash) {
+  if (hash.size() < 7 || hash[0] != '$' || hash[3] != '$' || hash[6] != '$') return -1;
+  if (hash[4] < '0' || hash[4] > '9' || hash[5] < '0' || hash[5] > '9') return -1;
+  return (hash[4] - '0') * 10 + (hash[5] - '0');
+}
+
+bool TokenBucket::Take(double rate, double burst, std::chrono::steady_clock::time_point now) {
+  if (last == std::chrono::steady_clock::time_point{}) {
+    tokens = burst;
+  } else {
+    tokens = std::min(burst, tokens + rate * std::chrono::duration<double>(now - last).count());
+  }
+  last = now;
+  if (tokens < 1) return false;
+  tokens -= 1;
+  return true;
+}
+
+namespace {
+
+// A bcrypt hash of a random password nobody knows, at `cost`.
+std::string DummyHash(int cost) {
+  unsigned char rnd[32];
+  if (RAND_bytes(rnd, sizeof rnd) != 1) memset(rnd, 0x5a, sizeof rnd);
+  auto data = std::make_unique<crypt_data>();
+  char setting[64];
+  if (crypt_gensalt_rn("$2b$", static_cast<unsigned long>(cost), reinterpret_cast<const char*>(rnd), 16, setting,
+                       sizeof setting) == nullptr) {
+    return "";
+  }
+  std::string password;
+  for (size_t i = 16; i < sizeof rnd; ++i) password += static_cast<char>('a' + rnd[i] % 26);
+  const char* out = crypt_rn(password.c_str(), setting, data.get(), sizeof *data);
+  std::string hash = out != nullptr && out[0] != '*' ? out : "";
+  OPENSSL_cleanse(data.get(), sizeof *data);
+  return hash;
+}
+
+}  // namespace
+
+BasicAuth::BasicAuth(std::map<std::string, Secret> users, BcryptBudget budget)
+    : users_(std::move(users)), budget_(budget) {
   salt_.resize(32);
   if (RAND_bytes(reinterpret_cast<unsigned char*>(salt_.data()), static_cast<int>(salt_.size())) != 1) {
     // Without randomness the keys are still one-way digests; only less opaque.
     salt_.assign(32, '\x5a');
   }
+  for (const auto& [user, hash] : users_) {
+    int cost = BcryptCost(hash.reveal());
+    if (cost >= 4 && cost <= 31 && dummies_.count(cost) == 0) dummies_[cost] = DummyHash(cost);
+  }
+  if (dummies_.empty()) dummies_[10] = DummyHash(10);
 }
 
 std::string BasicAuth::CacheKey(std::string_view user, std::string_view password) const {
@@ -86,44 +129,84 @@ std::string BasicAuth::CacheKey(std::string_view user, std::string_view password
   return std::string(reinterpret_cast<char*>(digest), len);
 }
 
-bool BasicAuth::Verify(std::string_view user, std::string_view password) {
+bool BasicAuth::TakeBudget(std::string_view peer) {
+  auto now = std::chrono::steady_clock::now();
+  std::lock_guard<std::mutex> lock(mu_);
+  if (peers_.size() >= kMaxPeers && peers_.count(std::string(peer)) == 0) peers_.clear();
+  TokenBucket& mine = peers_[std::string(peer)];
+  // The peer's own budget first: one noisy peer must not spend everyone's.
+  if (!mine.Take(budget_.peer_per_second, budget_.peer_burst, now)) return false;
+  if (!global_.Take(budget_.global_per_second, budget_.global_burst, now)) return false;
+  return true;
+}
+
+// One bcrypt run per distinct cost, matching or not, so the time spent says
+// neither whether the user exists nor which cost its hash has.
+bool BasicAuth::Bcrypt(std::string_view user, std::string_view password) {
+  ++bcrypt_checks_;
+  auto it = users_.find(std::string(user));
+  int own_cost = it == users_.end() ? -1 : BcryptCost(it->second.reveal());
+  bool ok = false;
+  for (const auto& [cost, dummy] : dummies_) {
+    ++bcrypt_runs_;
+    if (cost == own_cost) {
+      ok = BcryptMatches(password, it->second.reveal());
+    } else {
+      (void)BcryptMatches(password, dummy);
+    }
+  }
+  return ok;
+}
+
+AuthResult BasicAuth::Verify(std::string_view user, std::string_view password, std::string_view peer,
+                             bool budgeted) {
   std::string key = CacheKey(user, password);
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (verified_.count(key) != 0) {
       ++cache_hits_;
-      return true;
+      return AuthResult::kAllowed;
+    }
+    if (failed_.count(key) != 0) {
+      ++cache_hits_;
+      return AuthResult::kDenied;
     }
   }
-  // Only successes are cached: a wrong guess always pays the full bcrypt cost.
-  ++bcrypt_checks_;
-  auto it = users_.find(std::string(user));
-  if (it == users_.end()) {
-    (void)BcryptMatches(password, kDummyHash);
-    return false;
+  if (budgeted && !TakeBudget(peer)) {
+    ++throttled_;
+    return AuthResult::kThrottled;
   }
-  if (!BcryptMatches(password, it->second.reveal())) return false;
+  bool ok = Bcrypt(user, password);
   std::lock_guard<std::mutex> lock(mu_);
-  if (verified_.size() >= kMaxCached) verified_.clear();
-  verified_.insert(std::move(key));
-  return true;
+  if (ok) {
+    if (verified_.size() >= kMaxCached) verified_.clear();
+    verified_.insert(std::move(key));
+    return AuthResult::kAllowed;
+  }
+  if (failed_.size() >= kMaxFailedCached) failed_.clear();
+  failed_.insert(std::move(key));
+  return AuthResult::kDenied;
 }
 
-bool BasicAuth::Allow(const char* authorization) {
-  if (authorization == nullptr) return false;
+AuthResult BasicAuth::Check(const char* authorization, std::string_view peer) {
+  if (authorization == nullptr) return AuthResult::kDenied;
   std::string_view h(authorization);
-  if (h.size() < 6 || strncasecmp(h.data(), "Basic ", 6) != 0) return false;
+  if (h.size() < 6 || strncasecmp(h.data(), "Basic ", 6) != 0) return AuthResult::kDenied;
   h.remove_prefix(6);
   while (!h.empty() && h.front() == ' ') h.remove_prefix(1);
   while (!h.empty() && h.back() == ' ') h.remove_suffix(1);
-  if (h.size() > 4096) return false;
+  if (h.size() > 4096) return AuthResult::kDenied;
   std::string decoded;
-  if (!DecodeBase64(h, &decoded)) return false;
+  if (!DecodeBase64(h, &decoded)) return AuthResult::kDenied;
   size_t colon = decoded.find(':');
-  bool ok = colon != std::string::npos &&
-            Verify(std::string_view(decoded).substr(0, colon), std::string_view(decoded).substr(colon + 1));
+  AuthResult result = AuthResult::kDenied;
+  // bcrypt reads the password as a C string: "right\0anything" would pass as
+  // "right". No stored hash can stand for a password with a NUL, so refuse it.
+  if (colon != std::string::npos && decoded.find('\0') == std::string::npos) {
+    result = Verify(std::string_view(decoded).substr(0, colon), std::string_view(decoded).substr(colon + 1), peer, true);
+  }
   OPENSSL_cleanse(decoded.data(), decoded.size());
-  return ok;
+  return result;
 }
 
 }  // namespace botwatch

@@ -103,7 +103,16 @@ bool IsBcrypt(const std::string& hash) {
 std::map<std::string, Secret> ReadUsers(ConfigMap& top, const YAML::Node& root) {
   std::map<std::string, Secret> users;
   std::map<std::string, std::string> raw = top.StringMap("basic_auth_users");  // type checks
-  if (raw.empty()) return users;
+  if (raw.empty()) {
+    // An empty map would quietly serve everything without auth: whoever wrote
+    // the key meant to turn auth on, so refuse rather than guess.
+    if (root["basic_auth_users"] && !root["basic_auth_users"].IsNull()) {
+      throw ConfigError(MarkString(top.source(), root["basic_auth_users"].Mark()) +
+                        ": basic_auth_users: is empty, which would turn auth off; list at least one user, "
+                        "or remove the key to serve without auth");
+    }
+    return users;
+  }
   for (const auto& kv : root["basic_auth_users"]) {
     std::string user = kv.first.Scalar();
     std::string where = MarkString(top.source(), kv.second.Mark()) + ": basic_auth_users." + user;

@@ -67,6 +67,14 @@ struct WebServerOptions {
   // civetweb worker threads. Each open /api/v1/feed stream holds one, so this
   // must stay well above the number of feed clients allowed.
   int threads = 4;
+  // Workers on top of `threads` that absorb idle, slowloris and wrong-password
+  // connections, so scrapes and /-/healthy still find a free one.
+  int spare_threads = 400;
+  // Total time a request may take to send its headers, and the longest a body
+  // may stall; a short body is then answered 400.
+  int request_timeout_ms = 3000;
+  // Only authenticated successes keep their connection (see Send()).
+  int keep_alive_timeout_ms = 20000;
 };
 
 using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;

@@ -20,7 +20,11 @@ HttpResult Request(const std::string& url, const std::string* post_body, long ti
   curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &Append);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &r.body);
+  curl_slist* headers = nullptr;
   if (post_body) {
+    // botwatch refuses curl's default form type on POST (browsers send it cross-origin).
+    headers = curl_slist_append(headers, "Content-Type: application/json");
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(c, CURLOPT_POST, 1L);
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, post_body->c_str());
     curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(post_body->size()));
@@ -32,6 +36,7 @@ HttpResult Request(const std::string& url, const std::string* post_body, long ti
   char* ct = nullptr;
   if (curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK && ct) r.content_type = ct;
   curl_easy_cleanup(c);
+  curl_slist_free_all(headers);
   return r;
 }
 

@@ -2,6 +2,7 @@
 
 #include <crypt.h>
 #include <curl/curl.h>
+#include <strings.h>
 #include <openssl/ssl.h>
 
 #include <chrono>
@@ -65,7 +66,13 @@ SecureResult Fetch(const SecureRequest& q) {
     curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(q.body.size()));
   }
   curl_slist* headers = nullptr;
-  for (const std::string& h : q.headers) headers = curl_slist_append(headers, h.c_str());
+  bool typed = false;
+  for (const std::string& h : q.headers) {
+    headers = curl_slist_append(headers, h.c_str());
+    typed = typed || strncasecmp(h.c_str(), "Content-Type:", 13) == 0;
+  }
+  // curl's default POST type is a form, which botwatch refuses (browsers send it cross-origin).
+  if (q.method == "POST" && !typed) headers = curl_slist_append(headers, "Content-Type: application/json");
   if (headers) curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
   if (!q.user.empty()) {
     curl_easy_setopt(c, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
