@@ -73,7 +73,7 @@ TEST_CASE("carried: OpenMetrics constructs that cannot be served are refused by 
   CHECK_THAT(Error("# UNIT a seconds\n# TYPE a gauge\na_created 1\na 1 x\n# EOF\n"), Catch::StartsWith("line 4: "));
 }
 
-TEST_CASE("carried: collector becomes exported_collector; botwatch's names are refused") {
+TEST_CASE("carried: collector becomes exported_collector, and botwatch's names are refused") {
   CHECK_THAT(Served("node_scrape_collector_success{collector=\"cpu\"} 1\n"),
              Catch::Contains("node_scrape_collector_success{exported_collector=\"cpu\"} 1\n"));
   CHECK(Error("botwatch_collector_up 1\n") == "family botwatch_collector_up uses a name reserved for botwatch");
