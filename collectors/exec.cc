@@ -18,7 +18,6 @@
 #include <string_view>
 #include <thread>
 
-#include "base/config_choice.h"
 #include "base/config_node.h"
 #include "collectors/registry.h"
 #include "collectors/lib/carried_metrics.h"
@@ -80,8 +79,7 @@ std::unique_ptr<Collector> ExecCollector::Create(const CollectorSpec&, ConfigMap
     c.working_dir = config.source().dir + "/" + c.working_dir;
   }
   c.max_output_bytes = static_cast<size_t>(config.Int("max_output_bytes", 256 * 1024, 1, 64 << 20));
-  c.output = ConfigChoice<ExecConfig::Output>(config, "output", "auto",
-                                              {{"auto", ExecConfig::Output::kAuto},
+  c.output = config.Choice<ExecConfig::Output>("output", "auto", "output", {{"auto", ExecConfig::Output::kAuto},
                                                {"prometheus", ExecConfig::Output::kPrometheus},
                                                {"ignore", ExecConfig::Output::kIgnore}});
   return std::make_unique<ExecCollector>(std::move(c));

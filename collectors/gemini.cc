@@ -4,7 +4,6 @@
 #include <cctype>
 #include <cstdlib>
 
-#include "base/config_choice.h"
 #include "base/config_node.h"
 #include "collectors/lib/json_fields.h"
 #include "collectors/registry.h"
@@ -114,8 +113,7 @@ std::unique_ptr<Collector> GeminiCollector::Create(const CollectorSpec&, ConfigM
   if (!ValidModel(c.model)) {
     config.FailAt("model", "\"" + c.model + "\" is not a model name (letters, digits, - . _), e.g. gemini-2.0-flash");
   }
-  c.call = ConfigChoice<GeminiConfig::Call>(config, "call", "none",
-                                            {{"none", GeminiConfig::Call::kNone},
+  c.call = config.Choice<GeminiConfig::Call>("call", "none", "call", {{"none", GeminiConfig::Call::kNone},
                                              {"count_tokens", GeminiConfig::Call::kCountTokens},
                                              {"generate_content", GeminiConfig::Call::kGenerateContent}});
   c.ca_file = config.String("ca_file", "");

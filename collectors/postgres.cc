@@ -1,5 +1,7 @@
 #include "collectors/postgres.h"
 
+#include "collectors/lib/lazy_libraries.h"
+
 #include <poll.h>
 
 #include <cerrno>
@@ -255,6 +257,9 @@ std::unique_ptr<Collector> PostgresCollector::Create(const CollectorSpec& spec, 
   c.collector_name = spec.name;
   c.timeout = spec.timeout;
   c.dsn = config.RequiredSecret("dsn");
+  if (std::string missing = LibpqMissing(); !missing.empty()) {
+    config.FailAt(config.Has("dsn") ? "dsn" : "dsn_file", missing);
+  }
   {
     char* err = nullptr;
     PQconninfoOption* opts = PQconninfoParse(c.dsn.reveal().c_str(), &err);

@@ -8,6 +8,7 @@
 
 #include "base/config_node.h"
 #include "collectors/collector.h"
+#include "collectors/lib/lazy_libraries.h"
 
 namespace botwatch {
 namespace {
@@ -77,7 +78,8 @@ ProbeResponse PerformHop(const ProbeRequest& request, const Hop& hop, Duration t
   CURL* curl = curl_easy_init();
   if (curl == nullptr) {
     response.curl_code = CURLE_FAILED_INIT;
-    response.curl_error = "cannot initialise libcurl";
+    std::string missing = LibcurlMissing();
+    response.curl_error = missing.empty() ? "cannot initialise libcurl" : missing;
     return response;
   }
   char errbuf[CURL_ERROR_SIZE] = {0};

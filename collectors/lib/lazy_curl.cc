@@ -32,7 +32,12 @@ struct CurlApi {
   void (*slist_free_all)(curl_slist*);
 };
 
-// nullptr if libcurl is not installed or lacks a symbol.
+std::string& LoadError() {
+  static std::string why;
+  return why;
+}
+
+// nullptr if libcurl is not installed or lacks a symbol (LoadError says which).
 const CurlApi* Api() {
   static const CurlApi* api = [] () -> const CurlApi* {
     botwatch::SharedLibrary lib("libcurl.so.4");
@@ -46,7 +51,10 @@ const CurlApi* Api() {
     lib.Load(a.easy_strerror, "curl_easy_strerror");
     lib.Load(a.slist_append, "curl_slist_append");
     lib.Load(a.slist_free_all, "curl_slist_free_all");
-    if (!lib.ok()) return nullptr;
+    if (!lib.ok()) {
+      LoadError() = lib.Why("libcurl4");
+      return nullptr;
+    }
     // curl_global_init is not thread-safe in every libcurl build; this lambda
     // runs once, under the static-initialisation guard.
     a.global_init(CURL_GLOBAL_DEFAULT);
@@ -56,6 +64,10 @@ const CurlApi* Api() {
 }
 
 }  // namespace
+
+namespace botwatch {
+std::string LibcurlMissing() { return Api() ? std::string() : LoadError(); }
+}  // namespace botwatch
 
 extern "C" {
 

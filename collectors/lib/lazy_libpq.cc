@@ -55,7 +55,12 @@ struct LibpqApi {
 #undef BOTWATCH_POINTER
 };
 
-// nullptr if libpq is not installed or lacks a symbol.
+std::string& LoadError() {
+  static std::string why;
+  return why;
+}
+
+// nullptr if libpq is not installed or lacks a symbol (LoadError says which).
 const LibpqApi* Api() {
   static const LibpqApi* api = []() -> const LibpqApi* {
     botwatch::SharedLibrary lib("libpq.so.5");
@@ -63,12 +68,17 @@ const LibpqApi* Api() {
 #define BOTWATCH_LOAD(ret, name, params, args, missing) lib.Load(a.name, #name);
     BOTWATCH_LIBPQ_FUNCTIONS(BOTWATCH_LOAD)
 #undef BOTWATCH_LOAD
+    if (!lib.ok()) LoadError() = lib.Why("libpq5");
     return lib.ok() ? &a : nullptr;
   }();
   return api;
 }
 
 }  // namespace
+
+namespace botwatch {
+std::string LibpqMissing() { return Api() ? std::string() : LoadError(); }
+}  // namespace botwatch
 
 extern "C" {
 #define BOTWATCH_FORWARD(ret, name, params, args, missing) \

@@ -1,0 +1,72 @@
+// libcurl and libpq are loaded on first use. Where one is missing (a copied
+// binary, a slim image without the .deb's dependencies) the operator must read
+// which library and which package, not a misleading libcurl or libpq error.
+// The library is hidden in a private mount namespace: /dev/null is bound over
+// the real file for botwatch alone.
+
+#include <catch2/catch.hpp>
+
+#include <signal.h>
+
+#include <chrono>
+#include <regex>
+#include <string>
+
+#include "tests/support/botwatch_process.h"
+#include "tests/support/http_client.h"
+#include "tests/support/temp_dir.h"
+
+using namespace botwatch::testing;
+
+namespace {
+
+// Shell lines that make `soname` unloadable in this mount namespace.
+std::string Hide(const std::string& soname) {
+  return "set -e; p=$(readlink -f \"$(ldconfig -p | awk -v s=" + soname +
+         " '$1 == s {print $NF; exit}')\"); test -f \"$p\"; mount --bind /dev/null \"$p\"; ";
+}
+
+// botwatch's command line, run with `soname` unloadable.
+CommandResult Without(const std::string& soname, const std::string& command) {
+  return RunCommand({"/usr/bin/unshare", "--mount", "/bin/sh", "-c", Hide(soname) + "exec " + command});
+}
+
+}  // namespace
+
+TEST_CASE("missing libpq: check-config names the library and the package") {
+  TempDir dir;
+  std::string config = dir.Write("botwatch.yaml",
+                                 "collectors:\n  - {name: db, type: postgres, dsn: 'host=127.0.0.1 password=hunter2'}\n");
+  CommandResult r = Without("libpq.so.5", std::string(BOTWATCH_BINARY) + " check-config " + config);
+  INFO(r.output);
+  CHECK(r.exit_code == 1);
+  CHECK(r.output.find("cannot load libpq.so.5 (install Debian's libpq5 package)") != std::string::npos);
+  CHECK(r.output.find("not a valid libpq connection string") == std::string::npos);
+  CHECK(r.output.find("hunter2") == std::string::npos);
+  // And with the library present the same file is fine.
+  CommandResult ok = RunCommand({BOTWATCH_BINARY, "check-config", config});
+  CHECK(ok.exit_code == 0);
+}
+
+TEST_CASE("missing libcurl: an http probe is down with the library and the package named") {
+  TempDir dir;
+  std::string config = dir.Write("botwatch.yaml", "global: {default_interval: 1s}\n"
+                                                  "collectors:\n  - {name: web, type: http, url: 'http://127.0.0.1:1/'}\n");
+  // Only botwatch runs without libcurl; this test's own HTTP client keeps it.
+  ChildProcess bw({"/usr/bin/unshare", "--mount", "/bin/sh", "-c", Hide("libcurl.so.4") + "exec " + BOTWATCH_BINARY +
+                   " --web.listen-address=127.0.0.1:0 --config.file=" + config},
+                  dir.path() + "/botwatch.log");
+  static const std::regex kPort(R"(msg="botwatch started".* port=(\d+))");
+  std::smatch m;
+  std::string log;
+  REQUIRE(Eventually([&] { log = bw.Log(); return std::regex_search(log, m, kPort); }, std::chrono::seconds(10)));
+  const std::string status_url = "http://127.0.0.1:" + m[1].str() + "/api/v1/status";
+  std::string status;
+  CHECK(Eventually([&] {
+    status = HttpGet(status_url).body;
+    return status.find("cannot load libcurl.so.4 (install Debian's libcurl4 package)") != std::string::npos;
+  }, std::chrono::seconds(10)));
+  INFO(status);
+  bw.Signal(SIGTERM);
+  CHECK(bw.WaitExit(std::chrono::seconds(10)).has_value());
+}
