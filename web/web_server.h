@@ -58,7 +58,7 @@ struct HttpRequest {
   // Reads the body, at most `max` bytes: past that, kTooLarge and the rest is
   // left unread. Unset when there is no connection (tests).
   std::function<BodyRead(size_t max, std::string* body)> read_body{};
-  std::vector<std::pair<std::string, std::string>> headers;
+  std::vector<std::pair<std::string, std::string>> headers{};
   // The value of header `name` (case-insensitive), or "" when absent.
   std::string Header(std::string_view name) const;
 };
