@@ -36,10 +36,12 @@ needed=$(readelf -d "$build/botwatch" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' |
 dlopened=$(strings "$build/botwatch" | grep -E '^lib[a-z0-9_+-]+\.so\.[0-9]+$' | sort -u | comm -23 - <(echo "$needed"))
 [ -n "$dlopened" ] || fail "no dlopen'ed soname found in the binary (expected libcurl.so.4, libpq.so.5)"
 for soname in $dlopened; do
-  path=$(ldconfig -p | awk -v s="$soname" '$1 == s && /x86-64|x86_64|64bit/ {print $NF; exit}')
-  [ -n "$path" ] || path=$(ldconfig -p | awk -v s="$soname" '$1 == s {print $NF; exit}')
+  # awk reads to the end (no early exit): under pipefail, ldconfig killed by
+  # SIGPIPE would end the script without a word.
+  path=$(ldconfig -p | awk -v s="$soname" '$1 == s && /x86-64|x86_64|64bit/ && !p {p = $NF} END {print p}')
+  [ -n "$path" ] || path=$(ldconfig -p | awk -v s="$soname" '$1 == s && !p {p = $NF} END {print p}')
   [ -n "$path" ] || fail "$soname is not installed on this machine"
-  pkg=$(dpkg -S "$(readlink -f "$path")" 2>/dev/null | head -1 | cut -d: -f1)
+  pkg=$(dpkg -S "$(readlink -f "$path")" 2>/dev/null | awk -F: 'NR == 1 {print $1}' || true)
   [ -n "$pkg" ] || fail "no package owns $soname ($path)"
   grep -qE "(^|, )$pkg( |,|$)" <<<"$depends" || fail "Depends ($depends) lacks $pkg, which ships $soname"
 done
