@@ -23,7 +23,7 @@ namespace {
 // Shell lines that make `soname` unloadable in this mount namespace.
 std::string Hide(const std::string& soname) {
   return "set -e; p=$(readlink -f \"$(ldconfig -p | awk -v s=" + soname +
-          '$1 == s && !p {p = $NF} END {print p}')\"); test -f \"$p\"; mount --bind /dev/null \"$p\"; ";
+         " '$1 == s && !p {p = $NF} END {print p}')\"); test -f \"$p\"; mount --bind /dev/null \"$p\"; ";
 }
 
 // botwatch's command line, run with `soname` unloadable.
