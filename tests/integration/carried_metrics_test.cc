@@ -205,13 +205,15 @@ TEST_CASE("textfile: a producer rewriting its file (temp file + rename) is never
       "  { echo \"gen_a $i\"; seq 1 2000 | sed 's/^/pad_/; s/$/ 1/'; echo \"gen_b $i\"; } > t/.out.tmp\n"
       "  mv t/.out.tmp t/out.prom\ndone\n");
   dir.Write("t/out.prom", "gen_a 0\ngen_b 0\n");
-  Botwatch bw(dir.Write("botwatch.yaml", "global: {default_interval: 100ms, scrape_timeout: 90ms}\n"
+  Botwatch bw(dir.Write("botwatch.yaml", "global: {default_interval: 200ms, scrape_timeout: 190ms}\n"
                                          "collectors:\n  - {name: files, type: textfile, directory: t}\n"),
               dir.path());
   REQUIRE(bw.WaitReady());
   CommandResult run;
   std::thread writer([&] { run = RunCommand({"/bin/sh", "-c", "cd '" + dir.path() + "' && sh producer.sh"}, "", 60s); });
-  int scrapes = 0, consistent = 0, generations_seen = 0;
+  // A probe that ran past its deadline (slow sanitizer builds) serves neither
+  // line: only a scrape that shows the file can show it torn.
+  int scrapes = 0, served = 0, consistent = 0, generations_seen = 0;
   double last = -1;
   auto until = std::chrono::steady_clock::now() + 30s;
   while (scrapes < 150 && std::chrono::steady_clock::now() < until) {
@@ -224,7 +226,10 @@ TEST_CASE("textfile: a producer rewriting its file (temp file + rename) is never
       if (f.name == "botwatch_textfile_error") CHECK(f.metric.at(0).gauge.value == 0);
     }
     ++scrapes;
-    consistent += a == b;
+    if (a >= 0 || b >= 0) {
+      ++served;
+      consistent += a == b;
+    }
     if (a != last) ++generations_seen;
     last = a;
     std::this_thread::sleep_for(10ms);
@@ -232,6 +237,7 @@ TEST_CASE("textfile: a producer rewriting its file (temp file + rename) is never
   dir.Write("stop", "");
   writer.join();
   CHECK(run.exit_code == 0);
-  CHECK(consistent == scrapes);
+  CHECK(served > scrapes / 2);
+  CHECK(consistent == served);
   CHECK(generations_seen > 3);  // the file really changed under the scrapes
 }

@@ -299,5 +299,10 @@ TEST_CASE("memory taken by a large intake body is given back") {
   Eventually([&] { return (after = RssKiB(s.bw.process().pid())) - before < 10 * 1024 * kRssBoundScale; }, 10s);
   INFO("RSS before " << before << " KiB, after " << after << " KiB");
   // The 20 MiB bodies must not stay resident (they used to: 14 -> 51 MB).
+  // glibc's malloc_trim is what gives them back; AddressSanitizer replaces
+  // malloc and keeps freed blocks in its quarantine, so there the figure
+  // measures ASan, not botwatch.
+#if !defined(__SANITIZE_ADDRESS__)
   CHECK(after - before < 10 * 1024 * kRssBoundScale);
+#endif
 }
