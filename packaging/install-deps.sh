@@ -13,6 +13,8 @@ PACKAGES=(
   libboost-dev libboost-filesystem-dev
   catch2 libcurl4-openssl-dev libpq-dev libsimdjson-dev nlohmann-json3-dev
   libsystemd-dev zlib1g-dev libssl-dev libcrypt-dev
+  # remote_write (snappy block compression) and the redis collector (hiredis)
+  libsnappy-dev libhiredis-dev
   # packaging (cpack's dpkg-shlibdeps)
   dpkg-dev file
 )
@@ -27,6 +29,8 @@ if [ "${1:-}" != "--build-only" ]; then
     systemd
     # tests: render the monitoring mixin (mixin/) and compare with alerts/ and dashboards/
     jsonnet
+    # tests: remote_write receivers (VictoriaMetrics; vmagent for bench/push-vs-agents) and redis for the redis collector
+    victoria-metrics redis-server
     # tests: the status page in a real headless browser (driven by playwright-core from npm)
     chromium chromium-driver
   )
