@@ -12,13 +12,82 @@ const std::vector<std::string> kSuperviseFlags = {"--supervise.restart", "--supe
                                                   "--supervise.restart-backoff-max", "--supervise.kill-timeout",
                                                   "--supervise.name"};
 
+const char* kCheckConfigUsage =
+    "usage: botwatch check-config [--config.file=]PATH [--web.config.file=PATH] [--skip-env]";
+
+// check-config [--config.file=]PATH [--web.config.file=PATH] [--skip-env] [--help];
+// flags take "=VALUE" or the next argument, as in the daemon.
+Result<CliOptions> ParseCheckConfig(const std::vector<std::string>& args) {
+  CliOptions o;
+  o.command = CliOptions::Command::kCheckConfig;
+  bool have_path = false;
+  for (size_t i = 1; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--help" || a == "-h") {
+      o.command = CliOptions::Command::kCheckConfigHelp;
+      return o;
+    }
+    if (a == "--skip-env") {
+      o.skip_env = true;
+      continue;
+    }
+    if (a.rfind("-", 0) != 0) {
+      if (have_path) return Status::Error("check-config: more than one config file given; " + std::string(kCheckConfigUsage));
+      o.config_file = a;
+      have_path = true;
+      continue;
+    }
+    size_t eq = a.find('=');
+    std::string name = a.substr(0, eq);
+    if (name != "--config.file" && name != "--web.config.file") {
+      std::string msg = "check-config: unknown flag " + name;
+      if (auto close = ClosestMatch(name, {"--config.file", "--web.config.file", "--skip-env", "--help"})) {
+        msg += " (did you mean " + *close + "?)";
+      }
+      return Status::Error(msg + "; " + kCheckConfigUsage);
+    }
+    std::string value;
+    if (eq != std::string::npos) {
+      value = a.substr(eq + 1);
+    } else if (i + 1 < args.size()) {
+      value = args[++i];
+    }
+    if (value.empty()) return Status::Error("check-config: flag " + name + " needs a path");
+    if (name == "--web.config.file") {
+      o.web_config_file = value;
+    } else {
+      if (have_path) return Status::Error("check-config: more than one config file given; " + std::string(kCheckConfigUsage));
+      o.config_file = value;
+      have_path = true;
+    }
+  }
+  if (!have_path) return Status::Error(kCheckConfigUsage);
+  return o;
+}
+
 }  // namespace
+
+std::string CheckConfigHelpText() {
+  return std::string(kCheckConfigUsage) +
+         "\n"
+         "\n"
+         "Validates a config (and a web config) without starting anything and prints\n"
+         "every error, one line each as file:line:column: field: message, sorted by\n"
+         "position. Exit status 0 when valid, 1 otherwise.\n"
+         "\n"
+         "  --config.file=PATH      the config to check (or PATH as the argument)\n"
+         "  --web.config.file=PATH  also check a web config (TLS, basic auth)\n"
+         "  --skip-env              leave ${VAR} unexpanded: check the shape where the\n"
+         "                          variables (secrets) exist only at run time, e.g. while\n"
+         "                          building an image; fields that must parse as numbers,\n"
+         "                          durations or URLs still need literal values\n";
+}
 
 std::string HelpText() {
   return std::string(
              "usage: botwatch [flags]\n"
              "       botwatch run [flags] [supervise flags] -- COMMAND [ARGS...]\n"
-             "       botwatch check-config PATH [--web.config.file=PATH]\n"
+             "       botwatch check-config [--config.file=]PATH [--web.config.file=PATH] [--skip-env]\n"
              "       botwatch --one-shot [--config.file=PATH]\n"
              "\n"
              "Probes a chatbot's dependencies and serves Prometheus metrics.\n"
@@ -57,17 +126,7 @@ std::string HelpText() {
 Result<CliOptions> ParseCli(const std::vector<std::string>& args) {
   CliOptions o;
   size_t i = 0;
-  if (!args.empty() && args[0] == "check-config") {
-    const std::string kWebFlag = "--web.config.file=";
-    bool with_web = args.size() == 3 && args[2].rfind(kWebFlag, 0) == 0 && args[2].size() > kWebFlag.size();
-    if (args.size() != 2 && !with_web) {
-      return Status::Error("usage: botwatch check-config PATH [--web.config.file=PATH]");
-    }
-    o.command = CliOptions::Command::kCheckConfig;
-    o.config_file = args[1];
-    if (with_web) o.web_config_file = args[2].substr(kWebFlag.size());
-    return o;
-  }
+  if (!args.empty() && args[0] == "check-config") return ParseCheckConfig(args);
   bool run = !args.empty() && args[0] == "run";
   if (run) {
     o.command = CliOptions::Command::kRun;

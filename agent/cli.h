@@ -15,13 +15,14 @@ inline constexpr const char* kDefaultConfigFile = "/etc/botwatch/botwatch.yaml";
 inline constexpr const char* kDefaultListenAddress = ":10117";
 
 struct CliOptions {
-  enum class Command { kServe, kRun, kCheckConfig, kLogsOneShot, kVersion, kHelp };
+  enum class Command { kServe, kRun, kCheckConfig, kCheckConfigHelp, kLogsOneShot, kVersion, kHelp };
   Command command = Command::kServe;
   std::string config_file = kDefaultConfigFile;
   std::string listen_address = kDefaultListenAddress;
   std::string web_config_file;  // empty: plain HTTP without auth
   logging::Level log_level = logging::Level::kInfo;
   logging::Format log_format = logging::Format::kLogfmt;
+  bool skip_env = false;  // check-config --skip-env
   SuperviseOptions supervise;  // kRun: the command and its restart policy
 };
 
@@ -29,5 +30,6 @@ struct CliOptions {
 Result<CliOptions> ParseCli(const std::vector<std::string>& args);
 
 std::string HelpText();
+std::string CheckConfigHelpText();
 
 }  // namespace botwatch

@@ -63,6 +63,10 @@ CollectorInstance ReadCollector(ConfigMap& m, const GlobalConfig& global,
     m.FailAt("name", "\"" + inst.spec.name +
                          "\" is not a valid name (1-64 characters of letters, digits, _ - .)");
   }
+  if (inst.spec.name == kSupervisedName) {
+    m.FailAt("name", "\"" + inst.spec.name + "\" is reserved for the child of `botwatch run` (--supervise.name); "
+                     "choose another name");
+  }
   if (!names.insert(inst.spec.name).second) {
     m.FailAt("name", "duplicate collector name \"" + inst.spec.name + "\"");
   }
@@ -91,32 +95,51 @@ CollectorInstance ReadCollector(ConfigMap& m, const GlobalConfig& global,
 
 }  // namespace
 
-Result<std::shared_ptr<const Config>> LoadConfigText(const std::string& text, ConfigSource source) {
+Result<std::shared_ptr<const Config>> LoadConfigText(const std::string& text, ConfigSource source,
+                                                    std::vector<std::string>* all_errors) {
   auto src = std::make_shared<const ConfigSource>(std::move(source));
   try {
     YAML::Node root = ParseYaml(text, *src);
     ConfigMap top(root, src, "");
     auto config = std::make_shared<Config>();
     config->file = src->file;
-    if (auto g = top.OptionalMap("global")) config->global = ReadGlobal(*g);
-    config->feed = ReadFeedConfig(top);
+    ConfigErrorList errors;
+    ReadIndependently([&] {
+      if (auto g = top.OptionalMap("global")) config->global = ReadGlobal(*g);
+    });
+    ReadIndependently([&] { config->feed = ReadFeedConfig(top); });
     std::set<std::string> names;
-    for (ConfigMap& c : top.MapList("collectors")) {
-      config->collectors.push_back(ReadCollector(c, config->global, names));
+    ReadIndependently([&] {
+      for (ConfigMap& c : top.MapList("collectors")) {
+        ReadIndependently([&] { config->collectors.push_back(ReadCollector(c, config->global, names)); });
+      }
+    });
+    ReadIndependently([&] { config->logs = logs::ReadLogsConfig(top); });
+    ReadIndependently([&] { top.RejectUnknownKeys(); });
+    if (!errors.empty()) {
+      std::vector<std::string> sorted = errors.Sorted();
+      for (std::string& e : sorted) e = OneLine(e);
+      std::string first = sorted.front();
+      if (sorted.size() > 1) {
+        first += " (and " + std::to_string(sorted.size() - 1) + " more; botwatch check-config lists every one)";
+      }
+      if (all_errors != nullptr) *all_errors = std::move(sorted);
+      return Status::Error(first);
     }
-    config->logs = logs::ReadLogsConfig(top);
-    top.RejectUnknownKeys();
     return std::shared_ptr<const Config>(std::move(config));
   } catch (const ConfigError& e) {
+    if (all_errors != nullptr) *all_errors = {OneLine(e.what())};
     return Status::Error(OneLine(e.what()));
   } catch (const std::exception& e) {
     // A library threw something unexpected (e.g. yaml-cpp on a pathological node):
     // still one line, still the file name.
+    if (all_errors != nullptr) *all_errors = {OneLine(src->file + ": " + e.what())};
     return Status::Error(OneLine(src->file + ": " + e.what()));
   }
 }
 
-Result<std::shared_ptr<const Config>> LoadConfigFile(const std::string& path) {
+Result<std::shared_ptr<const Config>> LoadConfigFile(const std::string& path, const ConfigLoadOptions& options,
+                                                    std::vector<std::string>* all_errors) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) {
     return Status::Error(path + ": cannot open config file: " + std::strerror(errno));
@@ -127,7 +150,8 @@ Result<std::shared_ptr<const Config>> LoadConfigFile(const std::string& path) {
   }
   Result<ConfigFileText> file = ReadConfigFile(path, "config file");
   if (!file.ok()) return file.status();
-  return LoadConfigText(file.value().text, std::move(file.value().source));
+  file.value().source.skip_env = options.skip_env;
+  return LoadConfigText(file.value().text, std::move(file.value().source), all_errors);
 }
 
 }  // namespace botwatch

@@ -43,8 +43,20 @@ struct Config {
 };
 
 // Reads and validates `path`. Errors are one line: "file:line:col: field: message".
-Result<std::shared_ptr<const Config>> LoadConfigFile(const std::string& path);
+// The collector name `botwatch run` gives its child unless --supervise.name says
+// otherwise; a configured collector may not take it.
+inline constexpr const char* kSupervisedName = "supervised";
+
+struct ConfigLoadOptions {
+  bool skip_env = false;  // check-config --skip-env: leave ${VAR} unexpanded
+};
+
+// On error the status holds the first error by position (and how many more);
+// `all_errors`, when given, receives every independent one, sorted.
+Result<std::shared_ptr<const Config>> LoadConfigFile(const std::string& path, const ConfigLoadOptions& options = {},
+                                                    std::vector<std::string>* all_errors = nullptr);
 // Same, from text already in memory; `source` supplies the file name and env seam.
-Result<std::shared_ptr<const Config>> LoadConfigText(const std::string& text, ConfigSource source);
+Result<std::shared_ptr<const Config>> LoadConfigText(const std::string& text, ConfigSource source,
+                                                    std::vector<std::string>* all_errors = nullptr);
 
 }  // namespace botwatch

@@ -23,21 +23,35 @@
 
 namespace {
 
-int CheckConfig(const std::string& path, const std::string& web_path) {
-  auto config = botwatch::LoadConfigFile(path);
-  if (!config.ok()) {
-    std::fprintf(stderr, "%s\n", config.status().message().c_str());
+// Prints every error of both files (one line each) and the OK lines only when
+// both are valid: a bad web config never follows an "OK".
+int CheckConfig(const botwatch::CliOptions& opts) {
+  std::vector<std::string> errors;
+  botwatch::ConfigLoadOptions load;
+  load.skip_env = opts.skip_env;
+  auto config = botwatch::LoadConfigFile(opts.config_file, load, &errors);
+  // A file that cannot be read has one error and no list.
+  if (!config.ok() && errors.empty()) errors.push_back(config.status().message());
+  std::shared_ptr<const botwatch::WebConfig> web;
+  if (!opts.web_config_file.empty()) {
+    auto w = botwatch::LoadWebConfigFile(opts.web_config_file);
+    if (w.ok()) {
+      web = w.value();
+    } else {
+      errors.push_back(w.status().message());
+    }
+  }
+  if (!errors.empty()) {
+    for (const std::string& e : errors) std::fprintf(stderr, "%s\n", e.c_str());
+    if (errors.size() > 1) std::fprintf(stderr, "%zu errors\n", errors.size());
     return 1;
   }
-  std::printf("%s: OK (%zu collectors)\n", path.c_str(), config.value()->collectors.size());
-  if (web_path.empty()) return 0;
-  auto web = botwatch::LoadWebConfigFile(web_path);
-  if (!web.ok()) {
-    std::fprintf(stderr, "%s\n", web.status().message().c_str());
-    return 1;
+  std::printf("%s: OK (%zu collectors)%s\n", opts.config_file.c_str(), config.value()->collectors.size(),
+              opts.skip_env ? " (environment variables not expanded)" : "");
+  if (web) {
+    std::printf("%s: OK (%s, %zu basic auth users)\n", opts.web_config_file.c_str(), web->tls ? "TLS" : "no TLS",
+                web->basic_auth_users.size());
   }
-  std::printf("%s: OK (%s, %zu basic auth users)\n", web_path.c_str(), web.value()->tls ? "TLS" : "no TLS",
-              web.value()->basic_auth_users.size());
   return 0;
 }
 
@@ -166,7 +180,10 @@ static int Main(int argc, char** argv) {
       std::printf("botwatch %s (revision %s)\n", botwatch::kVersion, botwatch::kRevision);
       return 0;
     case botwatch::CliOptions::Command::kCheckConfig:
-      return CheckConfig(opts.config_file, opts.web_config_file);
+      return CheckConfig(opts);
+    case botwatch::CliOptions::Command::kCheckConfigHelp:
+      std::fputs(botwatch::CheckConfigHelpText().c_str(), stdout);
+      return 0;
     case botwatch::CliOptions::Command::kLogsOneShot:
       return LogsOneShot(opts.config_file);
     case botwatch::CliOptions::Command::kServe:

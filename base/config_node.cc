@@ -9,6 +9,7 @@
 #include <cctype>
 #include <fstream>
 #include <sstream>
+#include <tuple>
 
 namespace botwatch {
 
@@ -114,8 +115,55 @@ std::optional<std::string> ClosestMatch(std::string_view word,
   return best;
 }
 
+namespace {
+thread_local ConfigErrorList* current_error_list = nullptr;
+
+// file:line:col of an error line, for sorting; no position sorts first.
+std::tuple<std::string, long, long> ErrorPosition(const std::string& e) {
+  size_t colon = e.find(": ");
+  std::string head = e.substr(0, colon);
+  size_t c2 = head.rfind(':');
+  size_t c1 = c2 == std::string::npos || c2 == 0 ? std::string::npos : head.rfind(':', c2 - 1);
+  if (c1 == std::string::npos) return {head, -1, -1};
+  char* end = nullptr;
+  long line = std::strtol(head.c_str() + c1 + 1, &end, 10);
+  if (end != head.c_str() + c2) return {head, -1, -1};
+  long col = std::strtol(head.c_str() + c2 + 1, &end, 10);
+  if (*end != '\0') return {head, -1, -1};
+  return {head.substr(0, c1), line, col};
+}
+}  // namespace
+
+ConfigErrorList::ConfigErrorList() : previous_(current_error_list) { current_error_list = this; }
+ConfigErrorList::~ConfigErrorList() { current_error_list = previous_; }
+ConfigErrorList* ConfigErrorList::Current() { return current_error_list; }
+
+std::vector<std::string> ConfigErrorList::Sorted() const {
+  std::vector<std::string> out = errors_;
+  std::stable_sort(out.begin(), out.end(), [](const std::string& a, const std::string& b) {
+    auto pa = ErrorPosition(a), pb = ErrorPosition(b);
+    if (std::get<1>(pa) < 0 || std::get<1>(pb) < 0) return std::get<1>(pa) < std::get<1>(pb);
+    return pa < pb;
+  });
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+void ReadIndependently(const std::function<void()>& read) {
+  ConfigErrorList* list = ConfigErrorList::Current();
+  if (list == nullptr) {
+    read();
+    return;
+  }
+  try {
+    read();
+  } catch (const ConfigError& e) {
+    list->Add(e.what());
+  }
+}
+
 std::string ExpandEnv(const std::string& text, const ConfigSource& src, const std::string& where) {
-  if (text.find('$') == std::string::npos) return text;
+  if (text.find('$') == std::string::npos || src.skip_env) return text;
   std::string out;
   out.reserve(text.size());
   for (size_t i = 0; i < text.size(); ++i) {
@@ -188,6 +236,18 @@ void ConfigMap::FailAt(std::string_view key, const std::string& message) const {
   throw ConfigError(Location(key) + ": " + FieldPath(key) + ": " + message);
 }
 
+void ConfigMap::FailMissing(std::string_view key, const std::string& message) const {
+  for (const auto& kv : node_) {
+    const std::string& present = kv.first.Scalar();
+    if (read_.count(present) || present == key) continue;
+    if (ClosestMatch(present, {std::string(key)})) {
+      throw ConfigError(MarkString(*src_, kv.first.Mark()) + ": " + (path_.empty() ? std::string("config") : path_) +
+                        ": unknown key " + Quote(present) + " (did you mean " + Quote(std::string(key)) + "?)");
+    }
+  }
+  FailAt(key, message);
+}
+
 void ConfigMap::Fail(const std::string& message) const {
   throw ConfigError(MarkString(*src_, node_.Mark()) + ": " + (path_.empty() ? "config" : path_) +
                     ": " + message);
@@ -222,7 +282,7 @@ std::string ConfigMap::ScalarString(std::string_view key, const YAML::Node& n) c
 
 std::string ConfigMap::RequiredString(std::string_view key) {
   std::optional<std::string> v = OptionalString(key);
-  if (!v) FailAt(key, "missing required field");
+  if (!v) FailMissing(key, "missing required field");
   return *v;
 }
 
@@ -363,6 +423,9 @@ std::optional<Secret> ConfigMap::OptionalSecret(std::string_view key) {
     std::optional<std::string> v = OptionalString(key);
     read_.insert(file_key);
     if (!v) return std::nullopt;
+    // `api_key: ${GEMINI_KEY}` with GEMINI_KEY set but empty: an empty secret
+    // is never meant, and the peer's "unauthorized" later would hide why.
+    if (v->empty()) FailAt(key, "is empty (an environment variable it names may be set but empty)");
     return Secret(*v);
   }
   read_.insert(std::string(key));
@@ -382,7 +445,7 @@ std::optional<Secret> ConfigMap::OptionalSecret(std::string_view key) {
 
 Secret ConfigMap::RequiredSecret(std::string_view key) {
   std::optional<Secret> s = OptionalSecret(key);
-  if (!s) FailAt(key, "missing required field (set " + std::string(key) + " or " + std::string(key) + "_file)");
+  if (!s) FailMissing(key, "missing required field (set " + std::string(key) + " or " + std::string(key) + "_file)");
   return *s;
 }
 

@@ -38,6 +38,9 @@ struct ConfigSource {
   std::string file;  // as shown in errors
   std::string dir;   // relative *_file paths resolve against this directory
   EnvLookup env = &ProcessEnv;
+  // check-config --skip-env: ${VAR} stays as written (for image builds, where
+  // secrets exist only at run time); the shape is still checked.
+  bool skip_env = false;
 };
 
 // "a, b or c": the valid values an error lists.
@@ -55,6 +58,32 @@ Result<ConfigFileText> ReadConfigFile(const std::string& path, const std::string
 // The closest candidate by edit distance, if it is close enough to be a typo.
 std::optional<std::string> ClosestMatch(std::string_view word,
                                         const std::vector<std::string>& candidates);
+
+// Collects the errors of a config's independent parts (each collector, log
+// source and rule) so that one check-config run reports every mistake. While
+// a list is alive on this thread, ReadIndependently records an error and lets
+// reading go on with the next part; without one, the error propagates.
+class ConfigErrorList {
+ public:
+  ConfigErrorList();
+  ~ConfigErrorList();
+  ConfigErrorList(const ConfigErrorList&) = delete;
+  ConfigErrorList& operator=(const ConfigErrorList&) = delete;
+
+  void Add(std::string message) { errors_.push_back(std::move(message)); }
+  bool empty() const { return errors_.empty(); }
+  // By file, line and column; errors without a position first.
+  std::vector<std::string> Sorted() const;
+
+  static ConfigErrorList* Current();
+
+ private:
+  std::vector<std::string> errors_;
+  ConfigErrorList* previous_;
+};
+
+// Runs `read`, one independent part of a config (see ConfigErrorList).
+void ReadIndependently(const std::function<void()>& read);
 
 // Expands ${VAR} (and keeps "$$" as a literal "$"). Throws ConfigError naming `where`.
 std::string ExpandEnv(const std::string& text, const ConfigSource& src, const std::string& where);
@@ -123,6 +152,9 @@ class ConfigMap {
   void ForEachItem(std::string_view key,
                    const std::function<void(const YAML::Node&, const std::string&, size_t)>& each);
   std::string ScalarString(std::string_view key, const YAML::Node& n) const;
+  // A required `key` is absent: a present key that is a typo of it is the
+  // error (unknown key "urll" (did you mean "url"?)), else `message` at `key`.
+  [[noreturn]] void FailMissing(std::string_view key, const std::string& message) const;
 
   YAML::Node node_;
   std::shared_ptr<const ConfigSource> src_;

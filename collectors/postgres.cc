@@ -655,7 +655,7 @@ ProbeResult PostgresCollector::Collect(const ProbeContext& ctx) {
     Disconnect();
     // Fresh families: whatever this probe gathered before failing is dropped.
     FamilyBuilder out;
-    out.Gauge("botwatch_postgres_up", "Whether the server answered SELECT 1 (1) or not (0).", 0);
+    // Up or down is botwatch_collector_up{collector=...}: not repeated here.
     out.Counter("botwatch_postgres_connections_opened_total", "Connections botwatch opened to the server.",
                 static_cast<double>(connections_opened_));
     ProbeResult r = ProbeResult::Down(why, message);
@@ -686,7 +686,6 @@ ProbeResult PostgresCollector::Collect(const ProbeContext& ctx) {
     return down(why, "SELECT 1 failed: " + ping.message);
   }
   double round_trip = Seconds(ping_start);
-  fb.Gauge("botwatch_postgres_up", "Whether the server answered SELECT 1 (1) or not (0).", 1);
   fb.Gauge("botwatch_postgres_round_trip_seconds", "Round-trip time of SELECT 1.", round_trip);
 
   CollectBuiltins(ctx, fb);

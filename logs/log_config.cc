@@ -135,9 +135,11 @@ std::shared_ptr<const LogsConfig> ReadLogsConfig(ConfigMap& top) {
   auto out = std::make_shared<LogsConfig>();
   std::set<std::string> names;
   for (ConfigMap& m : top.MapList("logs")) {
-    LogSourceConfig s = ReadSource(m, names);
-    MergeMetricDefs(s.rules->metrics, m.Location("rules") + ": " + m.FieldPath("rules"), out->metrics);
-    out->sources.push_back(std::move(s));
+    ReadIndependently([&] {
+      LogSourceConfig s = ReadSource(m, names);
+      MergeMetricDefs(s.rules->metrics, m.Location("rules") + ": " + m.FieldPath("rules"), out->metrics);
+      out->sources.push_back(std::move(s));
+    });
   }
   if (auto dir = top.OptionalString("state_dir")) {
     out->state_dir = Resolve(*dir, top.source());

@@ -165,6 +165,29 @@ MetricType ReadType(ConfigMap& m) {
   m.FailAt("type", msg + "; use counter, gauge, histogram or distinct");
 }
 
+// Why a rule's name would break the exposition, or "" when it is fine. The
+// checks are promtool's (`check metrics`) and botwatch's own: a rule named
+// botwatch_collector_up would land inside botwatch's own family as a sample
+// without the labels every other sample of it has.
+std::string NamingProblem(const std::string& name, MetricType type) {
+  for (const char* reserved : {"botwatch_", "process_"}) {
+    if (name.rfind(reserved, 0) == 0) {
+      return "metric name \"" + name + "\" is under \"" + reserved +
+             "\", which botwatch reserves for its own metrics (use your bot's prefix, e.g. \"bot_" +
+             name.substr(std::string(reserved).size()) + "\")";
+    }
+  }
+  const bool ends_total = name.size() > 6 && name.compare(name.size() - 6, 6, "_total") == 0;
+  if (type == MetricType::kCounter && !ends_total) {
+    return "counter \"" + name + "\" must end in _total (did you mean \"" + name + "_total\"?)";
+  }
+  if (type != MetricType::kCounter && ends_total) {
+    return "only counters end in _total, \"" + name + "\" is not one (did you mean \"" +
+           name.substr(0, name.size() - 6) + "\"?)";
+  }
+  return "";
+}
+
 const std::vector<double> kDefaultBuckets = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 
 Rule ReadRule(ConfigMap& m, const std::string& timestamp_field, RuleSet& rs) {
@@ -174,6 +197,7 @@ Rule ReadRule(ConfigMap& m, const std::string& timestamp_field, RuleSet& rs) {
   if (!ValidMetricName(def.name)) m.FailAt("metric", "invalid metric name \"" + def.name + "\"");
   r.metric = def.name;
   def.type = ReadType(m);
+  if (std::string why = NamingProblem(def.name, def.type); !why.empty()) m.FailAt("metric", why);
   def.help = m.String("help", "");
   def.max_series = static_cast<size_t>(m.Int("max_series", 100, 1, 100000));
   if (auto match = m.OptionalMap("match")) {
@@ -306,7 +330,9 @@ void ReadRules(ConfigMap& m, const std::string& timestamp_field, RuleSet& out) {
   for (const std::string& id : m.StringList("identifiers")) out.identifiers.insert(id);
   std::vector<ConfigMap> rules = m.MapList("rules");
   if (rules.empty()) m.FailAt("rules", "needs at least one rule");
-  for (ConfigMap& r : rules) out.rules.push_back(ReadRule(r, timestamp_field, out));
+  for (ConfigMap& r : rules) {
+    ReadIndependently([&] { out.rules.push_back(ReadRule(r, timestamp_field, out)); });
+  }
   for (ConfigMap& f : m.MapList("feed")) out.feed.push_back(ReadFeedRule(f, out));
   if (!out.feed.empty()) {
     out.level_field = out.fields.Intern("level");

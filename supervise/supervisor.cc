@@ -350,15 +350,14 @@ std::shared_ptr<const CollectorSnapshot> Supervisor::Snapshot() const {
   } else {
     snap->reason = reason::kExited;
   }
-  fb.Gauge("botwatch_process_up", "Whether the supervised child is running.", pid > 0 ? 1 : 0);
+  // Whether the child runs is botwatch_collector_up{collector="<name>"}, and
+  // its age is botwatch_process_start_time_seconds: no second family for either.
   AddProcessRestartsFamily(restarts, fb);
   if (last) {
     fb.Gauge("botwatch_process_last_exit_code",
              "Exit code of the supervised child's last run; 128 + the signal number if a signal ended it.", *last);
   }
   if (pid > 0) {
-    fb.Gauge("botwatch_process_uptime_seconds", "Seconds since the supervised child was last started.",
-             std::chrono::duration<double>(Clock::now() - started).count());
     Result<ProcessSample> s = procfs_.Sample(pid);
     if (s.ok()) AddProcessSampleFamilies(s.value(), fb);
   }

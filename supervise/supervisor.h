@@ -56,7 +56,7 @@ struct SuperviseOptions {
   Duration stable_after = std::chrono::seconds(60);
   // The child's collector name: the `collector` label of its
   // botwatch_collector_* and botwatch_process_* series, its entry in /api/v1/status.
-  std::string name = "supervised";
+  std::string name = "supervised";  // agent/config.h kSupervisedName: configs may not use it
   // SIGHUP reloads botwatch; the child gets it too only when asked, because
   // Node.js (like most programs without a handler) exits on SIGHUP.
   bool forward_sighup = false;

@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "tests/support/botwatch_process.h"
+#include "tests/support/temp_dir.h"
 
 using namespace botwatch::testing;
 
@@ -40,4 +41,71 @@ TEST_CASE("a directory or a missing file as config is an error, not an empty con
   CommandResult dir = RunCommand({BOTWATCH_BINARY, "check-config", BOTWATCH_FIXTURES});
   CHECK(dir.exit_code == 1);
   CHECK(dir.output == std::string(BOTWATCH_FIXTURES) + ": cannot open config file: not a regular file\n");
+}
+
+TEST_CASE("check-config reports every independent error in one run, sorted by position") {
+  std::string path = std::string(BOTWATCH_FIXTURES) + "/check-config/three-mistakes.yaml";
+  CommandResult r = RunCommand({BOTWATCH_BINARY, "check-config", path});
+  INFO(r.output);
+  CHECK(r.exit_code == 1);
+  CHECK(r.output == path + ":5:5: collectors[0]: unknown key \"urll\" (did you mean \"url\"?)\n" +
+                        path + ":13:18: logs[0].rules[0].metric: counter \"bot_messages\" must end in _total "
+                               "(did you mean \"bot_messages_total\"?)\n" +
+                        path + ":14:1: config: unknown key \"scrape_everything\"\n"
+                               "3 errors\n");
+
+  // The daemon refuses the same file with the first error and how many more.
+  CommandResult daemon = RunCommand({BOTWATCH_BINARY, "--one-shot", "--config.file=" + path});
+  CHECK(daemon.exit_code == 1);
+  CHECK(daemon.output.find(":5:5: collectors[0]: unknown key \"urll\" (did you mean \"url\"?) (and 2 more; botwatch "
+                           "check-config lists every one)") != std::string::npos);
+}
+
+TEST_CASE("check-config: --help, the flag form, a bad web config, a reserved name, an empty secret, --skip-env") {
+  TempDir dir;
+  CommandResult help = RunCommand({BOTWATCH_BINARY, "check-config", "--help"});
+  CHECK(help.exit_code == 0);
+  CHECK(help.output.rfind("usage: botwatch check-config", 0) == 0);
+  CHECK(help.output.find("--skip-env") != std::string::npos);
+
+  std::string good = dir.Write("good.yaml", "collectors:\n  - {name: port, type: tcp, address: '127.0.0.1:1'}\n");
+  CommandResult flag = RunCommand({BOTWATCH_BINARY, "check-config", "--config.file=" + good});
+  CHECK(flag.exit_code == 0);
+  CHECK(flag.output == good + ": OK (1 collectors)\n");
+  CommandResult spaced = RunCommand({BOTWATCH_BINARY, "check-config", "--config.file", good});
+  CHECK(spaced.output == flag.output);
+
+  // A bad web config: its error, exit 1, and no "OK" for the good config.
+  std::string web = dir.Write("web.yaml", "basic_auth_users:\n  prom: not-a-bcrypt-hash\n");
+  CommandResult bad_web = RunCommand({BOTWATCH_BINARY, "check-config", good, "--web.config.file=" + web});
+  INFO(bad_web.output);
+  CHECK(bad_web.exit_code == 1);
+  CHECK(bad_web.output.find("OK") == std::string::npos);
+  CHECK(bad_web.output.rfind(web + ":", 0) == 0);
+
+  std::string reserved = dir.Write("reserved.yaml", "collectors:\n  - {name: supervised, type: tcp, address: '127.0.0.1:1'}\n");
+  CommandResult r = RunCommand({BOTWATCH_BINARY, "check-config", reserved});
+  CHECK(r.exit_code == 1);
+  CHECK(r.output == reserved + ":2:12: collectors[0].name: \"supervised\" is reserved for the child of `botwatch run` "
+                               "(--supervise.name); choose another name\n");
+
+  // Set but empty: refused, naming the field and never a value.
+  std::string gemini = dir.Write("gemini.yaml", "collectors:\n  - {name: ai, type: gemini, api_key: '${BW_TEST_GEMINI_KEY}', model: gemini-2.0-flash}\n");
+  CommandResult empty = RunCommand({"env", "BW_TEST_GEMINI_KEY=", BOTWATCH_BINARY, "check-config", gemini});
+  CHECK(empty.exit_code == 1);
+  CHECK(empty.output == gemini + ":2:39: collectors[0].api_key: is empty (an environment variable it names may be set "
+                                 "but empty)\n");
+  // Unset: an error without --skip-env, the shape alone with it.
+  CommandResult unset = RunCommand({"env", "-u", "BW_TEST_GEMINI_KEY", BOTWATCH_BINARY, "check-config", gemini});
+  CHECK(unset.exit_code == 1);
+  CHECK(unset.output.find("environment variable BW_TEST_GEMINI_KEY is not set") != std::string::npos);
+  CommandResult skipped =
+      RunCommand({"env", "-u", "BW_TEST_GEMINI_KEY", BOTWATCH_BINARY, "check-config", "--skip-env", gemini});
+  CHECK(skipped.exit_code == 0);
+  CHECK(skipped.output == gemini + ": OK (1 collectors) (environment variables not expanded)\n");
+  // --skip-env still checks the shape.
+  std::string typo = dir.Write("typo.yaml", "collectors:\n  - {name: ai, type: gemini, api_keyy: '${BW_TEST_GEMINI_KEY}', model: gemini-2.0-flash}\n");
+  CommandResult shape = RunCommand({BOTWATCH_BINARY, "check-config", "--skip-env", typo});
+  CHECK(shape.exit_code == 1);
+  CHECK(shape.output.find("unknown key \"api_keyy\" (did you mean \"api_key\"?)") != std::string::npos);
 }

@@ -169,16 +169,22 @@ TEST_CASE("supervise: a crashing child is restarted with backoff, and its metric
   REQUIRE(port > 0);
   std::string url = "http://127.0.0.1:" + std::to_string(port) + "/metrics";
   std::string m;
-  REQUIRE(Eventually([&] { m = HttpGet(url).body; return Sample(m, "botwatch_process_up{collector=\"bot\"}") == 1.0; }, 5s));
+  const std::string up = "botwatch_collector_up{collector=\"bot\",type=\"process\"}";
+  REQUIRE(Eventually([&] { m = HttpGet(url).body; return Sample(m, up) == 1.0; }, 5s));
+  // One family says up: no botwatch_process_up, no uptime beside the start time.
+  CHECK_FALSE(Sample(m, "botwatch_process_up{collector=\"bot\"}"));
+  CHECK_FALSE(Sample(m, "botwatch_process_uptime_seconds{collector=\"bot\"}"));
   CHECK(Sample(m, "botwatch_process_restarts_total{collector=\"bot\"}") == 2.0);
   CHECK(Sample(m, "botwatch_process_last_exit_code{collector=\"bot\"}") == 5.0);
-  auto uptime = Sample(m, "botwatch_process_uptime_seconds{collector=\"bot\"}");
-  REQUIRE(uptime);
-  CHECK(*uptime > 0);
-  // Run 3 started after both backoffs (100 ms + 150 ms) had passed since the
-  // launch: an uptime counted from the first start would be over this.
+  // The start time is run 3's (read from /proc for the running pid), so it is
+  // after both backoffs (100 ms + 150 ms) since the launch; /proc's boot time
+  // has whole seconds, hence the 1 s allowance.
+  auto start = Sample(m, "botwatch_process_start_time_seconds{collector=\"bot\"}");
+  REQUIRE(start);
+  double now_unix = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   double since_launch = std::chrono::duration<double>(std::chrono::steady_clock::now() - launched).count();
-  CHECK(*uptime <= since_launch - 0.25);
+  CHECK(*start >= now_unix - since_launch - 1.0);
+  CHECK(*start <= now_unix + 1.0);
   auto rss = Sample(m, "botwatch_process_resident_memory_bytes{collector=\"bot\"}");
   REQUIRE(rss);
   CHECK(*rss > 0);

@@ -184,27 +184,39 @@ TEST_CASE("rule config errors name file, line and column") {
   CHECK(LoadError("      - {metric: x, type: countr}\n") ==
         "rules.yaml:5:27: logs[0].rules[0].type: unknown metric type \"countr\" (did you mean \"counter\"?); "
         "use counter, gauge, histogram or distinct");
-  CHECK(LoadError("      - {metric: x, type: counter, match: {field: a, regex: '(unclosed'}}\n")
-            .rfind("rules.yaml:5:61: logs[0].rules[0].match.regex: invalid regular expression \"(unclosed\"", 0) == 0);
+  CHECK(LoadError("      - {metric: x_total, type: counter, match: {field: a, regex: '(unclosed'}}\n")
+            .rfind("rules.yaml:5:67: logs[0].rules[0].match.regex: invalid regular expression \"(unclosed\"", 0) == 0);
   CHECK(LoadError("      - {metric: x, type: histogram}\n") ==
         "rules.yaml:5:9: logs[0].rules[0].value_field: missing required field (the value to observe)");
-  CHECK(LoadError("      - {metric: x, type: counter, labels: {le: a}}\n") == "");
+  CHECK(LoadError("      - {metric: x_total, type: counter, labels: {le: a}}\n") == "");
   CHECK(LoadError("      - {metric: x, type: histogram, value_field: v, labels: {le: a}}\n") ==
         "rules.yaml:5:62: logs[0].rules[0].labels: invalid label name \"le\"");
-  CHECK(LoadError("      - {metric: x, type: counter}\n      - {metric: x, type: gauge, action: inc}\n") ==
+  CHECK(LoadError("      - {metric: x, type: gauge, action: inc}\n      - {metric: x, type: histogram, value_field: v}\n") ==
         "rules.yaml:6:18: logs[0].rules[1].metric: metric \"x\" is already defined with a different type, labels, "
         "buckets or windows");
-  CHECK(LoadError("      - {metric: x, type: counter, colour: red}\n") ==
-        "rules.yaml:5:36: logs[0].rules[0]: unknown key \"colour\"");
-  CHECK(LoadError("      - {metric: x, type: counter}\n", "    format: xml\n") ==
+  CHECK(LoadError("      - {metric: x_total, type: counter, colour: red}\n") ==
+        "rules.yaml:5:42: logs[0].rules[0]: unknown key \"colour\"");
+  CHECK(LoadError("      - {metric: x_total, type: counter}\n", "    format: xml\n") ==
         "rules.yaml:4:13: logs[0].format: unknown format \"xml\"; use json, logfmt or regex");
-  CHECK(LoadError("      - {metric: x, type: counter}\n", "    format: regex\n    regex: '(a)(b)'\n    fields: [a]\n") ==
+  CHECK(LoadError("      - {metric: x_total, type: counter}\n", "    format: regex\n    regex: '(a)(b)'\n    fields: [a]\n") ==
         "rules.yaml:6:13: logs[0].fields: the regex has 2 capture groups but 1 field names are given");
-  CHECK(LoadError("      - {metric: x, type: counter}\n", "    format: regex\n    regex: '(?<a>x)'\n    fields: [a]\n") ==
+  CHECK(LoadError("      - {metric: x_total, type: counter}\n", "    format: regex\n    regex: '(?<a>x)'\n    fields: [a]\n") ==
         "rules.yaml:6:13: logs[0].fields: the regex names its groups with (?<name>...); remove fields:");
-  CHECK(LoadError("      - {metric: x, type: counter}\n", "    format: regex\n    regex: 'a(?<9>x)'\n") ==
+  CHECK(LoadError("      - {metric: x_total, type: counter}\n", "    format: regex\n    regex: 'a(?<9>x)'\n") ==
         "rules.yaml:5:12: logs[0].regex: invalid group name at offset 1: use (?<name>...) with letters, digits, "
         "'_' or '.'");
+  // Names that would break the exposition: promtool's counter/_total rules, and
+  // botwatch's own prefixes (a rule there would join botwatch's families).
+  CHECK(LoadError("      - {metric: bot_x, type: counter}\n") ==
+        "rules.yaml:5:18: logs[0].rules[0].metric: counter \"bot_x\" must end in _total (did you mean \"bot_x_total\"?)");
+  CHECK(LoadError("      - {metric: bot_users_total, type: gauge, action: inc}\n") ==
+        "rules.yaml:5:18: logs[0].rules[0].metric: only counters end in _total, \"bot_users_total\" is not one (did "
+        "you mean \"bot_users\"?)");
+  CHECK(LoadError("      - {metric: botwatch_collector_up, type: gauge, action: inc}\n") ==
+        "rules.yaml:5:18: logs[0].rules[0].metric: metric name \"botwatch_collector_up\" is under \"botwatch_\", which "
+        "botwatch reserves for its own metrics (use your bot's prefix, e.g. \"bot_collector_up\")");
+  CHECK(LoadError("      - {metric: process_lines_total, type: counter}\n")
+            .find("is under \"process_\", which botwatch reserves") != std::string::npos);
   CHECK(LoadError("      presets/none.yaml\n").find("cannot open rules file \"/nonexistent/presets/none.yaml\"") !=
         std::string::npos);
 }
