@@ -1,5 +1,7 @@
 #include "agent/agent.h"
 
+#include "agent/health_endpoint.h"
+
 #include <nlohmann/json.hpp>
 
 #include <chrono>
@@ -248,7 +250,7 @@ HttpResponse Agent::Handle(const HttpRequest& req) {
   }
   if (p == "/-/healthy") {
     if (!read) return method_not_allowed();
-    return {200, "text/plain; charset=utf-8", "Healthy\n"};
+    return ServeHealthy(req, Snapshots());
   }
   if (p == "/-/ready") {
     if (!read) return method_not_allowed();

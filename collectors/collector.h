@@ -45,6 +45,7 @@ inline constexpr const char* kHttpStatus = "http_status";
 inline constexpr const char* kBodyMismatch = "body_mismatch";
 inline constexpr const char* kNotFound = "not_found";
 inline constexpr const char* kExited = "exited";  // the supervised child is not running
+inline constexpr const char* kFrozen = "frozen";  // stopped (SIGSTOP, a debugger) or stuck in D state
 inline constexpr const char* kProtocol = "protocol";
 inline constexpr const char* kIo = "io";
 inline constexpr const char* kInternal = "internal";

@@ -78,7 +78,9 @@ Result<int> ProcessCollector::Find() const {
   return best;
 }
 
-ProbeResult ProcessCollector::Collect(const ProbeContext&) {
+ProbeResult ProcessCollector::Collect(const ProbeContext& ctx) {
+  // A D state is frozen once it outlasts the probe's own timeout.
+  const Duration patience = ctx.Remaining();
   FamilyBuilder fb;
   auto emit_restarts = [&] { AddProcessRestartsFamily(static_cast<double>(restarts_), fb); };
 
@@ -97,7 +99,8 @@ ProbeResult ProcessCollector::Collect(const ProbeContext&) {
 
   AddProcessSampleFamilies(s, fb);
   emit_restarts();
-  ProbeResult r = ProbeResult::Up();
+  std::string frozen = freeze_.Check(s, patience);
+  ProbeResult r = frozen.empty() ? ProbeResult::Up() : ProbeResult::Down(reason::kFrozen, frozen);
   r.families = fb.Take();
   return r;
 }

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "collectors/collector.h"
+#include "collectors/lib/process_metrics.h"
 #include "collectors/lib/procfs.h"
 
 namespace botwatch {
@@ -38,6 +39,7 @@ class ProcessCollector : public Collector {
   // (pid, start ticks) of the process last seen; a different one means a restart.
   std::optional<std::pair<int, uint64_t>> last_identity_;
   uint64_t restarts_ = 0;
+  FreezeWatch freeze_;
 };
 
 }  // namespace botwatch

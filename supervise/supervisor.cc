@@ -321,6 +321,11 @@ bool Supervisor::WaitDone(Duration timeout) {
   return cv_.wait_for(lock, timeout, [&] { return done_.load(); });
 }
 
+// How long the child may sit in uninterruptible sleep (D) before it counts as
+// frozen: longer than any ordinary disk wait, shorter than a health check's
+// patience (App Platform and Docker fail after about 30 s).
+constexpr Duration kFrozenPatience = std::chrono::seconds(10);
+
 std::shared_ptr<const CollectorSnapshot> Supervisor::Snapshot() const {
   const Clock::time_point t0 = Clock::now();
   auto snap = std::make_shared<CollectorSnapshot>();
@@ -343,10 +348,24 @@ std::shared_ptr<const CollectorSnapshot> Supervisor::Snapshot() const {
     snap->last_error_unix = down_unix_;
     snap->last_success_unix = last_up_unix_;
   }
-  snap->up = pid > 0;
+  std::string frozen;
+  if (pid > 0) {
+    Result<ProcessSample> s = procfs_.Sample(pid);
+    if (s.ok()) {
+      AddProcessSampleFamilies(s.value(), fb);
+      std::lock_guard<std::mutex> lock(freeze_mu_);
+      frozen = freeze_.Check(s.value(), kFrozenPatience);
+    }
+  }
+  snap->up = pid > 0 && frozen.empty();
   if (snap->up) {
     snap->reason = reason::kOk;
     snap->message.clear();
+  } else if (pid > 0) {
+    snap->reason = reason::kFrozen;
+    snap->message = frozen;
+    snap->last_error = frozen;
+    snap->last_error_unix = UnixNow();
   } else {
     snap->reason = reason::kExited;
   }
@@ -356,10 +375,6 @@ std::shared_ptr<const CollectorSnapshot> Supervisor::Snapshot() const {
   if (last) {
     fb.Gauge("botwatch_process_last_exit_code",
              "Exit code of the supervised child's last run; 128 + the signal number if a signal ended it.", *last);
-  }
-  if (pid > 0) {
-    Result<ProcessSample> s = procfs_.Sample(pid);
-    if (s.ok()) AddProcessSampleFamilies(s.value(), fb);
   }
   snap->families = fb.Take();
   AddCollectorLabel(snap->families, options_.name);

@@ -27,6 +27,7 @@
 
 #include "base/duration.h"
 #include "base/status.h"
+#include "collectors/lib/process_metrics.h"
 #include "collectors/lib/procfs.h"
 #include "collectors/snapshot.h"
 
@@ -108,6 +109,9 @@ class Supervisor {
   const SuperviseOptions options_;
   ChildOutputSink* const sink_;
   ProcFs procfs_;
+  // Snapshot() is const and read by concurrent scrapes: the watch has its lock.
+  mutable std::mutex freeze_mu_;
+  mutable FreezeWatch freeze_;
   std::thread thread_;
 
   std::atomic<pid_t> pid_{0};

@@ -2,6 +2,27 @@
 
 namespace botwatch {
 
+std::string FreezeWatch::Check(const ProcessSample& s, Duration patience, Clock::time_point now) {
+  std::pair<int, uint64_t> identity{s.pid, s.starttime_ticks};
+  if (identity != identity_) {
+    identity_ = identity;
+    d_since_.reset();
+  }
+  if (s.state == 'T' || s.state == 't') {
+    d_since_.reset();
+    return "process " + std::to_string(s.pid) + " is stopped (state " + std::string(1, s.state) +
+           ": SIGSTOP or a debugger); it runs no code";
+  }
+  if (s.state != 'D') {
+    d_since_.reset();
+    return "";
+  }
+  if (!d_since_) d_since_ = now;
+  if (now - *d_since_ < patience) return "";
+  return "process " + std::to_string(s.pid) + " has been in uninterruptible sleep (state D) for over " +
+         FormatDuration(patience) + " (stuck in I/O)";
+}
+
 void AddProcessSampleFamilies(const ProcessSample& s, FamilyBuilder& fb, const FamilyBuilder::Labels& labels) {
   fb.Gauge("botwatch_process_resident_memory_bytes", "Resident set size of the watched process.", s.resident_bytes,
            labels);

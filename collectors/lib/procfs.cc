@@ -130,6 +130,7 @@ Result<ProcessSample> ProcFs::Sample(int pid) const {
   s.virtual_bytes = static_cast<double>(st->vsize_bytes);
   s.threads = static_cast<double>(st->num_threads);
   s.starttime_ticks = st->starttime_ticks;
+  s.state = st->state;
   s.start_time_unix = boot.value() + static_cast<double>(st->starttime_ticks) / ticks_per_second_;
 
   std::string fd_dir = root_ + "/" + std::to_string(pid) + "/fd";

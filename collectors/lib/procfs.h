@@ -44,6 +44,7 @@ struct ProcessSample {
   double open_fds = -1;  // -1: not readable (another user's process)
   double max_fds = -1;
   uint64_t starttime_ticks = 0;  // identity together with pid (pids get reused)
+  char state = '?';              // R, S, D, T, t, Z... from /proc/<pid>/stat
 };
 
 class ProcFs {

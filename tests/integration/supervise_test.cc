@@ -404,3 +404,49 @@ TEST_CASE("supervise: command-line parsing of run") {
             .status()
             .message() == "--supervise.restart-backoff-max is lower than --supervise.restart-backoff");
 }
+
+TEST_CASE("supervise: a stopped child is frozen, not up, and /-/healthy?require= says so") {
+  TempDir dir;
+  std::string pidfile = dir.path() + "/bot.pid";
+  // The same process seen twice: as the supervised child and through a
+  // `process` collector on its pidfile.
+  std::string config = dir.Write("botwatch.yaml", "collectors:\n  - {name: bot-pid, type: process, pidfile: '" +
+                                                      pidfile + "', interval: 200ms}\n");
+  SupervisedRun s(dir.path(), config, "echo $$ > '" + pidfile + "'; echo started; while :; do sleep 0.02; done",
+                  {"--supervise.name=bot"});
+  REQUIRE(s.WaitStdout("started"));
+  int port = s.Port();
+  REQUIRE(port > 0);
+  const std::string base = "http://127.0.0.1:" + std::to_string(port);
+  const std::string healthy = base + "/-/healthy?require=bot,bot-pid";
+  REQUIRE(Eventually([&] { return HttpGet(healthy).status == 200; }, 5s));
+  CHECK(HttpGet(healthy).body == "Healthy\n");
+  pid_t child = std::stoi(ReadFile(pidfile));
+
+  REQUIRE(::kill(child, SIGSTOP) == 0);
+  HttpResult frozen;
+  CHECK(Eventually([&] {
+    frozen = HttpGet(healthy);
+    return frozen.body == "bot: down (frozen)\nbot-pid: down (frozen)\n";
+  }, 3s));
+  CHECK(frozen.status == 503);
+  CHECK(HttpGet(base + "/-/healthy").status == 200);  // botwatch itself still serves
+  nlohmann::json entry = StatusEntry(base, "bot");
+  INFO(entry.dump());
+  CHECK(entry["up"] == false);
+  CHECK(entry["reason"] == "frozen");
+  CHECK(entry["last_error"].get<std::string>().find("is stopped (state T") != std::string::npos);
+  std::string m = HttpGet(base + "/metrics").body;
+  CHECK(Sample(m, "botwatch_collector_up{collector=\"bot-pid\",type=\"process\"}") == 0.0);
+
+  REQUIRE(::kill(child, SIGCONT) == 0);
+  CHECK(Eventually([&] { return HttpGet(healthy).status == 200; }, 3s));
+  CHECK(StatusEntry(base, "bot")["reason"] == "ok");
+
+  // Unknown names are a 400 that lists the known ones.
+  HttpResult unknown = HttpGet(base + "/-/healthy?require=bott");
+  CHECK(unknown.status == 400);
+  CHECK(unknown.body == "unknown collector \"bott\" in require=; known: bot, bot-pid\n");
+  s.Signal(SIGTERM);
+  CHECK(s.WaitExit(10s) == 143);
+}
