@@ -112,6 +112,14 @@ Status Agent::CheckNames(const Config& config) const {
   return Status::Ok();
 }
 
+namespace {
+std::string JoinAddresses(const std::vector<std::string>& addresses) {
+  std::string out;
+  for (const std::string& a : addresses) out += (out.empty() ? "" : ",") + a;
+  return out;
+}
+}  // namespace
+
 std::vector<std::shared_ptr<const CollectorSnapshot>> Agent::Snapshots() const {
   std::vector<std::shared_ptr<const CollectorSnapshot>> all;
   for (const auto& live : options_.live_collectors) all.push_back(live.snapshot());
@@ -130,7 +138,7 @@ Status Agent::Start() {
   Result<std::shared_ptr<const WebConfig>> web_config = LoadWebConfig();
   if (!web_config.ok()) return web_config.status();
   web_config_ = std::move(web_config.value());
-  auto web = WebServer::Start(options_.listen_address, [this](const HttpRequest& r) { return Handle(r); },
+  auto web = WebServer::Start(options_.listen_addresses, [this](const HttpRequest& r) { return Handle(r); },
                               web_config_->tls ? &*web_config_->tls : nullptr,
                               WebServerOptions{config.value()->feed.WebThreads()});
   if (!web.ok()) return web.status();
@@ -141,7 +149,7 @@ Status Agent::Start() {
   logging::Info("botwatch started", {{"version", kVersion},
                                  {"config", options_.config_file},
                                  {"collectors", std::to_string(config_->collectors.size())},
-                                 {"listen", options_.listen_address},
+                                 {"listen", JoinAddresses(options_.listen_addresses)},
                                  {"tls", web_->tls() ? "true" : "false"},
                                  {"auth", web_config_->auth_enabled() ? "basic" : "none"},
                                  {"port", std::to_string(port())}});
@@ -235,7 +243,7 @@ HttpResponse Agent::Handle(const HttpRequest& req) {
   const std::string& p = req.path;
   bool read = req.method == "GET" || req.method == "HEAD";
   auto method_not_allowed = [] { return HttpResponse{405, "text/plain; charset=utf-8", "method not allowed\n"}; };
-  if (p == "/metrics") {
+  if (p == options_.telemetry_path) {
     if (!read) return method_not_allowed();
     HttpResponse resp{200, "text/plain; version=0.0.4; charset=utf-8", RenderMetrics()};
     resp.headers.emplace_back("Vary", "Accept-Encoding");

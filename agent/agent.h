@@ -30,7 +30,7 @@ class Agent {
  public:
   struct Options {
     std::string config_file;
-    std::string listen_address;
+    std::vector<std::string> listen_addresses;
     std::string web_config_file;  // empty: plain HTTP, no auth
     // Collectors that are not probed on a schedule but report their state on
     // every read (supervise mode's child), listed before the configured ones in
@@ -42,6 +42,7 @@ class Agent {
       std::function<std::shared_ptr<const CollectorSnapshot>()> snapshot;
     };
     std::vector<LiveCollector> live_collectors;
+    std::string telemetry_path = "/metrics";  // --web.telemetry-path
   };
 
   explicit Agent(Options options);

@@ -6,7 +6,7 @@ namespace botwatch {
 namespace {
 
 const std::vector<std::string> kValueFlags = {"--config.file", "--web.listen-address", "--web.config.file",
-                                              "--log.level", "--log.format"};
+                                              "--web.telemetry-path", "--log.level", "--log.format"};
 // Only after `run`.
 const std::vector<std::string> kSuperviseFlags = {"--supervise.restart", "--supervise.restart-backoff",
                                                   "--supervise.restart-backoff-max", "--supervise.kill-timeout",
@@ -83,6 +83,38 @@ std::string CheckConfigHelpText() {
          "                          durations or URLs still need literal values\n";
 }
 
+const std::vector<Endpoint>& Endpoints() {
+  static const std::vector<Endpoint> kEndpoints = {
+      {"/metrics", "GET", "Prometheus text format (moved by --web.telemetry-path)"},
+      {"/-/healthy", "GET", "200 while botwatch serves; ?require=NAME,... also needs those collectors up"},
+      {"/-/ready", "GET", "200 once every collector has probed once"},
+      {"/-/reload", "POST", "reload the config"},
+      {"/api/v1/status", "GET", "JSON per collector: up, reason, latency, last error"},
+      {"/api/v1/summary", "GET", "the numbers bot admin UIs show (JSON)"},
+      {"/api/v1/history", "GET", "inbound messages per minute over 24 h (JSON)"},
+      {"/api/v1/feed", "GET", "Server-Sent Events of recent log events"},
+      {"/api/v1/logs", "POST", "log lines for a `type: http` log source"},
+      {"/", "GET", "the status page"},
+  };
+  return kEndpoints;
+}
+
+bool IsEndpointPath(const std::string& path) {
+  for (const Endpoint& e : Endpoints()) {
+    if (e.path == path && e.path != "/metrics") return true;
+  }
+  return false;
+}
+
+std::string EndpointHelp() {
+  std::string out;
+  for (const Endpoint& e : Endpoints()) {
+    std::string head = "  " + std::string(e.method) + " " + e.path;
+    out += head + std::string(head.size() < 24 ? 24 - head.size() : 1, ' ') + e.what + "\n";
+  }
+  return out;
+}
+
 std::string HelpText() {
   return std::string(
              "usage: botwatch [flags]\n"
@@ -98,7 +130,9 @@ std::string HelpText() {
          ")\n"
          "  --web.listen-address=ADDR    address to serve on (default " +
          kDefaultListenAddress +
-         ")\n"
+         "); repeat it to\n"
+         "                               serve on several addresses\n"
+         "  --web.telemetry-path=PATH    path of the metrics (default /metrics)\n"
          "  --web.config.file=PATH       TLS and basic auth (exporter-toolkit format); with\n"
          "                               users set, every path but /-/healthy needs auth\n"
          "  --log.level=LEVEL            debug, info, warn or error (default info)\n"
@@ -118,7 +152,9 @@ std::string HelpText() {
          "  --supervise.forward-sighup           also send SIGHUP to the child (default: SIGHUP only reloads\n"
          "                                       botwatch; Node.js exits on SIGHUP unless it handles it)\n"
          "\n"
-         "endpoints: /metrics /-/healthy /-/ready POST /-/reload /api/v1/status /\n"
+         "\n"
+         "endpoints:\n" +
+         EndpointHelp() +
          "signals:   SIGHUP reloads the config; SIGTERM and SIGINT stop.\n"
          "systemd:   Type=notify is supported (READY, RELOADING, STOPPING, WATCHDOG).\n";
 }
@@ -126,6 +162,7 @@ std::string HelpText() {
 Result<CliOptions> ParseCli(const std::vector<std::string>& args) {
   CliOptions o;
   size_t i = 0;
+  bool listen_given = false;
   if (!args.empty() && args[0] == "check-config") return ParseCheckConfig(args);
   bool run = !args.empty() && args[0] == "run";
   if (run) {
@@ -193,7 +230,17 @@ Result<CliOptions> ParseCli(const std::vector<std::string>& args) {
     if (name == "--config.file") {
       o.config_file = value;
     } else if (name == "--web.listen-address") {
-      o.listen_address = value;
+      if (!listen_given) o.listen_addresses.clear();
+      listen_given = true;
+      o.listen_addresses.push_back(value);
+    } else if (name == "--web.telemetry-path") {
+      if (value.empty() || value[0] != '/' || value.find_first_of("?# ") != std::string::npos) {
+        return Status::Error("invalid --web.telemetry-path \"" + value + "\" (a path such as /metrics)");
+      }
+      if (IsEndpointPath(value)) {
+        return Status::Error("--web.telemetry-path \"" + value + "\" is already an endpoint of botwatch");
+      }
+      o.telemetry_path = value;
     } else if (name == "--web.config.file") {
       if (value.empty()) return Status::Error("flag --web.config.file needs a path");
       o.web_config_file = value;

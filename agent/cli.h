@@ -18,7 +18,9 @@ struct CliOptions {
   enum class Command { kServe, kRun, kCheckConfig, kCheckConfigHelp, kLogsOneShot, kVersion, kHelp };
   Command command = Command::kServe;
   std::string config_file = kDefaultConfigFile;
-  std::string listen_address = kDefaultListenAddress;
+  // --web.listen-address, once per address (the first one given replaces the default).
+  std::vector<std::string> listen_addresses = {kDefaultListenAddress};
+  std::string telemetry_path = "/metrics";
   std::string web_config_file;  // empty: plain HTTP without auth
   logging::Level log_level = logging::Level::kInfo;
   logging::Format log_format = logging::Format::kLogfmt;
@@ -28,6 +30,17 @@ struct CliOptions {
 
 // Parses argv (without argv[0]). Errors are one line suitable for stderr.
 Result<CliOptions> ParseCli(const std::vector<std::string>& args);
+
+// Every path botwatch serves, for --help and for the test that keeps the list
+// and the router in step.
+struct Endpoint {
+  const char* path;
+  const char* method;
+  const char* what;
+};
+const std::vector<Endpoint>& Endpoints();
+bool IsEndpointPath(const std::string& path);
+std::string EndpointHelp();
 
 std::string HelpText();
 std::string CheckConfigHelpText();

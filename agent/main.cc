@@ -86,7 +86,8 @@ int Serve(const botwatch::CliOptions& opts) {
   namespace systemd = botwatch::systemd;
   const bool supervise = opts.command == botwatch::CliOptions::Command::kRun;
   std::unique_ptr<botwatch::Supervisor> child;
-  botwatch::Agent::Options agent_options{opts.config_file, opts.listen_address, opts.web_config_file, {}};
+  botwatch::Agent::Options agent_options{opts.config_file, opts.listen_addresses, opts.web_config_file, {}};
+  agent_options.telemetry_path = opts.telemetry_path;
   // The child is a `process` collector of its own; set before Start() serves
   // the first scrape.
   if (supervise) {

@@ -2,10 +2,16 @@
 
 #include <CivetServer.h>
 
+#include <arpa/inet.h>
 #include <malloc.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <strings.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <mutex>
 #include <thread>
 #include <optional>
@@ -281,6 +287,45 @@ WebServer::~WebServer() = default;
 
 void WebServer::SetAuth(std::shared_ptr<BasicAuth> auth) { dispatcher_->SetAuth(std::move(auth)); }
 
+// civetweb says only "Failed to setup server ports" when a bind fails; a
+// trial bind first names the address and the cause ("address already in use").
+// SO_REUSEADDR as civetweb sets it, so a port in TIME_WAIT is no false alarm.
+Status WebServer::CheckBindable(const std::string& address) {
+  size_t colon = address.rfind(':');
+  std::string host = address.substr(0, colon);
+  const std::string port = address.substr(colon + 1);
+  if (!host.empty() && host.front() == '[') {
+    if (!mg_check_feature(8)) {
+      return Status::Error("cannot listen on " + address + ": this civetweb library was built without IPv6 (Debian 12's "
+                           "libcivetweb is); listen on an IPv4 address (:" + port + " is every IPv4 interface)");
+    }
+    return Status::Ok();  // civetweb binds it and says if it cannot
+  }
+  if (host.empty()) host = "0.0.0.0";
+  if (host == "localhost") host = "127.0.0.1";
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(static_cast<uint16_t>(std::stoi(port)));
+  if (::inet_pton(AF_INET, host.c_str(), &sa.sin_addr) != 1) {
+    return Status::Error("cannot listen on " + address + ": \"" + host + "\" is not an IPv4 address");
+  }
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Status::Error("cannot listen on " + address + ": " + std::strerror(errno));
+  int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  int rc = ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
+  int err = errno;
+  if (rc == 0) rc = ::listen(fd, 1), err = errno;
+  ::close(fd);
+  if (rc != 0) {
+    std::string why = err == EADDRINUSE ? "address already in use" : std::strerror(err);
+    if (err == EACCES) why += " (ports below 1024 need root or CAP_NET_BIND_SERVICE)";
+    if (err == EADDRNOTAVAIL) why = "no interface has this address";
+    return Status::Error("cannot listen on " + address + ": " + why);
+  }
+  return Status::Ok();
+}
+
 std::string WebServer::CivetListenSpec(const std::string& address) {
   size_t colon = address.rfind(':');
   if (colon == std::string::npos) return "";
@@ -293,14 +338,22 @@ std::string WebServer::CivetListenSpec(const std::string& address) {
   return host + ":" + port;
 }
 
-Result<std::unique_ptr<WebServer>> WebServer::Start(const std::string& listen_address, HttpHandler handler,
-                                                    const TlsServerConfig* tls, WebServerOptions web_options) {
-  std::string spec = CivetListenSpec(listen_address);
-  if (spec.empty()) {
-    return Status::Error("invalid --web.listen-address \"" + listen_address + "\" (expected host:port)");
+Result<std::unique_ptr<WebServer>> WebServer::Start(const std::vector<std::string>& listen_addresses,
+                                                    HttpHandler handler, const TlsServerConfig* tls,
+                                                    WebServerOptions web_options) {
+  if (listen_addresses.empty()) return Status::Error("no --web.listen-address to serve on");
+  std::string spec;
+  for (const std::string& address : listen_addresses) {
+    std::string one = CivetListenSpec(address);
+    if (one.empty()) {
+      return Status::Error("invalid --web.listen-address \"" + address + "\" (expected host:port, e.g. :10117 or "
+                           "127.0.0.1:10117)");
+    }
+    if (Status st = CheckBindable(address); !st.ok()) return st;
+    // "s" makes the port TLS-only; civetweb then never answers plain HTTP on it.
+    spec += (spec.empty() ? "" : ",") + one + (tls ? "s" : "");
   }
-  // "s" makes the port TLS-only; civetweb then never answers plain HTTP on it.
-  if (tls) spec += "s";
+  const std::string listen_address = listen_addresses.size() == 1 ? listen_addresses.front() : spec;
   // Request bodies up to max_body_bytes are read into one growing string. With
   // glibc's dynamic mmap threshold, after the first big one is freed the next
   // ones come from the thread's arena and stay resident for good (14 -> 51 MB

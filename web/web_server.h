@@ -85,9 +85,10 @@ class WebServer {
   WebServer(const WebServer&) = delete;
   WebServer& operator=(const WebServer&) = delete;
 
-  // Binds `listen_address` ("host:port", ":port", "[v6]:port"); port 0 picks a free one.
+  // Binds every one of `listen_addresses` ("host:port", ":port", "[v6]:port");
+  // port 0 picks a free one (port() is the first address's).
   // With `tls`, the port speaks TLS only: a plain HTTP request gets no answer.
-  static Result<std::unique_ptr<WebServer>> Start(const std::string& listen_address, HttpHandler handler,
+  static Result<std::unique_ptr<WebServer>> Start(const std::vector<std::string>& listen_addresses, HttpHandler handler,
                                                   const TlsServerConfig* tls = nullptr,
                                                   WebServerOptions options = {});
 
@@ -100,6 +101,9 @@ class WebServer {
 
   // Turns "host:port" into civetweb's listening_ports syntax; empty on error.
   static std::string CivetListenSpec(const std::string& listen_address);
+  // Whether `address` (valid for CivetListenSpec) can be bound now; the error
+  // names it and the cause.
+  static Status CheckBindable(const std::string& address);
 
  private:
   WebServer() = default;
