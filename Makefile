@@ -24,7 +24,12 @@ build: configure
 	cmake --build $(BUILD) -j$(JOBS)
 
 # Builds, then runs botwatch on the bundled demo in the foreground (Ctrl-C stops).
-run: build
+# Installs and builds only what the demo runs (the botwatch binary, node and
+# PostgreSQL): the test suite and its peers come with `make test`.
+run:
+	@./packaging/install-deps.sh --demo
+	@test -f $(BUILD)/CMakeCache.txt || cmake -S . -B $(BUILD) $(GENERATOR) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_ARGS)
+	cmake --build $(BUILD) -j$(JOBS) --target botwatch
 	@./scripts/run-demo.sh $(BUILD)
 
 # The whole suite: unit and integration tests against real peers on 127.0.0.1.

@@ -105,6 +105,17 @@ nlohmann::json SummaryBuilder::Summary(double now, double botwatch_start, const 
                  {"active_this_week", CountOrNull(week)}}},
       {"system", {{"memory_mb", NumberOrNull(memory_mb)}, {"cpu_percent", NumberOrNull(cpu_percent)},
                   {"database_connections", CountOrNull(db_connections)}}},
+      // The keys are the ones bot admin UIs already read; their units are
+      // stated here because the names cannot change (memory_mb is MiB).
+      {"units",
+       {{"timestamp", "ISO 8601, UTC"},
+        {"uptime", "seconds"},
+        {"messages", {{"total", "messages"}, {"last_hour", "messages"}, {"last_24h", "messages"},
+                      {"avg_response_time", "milliseconds"}}},
+        {"users", {{"total", "users (estimate)"}, {"active_today", "users (estimate)"},
+                   {"active_this_week", "users (estimate)"}}},
+        {"system", {{"memory_mb", "MiB (2^20 bytes)"}, {"cpu_percent", "percent of one CPU core"},
+                    {"database_connections", "connections"}}}}},
   };
 }
 

@@ -3,7 +3,9 @@
 # Idempotent: when everything is present it only runs dpkg-query and exits.
 # Works as root or through sudo. Set BOTWATCH_DEPS_EXTRA="pkg ..." to add more.
 # --build-only installs what building and packaging need, not the test peers
-# (the container image build uses it).
+# (the container image build uses it). --demo installs what `make run` needs:
+# the build, plus node/npm and PostgreSQL for the demo bot, not the test peers
+# (Chromium, Prometheus, Alertmanager, ...), which `make test` installs.
 set -euo pipefail
 
 PACKAGES=(
@@ -18,7 +20,12 @@ PACKAGES=(
   # packaging (cpack's dpkg-shlibdeps)
   dpkg-dev file
 )
-if [ "${1:-}" != "--build-only" ]; then
+mode=${1:-all}
+if [ "$mode" = "--demo" ]; then
+  PACKAGES+=(postgresql curl ca-certificates python3 procps)
+  command -v node >/dev/null 2>&1 || PACKAGES+=(nodejs)
+  command -v npm >/dev/null 2>&1 || PACKAGES+=(npm)
+elif [ "$mode" != "--build-only" ]; then
   PACKAGES+=(
     # tests: real peers and tools on 127.0.0.1
     prometheus prometheus-alertmanager postgresql curl ca-certificates openssl

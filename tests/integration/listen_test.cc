@@ -68,7 +68,7 @@ TEST_CASE("listen: an IPv6 address is served, or refused with the reason when ci
   if (refused) CHECK(r.exit_code == 1);
 }
 
-TEST_CASE("listen: --web.listen-address repeated serves every address; --web.telemetry-path moves /metrics") {
+TEST_CASE("listen: --web.listen-address repeated serves every address, and --web.telemetry-path moves /metrics") {
   TempDir dir;
   std::string config = dir.Write("botwatch.yaml", "collectors: []\n");
   int second_port = 0;

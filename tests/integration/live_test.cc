@@ -150,6 +150,17 @@ TEST_CASE("summary: numbers from a fixture log with known answers") {
   CHECK(s["system"]["cpu_percent"].get<double>() >= 0);
   CHECK(s["system"]["cpu_percent"].get<double>() <= 100.0 * std::thread::hardware_concurrency());
   CHECK(s["system"]["database_connections"].is_null());  // no postgres collector configured
+  // Every value has its unit stated, in the same shape.
+  for (const char* section : {"messages", "users", "system"}) {
+    INFO(section);
+    for (const auto& [key, value] : s[section].items()) {
+      INFO(key);
+      CHECK(s["units"][section][key].is_string());
+    }
+  }
+  CHECK(s["units"]["system"]["memory_mb"] == "MiB (2^20 bytes)");
+  CHECK(s["units"]["messages"]["avg_response_time"] == "milliseconds");
+  CHECK(s["units"]["uptime"] == "seconds");
   // The bot's uptime (whole seconds): this process's age, which the
   // static initialiser above saw begin.
   CHECK(s["uptime"].get<double>() >= 0);
