@@ -58,18 +58,22 @@ GlobalConfig ReadGlobal(ConfigMap& m) {
 CollectorInstance ReadCollector(ConfigMap& m, const GlobalConfig& global,
                                 std::set<std::string>& names) {
   CollectorInstance inst;
-  inst.spec.name = m.RequiredString("name");
-  if (!ValidName(inst.spec.name)) {
-    m.FailAt("name", "\"" + inst.spec.name +
-                         "\" is not a valid name (1-64 characters of letters, digits, _ - .)");
-  }
-  if (inst.spec.name == kSupervisedName) {
-    m.FailAt("name", "\"" + inst.spec.name + "\" is reserved for the child of `botwatch run` (--supervise.name); "
-                     "choose another name");
-  }
-  if (!names.insert(inst.spec.name).second) {
-    m.FailAt("name", "duplicate collector name \"" + inst.spec.name + "\"");
-  }
+  // Each check below is independent of the others, so one run reports a bad
+  // name, a bad interval and a typo in the type's own keys together.
+  ReadIndependently([&] {
+    inst.spec.name = m.RequiredString("name");
+    if (!ValidName(inst.spec.name)) {
+      m.FailAt("name", "\"" + inst.spec.name +
+                           "\" is not a valid name (1-64 characters of letters, digits, _ - .)");
+    }
+    if (inst.spec.name == kSupervisedName) {
+      m.FailAt("name", "\"" + inst.spec.name + "\" is reserved for the child of `botwatch run` (--supervise.name); "
+                       "choose another name");
+    }
+    if (!names.insert(inst.spec.name).second) {
+      m.FailAt("name", "duplicate collector name \"" + inst.spec.name + "\"");
+    }
+  });
   inst.spec.type = m.RequiredString("type");
   const CollectorRegistry& registry = CollectorRegistry::Global();
   const CollectorFactory* factory = registry.Find(inst.spec.type);
@@ -81,13 +85,15 @@ CollectorInstance ReadCollector(ConfigMap& m, const GlobalConfig& global,
     for (const auto& t : types) known += (known.empty() ? "" : ", ") + t;
     m.FailAt("type", msg + "; known types: " + known);
   }
-  Duration default_interval = registry.DefaultInterval(inst.spec.type).value_or(global.default_interval);
-  inst.spec.interval = m.DurationValue("interval", default_interval, std::chrono::milliseconds(100));
-  Duration default_timeout = std::min(global.scrape_timeout, inst.spec.interval);
-  inst.spec.timeout = m.DurationValue("timeout", default_timeout, std::chrono::milliseconds(10));
-  if (inst.spec.timeout > inst.spec.interval) {
-    m.FailAt("timeout", "must not exceed the interval (" + FormatDuration(inst.spec.interval) + ")");
-  }
+  ReadIndependently([&] {
+    Duration default_interval = registry.DefaultInterval(inst.spec.type).value_or(global.default_interval);
+    inst.spec.interval = m.DurationValue("interval", default_interval, std::chrono::milliseconds(100));
+    Duration default_timeout = std::min(global.scrape_timeout, inst.spec.interval);
+    inst.spec.timeout = m.DurationValue("timeout", default_timeout, std::chrono::milliseconds(10));
+    if (inst.spec.timeout > inst.spec.interval) {
+      m.FailAt("timeout", "must not exceed the interval (" + FormatDuration(inst.spec.interval) + ")");
+    }
+  });
   inst.collector = (*factory)(inst.spec, m);
   m.RejectUnknownKeys();
   return inst;

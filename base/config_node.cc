@@ -491,6 +491,7 @@ std::string ConfigMap::OneOf(const std::vector<std::string>& keys) {
 
 void ConfigMap::RejectUnknownKeys() const {
   std::vector<std::string> valid(read_.begin(), read_.end());
+  std::vector<std::string> unknown;
   for (const auto& kv : node_) {
     const std::string& key = kv.first.Scalar();
     if (read_.count(key)) continue;
@@ -499,8 +500,14 @@ void ConfigMap::RejectUnknownKeys() const {
     if (std::optional<std::string> close = ClosestMatch(key, valid)) {
       msg += " (did you mean " + Quote(*close) + "?)";
     }
-    throw ConfigError(msg);
+    unknown.push_back(std::move(msg));
   }
+  if (unknown.empty()) return;
+  // Two typos in one map are independent mistakes: list both when collecting.
+  if (ConfigErrorList* list = ConfigErrorList::Current()) {
+    for (size_t i = 1; i < unknown.size(); ++i) list->Add(unknown[i]);
+  }
+  throw ConfigError(unknown.front());
 }
 
 std::string JoinChoices(const std::vector<std::string_view>& names) {

@@ -3,6 +3,9 @@
 
 #include <catch2/catch.hpp>
 #include <filesystem>
+#include <sstream>
+#include <string>
+#include <vector>
 
 #include "tests/support/botwatch_process.h"
 #include "tests/support/temp_dir.h"
@@ -59,6 +62,31 @@ TEST_CASE("check-config reports every independent error in one run, sorted by po
   CHECK(daemon.exit_code == 1);
   CHECK(daemon.output.find(":5:5: collectors[0]: unknown key \"urll\" (did you mean \"url\"?) (and 2 more; botwatch "
                            "check-config lists every one)") != std::string::npos);
+}
+
+TEST_CASE("check-config lists independent mistakes inside one collector and every unknown key of a map") {
+  TempDir dir;
+  std::string path = dir.Write("one-collector.yaml",
+                               "collectors:\n"
+                               "  - name: supervised\n"
+                               "    type: tcp\n"
+                               "    interval: often\n"
+                               "    adress: 127.0.0.1:1\n"
+                               "scrape_everything: true\n"
+                               "colectors: []\n");
+  CommandResult r = RunCommand({BOTWATCH_BINARY, "check-config", path});
+  INFO(r.output);
+  CHECK(r.exit_code == 1);
+  std::vector<std::string> lines;
+  std::istringstream in(r.output);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  REQUIRE(lines.size() == 6);
+  CHECK(lines[0].find(path + ":2:11: collectors[0].name: \"supervised\" is reserved") == 0);
+  CHECK(lines[1].find(path + ":4:15: collectors[0].interval: ") == 0);
+  CHECK(lines[2] == path + ":5:5: collectors[0]: unknown key \"adress\" (did you mean \"address\"?)");
+  CHECK(lines[3] == path + ":6:1: config: unknown key \"scrape_everything\"");
+  CHECK(lines[4] == path + ":7:1: config: unknown key \"colectors\" (did you mean \"collectors\"?)");
+  CHECK(lines[5] == "5 errors");
 }
 
 TEST_CASE("check-config: --help, the flag form, a bad web config, a reserved name, an empty secret, --skip-env") {

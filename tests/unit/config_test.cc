@@ -79,7 +79,7 @@ TEST_CASE("config errors name file, line, column and field") {
        "bw.yaml:2:21: collectors[0].type: unknown collector type \"htp\" (did you mean \"http\"?); known types: "},
       {"collectors:\n  - {type: tcp, address: 'h:1'}\n", "bw.yaml:2:5: collectors[0].name: missing required field"},
       {"collectors: {name: a}\n", "bw.yaml:1:13: collectors: expected a list, got a map"},
-      {"collectors:\n  - name: [a]\n", "bw.yaml:2:11: collectors[0].name: expected a scalar value, got a list"},
+      {"collectors:\n  - name: [a]\n    type: tcp\n    address: 'h:1'\n", "bw.yaml:2:11: collectors[0].name: expected a scalar value, got a list"},
       {"global: {workers: many}\n", "bw.yaml:1:19: global.workers: expected an integer, got \"many\""},
       {"global: {workers: 0}\n", "bw.yaml:1:19: global.workers: must be between 1 and 64, got 0"},
       {"collectors:\n  - {name: a, type: tcp, address: 'h:1', interval: 1s, timeout: 2s}\n",
@@ -190,4 +190,27 @@ TEST_CASE("state_dir defaults to systemd's STATE_DIRECTORY, and an explicit one 
   auto none = Load("global: {}\n");  // FakeEnv has no STATE_DIRECTORY
   REQUIRE(none.ok());
   CHECK(none.value()->logs->state_dir.empty());
+}
+
+TEST_CASE("independent mistakes in one collector are all listed; the daemon's message is the first and a count") {
+  ConfigSource src;
+  src.file = "bw.yaml";
+  src.env = &FakeEnv;
+  std::vector<std::string> errors;
+  auto r = LoadConfigText(
+      "collectors:\n"
+      "  - name: 'a b'\n"
+      "    type: tcp\n"
+      "    interval: 15x\n"
+      "    address: 'h:1'\n"
+      "    adress2: x\n"
+      "    labls: {}\n",
+      src, &errors);
+  REQUIRE_FALSE(r.ok());
+  REQUIRE(errors.size() == 4);
+  CHECK(errors[0].rfind("bw.yaml:2:11: collectors[0].name: \"a b\" is not a valid name", 0) == 0);
+  CHECK(errors[1].rfind("bw.yaml:4:15: collectors[0].interval: invalid duration \"15x\"", 0) == 0);
+  CHECK(errors[2].rfind("bw.yaml:6:5: collectors[0]: unknown key \"adress2\"", 0) == 0);
+  CHECK(errors[3].rfind("bw.yaml:7:5: collectors[0]: unknown key \"labls\"", 0) == 0);
+  CHECK(r.status().message() == errors[0] + " (and 3 more; botwatch check-config lists every one)");
 }
