@@ -163,7 +163,7 @@ std::unique_ptr<Collector> RedisCollector::Create(const CollectorSpec&, ConfigMa
   c.db = config.Int("db", 0, 0, 1000000);
   c.prefix = config.String("prefix", "bull");
   c.max_queues = config.Int("max_queues", 50, 0, 1000);
-  c.max_repeatable = config.Int("max_repeatable", 20, 0, 1000);
+  c.max_repeatable = config.Int("max_repeatable", 20, 1, 1000);
   return std::make_unique<RedisCollector>(std::move(c));
 }
 
@@ -293,7 +293,7 @@ ProbeResult RedisCollector::Collect(const ProbeContext& ctx) {
       }
       double oldest = 0;
       const redisReply* last = replies[kStates.size()].get();
-      if (last != nullptr && last->type == REDIS_REPLY_STRING && config_.max_repeatable >= 0) {
+      if (last != nullptr && last->type == REDIS_REPLY_STRING) {
         Reply ts = Command(conn.get(), {"HGET", base + std::string(last->str, last->len), "timestamp"});
         if (!ts) return failed("HGET");
         if (auto t = Number(ts.get())) oldest = std::max(0.0, (now_ms - *t) / 1000);
