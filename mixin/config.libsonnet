@@ -24,6 +24,8 @@
     databaseConnectionsPercent: 80,  // of max_connections
     facebookTokenExpiryDays: 7,
     facebookAppUsagePercent: 80,  // of any X-App-Usage kind
-    logParseErrorPercent: 1,  // share of log lines that fail to parse
+    logParseErrorPercent: 1,
+    bullmqRepeatOverdueMinutes: 10,  // a repeatable BullMQ job this late means its scheduler stalled
+    bullmqFailedJobs: 5,  // BullMQ jobs failed in 15 minutes, per queue  // share of log lines that fail to parse
   },
 }

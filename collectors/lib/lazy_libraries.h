@@ -1,6 +1,6 @@
 #pragma once
 
-// libcurl and libpq are loaded on first use (collectors/lib/lazy_*.cc). The
+// libcurl, libpq and hiredis are loaded on first use (collectors/lib/lazy_*.cc). The
 // .deb depends on both; a hand-built or copied binary may run where one is
 // missing, and then the operator gets these words instead of a misleading
 // libcurl or libpq error.
@@ -14,5 +14,6 @@ namespace botwatch {
 // reason.
 std::string LibcurlMissing();
 std::string LibpqMissing();
+std::string HiredisMissing();
 
 }  // namespace botwatch

@@ -145,6 +145,38 @@
             },
           },
           {
+            alert: "BotBullMQSchedulerStalled",
+            // A repeatable job whose next run is long past due: no worker is
+            // taking jobs from the queue, so "every day at 1 AM" did not run.
+            expr: |||
+              botwatch_bullmq_repeat_overdue_seconds{%(botwatchSelector)s} > %(bullmqRepeatOverdueMinutes)s * 60
+            ||| % $._config,
+            'for': "5m",
+            labels: $._config.commonLabels + {'severity': 'warning', 'component': 'queue'},
+            annotations: {
+              summary: "Repeatable job {{ $labels.repeat }} of queue {{ $labels.queue }} on {{ $labels.instance }} did not run",
+              description: "Its next run is {{ $value | humanizeDuration }} past due (threshold %(bullmqRepeatOverdueMinutes)s minutes): no BullMQ worker is processing queue {{ $labels.queue }}." % $._config,
+              runbook_url: $._config.runbookURL + '#botbullmqschedulerstalled',
+            },
+          },
+          {
+            alert: "BotBullMQJobsFailing",
+            // completed/failed are the retained sets; BullMQ may trim them, so a
+            // rise of `failed` is what counts, not its size.
+            expr: |||
+              sum by (instance, job, collector, queue) (
+                delta(botwatch_bullmq_jobs{%(botwatchSelector)s, state="failed"}[15m])
+              ) > %(bullmqFailedJobs)s
+            ||| % $._config,
+            'for': "0m",
+            labels: $._config.commonLabels + {'severity': 'warning', 'component': 'queue'},
+            annotations: {
+              summary: "BullMQ queue {{ $labels.queue }} on {{ $labels.instance }} is failing jobs",
+              description: "{{ $value }} jobs of queue {{ $labels.queue }} failed in the last 15 minutes (threshold %(bullmqFailedJobs)s)." % $._config,
+              runbook_url: $._config.runbookURL + '#botbullmqjobsfailing',
+            },
+          },
+          {
             alert: "BotFacebookTokenInvalid",
             expr: |||
               botwatch_facebook_token_valid{%(botwatchSelector)s} == 0

@@ -46,7 +46,7 @@ set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 # libcurl and libpq are loaded with dlopen on first use (collectors/lib/lazy_*.cc),
 # so dpkg-shlibdeps cannot see them: declare them here. tests/packaging/deb_test.sh
 # checks this list against the sonames the binary loads.
-set(CPACK_DEBIAN_PACKAGE_DEPENDS "passwd, libcurl4, libpq5")
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "passwd, libcurl4, libpq5, libhiredis0.14")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
     "${BOTWATCH_DEB_CONTROL}/conffiles;${BOTWATCH_DEB_CONTROL}/postinst;${BOTWATCH_DEB_CONTROL}/prerm;${BOTWATCH_DEB_CONTROL}/postrm")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION TRUE)

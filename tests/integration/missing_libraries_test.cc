@@ -70,3 +70,25 @@ TEST_CASE("missing libcurl: an http probe is down with the library and the packa
   bw.Signal(SIGTERM);
   CHECK(bw.WaitExit(std::chrono::seconds(10)).has_value());
 }
+
+TEST_CASE("missing hiredis: a redis probe is down with the library and the package named") {
+  TempDir dir;
+  std::string config = dir.Write("botwatch.yaml", "global: {default_interval: 1s}\n"
+                                                  "collectors:\n  - {name: cache, type: redis, address: '127.0.0.1:1'}\n");
+  ChildProcess bw({"/usr/bin/unshare", "--mount", "/bin/sh", "-c", Hide("libhiredis.so.0.14") + "exec " +
+                   BOTWATCH_BINARY + " --web.listen-address=127.0.0.1:0 --config.file=" + config},
+                  dir.path() + "/botwatch.log");
+  static const std::regex kPort(R"(msg="botwatch started".* port=(\d+))");
+  std::smatch m;
+  std::string log;
+  REQUIRE(Eventually([&] { log = bw.Log(); return std::regex_search(log, m, kPort); }, std::chrono::seconds(10)));
+  const std::string status_url = "http://127.0.0.1:" + m[1].str() + "/api/v1/status";
+  std::string status;
+  CHECK(Eventually([&] {
+    status = HttpGet(status_url).body;
+    return status.find("cannot load libhiredis.so.0.14 (install Debian's libhiredis0.14 package)") != std::string::npos;
+  }, std::chrono::seconds(10)));
+  INFO(status);
+  bw.Signal(SIGTERM);
+  CHECK(bw.WaitExit(std::chrono::seconds(10)).has_value());
+}

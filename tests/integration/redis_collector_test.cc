@@ -1,0 +1,235 @@
+// The redis collector against a real redis-server started by the test on
+// 127.0.0.1 (requirepass and an ACL user), with BullMQ's key layout written
+// into it.
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <map>
+#include <memory>
+#include <thread>
+
+#include "agent/config.h"
+#include "collectors/redis.h"
+#include "tests/support/botwatch_process.h"
+#include "tests/support/loopback_server.h"
+#include "tests/support/probe_helpers.h"
+#include "tests/support/temp_dir.h"
+
+using namespace botwatch;
+using namespace botwatch::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+using LabelMap = std::map<std::string, std::string>;
+
+constexpr const char* kPassword = "s3cret-Pw-7781";
+constexpr const char* kBotPassword = "b0t-Pw-4412";
+
+class RedisServer {
+ public:
+  RedisServer() {
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      port_ = UnusedPort();
+      process_ = std::make_unique<ChildProcess>(
+          std::vector<std::string>{"/usr/bin/redis-server", "--port", std::to_string(port_), "--bind", "127.0.0.1",
+                                   "--save", "", "--appendonly", "no", "--dir", dir_.path(), "--requirepass",
+                                   kPassword, "--user", "bot", "on", std::string(">") + kBotPassword, "~*", "+@all"},
+          dir_.path() + "/redis.log");
+      if (Eventually([&] { return Cli({"PING"}).output == "PONG\n"; }, 5s, 20ms)) return;
+      process_.reset();
+    }
+    throw std::runtime_error("redis-server did not start");
+  }
+  int port() const { return port_; }
+  std::string Address() const { return "127.0.0.1:" + std::to_string(port_); }
+  CommandResult Cli(std::vector<std::string> args) const {
+    std::vector<std::string> argv = {"/usr/bin/redis-cli", "-h", "127.0.0.1", "-p", std::to_string(port_),
+                                     "--no-auth-warning", "-a", kPassword};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunCommand(argv, "", 5s);
+  }
+  void Signal(int sig) { process_->Signal(sig); }
+
+ private:
+  TempDir dir_;
+  int port_ = 0;
+  std::unique_ptr<ChildProcess> process_;
+};
+
+std::shared_ptr<Collector> MakeCollector(const std::string& keys) {
+  std::string text = "collectors:\n  - {name: r, type: redis, interval: 5s, timeout: 2s, " + keys + "}\n";
+  auto config = LoadConfigText(text, ConfigSource{"test.yaml", "", &ProcessEnv});
+  INFO(config.status().message());
+  REQUIRE(config.ok());
+  return config.value()->collectors.at(0).collector;
+}
+
+std::string LoadError(const std::string& keys) {
+  std::string text = "collectors:\n  - {name: r, type: redis, interval: 5s, timeout: 2s, " + keys + "}\n";
+  auto config = LoadConfigText(text, ConfigSource{"test.yaml", "", &ProcessEnv});
+  return config.ok() ? "" : config.status().message();
+}
+
+ProbeResult Probe(Collector& c, Duration budget = 2s) {
+  return c.Collect(ProbeContext{std::chrono::steady_clock::now() + budget});
+}
+
+std::optional<double> Value(const ProbeResult& r, const std::string& family, const LabelMap& labels = {}) {
+  for (const auto& f : r.families) {
+    if (f.name != family) continue;
+    for (const auto& m : f.metric) {
+      LabelMap have;
+      for (const auto& l : m.label) have[l.name] = l.value;
+      if (have != labels) continue;
+      return f.type == prometheus::MetricType::Counter ? m.counter.value : m.gauge.value;
+    }
+  }
+  return std::nullopt;
+}
+
+std::string Auth() { return std::string("password: '") + kPassword + "'"; }
+
+}  // namespace
+
+TEST_CASE("redis: server metrics through password authentication") {
+  RedisServer redis;
+  REQUIRE(redis.Cli({"CONFIG", "SET", "maxmemory", "64mb"}).exit_code == 0);
+  REQUIRE(redis.Cli({"MSET", "a", "1", "b", "2", "c", "3"}).exit_code == 0);
+  auto c = MakeCollector("address: '" + redis.Address() + "', " + Auth());
+  ProbeResult r = Probe(*c);
+  INFO(r.message);
+  REQUIRE(r.up);
+  auto rtt = Value(r, "botwatch_redis_round_trip_seconds");
+  REQUIRE(rtt);
+  CHECK(*rtt > 0);
+  CHECK(*rtt < 0.5);
+  CHECK(Value(r, "botwatch_redis_memory_max_bytes") == 64.0 * 1024 * 1024);
+  CHECK(Value(r, "botwatch_redis_memory_used_bytes").value_or(0) > 100000);
+  CHECK(Value(r, "botwatch_redis_connected_clients").value_or(0) >= 1);
+  CHECK(Value(r, "botwatch_redis_evicted_keys_total") == 0.0);
+  CHECK(Value(r, "botwatch_redis_keyspace_keys", {{"db", "db0"}}) == 3.0);
+  CHECK(Value(r, "botwatch_bullmq_queues_discovered") == 0.0);
+}
+
+TEST_CASE("redis: ACL user, wrong password and no password fail as auth without the password") {
+  RedisServer redis;
+  auto ok = MakeCollector("address: '" + redis.Address() + "', username: bot, password: '" + kBotPassword + "'");
+  ProbeResult r = Probe(*ok);
+  INFO(r.message);
+  CHECK(r.up);
+
+  auto wrong = MakeCollector("address: '" + redis.Address() + "', password: 'Wr0ng-pass-991'");
+  r = Probe(*wrong);
+  CHECK_FALSE(r.up);
+  CHECK(r.reason == "auth");
+  CHECK(r.message.find("authentication refused") != std::string::npos);
+  CHECK(r.message.find("Wr0ng-pass-991") == std::string::npos);
+
+  auto wrong_user = MakeCollector("address: '" + redis.Address() + "', username: bot, password: '" + kPassword + "'");
+  r = Probe(*wrong_user);
+  CHECK_FALSE(r.up);
+  CHECK(r.reason == "auth");
+  CHECK(r.message.find(kPassword) == std::string::npos);
+
+  auto none = MakeCollector("address: '" + redis.Address() + "'");
+  r = Probe(*none);
+  CHECK_FALSE(r.up);
+  CHECK(r.reason == "auth");
+  CHECK(r.message.find("NOAUTH") != std::string::npos);
+}
+
+TEST_CASE("redis: configuration errors name the field") {
+  CHECK(LoadError("address: 'rediss://127.0.0.1:6380'").find("no TLS") != std::string::npos);
+  CHECK(LoadError("address: 'rediss://127.0.0.1:6380'").find("address") != std::string::npos);
+  CHECK(LoadError("address: 'redis://:pw@127.0.0.1:6380'").find("password") != std::string::npos);
+  CHECK(LoadError("address: '127.0.0.1:6380', username: bot").find("username") != std::string::npos);
+  CHECK(LoadError("address: '127.0.0.1:0'").find("port") != std::string::npos);
+  CHECK(LoadError("address: 'redis://127.0.0.1:6380'").empty());
+}
+
+TEST_CASE("redis: BullMQ queues by state, oldest waiting job and repeatable jobs") {
+  RedisServer redis;
+  double now_ms = std::chrono::duration<double, std::milli>(std::chrono::system_clock::now().time_since_epoch()).count();
+  auto ms = [&](double seconds_ago) { return std::to_string(static_cast<int64_t>(now_ms - seconds_ago * 1000)); };
+  // BullMQ's layout: <prefix>:<queue>:meta (hash), wait/active/paused (lists,
+  // pushed at the head), delayed/prioritized/waiting-children/completed/failed
+  // (sorted sets), a hash per job with its creation `timestamp` in ms, and the
+  // repeat set scored by each repeatable job's next run in ms.
+  for (auto cmd : std::vector<std::vector<std::string>>{
+           {"HSET", "bull:mail:meta", "opts.maxLenEvents", "10000"},
+           {"LPUSH", "bull:mail:wait", "1", "2", "3"},
+           {"HSET", "bull:mail:1", "timestamp", ms(120), "name", "send"},
+           {"HSET", "bull:mail:3", "timestamp", ms(5), "name", "send"},
+           {"LPUSH", "bull:mail:active", "4"},
+           {"ZADD", "bull:mail:delayed", "1", "5", "2", "6"},
+           {"ZADD", "bull:mail:completed", "1", "7", "2", "8", "3", "9", "4", "10"},
+           {"ZADD", "bull:mail:failed", "1", "11"},
+           {"ZADD", "bull:mail:prioritized", "1", "12"},
+           {"ZADD", "bull:mail:repeat", ms(-3600), "daily-report::::0 1 * * *", ms(600), "hourly:::: 5 * * * *"},
+           {"HSET", "bull:idle:meta", "opts.maxLenEvents", "10000"},
+           {"HSET", "other:skip:meta", "x", "1"}}) {
+    REQUIRE(redis.Cli(cmd).exit_code == 0);
+  }
+  auto c = MakeCollector("address: '" + redis.Address() + "', " + Auth());
+  ProbeResult r = Probe(*c);
+  INFO(r.message);
+  REQUIRE(r.up);
+  CHECK(Value(r, "botwatch_bullmq_queues_discovered") == 2.0);
+  auto jobs = [&](const std::string& q, const std::string& state) {
+    return Value(r, "botwatch_bullmq_jobs", {{"queue", q}, {"state", state}});
+  };
+  CHECK(jobs("mail", "waiting") == 3.0);
+  CHECK(jobs("mail", "active") == 1.0);
+  CHECK(jobs("mail", "delayed") == 2.0);
+  CHECK(jobs("mail", "completed") == 4.0);
+  CHECK(jobs("mail", "failed") == 1.0);
+  CHECK(jobs("mail", "prioritized") == 1.0);
+  CHECK(jobs("mail", "paused") == 0.0);
+  CHECK(jobs("mail", "waiting-children") == 0.0);
+  CHECK(jobs("idle", "waiting") == 0.0);
+  CHECK_FALSE(jobs("skip", "waiting").has_value());
+  auto oldest = Value(r, "botwatch_bullmq_oldest_waiting_seconds", {{"queue", "mail"}});
+  REQUIRE(oldest);
+  CHECK(*oldest >= 119);
+  CHECK(*oldest < 200);
+  CHECK(Value(r, "botwatch_bullmq_oldest_waiting_seconds", {{"queue", "idle"}}) == 0.0);
+  auto overdue = Value(r, "botwatch_bullmq_repeat_overdue_seconds", {{"queue", "mail"}, {"repeat", "hourly:::: 5 * * * *"}});
+  REQUIRE(overdue);
+  CHECK(*overdue >= 599);
+  CHECK(*overdue < 700);
+  CHECK(Value(r, "botwatch_bullmq_repeat_overdue_seconds", {{"queue", "mail"}, {"repeat", "daily-report::::0 1 * * *"}}) ==
+        0.0);
+
+  // max_queues bounds the series: one queue kept, the discovery count still says two.
+  auto capped = MakeCollector("address: '" + redis.Address() + "', " + Auth() + ", max_queues: 1");
+  r = Probe(*capped);
+  REQUIRE(r.up);
+  CHECK(Value(r, "botwatch_bullmq_queues_discovered") == 2.0);
+  CHECK(jobs("idle", "waiting") == 0.0);
+  CHECK_FALSE(jobs("mail", "waiting").has_value());
+}
+
+TEST_CASE("redis: a stopped server times out at the probe's deadline") {
+  RedisServer redis;
+  auto c = MakeCollector("address: '" + redis.Address() + "', " + Auth());
+  REQUIRE(Probe(*c).up);
+  redis.Signal(SIGSTOP);
+  auto start = std::chrono::steady_clock::now();
+  ProbeResult r = Probe(*c, 500ms);
+  auto took = std::chrono::steady_clock::now() - start;
+  redis.Signal(SIGCONT);
+  CHECK_FALSE(r.up);
+  CHECK(r.reason == "timeout");
+  CHECK(took < 1500ms);
+  CHECK(Probe(*c).up);
+}
+
+TEST_CASE("redis: a closed port is connection_refused") {
+  auto c = MakeCollector("address: '127.0.0.1:" + std::to_string(UnusedPort()) + "'");
+  ProbeResult r = Probe(*c);
+  CHECK_FALSE(r.up);
+  CHECK(r.reason == "connection_refused");
+}
