@@ -90,6 +90,12 @@ function renderCollectors(data) {
   $('health-note').textContent = data.collectors.length === 0 ? 'No collectors configured.'
     : `${data.collectors.length} collectors, ${down} down${data.ready ? '' : ' (not ready yet)'}`;
   $('version').textContent = data.version ? `v${data.version}` : '';
+  // links: {grafana, alertmanager}, each present when configured
+  for (const name of ['grafana', 'alertmanager']) {
+    const a = $(`link-${name}`), url = (data.links || {})[name];
+    if (url) a.href = url; else a.removeAttribute('href');
+    a.hidden = !url;
+  }
 }
 
 // ---- summary numbers, each with its change over the last minutes ----

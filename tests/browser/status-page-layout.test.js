@@ -2,7 +2,8 @@
 // The status page at phone, tablet and desktop widths (360, 768, 1280 px):
 // no horizontal scroll, every number (cards, collector latencies, reasons)
 // inside the viewport, the chart drawn at its own aspect with a y-axis scale,
-// a down collector saying since when, and an empty system number saying why.
+// a down collector saying since when, an empty system number saying why, and
+// the configured Grafana and Alertmanager links.
 // Screenshots go to <build>/screenshots/status-page-<width>.png.
 const test = require('node:test');
 const assert = require('node:assert/strict');
@@ -28,6 +29,7 @@ test('status page layout at 360, 768 and 1280 px', async () => {
 collectors:
   - {name: messenger-webhook-api-with-a-rather-long-name, type: http, url: "http://127.0.0.1:${api.port}/health"}
   - {name: cache, type: tcp, address: "127.0.0.1:${gone.port}"}
+links: {grafana: "http://127.0.0.1:3000/d/botwatch", alertmanager: "http://127.0.0.1:9093/#/alerts"}
 logs:
   - {name: bot, path: "${botLog}", format: json, start_at: beginning, poll_interval: 10ms,
      rules: "${path.resolve(__dirname, '..', '..', 'config', 'presets', 'messenger-bot.yaml')}"}
@@ -87,6 +89,11 @@ logs:
       // No process collector: the bot's numbers are empty and say why.
       assert.equal(await page.textContent('[data-field="system.memory_mb"] .value'), '—');
       assert.match(await page.textContent('[data-field="system.cpu_percent"] .trend'), /not supervised/);
+
+      // The configured links, in the header.
+      assert.equal(await page.getAttribute('#link-grafana', 'href'), 'http://127.0.0.1:3000/d/botwatch');
+      assert.equal(await page.getAttribute('#link-alertmanager', 'href'), 'http://127.0.0.1:9093/#/alerts');
+      assert.ok(await page.isVisible('#link-grafana') && await page.isVisible('#link-alertmanager'));
 
       const shot = h.screenshotPath(`status-page-${width}.png`);
       await page.screenshot({ path: shot, fullPage: true });

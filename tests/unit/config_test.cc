@@ -191,3 +191,22 @@ TEST_CASE("state_dir defaults to systemd's STATE_DIRECTORY, and an explicit one 
   REQUIRE(none.ok());
   CHECK(none.value()->logs->state_dir.empty());
 }
+
+TEST_CASE("links: optional http(s) URLs for the status page, without credentials") {
+  auto r = Load("links: {grafana: \"https://g.example/d/x\", alertmanager: \"http://127.0.0.1:9093/#/alerts\"}\n");
+  REQUIRE(r.ok());
+  CHECK(r.value()->links.grafana == "https://g.example/d/x");
+  CHECK(r.value()->links.alertmanager == "http://127.0.0.1:9093/#/alerts");
+  auto none = Load("collectors: []\n");
+  REQUIRE(none.ok());
+  CHECK(none.value()->links.grafana.empty());
+  CHECK(none.value()->links.alertmanager.empty());
+
+  CHECK(ErrorOf("links: {grafana: \"ftp://g.example\"}\n") ==
+        "bw.yaml:1:18: links.grafana: want an http:// or https:// URL");
+  std::string creds = ErrorOf("links:\n  alertmanager: \"https://admin:pw@am.example/\"\n");
+  CHECK(creds.find("must not carry credentials") != std::string::npos);
+  CHECK(creds.find("pw") == std::string::npos);
+  CHECK(ErrorOf("links: {grafna: \"https://g.example\"}\n").find("grafna") != std::string::npos);
+  CHECK(ErrorOf("links: {grafana: \"https://\"}\n").find("want an http:// or https:// URL") != std::string::npos);
+}
