@@ -192,7 +192,7 @@ TEST_CASE("state_dir defaults to systemd's STATE_DIRECTORY, and an explicit one 
   CHECK(none.value()->logs->state_dir.empty());
 }
 
-TEST_CASE("links: optional http(s) URLs for the status page, without credentials") {
+TEST_CASE("links: optional http(s) URLs for the status page and no credentials") {
   auto r = Load("links: {grafana: \"https://g.example/d/x\", alertmanager: \"http://127.0.0.1:9093/#/alerts\"}\n");
   REQUIRE(r.ok());
   CHECK(r.value()->links.grafana == "https://g.example/d/x");
