@@ -58,6 +58,10 @@ void Agent::Install(std::shared_ptr<const Config> config) {
   cache_.Reset(specs);
   scheduler_ = std::make_unique<Scheduler>(config->collectors, &cache_, config->global.workers);
   InstallLogs(*config);
+  {
+    std::lock_guard<std::mutex> lock(links_mu_);
+    links_ = config->links;
+  }
   config_ = std::move(config);
   scheduler_->Start();
   loaded_ = true;
@@ -235,6 +239,13 @@ std::string Agent::RenderStatusJson() const {
   }
   nlohmann::json body = {{"status", "success"},
                          {"data", {{"ready", Ready()}, {"version", kVersion}, {"collectors", collectors}}}};
+  nlohmann::json links = nlohmann::json::object();
+  {
+    std::lock_guard<std::mutex> lock(links_mu_);
+    if (!links_.grafana.empty()) links["grafana"] = links_.grafana;
+    if (!links_.alertmanager.empty()) links["alertmanager"] = links_.alertmanager;
+  }
+  body["data"]["links"] = std::move(links);
   // Replace invalid UTF-8 rather than throw: messages may quote peer output.
   return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }

@@ -101,6 +101,10 @@ class Agent {
 
   std::mutex reload_mu_;  // one reload at a time (SIGHUP and POST /-/reload race)
   std::shared_ptr<const Config> config_;
+  // The status page's links, copied at each install: status requests read
+  // them while a reload swaps config_.
+  mutable std::mutex links_mu_;
+  LinksConfig links_;
   std::unique_ptr<Scheduler> scheduler_;
   std::atomic<bool> loaded_{false};
   SummaryBuilder summary_;

@@ -99,6 +99,29 @@ CollectorInstance ReadCollector(ConfigMap& m, const GlobalConfig& global,
   return inst;
 }
 
+// The status page links to these, so they must be plain http(s) URLs without
+// credentials: the page is served to anyone who may read the status.
+LinksConfig ReadLinks(ConfigMap& m) {
+  LinksConfig links;
+  for (auto [key, out] : {std::pair<const char*, std::string*>{"grafana", &links.grafana},
+                          std::pair<const char*, std::string*>{"alertmanager", &links.alertmanager}}) {
+    std::optional<std::string> url = m.OptionalString(key);
+    if (!url) continue;
+    const std::string& u = *url;
+    size_t scheme = u.rfind("https://", 0) == 0 ? 8 : u.rfind("http://", 0) == 0 ? 7 : 0;
+    if (scheme == 0 || u.size() == scheme) m.FailAt(key, "want an http:// or https:// URL");
+    if (u.find_first_of(" \t\r\n\"<>") != std::string::npos) m.FailAt(key, "URL contains a space, quote or angle bracket");
+    std::string authority = u.substr(scheme, u.find_first_of("/?#", scheme) - scheme);
+    if (authority.empty()) m.FailAt(key, "URL has no host");
+    if (authority.find('@') != std::string::npos) {
+      m.FailAt(key, "URL must not carry credentials (user@host): the status page shows it");
+    }
+    *out = u;
+  }
+  m.RejectUnknownKeys();
+  return links;
+}
+
 }  // namespace
 
 Result<std::shared_ptr<const Config>> LoadConfigText(const std::string& text, ConfigSource source,
@@ -114,6 +137,9 @@ Result<std::shared_ptr<const Config>> LoadConfigText(const std::string& text, Co
       if (auto g = top.OptionalMap("global")) config->global = ReadGlobal(*g);
     });
     ReadIndependently([&] { config->feed = ReadFeedConfig(top); });
+    ReadIndependently([&] {
+      if (auto l = top.OptionalMap("links")) config->links = ReadLinks(*l);
+    });
     std::set<std::string> names;
     ReadIndependently([&] {
       for (ConfigMap& c : top.MapList("collectors")) {

@@ -33,11 +33,18 @@ struct CollectorInstance {
   std::shared_ptr<Collector> collector;
 };
 
+// Optional links from the status page to the operator's other tools.
+struct LinksConfig {
+  std::string grafana;       // a dashboard URL
+  std::string alertmanager;  // Alertmanager's UI (firing alerts)
+};
+
 struct Config {
   std::string file;
   GlobalConfig global;
   std::vector<CollectorInstance> collectors;
   FeedConfig feed;  // the live feed; read at start-up only
+  LinksConfig links;
   // The log pipeline's sources and rules (logs/log_config.h); never null.
   std::shared_ptr<const logs::LogsConfig> logs;
 };

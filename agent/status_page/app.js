@@ -45,7 +45,11 @@ function localTime(iso) { return iso ? new Date(iso).toLocaleTimeString() : '—
 // red: the last probe failed.
 function collectorState(c, now) {
   if (!c.checked) return { state: 'amber', why: 'pending: not probed yet' };
-  if (!c.up) return { state: 'red', why: `${c.reason}${c.last_error ? ': ' + c.last_error : ''}` };
+  if (!c.up) {
+    // last_success is the last probe that passed: down ever since.
+    const since = c.last_success ? `down since ${localTime(c.last_success)}` : 'down since start (never up)';
+    return { state: 'red', why: `${since}: ${c.reason}${c.last_error ? ': ' + c.last_error : ''}` };
+  }
   const staleAfterMs = (2 * c.interval_seconds + c.timeout_seconds + 5) * 1000;
   if (c.last_check && now - Date.parse(c.last_check) > staleAfterMs) {
     return { state: 'amber', why: `stale: last check ${ago(c.last_check, now)}` };
@@ -53,7 +57,9 @@ function collectorState(c, now) {
   return { state: 'green', why: '' };
 }
 
+let lastCollectors = null;
 function renderCollectors(data) {
+  lastCollectors = data.collectors;
   const now = Date.now();
   const list = $('collectors');
   const seen = new Set();
@@ -84,6 +90,12 @@ function renderCollectors(data) {
   $('health-note').textContent = data.collectors.length === 0 ? 'No collectors configured.'
     : `${data.collectors.length} collectors, ${down} down${data.ready ? '' : ' (not ready yet)'}`;
   $('version').textContent = data.version ? `v${data.version}` : '';
+  // links: {grafana, alertmanager}, each present when configured
+  for (const name of ['grafana', 'alertmanager']) {
+    const a = $(`link-${name}`), url = (data.links || {})[name];
+    if (url) a.href = url; else a.removeAttribute('href');
+    a.hidden = !url;
+  }
 }
 
 // ---- summary numbers, each with its change over the last minutes ----
@@ -111,6 +123,19 @@ function fmtDuration(s) {
 }
 function dig(o, path) { return path.split('.').reduce((x, k) => (x === null || x === undefined ? x : x[k]), o); }
 
+// Why a system number is empty: the bot's numbers come from the first process
+// collector that is up (the supervised child is one), the connections from a
+// postgres collector.
+function missingWhy(path) {
+  const cs = lastCollectors || [];
+  const want = path === 'system.database_connections' ? 'postgres' : 'process';
+  const mine = cs.filter((c) => c.type === want);
+  if (mine.length === 0) return want === 'postgres' ? 'no postgres collector' : 'not supervised, no process collector';
+  if (mine.some((c) => c.checked && c.up)) return 'no sample yet';
+  if (mine.every((c) => !c.checked)) return 'not probed yet';
+  return want === 'postgres' ? 'postgres down' : 'bot process down';
+}
+
 function renderSummary(s) {
   const now = Date.now();
   summarySamples.push({ t: now, s });
@@ -127,6 +152,11 @@ function renderSummary(s) {
     const v = dig(s, path);
     card.querySelector('.value').textContent = v === null || v === undefined ? '—' : fmt(v);
     const trend = card.querySelector('.trend');
+    if ((v === null || v === undefined) && path.startsWith('system.')) {
+      trend.className = 'trend why';
+      trend.textContent = missingWhy(path);
+      continue;
+    }
     const old = dig(base.s, path);
     if (path === 'uptime' || typeof v !== 'number' || typeof old !== 'number' || base.t === now) {
       trend.className = 'trend';
@@ -142,41 +172,61 @@ function renderSummary(s) {
 }
 
 // ---- 24-hour chart: per-minute counts folded into 15-minute bars ----
+// Drawn in the box's own pixels (no stretching, so the labels keep their
+// shape) and drawn again when the box changes width.
+let lastHistory = null;
+function niceStep(max) {
+  const raw = max / 3, mag = 10 ** Math.floor(Math.log10(raw));
+  return [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw);
+}
 function renderChart(h) {
+  lastHistory = h;
   const per = 15;
   const counts = h.messages || [];
   const bars = [];
   for (let i = 0; i < counts.length; i += per) bars.push(counts.slice(i, i + per).reduce((a, b) => a + b, 0));
-  const max = Math.max(1, ...bars);
-  const W = 960, H = 140, pad = 16;
-  const bw = W / Math.max(1, bars.length);
+  const peak = Math.max(0, ...bars);
+  const step = Math.max(1, Math.ceil(niceStep(Math.max(1, peak))));
+  const top = Math.max(step, Math.ceil(peak / step) * step);
+  const W = Math.max(240, Math.round($('chart').clientWidth || 480)), H = 160;
+  const left = 8 + 7 * String(top).length, bottom = 18, topPad = 8;
+  const plotW = W - left - 2, plotH = H - bottom - topPad;
+  const bw = plotW / Math.max(1, bars.length);
   const ns = 'http://www.w3.org/2000/svg';
-  const svg = document.createElementNS(ns, 'svg');
-  svg.setAttribute('viewBox', `0 0 ${W} ${H}`);
-  svg.setAttribute('preserveAspectRatio', 'none');
+  const mk = (tag, attrs, text) => {
+    const e = document.createElementNS(ns, tag);
+    for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+    if (text !== undefined) e.textContent = text;
+    return e;
+  };
+  const svg = mk('svg', { viewBox: `0 0 ${W} ${H}`, width: W, height: H });
+  // y axis: gridlines and labels at round numbers of messages per 15 minutes
+  for (let v = 0; v <= top; v += step) {
+    const y = (topPad + plotH - (plotH * v) / top).toFixed(1);
+    svg.append(mk('line', { x1: left, x2: W - 2, y1: y, y2: y, class: 'grid' }));
+    svg.append(mk('text', { x: left - 4, y: Number(y) + 4, 'text-anchor': 'end', class: 'y' }, String(v)));
+  }
   bars.forEach((v, i) => {
-    const r = document.createElementNS(ns, 'rect');
-    const bh = ((H - pad) * v) / max;
-    r.setAttribute('x', (i * bw + 0.5).toFixed(1));
-    r.setAttribute('y', (H - pad - bh).toFixed(1));
-    r.setAttribute('width', Math.max(1, bw - 1).toFixed(1));
-    r.setAttribute('height', bh.toFixed(1));
-    const t = document.createElementNS(ns, 'title');
+    const bh = (plotH * v) / top;
+    const r = mk('rect', { x: (left + i * bw + 0.5).toFixed(1), y: (topPad + plotH - bh).toFixed(1),
+                           width: Math.max(1, bw - 1).toFixed(1), height: bh.toFixed(1) });
     const start = new Date((h.end - (bars.length - i) * per * 60) * 1000);
-    t.textContent = `${start.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })}: ${v} messages`;
-    r.append(t);
+    r.append(mk('title', {}, `${start.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })}: ${v} messages`));
     svg.append(r);
   });
-  for (const [x, label] of [[2, '-24 h'], [W / 2, '-12 h'], [W - 2, 'now']]) {
-    const t = document.createElementNS(ns, 'text');
-    t.setAttribute('x', x);
-    t.setAttribute('y', H - 3);
-    t.setAttribute('text-anchor', x < 10 ? 'start' : x > W - 10 ? 'end' : 'middle');
-    t.textContent = label;
-    svg.append(t);
+  for (const [x, label, anchor] of [[left, '-24 h', 'start'], [left + plotW / 2, '-12 h', 'middle'], [W - 2, 'now', 'end']]) {
+    svg.append(mk('text', { x, y: H - 4, 'text-anchor': anchor }, label));
   }
   $('chart').replaceChildren(svg);
-  $('chart-note').textContent = `peak ${max} per ${per} min; ${fmtInt(bars.reduce((a, b) => a + b, 0))} in 24 h`;
+  $('chart-note').textContent = `messages per ${per} min; peak ${peak}; ${fmtInt(bars.reduce((a, b) => a + b, 0))} in 24 h`;
+}
+if (window.ResizeObserver) {
+  let width = 0;
+  new ResizeObserver((entries) => {
+    const w = Math.round(entries[0].contentRect.width);
+    if (w !== width && lastHistory) renderChart(lastHistory);
+    width = w;
+  }).observe($('chart'));
 }
 
 // ---- live feed ----

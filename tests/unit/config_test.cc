@@ -214,3 +214,22 @@ TEST_CASE("independent mistakes in one collector are all listed; the daemon's me
   CHECK(errors[3].rfind("bw.yaml:7:5: collectors[0]: unknown key \"labls\"", 0) == 0);
   CHECK(r.status().message() == errors[0] + " (and 3 more; botwatch check-config lists every one)");
 }
+
+TEST_CASE("links: optional http(s) URLs for the status page and no credentials") {
+  auto r = Load("links: {grafana: \"https://g.example/d/x\", alertmanager: \"http://127.0.0.1:9093/#/alerts\"}\n");
+  REQUIRE(r.ok());
+  CHECK(r.value()->links.grafana == "https://g.example/d/x");
+  CHECK(r.value()->links.alertmanager == "http://127.0.0.1:9093/#/alerts");
+  auto none = Load("collectors: []\n");
+  REQUIRE(none.ok());
+  CHECK(none.value()->links.grafana.empty());
+  CHECK(none.value()->links.alertmanager.empty());
+
+  CHECK(ErrorOf("links: {grafana: \"ftp://g.example\"}\n") ==
+        "bw.yaml:1:18: links.grafana: want an http:// or https:// URL");
+  std::string creds = ErrorOf("links:\n  alertmanager: \"https://admin:pw@am.example/\"\n");
+  CHECK(creds.find("must not carry credentials") != std::string::npos);
+  CHECK(creds.find("pw") == std::string::npos);
+  CHECK(ErrorOf("links: {grafna: \"https://g.example\"}\n").find("grafna") != std::string::npos);
+  CHECK(ErrorOf("links: {grafana: \"https://\"}\n").find("want an http:// or https:// URL") != std::string::npos);
+}
