@@ -190,7 +190,55 @@ std::string NamingProblem(const std::string& name, MetricType type) {
 
 const std::vector<double> kDefaultBuckets = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 
+// type: duration (issue 16): one histogram observation per start/end pair
+// sharing `key_field`, plus counters for the unpaired and a pending gauge.
+Rule ReadDurationRule(ConfigMap& m, const std::string& timestamp_field, RuleSet& rs) {
+  Rule r;
+  r.action = Rule::Action::kDuration;
+  r.metric = m.RequiredString("metric");
+  m.RequiredString("type");
+  if (!ValidMetricName(r.metric)) m.FailAt("metric", "invalid metric name \"" + r.metric + "\"");
+  if (std::string why = NamingProblem(r.metric, MetricType::kHistogram); !why.empty()) m.FailAt("metric", why);
+  Rule::Pairing pr;
+  for (const char* key : {"start", "end"}) {
+    auto c = m.OptionalMap(key);
+    if (!c) m.FailAt(key, "missing required field (e.g. {field: message, equals: message sent})");
+    Condition cond = ReadCondition(*c, rs);
+    AssignIds(cond, rs.condition_ids);
+    (std::string(key) == "start" ? pr.start : pr.end) = std::move(cond);
+  }
+  std::string key_field = m.RequiredString("key_field");
+  pr.key_field = rs.fields.Intern(key_field);
+  Result<Duration> timeout = ParseDuration(m.String("timeout", "1h"));
+  if (!timeout.ok()) m.FailAt("timeout", timeout.status().message());
+  pr.timeout = ToSeconds(timeout.value());
+  if (!(pr.timeout > 0)) m.FailAt("timeout", "must be positive");
+  pr.max_pending = static_cast<size_t>(m.Int("max_pending", 100000, 1, 10000000));
+  MetricDef hist;
+  hist.name = r.metric;
+  hist.type = MetricType::kHistogram;
+  hist.help = m.String("help", "");
+  hist.max_series = 1;
+  hist.buckets = m.DoubleList("buckets");
+  if (hist.buckets.empty()) hist.buckets = {1, 5, 30, 60, 300, 900};
+  for (size_t i = 1; i < hist.buckets.size(); ++i) {
+    if (!(hist.buckets[i] > hist.buckets[i - 1])) m.FailAt("buckets", "bucket bounds must increase");
+  }
+  MetricDef unmatched{r.metric + "_unmatched_total", "Ends of " + r.metric + " without an open start, or a second end.",
+                      MetricType::kCounter, {}, {}, {}, 1};
+  MetricDef expired{r.metric + "_expired_total", "Starts of " + r.metric + " not ended within the timeout or dropped past max_pending.",
+                    MetricType::kCounter, {}, {}, {}, 1};
+  MetricDef pending{r.metric + "_pending", "Starts of " + r.metric + " waiting for their end.", MetricType::kGauge,
+                    {}, {}, {}, 1};
+  r.pairing = std::move(pr);
+  rs.timestamp_field = rs.fields.Intern(timestamp_field);
+  m.RejectUnknownKeys();
+  MergeMetricDefs({hist, unmatched, expired, pending}, m.Location("metric") + ": " + m.FieldPath("metric"), rs.metrics);
+  return r;
+}
+
 Rule ReadRule(ConfigMap& m, const std::string& timestamp_field, RuleSet& rs) {
+  if (m.OptionalString("type") == "duration") return ReadDurationRule(m, timestamp_field, rs);
   Rule r;
   MetricDef def;
   def.name = m.RequiredString("metric");
@@ -343,9 +391,18 @@ void ReadRules(ConfigMap& m, const std::string& timestamp_field, RuleSet& out) {
 RuleEngine::RuleEngine(std::shared_ptr<const RuleSet> rules, MetricStore& store)
     : rules_(std::move(rules)) {
   MetricStore::Update update(store);
-  for (const Rule& r : rules_->rules) {
+  for (size_t i = 0; i < rules_->rules.size(); ++i) {
+    const Rule& r = rules_->rules[i];
     Resolved res;
     res.metric = store.FindMetric(r.metric);
+    if (r.pairing) {
+      Pending& p = pending_[i];
+      p.unmatched = store.FindMetric(r.metric + "_unmatched_total");
+      p.expired = store.FindMetric(r.metric + "_expired_total");
+      p.pending = store.FindMetric(r.metric + "_pending");
+      // Exported at 0 from the start, so rate() and absence alerts work at once.
+      for (int id : {p.unmatched, p.expired, p.pending}) update.Series(id, {});
+    }
     bool fixed = std::all_of(r.labels.begin(), r.labels.end(), [](const Rule::Label& l) { return l.field < 0; });
     if (fixed) {
       std::vector<std::string_view> values;
@@ -409,6 +466,13 @@ bool RuleEngine::Apply(MetricStore::Update& update, const Event& event, double e
       i = (*keyed)[k++];
     }
     const Rule& r = rules_->rules[i];
+    if (r.pairing) {
+      if (r.pairing->start.Matches(event, memo_) || r.pairing->end.Matches(event, memo_)) {
+        any = true;
+      }
+      ApplyDuration(update, i, event, event_time);
+      continue;
+    }
     if (r.match && !r.match->Matches(event, memo_)) continue;
     any = true;
     ApplyRule(update, i, event, event_time);
@@ -463,7 +527,67 @@ void RuleEngine::ApplyRule(MetricStore::Update& update, size_t i, const Event& e
     case Rule::Action::kSetTimestamp: update.Set(res.metric, series, event_time); break;
     case Rule::Action::kObserve: update.Observe(res.metric, series, *number * r.scale); break;
     case Rule::Action::kDistinct: update.AddDistinct(res.metric, series, Hash64(value->text), event_time); break;
+    case Rule::Action::kDuration: break;  // ApplyDuration
   }
+}
+
+void RuleEngine::Expire(MetricStore::Update& update, const Rule& r, Pending& p, double now) {
+  const Rule::Pairing& pr = *r.pairing;
+  double expired = 0;
+  while (!p.order.empty()) {
+    auto& [seq, key] = p.order.front();
+    auto it = p.open.find(key);
+    if (it == p.open.end() || it->second.seq != seq) {
+      p.order.pop_front();  // already ended or restarted
+      continue;
+    }
+    if (p.open.size() <= pr.max_pending && it->second.start + pr.timeout > now) break;
+    p.open.erase(it);
+    p.order.pop_front();
+    ++expired;
+  }
+  if (expired > 0) update.Add(p.expired, update.Series(p.expired, {}), expired);
+}
+
+void RuleEngine::ApplyDuration(MetricStore::Update& update, size_t i, const Event& event, double event_time) {
+  const Rule& r = rules_->rules[i];
+  const Rule::Pairing& pr = *r.pairing;
+  Pending& p = pending_[i];
+  const bool start = pr.start.Matches(event, memo_);
+  const bool end = !start && pr.end.Matches(event, memo_);
+  if (start || end) {
+    const FieldValue& k = event.at(pr.key_field);
+    bool scalar = k.kind == FieldValue::Kind::kString || k.kind == FieldValue::Kind::kNumber;
+    if (!scalar || k.text.empty()) {
+      if (end) update.Add(p.unmatched, update.Series(p.unmatched, {}), 1);
+    } else if (start) {
+      // A repeated start restarts the clock: the newest send is the one a receipt answers.
+      uint64_t seq = p.next_seq++;
+      auto [it, fresh] = p.open.try_emplace(std::string(k.text), Pending::Open{event_time, seq});
+      if (!fresh) it->second = Pending::Open{event_time, seq};
+      p.order.emplace_back(seq, it->first);
+    } else {
+      auto it = p.open.find(k.text);
+      if (it == p.open.end()) {
+        update.Add(p.unmatched, update.Series(p.unmatched, {}), 1);
+      } else {
+        update.Observe(resolved_[i].metric, update.Series(resolved_[i].metric, {}),
+                       std::max(0.0, event_time - it->second.start));
+        p.open.erase(it);
+      }
+    }
+  }
+  Expire(update, r, p, event_time);
+  // The deque holds stale entries of ended keys; compact when they dominate.
+  if (p.order.size() > 2 * p.open.size() + 1024) {
+    std::deque<std::pair<uint64_t, std::string>> live;
+    for (auto& e : p.order) {
+      auto it = p.open.find(e.second);
+      if (it != p.open.end() && it->second.seq == e.first) live.push_back(std::move(e));
+    }
+    p.order.swap(live);
+  }
+  update.Set(p.pending, update.Series(p.pending, {}), static_cast<double>(p.open.size()));
 }
 
 }  // namespace botwatch::logs

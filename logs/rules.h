@@ -5,6 +5,7 @@
 // interned to slots); RuleEngine applies it to events with pre-resolved metric
 // ids and, for constant labels, pre-resolved series.
 
+#include <deque>
 #include <memory>
 #include <optional>
 #include <regex>
@@ -40,7 +41,7 @@ struct Condition {
 };
 
 struct Rule {
-  enum class Action { kInc, kAdd, kSet, kSetTimestamp, kDec, kObserve, kDistinct };
+  enum class Action { kInc, kAdd, kSet, kSetTimestamp, kDec, kObserve, kDistinct, kDuration };
   std::string metric;
   Action action = Action::kInc;
   std::optional<Condition> match;
@@ -52,6 +53,15 @@ struct Rule {
     std::string constant;
   };
   std::vector<Label> labels;
+  // type: duration. The histogram is `metric`; the key is an identifier and
+  // never a label, so the pending set is bounded by max_pending, not by labels.
+  struct Pairing {
+    Condition start, end;
+    int key_field = -1;
+    double timeout = 3600;
+    size_t max_pending = 100000;
+  };
+  std::optional<Pairing> pairing;
 };
 
 // Marks matching events as live-feed events (/api/v1/feed). Only the listed
@@ -117,6 +127,23 @@ class RuleEngine {
   std::vector<size_t> always_;
   std::vector<std::string_view> values_;  // reused label buffer
   std::vector<signed char> memo_;         // per-event condition results
+
+  // Open starts of one duration rule. `order` is by start time with lazy
+  // deletion: an entry is live only while `open` still holds its sequence.
+  struct Pending {
+    int unmatched = -1, expired = -1, pending = -1;
+    struct Open {
+      double start;
+      uint64_t seq;
+    };
+    std::unordered_map<std::string, Open, StringHash, std::equal_to<>> open;
+    std::deque<std::pair<uint64_t, std::string>> order;
+    uint64_t next_seq = 0;
+  };
+  std::unordered_map<size_t, Pending> pending_;  // by rule index
+  void ApplyDuration(MetricStore::Update& update, size_t i, const Event& event, double event_time);
+  // Drops open starts older than the timeout, then the oldest past max_pending.
+  void Expire(MetricStore::Update& update, const Rule& r, Pending& p, double now);
 };
 
 }  // namespace botwatch::logs

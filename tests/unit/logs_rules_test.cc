@@ -259,3 +259,47 @@ TEST_CASE("a reload keeps the counts of unchanged metrics and resets changed one
   CHECK(text.find("botwatch_log_lines_total{source=\"app\"} 4\n") != std::string::npos);
   (void)fresh.Stop();
 }
+
+TEST_CASE("duration rules pair start and end by key, count the unpaired and expire by time and bound") {
+  auto config = Load(
+      "      - metric: bot_delivery_seconds\n"
+      "        type: duration\n"
+      "        help: Time from sending a message to its delivery receipt.\n"
+      "        start: {field: message, equals: message sent}\n"
+      "        end: {field: message, equals: message delivered}\n"
+      "        key_field: messageId\n"
+      "        timeout: 1h\n"
+      "        max_pending: 2\n"
+      "        buckets: [1, 5, 30, 60, 300, 900]\n",
+      "    identifiers: [messageId]\n");
+  LogPipeline p(config->logs);
+  Feed(p, {
+              R"({"timestamp":"2026-01-01T00:00:00Z","message":"message sent","messageId":"m1"})",
+              R"({"timestamp":"2026-01-01T00:00:03Z","message":"message delivered","messageId":"m1"})",
+              // a second end for the same key, and an end that never started
+              R"({"timestamp":"2026-01-01T00:00:04Z","message":"message delivered","messageId":"m1"})",
+              R"({"timestamp":"2026-01-01T00:00:05Z","message":"message delivered","messageId":"zz"})",
+              R"({"timestamp":"2026-01-01T00:00:05Z","message":"message sent","messageId":"m2"})",
+          });
+  CHECK(Text(p).find("bot_delivery_seconds_count 1\n") != std::string::npos);
+  CHECK(Text(p).find("bot_delivery_seconds_sum 3\n") != std::string::npos);
+  CHECK(Value(p, "bot_delivery_seconds_unmatched_total") == 2);
+  CHECK(Value(p, "bot_delivery_seconds_pending") == 1);
+  CHECK(Value(p, "bot_delivery_seconds_expired_total") == 0);
+  // Past max_pending (2) the oldest open start (m2) expires early.
+  Feed(p, {
+              R"({"timestamp":"2026-01-01T00:00:06Z","message":"message sent","messageId":"m3"})",
+              R"({"timestamp":"2026-01-01T00:00:07Z","message":"message sent","messageId":"m4"})",
+              R"({"timestamp":"2026-01-01T00:00:08Z","message":"message delivered","messageId":"m2"})",
+          });
+  CHECK(Value(p, "bot_delivery_seconds_expired_total") == 1);
+  CHECK(Value(p, "bot_delivery_seconds_unmatched_total") == 3);
+  CHECK(Value(p, "bot_delivery_seconds_pending") == 2);
+  // An hour of event time later the rest time out.
+  Feed(p, {R"({"timestamp":"2026-01-01T01:00:07Z","message":"other"})"});
+  CHECK(Value(p, "bot_delivery_seconds_expired_total") == 3);
+  CHECK(Value(p, "bot_delivery_seconds_pending") == 0);
+  std::string text = Text(p);
+  CHECK(text.find("bot_delivery_seconds_bucket{le=\"5\"} 1") != std::string::npos);
+  CHECK(text.find("m1") == std::string::npos);
+}
