@@ -9,7 +9,13 @@
 #include <unistd.h>
 #include <strings.h>
 
+#include <fcntl.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <atomic>
 #include <cerrno>
+#include <condition_variable>
+#include <set>
 #include <chrono>
 #include <cstring>
 #include <mutex>
@@ -283,6 +289,144 @@ int InitSsl(void* ssl_ctx, void*) {
 
 }  // namespace
 
+// civetweb built without USE_IPV6 cannot parse "[..]:port" at all. The relay
+// owns the IPv6 socket and copies bytes both ways to civetweb's internal
+// 127.0.0.1 listener; TLS passes through untouched.
+class Ipv6Relay {
+ public:
+  static Result<std::unique_ptr<Ipv6Relay>> Listen(const std::string& address, int max_connections) {
+    size_t close_bracket = address.rfind(']');
+    std::string host = address.substr(1, close_bracket - 1);
+    std::string port = address.substr(close_bracket + 2);
+    sockaddr_in6 sa{};
+    sa.sin6_family = AF_INET6;
+    sa.sin6_port = htons(static_cast<uint16_t>(std::stoi(port)));
+    if (::inet_pton(AF_INET6, host.c_str(), &sa.sin6_addr) != 1) {
+      return Status::Error("cannot listen on " + address + ": \"" + host + "\" is not an IPv6 address");
+    }
+    int fd = ::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return Status::Error("cannot listen on " + address + ": " + std::strerror(errno));
+    int one = 1, v6only = host == "::" ? 0 : 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only);
+    int rc = ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
+    if (rc == 0) rc = ::listen(fd, 1024);
+    if (rc != 0) {
+      int err = errno;
+      ::close(fd);
+      std::string why = err == EADDRINUSE ? "address already in use" : std::strerror(err);
+      if (err == EACCES) why += " (ports below 1024 need root or CAP_NET_BIND_SERVICE)";
+      if (err == EADDRNOTAVAIL) why = "no interface has this address";
+      return Status::Error("cannot listen on " + address + ": " + why);
+    }
+    socklen_t len = sizeof sa;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len);
+    std::unique_ptr<Ipv6Relay> relay(new Ipv6Relay());
+    relay->listen_fd_ = fd;
+    relay->port_ = ntohs(sa.sin6_port);
+    relay->max_connections_ = max_connections;
+    return relay;
+  }
+
+  void Start(int target_port) {
+    target_port_ = target_port;
+    if (::pipe2(wake_, O_CLOEXEC) != 0) wake_[0] = wake_[1] = -1;
+    acceptor_ = std::thread([this] { AcceptLoop(); });
+  }
+
+  int port() const { return port_; }
+
+  ~Ipv6Relay() {
+    stop_ = true;
+    if (wake_[1] >= 0) (void)!::write(wake_[1], "x", 1);
+    if (acceptor_.joinable()) acceptor_.join();
+    std::unique_lock<std::mutex> lock(mu_);
+    for (int fd : open_) ::shutdown(fd, SHUT_RDWR);
+    done_.wait(lock, [this] { return active_ == 0; });
+    ::close(listen_fd_);
+    for (int fd : wake_) if (fd >= 0) ::close(fd);
+  }
+
+ private:
+  Ipv6Relay() = default;
+
+  void AcceptLoop() {
+    while (!stop_) {
+      pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {wake_[0], POLLIN, 0}};
+      if (::poll(fds, wake_[0] >= 0 ? 2 : 1, 1000) <= 0 || !(fds[0].revents & POLLIN)) continue;
+      int client = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (client < 0) continue;
+      int upstream = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      sockaddr_in to{};
+      to.sin_family = AF_INET;
+      to.sin_port = htons(static_cast<uint16_t>(target_port_));
+      to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      std::unique_lock<std::mutex> lock(mu_);
+      // Bounded like civetweb's own pool: past it, a flood is refused, not queued.
+      if (active_ >= max_connections_ || upstream < 0 ||
+          ::connect(upstream, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) {
+        ::close(client);
+        if (upstream >= 0) ::close(upstream);
+        continue;
+      }
+      int one = 1;
+      ::setsockopt(client, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      ::setsockopt(upstream, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      ++active_;
+      open_.insert(client);
+      open_.insert(upstream);
+      std::thread([this, client, upstream] { Copy(client, upstream); }).detach();
+    }
+  }
+
+  // Both directions on one thread; a half-close is passed on, so a client that
+  // shuts down its sending side still gets the answer.
+  void Copy(int a, int b) {
+    bool open_in[2] = {true, true};  // a->b, b->a
+    char buf[16384];
+    while (open_in[0] || open_in[1]) {
+      pollfd fds[2] = {{a, static_cast<short>(open_in[0] ? POLLIN : 0), 0},
+                       {b, static_cast<short>(open_in[1] ? POLLIN : 0), 0}};
+      if (::poll(fds, 2, -1) < 0 && errno != EINTR) break;
+      bool failed = false;
+      for (int i = 0; i < 2 && !failed; ++i) {
+        if (!open_in[i] || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+        int from = i == 0 ? a : b, to = i == 0 ? b : a;
+        ssize_t n = ::read(from, buf, sizeof buf);
+        if (n <= 0) {
+          if (n < 0) failed = true;
+          open_in[i] = false;
+          ::shutdown(to, SHUT_WR);
+          continue;
+        }
+        for (ssize_t off = 0; off < n && !failed;) {
+          ssize_t w = ::send(to, buf + off, static_cast<size_t>(n - off), MSG_NOSIGNAL);
+          if (w <= 0) failed = true; else off += w;
+        }
+      }
+      if (failed) break;
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    open_.erase(a);
+    open_.erase(b);
+    ::close(a);
+    ::close(b);
+    if (--active_ == 0) done_.notify_all();
+  }
+
+  int listen_fd_ = -1;
+  int port_ = 0;
+  int target_port_ = 0;
+  int max_connections_ = 0;
+  int wake_[2] = {-1, -1};
+  std::atomic<bool> stop_{false};
+  std::thread acceptor_;
+  std::mutex mu_;
+  std::condition_variable done_;
+  std::set<int> open_;
+  int active_ = 0;
+};
+
 WebServer::~WebServer() = default;
 
 void WebServer::SetAuth(std::shared_ptr<BasicAuth> auth) { dispatcher_->SetAuth(std::move(auth)); }
@@ -295,11 +439,7 @@ Status WebServer::CheckBindable(const std::string& address) {
   std::string host = address.substr(0, colon);
   const std::string port = address.substr(colon + 1);
   if (!host.empty() && host.front() == '[') {
-    if (!mg_check_feature(8)) {
-      return Status::Error("cannot listen on " + address + ": this civetweb library was built without IPv6 (Debian 12's "
-                           "libcivetweb is); listen on an IPv4 address (:" + port + " is every IPv4 interface)");
-    }
-    return Status::Ok();  // civetweb binds it and says if it cannot
+    return Status::Ok();  // civetweb, or the relay when it lacks IPv6, binds it and names the cause
   }
   if (host.empty()) host = "0.0.0.0";
   if (host == "localhost") host = "127.0.0.1";
@@ -343,6 +483,10 @@ Result<std::unique_ptr<WebServer>> WebServer::Start(const std::vector<std::strin
                                                     WebServerOptions web_options) {
   if (listen_addresses.empty()) return Status::Error("no --web.listen-address to serve on");
   std::string spec;
+  // Per address: the relay serving it (IPv6 without civetweb support) or null.
+  std::vector<std::unique_ptr<Ipv6Relay>> relays;
+  const bool civet_ipv6 = mg_check_feature(8) != 0;
+  const int max_relayed = web_options.threads + web_options.spare_threads;
   for (const std::string& address : listen_addresses) {
     std::string one = CivetListenSpec(address);
     if (one.empty()) {
@@ -350,6 +494,13 @@ Result<std::unique_ptr<WebServer>> WebServer::Start(const std::vector<std::strin
                            "127.0.0.1:10117)");
     }
     if (Status st = CheckBindable(address); !st.ok()) return st;
+    relays.emplace_back();
+    if (address.front() == '[' && !civet_ipv6) {
+      Result<std::unique_ptr<Ipv6Relay>> relay = Ipv6Relay::Listen(address, max_relayed);
+      if (!relay.ok()) return relay.status();
+      relays.back() = std::move(relay).value();
+      one = "127.0.0.1:0";
+    }
     // "s" makes the port TLS-only; civetweb then never answers plain HTTP on it.
     spec += (spec.empty() ? "" : ",") + one + (tls ? "s" : "");
   }
@@ -398,6 +549,14 @@ Result<std::unique_ptr<WebServer>> WebServer::Start(const std::vector<std::strin
   }
   ws->server_->addHandler("/", ws->dispatcher_.get());
   std::vector<int> ports = ws->server_->getListeningPorts();
+  for (size_t i = 0; i < relays.size() && i < ports.size(); ++i) {
+    if (!relays[i]) continue;
+    relays[i]->Start(ports[i]);
+    ports[i] = relays[i]->port();
+  }
+  for (std::unique_ptr<Ipv6Relay>& relay : relays) {
+    if (relay) ws->relays_.push_back(std::move(relay));
+  }
   ws->port_ = ports.empty() ? 0 : ports.front();
   ws->tls_ = tls != nullptr;
   return ws;
