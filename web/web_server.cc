@@ -18,6 +18,7 @@
 #include <set>
 #include <chrono>
 #include <cstring>
+#include <map>
 #include <mutex>
 #include <thread>
 #include <optional>
@@ -76,11 +77,39 @@ void ForceClose(mg_connection* conn) {
   }
 }
 
+// Real client address of each relayed connection, keyed by the relay's own
+// 127.0.0.1 source port (the remote port civetweb sees). Without it every IPv6
+// client would share 127.0.0.1's wrong-password budget with local scrapers.
+class RelayPeers {
+ public:
+  void Note(int port, std::string peer) {
+    std::lock_guard<std::mutex> lock(mu_);
+    peers_[port] = std::move(peer);
+  }
+  void Forget(int port) {
+    std::lock_guard<std::mutex> lock(mu_);
+    peers_.erase(port);
+  }
+  std::string Of(const mg_request_info* ri) {
+    std::string addr = ri->remote_addr;
+    if (addr != "127.0.0.1") return addr;
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = peers_.find(ri->remote_port);
+    return it == peers_.end() ? addr : it->second;
+  }
+
+ private:
+  std::mutex mu_;
+  std::map<int, std::string> peers_;
+};
+
 }  // namespace
 
 class WebServer::Dispatcher : public CivetHandler {
  public:
   explicit Dispatcher(HttpHandler handler) : handler_(std::move(handler)) {}
+
+  RelayPeers& peers() { return peers_; }
 
   bool handleGet(CivetServer*, mg_connection* conn) override { return Handle(conn, "GET"); }
   bool handlePost(CivetServer*, mg_connection* conn) override { return Handle(conn, "POST"); }
@@ -116,7 +145,7 @@ class WebServer::Dispatcher : public CivetHandler {
     if (req.path != "/-/healthy") {
       std::shared_ptr<BasicAuth> auth = Auth();
       if (auth) {
-        AuthResult result = auth->Check(mg_get_header(conn, "Authorization"), ri->remote_addr);
+        AuthResult result = auth->Check(mg_get_header(conn, "Authorization"), peers_.Of(ri));
         if (result != AuthResult::kAllowed) {
           SendRefusal(conn, req.method, result);
           return true;
@@ -253,6 +282,7 @@ class WebServer::Dispatcher : public CivetHandler {
   HttpHandler handler_;
   std::mutex auth_mu_;
   std::shared_ptr<BasicAuth> auth_;
+  RelayPeers peers_;
 };
 
 namespace {
@@ -328,8 +358,9 @@ class Ipv6Relay {
     return relay;
   }
 
-  void Start(int target_port) {
+  void Start(int target_port, RelayPeers* peers) {
     target_port_ = target_port;
+    peers_ = peers;
     if (::pipe2(wake_, O_CLOEXEC) != 0) wake_[0] = wake_[1] = -1;
     acceptor_ = std::thread([this] { AcceptLoop(); });
   }
@@ -354,7 +385,9 @@ class Ipv6Relay {
     while (!stop_) {
       pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {wake_[0], POLLIN, 0}};
       if (::poll(fds, wake_[0] >= 0 ? 2 : 1, 1000) <= 0 || !(fds[0].revents & POLLIN)) continue;
-      int client = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      sockaddr_in6 from{};
+      socklen_t from_len = sizeof from;
+      int client = ::accept4(listen_fd_, reinterpret_cast<sockaddr*>(&from), &from_len, SOCK_CLOEXEC);
       if (client < 0) continue;
       int upstream = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
       sockaddr_in to{};
@@ -372,16 +405,26 @@ class Ipv6Relay {
       int one = 1;
       ::setsockopt(client, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
       ::setsockopt(upstream, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      sockaddr_in local{};
+      socklen_t local_len = sizeof local;
+      ::getsockname(upstream, reinterpret_cast<sockaddr*>(&local), &local_len);
+      const int relay_port = ntohs(local.sin_port);
+      char text[INET6_ADDRSTRLEN] = "";
+      ::inet_ntop(AF_INET6, &from.sin6_addr, text, sizeof text);
+      std::string peer = text;
+      // A dual-stack [::] shows IPv4 clients as ::ffff:a.b.c.d.
+      if (peer.rfind("::ffff:", 0) == 0 && peer.find('.') != std::string::npos) peer = peer.substr(7);
+      peers_->Note(relay_port, peer);
       ++active_;
       open_.insert(client);
       open_.insert(upstream);
-      std::thread([this, client, upstream] { Copy(client, upstream); }).detach();
+      std::thread([this, client, upstream, relay_port] { Copy(client, upstream, relay_port); }).detach();
     }
   }
 
   // Both directions on one thread; a half-close is passed on, so a client that
   // shuts down its sending side still gets the answer.
-  void Copy(int a, int b) {
+  void Copy(int a, int b, int relay_port) {
     bool open_in[2] = {true, true};  // a->b, b->a
     char buf[16384];
     while (open_in[0] || open_in[1]) {
@@ -406,6 +449,8 @@ class Ipv6Relay {
       }
       if (failed) break;
     }
+    // Forgotten before the port is closed and free for another relay.
+    peers_->Forget(relay_port);
     std::lock_guard<std::mutex> lock(mu_);
     open_.erase(a);
     open_.erase(b);
@@ -417,6 +462,7 @@ class Ipv6Relay {
   int listen_fd_ = -1;
   int port_ = 0;
   int target_port_ = 0;
+  RelayPeers* peers_ = nullptr;
   int max_connections_ = 0;
   int wake_[2] = {-1, -1};
   std::atomic<bool> stop_{false};
@@ -551,7 +597,7 @@ Result<std::unique_ptr<WebServer>> WebServer::Start(const std::vector<std::strin
   std::vector<int> ports = ws->server_->getListeningPorts();
   for (size_t i = 0; i < relays.size() && i < ports.size(); ++i) {
     if (!relays[i]) continue;
-    relays[i]->Start(ports[i]);
+    relays[i]->Start(ports[i], &ws->dispatcher_->peers());
     ports[i] = relays[i]->port();
   }
   for (std::unique_ptr<Ipv6Relay>& relay : relays) {
