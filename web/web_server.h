@@ -79,6 +79,8 @@ struct WebServerOptions {
 
 using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
 
+class Ipv6Relay;
+
 class WebServer {
  public:
   ~WebServer();
@@ -86,7 +88,10 @@ class WebServer {
   WebServer& operator=(const WebServer&) = delete;
 
   // Binds every one of `listen_addresses` ("host:port", ":port", "[v6]:port");
-  // port 0 picks a free one (port() is the first address's).
+  // port 0 picks a free one (port() is the first address's). When civetweb
+  // lacks IPv6 (Debian 12's), an IPv6 address is served through a relay to an
+  // internal 127.0.0.1 port, so the handlers see 127.0.0.1 as the client; "[::]"
+  // also takes IPv4 (dual stack, as Go exporters do).
   // With `tls`, the port speaks TLS only: a plain HTTP request gets no answer.
   static Result<std::unique_ptr<WebServer>> Start(const std::vector<std::string>& listen_addresses, HttpHandler handler,
                                                   const TlsServerConfig* tls = nullptr,
@@ -110,6 +115,7 @@ class WebServer {
   class Dispatcher;
   std::unique_ptr<Dispatcher> dispatcher_;
   std::unique_ptr<CivetServer> server_;  // after dispatcher_: destroyed first
+  std::vector<std::unique_ptr<Ipv6Relay>> relays_;  // after server_: stopped before it
   int port_ = 0;
   bool tls_ = false;
 };
