@@ -62,6 +62,7 @@ void Agent::Install(std::shared_ptr<const Config> config) {
     std::lock_guard<std::mutex> lock(links_mu_);
     links_ = config->links;
   }
+  InstallRemoteWrite(*config);
   config_ = std::move(config);
   scheduler_->Start();
   loaded_ = true;
@@ -198,6 +199,7 @@ Status Agent::Reload() {
 void Agent::Stop(Duration grace) {
   std::lock_guard<std::mutex> lock(reload_mu_);
   if (feed_) feed_->Shutdown();
+  StopRemoteWrite();
   if (scheduler_) scheduler_->Stop(grace);
   scheduler_.reset();
   std::unique_lock<std::shared_mutex> feed(feed_mu_);  // no delivery after the counts are saved
@@ -208,13 +210,45 @@ int Agent::port() const { return web_ ? web_->port() : 0; }
 
 bool Agent::Ready() const { return loaded_ && cache_.AllRan(); }
 
-std::string Agent::RenderMetrics() const {
+Families Agent::CollectFamilies() const {
   Families families = self_registry_->Collect();
   MergeFamilies(families, SelfProcessFamilies(procfs_));
   MergeFamilies(families, CollectorFamilies(Snapshots()));
   if (feed_) MergeFamilies(families, feed_->Collect());
   if (auto logs = Logs()) MergeFamilies(families, logs->Collect());
-  return SerializeFamilies(families);
+  {
+    std::lock_guard<std::mutex> lock(writers_mu_);
+    MergeFamilies(families, push::RemoteWriteFamilies(writers_));
+  }
+  return families;
+}
+
+std::string Agent::RenderMetrics() const { return SerializeFamilies(CollectFamilies()); }
+
+void Agent::StopRemoteWrite() {
+  std::vector<std::unique_ptr<push::RemoteWriter>> old;
+  {
+    std::lock_guard<std::mutex> lock(writers_mu_);
+    old.swap(writers_);
+  }
+  for (auto& w : old) w->Stop();  // outside the lock: a send in flight may take up to its timeout
+}
+
+void Agent::InstallRemoteWrite(const Config& config) {
+  StopRemoteWrite();
+  const std::string& state_dir = config.logs->state_dir;
+  static std::atomic<bool> warned{false};
+  if (!config.remote_write.empty() && state_dir.empty() && !warned.exchange(true)) {
+    logging::Warn("state_dir is not set: remote_write keeps unsent samples in memory only, so a restart while "
+                  "the receiver is unreachable loses them; set state_dir to keep them on disk");
+  }
+  std::vector<std::unique_ptr<push::RemoteWriter>> fresh;
+  for (const auto& rw : config.remote_write) {
+    fresh.push_back(std::make_unique<push::RemoteWriter>(rw, state_dir, [this] { return CollectFamilies(); }));
+  }
+  for (auto& w : fresh) w->Start();
+  std::lock_guard<std::mutex> lock(writers_mu_);
+  writers_ = std::move(fresh);
 }
 
 std::string Agent::RenderStatusJson() const {
@@ -246,6 +280,12 @@ std::string Agent::RenderStatusJson() const {
     if (!links_.alertmanager.empty()) links["alertmanager"] = links_.alertmanager;
   }
   body["data"]["links"] = std::move(links);
+  nlohmann::json remotes = nlohmann::json::array();
+  {
+    std::lock_guard<std::mutex> lock(writers_mu_);
+    for (const auto& w : writers_) remotes.push_back(w->Status());
+  }
+  body["data"]["remote_write"] = std::move(remotes);
   // Replace invalid UTF-8 rather than throw: messages may quote peer output.
   return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }

@@ -21,6 +21,7 @@
 #include "agent/summary.h"
 #include "collectors/lib/procfs.h"
 #include "logs/current_pipeline.h"
+#include "push/remote_writer.h"
 #include "web/web_config.h"
 #include "web/web_server.h"
 
@@ -75,6 +76,8 @@ class Agent {
 
   // Endpoint bodies, exposed for tests.
   std::string RenderMetrics() const;
+  // Every family /metrics shows: the one source of /metrics and remote_write.
+  Families CollectFamilies() const;
   std::string RenderStatusJson() const;
   bool Ready() const;
 
@@ -91,6 +94,9 @@ class Agent {
   // handed over; stopped (state saved) by Stop().
   void InstallLogs(const Config& config);
   std::shared_ptr<logs::LogPipeline> Logs() const;
+  // remote_write: replaced on reload (the disk queue carries over).
+  void InstallRemoteWrite(const Config& config);
+  void StopRemoteWrite();
 
   Options options_;
   ProcFs procfs_;
@@ -114,6 +120,8 @@ class Agent {
   std::unique_ptr<WebServer> web_;
   mutable std::mutex logs_mu_;  // guards the pointer only; scrapes read while a reload swaps
   std::shared_ptr<logs::LogPipeline> logs_;
+  mutable std::mutex writers_mu_;  // guards the list; writers lock themselves
+  std::vector<std::unique_ptr<push::RemoteWriter>> writers_;
   std::shared_mutex feed_mu_;  // shared: a delivery to logs_ in progress; unique: InstallLogs
 };
 

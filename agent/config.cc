@@ -147,6 +147,7 @@ Result<std::shared_ptr<const Config>> LoadConfigText(const std::string& text, Co
       }
     });
     ReadIndependently([&] { config->logs = logs::ReadLogsConfig(top); });
+    ReadIndependently([&] { config->remote_write = push::ReadRemoteWriteConfig(top); });
     ReadIndependently([&] { top.RejectUnknownKeys(); });
     if (!errors.empty()) {
       std::vector<std::string> sorted = errors.Sorted();

@@ -13,6 +13,7 @@
 #include "agent/feed.h"
 #include "base/status.h"
 #include "collectors/collector.h"
+#include "push/remote_write_config.h"
 
 namespace botwatch {
 namespace logs {
@@ -47,6 +48,7 @@ struct Config {
   LinksConfig links;
   // The log pipeline's sources and rules (logs/log_config.h); never null.
   std::shared_ptr<const logs::LogsConfig> logs;
+  std::vector<push::RemoteWriteConfig> remote_write;
 };
 
 // Reads and validates `path`. Errors are one line: "file:line:col: field: message".

@@ -104,6 +104,8 @@ ProbeResponse PerformHop(const ProbeRequest& request, const Hop& hop, Duration t
   curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, request.tls_verify ? 1L : 0L);
   curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, request.tls_verify ? 2L : 0L);
   if (!request.ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, request.ca_file.c_str());
+  if (!request.cert_file.empty()) curl_easy_setopt(curl, CURLOPT_SSLCERT, request.cert_file.c_str());
+  if (!request.key_file.empty()) curl_easy_setopt(curl, CURLOPT_SSLKEY, request.key_file.c_str());
   if (hop.method == "HEAD") {
     curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);  // a custom HEAD would wait for a body that never comes
   } else if (hop.method != "GET") {

@@ -28,6 +28,7 @@ struct ProbeRequest {
   size_t max_body_bytes = 1 << 20;  // the rest is read (so timings cover it) but not kept
   bool tls_verify = true;
   std::string ca_file;
+  std::string cert_file, key_file;  // a client certificate (remote_write tls_config)
   // 0: a 3xx is the answer. Otherwise up to this many redirects are followed;
   // `headers` and `body` go only to the request's own origin (scheme, host and
   // port): once a redirect leaves it they are dropped for the rest of the chain,

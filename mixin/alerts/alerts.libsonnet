@@ -441,6 +441,25 @@
               runbook_url: $._config.runbookURL + '#botwatchconfigreloadfailed',
             },
           },
+          {
+            alert: "BotwatchRemoteWriteStalled",
+            // Samples wait, yet the receiver accepted nothing for 10 minutes (last
+            // success 0 = never). Pending bytes rule out an idle remote. The pushing
+            // instance cannot deliver this alert's input itself: it needs a scrape
+            // of botwatch or a second remote that still works.
+            expr: |||
+              (time() - botwatch_remote_write_last_success_timestamp_seconds{%(botwatchSelector)s}) > 600
+              and on (instance, job, remote)
+              botwatch_remote_write_pending_bytes{%(botwatchSelector)s} > 0
+            ||| % $._config,
+            'for': "5m",
+            labels: $._config.commonLabels + {'severity': 'warning', 'component': 'botwatch'},
+            annotations: {
+              summary: "botwatch cannot push to remote_write {{ $labels.remote }} on {{ $labels.instance }}",
+              description: "The receiver of remote {{ $labels.remote }} accepted no samples for {{ $value | humanizeDuration }} while samples wait; they are kept up to the remote's buffer, then dropped. /api/v1/status (remote_write) has the last error.",
+              runbook_url: $._config.runbookURL + '#botwatchremotewritestalled',
+            },
+          },
         ],
       },
     ],

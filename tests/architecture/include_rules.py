@@ -24,7 +24,8 @@ ALLOWED = {
     'collectors/lib': {'base', 'collectors'},  # 'collectors': the framework only (FRAMEWORK)
     'collectors': {'base', 'collectors/lib'},
     'supervise': {'base', 'logs', 'collectors', 'collectors/lib'},
-    'agent': {'base', 'logs', 'web', 'supervise', 'collectors', 'collectors/lib'},
+    'push': {'base', 'collectors/lib'},
+    'agent': {'base', 'logs', 'web', 'supervise', 'push', 'collectors', 'collectors/lib'},
 }
 # collectors/ files that are the framework, not a plug-in: anyone in collectors/ may use them.
 FRAMEWORK = {'collector', 'registry', 'snapshot'}
