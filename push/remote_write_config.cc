@@ -81,7 +81,10 @@ RemoteWriteConfig ReadOne(ConfigMap& m, std::set<std::string>& names) {
     std::string user = b->RequiredString("username");
     Secret password = b->RequiredSecret("password");
     b->RejectUnknownKeys();
-    c.headers.emplace_back("Authorization: Basic " + Base64(user + ":" + password.reveal()));
+    std::string token = Base64(user + ":" + password.reveal());
+    c.headers.emplace_back("Authorization: Basic " + token);
+    c.redact.push_back(password);
+    c.redact.emplace_back(token);
   }
   if (auto a = m.OptionalMap("authorization")) {
     if (!c.headers.empty()) m.FailAt("authorization", "set basic_auth or authorization, not both");
@@ -89,6 +92,7 @@ RemoteWriteConfig ReadOne(ConfigMap& m, std::set<std::string>& names) {
     Secret credentials = a->RequiredSecret("credentials");
     a->RejectUnknownKeys();
     c.headers.emplace_back("Authorization: " + type + " " + credentials.reveal());
+    c.redact.push_back(credentials);
   }
   for (const auto& [k, v] : m.StringMap("headers")) {
     std::string lower = k;
@@ -98,6 +102,7 @@ RemoteWriteConfig ReadOne(ConfigMap& m, std::set<std::string>& names) {
       m.FailAt("headers", "header \"" + k + "\" is set by botwatch (use basic_auth or authorization for credentials)");
     }
     c.headers.emplace_back(k + ": " + v);
+    if (!v.empty()) c.redact.emplace_back(v);
   }
   if (auto t = m.OptionalMap("tls_config")) {
     c.ca_file = t->String("ca_file", "");

@@ -20,6 +20,9 @@ struct RemoteWriteConfig {
   Duration interval = std::chrono::seconds(15);
   std::vector<std::pair<std::string, std::string>> external_labels;  // sorted; instance defaults to the host name
   std::vector<Secret> headers;  // "Name: value" lines, auth included; values may be credentials
+  // Every credential as it may come back in a receiver's error text (password,
+  // token, the base64 user:password, header values), redacted from messages.
+  std::vector<Secret> redact;
   bool tls_verify = true;
   std::string ca_file, cert_file, key_file;
   Duration timeout = std::chrono::seconds(10);

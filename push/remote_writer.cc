@@ -88,7 +88,7 @@ void RemoteWriter::SendOnce() {
   ProbeResponse resp = PerformHttp(req, config_.timeout);
 
   std::vector<const Secret*> secrets;
-  for (const Secret& h : config_.headers) secrets.push_back(&h);
+  for (const Secret& h : config_.redact) secrets.push_back(&h);
   std::lock_guard<std::mutex> lock(mu_);
   bool success = resp.ok() && resp.status >= 200 && resp.status < 300;
   bool retry = !resp.ok() || resp.status >= 500 || resp.status == 429;

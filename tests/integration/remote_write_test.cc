@@ -1,0 +1,237 @@
+// remote_write against real receivers started here on 127.0.0.1: Prometheus
+// (--web.enable-remote-write-receiver) and VictoriaMetrics, queried back through
+// their HTTP APIs; and loopback receivers that answer 429 or 401.
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+#include <signal.h>
+
+#include <chrono>
+#include <mutex>
+#include <thread>
+
+#include "base/unix_time.h"
+#include "push/write_request.h"
+#include "tests/support/botwatch_process.h"
+#include "tests/support/http_client.h"
+#include "tests/support/loopback_server.h"
+#include "tests/support/temp_dir.h"
+#include "tests/support/write_request_decoder.h"
+
+using namespace botwatch::testing;
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+namespace {
+
+std::unique_ptr<ChildProcess> StartVictoriaMetrics(int port, const std::string& dir) {
+  auto p = std::make_unique<ChildProcess>(
+      std::vector<std::string>{"/usr/bin/victoria-metrics", "-httpListenAddr=127.0.0.1:" + std::to_string(port),
+                               "-storageDataPath=" + dir + "/vm", "-loggerLevel=ERROR"},
+      dir + "/vm.log");
+  bool up = Eventually([&] { return HttpGet("http://127.0.0.1:" + std::to_string(port) + "/health").status == 200; },
+                       20s, 50ms);
+  INFO(p->Log());
+  REQUIRE(up);
+  return p;
+}
+
+std::unique_ptr<ChildProcess> StartPrometheus(int port, const TempDir& dir) {
+  std::string config = dir.Write("prometheus.yml", "global: {}\n");
+  auto p = std::make_unique<ChildProcess>(
+      std::vector<std::string>{"/usr/bin/prometheus", "--config.file=" + config, "--storage.tsdb.path=" + dir.path() + "/prom",
+                               "--web.listen-address=127.0.0.1:" + std::to_string(port),
+                               "--web.enable-remote-write-receiver", "--log.level=error"},
+      dir.path() + "/prometheus.log");
+  bool up = Eventually([&] { return HttpGet("http://127.0.0.1:" + std::to_string(port) + "/-/ready").status == 200; },
+                       30s, 100ms);
+  INFO(p->Log());
+  REQUIRE(up);
+  return p;
+}
+
+json GetJson(const std::string& url) {
+  HttpResult r = HttpGet(url);
+  if (r.status != 200) return json();
+  return json::parse(r.body, nullptr, false);
+}
+
+// Timestamps (ms) of one series in VictoriaMetrics, through /api/v1/export.
+[[maybe_unused]] std::vector<int64_t> VmTimestamps(int port, const std::string& selector) {
+  HttpResult r = HttpGet("http://127.0.0.1:" + std::to_string(port) + "/api/v1/export?match[]=" + selector);
+  std::vector<int64_t> out;
+  if (r.status != 200 || r.body.empty()) return out;
+  json line = json::parse(r.body.substr(0, r.body.find('\n')), nullptr, false);
+  if (!line.is_object()) return out;
+  for (const auto& t : line["timestamps"]) out.push_back(t.get<int64_t>());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+json RemoteStatus(Botwatch& bw) {
+  json s = GetJson(bw.Url("/api/v1/status"));
+  if (!s.is_object()) return json();
+  return s["data"]["remote_write"];
+}
+
+}  // namespace
+
+TEST_CASE("remote_write: series arrive in Prometheus and VictoriaMetrics with the external labels") {
+  TempDir dir;
+  int vm_port = UnusedPort();
+  int prom_port = UnusedPort();
+  auto vm = StartVictoriaMetrics(vm_port, dir.path());
+  auto prom = StartPrometheus(prom_port, dir);
+  std::string config = dir.Write(
+      "bw.yaml", "state_dir: " + dir.path() + "/state\n" +
+                     "remote_write:\n"
+                     "  - url: http://127.0.0.1:" + std::to_string(vm_port) + "/api/v1/write\n"
+                     "    name: vm\n"
+                     "    interval: 500ms\n"
+                     "    external_labels: {app: it-bot, instance: bot-1}\n"
+                     "  - url: http://127.0.0.1:" + std::to_string(prom_port) + "/api/v1/write\n"
+                     "    name: prom\n"
+                     "    interval: 500ms\n"
+                     "    external_labels: {app: it-bot}\n");
+  Botwatch bw(config, dir.path());
+  REQUIRE(bw.WaitStarted());
+
+  // Prometheus: a histogram's series too (the receiver keeps its le labels).
+  std::string prom_q = "http://127.0.0.1:" + std::to_string(prom_port) + "/api/v1/query?query=";
+  bool arrived = Eventually(
+      [&] {
+        json r = GetJson(prom_q + "botwatch_build_info%7Bapp%3D%22it-bot%22%7D");
+        return r.is_object() && r["data"]["result"].size() == 1;
+      },
+      20s, 200ms);
+  REQUIRE(arrived);
+  json r = GetJson(prom_q + "botwatch_build_info%7Bapp%3D%22it-bot%22%7D");
+  const json& metric = r["data"]["result"][0]["metric"];
+  CHECK(metric["instance"].get<std::string>().size() > 0);  // the host name by default
+  CHECK(metric.contains("version"));
+  // Self metrics of the push itself are pushed, with the remote label.
+  REQUIRE(Eventually(
+      [&] {
+        json s = GetJson(prom_q + "botwatch_remote_write_samples_sent_total%7Bremote%3D%22prom%22%7D");
+        return s.is_object() && s["data"]["result"].size() == 1;
+      },
+      10s, 200ms));
+
+  // VictoriaMetrics: the configured instance, and every series /metrics shows.
+  std::string vm_q = "http://127.0.0.1:" + std::to_string(vm_port) + "/api/v1/series?match[]=";
+  REQUIRE(Eventually([&] {
+    json s = GetJson(vm_q + "%7Bapp%3D%22it-bot%22%7D");
+    return s.is_object() && s["data"].size() >= 10;
+  }, 20s, 200ms));
+  json series = GetJson(vm_q + "%7Bapp%3D%22it-bot%22%7D");
+  for (const auto& s : series["data"]) CHECK(s["instance"] == "bot-1");
+  std::string metrics = HttpGet(bw.Url("/metrics")).body;
+  for (const char* name : {"process_resident_memory_bytes", "botwatch_config_last_reload_successful",
+                           "botwatch_remote_write_pending_bytes"}) {
+    INFO(name);
+    CHECK(metrics.find(name) != std::string::npos);
+    bool found = false;
+    for (const auto& s : series["data"]) found = found || s["__name__"] == name;
+    CHECK(found);
+  }
+  json status = RemoteStatus(bw);
+  REQUIRE(status.size() == 2);
+  CHECK(status[0]["name"] == "vm");
+  CHECK(status[0]["buffer"] == "disk");
+  CHECK(status[0]["last_success"] != "");
+}
+
+TEST_CASE("remote_write: a receiver answering 429 with Retry-After, then recovering, gets everything") {
+  TempDir dir;
+  std::mutex mu;
+  std::vector<double> request_times;
+  std::vector<int64_t> stored;  // timestamps of botwatch_build_info accepted
+  LoopbackServer receiver([&](const StubRequest& req) {
+    std::lock_guard<std::mutex> lock(mu);
+    request_times.push_back(botwatch::UnixNow());
+    StubResponse resp;
+    if (request_times.size() <= 3) {
+      resp.status = 429;
+      resp.headers.emplace_back("Retry-After", "1");
+      resp.body = "slow down";
+      return resp;
+    }
+    CHECK(req.Header("Content-Encoding") == "snappy");
+    CHECK(req.Header("Content-Type") == "application/x-protobuf");
+    CHECK(req.Header("X-Prometheus-Remote-Write-Version") == "0.1.0");
+    CHECK_FALSE(req.Header("User-Agent").empty());
+    std::string raw;
+    REQUIRE(botwatch::push::SnappyUncompress(req.body, &raw));
+    for (const auto& s : Decode(raw)) {
+      if (Name(s) == "botwatch_build_info") stored.push_back(s.samples.at(0).second);
+    }
+    resp.status = 204;
+    return resp;
+  });
+  std::string config = dir.Write("bw.yaml", "remote_write:\n"
+                                            "  - url: " + receiver.Url("/push") + "\n"
+                                            "    interval: 200ms\n");
+  Botwatch bw(config, dir.path());
+  REQUIRE(bw.WaitStarted());
+  REQUIRE(Eventually([&] {
+    json s = RemoteStatus(bw);
+    return s.size() == 1 && s[0]["samples_sent"].get<uint64_t>() > 0 && s[0]["pending_samples"] == 0;
+  }, 20s, 50ms));
+  bw.process().Signal(SIGTERM);
+  bw.process().WaitExit(10s);
+  std::lock_guard<std::mutex> lock(mu);
+  REQUIRE(request_times.size() >= 4);
+  // Retry-After: 1 was honoured between the refused attempts.
+  for (size_t i = 1; i <= 3; ++i) CHECK(request_times[i] - request_times[i - 1] >= 0.95);
+  // Everything taken during the 3 s of 429s arrived, oldest first, with no gap.
+  REQUIRE(stored.size() >= 10);
+  CHECK(std::is_sorted(stored.begin(), stored.end()));
+  for (size_t i = 1; i < stored.size(); ++i) CHECK(stored[i] - stored[i - 1] < 450);
+  std::string log = bw.process().Log();
+  CHECK_THAT(log, Catch::Contains("HTTP 429"));
+}
+
+TEST_CASE("remote_write: bad credentials and a bad host are clear errors, never a crash or a leaked secret") {
+  TempDir dir;
+  LoopbackServer receiver([&](const StubRequest& req) {
+    StubResponse resp;
+    // Echoes the credential back, as a careless receiver might.
+    resp.status = 401;
+    resp.body = "invalid token " + req.Header("Authorization");
+    return resp;
+  });
+  std::string secret_file = dir.Write("token", "tok-SECRET-4711\n");
+  std::string config = dir.Write(
+      "bw.yaml", "remote_write:\n"
+                 "  - url: " + receiver.Url("/push") + "\n"
+                 "    name: bad-creds\n"
+                 "    interval: 200ms\n"
+                 "    authorization: {credentials_file: " + secret_file + "}\n"
+                 "  - url: http://no-such-host.invalid:9/api/v1/write\n"
+                 "    name: bad-host\n"
+                 "    interval: 200ms\n"
+                 "    timeout: 2s\n"
+                 "    basic_auth: {username: u, password: pw-SECRET-0815}\n");
+  Botwatch bw(config, dir.path());
+  REQUIRE(bw.WaitStarted());
+  REQUIRE(Eventually([&] {
+    json s = RemoteStatus(bw);
+    return s.size() == 2 && !s[0]["last_error"].get<std::string>().empty() &&
+           !s[1]["last_error"].get<std::string>().empty();
+  }, 15s, 100ms));
+  json s = RemoteStatus(bw);
+  CHECK_THAT(s[0]["last_error"].get<std::string>(), Catch::Contains("HTTP 401") && Catch::Contains("invalid token"));
+  CHECK(s[0]["samples_dropped"].get<uint64_t>() > 0);  // a 401 is not retried
+  CHECK_THAT(s[1]["last_error"].get<std::string>(), Catch::Contains("dns"));
+  std::string status_body = HttpGet(bw.Url("/api/v1/status")).body;
+  std::string metrics = HttpGet(bw.Url("/metrics")).body;
+  CHECK_THAT(metrics, Catch::Contains("botwatch_remote_write_samples_dropped_total{remote=\"bad-creds\"}"));
+  bw.process().Signal(SIGTERM);
+  REQUIRE(bw.process().WaitExit(10s) == 0);
+  std::string log = bw.process().Log();
+  CHECK_THAT(log, Catch::Contains("HTTP 401"));
+  for (const std::string& out : {status_body, metrics, log}) {
+    CHECK(out.find("SECRET") == std::string::npos);
+    CHECK(out.find("dG9r") == std::string::npos);
+  }
+}
