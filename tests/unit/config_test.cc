@@ -192,7 +192,7 @@ TEST_CASE("state_dir defaults to systemd's STATE_DIRECTORY, and an explicit one 
   CHECK(none.value()->logs->state_dir.empty());
 }
 
-TEST_CASE("independent mistakes in one collector are all listed; the daemon's message is the first and a count") {
+TEST_CASE("independent mistakes in one collector are all listed, and the daemon's message is the first and a count") {
   ConfigSource src;
   src.file = "bw.yaml";
   src.env = &FakeEnv;
