@@ -23,40 +23,29 @@ namespace {
 // A listening socket on 127.0.0.1 that holds its port for the test.
 class HeldPort {
  public:
-  HeldPort() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0);
+  enum class Family { kIpv4, kIpv6 };
+  explicit HeldPort(Family family = Family::kIpv4) {
+    sockaddr_storage ss{};
+    socklen_t len;
+    if (family == Family::kIpv6) {
+      auto* sa = reinterpret_cast<sockaddr_in6*>(&ss);
+      sa->sin6_family = AF_INET6;
+      sa->sin6_addr = in6addr_loopback;
+      len = sizeof *sa;
+    } else {
+      auto* sa = reinterpret_cast<sockaddr_in*>(&ss);
+      sa->sin_family = AF_INET;
+      sa->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      len = sizeof *sa;
+    }
+    fd_ = ::socket(ss.ss_family, SOCK_STREAM, 0);
+    REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&ss), len) == 0);
     REQUIRE(::listen(fd_, 1) == 0);
-    socklen_t len = sizeof sa;
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&sa), &len);
-    port_ = ntohs(sa.sin_port);
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&ss), &len);
+    port_ = family == Family::kIpv6 ? ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port)
+                                    : ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
   }
   ~HeldPort() { ::close(fd_); }
-  int port() const { return port_; }
-
- private:
-  int fd_ = -1;
-  int port_ = 0;
-};
-
-// The same on [::1].
-class HeldPort6 {
- public:
-  HeldPort6() {
-    fd_ = ::socket(AF_INET6, SOCK_STREAM, 0);
-    sockaddr_in6 sa{};
-    sa.sin6_family = AF_INET6;
-    sa.sin6_addr = in6addr_loopback;
-    REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0);
-    REQUIRE(::listen(fd_, 1) == 0);
-    socklen_t len = sizeof sa;
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&sa), &len);
-    port_ = ntohs(sa.sin6_port);
-  }
-  ~HeldPort6() { ::close(fd_); }
   int port() const { return port_; }
 
  private:
@@ -89,7 +78,7 @@ TEST_CASE("listen: IPv6 addresses serve (relayed when civetweb lacks IPv6), [::]
       dir.Write("botwatch.yaml", "collectors:\n  - {name: tf, type: textfile, directory: '" + dir.path() + "/tf'}\n");
   int v6_port = 0, any_port = 0;
   {
-    HeldPort6 a, b;  // ports that were free a moment ago
+    HeldPort a(HeldPort::Family::kIpv6), b(HeldPort::Family::kIpv6);  // ports that were free a moment ago
     v6_port = a.port();
     any_port = b.port();
   }
@@ -112,7 +101,7 @@ TEST_CASE("listen: IPv6 addresses serve (relayed when civetweb lacks IPv6), [::]
   CHECK(HttpGet("http://[::1]:" + std::to_string(any_port) + "/-/healthy").status == 200);
   CHECK(HttpGet("http://127.0.0.1:" + std::to_string(any_port) + "/-/healthy").status == 200);
 
-  HeldPort6 held;
+  HeldPort held(HeldPort::Family::kIpv6);
   std::string address = "[::1]:" + std::to_string(held.port());
   CommandResult r = RunCommand({BOTWATCH_BINARY, "--config.file=" + config, "--web.listen-address=" + address});
   INFO(r.output);
