@@ -48,12 +48,15 @@ TEST_CASE("missing libpq: check-config names the library and the package") {
   CHECK(ok.exit_code == 0);
 }
 
-TEST_CASE("missing libcurl: an http probe is down with the library and the package named") {
+namespace {
+
+// botwatch with `library` hidden (only botwatch: this test's own HTTP client
+// keeps it) and one collector that needs it: the status API must name the
+// library and its Debian package.
+void ExpectMissingLibrary(const std::string& collector, const std::string& library, const std::string& expected) {
   TempDir dir;
-  std::string config = dir.Write("botwatch.yaml", "global: {default_interval: 1s}\n"
-                                                  "collectors:\n  - {name: web, type: http, url: 'http://127.0.0.1:1/'}\n");
-  // Only botwatch runs without libcurl; this test's own HTTP client keeps it.
-  ChildProcess bw({"/usr/bin/unshare", "--mount", "/bin/sh", "-c", Hide("libcurl.so.4") + "exec " + BOTWATCH_BINARY +
+  std::string config = dir.Write("botwatch.yaml", "global: {default_interval: 1s}\ncollectors:\n  - " + collector + "\n");
+  ChildProcess bw({"/usr/bin/unshare", "--mount", "/bin/sh", "-c", Hide(library) + "exec " + BOTWATCH_BINARY +
                    " --web.listen-address=127.0.0.1:0 --config.file=" + config},
                   dir.path() + "/botwatch.log");
   static const std::regex kPort(R"(msg="botwatch started".* port=(\d+))");
@@ -64,31 +67,21 @@ TEST_CASE("missing libcurl: an http probe is down with the library and the packa
   std::string status;
   CHECK(Eventually([&] {
     status = HttpGet(status_url).body;
-    return status.find("cannot load libcurl.so.4 (install Debian's libcurl4 package)") != std::string::npos;
+    return status.find(expected) != std::string::npos;
   }, std::chrono::seconds(10)));
   INFO(status);
   bw.Signal(SIGTERM);
   CHECK(bw.WaitExit(std::chrono::seconds(10)).has_value());
 }
 
+}  // namespace
+
+TEST_CASE("missing libcurl: an http probe is down with the library and the package named") {
+  ExpectMissingLibrary("{name: web, type: http, url: 'http://127.0.0.1:1/'}", "libcurl.so.4",
+                       "cannot load libcurl.so.4 (install Debian's libcurl4 package)");
+}
+
 TEST_CASE("missing hiredis: a redis probe is down with the library and the package named") {
-  TempDir dir;
-  std::string config = dir.Write("botwatch.yaml", "global: {default_interval: 1s}\n"
-                                                  "collectors:\n  - {name: cache, type: redis, address: '127.0.0.1:1'}\n");
-  ChildProcess bw({"/usr/bin/unshare", "--mount", "/bin/sh", "-c", Hide("libhiredis.so.0.14") + "exec " +
-                   BOTWATCH_BINARY + " --web.listen-address=127.0.0.1:0 --config.file=" + config},
-                  dir.path() + "/botwatch.log");
-  static const std::regex kPort(R"(msg="botwatch started".* port=(\d+))");
-  std::smatch m;
-  std::string log;
-  REQUIRE(Eventually([&] { log = bw.Log(); return std::regex_search(log, m, kPort); }, std::chrono::seconds(10)));
-  const std::string status_url = "http://127.0.0.1:" + m[1].str() + "/api/v1/status";
-  std::string status;
-  CHECK(Eventually([&] {
-    status = HttpGet(status_url).body;
-    return status.find("cannot load libhiredis.so.0.14 (install Debian's libhiredis0.14 package)") != std::string::npos;
-  }, std::chrono::seconds(10)));
-  INFO(status);
-  bw.Signal(SIGTERM);
-  CHECK(bw.WaitExit(std::chrono::seconds(10)).has_value());
+  ExpectMissingLibrary("{name: cache, type: redis, address: '127.0.0.1:1'}", "libhiredis.so.0.14",
+                       "cannot load libhiredis.so.0.14 (install Debian's libhiredis0.14 package)");
 }
