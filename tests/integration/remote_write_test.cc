@@ -119,20 +119,31 @@ TEST_CASE("remote_write: series arrive in Prometheus and VictoriaMetrics with th
 
   // VictoriaMetrics: the configured instance, and every series /metrics shows.
   std::string vm_q = "http://127.0.0.1:" + std::to_string(vm_port) + "/api/v1/series?match[]=";
-  REQUIRE(Eventually([&] {
-    json s = GetJson(vm_q + "%7Bapp%3D%22it-bot%22%7D");
-    return s.is_object() && s["data"].size() >= 10;
-  }, 20s, 200ms));
-  json series = GetJson(vm_q + "%7Bapp%3D%22it-bot%22%7D");
+  const std::vector<std::string> names = {"process_resident_memory_bytes", "botwatch_config_last_reload_successful",
+                                          "botwatch_remote_write_pending_bytes"};
+  auto missing = [&](const json& series) {
+    std::string out;
+    for (const std::string& name : names) {
+      bool found = false;
+      for (const auto& s : series["data"]) found = found || s["__name__"] == name;
+      if (!found) out += name + " ";
+    }
+    return out;
+  };
+  // VictoriaMetrics makes new series searchable a moment after it stores
+  // them: wait for the ones checked, not only for "some".
+  json series;
+  bool all_there = Eventually([&] {
+    series = GetJson(vm_q + "%7Bapp%3D%22it-bot%22%7D");
+    return series.is_object() && series["data"].size() >= 10 && missing(series).empty();
+  }, 20s, 200ms);
+  INFO("missing in VictoriaMetrics: " << (series.is_object() ? missing(series) : "(no answer)"));
+  CHECK(all_there);
   for (const auto& s : series["data"]) CHECK(s["instance"] == "bot-1");
   std::string metrics = HttpGet(bw.Url("/metrics")).body;
-  for (const char* name : {"process_resident_memory_bytes", "botwatch_config_last_reload_successful",
-                           "botwatch_remote_write_pending_bytes"}) {
+  for (const std::string& name : names) {
     INFO(name);
     CHECK(metrics.find(name) != std::string::npos);
-    bool found = false;
-    for (const auto& s : series["data"]) found = found || s["__name__"] == name;
-    CHECK(found);
   }
   json status = RemoteStatus(bw);
   REQUIRE(status.size() == 2);
