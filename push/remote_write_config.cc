@@ -6,32 +6,11 @@
 #include <set>
 
 #include "collectors/lib/http_request.h"
+#include "collectors/lib/text_format.h"
+#include "collectors/lib/websocket_client.h"  // Base64Encode
 
 namespace botwatch::push {
 namespace {
-
-std::string Base64(const std::string& in) {
-  static const char* k = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8) | uint8_t(in[i + 2]);
-    for (int s = 18; s >= 0; s -= 6) out += k[(v >> s) & 63];
-  }
-  if (i + 1 == in.size()) {
-    uint32_t v = uint8_t(in[i]) << 16;
-    out += k[(v >> 18) & 63];
-    out += k[(v >> 12) & 63];
-    out += "==";
-  } else if (i + 2 == in.size()) {
-    uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8);
-    out += k[(v >> 18) & 63];
-    out += k[(v >> 12) & 63];
-    out += k[(v >> 6) & 63];
-    out += '=';
-  }
-  return out;
-}
 
 std::string HostName() {
   char buf[256] = {};
@@ -50,13 +29,8 @@ std::string HostPort(const std::string& url) {
   return rest;
 }
 
-bool ValidLabelName(const std::string& n) {
-  if (n.empty() || (n[0] >= '0' && n[0] <= '9')) return false;
-  for (char c : n) {
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_')) return false;
-  }
-  return n.rfind("__", 0) != 0;
-}
+// The text format's rule, and "__" is Prometheus' own (reserved) prefix.
+bool ValidLabelName(const std::string& n) { return IsValidLabelName(n) && n.rfind("__", 0) != 0; }
 
 RemoteWriteConfig ReadOne(ConfigMap& m, std::set<std::string>& names) {
   RemoteWriteConfig c;
@@ -81,7 +55,7 @@ RemoteWriteConfig ReadOne(ConfigMap& m, std::set<std::string>& names) {
     std::string user = b->RequiredString("username");
     Secret password = b->RequiredSecret("password");
     b->RejectUnknownKeys();
-    std::string token = Base64(user + ":" + password.reveal());
+    std::string token = Base64Encode(user + ":" + password.reveal());
     c.headers.emplace_back("Authorization: Basic " + token);
     c.redact.push_back(password);
     c.redact.emplace_back(token);
