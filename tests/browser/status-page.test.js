@@ -60,7 +60,7 @@ logs:
 
     // The live feed: a line written to the log shows on the page within a
     // second; the bound adds a 1 s margin for a loaded machine, scaled by
-    // BOTWATCH_TIME_SCALE (set it for sanitizer builds, as the C++ tests'
+    // BOTWATCH_TIME_SCALE (tests/node/CMakeLists.txt sets it for sanitizer builds, as the C++ tests'
     // kTimeBoundScale does).
     await h.eventually(async () => (await page.textContent('#feed-state')) === 'live', 5000, 'the feed to connect');
     const written = Date.now();

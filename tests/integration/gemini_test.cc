@@ -10,6 +10,7 @@
 #include "tests/support/loopback_server.h"
 #include "tests/support/probe_helpers.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/time_scale.h"
 
 using namespace botwatch;
 using namespace botwatch::testing;
@@ -241,7 +242,7 @@ TEST_CASE("gemini: a hung API is down with reason timeout at the deadline") {
   ProbeResult r = c.Probe(300ms);
   auto took = std::chrono::steady_clock::now() - start;
   CHECK(r.reason == "timeout");
-  CHECK(took < 800ms);
+  CHECK(took < TimeBound(300ms, 500ms));  // the deadline, plus a margin for a loaded machine
   CHECK_FALSE(SampleOf(r, "botwatch_gemini_quota_exhausted", {{"quota", "other"}}));
 }
 

@@ -75,7 +75,7 @@ TEST_CASE("postgres: server metrics are present and plausible") {
   auto rtt = Value(r, "botwatch_postgres_round_trip_seconds");
   REQUIRE(rtt);
   CHECK(*rtt > 0);
-  CHECK(*rtt < 0.5);
+  CHECK(*rtt < std::chrono::duration<double>(TimeBound(0ms, 500ms)).count());  // a loopback round trip
   CHECK(Value(r, "botwatch_postgres_max_connections") == 100.0);  // initdb's default
   for (const char* state : {"active", "idle", "idle_in_transaction", "idle_in_transaction_aborted"}) {
     CHECK(Value(r, "botwatch_postgres_connections", {{"state", state}}).has_value());
@@ -253,7 +253,7 @@ TEST_CASE("postgres: a custom query past the deadline times out alone") {
   // on a loaded machine under the sanitizers; the custom query never does.
   auto started = std::chrono::steady_clock::now();
   ProbeResult r = Probe(*c, 1500ms);
-  CHECK(std::chrono::steady_clock::now() - started < 2000ms);
+  CHECK(std::chrono::steady_clock::now() - started < TimeBound(1500ms, 500ms));
   INFO(r.message);
   CHECK(r.up);
   CHECK(Value(r, "botwatch_postgres_custom_query_errors_total", {{"query", "sleepy"}, {"reason", "timeout"}}) == 1.0);
@@ -265,7 +265,8 @@ TEST_CASE("postgres: a custom query past the deadline times out alone") {
         return pg.Psql("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(10)%'").output == "0\n";
       },
       5s, 20ms));
-  CHECK(std::chrono::steady_clock::now() - started < 4000ms);
+  // Cancelled within a second or two of the deadline, not after the query's 10 s.
+  CHECK(std::chrono::steady_clock::now() - started < TimeBound(1500ms, 2500ms));
   // Either path may win under load: the PQcancel, or the server noticing the
   // dropped connection (client_connection_check_interval).
   std::string server_log = pg.ServerLog();

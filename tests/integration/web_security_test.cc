@@ -15,6 +15,7 @@
 #include "tests/support/proc_stats.h"
 #include "tests/support/secure_http.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/time_scale.h"
 
 using namespace botwatch::testing;
 using namespace std::chrono_literals;
@@ -155,7 +156,11 @@ TEST_CASE("TLS with a certificate made by the test, plain HTTP refused") {
   CHECK(Fetch(q).status == 200);
 
   // A TLS scrape on a new connection costs a handshake, not ~40 ms of Nagle
-  // waiting for a delayed ACK between the header and body records.
+  // waiting for a delayed ACK between the header and body records. With Nagle
+  // every fetch takes 40 ms or more, so the fastest of 15 tells it apart; a
+  // loaded machine slows some fetches, rarely all of them. 30 ms leaves room
+  // under the 40 ms it guards (scaled for sanitizer builds, which then only
+  // check that TLS answers).
   std::vector<double> times;
   for (int i = 0; i < 15; ++i) {
     SecureResult r = Fetch(q);
@@ -163,8 +168,8 @@ TEST_CASE("TLS with a certificate made by the test, plain HTTP refused") {
     times.push_back(r.seconds);
   }
   std::sort(times.begin(), times.end());
-  INFO("median " << times[times.size() / 2] * 1000 << " ms");
-  CHECK(times[times.size() / 2] < 0.025);
+  INFO("fastest " << times.front() * 1000 << " ms, median " << times[times.size() / 2] * 1000 << " ms");
+  CHECK(times.front() < std::chrono::duration<double>(TimeBound(0ms, 30ms)).count());
 }
 
 TEST_CASE("mTLS: RequireAndVerifyClientCert accepts only clients signed by the client CA") {
