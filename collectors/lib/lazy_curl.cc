@@ -16,6 +16,7 @@
 #include <cstdarg>
 #include <mutex>
 
+#include "collectors/lib/lazy_libraries.h"
 #include "collectors/lib/shared_library.h"
 
 namespace {
@@ -32,41 +33,32 @@ struct CurlApi {
   void (*slist_free_all)(curl_slist*);
 };
 
-std::string& LoadError() {
-  static std::string why;
-  return why;
+const botwatch::LoadedApi<CurlApi>& Loaded() {
+  static const botwatch::LoadedApi<CurlApi> loaded =
+      botwatch::LoadApi<CurlApi>("libcurl.so.4", "libcurl4", [](botwatch::SharedLibrary& lib, CurlApi& a) {
+        lib.Load(a.global_init, "curl_global_init");
+        lib.Load(a.easy_init, "curl_easy_init");
+        lib.Load(a.easy_setopt, "curl_easy_setopt");
+        lib.Load(a.easy_perform, "curl_easy_perform");
+        lib.Load(a.easy_getinfo, "curl_easy_getinfo");
+        lib.Load(a.easy_cleanup, "curl_easy_cleanup");
+        lib.Load(a.easy_strerror, "curl_easy_strerror");
+        lib.Load(a.slist_append, "curl_slist_append");
+        lib.Load(a.slist_free_all, "curl_slist_free_all");
+        // curl_global_init is not thread-safe in every libcurl build; this
+        // runs once, under the static-initialisation guard.
+        if (lib.ok()) a.global_init(CURL_GLOBAL_DEFAULT);
+      });
+  return loaded;
 }
 
-// nullptr if libcurl is not installed or lacks a symbol (LoadError says which).
-const CurlApi* Api() {
-  static const CurlApi* api = [] () -> const CurlApi* {
-    botwatch::SharedLibrary lib("libcurl.so.4");
-    static CurlApi a;
-    lib.Load(a.global_init, "curl_global_init");
-    lib.Load(a.easy_init, "curl_easy_init");
-    lib.Load(a.easy_setopt, "curl_easy_setopt");
-    lib.Load(a.easy_perform, "curl_easy_perform");
-    lib.Load(a.easy_getinfo, "curl_easy_getinfo");
-    lib.Load(a.easy_cleanup, "curl_easy_cleanup");
-    lib.Load(a.easy_strerror, "curl_easy_strerror");
-    lib.Load(a.slist_append, "curl_slist_append");
-    lib.Load(a.slist_free_all, "curl_slist_free_all");
-    if (!lib.ok()) {
-      LoadError() = lib.Why("libcurl4");
-      return nullptr;
-    }
-    // curl_global_init is not thread-safe in every libcurl build; this lambda
-    // runs once, under the static-initialisation guard.
-    a.global_init(CURL_GLOBAL_DEFAULT);
-    return &a;
-  }();
-  return api;
-}
+// nullptr if libcurl is not installed or lacks a symbol (Loaded().error says which).
+const CurlApi* Api() { return Loaded().api; }
 
 }  // namespace
 
 namespace botwatch {
-std::string LibcurlMissing() { return Api() ? std::string() : LoadError(); }
+std::string LibcurlMissing() { return Loaded().error; }
 }  // namespace botwatch
 
 extern "C" {

@@ -27,42 +27,26 @@ namespace {
   X(void, freeReplyObject, (void* reply), (reply), )
 
 struct HiredisApi {
-#define BOTWATCH_POINTER(ret, name, params, args, missing) ret(*name) params;
-  BOTWATCH_HIREDIS_FUNCTIONS(BOTWATCH_POINTER)
-#undef BOTWATCH_POINTER
+  BOTWATCH_HIREDIS_FUNCTIONS(BOTWATCH_LAZY_POINTER)
 };
 
-std::string& LoadError() {
-  static std::string why;
-  return why;
+const botwatch::LoadedApi<HiredisApi>& Loaded() {
+  static const botwatch::LoadedApi<HiredisApi> loaded = botwatch::LoadApi<HiredisApi>(
+      "libhiredis.so.0.14", "libhiredis0.14", [](botwatch::SharedLibrary& lib, HiredisApi& table) {
+        BOTWATCH_HIREDIS_FUNCTIONS(BOTWATCH_LAZY_LOAD)
+      });
+  return loaded;
 }
 
-const HiredisApi* Api() {
-  static const HiredisApi* api = []() -> const HiredisApi* {
-    botwatch::SharedLibrary lib("libhiredis.so.0.14");
-    static HiredisApi a;
-#define BOTWATCH_LOAD(ret, name, params, args, missing) lib.Load(a.name, #name);
-    BOTWATCH_HIREDIS_FUNCTIONS(BOTWATCH_LOAD)
-#undef BOTWATCH_LOAD
-    if (!lib.ok()) LoadError() = lib.Why("libhiredis0.14");
-    return lib.ok() ? &a : nullptr;
-  }();
-  return api;
-}
+// nullptr if the library is not installed or lacks a symbol (Loaded().error says which).
+const HiredisApi* Api() { return Loaded().api; }
 
 }  // namespace
 
 namespace botwatch {
-std::string HiredisMissing() { return Api() ? std::string() : LoadError(); }
+std::string HiredisMissing() { return Loaded().error; }
 }  // namespace botwatch
 
 extern "C" {
-#define BOTWATCH_FORWARD(ret, name, params, args, missing) \
-  ret name params {                                        \
-    const HiredisApi* api = Api();                         \
-    if (api == nullptr) return missing;                    \
-    return api->name args;                                 \
-  }
-BOTWATCH_HIREDIS_FUNCTIONS(BOTWATCH_FORWARD)
-#undef BOTWATCH_FORWARD
+BOTWATCH_HIREDIS_FUNCTIONS(BOTWATCH_LAZY_FORWARD)
 }  // extern "C"

@@ -12,6 +12,7 @@
 
 #include <libpq-fe.h>
 
+#include "collectors/lib/lazy_libraries.h"
 #include "collectors/lib/shared_library.h"
 
 namespace {
@@ -50,43 +51,26 @@ namespace {
   X(ConnStatusType, PQstatus, (const PGconn* c), (c), CONNECTION_BAD)
 
 struct LibpqApi {
-#define BOTWATCH_POINTER(ret, name, params, args, missing) ret(*name) params;
-  BOTWATCH_LIBPQ_FUNCTIONS(BOTWATCH_POINTER)
-#undef BOTWATCH_POINTER
+  BOTWATCH_LIBPQ_FUNCTIONS(BOTWATCH_LAZY_POINTER)
 };
 
-std::string& LoadError() {
-  static std::string why;
-  return why;
+const botwatch::LoadedApi<LibpqApi>& Loaded() {
+  static const botwatch::LoadedApi<LibpqApi> loaded = botwatch::LoadApi<LibpqApi>(
+      "libpq.so.5", "libpq5", [](botwatch::SharedLibrary& lib, LibpqApi& table) {
+        BOTWATCH_LIBPQ_FUNCTIONS(BOTWATCH_LAZY_LOAD)
+      });
+  return loaded;
 }
 
-// nullptr if libpq is not installed or lacks a symbol (LoadError says which).
-const LibpqApi* Api() {
-  static const LibpqApi* api = []() -> const LibpqApi* {
-    botwatch::SharedLibrary lib("libpq.so.5");
-    static LibpqApi a;
-#define BOTWATCH_LOAD(ret, name, params, args, missing) lib.Load(a.name, #name);
-    BOTWATCH_LIBPQ_FUNCTIONS(BOTWATCH_LOAD)
-#undef BOTWATCH_LOAD
-    if (!lib.ok()) LoadError() = lib.Why("libpq5");
-    return lib.ok() ? &a : nullptr;
-  }();
-  return api;
-}
+// nullptr if the library is not installed or lacks a symbol (Loaded().error says which).
+const LibpqApi* Api() { return Loaded().api; }
 
 }  // namespace
 
 namespace botwatch {
-std::string LibpqMissing() { return Api() ? std::string() : LoadError(); }
+std::string LibpqMissing() { return Loaded().error; }
 }  // namespace botwatch
 
 extern "C" {
-#define BOTWATCH_FORWARD(ret, name, params, args, missing) \
-  ret name params {                                        \
-    const LibpqApi* api = Api();                           \
-    if (api == nullptr) return missing;                    \
-    return api->name args;                                 \
-  }
-BOTWATCH_LIBPQ_FUNCTIONS(BOTWATCH_FORWARD)
-#undef BOTWATCH_FORWARD
+BOTWATCH_LIBPQ_FUNCTIONS(BOTWATCH_LAZY_FORWARD)
 }  // extern "C"

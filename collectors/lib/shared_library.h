@@ -1,8 +1,9 @@
 #pragma once
 
 // A shared library opened with dlopen on first use and its functions looked up
-// by name: lazy_curl.cc and lazy_libpq.cc load libcurl and libpq this way, so
-// a botwatch that never probes HTTP or PostgreSQL never maps them.
+// by name: lazy_curl.cc, lazy_libpq.cc and lazy_hiredis.cc load libcurl, libpq
+// and hiredis this way, so a botwatch that never probes HTTP, PostgreSQL or
+// Redis never maps them.
 
 #include <dlfcn.h>
 
@@ -42,4 +43,37 @@ class SharedLibrary {
   std::string error_;
 };
 
+// A library's table of function pointers, filled once: `api` is null when the
+// library or one of its functions is missing, and `error` then says why.
+template <typename Api>
+struct LoadedApi {
+  const Api* api = nullptr;
+  std::string error;
+};
+
+// Opens `soname` and lets `fill(lib, table)` look up each function; `package`
+// names the Debian package for the error. Call it from a function-local static
+// so it runs once, thread-safely, on first use.
+template <typename Api, typename Fill>
+LoadedApi<Api> LoadApi(const char* soname, const char* package, Fill fill) {
+  static Api table;  // one per Api type, alive until exit like the library
+  SharedLibrary lib(soname);
+  fill(lib, table);
+  if (!lib.ok()) return {nullptr, lib.Why(package)};
+  return {&table, ""};
+}
+
 }  // namespace botwatch
+
+// For the X-macro lists of lazy_libpq.cc and lazy_hiredis.cc: the pointer
+// member, its lookup, and the exported function that forwards to it (or
+// returns `missing` when the library could not be loaded). The forwarder
+// expects an `Api()` returning the table, or nullptr.
+#define BOTWATCH_LAZY_POINTER(ret, name, params, args, missing) ret(*name) params;
+#define BOTWATCH_LAZY_LOAD(ret, name, params, args, missing) lib.Load(table.name, #name);
+#define BOTWATCH_LAZY_FORWARD(ret, name, params, args, missing) \
+  ret name params {                                             \
+    const auto* api = Api();                                    \
+    if (api == nullptr) return missing;                         \
+    return api->name args;                                      \
+  }
