@@ -101,7 +101,7 @@ const std::vector<Endpoint>& Endpoints() {
 
 bool IsEndpointPath(const std::string& path) {
   for (const Endpoint& e : Endpoints()) {
-    if (e.path == path && e.path != "/metrics") return true;
+    if (path != "/metrics" && e.path == path) return true;  // /metrics moves with --web.telemetry-path
   }
   return false;
 }
