@@ -63,7 +63,7 @@ class Daemon {
     };
     std::string config = dir.Write("botwatch.yaml", "logs:\n" + source("bad", "json") + source("kv", "logfmt") +
                                                         source("good", "json") + source("vanish", "json"));
-    bw_ = std::make_unique<Botwatch>(config, dir.path());
+    bw_ = std::make_unique<Botwatch>(config, dir.path(), std::vector<std::string>{}, MemoryBoundEnv());
     REQUIRE(bw_->WaitStarted());
   }
   std::string Metrics() { return HttpGet(bw_->Url("/metrics"), 5000).body; }

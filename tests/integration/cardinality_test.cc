@@ -37,7 +37,7 @@ TEST_CASE("cardinality: 1 000 000 distinct label values stay at the series bound
       "      - {metric: requests_total, type: counter, label_fields: {path: path}, max_series: 100}\n"
       "      - {metric: last_ms, type: gauge, value_field: ms, label_fields: {path: path}, max_series: 100}\n"
       "      - {metric: users, type: distinct, value_field: user, windows: [30m]}\n");
-  Botwatch bw(config, dir.path());
+  Botwatch bw(config, dir.path(), {}, MemoryBoundEnv());
   REQUIRE(bw.WaitStarted());
   auto metrics = [&] { return HttpGet(bw.Url("/metrics"), 5000).body; };
   // Warm-up: a few lines, so the baseline includes the pipeline's own buffers.

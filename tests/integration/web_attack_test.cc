@@ -127,7 +127,8 @@ struct Server {
       : bw(dir.Write("botwatch.yaml", kConfig), dir.path(),
            {"--web.config.file=" + dir.Write("web.yml", web.empty() ? "basic_auth_users:\n  prom: " +
                                                                          BcryptHash(kPassword, cost) + "\n"
-                                                                   : web)}) {}
+                                                                   : web)},
+           MemoryBoundEnv()) {}
   Botwatch bw;
 };
 

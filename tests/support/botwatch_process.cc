@@ -38,7 +38,17 @@ ChildProcess::ChildProcess(const std::vector<std::string>& argv, const std::stri
   int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd < 0) throw std::runtime_error("cannot open " + log_path);
   std::vector<std::string> env;
-  for (char** e = environ; *e; ++e) env.emplace_back(*e);
+  // getenv() takes the first of duplicate names, so an override must replace.
+  auto overridden = [&](const char* e) {
+    for (const std::string& x : extra_env) {
+      size_t eq = x.find('=');
+      if (eq != std::string::npos && std::strncmp(e, x.c_str(), eq + 1) == 0) return true;
+    }
+    return false;
+  };
+  for (char** e = environ; *e; ++e) {
+    if (!overridden(*e)) env.emplace_back(*e);
+  }
   env.insert(env.end(), extra_env.begin(), extra_env.end());
   auto cargv = CStrings(argv);
   auto cenv = CStrings(env);
@@ -92,7 +102,7 @@ std::string ChildProcess::Log() const {
 }
 
 Botwatch::Botwatch(const std::string& config_path, const std::string& work_dir,
-                   std::vector<std::string> extra_args)
+                   std::vector<std::string> extra_args, std::vector<std::string> extra_env)
     : process_(
           [&] {
             std::vector<std::string> argv = {BOTWATCH_BINARY, "--config.file=" + config_path,
@@ -100,7 +110,7 @@ Botwatch::Botwatch(const std::string& config_path, const std::string& work_dir,
             argv.insert(argv.end(), extra_args.begin(), extra_args.end());
             return argv;
           }(),
-          work_dir + "/botwatch.log") {}
+          work_dir + "/botwatch.log", extra_env) {}
 
 bool Botwatch::WaitStarted(std::chrono::milliseconds timeout) {
   static const std::regex kStarted("msg=\"botwatch started\".* port=([0-9]+)");

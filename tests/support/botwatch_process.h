@@ -14,7 +14,8 @@ namespace botwatch::testing {
 
 class ChildProcess {
  public:
-  // Starts `argv` with stdout and stderr appended to `log_path`.
+  // Starts `argv` with stdout and stderr appended to `log_path`. `extra_env`
+  // ("NAME=value") replaces any inherited variable of that name.
   ChildProcess(const std::vector<std::string>& argv, const std::string& log_path,
                const std::vector<std::string>& extra_env = {});
   ~ChildProcess();
@@ -35,8 +36,9 @@ class ChildProcess {
 
 class Botwatch {
  public:
+  // `extra_env` ("NAME=value") replaces any inherited variable of that name.
   explicit Botwatch(const std::string& config_path, const std::string& work_dir,
-                    std::vector<std::string> extra_args = {});
+                    std::vector<std::string> extra_args = {}, std::vector<std::string> extra_env = {});
 
   // Waits for the start-up line; false if botwatch exited or did not start in time.
   bool WaitStarted(std::chrono::milliseconds timeout = std::chrono::seconds(10));

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -48,6 +49,16 @@ double CpuSeconds(pid_t pid) {
   long utime = 0, stime = 0;
   if (!(rest >> utime >> stime)) return -1;
   return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+std::vector<std::string> MemoryBoundEnv() {
+#if defined(__SANITIZE_ADDRESS__)
+  const char* inherited = std::getenv("ASAN_OPTIONS");
+  std::string options = inherited != nullptr && *inherited != '\0' ? std::string(inherited) + ":" : "";
+  return {"ASAN_OPTIONS=" + options + "quarantine_size_mb=4:thread_local_quarantine_size_kb=256"};
+#else
+  return {};
+#endif
 }
 
 }  // namespace botwatch::testing

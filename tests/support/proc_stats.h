@@ -5,16 +5,25 @@
 
 #include <sys/types.h>
 
+#include <string>
+#include <vector>
+
 namespace botwatch::testing {
 
-// ASan's quarantine keeps freed memory resident (up to 256 MiB), so under it
-// RSS tracks churn, not what is kept: memory bounds there only catch gross
-// growth and are scaled by this factor.
+// ASan's redzones, shadow memory and quarantine inflate RSS: memory bounds
+// there only catch gross growth and are scaled by this factor. Start the
+// measured botwatch with MemoryBoundEnv() so the quarantine (256 MiB by
+// default) does not count churn as growth.
 #if defined(__SANITIZE_ADDRESS__)
 inline constexpr long kRssBoundScale = 12;
 #else
 inline constexpr long kRssBoundScale = 1;
 #endif
+
+// The environment for a botwatch whose memory a test bounds: under ASan, a
+// small quarantine (ASAN_OPTIONS kept otherwise), so RSS follows what botwatch
+// keeps rather than the 256 MiB of freed blocks ASan holds back; empty otherwise.
+std::vector<std::string> MemoryBoundEnv();
 
 // Resident set size in KiB (VmRSS), or -1 if the process is gone.
 long RssKiB(pid_t pid);
