@@ -452,7 +452,9 @@ TEST_CASE("faults: postgres reports hung, slow, cut, refused and unresolvable se
   CHECK(WaitAll(bw, {{"db", "up"}, {"db_direct", "up"}}, t) < bound);
 
   // Every fault was counted under its own reason; the direct connection only
-  // saw the real server stop, and the .invalid name only ever failed on DNS.
+  // saw the real server stop (refused, or at most once "io" when the stop cut
+  // its open connection mid-probe: seen 1 run in 5 under load), and the
+  // .invalid name only ever failed on DNS.
   std::string m = HttpGet(bw.Url("/metrics")).body;
   auto errors = [&](const char* collector, const char* why) {
     return Sample(m, std::string("botwatch_collector_errors_total{collector=\"") + collector +
@@ -463,7 +465,8 @@ TEST_CASE("faults: postgres reports hung, slow, cut, refused and unresolvable se
   CHECK(errors("db", "connection_refused") >= 1);
   CHECK(errors("db_direct", "connection_refused") >= 1);
   CHECK(errors("db_dns", "dns") >= 5);
-  for (const char* why : {"timeout", "io", "protocol", "auth", "query_error", "internal", "dns"}) {
+  CHECK(errors("db_direct", "io") <= 1.0);
+  for (const char* why : {"timeout", "protocol", "auth", "query_error", "internal", "dns"}) {
     INFO(why);
     CHECK(errors("db_direct", why) == -1);  // no such series
   }
