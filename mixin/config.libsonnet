@@ -31,6 +31,7 @@
     deliveryRatePercent: 90,  // delivered per outbound message, per channel, over 30 minutes
     fallbackRatePercent: 20,  // fallback answers per inbound message over 30 minutes
     webhookSlowSeconds: 30,  // a webhook POST slower than this; must be a bucket bound of bot_webhook_processing_seconds
+    databasePoolBusyPercent: 90,  // clients of the bot's own pool in use, of its max
     databaseCacheHitPercent: 95,  // shared-buffer hits of block reads, per database
   },
 }

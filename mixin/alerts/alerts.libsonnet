@@ -145,6 +145,26 @@
             },
           },
           {
+            alert: "BotDatabasePoolExhausted",
+            // The bot's own pool (its `db pool` log line), not the server's
+            // max_connections: queries queue in the bot long before the server refuses.
+            expr: |||
+              (
+                sum by (instance, job) (bot_db_pool_clients{%(botwatchSelector)s, state="total"})
+                  - sum by (instance, job) (bot_db_pool_clients{%(botwatchSelector)s, state="idle"})
+              )
+                / sum by (instance, job) (bot_db_pool_max_clients{%(botwatchSelector)s} > 0)
+                >= %(databasePoolBusyPercent)s / 100  # threshold: databasePoolBusyPercent of the pool in use
+            ||| % $._config,
+            'for': "5m",
+            labels: $._config.commonLabels + {'severity': 'warning', 'component': 'database'},
+            annotations: {
+              summary: "The bot's database pool on {{ $labels.instance }} is {{ $value | humanizePercentage }} in use",
+              description: "{{ $value | humanizePercentage }} of the bot's pool clients are busy (threshold %(databasePoolBusyPercent)s%%) for 5 minutes: further queries wait for a client (bot_db_pool_waiting_requests)." % $._config,
+              runbook_url: $._config.runbookURL + '#botdatabasepoolexhausted',
+            },
+          },
+          {
             alert: "BotDatabaseCacheHitRatioLow",
             // The ratio is since the statistics were reset, so it moves slowly: a
             // sustained low value means the working set no longer fits shared_buffers.

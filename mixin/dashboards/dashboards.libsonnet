@@ -162,6 +162,14 @@ local inbound = 'direction="inbound"';
                    'Connect, SELECT 1 and the configured queries; above %d ms for 5 minutes fires BotDatabaseSlow.' % c.databaseSlowMs,
                    w=12, unit='s', alert='BotDatabaseSlow'),
 
+      g.timeseries('Bot database pool', [
+        t('sum(bot_db_pool_clients' + sel('state="total"') + ') - sum(bot_db_pool_clients' + sel('state="idle"') + ')', 'busy'),
+        t('sum(bot_db_pool_max_clients' + sel() + ')', 'max'),
+        t('sum(bot_db_pool_waiting_requests' + sel() + ')', 'waiting queries'),
+      ], 'The bot\'s own database pool, from its `db pool` log line: busy clients against the pool size, and queries '
+         + 'waiting for a client. %d%% busy for 5 minutes fires BotDatabasePoolExhausted.' % c.databasePoolBusyPercent,
+         w=24, unit='short', alert='BotDatabasePoolExhausted'),
+
       g.row('Socket.IO and Gemini'),
       g.timeseries('Socket.IO round trip (handshake + echo)', [t('botwatch_collector_duration_seconds' + sel('type="socketio"'), '{{collector}}')],
                    'Time of the Socket.IO probe: handshake and an echo. Failing probes fire BotSocketIODown.',

@@ -28,7 +28,7 @@ TEST_CASE("logs: the messenger-bot preset over a real Winston log gives exact co
   const std::string& m = r.output;
   auto v = [&](const std::string& series) { return ScrapeValue(m, series).value_or(-1); };
 
-  CHECK(v("botwatch_log_lines_total{source=\"bot\"}") == 1119);
+  CHECK(v("botwatch_log_lines_total{source=\"bot\"}") == 1123);
   CHECK(v("botwatch_log_parse_errors_total{source=\"bot\"}") == 4);  // stack trace (2), truncated, glued
   // 13 warn retries + 34 noise + an SMS status that is not one of the known ones
   CHECK(v("botwatch_log_lines_unmatched_total{source=\"bot\"}") == 48);
@@ -127,6 +127,11 @@ TEST_CASE("logs: the messenger-bot preset over a real Winston log gives exact co
 
     // Fallback answers: template "fallback" (i % 10 == 5) or fallback: true (i % 50 == 7).
     CHECK(v("bot_fallback_responses_total") == 24);
+    // The last of four `db pool` lines (i = 199).
+    CHECK(v("bot_db_pool_clients{state=\"total\"}") == 4);
+    CHECK(v("bot_db_pool_clients{state=\"idle\"}") == 1);
+    CHECK(v("bot_db_pool_waiting_requests") == 3);
+    CHECK(v("bot_db_pool_max_clients") == 4);
     // Webhook POSTs of 0.05 to 45 s, 25 of each.
     const std::vector<std::pair<std::string, double>> webhook = {
         {"0.1", 25}, {"0.5", 50}, {"1", 75}, {"2", 100}, {"5", 125}, {"10", 125},

@@ -186,6 +186,7 @@ class DemoBot {
                                     appUsage: this.appUsage(turn) });
     this.webhookProcessed(t0);
     if (this.store) this.store.message(userId, 'outbound', turn.intent, null);
+    if (this.store && n % 25 === 1) this.log.info('db pool', this.store.poolStats());
     this.admin.emit('message:new', { userId, direction: 'outbound', intent: turn.intent });
     const campaign = n % 10 === 7 ? this.smsCampaign(n) : null;
     // Receipts: most messages are delivered within a few hundred ms, some never are

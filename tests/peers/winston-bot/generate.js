@@ -65,6 +65,7 @@ for (let i = 0; i < 200; i++) {
     if (k === 5) log('warn', 'sms status', { ...sms, status: 'undelivered', errorCode: smsUndeliveredCodes[n] }, now + 30000);
     if (k === 6) log('warn', 'sms status', { ...sms, status: 'failed', errorCode: smsFailedCodes[n] }, now + 1000);
   }
+  if (i % 50 === 49) log('info', 'db pool', { total: 4, idle: i === 199 ? 1 : 0, waiting: (i - 49) / 50, max: 4 });
   if (i === 39) log('info', 'sms status', { messageSid: 'SMx', status: 'not-a-status' });  // counted nowhere
   if (i % 4 === 0) log('info', 'gemini response', { latencyMs: 1000 + i, tokens: 100 + i, model: 'gemini-1.5-flash' });
   if (i % 10 === 0) log('info', 'product inquiry', { userId, category: categories[Math.floor(i / 10) % 3] });
