@@ -13,6 +13,7 @@
 
     // Thresholds (the bot operators' figures).
     botMemoryMiB: 700,  // resident memory of the bot process
+    botMemoryLimitPercent: 90,  // resident memory of the bot of its cgroup v2 memory.max (container limit)
     botCpuPercent: 80,  // of one core, held for 5 minutes
     botRestarts: 3,  // restarts in 15 minutes
     errorRatePercent: 10,  // errors per inbound message over 10 minutes

@@ -50,6 +50,23 @@
             },
           },
           {
+            alert: "BotMemoryNearLimit",
+            // Only where a limit is set: botwatch_process_memory_limit_bytes is
+            // the tightest cgroup v2 memory.max above the process.
+            expr: |||
+              botwatch_process_resident_memory_bytes{%(botwatchSelector)s}
+                / botwatch_process_memory_limit_bytes{%(botwatchSelector)s}
+                > %(botMemoryLimitPercent)s / 100  # threshold: botMemoryLimitPercent of the cgroup's memory.max
+            ||| % $._config,
+            'for': "5m",
+            labels: $._config.commonLabels + {'severity': 'warning', 'component': 'bot'},
+            annotations: {
+              summary: "Bot process {{ $labels.collector }} on {{ $labels.instance }} uses {{ $value | humanizePercentage }} of its memory limit",
+              description: "Resident memory of {{ $labels.collector }} is {{ $value | humanizePercentage }} of its cgroup's memory.max (threshold %(botMemoryLimitPercent)s%%) for 5 minutes. At the limit the kernel's OOM killer ends the bot." % $._config,
+              runbook_url: $._config.runbookURL + '#botmemorynearlimit',
+            },
+          },
+          {
             alert: "BotHighCPU",
             expr: |||
               rate(botwatch_process_cpu_seconds_total{%(botwatchSelector)s}[5m])
