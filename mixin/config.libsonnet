@@ -13,19 +13,26 @@
 
     // Thresholds (the bot operators' figures).
     botMemoryMiB: 700,  // resident memory of the bot process
-    botCpuPercent: 80,  // of one core, held for 10 minutes
+    botMemoryLimitPercent: 90,  // resident memory of the bot of its cgroup v2 memory.max (container limit)
+    botCpuPercent: 80,  // of one core, held for 5 minutes
     botRestarts: 3,  // restarts in 15 minutes
     errorRatePercent: 10,  // errors per inbound message over 10 minutes
     templateCacheHitPercent: 80,  // template-cache hits below this over 30 minutes
     pendingInterventions: 5,  // conversations waiting for a human
     geminiDailyTokenBudget: 1000000,  // Gemini tokens in 24 hours
-    responseTimeP95Seconds: 5,
+    responseTimeP95WarningSeconds: 1,  // the operators' figure: warning
+    responseTimeP95Seconds: 5,  // critical
     databaseSlowMs: 500,  // postgres probe round trip
     databaseConnectionsPercent: 80,  // of max_connections
     facebookTokenExpiryDays: 7,
     facebookAppUsagePercent: 80,  // of any X-App-Usage kind
-    logParseErrorPercent: 1,
+    logParseErrorPercent: 1,  // share of log lines that fail to parse
     bullmqRepeatOverdueMinutes: 10,  // a repeatable BullMQ job this late means its scheduler stalled
-    bullmqFailedJobs: 5,  // BullMQ jobs failed in 15 minutes, per queue  // share of log lines that fail to parse
+    bullmqFailedJobs: 5,  // BullMQ jobs failed in 15 minutes, per queue
+    deliveryRatePercent: 90,  // delivered per outbound message, per channel, over 30 minutes
+    fallbackRatePercent: 20,  // fallback answers per inbound message over 30 minutes
+    webhookSlowSeconds: 30,  // a webhook POST slower than this; must be a bucket bound of bot_webhook_processing_seconds
+    databasePoolBusyPercent: 90,  // clients of the bot's own pool in use, of its max
+    databaseCacheHitPercent: 95,  // shared-buffer hits of block reads, per database
   },
 }

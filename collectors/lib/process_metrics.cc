@@ -37,6 +37,11 @@ void AddProcessSampleFamilies(const ProcessSample& s, FamilyBuilder& fb, const F
   if (s.open_fds >= 0) {
     fb.Gauge("botwatch_process_open_fds", "Open file descriptors of the watched process.", s.open_fds, labels);
   }
+  if (s.memory_limit_bytes >= 0) {
+    fb.Gauge("botwatch_process_memory_limit_bytes",
+             "Memory limit of the watched process's cgroup v2 (the tightest memory.max up to the root), when set.",
+             s.memory_limit_bytes, labels);
+  }
   if (s.max_fds >= 0) {
     fb.Gauge("botwatch_process_max_fds", "File descriptor limit of the watched process.", s.max_fds, labels);
   }

@@ -101,8 +101,52 @@ Result<std::optional<uint64_t>> ParseMaxOpenFiles(std::string_view limits) {
   return std::optional<uint64_t>(v);
 }
 
-ProcFs::ProcFs(std::string root)
-    : root_(std::move(root)), ticks_per_second_(::sysconf(_SC_CLK_TCK)), page_size_(::sysconf(_SC_PAGESIZE)) {}
+std::optional<std::string> ParseCgroupV2Path(std::string_view text) {
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t end = text.find('\n', pos);
+    std::string_view line = text.substr(pos, end == std::string_view::npos ? std::string_view::npos : end - pos);
+    if (line.substr(0, 3) == "0::") return std::string(line.substr(3));
+    if (end == std::string_view::npos) break;
+    pos = end + 1;
+  }
+  return std::nullopt;
+}
+
+Result<std::optional<uint64_t>> ParseMemoryMax(std::string_view text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.remove_suffix(1);
+  if (text == "max") return std::optional<uint64_t>();
+  uint64_t v = 0;
+  if (!ParseNumber(text, &v)) return Status::Error("malformed memory.max");
+  return std::optional<uint64_t>(v);
+}
+
+ProcFs::ProcFs(std::string root, std::string cgroup_root)
+    : root_(std::move(root)),
+      cgroup_root_(std::move(cgroup_root)),
+      ticks_per_second_(::sysconf(_SC_CLK_TCK)),
+      page_size_(::sysconf(_SC_PAGESIZE)) {}
+
+std::optional<uint64_t> ProcFs::MemoryLimit(int pid) const {
+  Result<std::string> cgroup = Read(std::to_string(pid) + "/cgroup");
+  if (!cgroup.ok()) return std::nullopt;
+  std::optional<std::string> path = ParseCgroupV2Path(cgroup.value());
+  if (!path || path->empty() || path->front() != '/' || path->find("..") != std::string::npos) return std::nullopt;
+  // A parent's limit binds the children too (a container's slice around the
+  // bot's own cgroup), so the tightest one on the way up counts.
+  std::optional<uint64_t> limit;
+  std::string dir = *path;
+  while (true) {
+    if (Result<std::string> max = ReadSmallFile(cgroup_root_ + (dir == "/" ? "" : dir) + "/memory.max", 64); max.ok()) {
+      Result<std::optional<uint64_t>> v = ParseMemoryMax(max.value());
+      if (v.ok() && v.value() && (!limit || *v.value() < *limit)) limit = v.value();
+    }
+    if (dir == "/") break;
+    size_t slash = dir.rfind('/');
+    dir = slash == 0 ? "/" : dir.substr(0, slash);
+  }
+  return limit;
+}
 
 Result<std::string> ProcFs::Read(const std::string& relative) const {
   return ReadSmallFile(root_ + "/" + relative);
@@ -146,6 +190,7 @@ Result<ProcessSample> ProcFs::Sample(int pid) const {
     Result<std::optional<uint64_t>> max = ParseMaxOpenFiles(limits.value());
     if (max.ok() && max.value()) s.max_fds = static_cast<double>(*max.value());
   }
+  if (std::optional<uint64_t> limit = MemoryLimit(pid)) s.memory_limit_bytes = static_cast<double>(*limit);
   return s;
 }
 

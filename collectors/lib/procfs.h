@@ -32,6 +32,10 @@ Result<ProcStat> ParseProcStat(std::string_view text);
 Result<double> ParseBootTime(std::string_view proc_stat);
 // The soft "Max open files" limit from /proc/<pid>/limits; nullopt for "unlimited".
 Result<std::optional<uint64_t>> ParseMaxOpenFiles(std::string_view limits);
+// The cgroup v2 path ("0::/path" line) of /proc/<pid>/cgroup; nullopt under cgroup v1 only.
+std::optional<std::string> ParseCgroupV2Path(std::string_view proc_pid_cgroup);
+// A cgroup v2 memory.max file: bytes, or nullopt for "max" (no limit).
+Result<std::optional<uint64_t>> ParseMemoryMax(std::string_view memory_max);
 
 struct ProcessSample {
   int pid = 0;
@@ -43,13 +47,14 @@ struct ProcessSample {
   double start_time_unix = 0;
   double open_fds = -1;  // -1: not readable (another user's process)
   double max_fds = -1;
+  double memory_limit_bytes = -1;  // -1: no cgroup v2 memory.max on the process's cgroup or its ancestors
   uint64_t starttime_ticks = 0;  // identity together with pid (pids get reused)
   char state = '?';              // R, S, D, T, t, Z... from /proc/<pid>/stat
 };
 
 class ProcFs {
  public:
-  explicit ProcFs(std::string root = "/proc");
+  explicit ProcFs(std::string root = "/proc", std::string cgroup_root = "/sys/fs/cgroup");
 
   Result<ProcessSample> Sample(int pid) const;
   std::vector<int> Pids() const;
@@ -60,7 +65,11 @@ class ProcFs {
  private:
   Result<std::string> Read(const std::string& relative) const;
 
+  // The tightest memory.max of the process's cgroup and its ancestors, in bytes.
+  std::optional<uint64_t> MemoryLimit(int pid) const;
+
   std::string root_;
+  std::string cgroup_root_;
   long ticks_per_second_;
   long page_size_;
 };

@@ -50,16 +50,33 @@
             },
           },
           {
+            alert: "BotMemoryNearLimit",
+            // Only where a limit is set: botwatch_process_memory_limit_bytes is
+            // the tightest cgroup v2 memory.max above the process.
+            expr: |||
+              botwatch_process_resident_memory_bytes{%(botwatchSelector)s}
+                / botwatch_process_memory_limit_bytes{%(botwatchSelector)s}
+                > %(botMemoryLimitPercent)s / 100  # threshold: botMemoryLimitPercent of the cgroup's memory.max
+            ||| % $._config,
+            'for': "5m",
+            labels: $._config.commonLabels + {'severity': 'warning', 'component': 'bot'},
+            annotations: {
+              summary: "Bot process {{ $labels.collector }} on {{ $labels.instance }} uses {{ $value | humanizePercentage }} of its memory limit",
+              description: "Resident memory of {{ $labels.collector }} is {{ $value | humanizePercentage }} of its cgroup's memory.max (threshold %(botMemoryLimitPercent)s%%) for 5 minutes. At the limit the kernel's OOM killer ends the bot." % $._config,
+              runbook_url: $._config.runbookURL + '#botmemorynearlimit',
+            },
+          },
+          {
             alert: "BotHighCPU",
             expr: |||
               rate(botwatch_process_cpu_seconds_total{%(botwatchSelector)s}[5m])
                 > %(botCpuPercent)s / 100  # threshold: botCpuPercent of one core
             ||| % $._config,
-            'for': "10m",
+            'for': "5m",
             labels: $._config.commonLabels + {'severity': 'warning', 'component': 'bot'},
             annotations: {
               summary: "Bot process {{ $labels.collector }} on {{ $labels.instance }} uses {{ $value | humanizePercentage }} of a CPU core",
-              description: "The process {{ $labels.collector }} used {{ $value | humanizePercentage }} of one core for 10 minutes (threshold %(botCpuPercent)s%%). Node.js runs JavaScript on one thread: near 100%% it answers late or not at all." % $._config,
+              description: "The process {{ $labels.collector }} used {{ $value | humanizePercentage }} of one core for 5 minutes (threshold %(botCpuPercent)s%%). Node.js runs JavaScript on one thread: near 100%% it answers late or not at all." % $._config,
               runbook_url: $._config.runbookURL + '#bothighcpu',
             },
           },
@@ -142,6 +159,42 @@
               summary: "Database {{ $labels.collector }} on {{ $labels.instance }} is near its connection limit",
               description: "{{ $value | humanizePercentage }} of max_connections are in use (threshold %(databaseConnectionsPercent)s%%) for 5 minutes. New connections from the bot will soon be refused." % $._config,
               runbook_url: $._config.runbookURL + '#botdatabaseconnectionsnearlimit',
+            },
+          },
+          {
+            alert: "BotDatabasePoolExhausted",
+            // The bot's own pool (its `db pool` log line), not the server's
+            // max_connections: queries queue in the bot long before the server refuses.
+            expr: |||
+              (
+                sum by (instance, job) (bot_db_pool_clients{%(botwatchSelector)s, state="total"})
+                  - sum by (instance, job) (bot_db_pool_clients{%(botwatchSelector)s, state="idle"})
+              )
+                / sum by (instance, job) (bot_db_pool_max_clients{%(botwatchSelector)s} > 0)
+                >= %(databasePoolBusyPercent)s / 100  # threshold: databasePoolBusyPercent of the pool in use
+            ||| % $._config,
+            'for': "5m",
+            labels: $._config.commonLabels + {'severity': 'warning', 'component': 'database'},
+            annotations: {
+              summary: "The bot's database pool on {{ $labels.instance }} is {{ $value | humanizePercentage }} in use",
+              description: "{{ $value | humanizePercentage }} of the bot's pool clients are busy (threshold %(databasePoolBusyPercent)s%%) for 5 minutes: further queries wait for a client (bot_db_pool_waiting_requests)." % $._config,
+              runbook_url: $._config.runbookURL + '#botdatabasepoolexhausted',
+            },
+          },
+          {
+            alert: "BotDatabaseCacheHitRatioLow",
+            // The ratio is since the statistics were reset, so it moves slowly: a
+            // sustained low value means the working set no longer fits shared_buffers.
+            expr: |||
+              botwatch_postgres_buffer_cache_hit_ratio{%(botwatchSelector)s}
+                < %(databaseCacheHitPercent)s / 100  # threshold: databaseCacheHitPercent of block reads
+            ||| % $._config,
+            'for': "30m",
+            labels: $._config.commonLabels + {'severity': 'warning', 'component': 'database'},
+            annotations: {
+              summary: "Database cache hit ratio is {{ $value | humanizePercentage }} on {{ $labels.instance }}",
+              description: "Only {{ $value | humanizePercentage }} of block reads of {{ $labels.collector }} are served from shared buffers (threshold %(databaseCacheHitPercent)s%%) for 30 minutes: queries read from disk and slow down." % $._config,
+              runbook_url: $._config.runbookURL + '#botdatabasecachehitratiolow',
             },
           },
           {
@@ -327,12 +380,30 @@
           },
           {
             alert: "BotResponseTimeP95High",
+            // Two severities under one name: Alertmanager's inhibition mutes the
+            // warning while the critical one fires for the same instance.
+            expr: |||
+              histogram_quantile(0.95, sum by (instance, job, le) (rate(bot_response_time_seconds_bucket{%(botwatchSelector)s}[10m])))
+                > %(responseTimeP95WarningSeconds)s  # threshold: responseTimeP95WarningSeconds at the 95th percentile
+            ||| % $._config,
+            'for': "10m",
+            labels: $._config.commonLabels + {'severity': 'warning', 'component': 'bot-traffic'},
+            annotations: {
+              summary: "Bot p95 response time is {{ $value | humanizeDuration }} on {{ $labels.instance }}",
+              description: "95%% of replies over the last 10 minutes took up to {{ $value | humanizeDuration }} (threshold %(responseTimeP95WarningSeconds)ss), for 10 minutes." % $._config,
+              runbook_url: $._config.runbookURL + '#botresponsetimep95high',
+            },
+          },
+          {
+            alert: "BotResponseTimeP95High",
+            // Two severities under one name: Alertmanager's inhibition mutes the
+            // warning while the critical one fires for the same instance.
             expr: |||
               histogram_quantile(0.95, sum by (instance, job, le) (rate(bot_response_time_seconds_bucket{%(botwatchSelector)s}[10m])))
                 > %(responseTimeP95Seconds)s  # threshold: responseTimeP95Seconds at the 95th percentile
             ||| % $._config,
             'for': "10m",
-            labels: $._config.commonLabels + {'severity': 'warning', 'component': 'bot-traffic'},
+            labels: $._config.commonLabels + {'severity': 'critical', 'component': 'bot-traffic'},
             annotations: {
               summary: "Bot p95 response time is {{ $value | humanizeDuration }} on {{ $labels.instance }}",
               description: "95%% of replies over the last 10 minutes took up to {{ $value | humanizeDuration }} (threshold %(responseTimeP95Seconds)ss), for 10 minutes." % $._config,
@@ -390,6 +461,71 @@
               summary: "Gemini token use over budget on {{ $labels.instance }}",
               description: "The bot used {{ $value | humanize }} Gemini tokens in the last 24 hours, above the budget of %(geminiDailyTokenBudget)s tokens a day." % $._config,
               runbook_url: $._config.runbookURL + '#botgeminitokenbudget',
+            },
+          },
+        ],
+      },
+      {
+        name: "botwatch-delivery",
+        rules: [
+          {
+            alert: "BotDeliveryRateLow",
+            // Delivered per message that left the bot. Messenger: receipts per Send
+            // API call (accepted or failed). SMS: delivered per final status
+            // (delivered, undelivered, failed), since "sent" is not final.
+            expr: |||
+              sum by (instance, job, channel) (rate(bot_message_status_total{%(botwatchSelector)s, status="delivered"}[30m]))
+                / (
+                  sum by (instance, job, channel) (rate(bot_message_status_total{%(botwatchSelector)s, channel="messenger", status=~"sent|failed"}[30m]))
+                    or
+                  sum by (instance, job, channel) (rate(bot_message_status_total{%(botwatchSelector)s, channel!="messenger", status=~"delivered|undelivered|failed"}[30m]))
+                )
+                < %(deliveryRatePercent)s / 100  # threshold: deliveryRatePercent
+              and on (instance, job, channel)
+              sum by (instance, job, channel) (increase(bot_message_status_total{%(botwatchSelector)s, status=~"sent|delivered|undelivered|failed"}[30m]))
+                >= 20  # ignore quiet periods
+            ||| % $._config,
+            'for': "15m",
+            labels: $._config.commonLabels + {'severity': 'warning', 'component': 'delivery'},
+            annotations: {
+              summary: "Only {{ $value | humanizePercentage }} of {{ $labels.channel }} messages are delivered on {{ $labels.instance }}",
+              description: "Over 30 minutes {{ $value | humanizePercentage }} of the bot's {{ $labels.channel }} messages were delivered (threshold %(deliveryRatePercent)s%%), for 15 minutes. bot_message_errors_total{channel,code} on the Business dashboard says why." % $._config,
+              runbook_url: $._config.runbookURL + '#botdeliveryratelow',
+            },
+          },
+          {
+            alert: "BotHighFallbackRate",
+            expr: |||
+              sum by (instance, job) (rate(bot_fallback_responses_total{%(botwatchSelector)s}[30m]))
+                / sum by (instance, job) (rate(bot_messages_total{%(botwatchSelector)s, direction="inbound"}[30m]))
+                > %(fallbackRatePercent)s / 100  # threshold: fallbackRatePercent of inbound messages
+              and on (instance, job)
+              sum by (instance, job) (increase(bot_messages_total{%(botwatchSelector)s, direction="inbound"}[30m]))
+                >= 20  # ignore quiet periods
+            ||| % $._config,
+            'for': "15m",
+            labels: $._config.commonLabels + {'severity': 'warning', 'component': 'bot-traffic'},
+            annotations: {
+              summary: "The bot answers {{ $value | humanizePercentage }} of messages with its fallback on {{ $labels.instance }}",
+              description: "{{ $value | humanizePercentage }} of inbound messages over 30 minutes got the fallback answer (threshold %(fallbackRatePercent)s%%), for 15 minutes: users ask what the bot does not understand, or Gemini fails." % $._config,
+              runbook_url: $._config.runbookURL + '#bothighfallbackrate',
+            },
+          },
+          {
+            alert: "BotWebhookSlow",
+            // Webhook POSTs above the bound, from the histogram's bucket at it:
+            // Facebook expects an answer within 20 s and retries, then disables, the webhook.
+            expr: |||
+              sum by (instance, job) (increase(bot_webhook_processing_seconds_bucket{%(botwatchSelector)s, le="+Inf"}[10m]))
+                - sum by (instance, job) (increase(bot_webhook_processing_seconds_bucket{%(botwatchSelector)s, le="%(webhookSlowSeconds)s"}[10m]))
+                > 0  # threshold: webhooks slower than webhookSlowSeconds
+            ||| % $._config,
+            'for': "0m",
+            labels: $._config.commonLabels + {'severity': 'warning', 'component': 'bot-traffic'},
+            annotations: {
+              summary: "Webhook processing took over %(webhookSlowSeconds)ss on {{ $labels.instance }}" % $._config,
+              description: "{{ $value | printf \"%%.0f\" }} webhook POSTs in the last 10 minutes took longer than %(webhookSlowSeconds)s s. Facebook retries unanswered webhooks and disables the subscription when they keep failing." % $._config,
+              runbook_url: $._config.runbookURL + '#botwebhookslow',
             },
           },
         ],

@@ -44,7 +44,8 @@ local inbound = 'direction="inbound"';
         t('histogram_quantile(%s, sum by (le) (rate(bot_response_time_seconds_bucket%s[$__rate_interval])))' % [q[0], sel()], q[1])
         for q in [['0.5', 'p50'], ['0.95', 'p95'], ['0.99', 'p99']]
       ], 'Time from an inbound message to the bot\'s reply: median, 95th and 99th percentile. '
-         + 'p95 above %ss for 10 minutes fires BotResponseTimeP95High.' % c.responseTimeP95Seconds,
+         + 'p95 above %ss for 10 minutes fires BotResponseTimeP95High (warning; above %ss critical).'
+         % [c.responseTimeP95WarningSeconds, c.responseTimeP95Seconds],
          w=12, unit='s', alert='BotResponseTimeP95High'),
       g.timeseries('Error rate (errors per inbound message)', [
         t('sum(rate(bot_errors_total' + sel() + '[$__rate_interval])) / sum(rate(bot_messages_total' + sel(inbound) + '[$__rate_interval]))', 'error rate'),
@@ -161,6 +162,14 @@ local inbound = 'direction="inbound"';
                    'Connect, SELECT 1 and the configured queries; above %d ms for 5 minutes fires BotDatabaseSlow.' % c.databaseSlowMs,
                    w=12, unit='s', alert='BotDatabaseSlow'),
 
+      g.timeseries('Bot database pool', [
+        t('sum(bot_db_pool_clients' + sel('state="total"') + ') - sum(bot_db_pool_clients' + sel('state="idle"') + ')', 'busy'),
+        t('sum(bot_db_pool_max_clients' + sel() + ')', 'max'),
+        t('sum(bot_db_pool_waiting_requests' + sel() + ')', 'waiting queries'),
+      ], 'The bot\'s own database pool, from its `db pool` log line: busy clients against the pool size, and queries '
+         + 'waiting for a client. %d%% busy for 5 minutes fires BotDatabasePoolExhausted.' % c.databasePoolBusyPercent,
+         w=24, unit='short', alert='BotDatabasePoolExhausted'),
+
       g.row('Socket.IO and Gemini'),
       g.timeseries('Socket.IO round trip (handshake + echo)', [t('botwatch_collector_duration_seconds' + sel('type="socketio"'), '{{collector}}')],
                    'Time of the Socket.IO probe: handshake and an echo. Failing probes fire BotSocketIODown.',
@@ -174,7 +183,7 @@ local inbound = 'direction="inbound"';
     ]),
 
     'business.json': g.dashboard(c, 'botwatch-business', 'Bot business',
-                                 'Appointments, product inquiries, the conversion funnel, template cache and Gemini tokens.', [
+                                 'Appointments, product inquiries, the conversion funnel, message delivery, template cache and Gemini tokens.', [
       g.row('Outcomes over the selected range'),
       g.stat('Appointments booked', [t('sum(increase(bot_appointments_booked_total' + sel() + '[$__range]))', 'booked', instant=true)],
              'Appointments the bot booked over the selected time range.', w=6, h=6, colorMode='none', unit='short', defaults={ decimals: 0 }),
@@ -206,6 +215,52 @@ local inbound = 'direction="inbound"';
       g.bargauge('Product inquiries by category', [
         t('sort_desc(sum by (category) (increase(bot_product_inquiries_total' + sel() + '[$__range])))', '{{category}}', instant=true),
       ], 'Product inquiries over the range by category, largest first.', displayMode='basic'),
+      g.row('Delivery (Messenger receipts, SMS status callbacks)'),
+      g.timeseries('Delivery rate by channel', [
+        t('sum by (channel) (rate(bot_message_status_total' + sel('status="delivered"') + '[$__rate_interval])) / ('
+          + 'sum by (channel) (rate(bot_message_status_total' + sel('channel="messenger", status=~"sent|failed"') + '[$__rate_interval])) or '
+          + 'sum by (channel) (rate(bot_message_status_total' + sel('channel!="messenger", status=~"delivered|undelivered|failed"') + '[$__rate_interval])))',
+          '{{channel}}'),
+      ], 'Delivered per outbound message. Messenger: delivery receipts per Send API call (accepted or failed); SMS: '
+         + 'delivered per final status callback. The red line is BotDeliveryRateLow\'s threshold (%d%%).' % c.deliveryRatePercent,
+         w=12, unit='percentunit', alert='BotDeliveryRateLow', defaults={
+        min: 0,
+        max: 1,
+        custom: { thresholdsStyle: { mode: 'line' } },
+        thresholds: g.steps([['red', null], ['green', c.deliveryRatePercent / 100]]),
+      }),
+      g.timeseries('Delivery time', [
+        t('histogram_quantile(%s, sum by (le) (rate(%s_bucket%s[$__rate_interval])))' % [q[0], m[0], sel()], m[1] + ' ' + q[1])
+        for m in [['bot_messenger_delivery_seconds', 'messenger'], ['bot_sms_delivery_seconds', 'sms']]
+        for q in [['0.5', 'p50'], ['0.95', 'p95']]
+      ], 'Time from sending to the delivery receipt: Messenger from the Send API call to the message_deliveries webhook, '
+         + 'SMS from queued to the delivered status callback (paired by message id in the log).',
+         w=12, unit='s'),
+      g.timeseries('Read rate (Messenger)', [
+        t('sum(rate(bot_message_status_total' + sel('channel="messenger", status="read"') + '[$__rate_interval])) / '
+          + 'sum(rate(bot_message_status_total' + sel('channel="messenger", status="delivered"') + '[$__rate_interval]))', 'read / delivered'),
+      ], 'Messages read (message_reads webhook) per message delivered.', w=8, unit='percentunit', defaults={ min: 0, max: 1 }),
+      g.bargauge('Delivery errors by channel and code', [
+        t('sort_desc(sum by (channel, code) (increase(bot_message_errors_total' + sel() + '[$__range])))', '{{channel}} {{code}}', instant=true),
+      ], 'Failed messages over the range by provider error code: Send API codes (e.g. 10 outside the 24-hour window, '
+         + '551 user unavailable, 613 rate limit) and SMS codes (e.g. 21211 invalid number, 21610 opted out, '
+         + '30003 unreachable handset); codes outside the preset\'s list are "other".',
+         displayMode='basic', defaults={ decimals: 0 }),
+      g.timeseries('Fallback rate', [
+        t('sum(rate(bot_fallback_responses_total' + sel() + '[$__rate_interval])) / sum(rate(bot_messages_total' + sel(inbound) + '[$__rate_interval]))', 'fallback'),
+      ], 'Inbound messages answered with the fallback (not understood, or Gemini failed); the red line is '
+         + 'BotHighFallbackRate\'s threshold (%d%%).' % c.fallbackRatePercent,
+         w=8, unit='percentunit', alert='BotHighFallbackRate', defaults={
+        min: 0,
+        max: 1,
+        custom: { thresholdsStyle: { mode: 'line' } },
+        thresholds: g.steps([['green', null], ['red', c.fallbackRatePercent / 100]]),
+      }),
+      g.timeseries('Webhook processing time', [
+        t('histogram_quantile(%s, sum by (le) (rate(bot_webhook_processing_seconds_bucket%s[$__rate_interval])))' % [q[0], sel()], q[1])
+        for q in [['0.5', 'p50'], ['0.95', 'p95'], ['0.99', 'p99']]
+      ], 'Time the bot took to answer Facebook\'s webhook POSTs. Any POST over %ds fires BotWebhookSlow.' % c.webhookSlowSeconds,
+         w=24, unit='s', alert='BotWebhookSlow'),
       g.row('Over time'),
       g.timeseries('Appointments booked per hour', [t('sum(increase(bot_appointments_booked_total' + sel() + '[1h]))', 'booked')],
                    'Appointments booked in each hour.', w=12, unit='short'),

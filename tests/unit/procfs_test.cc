@@ -1,7 +1,9 @@
 #include <catch2/catch.hpp>
+#include <filesystem>
 
 #include "collectors/lib/procfs.h"
 #include "collectors/process.h"
+#include "tests/support/temp_dir.h"
 
 using namespace botwatch;
 
@@ -40,6 +42,35 @@ TEST_CASE("boot time and fd limit parse from their files") {
         std::nullopt);
 }
 
+TEST_CASE("cgroup v2 path and memory.max parse from their files") {
+  CHECK(ParseCgroupV2Path("0::/system.slice/bot.service\n") == std::optional<std::string>("/system.slice/bot.service"));
+  CHECK(ParseCgroupV2Path("12:memory:/docker/abc\n0::/\n") == std::optional<std::string>("/"));
+  CHECK(ParseCgroupV2Path("12:memory:/docker/abc\n1:name=systemd:/docker/abc\n") == std::nullopt);  // v1 only
+  CHECK(ParseMemoryMax("536870912\n").value() == std::optional<uint64_t>(536870912));
+  CHECK(ParseMemoryMax("max\n").value() == std::nullopt);
+  CHECK_FALSE(ParseMemoryMax("lots\n").ok());
+}
+
+TEST_CASE("the memory limit is the tightest memory.max from the process's cgroup up to the root") {
+  botwatch::testing::TempDir dir;
+  std::filesystem::copy(std::string(BOTWATCH_FIXTURES) + "/proc", dir.path() + "/proc",
+                        std::filesystem::copy_options::recursive);
+  std::filesystem::create_directories(dir.path() + "/cgroup/bot.slice/bot.service");
+  dir.Write("proc/100/cgroup", "0::/bot.slice/bot.service\n");
+  dir.Write("cgroup/bot.slice/bot.service/memory.max", "max\n");  // the unit sets none...
+  dir.Write("cgroup/bot.slice/memory.max", "536870912\n");         // ...its slice does
+  ProcFs fs(dir.path() + "/proc", dir.path() + "/cgroup");
+  CHECK(fs.Sample(100).value().memory_limit_bytes == 536870912.0);
+  dir.Write("cgroup/bot.slice/bot.service/memory.max", "268435456\n");
+  CHECK(fs.Sample(100).value().memory_limit_bytes == 268435456.0);
+  // No limit anywhere, or no cgroup v2 line: nothing to export.
+  dir.Write("cgroup/bot.slice/bot.service/memory.max", "max\n");
+  dir.Write("cgroup/bot.slice/memory.max", "max\n");
+  CHECK(fs.Sample(100).value().memory_limit_bytes == -1);
+  dir.Write("proc/100/cgroup", "4:memory:/bot\n");
+  CHECK(fs.Sample(100).value().memory_limit_bytes == -1);
+}
+
 TEST_CASE("the process collector reads a fixture /proc tree and follows a restart") {
   std::string root = std::string(BOTWATCH_FIXTURES) + "/proc";
   ProcessCollector c(ProcessCollector::Selector::kProcessName, "node", root);
@@ -67,10 +98,6 @@ TEST_CASE("the process collector reads a fixture /proc tree and follows a restar
   CHECK(m.reason == "not_found");
   CHECK(m.message == "no process with name \"python3\"");
 }
-
-#include <filesystem>
-
-#include "tests/support/temp_dir.h"
 
 TEST_CASE("a restarted process is followed to its new pid and counted") {
   botwatch::testing::TempDir dir;

@@ -39,6 +39,11 @@ function makeLogger(opts) {
   return logger;
 }
 
+// Send API error codes and Twilio error codes the demo's failures cycle through.
+const SEND_API_CODES = [10, 551, 613, 1200, 2];
+const SMS_FAILED_CODES = [21211, 21614, 21610];
+const SMS_UNDELIVERED_CODES = [30003, 30005, 30007, 30006];
+
 class DemoBot {
   constructor(opts, logger) {
     this.opts = opts;
@@ -105,14 +110,16 @@ class DemoBot {
         return;
       }
       this.sent++;
-      const p = this.runTurn(this.sim.nextTurn()).catch((err) =>
+      const p = this.runTurn(this.sim.nextTurn(), this.sent).catch((err) =>
         this.log.error('unexpected failure', { errorType: 'internal', detail: String(err && err.stack || err) }));
       this.inflight.add(p);
       p.finally(() => { this.inflight.delete(p); this.done++; });
     }
   }
 
-  async runTurn(turn) {
+  // `n` numbers the turn in generation order: the delivery outcomes below depend
+  // on it, not on the random stream, so a seed still gives the same traffic.
+  async runTurn(turn, n) {
     const t0 = Date.now();
     const { userId } = turn;
     if (turn.noise) this.log.log(turn.noise.level, turn.noise.message, turn.noise.fields);
@@ -142,6 +149,11 @@ class DemoBot {
                                        tokens: turn.gemini.tokens });
       }
     }
+    // Now and then Gemini's answer is unusable (empty, blocked by safety): the fallback.
+    if (turn.gemini && !geminiFails && n % 12 === 5) {
+      template = 'fallback';
+      cacheHit = true;
+    }
     await sleep(turn.processingMs);
     if (turn.intent === 'product_inquiry') this.log.info('product inquiry', { userId, category: turn.category });
     if (turn.error && turn.error.errorType === 'database') {
@@ -163,14 +175,54 @@ class DemoBot {
     if (turn.intent === 'human') this.requestHandoff(userId, turn.handoffAfterMs);
 
     if (turn.error && turn.error.errorType === 'graph_api') {
-      this.log.error(turn.error.message, { userId, errorType: 'graph_api', status: 500,
-                                           fbError: 'OAuthException', fbCode: 2 });
+      // The Send API's error object: code (and error_subcode) say why.
+      this.log.error('send api error', { userId, errorType: 'graph_api', status: 400, fbError: 'OAuthException',
+                                         code: SEND_API_CODES[n % SEND_API_CODES.length], subcode: 2018278 });
+      this.webhookProcessed(t0);
       return;
     }
-    this.log.info('message sent', { userId, direction: 'outbound', template: template || 'gemini',
+    const messageId = `m_${this.opts.seed}_${n}`;
+    this.log.info('message sent', { userId, messageId, direction: 'outbound', template: template || 'gemini',
                                     appUsage: this.appUsage(turn) });
+    this.webhookProcessed(t0);
     if (this.store) this.store.message(userId, 'outbound', turn.intent, null);
+    if (this.store && n % 25 === 1) this.log.info('db pool', this.store.poolStats());
     this.admin.emit('message:new', { userId, direction: 'outbound', intent: turn.intent });
+    const campaign = n % 10 === 7 ? this.smsCampaign(n) : null;
+    // Receipts: most messages are delivered within a few hundred ms, some never are
+    // (the user deleted the conversation); a third are read a moment later.
+    if (n % 20 !== 19) {
+      await sleep(100 + (n % 7) * 60);
+      this.log.info('message delivered', { userId, messageId, watermark: Date.now() });
+      if (n % 3 === 0) {
+        await sleep(150);
+        this.log.info('message read', { userId, messageId, watermark: Date.now() });
+      }
+    }
+    await campaign;
+  }
+
+  webhookProcessed(t0) {
+    this.log.info('webhook processed', { object: 'page', entries: 1, durationMs: Date.now() - t0 });
+  }
+
+  // One SMS of a reminder campaign, as Twilio's status callbacks report it: queued,
+  // sent, then mostly delivered; some undelivered or failed with an error code.
+  async smsCampaign(n) {
+    const messageSid = `SM${this.opts.seed}x${n}`;
+    const sms = (level, status, extra = {}) =>
+      this.log.log(level, 'sms status', { messageSid, status, campaignId: 'reminders', ...extra });
+    sms('info', 'queued');
+    const k = Math.floor(n / 10) % 10;
+    if (k === 9) {
+      sms('warn', 'failed', { errorCode: SMS_FAILED_CODES[Math.floor(n / 100) % SMS_FAILED_CODES.length] });
+      return;
+    }
+    await sleep(50);
+    sms('info', 'sent');
+    await sleep(100 + k * 40);
+    if (k === 8) sms('warn', 'undelivered', { errorCode: SMS_UNDELIVERED_CODES[Math.floor(n / 100) % SMS_UNDELIVERED_CODES.length] });
+    else sms('info', 'delivered');
   }
 
   // The X-App-Usage header of the Send API (percent of the app's hourly quota):

@@ -45,6 +45,12 @@ class Store {
 
   async init() { await this.pool.query(SCHEMA); }
 
+  // What the preset's `db pool` line reads.
+  poolStats() {
+    return { total: this.pool.totalCount, idle: this.pool.idleCount, waiting: this.pool.waitingCount,
+             max: this.pool.options.max };
+  }
+
   write(sql, params) {
     const p = this.pool.query(sql, params).then(() => {}, this.onError);
     this.pending.add(p);
