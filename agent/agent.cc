@@ -307,7 +307,7 @@ HttpResponse Agent::Handle(const HttpRequest& req) {
     }
     return resp;
   }
-  if (p == "/-/healthy") {
+  if (IsHealthPath(p)) {
     if (!read) return method_not_allowed();
     return ServeHealthy(req, Snapshots());
   }

@@ -86,7 +86,8 @@ std::string CheckConfigHelpText() {
 const std::vector<Endpoint>& Endpoints() {
   static const std::vector<Endpoint> kEndpoints = {
       {"/metrics", "GET", "Prometheus text format (moved by --web.telemetry-path)"},
-      {"/-/healthy", "GET", "200 while botwatch serves; ?require=NAME,... also needs those collectors up"},
+      {"/-/healthy", "GET",
+       "200 while botwatch serves; ?require=NAME,... (or /-/healthy/NAME,...) also needs those collectors up"},
       {"/-/ready", "GET", "200 once every collector has probed once"},
       {"/-/reload", "POST", "reload the config"},
       {"/api/v1/status", "GET", "JSON per collector: up, reason, latency, last error"},

@@ -43,12 +43,21 @@ bool PlausibleName(const std::string& name) {
 }  // namespace
 
 HttpResponse ServeHealthy(const HttpRequest& req, const std::vector<std::shared_ptr<const CollectorSnapshot>>& all) {
-  if (req.query.empty()) return Text(200, "Healthy\n");
-  if (req.query.size() > kHealthyMaxQueryBytes) {
+  // The path form /-/healthy/NAME[,NAME...] says the same as ?require=, for
+  // health checkers whose path setting may not carry a query string.
+  constexpr std::string_view kPrefix = "/-/healthy/";
+  std::string names_in_path;
+  if (req.path.size() > kPrefix.size() && req.path.compare(0, kPrefix.size(), kPrefix) == 0) {
+    if (!req.query.empty()) return Text(400, "use either /-/healthy/NAME[,NAME...] or ?require=, not both\n");
+    names_in_path = "require=" + req.path.substr(kPrefix.size());
+  }
+  const std::string& query_text = names_in_path.empty() ? req.query : names_in_path;
+  if (query_text.empty()) return Text(200, "Healthy\n");
+  if (query_text.size() > kHealthyMaxQueryBytes) {
     return Text(400, "query longer than " + std::to_string(kHealthyMaxQueryBytes) + " bytes\n");
   }
   std::vector<std::string> required;
-  std::string_view query = req.query;
+  std::string_view query = query_text;
   while (!query.empty()) {
     size_t amp = query.find('&');
     std::string_view param = query.substr(0, amp);

@@ -142,7 +142,8 @@ class WebServer::Dispatcher : public CivetHandler {
     // Liveness stays open so orchestrators need no credentials; everything
     // else, including /-/ready and /-/reload, needs them.
     bool authenticated = false;
-    if (req.path != "/-/healthy") {
+    const bool liveness = IsHealthPath(req.path);
+    if (!liveness) {
       std::shared_ptr<BasicAuth> auth = Auth();
       if (auth) {
         AuthResult result = auth->Check(mg_get_header(conn, "Authorization"), peers_.Of(ri));
@@ -168,7 +169,7 @@ class WebServer::Dispatcher : public CivetHandler {
     // so only callers that proved who they are (or anyone, when auth is off)
     // keep one, and only after a success: health checks, errors and strangers
     // are asked to go, and the connection closes once the answer is out.
-    bool keep = resp.status >= 200 && resp.status < 300 && req.path != "/-/healthy" && (authenticated || !Auth());
+    bool keep = resp.status >= 200 && resp.status < 300 && !liveness && (authenticated || !Auth());
     return Send(conn, req, std::move(resp), keep);
   }
 
@@ -472,6 +473,10 @@ class Ipv6Relay {
   std::set<int> open_;
   int active_ = 0;
 };
+
+bool IsHealthPath(std::string_view path) {
+  return path == "/-/healthy" || (path.rfind("/-/healthy/", 0) == 0 && path.size() > 11);
+}
 
 WebServer::~WebServer() = default;
 

@@ -77,6 +77,10 @@ struct WebServerOptions {
   int keep_alive_timeout_ms = 20000;
 };
 
+// /-/healthy and its path form /-/healthy/NAME[,NAME...]: liveness, open
+// without credentials and never kept alive.
+bool IsHealthPath(std::string_view path);
+
 using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
 
 class Ipv6Relay;

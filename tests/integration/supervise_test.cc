@@ -430,6 +430,7 @@ TEST_CASE("supervise: a stopped child is frozen, not up, and /-/healthy?require=
     return frozen.body == "bot: down (frozen)\nbot-pid: down (frozen)\n";
   }, 3s));
   CHECK(frozen.status == 503);
+  CHECK(HttpGet(base + "/-/healthy/bot,bot-pid").body == frozen.body);  // the path form says the same
   CHECK(HttpGet(base + "/-/healthy").status == 200);  // botwatch itself still serves
   nlohmann::json entry = StatusEntry(base, "bot");
   INFO(entry.dump());

@@ -133,6 +133,9 @@ TEST_CASE("TLS with a certificate made by the test, plain HTTP refused") {
   SecureRequest healthy = no_auth;
   healthy.url = Url(bw, "https", "/-/healthy");
   CHECK(Fetch(healthy).status == 200);
+  // Its path form is as open: no 401, the answer of the endpoint itself.
+  healthy.url = Url(bw, "https", "/-/healthy/no-such-collector");
+  CHECK(Fetch(healthy).status == 400);
 
   // An unknown CA fails verification on the client side.
   SecureRequest untrusted = q;

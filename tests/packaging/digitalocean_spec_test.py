@@ -36,13 +36,14 @@ for kind in ("workers", "jobs"):
         problems.append(f"app.yaml: has {kind}; botwatch pushes itself")
 bot = services[0] if services else {}
 
-# Health check: /-/healthy?require= on botwatch's internal port, naming the
+# Health check: /-/healthy/NAME,... (the path form of ?require=, as App
+# Platform's http_path is a path) on botwatch's internal port, naming the
 # supervised child and collectors that the image's config defines.
 check = bot.get("health_check", {})
 path = check.get("http_path", "")
-m = re.fullmatch(r"/-/healthy\?require=([\w.,-]+)", path)
+m = re.fullmatch(r"/-/healthy/([\w.,-]+)", path)
 if not m:
-    problems.append(f"app.yaml: health check path {path!r} is not /-/healthy?require=...")
+    problems.append(f"app.yaml: health check path {path!r} is not /-/healthy/NAME,...")
 else:
     known = {"supervised"} | {c["name"] for c in config.get("collectors", [])}
     for name in m.group(1).split(","):

@@ -19,13 +19,13 @@ std::shared_ptr<const CollectorSnapshot> Snap(const std::string& name, bool has_
   return s;
 }
 
-HttpResponse Ask(const std::string& query) {
+HttpResponse Ask(const std::string& query, const std::string& path = "/-/healthy") {
   static const std::vector<std::shared_ptr<const CollectorSnapshot>> all = {
       Snap("supervised", true, true), Snap("bot-health", true, false, "timeout", "secret-bearing peer text"),
       Snap("db", true, true), Snap("late", false, false)};
   HttpRequest req;
   req.method = "GET";
-  req.path = "/-/healthy";
+  req.path = path;
   req.query = query;
   return ServeHealthy(req, all);
 }
@@ -63,4 +63,17 @@ TEST_CASE("require= refuses unknown names (listing the known), unknown parameter
   for (int i = 0; i < 40; ++i) many += ",db";
   CHECK(Ask(many).status == 400);
   CHECK(Ask("require=" + std::string(2000, 'a')).status == 400);
+}
+
+TEST_CASE("the path form /-/healthy/NAME,... answers as require= does, for checkers without a query string") {
+  CHECK(Ask("", "/-/healthy/supervised,db").status == 200);
+  HttpResponse down = Ask("", "/-/healthy/supervised,bot-health");
+  CHECK(down.status == 503);
+  CHECK(down.body == "bot-health: down (timeout)\n");
+  CHECK(Ask("", "/-/healthy/bott").status == 400);
+  CHECK(Ask("require=db", "/-/healthy/supervised").status == 400);  // one form at a time
+  CHECK(IsHealthPath("/-/healthy/supervised"));
+  CHECK(IsHealthPath("/-/healthy"));
+  CHECK_FALSE(IsHealthPath("/-/healthy/"));
+  CHECK_FALSE(IsHealthPath("/-/healthyx"));
 }
