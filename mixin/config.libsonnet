@@ -26,6 +26,8 @@
     facebookAppUsagePercent: 80,  // of any X-App-Usage kind
     logParseErrorPercent: 1,
     bullmqRepeatOverdueMinutes: 10,  // a repeatable BullMQ job this late means its scheduler stalled
+    socketioHeartbeatEvents: 'metrics:update',  // regex of listen events the server promises regularly (every 30 s)
+    socketioEventSilenceSeconds: 120,  // no such event for this long: the admin live view stopped
     bullmqFailedJobs: 5,  // BullMQ jobs failed in 15 minutes, per queue  // share of log lines that fail to parse
   },
 }
