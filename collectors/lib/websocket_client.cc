@@ -239,6 +239,8 @@ std::optional<WebSocketError> WebSocketClient::Connect(const std::string& host, 
                                                        SteadyTime deadline, const WebSocketTls& tls) {
   Shutdown();
   in_.clear();
+  partial_.clear();
+  in_message_ = false;
   TcpConnection conn = ConnectTcp(host, port, deadline);
   if (conn.fd < 0) {
     Kind kind = conn.reason == reason::kDns                 ? Kind::kDns
@@ -392,7 +394,6 @@ std::optional<WebSocketError> WebSocketClient::SendText(std::string_view text, S
 std::optional<WebSocketError> WebSocketClient::Receive(std::string* message, SteadyTime deadline) {
   if (fd_ < 0) return Error(Kind::kIo, "not connected");
   message->clear();
-  bool in_message = false;  // a fragmented message has started
   while (true) {
     WebSocketFrame frame;
     size_t consumed = 0;
@@ -418,17 +419,22 @@ std::optional<WebSocketError> WebSocketClient::Receive(std::string* message, Ste
         return Error(Kind::kProtocol, "the server closed the WebSocket (code " + code + ")");
       }
       case ws_opcode::kContinuation:
-        if (!in_message) return Error(Kind::kProtocol, "continuation frame without a message");
+        if (!in_message_) return Error(Kind::kProtocol, "continuation frame without a message");
         break;
       default:  // text or binary
-        if (in_message) return Error(Kind::kProtocol, "new message inside a fragmented one");
-        in_message = true;
+        if (in_message_) return Error(Kind::kProtocol, "new message inside a fragmented one");
+        in_message_ = true;
     }
-    if (message->size() + frame.payload.size() > kMaxMessageBytes) {
+    if (partial_.size() + frame.payload.size() > kMaxMessageBytes) {
       return Error(Kind::kProtocol, "message exceeds " + std::to_string(kMaxMessageBytes) + " bytes");
     }
-    message->append(frame.payload);
-    if (frame.fin) return std::nullopt;
+    partial_.append(frame.payload);
+    if (frame.fin) {
+      *message = std::move(partial_);
+      partial_.clear();
+      in_message_ = false;
+      return std::nullopt;
+    }
   }
 }
 

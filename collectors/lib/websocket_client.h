@@ -98,7 +98,8 @@ class WebSocketClient {
   // Sends one masked text frame.
   std::optional<WebSocketError> SendText(std::string_view text, SteadyTime deadline);
   // Receives the next text or binary message (reassembling fragments),
-  // answering pings on the way.
+  // answering pings on the way. A timeout keeps what arrived of a fragmented
+  // message, so a caller may poll with short deadlines.
   std::optional<WebSocketError> Receive(std::string* message, SteadyTime deadline);
   // Sends a close frame (1000, best effort, bounded by the deadline) and closes
   // the socket without waiting for the server's close frame.
@@ -119,6 +120,8 @@ class WebSocketClient {
   void* ssl_ctx_ = nullptr;  // SSL_CTX*, owned
   void* ssl_ = nullptr;      // SSL*, owned
   std::string in_;  // received, not yet decoded
+  std::string partial_;  // fragments of the message being received
+  bool in_message_ = false;
 };
 
 }  // namespace botwatch

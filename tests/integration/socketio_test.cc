@@ -15,7 +15,14 @@
 #include "base/logging.h"
 #include "base/unix_time.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <atomic>
+#include <thread>
 
 using namespace botwatch;
 using namespace botwatch::testing;
@@ -474,4 +481,59 @@ TEST_CASE("socketio over TLS: wss:// upgrade and listen against Socket.IO 4 behi
         10s));
     CHECK(SampleOf(c.Probe(), "botwatch_socketio_listen_connects_total") == 0.0);
   }
+}
+
+TEST_CASE("websocket client: a deadline between fragments keeps the partial message") {
+  // A raw server: the 101, the first fragment, then (after the client's first
+  // short deadline has passed) the last fragment.
+  int listen_fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(listen_fd >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(listen_fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  REQUIRE(::listen(listen_fd, 1) == 0);
+  socklen_t len = sizeof addr;
+  ::getsockname(listen_fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  const int port = ntohs(addr.sin_port);
+  std::atomic<bool> first_sent{false}, may_finish{false};
+  std::thread server([&] {
+    int fd = ::accept(listen_fd, nullptr, nullptr);
+    if (fd < 0) return;
+    std::string head;
+    char buf[1024];
+    while (head.find("\r\n\r\n") == std::string::npos) {
+      ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+      if (n <= 0) break;
+      head.append(buf, static_cast<size_t>(n));
+    }
+    std::string key;
+    size_t k = head.find("Sec-WebSocket-Key: ");
+    if (k != std::string::npos) key = head.substr(k + 19, head.find("\r\n", k) - k - 19);
+    std::string out = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                      "Sec-WebSocket-Accept: " + WebSocketAccept(key) + "\r\n\r\n";
+    out += std::string("\x01\x05", 2) + "42[\"m";  // text, FIN clear
+    ::send(fd, out.data(), out.size(), MSG_NOSIGNAL);
+    first_sent = true;
+    for (int i = 0; i < 250 && !may_finish; ++i) std::this_thread::sleep_for(20ms);
+    std::string last = std::string("\x80\x0e", 2) + "etrics:update\"";  // continuation, FIN
+    last += "]";
+    last[1] = static_cast<char>(last.size() - 2);
+    ::send(fd, last.data(), last.size(), MSG_NOSIGNAL);
+    std::this_thread::sleep_for(200ms);
+    ::close(fd);
+  });
+  WebSocketClient ws;
+  REQUIRE_FALSE(ws.Connect("127.0.0.1", std::to_string(port), "127.0.0.1", "/", std::chrono::steady_clock::now() + 2s));
+  REQUIRE(Eventually([&] { return first_sent.load(); }, 2s));
+  std::string message;
+  auto e = ws.Receive(&message, std::chrono::steady_clock::now() + 100ms);
+  REQUIRE(e);
+  CHECK(e->kind == WebSocketError::Kind::kTimeout);
+  may_finish = true;
+  e = ws.Receive(&message, std::chrono::steady_clock::now() + 2s);
+  CHECK_FALSE(e);
+  CHECK(message == "42[\"metrics:update\"]");
+  server.join();
+  ::close(listen_fd);
 }
