@@ -5,6 +5,8 @@
 #include <nlohmann/json.hpp>
 
 #include "base/config_node.h"
+#include "base/logging.h"
+#include "base/unix_time.h"
 #include "collectors/registry.h"
 #include "collectors/lib/tcp_connect.h"
 #include "collectors/lib/websocket_client.h"
@@ -102,30 +104,224 @@ std::unique_ptr<Collector> SocketIoCollector::Create(const CollectorSpec&, Confi
     c.auth = Secret(payload.dump());
   }
   c.ca_file = config.String("ca_file", "");
+  c.tls_verify = !config.Bool("insecure_skip_verify", false);
   c.websocket_upgrade = config.Bool("websocket_upgrade", false);
-  if (c.websocket_upgrade) {
-    if (c.url.rfind("http://", 0) != 0) {
-      config.FailAt("websocket_upgrade", "needs an http:// url: the WebSocket client has no TLS (wss) support");
+  if (std::optional<ConfigMap> listen = config.OptionalMap("listen")) {
+    SocketIoConfig::Listen l;
+    l.events = listen->StringList("events");
+    if (l.events.empty()) listen->FailAt("events", "must list the event names to count (others count as \"other\")");
+    if (l.events.size() > 100) listen->FailAt("events", "at most 100 event names (each is a label value)");
+    for (const std::string& e : l.events) {
+      if (e.empty() || e == "other") listen->FailAt("events", "event names must be non-empty and not \"other\"");
     }
-    std::string rest = c.url.substr(7);
+    l.rooms = listen->StringList("rooms");
+    l.join_event = listen->String("join_event", l.rooms.empty() ? "" : "join");
+    l.backoff_min = listen->DurationValue("backoff_min", l.backoff_min, std::chrono::milliseconds(10));
+    l.backoff_max = listen->DurationValue("backoff_max", l.backoff_max, l.backoff_min);
+    l.connect_timeout = listen->DurationValue("connect_timeout", l.connect_timeout, std::chrono::milliseconds(100));
+    listen->RejectUnknownKeys();
+    if (!c.connect) config.FailAt("listen", "needs the namespace CONNECT, which `connect: false` turns off");
+    c.listen = std::move(l);
+  }
+  if (c.websocket_upgrade || c.listen) {
+    c.ws_tls = c.url.rfind("https://", 0) == 0;
+    std::string rest = c.url.substr(c.ws_tls ? 8 : 7);
     size_t slash = rest.find('/');
     std::string authority = rest.substr(0, slash);
     c.ws_prefix = slash == std::string::npos ? "" : rest.substr(slash);
     if (authority.find('@') != std::string::npos) {
-      config.FailAt("url", "must not carry user info when websocket_upgrade is on");
+      config.FailAt("url", "must not carry user info when websocket_upgrade or listen is on");
     }
     c.ws_host_header = authority;
     if (authority.find(':') == std::string::npos || (!authority.empty() && authority.back() == ']')) {
-      authority += ":80";
+      authority += c.ws_tls ? ":443" : ":80";
     }
     if (!SplitHostPort(authority, &c.ws_host, &c.ws_port)) {
-      config.FailAt("url", "expected http://host[:port][/prefix], got \"" + c.url + "\"");
+      config.FailAt("url", "expected http(s)://host[:port][/prefix], got \"" + c.url + "\"");
     }
   }
   return std::make_unique<SocketIoCollector>(std::move(c));
 }
 
-SocketIoCollector::SocketIoCollector(SocketIoConfig config) : config_(std::move(config)) {}
+SocketIoCollector::SocketIoCollector(SocketIoConfig config) : config_(std::move(config)) {
+  if (config_.listen) {
+    for (const std::string& e : config_.listen->events) state_.events[e];
+    state_.events["other"];
+    listener_ = std::thread([this] { ListenLoop(); });
+  }
+}
+
+SocketIoCollector::~SocketIoCollector() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  stopping_ = true;
+  cv_.notify_all();
+  if (listener_.joinable()) listener_.join();
+}
+
+namespace {
+
+const char* ListenReason(const WebSocketError& e) {
+  switch (e.kind) {
+    case WebSocketError::Kind::kDns: return reason::kDns;
+    case WebSocketError::Kind::kRefused: return reason::kConnectionRefused;
+    case WebSocketError::Kind::kTimeout: return reason::kTimeout;
+    case WebSocketError::Kind::kIo: return reason::kIo;
+    case WebSocketError::Kind::kTls: return reason::kTls;
+    case WebSocketError::Kind::kUpgradeRefused: return socketio_reason::kWebSocketRefused;
+    case WebSocketError::Kind::kHandshake:
+    case WebSocketError::Kind::kProtocol: return socketio_reason::kWebSocketHandshake;
+  }
+  return reason::kIo;
+}
+
+// How often the listen thread looks at the stop flag while waiting for a packet.
+constexpr auto kListenSlice = std::chrono::milliseconds(200);
+
+}  // namespace
+
+void SocketIoCollector::ListenLoop() {
+  const SocketIoConfig::Listen& l = *config_.listen;
+  Duration backoff = l.backoff_min;
+  std::string last_logged;
+  while (!stopping_) {
+    bool was_connected = false;
+    auto [why, message] = ListenSession();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      was_connected = state_.connected;
+      if (state_.connected) state_.disconnects += 1;
+      state_.connected = false;
+      if (why) state_.failures[why] += 1;
+    }
+    if (!why) break;  // stopped
+    if (was_connected) backoff = l.backoff_min;  // a session that worked restarts the backoff
+    std::string line = std::string(why) + ": " + RedactSecrets(message, Secrets());
+    if (line != last_logged) {  // one line per change, not one per retry
+      logging::Warn("socketio listen connection lost",
+                    {{"reason", why}, {"error", RedactSecrets(message, Secrets())}, {"retry_in_ms",
+                     std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(backoff).count())}});
+      last_logged = line;
+    }
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_for(lock, backoff, [this] { return stop_; });
+    if (stop_) break;
+    backoff = std::min<Duration>(backoff * 2, l.backoff_max);
+  }
+}
+
+void SocketIoCollector::CountEvent(const std::string& name) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = state_.events.find(name);
+  if (it == state_.events.end()) it = state_.events.find("other");
+  it->second.count += 1;
+  it->second.last_unix = UnixNow();
+}
+
+std::pair<const char*, std::string> SocketIoCollector::ListenSession() {
+  const SocketIoConfig::Listen& l = *config_.listen;
+  WebSocketClient ws;
+  WebSocketTls tls;
+  tls.enabled = config_.ws_tls;
+  tls.verify = config_.tls_verify;
+  tls.ca_file = config_.ca_file;
+  tls.server_name = config_.ws_host;
+  SteadyTime deadline = Clock::now() + l.connect_timeout;
+  std::string target = config_.ws_prefix + config_.path + "?EIO=4&transport=websocket";
+  if (auto e = ws.Connect(config_.ws_host, config_.ws_port, config_.ws_host_header, target, deadline, tls)) {
+    return {ListenReason(*e), "connect: " + e->message};
+  }
+  std::string msg;
+  if (auto e = ws.Receive(&msg, deadline)) return {ListenReason(*e), "open: " + e->message};
+  if (msg.empty() || msg[0] != '0') return {reason::kProtocol, "open: expected an Engine.IO open packet"};
+  Json open = Json::parse(msg.substr(1), nullptr, false);
+  double silence_limit_s = 45;  // Engine.IO's default pingInterval + pingTimeout
+  if (open.is_object() && open.contains("pingInterval") && open["pingInterval"].is_number() &&
+      open.contains("pingTimeout") && open["pingTimeout"].is_number()) {
+    silence_limit_s = (open["pingInterval"].get<double>() + open["pingTimeout"].get<double>()) / 1000.0;
+  }
+  std::string prefix = config_.nsp == "/" ? "" : config_.nsp + ",";
+  std::string connect = "40" + prefix + (config_.auth ? config_.auth->reveal() : "");
+  if (auto e = ws.SendText(connect, deadline)) return {ListenReason(*e), "connect: " + e->message};
+
+  bool joined = false;
+  auto last_packet = Clock::now();
+  while (!stopping_) {
+    SteadyTime slice = Clock::now() + kListenSlice;
+    if (!joined) slice = std::min(slice, deadline);
+    std::string packet;
+    if (auto e = ws.Receive(&packet, slice)) {
+      if (e->kind != WebSocketError::Kind::kTimeout) return {ListenReason(*e), e->message};
+      if (!joined && Clock::now() >= deadline) return {reason::kTimeout, "no answer to the namespace CONNECT"};
+      if (std::chrono::duration<double>(Clock::now() - last_packet).count() > silence_limit_s) {
+        return {"ping_timeout", "no packet from the server for pingInterval + pingTimeout"};
+      }
+      continue;
+    }
+    last_packet = Clock::now();
+    if (packet == "2") {
+      if (auto e = ws.SendText("3", Clock::now() + l.connect_timeout)) return {ListenReason(*e), e->message};
+      continue;
+    }
+    if (!packet.empty() && packet[0] == '1') return {"server_disconnect", "the server closed the session"};
+    std::optional<SocketIoPacket> p = ParseSocketIoPacket(packet);
+    if (!p || p->nsp != config_.nsp) continue;
+    if (p->type == 4) {
+      Json err = Json::parse(p->data, nullptr, false);
+      std::string why = err.is_object() && err.contains("message") && err["message"].is_string()
+                            ? err["message"].get<std::string>()
+                            : p->data;
+      ws.Close(Clock::now() + std::chrono::seconds(1));
+      return {socketio_reason::kConnectError, "connect to " + config_.nsp + " refused: " + QuotePeer(why, Secrets())};
+    }
+    if (p->type == 1) return {"server_disconnect", "the server disconnected the namespace"};
+    if (p->type == 0 && !joined) {
+      joined = true;
+      for (const std::string& room : l.rooms) {
+        std::string emit = "42" + prefix + Json::array({l.join_event, room}).dump();
+        if (auto e = ws.SendText(emit, Clock::now() + l.connect_timeout)) return {ListenReason(*e), e->message};
+      }
+      std::lock_guard<std::mutex> lock(mu_);
+      state_.connected = true;
+      state_.connects += 1;
+      continue;
+    }
+    if (p->type == 2 || p->type == 5) {
+      Json data = Json::parse(p->data, nullptr, false);
+      if (data.is_array() && !data.empty() && data[0].is_string()) CountEvent(data[0].get<std::string>());
+    }
+  }
+  ws.Close(Clock::now() + std::chrono::milliseconds(200));
+  return {nullptr, ""};
+}
+
+void SocketIoCollector::AddListenFamilies(FamilyBuilder* fb) {
+  std::lock_guard<std::mutex> lock(mu_);
+  fb->Gauge("botwatch_socketio_listen_connected", "1 while the listen connection is connected to the namespace.",
+            state_.connected ? 1 : 0);
+  fb->Counter("botwatch_socketio_listen_connects_total", "Successful namespace connects of the listen connection.",
+              state_.connects);
+  fb->Counter("botwatch_socketio_listen_disconnects_total",
+              "Times an established listen connection was lost (it then reconnects with backoff).",
+              state_.disconnects);
+  for (const auto& [why, n] : state_.failures) {
+    fb->Counter("botwatch_socketio_listen_failures_total",
+                "Listen sessions that ended or failed to connect, per reason.", n, {{"reason", why}});
+  }
+  for (const auto& [name, e] : state_.events) {
+    fb->Counter("botwatch_socketio_events_total",
+                "Socket.IO events received by the listen connection, per allow-listed name (others: \"other\").",
+                e.count, {{"event", name}});
+  }
+  for (const auto& [name, e] : state_.events) {
+    if (e.last_unix == 0) continue;
+    fb->Gauge("botwatch_socketio_last_event_timestamp_seconds",
+              "Unix time of the last event received per allow-listed name (absent until the first).", e.last_unix,
+              {{"event", name}});
+  }
+}
 
 std::vector<const Secret*> SocketIoCollector::Secrets() const {
   std::vector<const Secret*> secrets;
@@ -143,12 +339,14 @@ ProbeResponse SocketIoCollector::Poll(const std::string& sid, const std::optiona
   if (body) req.headers.emplace_back("Content-Type: text/plain;charset=UTF-8");
   req.body = body;
   req.ca_file = config_.ca_file;
+  req.tls_verify = config_.tls_verify;
   req.max_body_bytes = 1 << 20;
   return PerformHttp(req, timeout);
 }
 
 ProbeResult SocketIoCollector::Collect(const ProbeContext& ctx) {
   FamilyBuilder fb;
+  if (config_.listen) AddListenFamilies(&fb);
   auto down = [&](const char* why, const std::string& message) {
     ProbeResult r = ProbeResult::Down(why, RedactSecrets(message, Secrets()));
     r.families = fb.Take();
@@ -274,6 +472,7 @@ std::optional<std::pair<const char*, std::string>> SocketIoCollector::UpgradeAnd
       case WebSocketError::Kind::kRefused: why = reason::kConnectionRefused; break;
       case WebSocketError::Kind::kTimeout: why = reason::kTimeout; break;
       case WebSocketError::Kind::kIo: why = reason::kIo; break;
+      case WebSocketError::Kind::kTls: why = reason::kTls; break;
       case WebSocketError::Kind::kUpgradeRefused: why = socketio_reason::kWebSocketRefused; break;
       case WebSocketError::Kind::kHandshake:
       case WebSocketError::Kind::kProtocol: why = socketio_reason::kWebSocketHandshake; break;
@@ -288,7 +487,12 @@ std::optional<std::pair<const char*, std::string>> SocketIoCollector::UpgradeAnd
   auto start = Clock::now();
   WebSocketClient ws;
   std::string target = config_.ws_prefix + config_.path + "?EIO=4&transport=websocket&sid=" + UrlEncode(sid);
-  if (auto e = ws.Connect(config_.ws_host, config_.ws_port, config_.ws_host_header, target, deadline)) {
+  WebSocketTls tls;
+  tls.enabled = config_.ws_tls;
+  tls.verify = config_.tls_verify;
+  tls.ca_file = config_.ca_file;
+  tls.server_name = config_.ws_host;
+  if (auto e = ws.Connect(config_.ws_host, config_.ws_port, config_.ws_host_header, target, deadline, tls)) {
     return client_error("handshake", *e);
   }
   auto probe_sent = Clock::now();

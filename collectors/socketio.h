@@ -18,9 +18,24 @@
 //   -> "2probe"   <- "3probe"   -> "5" (upgrade)   -> "1" (close), close frame
 // The upgrade time runs from the TCP connect to the "5"; the WebSocket round
 // trip is the 2probe/3probe exchange (the only client-initiated ping Engine.IO
-// v4 answers). The client lives in collectors/lib/websocket_client.h.
+// v4 answers). The client lives in collectors/lib/websocket_client.h. An
+// https:// url upgrades over wss:// (TLS verified like the polling requests:
+// `ca_file`, `insecure_skip_verify`).
+//
+// With `listen:`, the collector also keeps one authenticated Socket.IO
+// connection open on a thread of its own (WebSocket transport from the start:
+// GET {path}?EIO=4&transport=websocket, then 40[/nsp,]{auth}, then the
+// configured join emits) and counts the events the server pushes, per name
+// from the allow-list; every other name counts under event="other", so the
+// label stays bounded. It answers the server's pings, treats silence past
+// pingInterval + pingTimeout as a disconnect, and reconnects with exponential
+// backoff. A probe never waits on it: Collect copies a snapshot under a mutex.
 
+#include <atomic>
+#include <condition_variable>
 #include <map>
+#include <mutex>
+#include <thread>
 #include <optional>
 #include <string>
 #include <utility>
@@ -42,7 +57,18 @@ struct SocketIoConfig {
   std::optional<Secret> auth;   // the auth payload as JSON; values may be credentials
   std::map<std::string, Secret> auth_values;
   std::string ca_file;
+  bool tls_verify = true;
   bool websocket_upgrade = false;
+  bool ws_tls = false;  // wss:// (an https:// url)
+  struct Listen {
+    std::vector<std::string> events;  // the allow-list: label values
+    std::string join_event;           // emitted once per room after each connect
+    std::vector<std::string> rooms;
+    Duration backoff_min = std::chrono::milliseconds(500);
+    Duration backoff_max = std::chrono::seconds(30);
+    Duration connect_timeout = std::chrono::seconds(5);
+  };
+  std::optional<Listen> listen;
   // From `url`, for the WebSocket connection: host and port to connect to, the
   // Host header, and the path prefix before `path` ("" for a bare origin).
   std::string ws_host, ws_port, ws_host_header, ws_prefix;
@@ -76,9 +102,18 @@ class SocketIoCollector : public Collector {
   static std::unique_ptr<Collector> Create(const CollectorSpec& spec, ConfigMap& config);
 
   explicit SocketIoCollector(SocketIoConfig config);
+  ~SocketIoCollector() override;
   ProbeResult Collect(const ProbeContext& ctx) override;
 
  private:
+  // The listen thread: sessions until stop_, with backoff between them.
+  void ListenLoop();
+  // One session: returns when it ends; the reason (a bounded label value) and
+  // an unredacted message, or {nullptr,...} when stopped.
+  std::pair<const char*, std::string> ListenSession();
+  void CountEvent(const std::string& name);
+  void AddListenFamilies(FamilyBuilder* fb);
+
   ProbeResponse Poll(const std::string& sid, const std::optional<std::string>& body, Duration timeout) const;
   std::vector<const Secret*> Secrets() const;  // redacted from every message
   // The WebSocket upgrade of session `sid` and its close; adds its families to
@@ -89,6 +124,23 @@ class SocketIoCollector : public Collector {
                                                                      FamilyBuilder* fb) const;
 
   SocketIoConfig config_;
+
+  struct ListenState {
+    bool connected = false;
+    double connects = 0, disconnects = 0;
+    std::map<std::string, double> failures;  // reason -> count
+    struct Event {
+      double count = 0;
+      double last_unix = 0;  // 0: none yet
+    };
+    std::map<std::string, Event> events;  // the allow-list and "other"
+  };
+  std::mutex mu_;  // guards state_ and stop_ (with cv_)
+  ListenState state_;
+  bool stop_ = false;
+  std::condition_variable cv_;
+  std::atomic<bool> stopping_{false};
+  std::thread listener_;
 };
 
 }  // namespace botwatch

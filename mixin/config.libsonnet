@@ -34,5 +34,7 @@
     webhookSlowSeconds: 30,  // a webhook POST slower than this; must be a bucket bound of bot_webhook_processing_seconds
     databasePoolBusyPercent: 90,  // clients of the bot's own pool in use, of its max
     databaseCacheHitPercent: 95,  // shared-buffer hits of block reads, per database
+    socketioHeartbeatEvents: 'metrics:update',  // regex of listen events the server promises regularly (every 30 s)
+    socketioEventSilenceSeconds: 120,  // no such event for this long: the admin live view stopped
   },
 }

@@ -1,6 +1,10 @@
 #include "collectors/lib/websocket_client.h"
 
+#include <arpa/inet.h>
+#include <openssl/err.h>
 #include <openssl/rand.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <openssl/sha.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -159,13 +163,84 @@ FrameDecode DecodeWebSocketFrame(std::string_view buffer, size_t max_payload, We
   return FrameDecode::kOk;
 }
 
-WebSocketClient::~WebSocketClient() {
+WebSocketClient::~WebSocketClient() { Shutdown(); }
+
+void WebSocketClient::Shutdown() {
+  if (ssl_) SSL_free(static_cast<SSL*>(ssl_));
+  if (ssl_ctx_) SSL_CTX_free(static_cast<SSL_CTX*>(ssl_ctx_));
+  ssl_ = nullptr;
+  ssl_ctx_ = nullptr;
   if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+}
+
+namespace {
+
+// The first queued OpenSSL error as text (the queue is per thread: cleared).
+std::string TlsErrorText() {
+  unsigned long e = ERR_get_error();
+  ERR_clear_error();
+  if (e == 0) return "unknown error";
+  char buf[256];
+  ERR_error_string_n(e, buf, sizeof buf);
+  return buf;
+}
+
+}  // namespace
+
+std::optional<WebSocketError> WebSocketClient::StartTls(const WebSocketTls& tls, SteadyTime deadline) {
+  ERR_clear_error();
+  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+  if (!ctx) return Error(Kind::kTls, "SSL_CTX_new: " + TlsErrorText());
+  ssl_ctx_ = ctx;
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  if (tls.verify) {
+    int loaded = tls.ca_file.empty() ? SSL_CTX_set_default_verify_paths(ctx)
+                                     : SSL_CTX_load_verify_locations(ctx, tls.ca_file.c_str(), nullptr);
+    if (loaded != 1) return Error(Kind::kTls, "cannot load CA certificates from " + tls.ca_file + ": " + TlsErrorText());
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+  } else {
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
+  }
+  SSL* ssl = SSL_new(ctx);
+  if (!ssl) return Error(Kind::kTls, "SSL_new: " + TlsErrorText());
+  ssl_ = ssl;
+  SSL_set_fd(ssl, fd_);
+  unsigned char ip[16];
+  bool is_ip = inet_pton(AF_INET, tls.server_name.c_str(), ip) == 1 || inet_pton(AF_INET6, tls.server_name.c_str(), ip) == 1;
+  if (!is_ip) SSL_set_tlsext_host_name(ssl, tls.server_name.c_str());
+  if (tls.verify) {
+    X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
+    int ok = is_ip ? X509_VERIFY_PARAM_set1_ip_asc(param, tls.server_name.c_str())
+                   : X509_VERIFY_PARAM_set1_host(param, tls.server_name.c_str(), 0);
+    if (ok != 1) return Error(Kind::kTls, "cannot set the name to verify: " + TlsErrorText());
+  }
+  while (true) {
+    int r = SSL_connect(ssl);
+    if (r == 1) return std::nullopt;
+    int e = SSL_get_error(ssl, r);
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+      if (!WaitForSocket(fd_, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline)) {
+        return Error(Kind::kTimeout, "TLS handshake timed out");
+      }
+      continue;
+    }
+    long verify = SSL_get_verify_result(ssl);
+    if (verify != X509_V_OK) {
+      ERR_clear_error();
+      return Error(Kind::kTls, std::string("TLS certificate verify failed: ") + X509_verify_cert_error_string(verify));
+    }
+    return Error(Kind::kTls, "TLS handshake failed: " + TlsErrorText());
+  }
 }
 
 std::optional<WebSocketError> WebSocketClient::Connect(const std::string& host, const std::string& port,
                                                        const std::string& host_header, const std::string& target,
-                                                       SteadyTime deadline) {
+                                                       SteadyTime deadline, const WebSocketTls& tls) {
+  Shutdown();
+  in_.clear();
+  partial_.clear();
+  in_message_ = false;
   TcpConnection conn = ConnectTcp(host, port, deadline);
   if (conn.fd < 0) {
     Kind kind = conn.reason == reason::kDns                 ? Kind::kDns
@@ -175,6 +250,9 @@ std::optional<WebSocketError> WebSocketClient::Connect(const std::string& host, 
     return Error(kind, conn.message);
   }
   fd_ = conn.fd;
+  if (tls.enabled) {
+    if (auto err = StartTls(tls, deadline)) return err;
+  }
 
   unsigned char nonce[16];
   if (!RandomBytes(nonce, sizeof nonce)) return Error(Kind::kIo, "no random bytes for Sec-WebSocket-Key");
@@ -241,6 +319,20 @@ std::optional<WebSocketError> WebSocketClient::Connect(const std::string& host, 
 std::optional<WebSocketError> WebSocketClient::WriteAll(std::string_view data, SteadyTime deadline) {
   size_t sent = 0;
   while (sent < data.size()) {
+    if (ssl_) {
+      ERR_clear_error();
+      int n = SSL_write(static_cast<SSL*>(ssl_), data.data() + sent, static_cast<int>(data.size() - sent));
+      if (n > 0) {
+        sent += static_cast<size_t>(n);
+        continue;
+      }
+      int e = SSL_get_error(static_cast<SSL*>(ssl_), n);
+      if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) return Error(Kind::kIo, "TLS send: " + TlsErrorText());
+      if (!WaitForSocket(fd_, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline)) {
+        return Error(Kind::kTimeout, "send timed out");
+      }
+      continue;
+    }
     if (!WaitForSocket(fd_, POLLOUT, deadline)) return Error(Kind::kTimeout, "send timed out");
     ssize_t n = ::send(fd_, data.data() + sent, data.size() - sent, MSG_NOSIGNAL);
     if (n < 0) {
@@ -253,9 +345,29 @@ std::optional<WebSocketError> WebSocketClient::WriteAll(std::string_view data, S
 }
 
 std::optional<WebSocketError> WebSocketClient::ReadMore(SteadyTime deadline) {
+  char buf[4096];
+  while (ssl_) {
+    SSL* ssl = static_cast<SSL*>(ssl_);
+    ERR_clear_error();
+    int n = SSL_read(ssl, buf, sizeof buf);
+    if (n > 0) {
+      in_.append(buf, static_cast<size_t>(n));
+      return std::nullopt;
+    }
+    int e = SSL_get_error(ssl, n);
+    if (e == SSL_ERROR_ZERO_RETURN) return Error(Kind::kIo, "the server closed the connection");
+    if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
+      if (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0) return Error(Kind::kIo, "the server closed the connection");
+      return Error(Kind::kIo, "TLS receive: " + TlsErrorText());
+    }
+    // Decrypted bytes already buffered are read first (poll would not see them).
+    if (SSL_pending(ssl) > 0) continue;
+    if (!WaitForSocket(fd_, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline)) {
+      return Error(Kind::kTimeout, "no answer before the deadline");
+    }
+  }
   while (true) {
     if (!WaitForSocket(fd_, POLLIN, deadline)) return Error(Kind::kTimeout, "no answer before the deadline");
-    char buf[4096];
     ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
     if (n > 0) {
       in_.append(buf, static_cast<size_t>(n));
@@ -282,7 +394,6 @@ std::optional<WebSocketError> WebSocketClient::SendText(std::string_view text, S
 std::optional<WebSocketError> WebSocketClient::Receive(std::string* message, SteadyTime deadline) {
   if (fd_ < 0) return Error(Kind::kIo, "not connected");
   message->clear();
-  bool in_message = false;  // a fragmented message has started
   while (true) {
     WebSocketFrame frame;
     size_t consumed = 0;
@@ -308,17 +419,22 @@ std::optional<WebSocketError> WebSocketClient::Receive(std::string* message, Ste
         return Error(Kind::kProtocol, "the server closed the WebSocket (code " + code + ")");
       }
       case ws_opcode::kContinuation:
-        if (!in_message) return Error(Kind::kProtocol, "continuation frame without a message");
+        if (!in_message_) return Error(Kind::kProtocol, "continuation frame without a message");
         break;
       default:  // text or binary
-        if (in_message) return Error(Kind::kProtocol, "new message inside a fragmented one");
-        in_message = true;
+        if (in_message_) return Error(Kind::kProtocol, "new message inside a fragmented one");
+        in_message_ = true;
     }
-    if (message->size() + frame.payload.size() > kMaxMessageBytes) {
+    if (partial_.size() + frame.payload.size() > kMaxMessageBytes) {
       return Error(Kind::kProtocol, "message exceeds " + std::to_string(kMaxMessageBytes) + " bytes");
     }
-    message->append(frame.payload);
-    if (frame.fin) return std::nullopt;
+    partial_.append(frame.payload);
+    if (frame.fin) {
+      *message = std::move(partial_);
+      partial_.clear();
+      in_message_ = false;
+      return std::nullopt;
+    }
   }
 }
 
@@ -326,8 +442,7 @@ void WebSocketClient::Close(SteadyTime deadline) {
   if (fd_ < 0) return;
   const char code[2] = {static_cast<char>(1000 >> 8), static_cast<char>(1000 & 0xFF)};
   SendFrame(ws_opcode::kClose, std::string_view(code, 2), deadline);
-  ::close(fd_);
-  fd_ = -1;
+  Shutdown();
 }
 
 }  // namespace botwatch

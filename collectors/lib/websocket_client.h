@@ -4,8 +4,9 @@
 // opening handshake, text messages, close. Every call is bounded by a
 // deadline (non-blocking socket + poll), so it never blocks past it; the one
 // exception is name resolution (getaddrinfo has no timeout: use an IP address
-// or an /etc/hosts name for targets that must fail fast). No TLS (wss), no
-// extensions, no subprotocols. Nothing here logs; error messages name at most
+// or an /etc/hosts name for targets that must fail fast). TLS (wss://) through
+// OpenSSL, verifying the peer against the system store or a CA file by
+// default. No extensions, no subprotocols. Nothing here logs; error messages name at most
 // host and port and quote the peer's answer (the caller redacts it).
 
 #include <array>
@@ -65,11 +66,21 @@ struct WebSocketError {
     kUpgradeRefused,  // the server answered the upgrade request with a status other than 101
     kHandshake,       // a 101 without the right Upgrade/Connection/Sec-WebSocket-Accept headers
     kProtocol,        // an invalid frame, or a close frame from the server
+    kTls,             // the TLS handshake failed (certificate not verified, ...)
   };
   Kind kind;
   // May quote the server (its status line, up to 512 bytes of a refusal's
   // body) whole: the caller knows the secrets, so it redacts and then cuts.
   std::string message;
+};
+
+// TLS for wss://. `server_name` is sent as SNI and checked against the
+// certificate (host name or IP address).
+struct WebSocketTls {
+  bool enabled = false;
+  bool verify = true;
+  std::string ca_file;  // empty: the system's default CA store
+  std::string server_name;
 };
 
 class WebSocketClient {
@@ -83,11 +94,12 @@ class WebSocketClient {
   // (path and query). `host_header` is the Host header value.
   std::optional<WebSocketError> Connect(const std::string& host, const std::string& port,
                                         const std::string& host_header, const std::string& target,
-                                        SteadyTime deadline);
+                                        SteadyTime deadline, const WebSocketTls& tls = {});
   // Sends one masked text frame.
   std::optional<WebSocketError> SendText(std::string_view text, SteadyTime deadline);
   // Receives the next text or binary message (reassembling fragments),
-  // answering pings on the way.
+  // answering pings on the way. A timeout keeps what arrived of a fragmented
+  // message, so a caller may poll with short deadlines.
   std::optional<WebSocketError> Receive(std::string* message, SteadyTime deadline);
   // Sends a close frame (1000, best effort, bounded by the deadline) and closes
   // the socket without waiting for the server's close frame.
@@ -101,8 +113,15 @@ class WebSocketClient {
   // Appends what arrives to in_; an error on EOF or at the deadline.
   std::optional<WebSocketError> ReadMore(SteadyTime deadline);
 
+  std::optional<WebSocketError> StartTls(const WebSocketTls& tls, SteadyTime deadline);
+  void Shutdown();
+
   int fd_ = -1;
+  void* ssl_ctx_ = nullptr;  // SSL_CTX*, owned
+  void* ssl_ = nullptr;      // SSL*, owned
   std::string in_;  // received, not yet decoded
+  std::string partial_;  // fragments of the message being received
+  bool in_message_ = false;
 };
 
 }  // namespace botwatch

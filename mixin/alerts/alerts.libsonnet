@@ -326,6 +326,25 @@
               runbook_url: $._config.runbookURL + '#botsocketiodown',
             },
           },
+          {
+            alert: "BotSocketIOEventsStopped",
+            // The socketio collector's listen connection: a regular event (the
+            // admin backend promises metrics:update every 30 s) is overdue, or
+            // none arrived since botwatch started. A lost connection shows
+            // here too, as the events stop with it.
+            expr: |||
+              (time() - botwatch_socketio_last_event_timestamp_seconds{%(botwatchSelector)s, event=~"%(socketioHeartbeatEvents)s"} > %(socketioEventSilenceSeconds)s)
+              or
+              (botwatch_socketio_events_total{%(botwatchSelector)s, event=~"%(socketioHeartbeatEvents)s"} == 0)
+            ||| % $._config,
+            'for': "3m",
+            labels: $._config.commonLabels + {'severity': 'warning', 'component': 'socketio'},
+            annotations: {
+              summary: "Socket.IO backend {{ $labels.collector }} stopped sending {{ $labels.event }} to {{ $labels.instance }}",
+              description: "The last {{ $labels.event }} event on the listen connection came {{ $value | humanizeDuration }} ago (0s: none since botwatch started; threshold %(socketioEventSilenceSeconds)s seconds): the admin live view is not receiving updates." % $._config,
+              runbook_url: $._config.runbookURL + '#botsocketioeventsstopped',
+            },
+          },
         ],
       },
       {

@@ -11,6 +11,18 @@
 #include "tests/support/probe_helpers.h"
 #include "tests/support/socketio_peer.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/tls_server.h"
+#include "base/logging.h"
+#include "base/unix_time.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <thread>
 
 using namespace botwatch;
 using namespace botwatch::testing;
@@ -232,9 +244,15 @@ TEST_CASE("socketio: config errors name the field") {
   CHECK(error.find("collectors[0].namespace") != std::string::npos);
   CHECK_FALSE(BuildCollector("{name: s, type: socketio, url: 'http://x:1', auth: {secret: [1]}}", &error).collector);
   CHECK(error.find("collectors[0].auth.secret") != std::string::npos);
-  CHECK_FALSE(BuildCollector("{name: s, type: socketio, url: 'https://x', websocket_upgrade: true}", &error).collector);
-  CHECK(error.find("collectors[0].websocket_upgrade: needs an http:// url: the WebSocket client has no TLS (wss) "
-                   "support") != std::string::npos);
+  CHECK_FALSE(BuildCollector("{name: s, type: socketio, url: 'http://x:1', listen: {events: []}}", &error).collector);
+  CHECK(error.find("collectors[0].listen.events: must list the event names") != std::string::npos);
+  CHECK_FALSE(BuildCollector("{name: s, type: socketio, url: 'http://x:1', listen: {events: [a, other]}}", &error).collector);
+  CHECK(error.find("collectors[0].listen.events") != std::string::npos);
+  CHECK_FALSE(BuildCollector("{name: s, type: socketio, url: 'http://x:1', listen: {events: [a], romms: [b]}}", &error).collector);
+  CHECK(error.find("collectors[0].listen") != std::string::npos);
+  CHECK_FALSE(BuildCollector("{name: s, type: socketio, url: 'http://x:1', connect: false, listen: {events: [a]}}", &error).collector);
+  CHECK(error.find("collectors[0].listen: needs the namespace CONNECT") != std::string::npos);
+  CHECK(BuildCollector("{name: s, type: socketio, url: 'https://x', websocket_upgrade: true}", &error).collector);
   CHECK_FALSE(BuildCollector("{name: s, type: socketio, url: 'http://x:1', websocket_upgrade: yes-please}", &error).collector);
   CHECK(error.find("collectors[0].websocket_upgrade") != std::string::npos);
   CHECK(BuildCollector("{name: s, type: socketio, url: 'http://[::1]:3000/app', websocket_upgrade: true}", &error).collector);
@@ -308,4 +326,214 @@ TEST_CASE("socketio: a secret straddling the 200-byte cut of a CONNECT refusal l
   INFO(r.message);
   CHECK(r.message.find(filler + "<secret>") != std::string::npos);
   CHECK(PieceOfSecretIn(Dump(r), secret) == "");
+}
+
+// --- listen mode: one long-lived connection counting the server's events ---
+
+namespace {
+
+const std::string kListen =
+    ", listen: {events: [metrics:update, message:processed, health:changed], rooms: [admins],"
+    " backoff_min: 100ms, backoff_max: 400ms}";
+
+double Count(const BuiltCollector& c, const std::string& event) {
+  return SampleOf(c.Probe(), "botwatch_socketio_events_total", {{"event", event}}).value_or(-1);
+}
+
+}  // namespace
+
+TEST_CASE("socketio listen: counts allow-listed events from the joined room, others as \"other\"") {
+  TempDir dir;
+  SocketIoPeer peer(PeerDir(), dir.path(), 0, {"SOCKETIO_EMIT_MS=100"});
+  REQUIRE(peer.WaitListening());
+  std::string nsp;
+  SECTION("default namespace") {}
+  SECTION("the /admin namespace") { nsp = ", namespace: /admin"; }
+  BuiltCollector c = BuildCollector(Item(peer.Url(), kGoodAuth + nsp + kListen));
+  REQUIRE(c.collector);
+  CHECK(Eventually([&] { return Count(c, "metrics:update") >= 3 && Count(c, "message:processed") >= 3; }, 10s));
+  ProbeResult r = c.Probe();
+  INFO(Dump(r));
+  CHECK(r.up);
+  CHECK(SampleOf(r, "botwatch_socketio_listen_connected") == 1.0);
+  CHECK(SampleOf(r, "botwatch_socketio_listen_connects_total") == 1.0);
+  CHECK(SampleOf(r, "botwatch_socketio_listen_disconnects_total") == 0.0);
+  // "typing" is not allow-listed: it counts, but never becomes a label value.
+  CHECK(SampleOf(r, "botwatch_socketio_events_total", {{"event", "other"}}).value_or(0) >= 1);
+  CHECK_FALSE(SampleOf(r, "botwatch_socketio_events_total", {{"event", "typing"}}));
+  CHECK(SampleOf(r, "botwatch_socketio_events_total", {{"event", "health:changed"}}) == 0.0);
+  CHECK_FALSE(SampleOf(r, "botwatch_socketio_last_event_timestamp_seconds", {{"event", "health:changed"}}));
+  auto last = SampleOf(r, "botwatch_socketio_last_event_timestamp_seconds", {{"event", "metrics:update"}});
+  REQUIRE(last);
+  CHECK(*last > UnixNow() - 5);
+  CHECK(*last <= UnixNow());
+  CHECK(Eventually(
+      [&] {
+        auto now = SampleOf(c.Probe(), "botwatch_socketio_last_event_timestamp_seconds", {{"event", "metrics:update"}});
+        return now && *now > *last;
+      },
+      5s));
+}
+
+TEST_CASE("socketio listen: a server restart is a disconnect, then it reconnects with backoff") {
+  TempDir dir;
+  auto peer = std::make_unique<SocketIoPeer>(PeerDir(), dir.path(), 0, std::vector<std::string>{"SOCKETIO_EMIT_MS=100"});
+  REQUIRE(peer->WaitListening());
+  const int port = peer->port();
+  BuiltCollector c = BuildCollector(Item(peer->Url(), kGoodAuth + kListen));
+  REQUIRE(c.collector);
+  REQUIRE(Eventually([&] { return Count(c, "metrics:update") >= 1; }, 10s));
+  peer->Kill();
+  CHECK(Eventually(
+      [&] {
+        ProbeResult r = c.Probe();
+        return SampleOf(r, "botwatch_socketio_listen_disconnects_total") == 1.0 &&
+               SampleOf(r, "botwatch_socketio_listen_connected") == 0.0 &&
+               SampleOf(r, "botwatch_socketio_listen_failures_total", {{"reason", "connection_refused"}}).value_or(0) >= 2;
+      },
+      10s));
+  double before = Count(c, "metrics:update");
+  peer = std::make_unique<SocketIoPeer>(PeerDir(), dir.path(), port, std::vector<std::string>{"SOCKETIO_EMIT_MS=100"});
+  REQUIRE(peer->WaitListening());
+  CHECK(Eventually(
+      [&] {
+        ProbeResult r = c.Probe();
+        return SampleOf(r, "botwatch_socketio_listen_connected") == 1.0 &&
+               SampleOf(r, "botwatch_socketio_listen_connects_total") == 2.0;
+      },
+      10s));
+  // The rooms are joined again on the new connection.
+  CHECK(Eventually([&] { return Count(c, "metrics:update") > before + 1; }, 10s));
+  CHECK(SampleOf(c.Probe(), "botwatch_socketio_listen_disconnects_total") == 1.0);
+}
+
+TEST_CASE("socketio listen: a rejected token is a connect_error, and the token appears nowhere") {
+  TempDir dir;
+  SocketIoPeer peer(PeerDir(), dir.path(), 0, {"SOCKETIO_EMIT_MS=100"});
+  REQUIRE(peer.WaitListening());
+  std::string sink;
+  logging::SetSinkForTesting(&sink);
+  std::string dump;
+  {
+    BuiltCollector c = BuildCollector(Item(peer.Url(), ", auth: {service: bot, secret: tok-NOT-the-secret-77}" + kListen));
+    REQUIRE(c.collector);
+    CHECK(Eventually(
+        [&] {
+          return SampleOf(c.Probe(), "botwatch_socketio_listen_failures_total", {{"reason", "connect_error"}})
+                     .value_or(0) >= 2;
+        },
+        10s));
+    ProbeResult r = c.Probe();
+    dump = Dump(r);
+    CHECK(SampleOf(r, "botwatch_socketio_listen_connected") == 0.0);
+    CHECK(SampleOf(r, "botwatch_socketio_listen_connects_total") == 0.0);
+    CHECK(SampleOf(r, "botwatch_socketio_events_total", {{"event", "metrics:update"}}) == 0.0);
+  }  // the collector (and its thread) is gone: the sink is no longer written
+  logging::SetSinkForTesting(nullptr);
+  INFO(sink);
+  CHECK(sink.find("reason=connect_error") != std::string::npos);
+  CHECK(sink.find("refused: unauthorized") != std::string::npos);
+  // One line per change of reason, not one per retry.
+  CHECK(std::count(sink.begin(), sink.end(), '\n') == 1);
+  CHECK(PieceOfSecretIn(sink, "tok-NOT-the-secret-77") == "");
+  CHECK(PieceOfSecretIn(dump, "tok-NOT-the-secret-77") == "");
+}
+
+TEST_CASE("socketio over TLS: wss:// upgrade and listen against Socket.IO 4 behind HTTPS") {
+  TempDir dir;
+  const std::string cert = dir.path() + "/server.crt", key = dir.path() + "/server.key";
+  MakeSelfSignedCert(cert, key, "IP:127.0.0.1");
+  SocketIoPeer peer(PeerDir(), dir.path(), 0,
+                    {"SOCKETIO_EMIT_MS=100", "SOCKETIO_TLS_CERT=" + cert, "SOCKETIO_TLS_KEY=" + key});
+  REQUIRE(peer.WaitListening());
+  const std::string url = "https://127.0.0.1:" + std::to_string(peer.port());
+
+  SECTION("verified with ca_file") {
+    BuiltCollector c = BuildCollector(Item(url, kGoodAuth + ", websocket_upgrade: true, ca_file: '" + cert + "'" + kListen));
+    REQUIRE(c.collector);
+    ProbeResult r = c.Probe();
+    INFO(r.message);
+    CHECK(r.up);
+    CHECK(SampleOf(r, "botwatch_socketio_websocket_upgraded") == 1.0);
+    CHECK(Eventually([&] { return Count(c, "metrics:update") >= 2; }, 10s));
+    CHECK(SampleOf(c.Probe(), "botwatch_socketio_listen_connected") == 1.0);
+  }
+  SECTION("insecure_skip_verify: true skips verification") {
+    BuiltCollector c = BuildCollector(Item(url, kGoodAuth + ", websocket_upgrade: true, insecure_skip_verify: true" + kListen));
+    REQUIRE(c.collector);
+    ProbeResult r = c.Probe();
+    INFO(r.message);
+    CHECK(r.up);
+    CHECK(SampleOf(r, "botwatch_socketio_websocket_upgraded") == 1.0);
+    CHECK(Eventually([&] { return Count(c, "message:processed") >= 2; }, 10s));
+  }
+  SECTION("without ca_file the self-signed certificate fails verification") {
+    BuiltCollector c = BuildCollector(Item(url, kGoodAuth + ", websocket_upgrade: true" + kListen));
+    REQUIRE(c.collector);
+    ProbeResult r = c.Probe();
+    INFO(r.message);
+    CHECK_FALSE(r.up);
+    CHECK(r.reason == "tls");
+    CHECK(Eventually(
+        [&] {
+          return SampleOf(c.Probe(), "botwatch_socketio_listen_failures_total", {{"reason", "tls"}}).value_or(0) >= 1;
+        },
+        10s));
+    CHECK(SampleOf(c.Probe(), "botwatch_socketio_listen_connects_total") == 0.0);
+  }
+}
+
+TEST_CASE("websocket client: a deadline between fragments keeps the partial message") {
+  // A raw server: the 101, the first fragment, then (after the client's first
+  // short deadline has passed) the last fragment.
+  int listen_fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(listen_fd >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(listen_fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  REQUIRE(::listen(listen_fd, 1) == 0);
+  socklen_t len = sizeof addr;
+  ::getsockname(listen_fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  const int port = ntohs(addr.sin_port);
+  std::atomic<bool> first_sent{false}, may_finish{false};
+  std::thread server([&] {
+    int fd = ::accept(listen_fd, nullptr, nullptr);
+    if (fd < 0) return;
+    std::string head;
+    char buf[1024];
+    while (head.find("\r\n\r\n") == std::string::npos) {
+      ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+      if (n <= 0) break;
+      head.append(buf, static_cast<size_t>(n));
+    }
+    std::string key;
+    size_t k = head.find("Sec-WebSocket-Key: ");
+    if (k != std::string::npos) key = head.substr(k + 19, head.find("\r\n", k) - k - 19);
+    std::string out = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                      "Sec-WebSocket-Accept: " + WebSocketAccept(key) + "\r\n\r\n";
+    out += std::string("\x01\x05", 2) + "42[\"m";  // text, FIN clear
+    ::send(fd, out.data(), out.size(), MSG_NOSIGNAL);
+    first_sent = true;
+    for (int i = 0; i < 250 && !may_finish; ++i) std::this_thread::sleep_for(20ms);
+    std::string last = std::string("\x80\x0e", 2) + "etrics:update\"";  // continuation, FIN
+    last += "]";
+    last[1] = static_cast<char>(last.size() - 2);
+    ::send(fd, last.data(), last.size(), MSG_NOSIGNAL);
+    std::this_thread::sleep_for(200ms);
+    ::close(fd);
+  });
+  WebSocketClient ws;
+  REQUIRE_FALSE(ws.Connect("127.0.0.1", std::to_string(port), "127.0.0.1", "/", std::chrono::steady_clock::now() + 2s));
+  REQUIRE(Eventually([&] { return first_sent.load(); }, 2s));
+  std::string message;
+  auto e = ws.Receive(&message, std::chrono::steady_clock::now() + 100ms);
+  REQUIRE(e);
+  CHECK(e->kind == WebSocketError::Kind::kTimeout);
+  may_finish = true;
+  e = ws.Receive(&message, std::chrono::steady_clock::now() + 2s);
+  CHECK_FALSE(e);
+  CHECK(message == "42[\"metrics:update\"]");
+  server.join();
+  ::close(listen_fd);
 }
