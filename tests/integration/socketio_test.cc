@@ -11,6 +11,7 @@
 #include "tests/support/probe_helpers.h"
 #include "tests/support/socketio_peer.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/time_scale.h"
 #include "tests/support/tls_server.h"
 #include "base/logging.h"
 #include "base/unix_time.h"
@@ -284,17 +285,22 @@ TEST_CASE("socketio: a server killed mid-run turns up to 0 without slowing scrap
       },
       5s);
   CHECK(went_down);
-  CHECK(slowest < 0.25);
-  HttpResult metrics = HttpGet(bw.Url("/metrics"));
-  CHECK(metrics.body.find("botwatch_collector_errors_total{collector=\"admin\",type=\"socketio\",reason=\"connection_refused\"}") !=
-        std::string::npos);
+  CHECK(slowest < std::chrono::duration<double>(TimeBound(0ms, 250ms)).count());  // from the snapshot, never the probe
+  // The probe in flight when the server died may fail another way (timeout,
+  // io) under load; the next ones find nothing listening.
+  CHECK(Eventually(
+      [&] {
+        return HttpGet(bw.Url("/metrics")).body.find("botwatch_collector_errors_total{collector=\"admin\",type=\"socketio\","
+                                                     "reason=\"connection_refused\"}") != std::string::npos;
+      },
+      5s));
 
   peer = std::make_unique<SocketIoPeer>(peer_dir, dir.path(), port);
   REQUIRE(peer->WaitListening());
   CHECK(Eventually([&] { return up_is(1); }, 5s));
 
   // The auth secret appears nowhere the operator (or an attacker) could read.
-  metrics = HttpGet(bw.Url("/metrics"));
+  HttpResult metrics = HttpGet(bw.Url("/metrics"));
   HttpResult status = HttpGet(bw.Url("/api/v1/status"));
   for (const std::string& text : {metrics.body, status.body, bw.process().Log()}) {
     CHECK(text.find(kSecret) == std::string::npos);
