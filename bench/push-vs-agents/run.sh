@@ -9,8 +9,11 @@
 #
 # The issue's setting is a 15 s interval over an hour; defaults here are a 5 s
 # interval for 180 s so it runs in a few minutes (CPU is scaled to an hour).
-# The series set: config/botwatch.yaml (its collectors that need no credentials)
-# plus the messenger-bot preset's log families over a generated bot log.
+# The series set: config/botwatch.yaml, plus the collectors that take
+# credentials (facebook, gemini, socketio, postgres; config/botwatch.yaml has
+# them commented out) against loopback fakes (fakes.py: the soak test's fake
+# Graph/Gemini/Socket.IO peer and a throwaway PostgreSQL cluster), plus the
+# messenger-bot preset's log families over a generated bot log.
 # Three botwatch instances run the same config: "base" (nobody reads it), "push"
 # (remote_write on) and "scraped" (the two agents scrape it). botwatch's push
 # cost is push minus base; an agent's cost is its whole process. Each pusher's
@@ -43,6 +46,23 @@ victoria-metrics -httpListenAddr=127.0.0.1:$vm_port -storageDataPath="$work/vm" 
   -loggerLevel=ERROR >"$work/vm.log" 2>&1 & pids+=($!)
 wait_up "http://127.0.0.1:$vm_port/health"
 
+chmod 755 "$work"  # the fakes' PostgreSQL cluster runs as the postgres user when we are root
+mkdir -p "$work/fakes"
+python3 "$here/fakes.py" "$work/fakes" "$work/fakes.env" >"$work/fakes.log" 2>&1 & pids+=($!)
+for _ in $(seq 600); do [ -s "$work/fakes.env" ] && break; sleep 0.1; done
+[ -s "$work/fakes.env" ] || { echo "fakes did not start:" >&2; cat "$work/fakes.log" >&2; exit 1; }
+fake_base=$(sed -n 's/^BASE=//p' "$work/fakes.env")
+fake_dsn=$(sed -n 's/^DSN=//p' "$work/fakes.env")
+common="interval: ${interval}s, timeout: 3s"
+cred_collectors="  - {name: fb, type: facebook, $common, base_url: '$fake_base', page_token: EAAG-bench-page-token, app_id: '4242', app_secret: bench-app-secret}
+  - {name: ai, type: gemini, $common, base_url: '$fake_base', api_key: AIza-bench-key, model: gemini-2.0-flash}
+  - {name: admin, type: socketio, $common, url: '$fake_base', connect: false}
+  - name: db
+    type: postgres
+    interval: ${interval}s
+    timeout: 3s
+    dsn: '$fake_dsn'"
+
 declare -A relay
 for who in botwatch prom-agent vmagent; do
   relay[$who]=$(free_port)
@@ -52,7 +72,8 @@ done
 start_botwatch() {  # $1 name, $2 extra config -> sets bw_pid, bw_port
   local name=$1
   bw_port=$(free_port)
-  { cat config/botwatch.yaml; printf '\n%s\n' "$2"; } > "$work/$name.yaml"
+  { awk -v extra="$cred_collectors" '{print} /^collectors:/{print extra}' config/botwatch.yaml
+    printf '\n%s\n' "$2"; } > "$work/$name.yaml"
   "$build/botwatch" --config.file="$work/$name.yaml" --web.listen-address=127.0.0.1:$bw_port \
     --log.level=warn 2>"$work/$name.log" & pids+=($!)
   bw_pid=$!
