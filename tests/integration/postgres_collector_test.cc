@@ -416,7 +416,10 @@ TEST_CASE("postgres via botwatch: a stopped server is down within one interval a
   double max = latencies_ms.back();
   WARN("scrapes during stop/freeze: n=" << latencies_ms.size() << " p50=" << p50 << "ms max=" << max
                                         << "ms, down after " << to_down << "s");
-  CHECK(max < TimeBound(0ms, 250ms).count());  // from the snapshot cache, never waiting for the frozen probe
+  // From the snapshot cache, never waiting for the frozen probe: a scrape that
+  // waited would take the probe's 800 ms timeout. 500 ms keeps that apart from
+  // a loaded machine's slow scrape (274 ms seen beside make test-sanitize).
+  CHECK(max < TimeBound(0ms, 500ms).count());
 }
 
 TEST_CASE("postgres via botwatch: the DSN password never appears in metrics, status or log") {
