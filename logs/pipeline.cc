@@ -76,6 +76,23 @@ void SourceInput::Line(std::string_view line) {
   }
 }
 
+nlohmann::json SourceInput::SavePending() {
+  std::lock_guard<std::mutex> input(mu_);
+  return engine_.SavePending();
+}
+
+void SourceInput::RestorePending(const nlohmann::json& saved, double wall_now) {
+  std::lock_guard<std::mutex> input(mu_);
+  MetricStore::Update update(store_);
+  engine_.RestorePending(update, saved, wall_now);
+}
+
+void SourceInput::Tick(double wall_now) {
+  std::lock_guard<std::mutex> input(mu_);
+  MetricStore::Update update(store_);
+  engine_.Tick(update, wall_now);
+}
+
 void SourceInput::TooLong() {
   MetricStore::Update update(store_);
   SourceStats& stats = update.source(index_);
@@ -131,6 +148,15 @@ void LogPipeline::Start(const nlohmann::json* previous) {
   std::vector<bool> have_state(sources_.size(), false);
   try {
     if (state.is_object() && state.contains("store")) store_->Restore(state["store"]);
+    for (Source& s : sources_) {
+      if (!s.input->has_pending_rules()) continue;
+      nlohmann::json saved;
+      if (state.is_object() && state.contains("pending") && state["pending"].is_object() &&
+          state["pending"].contains(s.config->name)) {
+        saved = state["pending"][s.config->name];
+      }
+      s.input->RestorePending(saved, WallNow());
+    }
     if (state.is_object() && state.contains("intake")) {
       for (Source& s : sources_) {
         if (s.intake && state["intake"].contains(s.config->name)) s.intake->Restore(state["intake"][s.config->name]);
@@ -170,6 +196,13 @@ void LogPipeline::PollAll() {
   for (Source& s : sources_) {
     if (!s.tailer) continue;
     s.tailer->Poll(*s.input);
+  }
+  const double wall = WallNow();
+  for (Source& s : sources_) {
+    if (s.input->has_pending_rules()) s.input->Tick(wall);
+  }
+  for (Source& s : sources_) {
+    if (!s.tailer) continue;
     MetricStore::Update update(*store_);
     SourceStats& stats = update.source(static_cast<size_t>(&s - sources_.data()));
     stats.files_watched = static_cast<double>(s.tailer->files_watched());
@@ -226,7 +259,14 @@ nlohmann::json LogPipeline::State() const {
   for (const Source& s : sources_) {
     if (s.intake) intake[s.config->name] = s.intake->Save();
   }
-  return {{"version", 1}, {"store", store_->Save()}, {"positions", std::move(positions)}, {"intake", std::move(intake)}};
+  // File sources are fed only by this thread, so their open starts match the
+  // positions and counts exactly (kill -9 then re-reads from the positions).
+  nlohmann::json pending = nlohmann::json::object();
+  for (const Source& s : sources_) {
+    if (s.input->has_pending_rules()) pending[s.config->name] = s.input->SavePending();
+  }
+  return {{"version", 1},           {"store", store_->Save()},   {"positions", std::move(positions)},
+          {"intake", std::move(intake)}, {"pending", std::move(pending)}};
 }
 
 void LogPipeline::WriteState(const nlohmann::json& state) const {

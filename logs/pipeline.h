@@ -44,6 +44,12 @@ class SourceInput : public LineSink {
   void TooLong() override;
   // One-shot mode reads it after the lines are in (no line in flight).
   double latest_event_time() const { return latest_event_time_; }
+  // Duration rules' open starts: saved with the counts, expired on the event
+  // clock (RuleEngine::Tick) by the polling thread.
+  bool has_pending_rules() const { return engine_.has_pending_rules(); }
+  nlohmann::json SavePending();
+  void RestorePending(const nlohmann::json& saved, double wall_now);
+  void Tick(double wall_now);
 
  private:
   std::mutex mu_;  // one line at a time through parser_, event_, engine_ and the feed

@@ -1,6 +1,7 @@
 #include "logs/rules.h"
 
 #include <algorithm>
+#include <chrono>
 #include <map>
 
 #include <simdjson.h>
@@ -115,6 +116,17 @@ void AssignIds(Condition& c, std::vector<std::string>& ids) {
 
 namespace {
 
+// A condition in field paths rather than slots: the same text in any config.
+std::string StableText(const Condition& c, const FieldTable& fields) {
+  std::string s = std::to_string(static_cast<int>(c.op)) + "(";
+  if (c.field >= 0) s += fields.paths()[static_cast<size_t>(c.field)];
+  s += "|" + std::to_string(c.exists) + "|" + std::to_string(c.number) + "|" + std::to_string(c.value.size()) + ":" +
+       c.value + "|";
+  for (const auto& v : c.values) s += std::to_string(v.size()) + ":" + v + ",";
+  for (const auto& child : c.children) s += StableText(child, fields) + ";";
+  return s + ")";
+}
+
 Condition ReadCondition(ConfigMap& m, RuleSet& rs) {
   Condition c;
   if (m.Has("all") || m.Has("any")) {
@@ -138,6 +150,7 @@ Condition ReadCondition(ConfigMap& m, RuleSet& rs) {
   } else if (op == "regex") {
     c.op = Condition::Op::kRegex;
     std::string pattern = m.RequiredString(op);
+    c.value = pattern;  // for StableText; matching uses re
     try {
       c.re = std::make_shared<const std::regex>(pattern, std::regex::ECMAScript | std::regex::optimize);
     } catch (const std::regex_error& e) {
@@ -230,6 +243,8 @@ Rule ReadDurationRule(ConfigMap& m, const std::string& timestamp_field, RuleSet&
                     MetricType::kCounter, {}, {}, {}, 1};
   MetricDef pending{r.metric + "_pending", "Starts of " + r.metric + " waiting for their end.", MetricType::kGauge,
                     {}, {}, {}, 1};
+  pr.signature = "duration|" + r.metric + "|" + StableText(pr.start, rs.fields) + "|" +
+                 StableText(pr.end, rs.fields) + "|" + key_field;
   r.pairing = std::move(pr);
   rs.timestamp_field = rs.fields.Intern(timestamp_field);
   m.RejectUnknownKeys();
@@ -388,8 +403,16 @@ void ReadRules(ConfigMap& m, const std::string& timestamp_field, RuleSet& out) {
   }
 }
 
+namespace {
+
+double WallNow() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace
+
 RuleEngine::RuleEngine(std::shared_ptr<const RuleSet> rules, MetricStore& store)
-    : rules_(std::move(rules)) {
+    : rules_(std::move(rules)), wall_anchor_(WallNow()) {
   MetricStore::Update update(store);
   for (size_t i = 0; i < rules_->rules.size(); ++i) {
     const Rule& r = rules_->rules[i];
@@ -446,6 +469,10 @@ RuleEngine::RuleEngine(std::shared_ptr<const RuleSet> rules, MetricStore& store)
 bool RuleEngine::Apply(MetricStore::Update& update, const Event& event, double event_time) {
   bool any = false;
   memo_.assign(rules_->condition_ids.size(), -1);
+  if (!pending_.empty() && event_time > 0) {
+    event_clock_ = std::max(event_clock_, event_time);
+    wall_anchor_ = WallNow();
+  }
   const std::vector<size_t>* keyed = nullptr;
   if (dispatch_field_ >= 0) {
     const FieldValue& v = event.at(dispatch_field_);
@@ -577,17 +604,67 @@ void RuleEngine::ApplyDuration(MetricStore::Update& update, size_t i, const Even
       }
     }
   }
-  Expire(update, r, p, event_time);
-  // The deque holds stale entries of ended keys; compact when they dominate.
-  if (p.order.size() > 2 * p.open.size() + 1024) {
-    std::deque<std::pair<uint64_t, std::string>> live;
-    for (auto& e : p.order) {
-      auto it = p.open.find(e.second);
-      if (it != p.open.end() && it->second.seq == e.first) live.push_back(std::move(e));
-    }
-    p.order.swap(live);
-  }
+  Expire(update, r, p, std::max(event_clock_, event_time));
+  Compact(p);
   update.Set(p.pending, update.Series(p.pending, {}), static_cast<double>(p.open.size()));
+}
+
+void RuleEngine::Compact(Pending& p) {
+  // The deque holds stale entries of ended keys; compact when they dominate.
+  if (p.order.size() <= 2 * p.open.size() + 1024) return;
+  std::deque<std::pair<uint64_t, std::string>> live;
+  for (auto& e : p.order) {
+    auto it = p.open.find(e.second);
+    if (it != p.open.end() && it->second.seq == e.first) live.push_back(std::move(e));
+  }
+  p.order.swap(live);
+}
+
+void RuleEngine::Tick(MetricStore::Update& update, double wall_now) {
+  if (pending_.empty() || event_clock_ <= 0) return;
+  const double now = event_clock_ + std::max(0.0, wall_now - wall_anchor_);
+  for (auto& [i, p] : pending_) {
+    if (p.open.empty()) continue;
+    Expire(update, rules_->rules[i], p, now);
+    Compact(p);
+    update.Set(p.pending, update.Series(p.pending, {}), static_cast<double>(p.open.size()));
+  }
+}
+
+nlohmann::json RuleEngine::SavePending() const {
+  nlohmann::json rules = nlohmann::json::object();
+  for (const auto& [i, p] : pending_) {
+    // In deque order (the order starts arrived), so max_pending evicts the same keys after a restore.
+    nlohmann::json open = nlohmann::json::array();
+    for (const auto& [seq, key] : p.order) {
+      auto it = p.open.find(key);
+      if (it != p.open.end() && it->second.seq == seq) open.push_back({key, it->second.start});
+    }
+    rules[rules_->rules[i].pairing->signature] = std::move(open);
+  }
+  return {{"clock", event_clock_}, {"rules", std::move(rules)}};
+}
+
+void RuleEngine::RestorePending(MetricStore::Update& update, const nlohmann::json& saved, double wall_now) {
+  // Time while botwatch was down does not count as quiet: lines written then are still to be read.
+  wall_anchor_ = wall_now;
+  const bool usable = saved.is_object() && saved.contains("rules") && saved["rules"].is_object();
+  if (usable) event_clock_ = std::max(event_clock_, saved.value("clock", 0.0));
+  for (auto& [i, p] : pending_) {
+    // The gauge the store restored may be another rule's: it is set from the keys actually restored.
+    update.Set(p.pending, update.Series(p.pending, {}), static_cast<double>(p.open.size()));
+    if (!usable) continue;
+    auto it = saved["rules"].find(rules_->rules[i].pairing->signature);
+    if (it == saved["rules"].end() || !it->is_array()) continue;
+    for (const auto& e : *it) {
+      if (!e.is_array() || e.size() != 2 || !e[0].is_string() || !e[1].is_number()) continue;
+      uint64_t seq = p.next_seq++;
+      auto [pos, fresh] = p.open.try_emplace(e[0].get<std::string>(), Pending::Open{e[1].get<double>(), seq});
+      if (!fresh) pos->second = Pending::Open{e[1].get<double>(), seq};
+      p.order.emplace_back(seq, pos->first);
+    }
+    update.Set(p.pending, update.Series(p.pending, {}), static_cast<double>(p.open.size()));
+  }
 }
 
 }  // namespace botwatch::logs

@@ -5,6 +5,8 @@
 // interned to slots); RuleEngine applies it to events with pre-resolved metric
 // ids and, for constant labels, pre-resolved series.
 
+#include <nlohmann/json.hpp>
+
 #include <deque>
 #include <memory>
 #include <optional>
@@ -60,6 +62,11 @@ struct Rule {
     int key_field = -1;
     double timeout = 3600;
     size_t max_pending = 100000;
+    // Names what the pending keys mean (metric, start, end, key field) in
+    // field paths, not slots: saved keys are restored only into a rule with
+    // the same signature, across restarts and reloads. timeout and max_pending
+    // are left out, so changing them keeps the keys (the new values apply).
+    std::string signature;
   };
   std::optional<Pairing> pairing;
 };
@@ -107,6 +114,17 @@ class RuleEngine {
   // One engine is not safe for concurrent use (it reuses its buffers).
   bool Apply(MetricStore::Update& update, const Event& event, double event_time);
 
+  // Expiry of duration rules runs on an event clock: the latest event time
+  // seen, advanced by the wall-clock time since the last line while the source
+  // is quiet, so a start expires `timeout` after the log went silent too. The
+  // polling thread calls this every poll with the wall clock.
+  void Tick(MetricStore::Update& update, double wall_now);
+  // The open starts of every duration rule and the event clock, for the state
+  // file and reload handover; Restore keeps only rules with the same signature.
+  nlohmann::json SavePending() const;
+  void RestorePending(MetricStore::Update& update, const nlohmann::json& saved, double wall_now);
+  bool has_pending_rules() const { return !pending_.empty(); }
+
  private:
   struct Resolved {
     int metric = -1;
@@ -141,9 +159,12 @@ class RuleEngine {
     uint64_t next_seq = 0;
   };
   std::unordered_map<size_t, Pending> pending_;  // by rule index
+  double event_clock_ = 0;  // latest event time seen by a duration rule's source
+  double wall_anchor_ = 0;  // wall time of the line that last moved event_clock_ (or of the restore)
   void ApplyDuration(MetricStore::Update& update, size_t i, const Event& event, double event_time);
   // Drops open starts older than the timeout, then the oldest past max_pending.
   void Expire(MetricStore::Update& update, const Rule& r, Pending& p, double now);
+  void Compact(Pending& p);
 };
 
 }  // namespace botwatch::logs

@@ -217,3 +217,53 @@ TEST_CASE("logs: the running daemon follows each kind of rotation with exact cou
   CHECK(run.Get(kLines) == written);
   CHECK(run.Get(kMessages) == written);
 }
+
+TEST_CASE("logs: duration rule open starts survive kill -9 and pair with ends read after the restart") {
+  TempDir dir;
+  std::filesystem::create_directories(dir.path() + "/logs");
+  std::filesystem::create_directories(dir.path() + "/state");
+  std::string config = dir.Write("botwatch.yaml",
+                                 "state_dir: " + dir.path() + "/state\n"
+                                 "state_interval: 100ms\n"
+                                 "logs:\n"
+                                 "  - name: bot\n"
+                                 "    path: '" + dir.path() + "/logs/bot.log'\n"
+                                 "    start_at: beginning\n"
+                                 "    poll_interval: 20ms\n"
+                                 "    rules:\n"
+                                 "      - metric: bot_delivery_seconds\n"
+                                 "        type: duration\n"
+                                 "        start: {field: message, equals: message sent}\n"
+                                 "        end: {field: message, equals: message delivered}\n"
+                                 "        key_field: messageId\n"
+                                 "        timeout: 1h\n"
+                                 "        buckets: [1, 5, 30]\n");
+  std::string log = dir.path() + "/logs/bot.log";
+  auto write = [&](const std::string& message, int from, int to, int second) {
+    std::string text;
+    for (int i = from; i < to; ++i) {
+      text += R"({"timestamp":"2026-01-01T00:00:)" + std::string(second < 10 ? "0" : "") + std::to_string(second) +
+              R"(Z","message":")" + message + R"(","messageId":"m)" + std::to_string(i) + "\"}\n";
+    }
+    std::ofstream(log, std::ios::app) << text;
+  };
+  write("message sent", 0, 100, 0);
+  {
+    Run run(dir, config, 1);
+    REQUIRE(run.WaitFor("bot_delivery_seconds_pending", 100));
+    write("message delivered", 0, 40, 2);
+    REQUIRE(run.WaitFor("bot_delivery_seconds_count", 40));
+    // Wherever the last save was, the restart re-reads from its positions with its open starts.
+    run.bw().process().Signal(SIGKILL);
+    REQUIRE(run.bw().process().WaitExit(5s) == 128 + SIGKILL);
+  }
+  write("message delivered", 40, 100, 20);
+  write("message delivered", 500, 501, 20);  // never started
+  Run run(dir, config, 2);
+  REQUIRE(run.WaitFor("bot_delivery_seconds_count", 100));
+  CHECK(run.Get("bot_delivery_seconds_bucket{le=\"5\"}") == 40);
+  CHECK(run.Get("bot_delivery_seconds_bucket{le=\"30\"}") == 100);
+  CHECK(run.WaitFor("bot_delivery_seconds_unmatched_total", 1));
+  CHECK(run.Get("bot_delivery_seconds_pending") == 0);
+  CHECK(run.Get("bot_delivery_seconds_expired_total") == 0);
+}

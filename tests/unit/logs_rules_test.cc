@@ -303,3 +303,76 @@ TEST_CASE("duration rules pair start and end by key, count the unpaired and expi
   CHECK(text.find("bot_delivery_seconds_bucket{le=\"5\"} 1") != std::string::npos);
   CHECK(text.find("m1") == std::string::npos);
 }
+
+TEST_CASE("duration rules keep open starts across a stop/start handover and expire them on a quiet log") {
+  const std::string rule =
+      "      - metric: bot_delivery_seconds\n"
+      "        type: duration\n"
+      "        start: {field: message, equals: message sent}\n"
+      "        end: {field: message, equals: message delivered}\n"
+      "        key_field: messageId\n"
+      "        timeout: 1h\n";
+  auto config = Load(rule);
+  nlohmann::json state;
+  {
+    LogPipeline p(config->logs);
+    p.Start(nullptr);
+    Feed(p, {R"({"timestamp":"2026-01-01T00:00:00Z","message":"message sent","messageId":"m1"})",
+             R"({"timestamp":"2026-01-01T00:00:01Z","message":"message sent","messageId":"m2"})"});
+    state = p.Stop();
+  }
+  REQUIRE(state["pending"]["app"]["rules"].size() == 1);
+  // A new pipeline (restart or reload of the same rule) pairs the ends with the saved starts.
+  auto reloaded = Load(rule);
+  LogPipeline q(reloaded->logs);
+  q.Start(&state);
+  CHECK(Value(q, "bot_delivery_seconds_pending") == 2);
+  Feed(q, {R"({"timestamp":"2026-01-01T00:00:05Z","message":"message delivered","messageId":"m1"})"});
+  CHECK(Text(q).find("bot_delivery_seconds_sum 5\n") != std::string::npos);
+  CHECK(Value(q, "bot_delivery_seconds_unmatched_total") == 0);
+  CHECK(Value(q, "bot_delivery_seconds_pending") == 1);
+  (void)q.Stop();
+
+  // A changed rule (other end condition) does not inherit the keys.
+  auto changed = Load(
+      "      - metric: bot_delivery_seconds\n"
+      "        type: duration\n"
+      "        start: {field: message, equals: message sent}\n"
+      "        end: {field: message, equals: message read}\n"
+      "        key_field: messageId\n");
+  LogPipeline c(changed->logs);
+  c.Start(&state);
+  CHECK(Value(c, "bot_delivery_seconds_pending") == 0);
+  (void)c.Stop();
+}
+
+TEST_CASE("duration rules expire on the event clock advanced by wall time while the log is quiet") {
+  auto config = Load(
+      "      - metric: bot_delivery_seconds\n"
+      "        type: duration\n"
+      "        start: {field: message, equals: message sent}\n"
+      "        end: {field: message, equals: message delivered}\n"
+      "        key_field: messageId\n"
+      "        timeout: 1h\n");
+  const auto& source = config->logs->sources[0];
+  botwatch::logs::MetricStore store(config->logs->metrics, {"app"});
+  botwatch::logs::RuleEngine engine(source.rules, store);
+  botwatch::logs::JsonParser parser(source.rules->fields);
+  botwatch::logs::Event e;
+  e.Reset(source.rules->fields.size());
+  REQUIRE(parser.Parse(R"({"message":"message sent","messageId":"m1"})", e));
+  const double t0 = 1767225600;  // the start's event time
+  const double wall = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  {
+    botwatch::logs::MetricStore::Update u(store);
+    engine.Apply(u, e, t0);
+    engine.Tick(u, wall + 1800);  // half the timeout of quiet
+  }
+  CHECK(store.ValueForTesting("bot_delivery_seconds_pending", {}) == 1);
+  {
+    botwatch::logs::MetricStore::Update u(store);
+    engine.Tick(u, wall + 3700);  // past it: expired although no later line came
+  }
+  CHECK(store.ValueForTesting("bot_delivery_seconds_pending", {}) == 0);
+  CHECK(store.ValueForTesting("bot_delivery_seconds_expired_total", {}) == 1);
+}
