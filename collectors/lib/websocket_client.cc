@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <string_view>
 #include <chrono>
 #include <cstring>
 
@@ -243,10 +244,13 @@ std::optional<WebSocketError> WebSocketClient::Connect(const std::string& host, 
   in_message_ = false;
   TcpConnection conn = ConnectTcp(host, port, deadline);
   if (conn.fd < 0) {
-    Kind kind = conn.reason == reason::kDns                 ? Kind::kDns
-                : conn.reason == reason::kTimeout           ? Kind::kTimeout
-                : conn.reason == reason::kConnectionRefused ? Kind::kRefused
-                                                            : Kind::kIo;
+    // By content: each translation unit may hold its own copy of a reason's
+    // literal (ASan builds do not merge them), so the pointers can differ.
+    const std::string_view why = conn.reason != nullptr ? conn.reason : "";
+    Kind kind = why == reason::kDns                 ? Kind::kDns
+                : why == reason::kTimeout           ? Kind::kTimeout
+                : why == reason::kConnectionRefused ? Kind::kRefused
+                                                    : Kind::kIo;
     return Error(kind, conn.message);
   }
   fd_ = conn.fd;
