@@ -9,21 +9,15 @@
 #include <unistd.h>
 #include <strings.h>
 
-#include <fcntl.h>
-#include <netinet/tcp.h>
-#include <poll.h>
-#include <atomic>
 #include <cerrno>
-#include <condition_variable>
-#include <set>
 #include <chrono>
 #include <cstring>
 #include <map>
 #include <mutex>
-#include <thread>
 #include <optional>
 
 #include "web/basic_auth.h"
+#include "web/connection_gate.h"
 #include "base/logging.h"
 #include "web/web_config.h"
 
@@ -77,39 +71,13 @@ void ForceClose(mg_connection* conn) {
   }
 }
 
-// Real client address of each relayed connection, keyed by the relay's own
-// 127.0.0.1 source port (the remote port civetweb sees). Without it every IPv6
-// client would share 127.0.0.1's wrong-password budget with local scrapers.
-class RelayPeers {
- public:
-  void Note(int port, std::string peer) {
-    std::lock_guard<std::mutex> lock(mu_);
-    peers_[port] = std::move(peer);
-  }
-  void Forget(int port) {
-    std::lock_guard<std::mutex> lock(mu_);
-    peers_.erase(port);
-  }
-  std::string Of(const mg_request_info* ri) {
-    std::string addr = ri->remote_addr;
-    if (addr != "127.0.0.1") return addr;
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = peers_.find(ri->remote_port);
-    return it == peers_.end() ? addr : it->second;
-  }
-
- private:
-  std::mutex mu_;
-  std::map<int, std::string> peers_;
-};
-
 }  // namespace
 
 class WebServer::Dispatcher : public CivetHandler {
  public:
   explicit Dispatcher(HttpHandler handler) : handler_(std::move(handler)) {}
 
-  RelayPeers& peers() { return peers_; }
+  GatePeers& peers() { return peers_; }
 
   bool handleGet(CivetServer*, mg_connection* conn) override { return Handle(conn, "GET"); }
   bool handlePost(CivetServer*, mg_connection* conn) override { return Handle(conn, "POST"); }
@@ -146,7 +114,12 @@ class WebServer::Dispatcher : public CivetHandler {
     if (!liveness) {
       std::shared_ptr<BasicAuth> auth = Auth();
       if (auth) {
-        AuthResult result = auth->Check(mg_get_header(conn, "Authorization"), peers_.Of(ri));
+        const std::string peer = peers_.Of(ri->remote_addr, ri->remote_port);
+        AuthResult result = auth->Check(mg_get_header(conn, "Authorization"), peer);
+        // Over its budget, the client's next connections wait in the gate: a
+        // flood is slowed there, without holding a worker here (a handler that
+        // blocked seemed to send an answer to the wrong socket, RELIABILITY.md).
+        if (result == AuthResult::kThrottled) peers_.Tarpit(peer);
         if (result != AuthResult::kAllowed) {
           SendRefusal(conn, req.method, result);
           return true;
@@ -176,9 +149,7 @@ class WebServer::Dispatcher : public CivetHandler {
   static void SendRefusal(mg_connection* conn, const std::string& method, AuthResult result) {
     if (result == AuthResult::kThrottled) {
       // Too many new credentials to check (bcrypt budget spent): answered at
-      // once, without a check. (A 1 s tarpit here cut the flood's CPU from
-      // ~0.55 to ~0.1 core, but in bench runs with it a /metrics answer reached
-      // an attacker's socket: left out until that is understood.)
+      // once, without a check; the tarpit is the gate's.
       static constexpr char kBody[] = "Too many authentication attempts; retry later\n";
       mg_response_header_start(conn, 429);
       mg_response_header_add(conn, "Content-Type", "text/plain; charset=utf-8", -1);
@@ -283,7 +254,7 @@ class WebServer::Dispatcher : public CivetHandler {
   HttpHandler handler_;
   std::mutex auth_mu_;
   std::shared_ptr<BasicAuth> auth_;
-  RelayPeers peers_;
+  GatePeers peers_;
 };
 
 namespace {
@@ -320,160 +291,6 @@ int InitSsl(void* ssl_ctx, void*) {
 
 }  // namespace
 
-// civetweb built without USE_IPV6 cannot parse "[..]:port" at all. The relay
-// owns the IPv6 socket and copies bytes both ways to civetweb's internal
-// 127.0.0.1 listener; TLS passes through untouched.
-class Ipv6Relay {
- public:
-  static Result<std::unique_ptr<Ipv6Relay>> Listen(const std::string& address, int max_connections) {
-    size_t close_bracket = address.rfind(']');
-    std::string host = address.substr(1, close_bracket - 1);
-    std::string port = address.substr(close_bracket + 2);
-    sockaddr_in6 sa{};
-    sa.sin6_family = AF_INET6;
-    sa.sin6_port = htons(static_cast<uint16_t>(std::stoi(port)));
-    if (::inet_pton(AF_INET6, host.c_str(), &sa.sin6_addr) != 1) {
-      return Status::Error("cannot listen on " + address + ": \"" + host + "\" is not an IPv6 address");
-    }
-    int fd = ::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return Status::Error("cannot listen on " + address + ": " + std::strerror(errno));
-    int one = 1, v6only = host == "::" ? 0 : 1;
-    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only);
-    int rc = ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
-    if (rc == 0) rc = ::listen(fd, 1024);
-    if (rc != 0) {
-      int err = errno;
-      ::close(fd);
-      std::string why = err == EADDRINUSE ? "address already in use" : std::strerror(err);
-      if (err == EACCES) why += " (ports below 1024 need root or CAP_NET_BIND_SERVICE)";
-      if (err == EADDRNOTAVAIL) why = "no interface has this address";
-      return Status::Error("cannot listen on " + address + ": " + why);
-    }
-    socklen_t len = sizeof sa;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len);
-    std::unique_ptr<Ipv6Relay> relay(new Ipv6Relay());
-    relay->listen_fd_ = fd;
-    relay->port_ = ntohs(sa.sin6_port);
-    relay->max_connections_ = max_connections;
-    return relay;
-  }
-
-  void Start(int target_port, RelayPeers* peers) {
-    target_port_ = target_port;
-    peers_ = peers;
-    if (::pipe2(wake_, O_CLOEXEC) != 0) wake_[0] = wake_[1] = -1;
-    acceptor_ = std::thread([this] { AcceptLoop(); });
-  }
-
-  int port() const { return port_; }
-
-  ~Ipv6Relay() {
-    stop_ = true;
-    if (wake_[1] >= 0) (void)!::write(wake_[1], "x", 1);
-    if (acceptor_.joinable()) acceptor_.join();
-    std::unique_lock<std::mutex> lock(mu_);
-    for (int fd : open_) ::shutdown(fd, SHUT_RDWR);
-    done_.wait(lock, [this] { return active_ == 0; });
-    ::close(listen_fd_);
-    for (int fd : wake_) if (fd >= 0) ::close(fd);
-  }
-
- private:
-  Ipv6Relay() = default;
-
-  void AcceptLoop() {
-    while (!stop_) {
-      pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {wake_[0], POLLIN, 0}};
-      if (::poll(fds, wake_[0] >= 0 ? 2 : 1, 1000) <= 0 || !(fds[0].revents & POLLIN)) continue;
-      sockaddr_in6 from{};
-      socklen_t from_len = sizeof from;
-      int client = ::accept4(listen_fd_, reinterpret_cast<sockaddr*>(&from), &from_len, SOCK_CLOEXEC);
-      if (client < 0) continue;
-      int upstream = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-      sockaddr_in to{};
-      to.sin_family = AF_INET;
-      to.sin_port = htons(static_cast<uint16_t>(target_port_));
-      to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-      std::unique_lock<std::mutex> lock(mu_);
-      // Bounded like civetweb's own pool: past it, a flood is refused, not queued.
-      if (active_ >= max_connections_ || upstream < 0 ||
-          ::connect(upstream, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) {
-        ::close(client);
-        if (upstream >= 0) ::close(upstream);
-        continue;
-      }
-      int one = 1;
-      ::setsockopt(client, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-      ::setsockopt(upstream, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-      sockaddr_in local{};
-      socklen_t local_len = sizeof local;
-      ::getsockname(upstream, reinterpret_cast<sockaddr*>(&local), &local_len);
-      const int relay_port = ntohs(local.sin_port);
-      char text[INET6_ADDRSTRLEN] = "";
-      ::inet_ntop(AF_INET6, &from.sin6_addr, text, sizeof text);
-      std::string peer = text;
-      // A dual-stack [::] shows IPv4 clients as ::ffff:a.b.c.d.
-      if (peer.rfind("::ffff:", 0) == 0 && peer.find('.') != std::string::npos) peer = peer.substr(7);
-      peers_->Note(relay_port, peer);
-      ++active_;
-      open_.insert(client);
-      open_.insert(upstream);
-      std::thread([this, client, upstream, relay_port] { Copy(client, upstream, relay_port); }).detach();
-    }
-  }
-
-  // Both directions on one thread; a half-close is passed on, so a client that
-  // shuts down its sending side still gets the answer.
-  void Copy(int a, int b, int relay_port) {
-    bool open_in[2] = {true, true};  // a->b, b->a
-    char buf[16384];
-    while (open_in[0] || open_in[1]) {
-      pollfd fds[2] = {{a, static_cast<short>(open_in[0] ? POLLIN : 0), 0},
-                       {b, static_cast<short>(open_in[1] ? POLLIN : 0), 0}};
-      if (::poll(fds, 2, -1) < 0 && errno != EINTR) break;
-      bool failed = false;
-      for (int i = 0; i < 2 && !failed; ++i) {
-        if (!open_in[i] || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
-        int from = i == 0 ? a : b, to = i == 0 ? b : a;
-        ssize_t n = ::read(from, buf, sizeof buf);
-        if (n <= 0) {
-          if (n < 0) failed = true;
-          open_in[i] = false;
-          ::shutdown(to, SHUT_WR);
-          continue;
-        }
-        for (ssize_t off = 0; off < n && !failed;) {
-          ssize_t w = ::send(to, buf + off, static_cast<size_t>(n - off), MSG_NOSIGNAL);
-          if (w <= 0) failed = true; else off += w;
-        }
-      }
-      if (failed) break;
-    }
-    // Forgotten before the port is closed and free for another relay.
-    peers_->Forget(relay_port);
-    std::lock_guard<std::mutex> lock(mu_);
-    open_.erase(a);
-    open_.erase(b);
-    ::close(a);
-    ::close(b);
-    if (--active_ == 0) done_.notify_all();
-  }
-
-  int listen_fd_ = -1;
-  int port_ = 0;
-  int target_port_ = 0;
-  RelayPeers* peers_ = nullptr;
-  int max_connections_ = 0;
-  int wake_[2] = {-1, -1};
-  std::atomic<bool> stop_{false};
-  std::thread acceptor_;
-  std::mutex mu_;
-  std::condition_variable done_;
-  std::set<int> open_;
-  int active_ = 0;
-};
-
 bool IsHealthPath(std::string_view path) {
   return path == "/-/healthy" || (path.rfind("/-/healthy/", 0) == 0 && path.size() > 11);
 }
@@ -490,7 +307,7 @@ Status WebServer::CheckBindable(const std::string& address) {
   std::string host = address.substr(0, colon);
   const std::string port = address.substr(colon + 1);
   if (!host.empty() && host.front() == '[') {
-    return Status::Ok();  // civetweb, or the relay when it lacks IPv6, binds it and names the cause
+    return Status::Ok();  // the gate binds it and names the cause
   }
   if (host.empty()) host = "0.0.0.0";
   if (host == "localhost") host = "127.0.0.1";
@@ -533,29 +350,24 @@ Result<std::unique_ptr<WebServer>> WebServer::Start(const std::vector<std::strin
                                                     HttpHandler handler, const TlsServerConfig* tls,
                                                     WebServerOptions web_options) {
   if (listen_addresses.empty()) return Status::Error("no --web.listen-address to serve on");
-  std::string spec;
-  // Per address: the relay serving it (IPv6 without civetweb support) or null.
-  std::vector<std::unique_ptr<Ipv6Relay>> relays;
-  const bool civet_ipv6 = mg_check_feature(8) != 0;
-  const int max_relayed = web_options.threads + web_options.spare_threads;
   for (const std::string& address : listen_addresses) {
-    std::string one = CivetListenSpec(address);
-    if (one.empty()) {
+    if (CivetListenSpec(address).empty()) {
       return Status::Error("invalid --web.listen-address \"" + address + "\" (expected host:port, e.g. :10117 or "
                            "127.0.0.1:10117)");
     }
     if (Status st = CheckBindable(address); !st.ok()) return st;
-    relays.emplace_back();
-    if (address.front() == '[' && !civet_ipv6) {
-      Result<std::unique_ptr<Ipv6Relay>> relay = Ipv6Relay::Listen(address, max_relayed);
-      if (!relay.ok()) return relay.status();
-      relays.back() = std::move(relay).value();
-      one = "127.0.0.1:0";
-    }
-    // "s" makes the port TLS-only; civetweb then never answers plain HTTP on it.
-    spec += (spec.empty() ? "" : ",") + one + (tls ? "s" : "");
   }
-  const std::string listen_address = listen_addresses.size() == 1 ? listen_addresses.front() : spec;
+  GateOptions gate_options;
+  gate_options.per_client = web_options.max_connections_per_client;
+  gate_options.header_timeout_ms = web_options.request_timeout_ms;
+  gate_options.tls = tls != nullptr;
+  Result<std::unique_ptr<ConnectionGate>> gate = ConnectionGate::Listen(listen_addresses, gate_options);
+  if (!gate.ok()) return gate.status();
+  // civetweb itself listens only where the gate hands connections on; "s"
+  // makes it TLS-only, so it never answers plain HTTP there.
+  const std::string spec = std::string("127.0.0.1:0") + (tls ? "s" : "");
+  std::string listen_address;
+  for (const std::string& address : listen_addresses) listen_address += (listen_address.empty() ? "" : ",") + address;
   // Request bodies up to max_body_bytes are read into one growing string. With
   // glibc's dynamic mmap threshold, after the first big one is freed the next
   // ones come from the thread's arena and stay resident for good (14 -> 51 MB
@@ -565,10 +377,9 @@ Result<std::unique_ptr<WebServer>> WebServer::Start(const std::vector<std::strin
   std::unique_ptr<WebServer> ws(new WebServer());
   ws->dispatcher_ = std::make_unique<Dispatcher>(std::move(handler));
   // civetweb serves each connection on one worker thread for as long as it is
-  // open, so the pool is sized to soak up a flood of idle or slowloris
-  // connections (an idle worker costs a stack and a 16 KiB buffer, no CPU):
-  // request_timeout_ms bounds how long a connection may take to send its
-  // headers (in total) and how long a body may stall.
+  // open; the gate admits only connections with a complete first header, so
+  // the pool covers requests and kept-alive connections, not idle strangers.
+  // request_timeout_ms still bounds how long a body may stall.
   const int threads = web_options.threads + web_options.spare_threads;
   std::vector<std::string> options = {"listening_ports", spec, "num_threads", std::to_string(threads),
                                       "request_timeout_ms", std::to_string(web_options.request_timeout_ms),
@@ -599,15 +410,11 @@ Result<std::unique_ptr<WebServer>> WebServer::Start(const std::vector<std::strin
     return Status::Error("cannot listen on " + listen_address + ": " + why);
   }
   ws->server_->addHandler("/", ws->dispatcher_.get());
-  std::vector<int> ports = ws->server_->getListeningPorts();
-  for (size_t i = 0; i < relays.size() && i < ports.size(); ++i) {
-    if (!relays[i]) continue;
-    relays[i]->Start(ports[i], &ws->dispatcher_->peers());
-    ports[i] = relays[i]->port();
-  }
-  for (std::unique_ptr<Ipv6Relay>& relay : relays) {
-    if (relay) ws->relays_.push_back(std::move(relay));
-  }
+  std::vector<int> civet_ports = ws->server_->getListeningPorts();
+  if (civet_ports.empty()) return Status::Error("cannot listen on " + listen_address + ": no internal port");
+  ws->gate_ = std::move(gate).value();
+  ws->gate_->Start(civet_ports.front(), &ws->dispatcher_->peers());
+  const std::vector<int>& ports = ws->gate_->ports();
   ws->port_ = ports.empty() ? 0 : ports.front();
   ws->tls_ = tls != nullptr;
   return ws;

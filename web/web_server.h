@@ -67,11 +67,15 @@ struct WebServerOptions {
   // civetweb worker threads. Each open /api/v1/feed stream holds one, so this
   // must stay well above the number of feed clients allowed.
   int threads = 4;
-  // Workers on top of `threads` that absorb idle, slowloris and wrong-password
-  // connections, so scrapes and /-/healthy still find a free one.
-  int spare_threads = 400;
-  // Total time a request may take to send its headers, and the longest a body
-  // may stall; a short body is then answered 400.
+  // Workers on top of `threads`. Idle and slowloris connections wait in the
+  // gate (connection_gate.h), not in a worker; these cover requests in flight
+  // and kept-alive connections (every success keeps one when auth is off), one
+  // client's worth: the gate admits at most max_connections_per_client.
+  int spare_threads = 32;
+  // Simultaneous connections from one client address (the gate's limit).
+  int max_connections_per_client = 32;
+  // Total time a request may take to send its headers (enforced by the gate),
+  // and the longest a body may stall; a short body is then answered 400.
   int request_timeout_ms = 3000;
   // Only authenticated successes keep their connection (see Send()).
   int keep_alive_timeout_ms = 20000;
@@ -83,7 +87,7 @@ bool IsHealthPath(std::string_view path);
 
 using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
 
-class Ipv6Relay;
+class ConnectionGate;
 
 class WebServer {
  public:
@@ -92,10 +96,10 @@ class WebServer {
   WebServer& operator=(const WebServer&) = delete;
 
   // Binds every one of `listen_addresses` ("host:port", ":port", "[v6]:port");
-  // port 0 picks a free one (port() is the first address's). When civetweb
-  // lacks IPv6 (Debian 12's), an IPv6 address is served through a relay to an
-  // internal 127.0.0.1 port, so the handlers see 127.0.0.1 as the client; "[::]"
-  // also takes IPv4 (dual stack, as Go exporters do).
+  // port 0 picks a free one (port() is the first address's). The gate owns
+  // every public socket (IPv4 and IPv6; "[::]" also takes IPv4, dual stack as
+  // Go exporters do) and hands connections to civetweb on an internal
+  // 127.0.0.1 port; handlers see the real client address.
   // With `tls`, the port speaks TLS only: a plain HTTP request gets no answer.
   static Result<std::unique_ptr<WebServer>> Start(const std::vector<std::string>& listen_addresses, HttpHandler handler,
                                                   const TlsServerConfig* tls = nullptr,
@@ -119,7 +123,7 @@ class WebServer {
   class Dispatcher;
   std::unique_ptr<Dispatcher> dispatcher_;
   std::unique_ptr<CivetServer> server_;  // after dispatcher_: destroyed first
-  std::vector<std::unique_ptr<Ipv6Relay>> relays_;  // after server_: stopped before it
+  std::unique_ptr<ConnectionGate> gate_;  // after server_: stopped before it
   int port_ = 0;
   bool tls_ = false;
 };
