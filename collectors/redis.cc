@@ -80,6 +80,30 @@ std::vector<Reply> Pipeline(redisContext* c, const std::vector<std::vector<std::
   return out;
 }
 
+// BullMQ 5 keeps job schedulers in the repeat set under the id the bot chose
+// ("daily-report"), but a repeatable job added with the older
+// `add(name, data, {repeat})` API under an MD5 of its options.
+bool IsHashedRepeatKey(const std::string& key) {
+  return key.size() == 32 && std::all_of(key.begin(), key.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+
+// "digest (5 * * * *)" or "sync (every 3600000 ms)" from the repeat hash's
+// name, pattern and every (an HMGET reply); the key itself if they are gone.
+std::string RepeatLabel(const std::string& key, const redisReply* fields) {
+  auto field = [&](size_t i) -> std::string {
+    if (fields == nullptr || fields->type != REDIS_REPLY_ARRAY || i >= fields->elements) return "";
+    const redisReply* f = fields->element[i];
+    return f->type == REDIS_REPLY_STRING ? std::string(f->str, f->len) : "";
+  };
+  std::string name = field(0), pattern = field(1), every = field(2);
+  if (name.empty()) return key;
+  if (!pattern.empty()) return name + " (" + pattern + ")";
+  if (!every.empty()) return name + " (every " + every + " ms)";
+  return name;
+}
+
 std::optional<double> Number(const redisReply* r) {
   if (r == nullptr) return std::nullopt;
   if (r->type == REDIS_REPLY_INTEGER) return static_cast<double>(r->integer);
@@ -304,6 +328,13 @@ ProbeResult RedisCollector::Collect(const ProbeContext& ctx) {
       if (rep != nullptr && rep->type == REDIS_REPLY_ARRAY) {
         for (size_t i = 0; i + 1 < rep->elements; i += 2) {
           std::string key(rep->element[i]->str, rep->element[i]->len);
+          if (IsHashedRepeatKey(key)) {
+            // The older repeat API stores an MD5 of the options as the key;
+            // its hash holds what an operator recognises: name and schedule.
+            Reply fields = Command(conn.get(), {"HMGET", base + "repeat:" + key, "name", "pattern", "every"});
+            if (!fields) return failed("HMGET");
+            key = RepeatLabel(key, fields.get());
+          }
           if (key.size() > kMaxRepeatLabel) key.resize(kMaxRepeatLabel);
           auto next = Number(rep->element[i + 1]);
           if (!next) continue;

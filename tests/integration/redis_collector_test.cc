@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <cmath>
+#include <nlohmann/json.hpp>
 #include <map>
 #include <memory>
 #include <thread>
@@ -14,6 +16,7 @@
 #include "collectors/redis.h"
 #include "tests/support/botwatch_process.h"
 #include "tests/support/loopback_server.h"
+#include "tests/support/node_peer.h"
 #include "tests/support/probe_helpers.h"
 #include "tests/support/temp_dir.h"
 
@@ -210,6 +213,71 @@ TEST_CASE("redis: BullMQ queues by state, oldest waiting job and repeatable jobs
   CHECK(Value(r, "botwatch_bullmq_queues_discovered") == 2.0);
   CHECK(jobs("idle", "waiting") == 0.0);
   CHECK_FALSE(jobs("mail", "waiting").has_value());
+}
+
+TEST_CASE("redis: real BullMQ jobs, schedulers and a worker: botwatch reports what BullMQ itself counts") {
+  std::string error;
+  const std::string peer = InstallNodePeer("bullmq", {"package.json", "package-lock.json", ".npmrc", "jobs.js"},
+                                           "bullmq", &error);
+  INFO(error);
+  REQUIRE(!peer.empty());
+  RedisServer redis;
+  // tests/peers/bullmq/jobs.js: a real worker completes one job and fails one,
+  // then waiting, delayed and prioritized jobs, two job schedulers and one
+  // repeatable job of the older API are added with no worker left running;
+  // it prints BullMQ's own getJobCounts(), oldest waiting job and schedulers.
+  CommandResult run = RunCommand({"node", peer + "/jobs.js", std::to_string(redis.port()), kPassword}, "", 60s);
+  INFO(run.output);
+  REQUIRE(run.exit_code == 0);
+  const nlohmann::json bull = nlohmann::json::parse(run.output.substr(run.output.find('{')));
+  INFO(bull.dump());
+
+  auto c = MakeCollector("address: '" + redis.Address() + "', " + Auth());
+  ProbeResult r = Probe(*c);
+  INFO(r.message);
+  REQUIRE(r.up);
+  CHECK(Value(r, "botwatch_bullmq_queues_discovered") == 2.0);  // mail, idle
+  for (const auto& [state, count] : bull["counts"].items()) {
+    const std::string label = state == "wait" ? "waiting" : state;
+    INFO(label);
+    CHECK(Value(r, "botwatch_bullmq_jobs", {{"queue", "mail"}, {"state", label}}) == count.get<double>());
+  }
+  // Not vacuous: the worker ran and the jobs are where BullMQ says.
+  CHECK(bull["counts"]["completed"] == 1);
+  CHECK(bull["counts"]["failed"] == 1);
+  CHECK(bull["counts"]["wait"].get<int>() >= 2);
+  CHECK(Value(r, "botwatch_bullmq_jobs", {{"queue", "idle"}, {"state", "waiting"}}) == 0.0);
+
+  const double now_ms = std::chrono::duration<double, std::milli>(std::chrono::system_clock::now().time_since_epoch()).count();
+  auto oldest = Value(r, "botwatch_bullmq_oldest_waiting_seconds", {{"queue", "mail"}});
+  REQUIRE(oldest);
+  CHECK(std::abs(*oldest - (now_ms - bull["oldest"].get<double>()) / 1000) < 5.0);
+
+  // Each scheduler under the id the bot gave it; the older API's hashed key
+  // under its name and pattern.
+  std::map<std::string, double> next_by_label;
+  for (const auto& s : bull["schedulers"]) {
+    std::string key = s["key"];
+    std::string label = key.size() == 32 ? s["name"].get<std::string>() + " (5 * * * *)" : key;
+    next_by_label[label] = s["next"].get<double>() / 1000;
+  }
+  REQUIRE(next_by_label.count("daily-report") == 1);
+  REQUIRE(next_by_label.count("hourly-sync") == 1);
+  REQUIRE(next_by_label.count("digest (5 * * * *)") == 1);
+  for (const auto& [label, next] : next_by_label) {
+    INFO(label);
+    CHECK(Value(r, "botwatch_bullmq_repeat_next_run_timestamp_seconds", {{"queue", "mail"}, {"repeat", label}}) ==
+          Approx(next).margin(0.001));
+  }
+  // "hourly-sync" was due at once and no worker runs: its overdue grows, which
+  // is what the BotBullMQSchedulerStalled alert watches.
+  std::this_thread::sleep_for(1100ms);
+  r = Probe(*c);
+  REQUIRE(r.up);
+  auto overdue = Value(r, "botwatch_bullmq_repeat_overdue_seconds", {{"queue", "mail"}, {"repeat", "hourly-sync"}});
+  REQUIRE(overdue);
+  CHECK(*overdue >= 1.0);
+  CHECK(Value(r, "botwatch_bullmq_repeat_overdue_seconds", {{"queue", "mail"}, {"repeat", "daily-report"}}) == 0.0);
 }
 
 TEST_CASE("redis: a stopped server times out at the probe's deadline") {
