@@ -149,6 +149,13 @@ struct Server {
                                                                          BcryptHash(kPassword, cost) + "\n"
                                                                    : web)},
            MemoryBoundEnv()) {}
+  // Waits until an authenticated scrape answers; the port.
+  int Serving() {
+    REQUIRE(bw.WaitStarted());
+    const std::string auth = Basic("prom:" + kPassword);
+    REQUIRE(Eventually([&] { return Ask(bw.port(), Get("/metrics", auth)) == 200; }, 10s));
+    return bw.port();
+  }
   Botwatch bw;
 };
 
@@ -167,10 +174,8 @@ int Threads(pid_t pid) {
 TEST_CASE("one client over the per-client connection limit is refused while another client is answered") {
   TempDir dir;
   Server s(dir, "");
-  REQUIRE(s.bw.WaitStarted());
-  const int port = s.bw.port();
+  const int port = s.Serving();
   const std::string auth = Basic("prom:" + kPassword);
-  REQUIRE(Eventually([&] { return Ask(port, Get("/metrics", auth)) == 200; }, 10s));
 
   // 127.0.0.2 fills its 32 slots with authenticated kept-alive connections,
   // which the gate cannot evict (they are civetweb's now).
@@ -240,10 +245,8 @@ TEST_CASE("300 idle and slowloris connections wait in the gate, not in threads, 
 TEST_CASE("a wrong-password flood waits in the gate's tarpit while another client is answered") {
   TempDir dir;
   Server s(dir, "");
-  REQUIRE(s.bw.WaitStarted());
-  const int port = s.bw.port();
+  const int port = s.Serving();
   const std::string auth = Basic("prom:" + kPassword);
-  REQUIRE(Eventually([&] { return Ask(port, Get("/metrics", auth)) == 200; }, 10s));
 
   // 8 connections from 127.0.0.2, each asking again as soon as it is answered,
   // with a new wrong password every time, for 4 s.
@@ -277,10 +280,8 @@ TEST_CASE("a wrong-password flood waits in the gate's tarpit while another clien
 TEST_CASE("idle keep-alive and slowloris connections do not take /metrics and /-/healthy off the air") {
   TempDir dir;
   Server s(dir, "");
-  REQUIRE(s.bw.WaitStarted());
-  const int port = s.bw.port();
+  const int port = s.Serving();
   const std::string auth = Basic("prom:" + kPassword);
-  REQUIRE(Eventually([&] { return Ask(port, Get("/metrics", auth)) == 200; }, 10s));
 
   // More than civetweb's old 12 workers: kept-alive after a /-/healthy answer,
   // after a 401, and slowloris connections that never finish their headers.
@@ -317,10 +318,8 @@ TEST_CASE("idle keep-alive and slowloris connections do not take /metrics and /-
 TEST_CASE("a wrong-password flood is throttled and cached scrapes still answer") {
   TempDir dir;
   Server s(dir, "", 10);
-  REQUIRE(s.bw.WaitStarted());
-  const int port = s.bw.port();
+  const int port = s.Serving();
   const std::string auth = Basic("prom:" + kPassword);
-  REQUIRE(Eventually([&] { return Ask(port, Get("/metrics", auth)) == 200; }, 10s));
 
   std::atomic<int> throttled{0}, denied{0}, other{0};
   std::vector<std::thread> flood;
@@ -419,10 +418,8 @@ TEST_CASE("a password with a NUL byte is not cut at the NUL") {
 TEST_CASE("memory taken by a large intake body is given back") {
   TempDir dir;
   Server s(dir, "");
-  REQUIRE(s.bw.WaitStarted());
-  const int port = s.bw.port();
+  const int port = s.Serving();
   const std::string auth = Basic("prom:" + kPassword);
-  REQUIRE(Eventually([&] { return Ask(port, Get("/metrics", auth)) == 200; }, 10s));
   long before = RssKiB(s.bw.process().pid());
   std::string body;
   while (body.size() < 20u << 20) body += "{\"message\":\"large body line to fill the buffer\"}\n";
