@@ -482,6 +482,15 @@ std::string ConfigMap::OneOf(const std::vector<std::string>& keys) {
     found = k;
   }
   if (found.empty()) {
+    // "equal: x" is a typo of one of the keys, not a missing key: say so.
+    for (const auto& kv : node_) {
+      const std::string& present = kv.first.Scalar();
+      if (read_.count(present)) continue;
+      if (std::optional<std::string> close = ClosestMatch(present, keys)) {
+        throw ConfigError(MarkString(*src_, kv.first.Mark()) + ": " + (path_.empty() ? std::string("config") : path_) +
+                          ": unknown key " + Quote(present) + " (did you mean " + Quote(*close) + "?)");
+      }
+    }
     std::string list;
     for (const std::string& k : keys) list += (list.empty() ? "" : ", ") + k;
     Fail("one of " + list + " is required");

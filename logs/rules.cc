@@ -257,15 +257,21 @@ Rule ReadRule(ConfigMap& m, const std::string& timestamp_field, RuleSet& rs) {
   Rule r;
   MetricDef def;
   def.name = m.RequiredString("metric");
-  if (!ValidMetricName(def.name)) m.FailAt("metric", "invalid metric name \"" + def.name + "\"");
-  r.metric = def.name;
   def.type = ReadType(m);
-  if (std::string why = NamingProblem(def.name, def.type); !why.empty()) m.FailAt("metric", why);
+  // A bad name and a bad match are independent mistakes: check-config lists
+  // both (and any after them) in one run.
+  ReadIndependently([&] {
+    if (!ValidMetricName(def.name)) m.FailAt("metric", "invalid metric name \"" + def.name + "\"");
+    if (std::string why = NamingProblem(def.name, def.type); !why.empty()) m.FailAt("metric", why);
+  });
+  r.metric = def.name;
   def.help = m.String("help", "");
   def.max_series = static_cast<size_t>(m.Int("max_series", 100, 1, 100000));
   if (auto match = m.OptionalMap("match")) {
-    r.match = ReadCondition(*match, rs);
-    AssignIds(*r.match, rs.condition_ids);
+    ReadIndependently([&] {
+      r.match = ReadCondition(*match, rs);
+      AssignIds(*r.match, rs.condition_ids);
+    });
   }
 
   // Labels: constants and fields, exported in name order.

@@ -89,6 +89,35 @@ TEST_CASE("check-config lists independent mistakes inside one collector and ever
   CHECK(lines[5] == "5 errors");
 }
 
+TEST_CASE("check-config lists a rule's bad name and its misspelt match operator together") {
+  TempDir dir;
+  std::string path = dir.Write("one-rule.yaml",
+                               "logs:\n"
+                               "  - name: bot\n"
+                               "    path: /tmp/bot.log\n"
+                               "    rules:\n"
+                               "      - metric: bot_x\n"
+                               "        type: counter\n"
+                               "        match: {field: message, equal: x}\n"
+                               "      - metric: botwatch_collector_up\n"
+                               "        type: gauge\n"
+                               "        action: inc\n"
+                               "        match: {field: message, regexp: y}\n");
+  CommandResult r = RunCommand({BOTWATCH_BINARY, "check-config", path});
+  INFO(r.output);
+  CHECK(r.exit_code == 1);
+  std::vector<std::string> lines;
+  std::istringstream in(r.output);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  REQUIRE(lines.size() == 5);
+  CHECK(lines[0] == path + ":5:17: logs[0].rules[0].metric: counter \"bot_x\" must end in _total (did you mean "
+                           "\"bot_x_total\"?)");
+  CHECK(lines[1] == path + ":7:33: logs[0].rules[0].match: unknown key \"equal\" (did you mean \"equals\"?)");
+  CHECK(lines[2].find(path + ":8:17: logs[0].rules[1].metric: ") == 0);
+  CHECK(lines[3] == path + ":11:33: logs[0].rules[1].match: unknown key \"regexp\" (did you mean \"regex\"?)");
+  CHECK(lines[4] == "4 errors");
+}
+
 TEST_CASE("check-config: --help, the flag form, a bad web config, a reserved name, an empty secret, --skip-env") {
   TempDir dir;
   CommandResult help = RunCommand({BOTWATCH_BINARY, "check-config", "--help"});
