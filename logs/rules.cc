@@ -174,8 +174,10 @@ MetricType ReadType(ConfigMap& m) {
   if (t == "histogram") return MetricType::kHistogram;
   if (t == "distinct") return MetricType::kDistinct;
   std::string msg = "unknown metric type \"" + t + "\"";
-  if (auto close = ClosestMatch(t, {"counter", "gauge", "histogram", "distinct"})) msg += " (did you mean \"" + *close + "\"?)";
-  m.FailAt("type", msg + "; use counter, gauge, histogram or distinct");
+  if (auto close = ClosestMatch(t, {"counter", "gauge", "histogram", "distinct", "duration", "session"})) {
+    msg += " (did you mean \"" + *close + "\"?)";
+  }
+  m.FailAt("type", msg + "; use counter, gauge, histogram, distinct, duration or session");
 }
 
 // Why a rule's name would break the exposition, or "" when it is fine. The
@@ -202,6 +204,15 @@ std::string NamingProblem(const std::string& name, MetricType type) {
 }
 
 const std::vector<double> kDefaultBuckets = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+
+std::vector<double> ReadBuckets(ConfigMap& m, const char* key, std::vector<double> def) {
+  std::vector<double> b = m.DoubleList(key);
+  if (b.empty()) return def;
+  for (size_t i = 1; i < b.size(); ++i) {
+    if (!(b[i] > b[i - 1])) m.FailAt(key, "bucket bounds must increase");
+  }
+  return b;
+}
 
 // type: duration (issue 16): one histogram observation per start/end pair
 // sharing `key_field`, plus counters for the unpaired and a pending gauge.
@@ -232,11 +243,7 @@ Rule ReadDurationRule(ConfigMap& m, const std::string& timestamp_field, RuleSet&
   hist.type = MetricType::kHistogram;
   hist.help = m.String("help", "");
   hist.max_series = 1;
-  hist.buckets = m.DoubleList("buckets");
-  if (hist.buckets.empty()) hist.buckets = {1, 5, 30, 60, 300, 900};
-  for (size_t i = 1; i < hist.buckets.size(); ++i) {
-    if (!(hist.buckets[i] > hist.buckets[i - 1])) m.FailAt("buckets", "bucket bounds must increase");
-  }
+  hist.buckets = ReadBuckets(m, "buckets", {1, 5, 30, 60, 300, 900});
   MetricDef unmatched{r.metric + "_unmatched_total", "Ends of " + r.metric + " without an open start, or a second end.",
                       MetricType::kCounter, {}, {}, {}, 1};
   MetricDef expired{r.metric + "_expired_total", "Starts of " + r.metric + " not ended within the timeout or dropped past max_pending.",
@@ -252,8 +259,82 @@ Rule ReadDurationRule(ConfigMap& m, const std::string& timestamp_field, RuleSet&
   return r;
 }
 
+// type: session (issue 16): per key, a conversation is a run of events with
+// gaps shorter than `gap`; when one ends, its length and message count are
+// observed under its outcome.
+Rule ReadSessionRule(ConfigMap& m, const std::string& timestamp_field, RuleSet& rs) {
+  Rule r;
+  r.action = Rule::Action::kSession;
+  r.metric = m.RequiredString("metric");
+  m.RequiredString("type");
+  ReadIndependently([&] {
+    if (!ValidMetricName(r.metric)) m.FailAt("metric", "invalid metric name \"" + r.metric + "\"");
+    if (std::string why = NamingProblem(r.metric, MetricType::kHistogram); !why.empty()) m.FailAt("metric", why);
+  });
+  Rule::Conversations c;
+  std::string match_text = "*";
+  if (auto match = m.OptionalMap("match")) {
+    ReadIndependently([&] {
+      c.match = ReadCondition(*match, rs);
+      AssignIds(*c.match, rs.condition_ids);
+      match_text = StableText(*c.match, rs.fields);
+    });
+  }
+  std::string key_field = m.RequiredString("key_field");
+  c.key_field = rs.fields.Intern(key_field);
+  c.limits.gap = ToSeconds(m.DurationValue("gap", std::chrono::minutes(30)));
+  c.limits.max_active = static_cast<size_t>(m.Int("max_active", 100000, 1, 10000000));
+  std::string outcome_text;
+  std::set<std::string> names;
+  for (ConfigMap& o : m.MapList("outcomes")) {
+    ReadIndependently([&] {
+      std::string name = o.RequiredString("name");
+      if (name.empty() || name.size() > 64) o.FailAt("name", "an outcome name has 1 to 64 characters");
+      if (!names.insert(name).second) o.FailAt("name", "outcome \"" + name + "\" is listed twice");
+      auto match = o.OptionalMap("match");
+      if (!match) o.FailAt("match", "missing required field (e.g. {field: message, equals: booking confirmed})");
+      Condition cond = ReadCondition(*match, rs);
+      AssignIds(cond, rs.condition_ids);
+      outcome_text += name + "=" + StableText(cond, rs.fields) + ";";
+      o.RejectUnknownKeys();
+      c.outcomes.push_back(Rule::Conversations::Outcome{name, std::move(cond)});
+    });
+  }
+  if (auto field = m.OptionalString("outcome_field")) {
+    if (!c.outcomes.empty()) m.FailAt("outcome_field", "use either outcomes (named matchers) or outcome_field, not both");
+    if (rs.identifiers.count(*field)) {
+      m.FailAt("outcome_field", "field \"" + *field + "\" is declared an identifier and may never be a label");
+    }
+    c.outcome_field = rs.fields.Intern(*field);
+    outcome_text = "field=" + *field;
+  }
+  c.max_outcomes = static_cast<size_t>(m.Int("max_outcomes", 20, 1, 1000));
+  c.default_outcome = m.String("default_outcome", "none");
+  if (c.default_outcome.empty()) m.FailAt("default_outcome", "must not be empty");
+  std::vector<std::string> outcome_label = {"outcome"};
+  const size_t series = c.outcome_field >= 0 ? c.max_outcomes + 2 : c.outcomes.size() + 1;
+  MetricDef duration{r.metric + "_duration_seconds", m.String("help", "") , MetricType::kHistogram, outcome_label,
+                     ReadBuckets(m, "duration_buckets", {30, 60, 120, 300, 600, 1800, 3600, 7200}), {}, series};
+  if (duration.help.empty()) duration.help = "Length of a " + r.metric + " conversation, first event to last.";
+  MetricDef messages{r.metric + "_messages", "Messages in a " + r.metric + " conversation.", MetricType::kHistogram,
+                     outcome_label, ReadBuckets(m, "message_buckets", {1, 2, 3, 5, 8, 13, 21, 34, 55, 89}), {}, series};
+  MetricDef active{r.metric + "_active", "Open " + r.metric + " conversations (an event within the gap).",
+                   MetricType::kGauge, {}, {}, {}, 1};
+  MetricDef evicted{r.metric + "_evicted_total", "Conversations of " + r.metric +
+                    " dropped unfinished past max_active (not in the histograms).", MetricType::kCounter, {}, {}, {}, 1};
+  c.signature = "session|" + r.metric + "|" + match_text + "|" + key_field + "|" + outcome_text;
+  r.session = std::move(c);
+  rs.timestamp_field = rs.fields.Intern(timestamp_field);
+  m.RejectUnknownKeys();
+  MergeMetricDefs({duration, messages, active, evicted}, m.Location("metric") + ": " + m.FieldPath("metric"),
+                  rs.metrics);
+  return r;
+}
+
 Rule ReadRule(ConfigMap& m, const std::string& timestamp_field, RuleSet& rs) {
-  if (m.OptionalString("type") == "duration") return ReadDurationRule(m, timestamp_field, rs);
+  const std::optional<std::string> type = m.OptionalString("type");
+  if (type == "duration") return ReadDurationRule(m, timestamp_field, rs);
+  if (type == "session") return ReadSessionRule(m, timestamp_field, rs);
   Rule r;
   MetricDef def;
   def.name = m.RequiredString("metric");
@@ -323,11 +404,7 @@ Rule ReadRule(ConfigMap& m, const std::string& timestamp_field, RuleSet& rs) {
       no_action();
       need_value("the value to observe");
       r.action = Rule::Action::kObserve;
-      def.buckets = m.DoubleList("buckets");
-      if (def.buckets.empty()) def.buckets = kDefaultBuckets;
-      for (size_t i = 1; i < def.buckets.size(); ++i) {
-        if (!(def.buckets[i] > def.buckets[i - 1])) m.FailAt("buckets", "bucket bounds must increase");
-      }
+      def.buckets = ReadBuckets(m, "buckets", kDefaultBuckets);
       break;
     }
     case MetricType::kDistinct: {
@@ -432,7 +509,25 @@ RuleEngine::RuleEngine(std::shared_ptr<const RuleSet> rules, MetricStore& store)
       // Exported at 0 from the start, so rate() and absence alerts work at once.
       for (int id : {p.unmatched, p.expired, p.pending}) update.Series(id, {});
     }
-    bool fixed = std::all_of(r.labels.begin(), r.labels.end(), [](const Rule::Label& l) { return l.field < 0; });
+    if (r.session) {
+      Sessions& s = sessions_.try_emplace(i, r.session->limits).first->second;
+      s.duration = store.FindMetric(r.metric + "_duration_seconds");
+      s.messages = store.FindMetric(r.metric + "_messages");
+      s.active = store.FindMetric(r.metric + "_active");
+      s.evicted = store.FindMetric(r.metric + "_evicted_total");
+      for (int id : {s.active, s.evicted}) update.Series(id, {});
+      for (const auto& o : r.session->outcomes) OutcomeIndex(*r.session, s, o.name);
+      OutcomeIndex(*r.session, s, r.session->default_outcome);
+      // Exported at 0 from the start, so ratios of outcomes have every term.
+      for (size_t k = 0; k < s.outcome_names.size(); ++k) {
+        std::vector<std::string_view> label = {s.outcome_names[k]};
+        update.Series(s.duration, label);
+        update.Series(s.messages, label);
+      }
+    }
+    // A session rule's name is a prefix, not a metric: its families are resolved above.
+    bool fixed = !r.session &&
+                 std::all_of(r.labels.begin(), r.labels.end(), [](const Rule::Label& l) { return l.field < 0; });
     if (fixed) {
       std::vector<std::string_view> values;
       for (const auto& l : r.labels) values.push_back(l.constant);
@@ -475,7 +570,7 @@ RuleEngine::RuleEngine(std::shared_ptr<const RuleSet> rules, MetricStore& store)
 bool RuleEngine::Apply(MetricStore::Update& update, const Event& event, double event_time) {
   bool any = false;
   memo_.assign(rules_->condition_ids.size(), -1);
-  if (!pending_.empty() && event_time > 0) {
+  if (has_pending_rules() && event_time > 0) {
     event_clock_ = std::max(event_clock_, event_time);
     wall_anchor_ = WallNow();
   }
@@ -504,6 +599,10 @@ bool RuleEngine::Apply(MetricStore::Update& update, const Event& event, double e
         any = true;
       }
       ApplyDuration(update, i, event, event_time);
+      continue;
+    }
+    if (r.session) {
+      any = ApplySession(update, i, event, event_time) || any;
       continue;
     }
     if (r.match && !r.match->Matches(event, memo_)) continue;
@@ -561,6 +660,7 @@ void RuleEngine::ApplyRule(MetricStore::Update& update, size_t i, const Event& e
     case Rule::Action::kObserve: update.Observe(res.metric, series, *number * r.scale); break;
     case Rule::Action::kDistinct: update.AddDistinct(res.metric, series, Hash64(value->text), event_time); break;
     case Rule::Action::kDuration: break;  // ApplyDuration
+    case Rule::Action::kSession: break;   // ApplySession
   }
 }
 
@@ -626,9 +726,82 @@ void RuleEngine::Compact(Pending& p) {
   p.order.swap(live);
 }
 
+int RuleEngine::OutcomeIndex(const Rule::Conversations& c, Sessions& s, std::string_view name) {
+  auto it = s.outcome_index.find(name);
+  if (it != s.outcome_index.end()) return it->second;
+  // Named outcomes and the default are entered first; field values are
+  // bounded like any label, past max_outcomes they share one value.
+  if (c.outcome_field >= 0 && s.outcome_names.size() >= c.max_outcomes) name = "__overflow__";
+  it = s.outcome_index.find(name);
+  if (it != s.outcome_index.end()) return it->second;
+  const int index = static_cast<int>(s.outcome_names.size());
+  s.outcome_names.emplace_back(name);
+  s.outcome_index.emplace(std::string(name), index);
+  return index;
+}
+
+int RuleEngine::SessionOutcome(const Rule::Conversations& c, Sessions& s, const Event& event) {
+  if (c.outcome_field >= 0) {
+    const FieldValue& v = event.at(c.outcome_field);
+    bool scalar = v.kind == FieldValue::Kind::kString || v.kind == FieldValue::Kind::kNumber ||
+                  v.kind == FieldValue::Kind::kBool;
+    if (!scalar || v.text.empty()) return -1;
+    std::string_view text = v.text;
+    if (!simdjson::validate_utf8(text.data(), text.size())) text = "__invalid_utf8__";
+    return OutcomeIndex(c, s, text);
+  }
+  // The named outcomes were entered first, in order: index k is outcomes[k].
+  for (size_t k = 0; k < c.outcomes.size(); ++k) {
+    if (c.outcomes[k].match.Matches(event, memo_)) return static_cast<int>(k);
+  }
+  return -1;
+}
+
+bool RuleEngine::ApplySession(MetricStore::Update& update, size_t i, const Event& event, double event_time) {
+  const Rule::Conversations& c = *rules_->rules[i].session;
+  Sessions& s = sessions_.at(i);
+  const bool message = !c.match || c.match->Matches(event, memo_);
+  const FieldValue& k = event.at(c.key_field);
+  const bool keyed = (k.kind == FieldValue::Kind::kString || k.kind == FieldValue::Kind::kNumber) && !k.text.empty();
+  bool noted = false;
+  if (keyed) {
+    // Outcome matchers are tried only on keyed events: another user's line never decides this one's.
+    const int outcome = SessionOutcome(c, s, event);
+    if (message || outcome >= 0) {
+      s.tracker.Note(k.text, event_time, message, outcome, s.ended);
+      noted = true;
+    }
+  }
+  if (!noted) s.tracker.Expire(std::max(event_clock_, event_time), s.ended);
+  FlushSessions(update, c, s);
+  return noted;
+}
+
+void RuleEngine::FlushSessions(MetricStore::Update& update, const Rule::Conversations& c, Sessions& s) {
+  double evicted = 0;
+  for (const SessionTracker::Ended& e : s.ended) {
+    if (e.evicted) {
+      ++evicted;
+      continue;
+    }
+    const int outcome = e.outcome >= 0 ? e.outcome : OutcomeIndex(c, s, c.default_outcome);
+    std::vector<std::string_view> label = {s.outcome_names[static_cast<size_t>(outcome)]};
+    update.Observe(s.duration, update.Series(s.duration, label), e.duration);
+    update.Observe(s.messages, update.Series(s.messages, label), e.messages);
+  }
+  s.ended.clear();
+  if (evicted > 0) update.Add(s.evicted, update.Series(s.evicted, {}), evicted);
+  update.Set(s.active, update.Series(s.active, {}), static_cast<double>(s.tracker.active()));
+}
+
 void RuleEngine::Tick(MetricStore::Update& update, double wall_now) {
-  if (pending_.empty() || event_clock_ <= 0) return;
+  if (!has_pending_rules() || event_clock_ <= 0) return;
   const double now = event_clock_ + std::max(0.0, wall_now - wall_anchor_);
+  for (auto& [i, s] : sessions_) {
+    if (s.tracker.active() == 0) continue;
+    s.tracker.Expire(now, s.ended);
+    FlushSessions(update, *rules_->rules[i].session, s);
+  }
   for (auto& [i, p] : pending_) {
     if (p.open.empty()) continue;
     Expire(update, rules_->rules[i], p, now);
@@ -647,6 +820,15 @@ nlohmann::json RuleEngine::SavePending() const {
       if (it != p.open.end() && it->second.seq == seq) open.push_back({key, it->second.start});
     }
     rules[rules_->rules[i].pairing->signature] = std::move(open);
+  }
+  for (const auto& [i, s] : sessions_) {
+    nlohmann::json open = nlohmann::json::array();
+    for (const SessionTracker::Open& o : s.tracker.Save()) {
+      nlohmann::json outcome = o.outcome >= 0 ? nlohmann::json(s.outcome_names[static_cast<size_t>(o.outcome)])
+                                              : nlohmann::json(nullptr);
+      open.push_back({o.key, o.first, o.last, o.messages, std::move(outcome)});
+    }
+    rules[rules_->rules[i].session->signature] = std::move(open);
   }
   return {{"clock", event_clock_}, {"rules", std::move(rules)}};
 }
@@ -670,6 +852,26 @@ void RuleEngine::RestorePending(MetricStore::Update& update, const nlohmann::jso
       p.order.emplace_back(seq, pos->first);
     }
     update.Set(p.pending, update.Series(p.pending, {}), static_cast<double>(p.open.size()));
+  }
+  for (auto& [i, s] : sessions_) {
+    const Rule::Conversations& c = *rules_->rules[i].session;
+    auto it = usable ? saved["rules"].find(c.signature) : saved.end();
+    if (usable && it != saved["rules"].end() && it->is_array()) {
+      std::vector<SessionTracker::Open> open;
+      for (const auto& e : *it) {
+        if (!e.is_array() || e.size() != 5 || !e[0].is_string() || !e[1].is_number() || !e[2].is_number() ||
+            !e[3].is_number_unsigned()) {
+          continue;
+        }
+        int outcome = e[4].is_string() ? OutcomeIndex(c, s, e[4].get<std::string>()) : -1;
+        open.push_back({e[0].get<std::string>(), e[1].get<double>(), e[2].get<double>(),
+                        static_cast<uint32_t>(std::min<uint64_t>(e[3].get<uint64_t>(), UINT32_MAX)), outcome});
+      }
+      s.tracker.Restore(open);
+    }
+    // Past a lowered max_active, or quiet for the gap while botwatch was down by the event clock.
+    s.tracker.Expire(event_clock_, s.ended);
+    FlushSessions(update, c, s);
   }
 }
 

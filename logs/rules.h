@@ -20,6 +20,7 @@
 #include "base/config_node.h"
 #include "logs/event.h"
 #include "logs/metric_store.h"
+#include "logs/session_tracker.h"
 
 namespace botwatch::logs {
 
@@ -43,7 +44,7 @@ struct Condition {
 };
 
 struct Rule {
-  enum class Action { kInc, kAdd, kSet, kSetTimestamp, kDec, kObserve, kDistinct, kDuration };
+  enum class Action { kInc, kAdd, kSet, kSetTimestamp, kDec, kObserve, kDistinct, kDuration, kSession };
   std::string metric;
   Action action = Action::kInc;
   std::optional<Condition> match;
@@ -69,6 +70,28 @@ struct Rule {
     std::string signature;
   };
   std::optional<Pairing> pairing;
+  // type: session. `metric` is the prefix of <metric>_duration_seconds and
+  // <metric>_messages (histograms by outcome), <metric>_active and
+  // <metric>_evicted_total. The key is an identifier and never a label.
+  struct Conversations {
+    std::optional<Condition> match;  // the events that are messages; absent: every event with the key
+    int key_field = -1;
+    SessionTracker::Limits limits;
+    // Named matchers, in config order; the conversation's last event that
+    // matches one decides (booked, then chatting on, is still booked).
+    struct Outcome {
+      std::string name;
+      Condition match;
+    };
+    std::vector<Outcome> outcomes;
+    int outcome_field = -1;  // or: the value of this field on the last event that has it
+    size_t max_outcomes = 20;
+    std::string default_outcome = "none";
+    // As Pairing::signature: what the open conversations mean, so a restart
+    // or reload restores them only into the same rule (gap and max_active may change).
+    std::string signature;
+  };
+  std::optional<Conversations> session;
 };
 
 // Marks matching events as live-feed events (/api/v1/feed). Only the listed
@@ -123,7 +146,7 @@ class RuleEngine {
   // file and reload handover; Restore keeps only rules with the same signature.
   nlohmann::json SavePending() const;
   void RestorePending(MetricStore::Update& update, const nlohmann::json& saved, double wall_now);
-  bool has_pending_rules() const { return !pending_.empty(); }
+  bool has_pending_rules() const { return !pending_.empty() || !sessions_.empty(); }
 
  private:
   struct Resolved {
@@ -165,6 +188,25 @@ class RuleEngine {
   // Drops open starts older than the timeout, then the oldest past max_pending.
   void Expire(MetricStore::Update& update, const Rule& r, Pending& p, double now);
   void Compact(Pending& p);
+
+  // Open conversations of one session rule, and its outcome label values:
+  // the named outcomes then the default, or values of outcome_field as they
+  // are first seen, at most max_outcomes, then __overflow__.
+  struct Sessions {
+    explicit Sessions(SessionTracker::Limits limits) : tracker(limits) {}
+    int duration = -1, messages = -1, active = -1, evicted = -1;
+    SessionTracker tracker;
+    std::vector<std::string> outcome_names;
+    std::unordered_map<std::string, int, StringHash, std::equal_to<>> outcome_index;
+    std::vector<SessionTracker::Ended> ended;  // reused buffer
+  };
+  std::unordered_map<size_t, Sessions> sessions_;  // by rule index
+  // Returns whether the event was part of a conversation.
+  bool ApplySession(MetricStore::Update& update, size_t i, const Event& event, double event_time);
+  int SessionOutcome(const Rule::Conversations& c, Sessions& s, const Event& event);
+  int OutcomeIndex(const Rule::Conversations& c, Sessions& s, std::string_view name);
+  // Exports what `s.ended` holds and clears it, and sets the active gauge.
+  void FlushSessions(MetricStore::Update& update, const Rule::Conversations& c, Sessions& s);
 };
 
 }  // namespace botwatch::logs

@@ -215,6 +215,27 @@ local inbound = 'direction="inbound"';
       g.bargauge('Product inquiries by category', [
         t('sort_desc(sum by (category) (increase(bot_product_inquiries_total' + sel() + '[$__range])))', '{{category}}', instant=true),
       ], 'Product inquiries over the range by category, largest first.', displayMode='basic'),
+      g.row('Conversations (a user\'s messages with gaps under 30 minutes: the preset\'s type: session rule)'),
+      g.timeseries('Conversation outcomes', [
+        t('sum by (outcome) (increase(bot_conversation_messages_count' + sel() + '[1h])) / ignoring (outcome) group_left '
+          + 'sum(increase(bot_conversation_messages_count' + sel() + '[1h]))', '{{outcome}}'),
+      ], 'Share of the conversations that ended in the last hour by outcome: booked (an appointment booked during it), '
+         + 'handed_off (a human was asked for), abandoned (neither). Booked is the conversation success rate.',
+         w=12, unit='percentunit', defaults={ min: 0, max: 1 }),
+      g.timeseries('Conversation length and messages', [
+        t('histogram_quantile(%s, sum by (le) (rate(bot_conversation_duration_seconds_bucket%s[1h])))' % [q[0], sel()], 'length ' + q[1])
+        for q in [['0.5', 'p50'], ['0.95', 'p95']]
+      ] + [
+        t('sum(rate(bot_conversation_messages_sum' + sel() + '[1h])) / sum(rate(bot_conversation_messages_count' + sel() + '[1h]))',
+          'messages per conversation'),
+      ], 'Length of the conversations that ended in the last hour (first to last event), and the mean number of '
+         + 'answered messages in one (right axis).',
+         w=8, unit='s', defaults={}, overrides=[{
+        matcher: { id: 'byName', options: 'messages per conversation' },
+        properties: [{ id: 'unit', value: 'short' }, { id: 'custom.axisPlacement', value: 'right' }],
+      }]),
+      g.timeseries('Open conversations', [t('sum(bot_conversation_active' + sel() + ')', 'open')],
+                   'Users with an event in the last 30 minutes, whose conversation has not ended yet.', w=4, unit='short'),
       g.row('Delivery (Messenger receipts, SMS status callbacks)'),
       g.timeseries('Delivery rate by channel', [
         t('sum by (channel) (rate(bot_message_status_total' + sel('status="delivered"') + '[$__rate_interval])) / ('

@@ -267,3 +267,63 @@ TEST_CASE("logs: duration rule open starts survive kill -9 and pair with ends re
   CHECK(run.Get("bot_delivery_seconds_pending") == 0);
   CHECK(run.Get("bot_delivery_seconds_expired_total") == 0);
 }
+
+TEST_CASE("logs: session rule conversations survive kill -9 and end with every message counted once") {
+  TempDir dir;
+  std::filesystem::create_directories(dir.path() + "/logs");
+  std::filesystem::create_directories(dir.path() + "/state");
+  std::string config = dir.Write("botwatch.yaml",
+                                 "state_dir: " + dir.path() + "/state\n"
+                                 "state_interval: 100ms\n"
+                                 "logs:\n"
+                                 "  - name: bot\n"
+                                 "    path: '" + dir.path() + "/logs/bot.log'\n"
+                                 "    start_at: beginning\n"
+                                 "    poll_interval: 20ms\n"
+                                 "    identifiers: [userId]\n"
+                                 "    rules:\n"
+                                 "      - metric: bot_conversation\n"
+                                 "        type: session\n"
+                                 "        match: {field: message, equals: message processed}\n"
+                                 "        key_field: userId\n"
+                                 "        gap: 30m\n"
+                                 "        outcomes: [{name: booked, match: {field: message, equals: appointment booked}}]\n"
+                                 "        default_outcome: abandoned\n"
+                                 "        message_buckets: [1, 5, 10]\n"
+                                 "        duration_buckets: [60, 600]\n");
+  std::string log = dir.path() + "/logs/bot.log";
+  // 50 users, minute `minute` of the first hour.
+  auto write = [&](const std::string& message, int minute) {
+    std::string text;
+    for (int u = 0; u < 50; ++u) {
+      text += R"({"timestamp":"2026-01-01T00:)" + std::string(minute < 10 ? "0" : "") + std::to_string(minute) +
+              R"(:00Z","message":")" + message + R"(","userId":"user)" + std::to_string(u) + "\"}\n";
+    }
+    std::ofstream(log, std::ios::app) << text;
+  };
+  write("message processed", 0);
+  write("message processed", 1);
+  {
+    Run run(dir, config, 1);
+    REQUIRE(run.WaitFor("bot_conversation_active", 50));
+    write("appointment booked", 2);
+    write("message processed", 3);
+    REQUIRE(run.WaitFor("botwatch_log_lines_total{source=\"bot\"}", 200));
+    run.bw().process().Signal(SIGKILL);
+    REQUIRE(run.bw().process().WaitExit(5s) == 128 + SIGKILL);
+  }
+  write("message processed", 4);
+  // An hour later by the log's clock: every conversation of the first ends.
+  std::ofstream(log, std::ios::app)
+      << R"({"timestamp":"2026-01-01T01:30:00Z","message":"message processed","userId":"late"})" "\n";
+  Run run(dir, config, 2);
+  REQUIRE(run.WaitFor("bot_conversation_messages_count{outcome=\"booked\"}", 50));
+  // Each conversation: 4 messages over 4 minutes, whatever the last save before the kill held.
+  CHECK(run.Get("bot_conversation_messages_sum{outcome=\"booked\"}") == 200);
+  CHECK(run.Get("bot_conversation_duration_seconds_sum{outcome=\"booked\"}") == 50 * 240);
+  CHECK(run.Get("bot_conversation_messages_bucket{outcome=\"booked\",le=\"1\"}") == 0);
+  CHECK(run.Get("bot_conversation_messages_count{outcome=\"abandoned\"}") == 0);
+  CHECK(run.Get("bot_conversation_active") == 1);
+  CHECK(run.Get("bot_conversation_evicted_total") == 0);
+  CHECK(run.Metrics().find("user1") == std::string::npos);
+}

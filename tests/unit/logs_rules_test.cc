@@ -183,7 +183,7 @@ TEST_CASE("rule config errors name file, line and column") {
         "rules.yaml:5:18: logs[0].rules[0].metric: invalid metric name \"bad-name\"");
   CHECK(LoadError("      - {metric: x, type: countr}\n") ==
         "rules.yaml:5:27: logs[0].rules[0].type: unknown metric type \"countr\" (did you mean \"counter\"?); "
-        "use counter, gauge, histogram or distinct");
+        "use counter, gauge, histogram, distinct, duration or session");
   CHECK(LoadError("      - {metric: x_total, type: counter, match: {field: a, regex: '(unclosed'}}\n")
             .rfind("rules.yaml:5:67: logs[0].rules[0].match.regex: invalid regular expression \"(unclosed\"", 0) == 0);
   CHECK(LoadError("      - {metric: x, type: histogram}\n") ==
@@ -375,4 +375,168 @@ TEST_CASE("duration rules expire on the event clock advanced by wall time while 
   }
   CHECK(store.ValueForTesting("bot_delivery_seconds_pending", {}) == 0);
   CHECK(store.ValueForTesting("bot_delivery_seconds_expired_total", {}) == 1);
+}
+
+namespace {
+
+const char* kSessionRule =
+    "      - metric: bot_conversation\n"
+    "        type: session\n"
+    "        help: Conversations with the bot.\n"
+    "        match: {field: message, one_of: [message received, response sent]}\n"
+    "        key_field: userId\n"
+    "        gap: 30m\n"
+    "        outcomes:\n"
+    "          - {name: booked, match: {field: message, equals: booking confirmed}}\n"
+    "          - {name: handed_off, match: {field: message, equals: human handoff requested}}\n"
+    "        default_outcome: abandoned\n"
+    "        duration_buckets: [60, 600, 3600]\n"
+    "        message_buckets: [1, 2, 5, 10]\n";
+
+std::string At(const std::string& hms, const std::string& message, const std::string& user) {
+  return R"({"timestamp":"2026-01-01T)" + hms + R"(Z","message":")" + message + R"(","userId":")" + user + "\"}";
+}
+
+}  // namespace
+
+TEST_CASE("session rules end a conversation after a gap and observe its length and messages by outcome") {
+  auto config = Load(kSessionRule, "    identifiers: [userId]\n");
+  LogPipeline p(config->logs);
+  // Every outcome is exported at 0 before any conversation ended.
+  CHECK(Text(p).find("bot_conversation_duration_seconds_count{outcome=\"booked\"} 0\n") != std::string::npos);
+  CHECK(Text(p).find("bot_conversation_messages_count{outcome=\"abandoned\"} 0\n") != std::string::npos);
+  Feed(p, {
+              At("00:00:00", "message received", "u1"),
+              At("00:00:02", "response sent", "u1"),
+              At("00:01:00", "message received", "u2"),
+              At("00:05:00", "booking confirmed", "u1"),   // an outcome, not a message
+              At("00:06:00", "message received", "u1"),    // chatting on after booking: still booked
+              At("00:10:00", "unrelated line", "u2"),      // neither a message nor an outcome
+          });
+  CHECK(Value(p, "bot_conversation_active") == 2);
+  CHECK(Text(p).find("bot_conversation_duration_seconds_count{outcome=\"booked\"} 0\n") != std::string::npos);
+  // u2 said one thing at 00:01 and went quiet: the event clock passing 00:31 ends it.
+  Feed(p, {At("00:31:00", "message received", "u3")});
+  std::string text = Text(p);
+  CHECK(text.find("bot_conversation_messages_count{outcome=\"abandoned\"} 1\n") != std::string::npos);
+  CHECK(text.find("bot_conversation_messages_sum{outcome=\"abandoned\"} 1\n") != std::string::npos);
+  CHECK(text.find("bot_conversation_duration_seconds_sum{outcome=\"abandoned\"} 0\n") != std::string::npos);
+  CHECK(Value(p, "bot_conversation_active") == 2);
+  // u1 comes back 40 minutes after its last event: the first conversation ends, a second begins.
+  Feed(p, {At("00:46:00", "message received", "u1")});
+  text = Text(p);
+  CHECK(text.find("bot_conversation_duration_seconds_count{outcome=\"booked\"} 1\n") != std::string::npos);
+  CHECK(text.find("bot_conversation_duration_seconds_sum{outcome=\"booked\"} 360\n") != std::string::npos);
+  CHECK(text.find("bot_conversation_duration_seconds_bucket{outcome=\"booked\",le=\"600\"} 1\n") != std::string::npos);
+  CHECK(text.find("bot_conversation_messages_sum{outcome=\"booked\"} 3\n") != std::string::npos);
+  CHECK(text.find("bot_conversation_messages_bucket{outcome=\"booked\",le=\"2\"} 0\n") != std::string::npos);
+  CHECK(Value(p, "bot_conversation_active") == 2);  // u3 and u1's second
+  // A hand-off after a booking: the last outcome decides.
+  Feed(p, {At("00:47:00", "booking confirmed", "u1"), At("00:48:00", "human handoff requested", "u1"),
+           At("02:00:00", "message received", "u9")});
+  text = Text(p);
+  CHECK(text.find("bot_conversation_duration_seconds_count{outcome=\"handed_off\"} 1\n") != std::string::npos);
+  CHECK(text.find("bot_conversation_duration_seconds_count{outcome=\"booked\"} 1\n") != std::string::npos);
+  CHECK(text.find("bot_conversation_duration_seconds_count{outcome=\"abandoned\"} 2\n") != std::string::npos);  // u2, u3
+  CHECK(Value(p, "bot_conversation_active") == 1);
+  CHECK(Value(p, "bot_conversation_evicted_total") == 0);
+  // Identifiers never reach the exposition.
+  CHECK(text.find("u1") == std::string::npos);
+}
+
+TEST_CASE("session rules bound open conversations and outcome values") {
+  auto config = Load(
+      "      - metric: bot_chat\n"
+      "        type: session\n"
+      "        key_field: userId\n"
+      "        gap: 10m\n"
+      "        max_active: 2\n"
+      "        outcome_field: stage\n"
+      "        max_outcomes: 4\n");
+  LogPipeline p(config->logs);
+  auto line = [](const std::string& hms, const std::string& user, const std::string& stage) {
+    return R"({"timestamp":"2026-01-01T)" + hms + R"(Z","userId":")" + user + R"(","stage":")" + stage + "\"}";
+  };
+  Feed(p, {line("00:00:00", "a", "greeting"), line("00:00:01", "b", "menu"), line("00:00:02", "a", "paid"),
+           line("00:00:03", "c", "x")});
+  // Past max_active (2), the least recently active (b) is dropped, not observed.
+  CHECK(Value(p, "bot_chat_evicted_total") == 1);
+  CHECK(Value(p, "bot_chat_active") == 2);
+  // a and c end by the gap (observed); then d is dropped for g.
+  Feed(p, {line("00:20:00", "d", "y"), line("00:20:01", "e", "z"), line("00:20:02", "g", "w"),
+           line("01:00:00", "h", "v")});
+  std::string text = Text(p);
+  // a ended as "paid" (its last value); the field's values past max_outcomes (4, with the default) share one.
+  CHECK(text.find("bot_chat_messages_count{outcome=\"paid\"} 1\n") != std::string::npos);
+  CHECK(text.find("bot_chat_messages_sum{outcome=\"paid\"} 2\n") != std::string::npos);
+  CHECK(text.find("bot_chat_duration_seconds_sum{outcome=\"paid\"} 2\n") != std::string::npos);
+  CHECK(text.find("bot_chat_messages_count{outcome=\"__overflow__\"} 3\n") != std::string::npos);  // c, e, g
+  CHECK(text.find("outcome=\"x\"") == std::string::npos);
+  CHECK(Value(p, "bot_chat_evicted_total") == 2);  // b and d
+  CHECK(Value(p, "bot_chat_active") == 1);
+}
+
+TEST_CASE("session rules keep open conversations across a stop/start handover") {
+  auto config = Load(kSessionRule);
+  nlohmann::json state;
+  {
+    LogPipeline p(config->logs);
+    p.Start(nullptr);
+    Feed(p, {At("00:00:00", "message received", "u1"), At("00:00:30", "booking confirmed", "u1"),
+             At("00:01:00", "message received", "u2")});
+    state = p.Stop();
+  }
+  auto reloaded = Load(kSessionRule);
+  LogPipeline q(reloaded->logs);
+  q.Start(&state);
+  CHECK(Value(q, "bot_conversation_active") == 2);
+  Feed(q, {At("00:02:00", "response sent", "u1"), At("01:00:00", "message received", "u3")});
+  std::string text = Text(q);
+  // u1's conversation spans the handover: 2 messages, 120 s, booked before it.
+  CHECK(text.find("bot_conversation_duration_seconds_sum{outcome=\"booked\"} 120\n") != std::string::npos);
+  CHECK(text.find("bot_conversation_messages_sum{outcome=\"booked\"} 2\n") != std::string::npos);
+  CHECK(text.find("bot_conversation_messages_count{outcome=\"abandoned\"} 1\n") != std::string::npos);
+  (void)q.Stop();
+
+  // Another key field is another rule: its conversations start empty.
+  std::string changed = kSessionRule;
+  changed.replace(changed.find("key_field: userId"), 17, "key_field: psid");
+  auto other = Load(changed);
+  LogPipeline c(other->logs);
+  c.Start(&state);
+  CHECK(Value(c, "bot_conversation_active") == 0);
+  (void)c.Stop();
+}
+
+TEST_CASE("session rule config errors name the field") {
+  CHECK(LoadError("      - metric: bot_conversation\n"
+                  "        type: session\n"
+                  "        key_field: userId\n"
+                  "        outcome_field: stage\n"
+                  "        outcomes: [{name: booked, match: {field: message, equals: booked}}]\n")
+            .find("rules.yaml:8:24: logs[0].rules[0].outcome_field: use either outcomes") != std::string::npos);
+  CHECK(LoadError("      - metric: bot_conversation\n"
+                  "        type: session\n"
+                  "        key_field: userId\n"
+                  "        outcome_field: userId\n",
+                  "    identifiers: [userId]\n")
+            .find("is declared an identifier") != std::string::npos);
+  CHECK(LoadError("      - metric: bot_conversation\n"
+                  "        type: session\n"
+                  "        key_field: userId\n"
+                  "        gap: 30x\n")
+            .find("logs[0].rules[0].gap: invalid duration \"30x\"") != std::string::npos);
+  CHECK(LoadError("      - metric: bot_conversation\n"
+                  "        type: session\n"
+                  "        key_field: userId\n"
+                  "        outcomes: [{name: a, match: {field: m, equals: x}}, {name: a, match: {field: m, equals: y}}]\n")
+            .find("outcome \"a\" is listed twice") != std::string::npos);
+  CHECK(LoadError("      - metric: bot_conversation_total\n"
+                  "        type: session\n"
+                  "        key_field: userId\n")
+            .find("only counters end in _total") != std::string::npos);
+  CHECK(LoadError("      - metric: bot_conversation\n"
+                  "        type: sesion\n"
+                  "        key_field: userId\n")
+            .find("did you mean \"session\"") != std::string::npos);
 }
