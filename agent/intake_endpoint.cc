@@ -18,12 +18,12 @@
 namespace botwatch {
 namespace {
 
-HttpResponse Json(int status, const nlohmann::json& body) {
+HttpResponse JsonAnswer(int status, const nlohmann::json& body) {
   return HttpResponse(status, "application/json",
                       body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
 }
 
-HttpResponse Error(int status, const std::string& message) { return Json(status, {{"error", message}}); }
+HttpResponse Error(int status, const std::string& message) { return JsonAnswer(status, {{"error", message}}); }
 
 // The value of `key` in a raw query string (no percent-decoding: source names
 // are letters, digits, _ - . only).
@@ -169,11 +169,11 @@ HttpResponse Serve(const HttpRequest& req, const logs::CurrentPipeline& current)
           logs::IntakeResult result = logs::IngestBody(body, intake.max_line_bytes(), *pipeline.Sink(name));
           nlohmann::json out = {{"accepted", result.accepted}, {"rejected", result.rejected}};
           if (result.rejected == 0) {
-            resp = Json(200, out);
+            resp = JsonAnswer(200, out);
           } else {
             out["first_error"] = {{result.array ? "item" : "line", result.first_error_position},
                                   {"error", result.first_error}};
-            resp = Json(400, out);
+            resp = JsonAnswer(400, out);
             logging::Debug("log intake: rejected lines", {{"source", name},
                                                       {"accepted", std::to_string(result.accepted)},
                                                       {"rejected", std::to_string(result.rejected)}});

@@ -49,6 +49,7 @@ inline constexpr const char* kFrozen = "frozen";  // stopped (SIGSTOP, a debugge
 inline constexpr const char* kProtocol = "protocol";
 inline constexpr const char* kIo = "io";
 inline constexpr const char* kInternal = "internal";
+inline constexpr const char* kAuth = "auth";  // the peer refused botwatch's credentials
 }  // namespace reason
 
 struct ProbeResult {

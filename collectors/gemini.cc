@@ -4,6 +4,7 @@
 #include <cctype>
 #include <cstdlib>
 
+#include "base/ascii.h"
 #include "base/config_node.h"
 #include "collectors/lib/json_fields.h"
 #include "collectors/registry.h"
@@ -16,11 +17,6 @@ namespace {
 
 const char* const kQuotaKinds[] = {"per_minute", "per_day", "tokens", "other"};
 const char* const kStatusClasses[] = {"2xx", "3xx", "4xx", "5xx"};
-
-std::string Lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
-  return s;
-}
 
 bool Contains(const std::string& haystack, const char* needle) { return haystack.find(needle) != std::string::npos; }
 
@@ -35,7 +31,7 @@ bool ValidModel(const std::string& m) {
 }  // namespace
 
 std::string ClassifyQuota(const std::string& quota_id, const std::string& quota_metric) {
-  std::string text = Lower(quota_id + " " + quota_metric);
+  std::string text = AsciiLower(quota_id + " " + quota_metric);
   // Token quotas are also per minute or per day; they are their own kind
   // because the fix differs (shorter prompts, not fewer requests).
   if (Contains(text, "token")) return "tokens";

@@ -30,7 +30,7 @@ struct GeminiConfig {
 namespace gemini_reason {
 inline constexpr const char* kQuotaExhausted = "quota_exhausted";
 inline constexpr const char* kModelNotFound = "model_not_found";
-inline constexpr const char* kAuth = "auth";
+inline constexpr const char* kAuth = reason::kAuth;
 inline constexpr const char* kServerError = "server_error";
 }  // namespace gemini_reason
 

@@ -22,7 +22,6 @@ BOTWATCH_REGISTER_COLLECTOR("postgres", PostgresCollector::Create);
 namespace {
 
 // Reasons of our own, beyond the shared vocabulary in collector.h.
-constexpr const char* kAuth = "auth";
 constexpr const char* kQueryError = "query_error";
 
 bool IsIdentifier(const std::string& s) {
@@ -143,7 +142,7 @@ const char* ReasonForSqlState(const std::string& sqlstate) {
   if (cls == "08" || cls == "57") return "connection";
   if (cls == "22") return "data_exception";
   if (cls == "53") return "insufficient_resources";
-  if (cls == "28") return kAuth;
+  if (cls == "28") return reason::kAuth;
   return "sql_error";
 }
 
@@ -332,7 +331,7 @@ Status PostgresCollector::Connect(const ProbeContext& ctx, const char** why) {
     if (st == PGRES_POLLING_FAILED) {
       std::string msg = Redact(PQerrorMessage(conn_));
       if (msg.find("authentication") != std::string::npos || msg.find("password") != std::string::npos) {
-        *why = kAuth;
+        *why = reason::kAuth;
       } else if (msg.find("Connection refused") == std::string::npos) {
         *why = reason::kIo;
       }

@@ -21,7 +21,6 @@ BOTWATCH_REGISTER_COLLECTOR("redis", RedisCollector::Create);
 
 namespace {
 
-constexpr const char* kAuth = "auth";
 // Keyspace series are per database; Redis has 16 by default and a config may
 // raise that, so the series are capped.
 constexpr size_t kMaxKeyspaceDbs = 16;
@@ -214,7 +213,7 @@ ProbeResult RedisCollector::Collect(const ProbeContext& ctx) {
     args.push_back(config_.password->reveal());
     Reply r = Command(conn.get(), args);
     if (!r) return failed("AUTH");
-    if (r->type == REDIS_REPLY_ERROR) return server_error(kAuth, "authentication refused", r.get());
+    if (r->type == REDIS_REPLY_ERROR) return server_error(reason::kAuth, "authentication refused", r.get());
   }
   if (config_.db != 0) {
     Reply r = Command(conn.get(), {"SELECT", std::to_string(config_.db)});
@@ -228,7 +227,7 @@ ProbeResult RedisCollector::Collect(const ProbeContext& ctx) {
   double rtt = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (!pong) return failed("PING");
   if (pong->type == REDIS_REPLY_ERROR) {
-    const char* why = std::string(pong->str).rfind("NOAUTH", 0) == 0 ? kAuth : reason::kProtocol;
+    const char* why = std::string(pong->str).rfind("NOAUTH", 0) == 0 ? reason::kAuth : reason::kProtocol;
     return server_error(why, "PING", pong.get());
   }
   fb.Gauge("botwatch_redis_round_trip_seconds", "Time of one PING round trip on an open connection.", rtt);

@@ -47,11 +47,15 @@ struct CollectorRegistration {
 };
 }  // namespace detail
 
+// The registration's name is unique per use (__COUNTER__), so collectors compiled
+// into one translation unit (a unity build) do not collide.
+#define BOTWATCH_REGISTRATION_NAME_(n) kBotwatchCollectorRegistration_##n
+#define BOTWATCH_REGISTRATION_NAME(n) BOTWATCH_REGISTRATION_NAME_(n)
 #define BOTWATCH_REGISTER_COLLECTOR(type, factory) \
-  static const ::botwatch::detail::CollectorRegistration kBotwatchCollectorRegistration_{type, factory}
+  static const ::botwatch::detail::CollectorRegistration BOTWATCH_REGISTRATION_NAME(__COUNTER__){type, factory}
 
 // Same, with a type-specific default interval (see CollectorRegistry::Register).
 #define BOTWATCH_REGISTER_COLLECTOR_WITH_INTERVAL(type, factory, interval) \
-  static const ::botwatch::detail::CollectorRegistration kBotwatchCollectorRegistration_{type, factory, interval}
+  static const ::botwatch::detail::CollectorRegistration BOTWATCH_REGISTRATION_NAME(__COUNTER__){type, factory, interval}
 
 }  // namespace botwatch

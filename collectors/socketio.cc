@@ -9,6 +9,7 @@
 #include "base/unix_time.h"
 #include "collectors/registry.h"
 #include "collectors/lib/tcp_connect.h"
+#include "collectors/lib/json_fields.h"
 #include "collectors/lib/websocket_client.h"
 
 namespace botwatch {
@@ -17,7 +18,6 @@ BOTWATCH_REGISTER_COLLECTOR("socketio", SocketIoCollector::Create);
 
 namespace {
 
-using Json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
 constexpr char kRecordSeparator = '\x1e';

@@ -8,7 +8,6 @@
 namespace botwatch::logs {
 namespace {
 
-bool Blank(std::string_view s) { return s.find_first_not_of(" \t\r") == std::string_view::npos; }
 
 std::string TooLongMessage(size_t max) { return "longer than max_line_bytes (" + std::to_string(max) + ")"; }
 
@@ -65,7 +64,7 @@ IntakeResult IngestBody(std::string_view body, size_t max_line_bytes, LineSink& 
     std::string_view line = body.substr(0, nl);
     body.remove_prefix(nl == std::string_view::npos ? body.size() : nl + 1);
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (Blank(line)) continue;
+    if (BlankLine(line)) continue;
     if (line.size() > max_line_bytes) {
       Reject(r, number, TooLongMessage(max_line_bytes));
       sink.TooLong();

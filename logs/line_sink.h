@@ -18,4 +18,7 @@ class LineSink {
   virtual void TooLong() = 0;
 };
 
+// Lines of only blanks (and a CR) carry nothing to count or parse.
+inline bool BlankLine(std::string_view line) { return line.find_first_not_of(" \t\r") == std::string_view::npos; }
+
 }  // namespace botwatch::logs

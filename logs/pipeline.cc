@@ -11,13 +11,10 @@
 #include <sstream>
 
 #include "base/logging.h"
+#include "base/unix_time.h"
 
 namespace botwatch::logs {
 namespace {
-
-double WallNow() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 std::unique_ptr<Parser> MakeParser(const LogSourceConfig& c) {
   switch (c.format) {
@@ -26,10 +23,6 @@ std::unique_ptr<Parser> MakeParser(const LogSourceConfig& c) {
     case Format::kRegex: return std::make_unique<RegexParser>(c.rules->fields, c.regex, c.regex_fields);
   }
   return nullptr;
-}
-
-bool Blank(std::string_view line) {
-  return line.find_first_not_of(" \t\r") == std::string_view::npos;
 }
 
 }  // namespace
@@ -43,7 +36,7 @@ SourceInput::SourceInput(const LogSourceConfig& config, size_t index, MetricStor
       feed_(feed && *feed && !config.rules->feed.empty() ? feed : nullptr) {}
 
 void SourceInput::Line(std::string_view line) {
-  if (Blank(line)) return;  // nothing to count in an empty line
+  if (BlankLine(line)) return;  // nothing to count in an empty line
   // mu_ keeps one line at a time in the parser, event and engine buffers; the
   // store is locked only while its counts change, and the feed is told after.
   std::lock_guard<std::mutex> input(mu_);
@@ -52,7 +45,7 @@ void SourceInput::Line(std::string_view line) {
   double t = 0;
   if (parsed && rules_->timestamp_field >= 0) {
     std::optional<double> at = ParseTimestamp(event_.at(rules_->timestamp_field));
-    t = at ? *at : WallNow();
+    t = at ? *at : UnixNow();
     if (t > latest_event_time_) latest_event_time_ = t;
   }
   {
@@ -155,7 +148,7 @@ void LogPipeline::Start(const nlohmann::json* previous) {
           state["pending"].contains(s.config->name)) {
         saved = state["pending"][s.config->name];
       }
-      s.input->RestorePending(saved, WallNow());
+      s.input->RestorePending(saved, UnixNow());
     }
     if (state.is_object() && state.contains("intake")) {
       for (Source& s : sources_) {
@@ -197,7 +190,7 @@ void LogPipeline::PollAll() {
     if (!s.tailer) continue;
     s.tailer->Poll(*s.input);
   }
-  const double wall = WallNow();
+  const double wall = UnixNow();
   for (Source& s : sources_) {
     if (s.input->has_pending_rules()) s.input->Tick(wall);
   }
@@ -355,7 +348,7 @@ HttpIntake* LogPipeline::Intake(std::string_view source) {
 }
 
 Families LogPipeline::Collect() const {
-  double now = one_shot_ && one_shot_now_ > 0 ? one_shot_now_ : WallNow();
+  double now = one_shot_ && one_shot_now_ > 0 ? one_shot_now_ : UnixNow();
   Families families = store_->Collect(now);
   std::vector<const HttpIntake*> intakes;
   for (const Source& s : sources_) {

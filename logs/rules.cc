@@ -6,6 +6,7 @@
 
 #include <simdjson.h>
 
+#include "base/unix_time.h"
 #include "logs/hyperloglog.h"
 
 namespace botwatch::logs {
@@ -486,16 +487,8 @@ void ReadRules(ConfigMap& m, const std::string& timestamp_field, RuleSet& out) {
   }
 }
 
-namespace {
-
-double WallNow() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-}  // namespace
-
 RuleEngine::RuleEngine(std::shared_ptr<const RuleSet> rules, MetricStore& store)
-    : rules_(std::move(rules)), wall_anchor_(WallNow()) {
+    : rules_(std::move(rules)), wall_anchor_(UnixNow()) {
   MetricStore::Update update(store);
   for (size_t i = 0; i < rules_->rules.size(); ++i) {
     const Rule& r = rules_->rules[i];
@@ -572,7 +565,7 @@ bool RuleEngine::Apply(MetricStore::Update& update, const Event& event, double e
   memo_.assign(rules_->condition_ids.size(), -1);
   if (has_pending_rules() && event_time > 0) {
     event_clock_ = std::max(event_clock_, event_time);
-    wall_anchor_ = WallNow();
+    wall_anchor_ = UnixNow();
   }
   const std::vector<size_t>* keyed = nullptr;
   if (dispatch_field_ >= 0) {

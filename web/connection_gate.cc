@@ -418,7 +418,7 @@ void ConnectionGate::Watch(Conn* c) {
   };
   if (c->upstream < 0) {
     // Nothing is read once the header is ready (it may be waiting out a tarpit).
-    uint32_t want = HeaderReady(c) ? 0 : EPOLLIN;
+    uint32_t want = HeaderReady(c) ? 0u : static_cast<uint32_t>(EPOLLIN);
     set(c->client, want == 0 ? EPOLLET : want, &c->client_events);
     return;
   }

@@ -6,6 +6,7 @@
 #include <cctype>
 #include <chrono>
 
+#include "base/ascii.h"
 #include "base/config_node.h"
 #include "collectors/collector.h"
 #include "collectors/lib/lazy_libraries.h"
@@ -139,11 +140,6 @@ bool IsRedirect(long status) {
   return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
 }
 
-std::string Lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
-  return s;
-}
-
 }  // namespace
 
 ProbeResponse PerformHttp(const ProbeRequest& request, Duration timeout) {
@@ -228,7 +224,7 @@ const char* ReasonForCurlCode(int code) {
 std::string UrlOrigin(const std::string& url) {
   size_t scheme_end = url.find("://");
   if (scheme_end == std::string::npos) return "";
-  std::string scheme = Lower(url.substr(0, scheme_end));
+  std::string scheme = AsciiLower(url.substr(0, scheme_end));
   std::string default_port;
   if (scheme == "http") {
     default_port = "80";
@@ -248,7 +244,7 @@ std::string UrlOrigin(const std::string& url) {
     if (colon + 1 < authority.size()) port = authority.substr(colon + 1);
   }
   if (host.empty()) return "";
-  return scheme + "://" + Lower(host) + ":" + port;
+  return scheme + "://" + AsciiLower(host) + ":" + port;
 }
 
 std::string StatusClass(long status) {

@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cstring>
 
+#include "base/ascii.h"
 #include "collectors/lib/tcp_connect.h"
 
 namespace botwatch {
@@ -29,11 +30,6 @@ constexpr size_t kMaxResponseHeadBytes = 16 * 1024;
 using Kind = WebSocketError::Kind;
 
 WebSocketError Error(Kind kind, std::string message) { return WebSocketError{kind, std::move(message)}; }
-
-std::string Lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
 
 std::string Trim(std::string_view s) {
   size_t b = s.find_first_not_of(" \t");
@@ -291,10 +287,10 @@ std::optional<WebSocketError> WebSocketClient::Connect(const std::string& host, 
     std::string_view line(head.data() + pos, end - pos);
     size_t colon = line.find(':');
     if (colon != std::string_view::npos) {
-      std::string name = Lower(std::string(line.substr(0, colon)));
+      std::string name = AsciiLower(std::string(line.substr(0, colon)));
       std::string value = Trim(line.substr(colon + 1));
-      if (name == "upgrade") upgrade = Lower(value);
-      if (name == "connection") connection += Lower(value) + ",";  // repeated headers form one list
+      if (name == "upgrade") upgrade = AsciiLower(value);
+      if (name == "connection") connection += AsciiLower(value) + ",";  // repeated headers form one list
       if (name == "sec-websocket-accept") accept = value;
       if (name == "content-length") content_length = std::strtoul(value.c_str(), nullptr, 10);
     }
