@@ -6,20 +6,27 @@
 #include "base/unix_time.h"
 
 namespace botwatch {
-namespace {
 
-void LogTransition(const CollectorSpec& spec, SnapshotCache::Transition t, const std::string& why,
-                   const std::string& message) {
+// What botwatch probes often starts with it: the bot it supervises, the
+// database beside it. So a collector's very first failure is logged at info
+// ("not up yet"), and only a second failure in a row is the warning; a
+// dependency that is really down is named one interval later. Metrics and the
+// status API show the truth from the first probe.
+void Scheduler::LogTransition(State& state, size_t i, SnapshotCache::Transition t, const std::string& why,
+                              const std::string& message) {
   using T = SnapshotCache::Transition;
-  bool down = why != reason::kOk;
-  if (t == T::kWentDown || (t == T::kFirst && down)) {
+  const CollectorSpec& spec = state.collectors[i].spec;
+  const bool down = why != reason::kOk;
+  std::atomic<bool>& quiet = state.first_failure_quiet[i];
+  if (t == T::kFirst && down) {
+    quiet = true;
+    logging::Info("collector not up yet", {{"collector", spec.name}, {"type", spec.type}, {"reason", why}, {"err", message}});
+  } else if (t == T::kWentDown || (down && quiet.exchange(false))) {
     logging::Warn("collector down", {{"collector", spec.name}, {"type", spec.type}, {"reason", why}, {"err", message}});
   } else if (t == T::kRecovered) {
-    logging::Info("collector recovered", {{"collector", spec.name}, {"type", spec.type}});
+    logging::Info(quiet.exchange(false) ? "collector up" : "collector recovered", {{"collector", spec.name}, {"type", spec.type}});
   }
 }
-
-}  // namespace
 
 ScheduleBook::ScheduleBook(const std::vector<CollectorSpec>& specs, SteadyTime start) {
   slots_.reserve(specs.size());
@@ -84,6 +91,7 @@ Scheduler::Scheduler(std::vector<CollectorInstance> collectors, SnapshotCache* c
       worker_count_(std::max(1, std::min<int>(workers, static_cast<int>(collectors.size())))) {
   state_->collectors = std::move(collectors);
   state_->cache = cache;
+  state_->first_failure_quiet = std::make_unique<std::atomic<bool>[]>(state_->collectors.size());
 }
 
 Scheduler::~Scheduler() { Stop(); }
@@ -136,7 +144,7 @@ void Scheduler::DispatchLoop(std::shared_ptr<State> state) {
       outcome.finished_unix = UnixNow();
       lock.unlock();
       std::string message = outcome.result.message;
-      LogTransition(spec, state->cache->Publish(spec.name, std::move(outcome)), reason::kTimeout, message);
+      LogTransition(*state, i, state->cache->Publish(spec.name, std::move(outcome)), reason::kTimeout, message);
       lock.lock();
     }
     for (size_t i : state->book->StartDue(now)) state->queue.push_back(i);
@@ -196,7 +204,7 @@ void Scheduler::RunProbe(State& state, size_t i, SteadyTime deadline) {
                                 {"err", outcome.result.message}});
   }
   std::string why = outcome.result.reason, message = outcome.result.message;
-  LogTransition(inst.spec, state.cache->Publish(inst.spec.name, std::move(outcome)), why, message);
+  LogTransition(state, i, state.cache->Publish(inst.spec.name, std::move(outcome)), why, message);
 }
 
 }  // namespace botwatch

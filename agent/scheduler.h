@@ -4,6 +4,7 @@
 // every probe by its timeout: when a probe overruns, its snapshot says
 // "timeout" at the deadline, whether or not the probe ever returns.
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <memory>
@@ -72,7 +73,12 @@ class Scheduler {
     std::unique_ptr<ScheduleBook> book;
     bool stop = false;
     int workers_alive = 0;
+    // Per collector: its first probe failed and that was logged at info only
+    // (see LogTransition); the next failure in a row is the warning.
+    std::unique_ptr<std::atomic<bool>[]> first_failure_quiet;
   };
+  static void LogTransition(State& state, size_t i, SnapshotCache::Transition t, const std::string& why,
+                            const std::string& message);
 
   static void DispatchLoop(std::shared_ptr<State> state);
   static void WorkerLoop(std::shared_ptr<State> state);

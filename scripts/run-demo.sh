@@ -77,6 +77,11 @@ else
        start >/dev/null 2>&1; then
     pg_up=1
     export DATABASE_URL="postgres://postgres@127.0.0.1:$DEMO_PG_PORT/postgres"
+    # The bot's tables exist before botwatch's first query of them (the bot
+    # creates them too, but only once it has started).
+    node -e 'process.stdout.write(require(process.argv[1]).SCHEMA)' "$root/$bot_dir/src/store.js" |
+      psql -q -X -v ON_ERROR_STOP=1 "$DATABASE_URL" >/dev/null ||
+      say "could not create the bot's tables ahead of it; the bot creates them when it starts"
     pg_note="postgres://postgres@127.0.0.1:$DEMO_PG_PORT/postgres (throwaway, trust auth)"
   else
     pg_note="failed to start (see the log above); continuing without it"

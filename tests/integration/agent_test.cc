@@ -1,6 +1,9 @@
 // The real botwatch binary, started on an ephemeral port, talked to over HTTP.
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -313,4 +316,67 @@ TEST_CASE("the shipped example config is valid and serves its collectors") {
   CHECK(ScrapeValue(body, "botwatch_collector_up{collector=\"self\",type=\"process\"}") == 1.0);
   CHECK(ScrapeValue(body, "botwatch_collector_up{collector=\"self-health\",type=\"http\"}").has_value());
   CHECK(RunCommand({"promtool", "check", "metrics"}, body).exit_code == 0);
+}
+
+namespace {
+
+// A listening TCP socket on 127.0.0.1:port (no one accepts: the kernel completes
+// the handshake, which is all the tcp collector asks for).
+class Listener {
+ public:
+  explicit Listener(int port) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ok_ = ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 && ::listen(fd_, 16) == 0;
+  }
+  ~Listener() { ::close(fd_); }
+  bool ok() const { return ok_; }
+
+ private:
+  int fd_ = -1;
+  bool ok_ = false;
+};
+
+size_t Count(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("a collector's first failure is logged at info, a second one in a row is the warning") {
+  TempDir dir;
+  const int late_port = UnusedPort(), gone_port = UnusedPort();
+  std::string config = dir.Write(
+      "botwatch.yaml",
+      SelfConfig(dir, "  - {name: late, type: tcp, interval: 1s, address: '127.0.0.1:" + std::to_string(late_port) + "'}\n"
+                      "  - {name: gone, type: tcp, interval: 200ms, address: '127.0.0.1:" + std::to_string(gone_port) + "'}\n"));
+  Botwatch bw(config, dir.path());
+  REQUIRE(bw.WaitReady());
+  // `late` comes up after its first probe, as a supervised bot does (well
+  // before its second, a second later).
+  Listener listener(late_port);
+  REQUIRE(listener.ok());
+  auto up = [&](const std::string& name) {
+    return ScrapeValue(HttpGet(bw.Url("/metrics")).body,
+                       "botwatch_collector_up{collector=\"" + name + "\",type=\"tcp\"}");
+  };
+  REQUIRE(Eventually([&] { return up("late") == 1.0; }, 10s));
+  REQUIRE(Eventually([&] { return Count(bw.process().Log(), "msg=\"collector down\" collector=gone") == 1; }, 10s));
+  const std::string log = bw.process().Log();
+  INFO(log);
+  CHECK(up("gone") == 0.0);
+  CHECK(Count(log, "level=info msg=\"collector not up yet\" collector=late type=tcp reason=connection_refused") == 1);
+  CHECK(Count(log, "level=info msg=\"collector up\" collector=late") == 1);
+  CHECK(Count(log, "collector=late") == 2);  // no warning about it
+  CHECK(Count(log, "level=info msg=\"collector not up yet\" collector=gone") == 1);
+  CHECK(Count(log, "level=warn msg=\"collector down\" collector=gone type=tcp reason=connection_refused") == 1);
+  CHECK(log.find("level=warn msg=\"collector down\" collector=gone") >
+        log.find("msg=\"collector not up yet\" collector=gone"));
 }
