@@ -65,6 +65,11 @@ test('make run: all demo collectors up, then Ctrl-C leaves nothing behind', asyn
     // The banner comes once botwatch answers, which may be after the first probes.
     await eventually(() => /Press Ctrl-C to stop everything/.test(out), 10000, 'the banner');
     assert.match(out, /status page: +http:\/\/127\.0\.0\.1:\d+\//);
+    // A clean start: probes that ran before the bot listened are "not up yet"
+    // (info), the database already has the bot's tables, and state_dir is set.
+    const started = out.split('\n').filter((l) => l.startsWith('ts='));
+    assert.ok(started.some((l) => / level=info msg="botwatch started"/.test(l)), out);
+    assert.deepEqual(started.filter((l) => / level=(warn|error) /.test(l)), [], 'no warning while the demo starts');
     // The bot's log flows through the preset: the summary counts its messages.
     const summary = await eventually(async () => {
       const s = await (await fetch(`http://127.0.0.1:${port}/api/v1/summary`)).json();
