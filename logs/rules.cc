@@ -500,7 +500,9 @@ RuleEngine::RuleEngine(std::shared_ptr<const RuleSet> rules, MetricStore& store)
       p.expired = store.FindMetric(r.metric + "_expired_total");
       p.pending = store.FindMetric(r.metric + "_pending");
       // Exported at 0 from the start, so rate() and absence alerts work at once.
-      for (int id : {p.unmatched, p.expired, p.pending}) update.Series(id, {});
+      p.unmatched_series = update.Series(p.unmatched, {});
+      p.expired_series = update.Series(p.expired, {});
+      p.pending_series = update.Series(p.pending, {});
     }
     if (r.session) {
       Sessions& s = sessions_.try_emplace(i, r.session->limits).first->second;
@@ -508,7 +510,8 @@ RuleEngine::RuleEngine(std::shared_ptr<const RuleSet> rules, MetricStore& store)
       s.messages = store.FindMetric(r.metric + "_messages");
       s.active = store.FindMetric(r.metric + "_active");
       s.evicted = store.FindMetric(r.metric + "_evicted_total");
-      for (int id : {s.active, s.evicted}) update.Series(id, {});
+      s.active_series = update.Series(s.active, {});
+      s.evicted_series = update.Series(s.evicted, {});
       for (const auto& o : r.session->outcomes) OutcomeIndex(*r.session, s, o.name);
       OutcomeIndex(*r.session, s, r.session->default_outcome);
       // Exported at 0 from the start, so ratios of outcomes have every term.
@@ -672,7 +675,7 @@ void RuleEngine::Expire(MetricStore::Update& update, const Rule& r, Pending& p, 
     p.order.pop_front();
     ++expired;
   }
-  if (expired > 0) update.Add(p.expired, update.Series(p.expired, {}), expired);
+  if (expired > 0) update.Add(p.expired, p.expired_series, expired);
 }
 
 void RuleEngine::ApplyDuration(MetricStore::Update& update, size_t i, const Event& event, double event_time) {
@@ -685,7 +688,7 @@ void RuleEngine::ApplyDuration(MetricStore::Update& update, size_t i, const Even
     const FieldValue& k = event.at(pr.key_field);
     bool scalar = k.kind == FieldValue::Kind::kString || k.kind == FieldValue::Kind::kNumber;
     if (!scalar || k.text.empty()) {
-      if (end) update.Add(p.unmatched, update.Series(p.unmatched, {}), 1);
+      if (end) update.Add(p.unmatched, p.unmatched_series, 1);
     } else if (start) {
       // A repeated start restarts the clock: the newest send is the one a receipt answers.
       uint64_t seq = p.next_seq++;
@@ -695,7 +698,7 @@ void RuleEngine::ApplyDuration(MetricStore::Update& update, size_t i, const Even
     } else {
       auto it = p.open.find(k.text);
       if (it == p.open.end()) {
-        update.Add(p.unmatched, update.Series(p.unmatched, {}), 1);
+        update.Add(p.unmatched, p.unmatched_series, 1);
       } else {
         update.Observe(resolved_[i].metric, update.Series(resolved_[i].metric, {}),
                        std::max(0.0, event_time - it->second.start));
@@ -705,7 +708,7 @@ void RuleEngine::ApplyDuration(MetricStore::Update& update, size_t i, const Even
   }
   Expire(update, r, p, std::max(event_clock_, event_time));
   Compact(p);
-  update.Set(p.pending, update.Series(p.pending, {}), static_cast<double>(p.open.size()));
+  update.Set(p.pending, p.pending_series, static_cast<double>(p.open.size()));
 }
 
 void RuleEngine::Compact(Pending& p) {
@@ -783,8 +786,8 @@ void RuleEngine::FlushSessions(MetricStore::Update& update, const Rule::Conversa
     update.Observe(s.messages, update.Series(s.messages, label), e.messages);
   }
   s.ended.clear();
-  if (evicted > 0) update.Add(s.evicted, update.Series(s.evicted, {}), evicted);
-  update.Set(s.active, update.Series(s.active, {}), static_cast<double>(s.tracker.active()));
+  if (evicted > 0) update.Add(s.evicted, s.evicted_series, evicted);
+  update.Set(s.active, s.active_series, static_cast<double>(s.tracker.active()));
 }
 
 void RuleEngine::Tick(MetricStore::Update& update, double wall_now) {
@@ -799,7 +802,7 @@ void RuleEngine::Tick(MetricStore::Update& update, double wall_now) {
     if (p.open.empty()) continue;
     Expire(update, rules_->rules[i], p, now);
     Compact(p);
-    update.Set(p.pending, update.Series(p.pending, {}), static_cast<double>(p.open.size()));
+    update.Set(p.pending, p.pending_series, static_cast<double>(p.open.size()));
   }
 }
 
@@ -833,7 +836,7 @@ void RuleEngine::RestorePending(MetricStore::Update& update, const nlohmann::jso
   if (usable) event_clock_ = std::max(event_clock_, saved.value("clock", 0.0));
   for (auto& [i, p] : pending_) {
     // The gauge the store restored may be another rule's: it is set from the keys actually restored.
-    update.Set(p.pending, update.Series(p.pending, {}), static_cast<double>(p.open.size()));
+    update.Set(p.pending, p.pending_series, static_cast<double>(p.open.size()));
     if (!usable) continue;
     auto it = saved["rules"].find(rules_->rules[i].pairing->signature);
     if (it == saved["rules"].end() || !it->is_array()) continue;
@@ -844,7 +847,7 @@ void RuleEngine::RestorePending(MetricStore::Update& update, const nlohmann::jso
       if (!fresh) pos->second = Pending::Open{e[1].get<double>(), seq};
       p.order.emplace_back(seq, pos->first);
     }
-    update.Set(p.pending, update.Series(p.pending, {}), static_cast<double>(p.open.size()));
+    update.Set(p.pending, p.pending_series, static_cast<double>(p.open.size()));
   }
   for (auto& [i, s] : sessions_) {
     const Rule::Conversations& c = *rules_->rules[i].session;

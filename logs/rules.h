@@ -173,6 +173,7 @@ class RuleEngine {
   // deletion: an entry is live only while `open` still holds its sequence.
   struct Pending {
     int unmatched = -1, expired = -1, pending = -1;
+    size_t unmatched_series = 0, expired_series = 0, pending_series = 0;  // resolved once
     struct Open {
       double start;
       uint64_t seq;
@@ -195,6 +196,7 @@ class RuleEngine {
   struct Sessions {
     explicit Sessions(SessionTracker::Limits limits) : tracker(limits) {}
     int duration = -1, messages = -1, active = -1, evicted = -1;
+    size_t active_series = 0, evicted_series = 0;  // resolved once: set on every event
     SessionTracker tracker;
     std::vector<std::string> outcome_names;
     std::unordered_map<std::string, int, StringHash, std::equal_to<>> outcome_index;

@@ -4,12 +4,12 @@
 
 namespace botwatch::logs {
 
-SessionTracker::Ended SessionTracker::End(Map::iterator it, bool evicted) {
-  const Conversation& c = it->second;
-  Ended e{std::max(0.0, c.last - c.first), c.messages, c.outcome, evicted};
+SessionTracker::Ended SessionTracker::End(Entry* e, bool evicted) {
+  const Conversation& c = e->second;
+  Ended out{std::max(0.0, c.last - c.first), c.messages, c.outcome, evicted};
   lru_.erase(c.pos);
-  open_.erase(it);
-  return e;
+  open_.erase(e->first);
+  return out;
 }
 
 void SessionTracker::Note(std::string_view key, double time, bool message, int outcome, std::vector<Ended>& ended) {
@@ -17,41 +17,45 @@ void SessionTracker::Note(std::string_view key, double time, bool message, int o
   // least recently active ones max_active would drop.
   Expire(time, ended);
   auto it = open_.find(key);
-  if (it != open_.end() && time - it->second.last >= limits_.gap) {
-    ended.push_back(End(it, /*evicted=*/false));
-    it = open_.end();
-  }
-  if (it == open_.end()) {
-    it = open_.try_emplace(std::string(key), Conversation{time, time, 0, -1, {}}).first;
-    it->second.pos = lru_.insert(lru_.end(), &it->first);
-  } else if (time > it->second.last) {
-    it->second.last = time;
-    lru_.splice(lru_.end(), lru_, it->second.pos);
+  const bool fresh = it == open_.end();
+  if (fresh) it = open_.emplace(std::string(key), Conversation{time, time, 0, -1, {}}).first;
+  Entry& e = *it;
+  Conversation& c = e.second;
+  if (!fresh && time - c.last >= limits_.gap) {
+    // The same user after a gap the event clock has not reached yet (a late
+    // line of another source moved it less): that conversation is over.
+    ended.push_back(Ended{std::max(0.0, c.last - c.first), c.messages, c.outcome, false});
+    c = Conversation{time, time, 0, -1, c.pos};
+    lru_.splice(lru_.end(), lru_, c.pos);
+  } else if (fresh) {
+    Track(e);
+  } else if (time > c.last) {
+    c.last = time;
+    lru_.splice(lru_.end(), lru_, c.pos);
   } else {
     // Out of order, by less than the gap: still this conversation.
-    it->second.first = std::min(it->second.first, time);
+    c.first = std::min(c.first, time);
   }
-  Conversation& c = it->second;
   if (message) ++c.messages;
   if (outcome >= 0) c.outcome = outcome;
-  Expire(time, ended);
+  if (open_.size() > limits_.max_active) ended.push_back(End(lru_.front(), /*evicted=*/true));
 }
 
 void SessionTracker::Expire(double now, std::vector<Ended>& ended) {
   while (!lru_.empty()) {
-    auto it = open_.find(*lru_.front());
+    Entry* oldest = lru_.front();
     const bool over = open_.size() > limits_.max_active;
-    if (!over && it->second.last + limits_.gap > now) break;
-    ended.push_back(End(it, /*evicted=*/over));
+    if (!over && oldest->second.last + limits_.gap > now) break;
+    ended.push_back(End(oldest, /*evicted=*/over));
   }
 }
 
 std::vector<SessionTracker::Open> SessionTracker::Save() const {
   std::vector<Open> out;
   out.reserve(open_.size());
-  for (const std::string* key : lru_) {
-    const Conversation& c = open_.find(*key)->second;
-    out.push_back(Open{*key, c.first, c.last, c.messages, c.outcome});
+  for (const Entry* e : lru_) {
+    const Conversation& c = e->second;
+    out.push_back(Open{e->first, c.first, c.last, c.messages, c.outcome});
   }
   return out;
 }
@@ -64,7 +68,7 @@ void SessionTracker::Restore(const std::vector<Open>& open) {
       lru_.erase(it->second.pos);
       it->second = Conversation{o.first, o.last, o.messages, o.outcome, {}};
     }
-    it->second.pos = lru_.insert(lru_.end(), &it->first);
+    Track(*it);
   }
 }
 

@@ -54,13 +54,15 @@ class SessionTracker {
   void Restore(const std::vector<Open>& open);
 
  private:
+  struct Conversation;
+  // An entry of open_: unordered_map nodes never move, so lru_ points at them
+  // and reaches the oldest conversation without hashing its key again.
+  using Entry = std::pair<const std::string, Conversation>;
   struct Conversation {
     double first, last;
     uint32_t messages;
     int outcome;
-    // Position in lru_, which points back at this entry's key: unordered_map
-    // keys never move, and both are erased together.
-    std::list<const std::string*>::iterator pos;
+    std::list<Entry*>::iterator pos;  // in lru_; both are erased together
   };
   struct StringHash {
     using is_transparent = void;
@@ -68,13 +70,14 @@ class SessionTracker {
   };
   using Map = std::unordered_map<std::string, Conversation, StringHash, std::equal_to<>>;
 
-  Ended End(Map::iterator it, bool evicted);
+  Ended End(Entry* e, bool evicted);
+  void Track(Entry& e) { e.second.pos = lru_.insert(lru_.end(), &e); }
 
   Limits limits_;
   Map open_;
   // Least recently active at the front. Moved to the back only when `last`
   // moves forward, so it is in `last` order unless timestamps run backwards.
-  std::list<const std::string*> lru_;
+  std::list<Entry*> lru_;
 };
 
 }  // namespace botwatch::logs
