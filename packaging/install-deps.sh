@@ -14,7 +14,7 @@ PACKAGES=(
   prometheus-cpp-dev libcivetweb-dev libyaml-cpp-dev
   libboost-dev libboost-filesystem-dev
   catch2 libcurl4-openssl-dev libpq-dev libsimdjson-dev nlohmann-json3-dev
-  libsystemd-dev zlib1g-dev libssl-dev libcrypt-dev
+  zlib1g-dev libssl-dev libcrypt-dev
   # remote_write (snappy block compression) and the redis collector (hiredis)
   libsnappy-dev libhiredis-dev
   # packaging (cpack's dpkg-shlibdeps)
