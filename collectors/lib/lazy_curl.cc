@@ -17,7 +17,7 @@
 #include <mutex>
 
 #include "collectors/lib/lazy_libraries.h"
-#include "collectors/lib/shared_library.h"
+#include "base/shared_library.h"
 
 namespace {
 

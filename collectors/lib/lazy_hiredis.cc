@@ -9,7 +9,7 @@
 #include <hiredis/hiredis.h>
 
 #include "collectors/lib/lazy_libraries.h"
-#include "collectors/lib/shared_library.h"
+#include "base/shared_library.h"
 
 namespace {
 

@@ -13,7 +13,7 @@
 #include <libpq-fe.h>
 
 #include "collectors/lib/lazy_libraries.h"
-#include "collectors/lib/shared_library.h"
+#include "base/shared_library.h"
 
 namespace {
 

@@ -1,9 +1,9 @@
 #pragma once
 
 // A shared library opened with dlopen on first use and its functions looked up
-// by name: lazy_curl.cc, lazy_libpq.cc and lazy_hiredis.cc load libcurl, libpq
-// and hiredis this way, so a botwatch that never probes HTTP, PostgreSQL or
-// Redis never maps them.
+// by name: collectors/lib/lazy_{curl,libpq,hiredis}.cc and base/lazy_openssl.cc
+// load libcurl, libpq, hiredis and OpenSSL this way, so a botwatch that never
+// probes HTTP, PostgreSQL or Redis, and serves no TLS, never maps them.
 
 #include <dlfcn.h>
 

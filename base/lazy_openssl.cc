@@ -1,0 +1,137 @@
+// OpenSSL (libssl and libcrypto), loaded on first use instead of at start-up,
+// like libcurl (collectors/lib/lazy_curl.cc): a botwatch with no TLS, no basic
+// auth and no HTTPS or WebSocket probe never maps them, which saves about
+// 1.7 MB of RSS (libcrypto runs its initialisation as soon as it is loaded).
+// Call sites use the OpenSSL headers unchanged; the compiler checks every
+// signature here against them. SSL_CTX_set_min_proto_version and
+// SSL_set_tlsext_host_name are macros over SSL_CTX_ctrl and SSL_ctrl.
+//
+// If OpenSSL cannot be loaded, the calls fail the way OpenSSL reports its own
+// failures (SSL_CTX_new returns nullptr, RAND_bytes 0, ...), and the error
+// strings say so.
+
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
+
+#include <cstring>
+
+#include "base/shared_library.h"
+
+namespace {
+
+constexpr const char* kMissing = "OpenSSL could not be loaded (install Debian's libssl3 package)";
+
+// X(return type, name, (parameters), (arguments), value when OpenSSL is missing)
+#define BOTWATCH_LIBCRYPTO_FUNCTIONS(X)                                                                  \
+  X(int, CRYPTO_memcmp, (const void* a, const void* b, size_t len), (a, b, len), 1)                     \
+  X(void, ERR_clear_error, (void), (), )                                                                 \
+  X(unsigned long, ERR_get_error, (void), (), 0)                                                         \
+  X(unsigned long, ERR_peek_error, (void), (), 0)                                                        \
+  X(unsigned long, ERR_peek_last_error, (void), (), 0)                                                   \
+  X(int, EVP_DigestFinal_ex, (EVP_MD_CTX * ctx, unsigned char* md, unsigned int* s), (ctx, md, s), 0)    \
+  X(int, EVP_DigestInit_ex, (EVP_MD_CTX * ctx, const EVP_MD* type, ENGINE* impl), (ctx, type, impl), 0) \
+  X(int, EVP_DigestUpdate, (EVP_MD_CTX * ctx, const void* d, size_t cnt), (ctx, d, cnt), 0)              \
+  X(void, EVP_MD_CTX_free, (EVP_MD_CTX * ctx), (ctx), )                                                  \
+  X(EVP_MD_CTX*, EVP_MD_CTX_new, (void), (), nullptr)                                                    \
+  X(const EVP_MD*, EVP_sha256, (void), (), nullptr)                                                      \
+  X(unsigned char*, HMAC,                                                                                \
+    (const EVP_MD* md, const void* key, int key_len, const unsigned char* data, size_t data_len,       \
+     unsigned char* out, unsigned int* out_len),                                                         \
+    (md, key, key_len, data, data_len, out, out_len), nullptr)                                           \
+  X(int, RAND_bytes, (unsigned char* buf, int num), (buf, num), 0)                                       \
+  X(unsigned char*, SHA1, (const unsigned char* d, size_t n, unsigned char* md), (d, n, md), nullptr)    \
+  X(int, X509_VERIFY_PARAM_set1_host, (X509_VERIFY_PARAM * p, const char* name, size_t len),             \
+    (p, name, len), 0)                                                                                   \
+  X(int, X509_VERIFY_PARAM_set1_ip_asc, (X509_VERIFY_PARAM * p, const char* ip), (p, ip), 0)             \
+  X(const char*, X509_verify_cert_error_string, (long n), (n), kMissing)
+
+#define BOTWATCH_LIBSSL_FUNCTIONS(X)                                                                      \
+  X(int, SSL_CTX_check_private_key, (const SSL_CTX* ctx), (ctx), 0)                                      \
+  X(long, SSL_CTX_ctrl, (SSL_CTX * ctx, int cmd, long larg, void* parg), (ctx, cmd, larg, parg), 0)      \
+  X(void, SSL_CTX_free, (SSL_CTX * ctx), (ctx), )                                                        \
+  X(int, SSL_CTX_load_verify_locations, (SSL_CTX * ctx, const char* file, const char* path),             \
+    (ctx, file, path), 0)                                                                                \
+  X(SSL_CTX*, SSL_CTX_new, (const SSL_METHOD* method), (method), nullptr)                                \
+  X(void, SSL_CTX_set_client_CA_list, (SSL_CTX * ctx, STACK_OF(X509_NAME) * list), (ctx, list), )        \
+  X(int, SSL_CTX_set_default_verify_paths, (SSL_CTX * ctx), (ctx), 0)                                    \
+  X(int, SSL_CTX_set_session_id_context, (SSL_CTX * ctx, const unsigned char* sid, unsigned int len),    \
+    (ctx, sid, len), 0)                                                                                  \
+  X(void, SSL_CTX_set_verify, (SSL_CTX * ctx, int mode, SSL_verify_cb cb), (ctx, mode, cb), )            \
+  X(int, SSL_CTX_use_PrivateKey_file, (SSL_CTX * ctx, const char* file, int type), (ctx, file, type), 0) \
+  X(int, SSL_CTX_use_certificate_chain_file, (SSL_CTX * ctx, const char* file), (ctx, file), 0)          \
+  X(int, SSL_connect, (SSL * ssl), (ssl), -1)                                                            \
+  X(long, SSL_ctrl, (SSL * ssl, int cmd, long larg, void* parg), (ssl, cmd, larg, parg), 0)              \
+  X(void, SSL_free, (SSL * ssl), (ssl), )                                                                \
+  X(X509_VERIFY_PARAM*, SSL_get0_param, (SSL * ssl), (ssl), nullptr)                                     \
+  X(int, SSL_get_error, (const SSL* ssl, int ret), (ssl, ret), SSL_ERROR_SSL)                            \
+  X(long, SSL_get_verify_result, (const SSL* ssl), (ssl), X509_V_ERR_UNSPECIFIED)                        \
+  X(STACK_OF(X509_NAME)*, SSL_load_client_CA_file, (const char* file), (file), nullptr)                  \
+  X(SSL*, SSL_new, (SSL_CTX * ctx), (ctx), nullptr)                                                      \
+  X(int, SSL_pending, (const SSL* ssl), (ssl), 0)                                                        \
+  X(int, SSL_read, (SSL * ssl, void* buf, int num), (ssl, buf, num), -1)                                 \
+  X(int, SSL_set_fd, (SSL * ssl, int fd), (ssl, fd), 0)                                                  \
+  X(int, SSL_write, (SSL * ssl, const void* buf, int num), (ssl, buf, num), -1)                          \
+  X(const SSL_METHOD*, TLS_client_method, (void), (), nullptr)                                           \
+  X(const SSL_METHOD*, TLS_server_method, (void), (), nullptr)
+
+struct CryptoApi {
+  BOTWATCH_LIBCRYPTO_FUNCTIONS(BOTWATCH_LAZY_POINTER)
+  void (*ERR_error_string_n)(unsigned long e, char* buf, size_t len);
+  void (*OPENSSL_cleanse)(void* ptr, size_t len);
+};
+
+struct SslApi {
+  BOTWATCH_LIBSSL_FUNCTIONS(BOTWATCH_LAZY_POINTER)
+};
+
+const CryptoApi* Crypto() {
+  static const botwatch::LoadedApi<CryptoApi> loaded = botwatch::LoadApi<CryptoApi>(
+      "libcrypto.so.3", "libssl3", [](botwatch::SharedLibrary& lib, CryptoApi& table) {
+        BOTWATCH_LIBCRYPTO_FUNCTIONS(BOTWATCH_LAZY_LOAD)
+        lib.Load(table.ERR_error_string_n, "ERR_error_string_n");
+        lib.Load(table.OPENSSL_cleanse, "OPENSSL_cleanse");
+      });
+  return loaded.api;
+}
+
+const SslApi* Ssl() {
+  static const botwatch::LoadedApi<SslApi> loaded = botwatch::LoadApi<SslApi>(
+      "libssl.so.3", "libssl3", [](botwatch::SharedLibrary& lib, SslApi& table) {
+        BOTWATCH_LIBSSL_FUNCTIONS(BOTWATCH_LAZY_LOAD)
+      });
+  return loaded.api;
+}
+
+}  // namespace
+
+extern "C" {
+
+#define Api Crypto
+BOTWATCH_LIBCRYPTO_FUNCTIONS(BOTWATCH_LAZY_FORWARD)
+#undef Api
+#define Api Ssl
+BOTWATCH_LIBSSL_FUNCTIONS(BOTWATCH_LAZY_FORWARD)
+#undef Api
+
+// Written by hand: even without OpenSSL the buffer gets a message, and a
+// secret still gets wiped.
+void ERR_error_string_n(unsigned long e, char* buf, size_t len) {
+  if (const CryptoApi* api = Crypto()) return api->ERR_error_string_n(e, buf, len);
+  if (len == 0) return;
+  std::strncpy(buf, kMissing, len - 1);
+  buf[len - 1] = '\0';
+}
+
+void OPENSSL_cleanse(void* ptr, size_t len) {
+  if (const CryptoApi* api = Crypto()) return api->OPENSSL_cleanse(ptr, len);
+  volatile unsigned char* p = static_cast<volatile unsigned char*>(ptr);
+  while (len-- > 0) *p++ = 0;
+}
+
+}  // extern "C"
