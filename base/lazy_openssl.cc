@@ -21,6 +21,7 @@
 
 #include <cstring>
 
+#include "base/lazy_openssl.h"
 #include "base/shared_library.h"
 
 namespace {
@@ -29,7 +30,6 @@ constexpr const char* kMissing = "OpenSSL could not be loaded (install Debian's 
 
 // X(return type, name, (parameters), (arguments), value when OpenSSL is missing)
 #define BOTWATCH_LIBCRYPTO_FUNCTIONS(X)                                                                  \
-  X(int, CRYPTO_memcmp, (const void* a, const void* b, size_t len), (a, b, len), 1)                     \
   X(void, ERR_clear_error, (void), (), )                                                                 \
   X(unsigned long, ERR_get_error, (void), (), 0)                                                         \
   X(unsigned long, ERR_peek_error, (void), (), 0)                                                        \
@@ -82,6 +82,7 @@ constexpr const char* kMissing = "OpenSSL could not be loaded (install Debian's 
 
 struct CryptoApi {
   BOTWATCH_LIBCRYPTO_FUNCTIONS(BOTWATCH_LAZY_POINTER)
+  int (*CRYPTO_memcmp)(const void* a, const void* b, size_t len);
   void (*ERR_error_string_n)(unsigned long e, char* buf, size_t len);
   void (*OPENSSL_cleanse)(void* ptr, size_t len);
 };
@@ -90,25 +91,36 @@ struct SslApi {
   BOTWATCH_LIBSSL_FUNCTIONS(BOTWATCH_LAZY_POINTER)
 };
 
-const CryptoApi* Crypto() {
+const botwatch::LoadedApi<CryptoApi>& LoadedCrypto() {
   static const botwatch::LoadedApi<CryptoApi> loaded = botwatch::LoadApi<CryptoApi>(
       "libcrypto.so.3", "libssl3", [](botwatch::SharedLibrary& lib, CryptoApi& table) {
         BOTWATCH_LIBCRYPTO_FUNCTIONS(BOTWATCH_LAZY_LOAD)
+        lib.Load(table.CRYPTO_memcmp, "CRYPTO_memcmp");
         lib.Load(table.ERR_error_string_n, "ERR_error_string_n");
         lib.Load(table.OPENSSL_cleanse, "OPENSSL_cleanse");
       });
-  return loaded.api;
+  return loaded;
 }
 
-const SslApi* Ssl() {
+const botwatch::LoadedApi<SslApi>& LoadedSsl() {
   static const botwatch::LoadedApi<SslApi> loaded = botwatch::LoadApi<SslApi>(
       "libssl.so.3", "libssl3", [](botwatch::SharedLibrary& lib, SslApi& table) {
         BOTWATCH_LIBSSL_FUNCTIONS(BOTWATCH_LAZY_LOAD)
       });
-  return loaded.api;
+  return loaded;
 }
 
+const CryptoApi* Crypto() { return LoadedCrypto().api; }
+const SslApi* Ssl() { return LoadedSsl().api; }
+
 }  // namespace
+
+namespace botwatch {
+std::string OpenSslMissing() {
+  if (!LoadedCrypto().error.empty()) return LoadedCrypto().error;
+  return LoadedSsl().error;
+}
+}  // namespace botwatch
 
 extern "C" {
 
@@ -119,8 +131,18 @@ BOTWATCH_LIBCRYPTO_FUNCTIONS(BOTWATCH_LAZY_FORWARD)
 BOTWATCH_LIBSSL_FUNCTIONS(BOTWATCH_LAZY_FORWARD)
 #undef Api
 
-// Written by hand: even without OpenSSL the buffer gets a message, and a
-// secret still gets wiped.
+// Written by hand: even without OpenSSL the buffer gets a message, a secret
+// still gets wiped, and a password hash is still compared in constant time
+// (basic auth needs only libcrypt's bcrypt, not OpenSSL).
+int CRYPTO_memcmp(const void* a, const void* b, size_t len) {
+  if (const CryptoApi* api = Crypto()) return api->CRYPTO_memcmp(a, b, len);
+  const volatile unsigned char* x = static_cast<const volatile unsigned char*>(a);
+  const volatile unsigned char* y = static_cast<const volatile unsigned char*>(b);
+  unsigned char diff = 0;
+  for (size_t i = 0; i < len; ++i) diff = static_cast<unsigned char>(diff | (x[i] ^ y[i]));
+  return diff != 0;
+}
+
 void ERR_error_string_n(unsigned long e, char* buf, size_t len) {
   if (const CryptoApi* api = Crypto()) return api->ERR_error_string_n(e, buf, len);
   if (len == 0) return;

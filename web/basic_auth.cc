@@ -119,14 +119,15 @@ std::string BasicAuth::CacheKey(std::string_view user, std::string_view password
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
-  EVP_DigestUpdate(ctx, salt_.data(), salt_.size());
-  EVP_DigestUpdate(ctx, user.data(), user.size());
-  EVP_DigestUpdate(ctx, "\0", 1);
-  EVP_DigestUpdate(ctx, password.data(), password.size());
-  EVP_DigestFinal_ex(ctx, digest, &len);
+  // Every step is checked: a digest that failed must not become a key that
+  // every password shares (an empty key would let a cached login admit anyone).
+  const bool ok = ctx != nullptr && EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr) == 1 &&
+                  EVP_DigestUpdate(ctx, salt_.data(), salt_.size()) == 1 &&
+                  EVP_DigestUpdate(ctx, user.data(), user.size()) == 1 && EVP_DigestUpdate(ctx, "\0", 1) == 1 &&
+                  EVP_DigestUpdate(ctx, password.data(), password.size()) == 1 &&
+                  EVP_DigestFinal_ex(ctx, digest, &len) == 1 && len > 0;
   EVP_MD_CTX_free(ctx);
-  return std::string(reinterpret_cast<char*>(digest), len);
+  return ok ? std::string(reinterpret_cast<char*>(digest), len) : std::string();
 }
 
 bool BasicAuth::TakeBudget(std::string_view peer) {
@@ -161,7 +162,8 @@ bool BasicAuth::Bcrypt(std::string_view user, std::string_view password) {
 AuthResult BasicAuth::Verify(std::string_view user, std::string_view password, std::string_view peer,
                              bool budgeted) {
   std::string key = CacheKey(user, password);
-  {
+  const bool cacheable = !key.empty();  // no digest (OpenSSL missing): every check is a bcrypt check
+  if (cacheable) {
     std::lock_guard<std::mutex> lock(mu_);
     if (verified_.count(key) != 0) {
       ++cache_hits_;
@@ -177,6 +179,7 @@ AuthResult BasicAuth::Verify(std::string_view user, std::string_view password, s
     return AuthResult::kThrottled;
   }
   bool ok = Bcrypt(user, password);
+  if (!cacheable) return ok ? AuthResult::kAllowed : AuthResult::kDenied;
   std::lock_guard<std::mutex> lock(mu_);
   if (ok) {
     if (verified_.size() >= kMaxCached) verified_.clear();

@@ -68,6 +68,7 @@ class BasicAuth {
   uint64_t bcrypt_runs() const { return bcrypt_runs_.load(); }
 
  private:
+  // A salted SHA-256 of user and password; "" when it cannot be computed.
   std::string CacheKey(std::string_view user, std::string_view password) const;
   AuthResult Verify(std::string_view user, std::string_view password, std::string_view peer, bool budgeted);
   bool Bcrypt(std::string_view user, std::string_view password);

@@ -10,6 +10,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "base/lazy_openssl.h"
+
 namespace botwatch {
 namespace {
 
@@ -87,7 +89,10 @@ TlsServerConfig ReadTls(ConfigMap& m) {
   // Load everything into a throwaway context now, so a bad PEM or a key that
   // does not match the certificate is a config error, not a failed start later.
   SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
-  if (ctx == nullptr) m.Fail("cannot create a TLS context");
+  if (ctx == nullptr) {
+    const std::string missing = OpenSslMissing();
+    m.Fail(missing.empty() ? "cannot create a TLS context" : missing);
+  }
   std::optional<TlsSetupError> err = ConfigureTlsContext(ctx, t);
   SSL_CTX_free(ctx);
   if (err) m.FailAt(err->field, err->message);

@@ -18,6 +18,7 @@
 #include <cstring>
 
 #include "base/ascii.h"
+#include "base/lazy_openssl.h"
 #include "collectors/lib/tcp_connect.h"
 
 namespace botwatch {
@@ -188,7 +189,10 @@ std::string TlsErrorText() {
 std::optional<WebSocketError> WebSocketClient::StartTls(const WebSocketTls& tls, SteadyTime deadline) {
   ERR_clear_error();
   SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
-  if (!ctx) return Error(Kind::kTls, "SSL_CTX_new: " + TlsErrorText());
+  if (!ctx) {
+    const std::string missing = OpenSslMissing();
+    return Error(Kind::kTls, missing.empty() ? "SSL_CTX_new: " + TlsErrorText() : missing);
+  }
   ssl_ctx_ = ctx;
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
   if (tls.verify) {

@@ -14,6 +14,7 @@
 
 #include "tests/support/botwatch_process.h"
 #include "tests/support/http_client.h"
+#include "tests/support/secure_http.h"
 #include "tests/support/temp_dir.h"
 
 using namespace botwatch::testing;
@@ -84,4 +85,59 @@ TEST_CASE("missing libcurl: an http probe is down with the library and the packa
 TEST_CASE("missing hiredis: a redis probe is down with the library and the package named") {
   ExpectMissingLibrary("{name: cache, type: redis, address: '127.0.0.1:1'}", "libhiredis.so.0.14",
                        "cannot load libhiredis.so.0.14 (install Debian's libhiredis0.14 package)");
+}
+
+namespace {
+
+// botwatch serving with `library` hidden; returns its port (0 when it never said).
+int StartWithout(ChildProcess& bw) {
+  static const std::regex kPort(R"(msg="botwatch started".* port=(\d+))");
+  std::smatch m;
+  std::string log;
+  if (!Eventually([&] { log = bw.Log(); return std::regex_search(log, m, kPort); }, std::chrono::seconds(10))) return 0;
+  return std::stoi(m[1].str());
+}
+
+}  // namespace
+
+TEST_CASE("missing OpenSSL: botwatch without TLS serves, and basic auth still refuses a wrong password") {
+  TempDir dir;
+  std::string config = dir.Write("botwatch.yaml", "collectors:\n  - {name: self, type: tcp, address: '127.0.0.1:1'}\n");
+  std::string web = dir.Write("web.yml", "basic_auth_users:\n  prometheus: '" + BcryptHash("right horse") + "'\n");
+  ChildProcess bw({"/usr/bin/unshare", "--mount", "/bin/sh", "-c", Hide("libcrypto.so.3") + "exec " + BOTWATCH_BINARY +
+                   " --web.listen-address=127.0.0.1:0 --config.file=" + config + " --web.config.file=" + web},
+                  dir.path() + "/botwatch.log");
+  const int port = StartWithout(bw);
+  INFO(bw.Log());
+  REQUIRE(port > 0);
+  const std::string url = "http://127.0.0.1:" + std::to_string(port) + "/metrics";
+  SecureRequest good;
+  good.url = url;
+  good.user = "prometheus";
+  good.password = "right horse";
+  SecureRequest bad = good;
+  bad.password = "wrong horse";
+  // Without OpenSSL there is no digest to key the check cache with: every
+  // request is a bcrypt check, so a login that succeeded never admits another password.
+  CHECK(Fetch(good).status == 200);
+  CHECK(Fetch(bad).status == 401);
+  CHECK(Fetch(good).status == 200);
+  CHECK(Fetch(bad).status == 401);
+  CHECK(HttpGet("http://127.0.0.1:" + std::to_string(port) + "/-/healthy").status == 200);
+  bw.Signal(SIGTERM);
+  CHECK(bw.WaitExit(std::chrono::seconds(10)).has_value());
+}
+
+TEST_CASE("missing OpenSSL: a TLS web config names the library and the package") {
+  TempDir dir;
+  std::string config = dir.Write("botwatch.yaml", "collectors: []\n");
+  dir.Write("server.crt", "not read: OpenSSL is missing\n");
+  dir.Write("server.key", "not read either\n");
+  std::string web = dir.Write("web.yml", "tls_server_config:\n  cert_file: " + dir.path() + "/server.crt\n  key_file: " +
+                                             dir.path() + "/server.key\n");
+  CommandResult r = Without("libcrypto.so.3", std::string(BOTWATCH_BINARY) + " check-config " + config +
+                                                  " --web.config.file=" + web);
+  INFO(r.output);
+  CHECK(r.exit_code == 1);
+  CHECK(r.output.find("cannot load libcrypto.so.3 (install Debian's libssl3 package)") != std::string::npos);
 }
