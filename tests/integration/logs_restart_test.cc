@@ -82,6 +82,22 @@ std::string Config(const TempDir& dir, const std::string& start_at = "beginning"
                    "    rules: " BOTWATCH_SOURCE_DIR "/config/presets/messenger-bot.yaml\n");
 }
 
+// A config reading logs/bot.log from the beginning with `rules` (YAML, indented
+// under `rules:`) and `extra` source keys, saving state often.
+std::string InlineRulesConfig(const TempDir& dir, const std::string& rules, const std::string& extra = "") {
+  std::filesystem::create_directories(dir.path() + "/logs");
+  std::filesystem::create_directories(dir.path() + "/state");
+  return dir.Write("botwatch.yaml",
+                   "state_dir: " + dir.path() + "/state\n"
+                   "state_interval: 100ms\n"
+                   "logs:\n"
+                   "  - name: bot\n"
+                   "    path: '" + dir.path() + "/logs/bot.log'\n"
+                   "    start_at: beginning\n"
+                   "    poll_interval: 20ms\n" + extra +
+                   "    rules:\n" + rules);
+}
+
 }  // namespace
 
 TEST_CASE("logs: a graceful restart neither loses nor repeats lines") {
@@ -220,17 +236,7 @@ TEST_CASE("logs: the running daemon follows each kind of rotation with exact cou
 
 TEST_CASE("logs: duration rule open starts survive kill -9 and pair with ends read after the restart") {
   TempDir dir;
-  std::filesystem::create_directories(dir.path() + "/logs");
-  std::filesystem::create_directories(dir.path() + "/state");
-  std::string config = dir.Write("botwatch.yaml",
-                                 "state_dir: " + dir.path() + "/state\n"
-                                 "state_interval: 100ms\n"
-                                 "logs:\n"
-                                 "  - name: bot\n"
-                                 "    path: '" + dir.path() + "/logs/bot.log'\n"
-                                 "    start_at: beginning\n"
-                                 "    poll_interval: 20ms\n"
-                                 "    rules:\n"
+  std::string config = InlineRulesConfig(dir,
                                  "      - metric: bot_delivery_seconds\n"
                                  "        type: duration\n"
                                  "        start: {field: message, equals: message sent}\n"
@@ -270,18 +276,7 @@ TEST_CASE("logs: duration rule open starts survive kill -9 and pair with ends re
 
 TEST_CASE("logs: session rule conversations survive kill -9 and end with every message counted once") {
   TempDir dir;
-  std::filesystem::create_directories(dir.path() + "/logs");
-  std::filesystem::create_directories(dir.path() + "/state");
-  std::string config = dir.Write("botwatch.yaml",
-                                 "state_dir: " + dir.path() + "/state\n"
-                                 "state_interval: 100ms\n"
-                                 "logs:\n"
-                                 "  - name: bot\n"
-                                 "    path: '" + dir.path() + "/logs/bot.log'\n"
-                                 "    start_at: beginning\n"
-                                 "    poll_interval: 20ms\n"
-                                 "    identifiers: [userId]\n"
-                                 "    rules:\n"
+  std::string config = InlineRulesConfig(dir,
                                  "      - metric: bot_conversation\n"
                                  "        type: session\n"
                                  "        match: {field: message, equals: message processed}\n"
@@ -290,7 +285,8 @@ TEST_CASE("logs: session rule conversations survive kill -9 and end with every m
                                  "        outcomes: [{name: booked, match: {field: message, equals: appointment booked}}]\n"
                                  "        default_outcome: abandoned\n"
                                  "        message_buckets: [1, 5, 10]\n"
-                                 "        duration_buckets: [60, 600]\n");
+                                 "        duration_buckets: [60, 600]\n",
+                                 "    identifiers: [userId]\n");
   std::string log = dir.path() + "/logs/bot.log";
   // 50 users, minute `minute` of the first hour.
   auto write = [&](const std::string& message, int minute) {
