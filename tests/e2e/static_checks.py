@@ -245,6 +245,7 @@ def check_alertmanager():
     log(out.strip())
     if "1 templates" not in out or "SUCCESS" not in out:
         raise Failure("the templates were not loaded")
+    problems += pager_problems(example)
     text = example
     for needle in ("slack_api_url_file:", "smtp_auth_password_file:", "group_by: [alertname, instance]",
                    "repeat_interval: 30m"):
@@ -256,6 +257,40 @@ def check_alertmanager():
     if problems:
         raise Failure("\n".join(problems))
     log("alertmanager.yml is the fragment merged; every inhibit rule is limited to mixin=\"botwatch\"")
+
+
+def pager_problems(example):
+    """alerts/alertmanager-pager.yml: valid, critical alerts page (and still reach Slack
+    and email), warnings never do, the key is read from a file, and it holds
+    alertmanager.yml's inhibit rules and receivers unchanged."""
+    path = os.path.join(REPO, "alerts", "alertmanager-pager.yml")
+    with open(path, encoding="utf-8") as f:
+        pager = f.read()
+    problems = []
+    _, out = run(["amtool", "check-config", path])
+    if "SUCCESS" not in out or "1 templates" not in out:
+        problems.append(f"alertmanager-pager.yml does not check:\n{out}")
+    for labels, want in (
+            (["mixin=botwatch", "alertname=BotDatabaseDown", "severity=critical"],
+             "botwatch-webhook,botwatch-pager,botwatch-critical"),
+            (["mixin=botwatch", "alertname=BotHighMemory", "severity=warning"], "botwatch-webhook,botwatch-warning"),
+            (["alertname=NodeDown", "severity=critical"], "default")):
+        _, got = run(["amtool", "config", "routes", "test", f"--config.file={path}", *labels], merge_stderr=False)
+        if got.strip() != want:
+            problems.append(f"alertmanager-pager.yml routes {labels} to {got.strip()!r}, expected {want!r}")
+    if "routing_key_file: /etc/alertmanager/secrets/" not in pager or re.search(r"^\s*routing_key:", pager, flags=re.M):
+        problems.append("alertmanager-pager.yml must read the PagerDuty key from a file")
+    ex, pg = sections(example), sections(pager)
+    for key in ("inhibit_rules", "templates", "global"):
+        if ex.get(key) != pg.get(key):
+            problems.append(f"alertmanager-pager.yml's {key} differ from alertmanager.yml's")
+    flat = "\n".join(pg.get("receivers", []))
+    if "\n".join(ex.get("receivers", [])).strip() not in flat.replace("\n".join(
+            pg["receivers"][pg["receivers"].index("  - name: botwatch-pager"):
+                            pg["receivers"].index("  - name: botwatch-critical")]) + "\n", ""):
+        problems.append("alertmanager-pager.yml's receivers are not alertmanager.yml's plus botwatch-pager")
+    log("alertmanager-pager.yml: critical -> PagerDuty, Slack and email; warnings never page")
+    return problems
 
 
 def check_prometheus_config():
