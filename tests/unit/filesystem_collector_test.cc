@@ -7,7 +7,11 @@
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <climits>
 #include <condition_variable>
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <mutex>
 
 #include "agent/config.h"
@@ -124,7 +128,7 @@ TEST_CASE("filesystem: watches state_dir, each file log source's folder and path
     auto none = Load("collectors:\n  - {name: disk, type: filesystem}\n");
     REQUIRE_FALSE(none.ok());
     CHECK(none.status().message() ==
-          "t.yaml:2:5: collectors[0]: paths: nothing to watch: no state_dir, no file log source and no paths");
+          "t.yaml:2:5: collectors[0].paths: nothing to watch: no state_dir, no file log source and no paths");
   }
   SECTION("an unknown key is an error") {
     auto typo = Load("collectors:\n  - {name: disk, type: filesystem, path: [/data]}\n");
