@@ -257,7 +257,7 @@ std::optional<double> ParseCertificateDate(const std::string& text) {
   char c1 = 0, c2 = 0;
   std::istringstream hms(clock);
   if (tm.tm_mon < 0 || day < 1 || day > 31 || year < 1970 || year > 9999 || !(hms >> h >> c1 >> m >> c2 >> sec) ||
-      c1 != ':' || c2 != ':' || h > 23 || m > 59 || sec > 60) {
+      c1 != ':' || c2 != ':' || h < 0 || h > 23 || m < 0 || m > 59 || sec < 0 || sec > 60) {
     return std::nullopt;
   }
   tm.tm_mday = day;

@@ -506,7 +506,7 @@ def bullmq_peer(botwatch_bin):
     """tests/peers/bullmq installed beside the build (as the integration tests'
     InstallNodePeer does): real BullMQ jobs for the redis collector."""
     src = os.path.join(REPO, "tests", "peers", "bullmq")
-    dst = os.path.join(os.path.dirname(botwatch_bin), "tests", "peers", "bullmq")
+    dst = os.path.join(os.path.dirname(botwatch_bin), "peers", "bullmq")  # where InstallNodePeer puts it
     files = ["package.json", "package-lock.json", ".npmrc", "jobs.js"]
     stamp = "".join(open(os.path.join(src, f), encoding="utf-8").read() for f in files)
     marker = os.path.join(dst, ".installed")

@@ -324,6 +324,7 @@ TEST_CASE("http: certificate dates and handshake lines as libcurl reports them")
   CHECK_FALSE(ParseCertificateDate("Mar  5 12:00:00 2027 CET"));
   CHECK_FALSE(ParseCertificateDate("Mar  5 12:00 2027 GMT"));
   CHECK_FALSE(ParseCertificateDate("Mar 32 12:00:00 2027 GMT"));
+  CHECK_FALSE(ParseCertificateDate("Mar  5 -1:00:00 2027 GMT"));
   CHECK_FALSE(ParseCertificateDate("Mar  5 12:00:00 2027 GMT trailing"));
   CHECK_FALSE(ParseCertificateDate(""));
   CHECK(TlsVersionFromHandshakeLine("SSL connection using TLSv1.3 / TLS_AES_256_GCM_SHA384\n") == "TLS 1.3");
