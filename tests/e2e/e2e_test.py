@@ -1014,6 +1014,24 @@ class E2E:
               and all(funnel["1 messaged"] >= v for v in funnel.values()),
               f"the funnel query counts users from the demo bot's tables: {funnel}")
         log("funnel (postgres custom query): " + ", ".join(f"{k}: {v:.0f}" for k, v in sorted(funnel.items())))
+        # The new collectors' values, not only their presence: the certificate made
+        # for this run expires in 30 days, the disks report sane sizes, BullMQ has
+        # waiting jobs, pg_stat_statements feeds the slowest-statements table.
+        def values(q):
+            return [float(r["value"][1]) for r in self.prom.query(q)["data"]["result"]]
+        expiry = values('botwatch_http_tls_cert_expiry_timestamp_seconds{job="botwatch"} - time()')
+        check(len(expiry) == 1 and abs(expiry[0] - 30 * 86400) < 3600,
+              f"the https probe reports the run's certificate expiry (30 days): {expiry}")
+        check(values('botwatch_http_tls_version_info{job="botwatch", version=~"TLS 1[.][23]"}') == [1.0],
+              "the https probe reports the TLS version")
+        used = values('1 - botwatch_filesystem_avail_bytes{job="botwatch"} / botwatch_filesystem_size_bytes{job="botwatch"}')
+        check(len(used) >= 2 and all(0 <= u <= 1 for u in used), f"disk usage of the log folder and PostgreSQL's: {used}")
+        check(values('sum(botwatch_bullmq_jobs{job="botwatch", queue="mail", state="waiting"}) >= 2'),
+              "the redis collector counts the BullMQ jobs waiting in queue mail")
+        check(values('botwatch_postgres_stat_statements_available{job="botwatch"}') == [1.0]
+              and values('count(botwatch_postgres_statement_mean_seconds{job="botwatch"})'),
+              "pg_stat_statements feeds the slowest statements")
+        log(f"certificate expires in {expiry[0] / 86400:.2f} days; disks used: {', '.join(f'{u:.0%}' for u in used)}")
 
         instance = re.escape(self.instance).replace("\\", "\\\\")
         queries, total = [], 0
