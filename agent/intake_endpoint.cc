@@ -134,10 +134,9 @@ HttpResponse Serve(const HttpRequest& req, const logs::CurrentPipeline& current)
   if (early) return std::move(*early);
 
   // The body is read by the web server (within its deadline, off any worker),
-  // then the rest runs: `current` outlives the server's requests.
-  const logs::CurrentPipeline* pipelines = &current;
-  return HttpResponse::NeedBody(max_body_bytes, [pipelines, name, max_body_bytes](BodyRead read,
-                                                                                  std::string body) mutable {
+  // then the rest runs, with its own copy of `current` (often a temporary).
+  return HttpResponse::NeedBody(max_body_bytes, [current, name, max_body_bytes](BodyRead read,
+                                                                                std::string body) mutable {
     // glibc keeps a freed large body in the worker thread's arena; give it back
     // to the system, or every worker keeps its biggest body forever.
     struct Trim {
@@ -151,7 +150,7 @@ HttpResponse Serve(const HttpRequest& req, const logs::CurrentPipeline& current)
     } trim{&body};
     // A reload may have come in between: the source is looked up again.
     std::optional<HttpResponse> answer = WithSource(
-        *pipelines, name, [&](logs::LogPipeline& pipeline, logs::HttpIntake& intake) -> std::optional<HttpResponse> {
+        current, name, [&](logs::LogPipeline& pipeline, logs::HttpIntake& intake) -> std::optional<HttpResponse> {
           HttpResponse resp;
           if (read == BodyRead::kTooLarge) {
             resp = TooLarge(max_body_bytes);

@@ -13,7 +13,9 @@ ConnectionBook::Admission ConnectionBook::Admit(uint64_t id, const std::string& 
   }
   if (entries_.size() >= capacity_) {
     uint64_t victim = 0;
-    if (!fresh_.empty()) {
+    if (!closing_.empty()) {
+      victim = *closing_.begin();
+    } else if (!fresh_.empty()) {
       victim = *fresh_.begin();
     } else if (!idle_.empty()) {
       victim = idle_.begin()->second;
@@ -36,13 +38,18 @@ void ConnectionBook::SetPhase(uint64_t id, Phase phase) {
   auto it = entries_.find(id);
   if (it == entries_.end() || it->second.phase == phase) return;
   Entry& e = it->second;
+  if (e.phase == Phase::kClosing) return;  // for good
   if (e.phase == Phase::kFresh) {
     fresh_.erase(id);
     peers_[e.peer].fresh.erase(id);
   } else if (e.phase == Phase::kIdle) {
     idle_.erase(e.idle_seq);
   }
-  if (phase == Phase::kIdle) {
+  if (phase == Phase::kClosing) {
+    closing_.insert(id);
+    auto p = peers_.find(e.peer);
+    if (p != peers_.end() && --p->second.open == 0) peers_.erase(p);
+  } else if (phase == Phase::kIdle) {
     e.idle_seq = next_idle_seq_++;
     idle_[e.idle_seq] = id;
   } else if (phase == Phase::kFresh) {
@@ -58,6 +65,11 @@ void ConnectionBook::Forget(uint64_t id) {
   auto it = entries_.find(id);
   if (it == entries_.end()) return;
   Entry& e = it->second;
+  if (e.phase == Phase::kClosing) {
+    closing_.erase(id);
+    entries_.erase(it);
+    return;
+  }
   auto p = peers_.find(e.peer);
   if (e.phase == Phase::kFresh) {
     fresh_.erase(id);

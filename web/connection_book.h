@@ -9,7 +9,8 @@
 //   busy and kept-alive connections are its own business.
 // - All clients over the total (the fd budget): the oldest connection that has
 //   not completed a request goes, then the oldest idle kept-alive one, so a
-//   legitimate scraper always gets in. Only when every connection is busy
+//   legitimate scraper always gets in (connections already closing go before
+//   all of these). Only when every connection is busy
 //   (a request in flight) is a new one refused.
 
 #include <cstddef>
@@ -28,6 +29,7 @@ class ConnectionBook {
     kFresh,  // no request completed yet: TLS handshake, first header or body
     kBusy,   // a request is being handled or answered, or a stream is open
     kIdle,   // kept alive between requests
+    kClosing,  // answered, closing (a short linger): no longer its client's, and the first to go
   };
   enum class Why { kPerClient, kScarce };
   struct Eviction {
@@ -70,6 +72,7 @@ class ConnectionBook {
   uint64_t next_idle_seq_ = 0;
   std::unordered_map<uint64_t, Entry> entries_;
   std::set<uint64_t> fresh_;              // by id: oldest first
+  std::set<uint64_t> closing_;
   std::map<uint64_t, uint64_t> idle_;     // idle_seq -> id: longest idle first
   std::unordered_map<std::string, Peer> peers_;
 };

@@ -18,6 +18,7 @@
 #include <boost/beast/http.hpp>
 #include <cstring>
 #include <deque>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -598,7 +599,9 @@ class Session : public SessionBase {
     has_body_ = body_read_ = body_late_ = false;
     parser_.emplace();
     parser_->header_limit(kMaxHeaderBytes);
-    parser_->body_limit(boost::none);  // checked against the handler's limit later
+    // Checked against the handler's limit later. Not boost::none: Beast 1.74 compares
+    // a Content-Length with an empty optional as greater, and fails the header.
+    parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
     http::async_read_header(stream_, buffer_, *parser_,
                             [self = Self()](const boost::system::error_code& ec, size_t) { self->OnHeader(ec); });
   }
@@ -610,7 +613,10 @@ class Session : public SessionBase {
       request_.method = "GET";
       return Send(HttpResponse{431, "text/plain; charset=utf-8", "request header too large\n"}, false);
     }
-    if (ec) return Abort();  // gone, cut at the deadline, or not HTTP
+    if (ec) {
+      logging::Debug("request header not read", {{"peer", peer_}, {"err", ec.message()}});
+      return Abort();  // gone, cut at the deadline, or not HTTP
+    }
     state_ = State::kAuth;
     srv_->book_.SetPhase(id_, ConnectionBook::Phase::kBusy);
     const auto& h = parser_->get();
@@ -693,7 +699,15 @@ class Session : public SessionBase {
     body_limit_ = resp.body_limit;
     body_start_ = Clock::now();
     parser_->body_limit(body_limit_);
-    ReadBody();
+    if (strcasecmp(request_.Header("Expect").c_str(), "100-continue") != 0) return ReadBody();
+    // curl waits a second for this before it sends a body over 1 KiB.
+    static const char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    asio::async_write(stream_, asio::buffer(kContinue, sizeof kContinue - 1),
+                      [self = Self()](const boost::system::error_code& ec, size_t) {
+                        if (self->closed_) return;
+                        if (ec) return self->Abort();
+                        self->ReadBody();
+                      });
   }
 
   void ReadBody() {
@@ -843,7 +857,7 @@ class Session : public SessionBase {
   void Linger() {
     if (closed_ || state_ == State::kClosing) return;
     state_ = State::kClosing;
-    srv_->book_.SetPhase(id_, ConnectionBook::Phase::kBusy);
+    srv_->book_.SetPhase(id_, ConnectionBook::Phase::kClosing);
     deadline_ = Clock::now() + kLingerFor;
     if constexpr (kTls) {
       stream_.async_shutdown([self = Self()](const boost::system::error_code&) { self->Abort(); });

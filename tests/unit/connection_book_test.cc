@@ -75,3 +75,23 @@ TEST_CASE("connection book: a first request's body is still unfinished, a later 
   REQUIRE(a.evict.size() == 1);
   CHECK(a.evict[0].id == 1);
 }
+
+TEST_CASE("connection book: closing connections no longer count for their client and are the first to go") {
+  ConnectionBook book(3, 2);
+  REQUIRE(book.Admit(1, "a").admitted);
+  REQUIRE(book.Admit(2, "a").admitted);
+  book.SetPhase(1, Phase::kBusy);
+  book.SetPhase(1, Phase::kClosing);
+  book.SetPhase(2, Phase::kIdle);
+  CHECK(book.OpenFrom("a") == 1);
+  ConnectionBook::Admission a = book.Admit(3, "a");  // under its limit again: nothing evicted
+  CHECK(a.admitted);
+  CHECK(a.evict.empty());
+  book.SetPhase(3, Phase::kBusy);
+  a = book.Admit(4, "b");  // full: the closing one goes before the idle one
+  CHECK(a.admitted);
+  REQUIRE(a.evict.size() == 1);
+  CHECK(a.evict[0].id == 1);
+  book.SetPhase(1, Phase::kIdle);  // a closing connection never comes back
+  CHECK(book.size() == 3);
+}
