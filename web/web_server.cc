@@ -1,5 +1,6 @@
 #include "web/web_server.h"
 
+#include <malloc.h>
 #include <openssl/ssl.h>
 #include <strings.h>
 #include <sys/resource.h>
@@ -1045,6 +1046,12 @@ Result<std::unique_ptr<WebServer>> WebServer::Start(const std::vector<std::strin
       capacity = static_cast<size_t>(std::clamp<long>(usable, 16, static_cast<long>(capacity)));
     }
   }
+  // Request bodies up to max_body_bytes are read into one string. With glibc's
+  // dynamic mmap threshold, after the first big one is freed the next ones
+  // come from a thread's arena and stay resident for good (14 -> 51 MB seen);
+  // a fixed threshold keeps every block over 1 MiB in its own mapping, given
+  // back when freed.
+  mallopt(M_MMAP_THRESHOLD, 1 << 20);
   auto impl = std::make_unique<Impl>(std::move(handler), std::move(options), capacity);
   if (tls != nullptr) {
     SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
