@@ -97,7 +97,14 @@ async def read_response(r):
     for line in head.split(b"\r\n"):
         if line.lower().startswith(b"content-length:"):
             length = int(line.split(b":", 1)[1])
-    await r.readexactly(length)
+    if b"transfer-encoding: chunked" in head.lower():  # Go's servers (node_exporter) send /metrics so
+        while True:
+            size = int((await r.readuntil(b"\r\n")).split(b";")[0], 16)
+            await r.readexactly(size + 2)
+            if size == 0:
+                break
+    else:
+        await r.readexactly(length)
     return status, b"connection: close" in head.lower()
 
 
