@@ -15,8 +15,9 @@ check does); 2 s without an answer is a failure. Shapes (issue 26):
                   from 2 addresses
   tls-stall       TLS: 120 connections sending 5 bytes of a ClientHello, then
                   silent, from 4 addresses
-  many-addresses  5000 idle TCP connections over 248 addresses, the server
-                  under the common 1024 fd hard limit
+  many-addresses  5000 idle TCP connections over 248 addresses (each reopened
+                  1 s after it is closed), the server under the common 1024
+                  fd hard limit
   internal-port   60 idle connections to every port the server listens on
                   besides its own (civetweb's relay had one; none now)
 
@@ -207,15 +208,17 @@ async def tls_stall(port, stop, source):
 
 
 async def idle_once(port, stop, source, opened):
-    """A plain idle TCP connection, held until the server closes it."""
-    try:
-        r, w = await open_conn(port, source)
-        opened[0] += 1
-        while not stop.is_set() and await r.read(4096):
+    """A plain idle TCP connection, reopened 1 s after the server closes it."""
+    while not stop.is_set():
+        try:
+            r, w = await open_conn(port, source)
+            opened[0] += 1
+            while not stop.is_set() and await r.read(4096):
+                pass
+            w.close()
+        except (OSError, asyncio.TimeoutError, ConnectionError):
             pass
-        w.close()
-    except (OSError, asyncio.TimeoutError, ConnectionError):
-        pass
+        await asyncio.sleep(1)
 
 
 def listening_ports(pid):
