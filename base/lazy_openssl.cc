@@ -64,6 +64,8 @@ constexpr const char* kMissing = "OpenSSL could not be loaded (install Debian's 
 
 #define BOTWATCH_LIBSSL_FUNCTIONS(X)                                                                      \
   X(int, SSL_accept, (SSL * ssl), (ssl), -1)                                                             \
+  X(int, SSL_CTX_set_cipher_list, (SSL_CTX * ctx, const char* str), (ctx, str), 0)                       \
+  X(uint64_t, SSL_CTX_set_options, (SSL_CTX * ctx, uint64_t op), (ctx, op), 0)                           \
   X(void*, SSL_CTX_get_default_passwd_cb_userdata, (SSL_CTX * ctx), (ctx), nullptr)                      \
   X(void*, SSL_CTX_get_ex_data, (const SSL_CTX* ctx, int idx), (ctx, idx), nullptr)                      \
   X(void, SSL_CTX_set_default_passwd_cb_userdata, (SSL_CTX * ctx, void* u), (ctx, u), )                  \

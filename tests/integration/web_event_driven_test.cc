@@ -482,3 +482,39 @@ TEST_CASE("threads do not grow with connections") {
   CHECK(threads() <= before);
   CHECK(before <= 8);
 }
+
+TEST_CASE("TLS 1.2 offers only forward-secret AEAD suites and refuses client renegotiation (openssl s_client)") {
+  TempDir dir;
+  TestPki pki = MakeTestPki(dir.path());
+  Botwatch bw(dir.Write("botwatch.yaml", "collectors: []\n"), dir.path(),
+              {"--web.config.file=" +
+               dir.Write("web.yml", "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n")});
+  REQUIRE(bw.WaitStarted());
+  const std::string connect = "127.0.0.1:" + std::to_string(bw.port());
+  auto s_client = [&](const std::string& cipher, const std::string& input) {
+    return RunCommand({"/bin/sh", "-c",
+                       "(printf '" + input + "'; sleep 1) | openssl s_client -connect " + connect +
+                           " -tls1_2 -cipher '" + cipher + "' -CAfile " + pki.ca_cert + " 2>&1"},
+                      "", 20s);
+  };
+  CommandResult fs = s_client("ECDHE+AESGCM", "");
+  INFO(fs.output);
+  CHECK(fs.output.find("Cipher is ECDHE-") != std::string::npos);
+  CHECK(fs.output.find("Verify return code: 0 (ok)") != std::string::npos);
+  // Static RSA key exchange (no forward secrecy) and CBC: no shared suite.
+  CommandResult weak = s_client("AES128-SHA:AES256-SHA:AES128-GCM-SHA256:ECDHE-RSA-AES128-SHA", "");
+  INFO(weak.output);
+  CHECK(weak.output.find("Cipher is (NONE)") != std::string::npos);
+  CHECK(weak.output.find("alert handshake failure") != std::string::npos);
+  CHECK(weak.output.find("no peer certificate available") != std::string::npos);
+  // "R" asks s_client to renegotiate on the open connection.
+  CommandResult reneg = s_client("ECDHE+AESGCM", "R\\n");
+  INFO(reneg.output);
+  CHECK(reneg.output.find("RENEGOTIATING") != std::string::npos);
+  CHECK(reneg.output.find("no renegotiation") != std::string::npos);
+  // Still serving.
+  SecureRequest q;
+  q.url = "https://" + connect + "/-/healthy";
+  q.ca_file = pki.ca_cert;
+  CHECK(Fetch(q).status == 200);
+}
