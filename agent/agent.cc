@@ -73,8 +73,12 @@ Result<std::shared_ptr<const WebConfig>> Agent::LoadWebConfig() const {
   return LoadWebConfigFile(options_.web_config_file);
 }
 
+std::shared_ptr<BasicAuth> Agent::MakeAuth(const WebConfig& web_config) {
+  return web_config.auth_enabled() ? std::make_shared<BasicAuth>(web_config.basic_auth_users) : nullptr;
+}
+
 void Agent::InstallAuth(const WebConfig& web_config) {
-  web_->SetAuth(web_config.auth_enabled() ? std::make_shared<BasicAuth>(web_config.basic_auth_users) : nullptr);
+  web_->SetAuth(MakeAuth(web_config));
 }
 
 std::shared_ptr<logs::LogPipeline> Agent::Logs() const {
@@ -143,12 +147,12 @@ Status Agent::Start() {
   Result<std::shared_ptr<const WebConfig>> web_config = LoadWebConfig();
   if (!web_config.ok()) return web_config.status();
   web_config_ = std::move(web_config.value());
+  // The users (and TLS) are in place before the first connection is accepted:
+  // there is no moment when botwatch answers without its auth.
   auto web = WebServer::Start(options_.listen_addresses, [this](const HttpRequest& r) { return Handle(r); },
-                              web_config_->tls ? &*web_config_->tls : nullptr,
-                              WebServerOptions{config.value()->feed.WebThreads()});
+                              MakeAuth(*web_config_), web_config_->tls ? &*web_config_->tls : nullptr);
   if (!web.ok()) return web.status();
   web_ = std::move(web.value());
-  InstallAuth(*web_config_);
   Install(std::move(config.value()));
   RecordReload(true);
   logging::Info("botwatch started", {{"version", kVersion},
@@ -215,6 +219,7 @@ Families Agent::CollectFamilies() const {
   MergeFamilies(families, SelfProcessFamilies(procfs_));
   MergeFamilies(families, CollectorFamilies(Snapshots()));
   if (feed_) MergeFamilies(families, feed_->Collect());
+  if (web_) MergeFamilies(families, web_->Collect());
   if (auto logs = Logs()) MergeFamilies(families, logs->Collect());
   {
     std::lock_guard<std::mutex> lock(writers_mu_);
@@ -299,7 +304,7 @@ HttpResponse Agent::Handle(const HttpRequest& req) {
     HttpResponse resp{200, "text/plain; version=0.0.4; charset=utf-8", RenderMetrics()};
     resp.headers.emplace_back("Vary", "Accept-Encoding");
     // Below about a kilobyte gzip saves less than its own header costs.
-    if (resp.body.size() >= 1024 && req.header && AcceptsGzip(req.header("Accept-Encoding"))) {
+    if (resp.body.size() >= 1024 && AcceptsGzip(req.header("Accept-Encoding"))) {
       if (auto gz = Gzip(resp.body)) {
         resp.body = std::move(*gz);
         resp.headers.emplace_back("Content-Encoding", "gzip");

@@ -90,6 +90,7 @@ class Agent {
   void RecordReload(bool ok);
   Result<std::shared_ptr<const WebConfig>> LoadWebConfig() const;
   void InstallAuth(const WebConfig& web_config);
+  static std::shared_ptr<BasicAuth> MakeAuth(const WebConfig& web_config);
   // Log pipeline: replaced on reload with the old one's counts and positions
   // handed over; stopped (state saved) by Stop().
   void InstallLogs(const Config& config);

@@ -120,6 +120,7 @@ uint64_t FeedHub::Publish(std::string_view type, std::string_view level, double 
     ring_.push_back(Frame{id, std::move(text)});
     if (ring_.size() > config_.buffer_events) ring_.pop_front();
     ++events_total_;
+    wake_ = true;
   }
   changed_.notify_all();
   return id;
@@ -151,66 +152,163 @@ HttpResponse FeedHub::Serve(const HttpRequest& req) {
       resume.reset();
     }
   }
+  // The slot goes with the stream once the server hands it over; if it never
+  // does (the client left first), with this function.
   auto slot = std::make_shared<ClientSlot>(this);
   bool resumed = resume.has_value();
-  resp.stream = [this, slot, cursor, resumed](ResponseStream& out) { Stream(out, cursor, resumed); };
+  resp.stream = [this, slot, cursor, resumed](std::shared_ptr<ResponseStream> out) mutable {
+    Attach(std::move(out), std::move(slot), cursor, resumed);
+  };
   return resp;
 }
 
-void FeedHub::Stream(ResponseStream& out, uint64_t cursor, bool resumed) {
-  auto gone = [this] {
-    std::lock_guard<std::mutex> lock(mu_);
-    ++disconnected_;
-  };
-  // Tell EventSource to come back quickly after a drop.
-  if (!out.Write("retry: 2000\n: botwatch live feed\n\n")) return gone();
+struct FeedHub::Client {
+  std::shared_ptr<ResponseStream> out;
+  std::shared_ptr<ClientSlot> slot;
+  uint64_t cursor = 0;
+  bool resumed = false;
   bool first = true;
-  std::string batch;
+  std::chrono::steady_clock::time_point last_sent{};
+};
+
+void FeedHub::Attach(std::shared_ptr<ResponseStream> out, std::shared_ptr<ClientSlot> slot, uint64_t cursor,
+                     bool resumed) {
+  out->OnDrained([this] { Wake(); });
+  auto client = std::make_unique<Client>();
+  client->out = out;
+  client->slot = std::move(slot);
+  client->cursor = cursor;
+  client->resumed = resumed;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!shutdown_) {
+      clients_list_.push_back(std::move(client));
+      if (!pump_.joinable()) pump_ = std::thread([this] { Pump(); });
+      wake_ = true;
+    }
+  }
+  if (client) {  // shut down meanwhile
+    out->End();
+    client.reset();
+    return;
+  }
+  changed_.notify_all();
+}
+
+void FeedHub::Wake() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    wake_ = true;
+  }
+  changed_.notify_all();
+}
+
+// The feed thread: gives each client that is not still sending its previous
+// batch what it has not seen, a keepalive when it has had nothing for a
+// heartbeat, or drops it when it fell a whole ring behind. Writes only queue
+// (ResponseStream), and happen outside the lock.
+void FeedHub::Pump() {
+  using Clock = std::chrono::steady_clock;
+  struct Out {
+    std::shared_ptr<ResponseStream> out;
+    std::string text;
+    bool end;
+  };
+  std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
-    bool slow = false;
-    bool gap = false;
-    uint64_t missed = 0;
-    batch.clear();
-    {
-      std::unique_lock<std::mutex> lock(mu_);
-      changed_.wait_for(lock, config_.heartbeat,
-                        [&] { return shutdown_ || (next_id_ - 1 > cursor && !ring_.empty()); });
-      if (shutdown_) return;
-      if (!ring_.empty() && ring_.back().id > cursor) {
+    auto now = Clock::now();
+    auto due = now + config_.heartbeat;
+    // A client still sending is woken by its drain, not by the clock.
+    for (const auto& c : clients_list_) {
+      if (!c->out->Busy()) due = std::min(due, c->last_sent + config_.heartbeat);
+    }
+    due = std::max(due, now + std::chrono::milliseconds(1));
+    changed_.wait_until(lock, due, [&] { return shutdown_ || wake_; });
+    if (shutdown_) return;
+    wake_ = false;
+    now = Clock::now();
+    std::vector<Out> writes;
+    std::vector<std::unique_ptr<Client>> done;
+    for (size_t i = 0; i < clients_list_.size();) {
+      Client& c = *clients_list_[i];
+      auto drop = [&] {
+        done.push_back(std::move(clients_list_[i]));
+        clients_list_.erase(clients_list_.begin() + static_cast<std::ptrdiff_t>(i));
+      };
+      if (!c.out->Open()) {
+        ++disconnected_;
+        drop();
+        continue;
+      }
+      if (c.out->Busy()) {
+        ++i;
+        continue;
+      }
+      // Tell EventSource to come back quickly after a drop.
+      std::string batch = c.first ? "retry: 2000\n: botwatch live feed\n\n" : "";
+      bool slow = false;
+      bool gap = false;
+      uint64_t missed = 0;
+      if (!ring_.empty() && ring_.back().id > c.cursor) {
         uint64_t oldest = ring_.front().id;
-        if (cursor + 1 < oldest) {
-          missed = oldest - cursor - 1;
+        if (c.cursor + 1 < oldest) {
+          missed = oldest - c.cursor - 1;
           // Replaying after a reconnect: say what is gone and go on. While
           // streaming: this client could not keep up; drop it rather than
           // hold anything back.
-          if (first && resumed) gap = true; else slow = true;
+          if (c.first && c.resumed) gap = true; else slow = true;
         }
         if (slow) {
           ++dropped_slow_;
         } else {
-          size_t start = cursor + 1 < oldest ? 0 : static_cast<size_t>(cursor + 1 - oldest);
-          for (size_t i = start; i < ring_.size(); ++i) batch += ring_[i].text;
-          cursor = ring_.back().id;
+          if (gap) batch += ": " + std::to_string(missed) + " events were no longer buffered\n\n";
+          size_t start = c.cursor + 1 < oldest ? 0 : static_cast<size_t>(c.cursor + 1 - oldest);
+          for (size_t k = start; k < ring_.size(); ++k) batch += ring_[k].text;
+          c.cursor = ring_.back().id;
         }
       }
+      if (slow) {
+        writes.push_back({c.out, ": dropped: this client fell " + std::to_string(missed) + " events behind\n\n", true});
+        drop();
+        continue;
+      }
+      if (batch.empty()) {
+        if (now - c.last_sent < config_.heartbeat) {
+          ++i;
+          continue;
+        }
+        batch = ": keepalive\n\n";
+      }
+      c.first = false;
+      c.last_sent = now;
+      writes.push_back({c.out, std::move(batch), false});
+      ++i;
     }
-    if (slow) {
-      out.Write(": dropped: this client fell " + std::to_string(missed) + " events behind\n\n");
-      return;
+    lock.unlock();
+    // A failed write shows as a closed stream in the next round.
+    for (Out& w : writes) {
+      w.out->Write(std::move(w.text));
+      if (w.end) w.out->End();
     }
-    if (gap) batch.insert(0, ": " + std::to_string(missed) + " events were no longer buffered\n\n");
-    if (batch.empty()) batch = ": keepalive\n\n";
-    first = false;
-    if (!out.Write(batch)) return gone();
+    for (auto& c : done) c->out->End();
+    done.clear();  // releases the slots (ClientSlot takes mu_)
+    lock.lock();
   }
 }
 
 void FeedHub::Shutdown() {
+  std::vector<std::unique_ptr<Client>> ending;
   {
     std::lock_guard<std::mutex> lock(mu_);
     shutdown_ = true;
+    ending.swap(clients_list_);
   }
   changed_.notify_all();
+  if (pump_.joinable() && pump_.get_id() != std::this_thread::get_id()) pump_.join();
+  std::vector<std::shared_ptr<ResponseStream>> outs;
+  for (auto& c : ending) outs.push_back(c->out);
+  ending.clear();  // slots released before the streams end
+  for (auto& out : outs) out->End();
 }
 
 size_t FeedHub::clients() const {

@@ -3,11 +3,13 @@
 // The live feed (/api/v1/feed): recent log events as Server-Sent Events.
 //
 // The log pipeline publishes redacted events into a bounded ring buffer and
-// never waits on a client. Each client is served from its own civetweb worker
-// thread and reads the ring at its own pace with a cursor; a client that falls
-// a whole ring behind is dropped and counted, and a reconnecting client's
-// Last-Event-ID replays what is still buffered. The number of clients is
-// bounded (each holds a worker thread).
+// never waits on a client. One feed thread (started with the first client)
+// serves every client: each reads the ring at its own pace with a cursor, and
+// gets its next batch only once the previous one is out (the web server's
+// stream writes asynchronously, web/web_server.h), so a client that stops
+// reading holds at most one batch; one that falls a whole ring behind is
+// dropped and counted, and a reconnecting client's Last-Event-ID replays what
+// is still buffered. The number of clients is bounded.
 
 #include <nlohmann/json.hpp>
 #include <prometheus/metric_family.h>
@@ -16,9 +18,11 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "base/config_node.h"
@@ -36,8 +40,6 @@ struct FeedConfig {
   // Events published per second at most: a feed is read by people, and a burst
   // (a backlog being read, a log storm) must cost the pipeline next to nothing.
   int max_events_per_second = 100;
-  // Worker threads the web server needs so feed clients never starve scrapes.
-  int WebThreads() const { return static_cast<int>(max_clients) + 4; }
 };
 
 // Reads the optional top-level `feed:` map (throws ConfigError with file:line:col).
@@ -98,12 +100,18 @@ class FeedHub {
     std::string text;  // the complete SSE frame
   };
   class ClientSlot;
-  void Stream(ResponseStream& out, uint64_t cursor, bool resumed);
+  struct Client;
+  void Attach(std::shared_ptr<ResponseStream> out, std::shared_ptr<ClientSlot> slot, uint64_t cursor, bool resumed);
+  void Pump();
+  void Wake();
 
   const FeedConfig config_;
   mutable std::mutex mu_;
   std::condition_variable changed_;
   std::deque<Frame> ring_;
+  std::vector<std::unique_ptr<Client>> clients_list_;  // under mu_
+  bool wake_ = false;
+  std::thread pump_;  // started with the first client
   uint64_t next_id_ = 1;
   size_t clients_ = 0;
   bool shutdown_ = false;

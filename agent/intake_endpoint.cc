@@ -83,21 +83,11 @@ std::optional<HttpResponse> WithSource(const logs::CurrentPipeline& current, std
   return out;
 }
 
-// civetweb gives each connection a worker thread for as long as it is kept
-// alive (keep_alive_timeout_ms), and there are only a few: a sender opening
-// many connections (winston's Http transport opens one per concurrent
-// request) would hold them all and stall /metrics. So every intake answer
-// asks the client to close; the client's close frees the thread at once.
-HttpResponse Close(HttpResponse r) {
-  r.headers.emplace_back("Connection", "close");
-  return r;
-}
-
 HttpResponse Serve(const HttpRequest& req, const logs::CurrentPipeline& current);
 
 }  // namespace
 
-HttpResponse ServeLogIntake(const HttpRequest& req, const logs::CurrentPipeline& current) { return Close(Serve(req, current)); }
+HttpResponse ServeLogIntake(const HttpRequest& req, const logs::CurrentPipeline& current) { return Serve(req, current); }
 
 namespace {
 
@@ -131,7 +121,7 @@ HttpResponse Serve(const HttpRequest& req, const logs::CurrentPipeline& current)
             media != "application/json-seq") {
           return answer(Error(415, "send Content-Type: application/json or application/x-ndjson"));
         }
-        const char* encoding = req.header ? req.header("Content-Encoding") : nullptr;
+        const char* encoding = req.header("Content-Encoding");
         if (encoding != nullptr && std::string_view(encoding) != "identity") {
           return answer(Error(415, "compressed bodies are not accepted; send plain NDJSON or JSON"));
         }
@@ -143,46 +133,48 @@ HttpResponse Serve(const HttpRequest& req, const logs::CurrentPipeline& current)
       });
   if (early) return std::move(*early);
 
-  std::string body;
-  BodyRead read = req.read_body ? req.read_body(max_body_bytes, &body) : BodyRead::kFailed;
-  // glibc keeps a freed large body in the worker thread's arena; give it back
-  // to the system, or every intake thread keeps its biggest body forever.
-  struct Trim {
-    std::string* body;
-    ~Trim() {
-      if (body->capacity() >= (1u << 20)) {
-        std::string().swap(*body);
-        malloc_trim(0);
-      }
-    }
-  } trim{&body};
-
-  // A reload may have come in between: the source is looked up again.
-  std::optional<HttpResponse> answer =
-      WithSource(current, name, [&](logs::LogPipeline& pipeline, logs::HttpIntake& intake) -> std::optional<HttpResponse> {
-        HttpResponse resp;
-        if (read == BodyRead::kTooLarge) {
-          resp = TooLarge(max_body_bytes);
-        } else if (read == BodyRead::kFailed) {
-          resp = Error(400, "could not read the request body");
-        } else {
-          logs::IntakeResult result = logs::IngestBody(body, intake.max_line_bytes(), *pipeline.Sink(name));
-          nlohmann::json out = {{"accepted", result.accepted}, {"rejected", result.rejected}};
-          if (result.rejected == 0) {
-            resp = JsonAnswer(200, out);
-          } else {
-            out["first_error"] = {{result.array ? "item" : "line", result.first_error_position},
-                                  {"error", result.first_error}};
-            resp = JsonAnswer(400, out);
-            logging::Debug("log intake: rejected lines", {{"source", name},
-                                                      {"accepted", std::to_string(result.accepted)},
-                                                      {"rejected", std::to_string(result.rejected)}});
-          }
+  // The body is read by the web server (within its deadline, off any worker),
+  // then the rest runs, with its own copy of `current` (often a temporary).
+  return HttpResponse::NeedBody(max_body_bytes, [current, name, max_body_bytes](BodyRead read,
+                                                                                std::string body) mutable {
+    // glibc keeps a freed large body in the worker thread's arena; give it back
+    // to the system, or every worker keeps its biggest body forever.
+    struct Trim {
+      std::string* body;
+      ~Trim() {
+        if (body->capacity() >= (1u << 20)) {
+          std::string().swap(*body);
+          malloc_trim(0);
         }
-        intake.CountAnswer(resp.status);
-        return resp;
-      });
-  return answer ? std::move(*answer) : HttpResponse{};
+      }
+    } trim{&body};
+    // A reload may have come in between: the source is looked up again.
+    std::optional<HttpResponse> answer = WithSource(
+        current, name, [&](logs::LogPipeline& pipeline, logs::HttpIntake& intake) -> std::optional<HttpResponse> {
+          HttpResponse resp;
+          if (read == BodyRead::kTooLarge) {
+            resp = TooLarge(max_body_bytes);
+          } else if (read == BodyRead::kFailed) {
+            resp = Error(400, "could not read the request body");
+          } else {
+            logs::IntakeResult result = logs::IngestBody(body, intake.max_line_bytes(), *pipeline.Sink(name));
+            nlohmann::json out = {{"accepted", result.accepted}, {"rejected", result.rejected}};
+            if (result.rejected == 0) {
+              resp = JsonAnswer(200, out);
+            } else {
+              out["first_error"] = {{result.array ? "item" : "line", result.first_error_position},
+                                    {"error", result.first_error}};
+              resp = JsonAnswer(400, out);
+              logging::Debug("log intake: rejected lines", {{"source", name},
+                                                            {"accepted", std::to_string(result.accepted)},
+                                                            {"rejected", std::to_string(result.rejected)}});
+            }
+          }
+          intake.CountAnswer(resp.status);
+          return resp;
+        });
+    return answer ? std::move(*answer) : HttpResponse{};
+  });
 }
 
 }  // namespace

@@ -157,8 +157,8 @@ int Serve(const botwatch::CliOptions& opts) {
   agent.Stop(std::chrono::seconds(1));
   botwatch::logging::Info("shutdown complete");
   std::fflush(nullptr);
-  // Stopping civetweb blocks for up to ~2 s on its poll interval; nothing is
-  // left to flush, so leave without running destructors.
+  // Nothing is left to flush: leave without running destructors (a request
+  // still on a worker, e.g. a reload, need not be waited for).
   ::_exit(exit_code);
 }
 

@@ -2,14 +2,17 @@
 // like libcurl (collectors/lib/lazy_curl.cc): a botwatch with no TLS, no basic
 // auth and no HTTPS or WebSocket probe never maps them, which saves about
 // 1.7 MB of RSS (libcrypto runs its initialisation as soon as it is loaded).
-// Call sites use the OpenSSL headers unchanged; the compiler checks every
-// signature here against them. SSL_CTX_set_min_proto_version and
+// Call sites use the OpenSSL headers unchanged (Boost.Asio's TLS stream, in
+// web/web_server.cc, among them: it drives OpenSSL through a BIO pair, so
+// these functions are all it needs); the compiler checks every signature here
+// against them. SSL_CTX_set_min_proto_version and
 // SSL_set_tlsext_host_name are macros over SSL_CTX_ctrl and SSL_ctrl.
 //
 // If OpenSSL cannot be loaded, the calls fail the way OpenSSL reports its own
 // failures (SSL_CTX_new returns nullptr, RAND_bytes 0, ...), and the error
 // strings say so.
 
+#include <openssl/bio.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -30,6 +33,14 @@ constexpr const char* kMissing = "OpenSSL could not be loaded (install Debian's 
 
 // X(return type, name, (parameters), (arguments), value when OpenSSL is missing)
 #define BOTWATCH_LIBCRYPTO_FUNCTIONS(X)                                                                  \
+  X(long, BIO_ctrl, (BIO * b, int cmd, long larg, void* parg), (b, cmd, larg, parg), 0)                  \
+  X(size_t, BIO_ctrl_pending, (BIO * b), (b), 0)                                                         \
+  X(int, BIO_free, (BIO * b), (b), 0)                                                                    \
+  X(int, BIO_new_bio_pair, (BIO * *bio1, size_t writebuf1, BIO** bio2, size_t writebuf2),                \
+    (bio1, writebuf1, bio2, writebuf2), 0)                                                               \
+  X(int, BIO_read, (BIO * b, void* data, int dlen), (b, data, dlen), -1)                                 \
+  X(int, BIO_write, (BIO * b, const void* data, int dlen), (b, data, dlen), -1)                          \
+  X(const char*, ERR_reason_error_string, (unsigned long e), (e), kMissing)                              \
   X(void, ERR_clear_error, (void), (), )                                                                 \
   X(unsigned long, ERR_get_error, (void), (), 0)                                                         \
   X(unsigned long, ERR_peek_error, (void), (), 0)                                                        \
@@ -52,6 +63,18 @@ constexpr const char* kMissing = "OpenSSL could not be loaded (install Debian's 
   X(const char*, X509_verify_cert_error_string, (long n), (n), kMissing)
 
 #define BOTWATCH_LIBSSL_FUNCTIONS(X)                                                                      \
+  X(int, SSL_accept, (SSL * ssl), (ssl), -1)                                                             \
+  X(int, SSL_CTX_set_cipher_list, (SSL_CTX * ctx, const char* str), (ctx, str), 0)                       \
+  X(uint64_t, SSL_CTX_set_options, (SSL_CTX * ctx, uint64_t op), (ctx, op), 0)                           \
+  X(void*, SSL_CTX_get_default_passwd_cb_userdata, (SSL_CTX * ctx), (ctx), nullptr)                      \
+  X(void*, SSL_CTX_get_ex_data, (const SSL_CTX* ctx, int idx), (ctx, idx), nullptr)                      \
+  X(void, SSL_CTX_set_default_passwd_cb_userdata, (SSL_CTX * ctx, void* u), (ctx, u), )                  \
+  X(int, SSL_CTX_set_ex_data, (SSL_CTX * ctx, int idx, void* data), (ctx, idx, data), 0)                 \
+  X(void*, SSL_get_ex_data, (const SSL* ssl, int idx), (ssl, idx), nullptr)                              \
+  X(int, SSL_get_shutdown, (const SSL* ssl), (ssl), 0)                                                   \
+  X(void, SSL_set_bio, (SSL * ssl, BIO* rbio, BIO* wbio), (ssl, rbio, wbio), )                           \
+  X(int, SSL_set_ex_data, (SSL * ssl, int idx, void* data), (ssl, idx, data), 0)                         \
+  X(int, SSL_shutdown, (SSL * ssl), (ssl), -1)                                                           \
   X(int, SSL_CTX_check_private_key, (const SSL_CTX* ctx), (ctx), 0)                                      \
   X(long, SSL_CTX_ctrl, (SSL_CTX * ctx, int cmd, long larg, void* parg), (ctx, cmd, larg, parg), 0)      \
   X(void, SSL_CTX_free, (SSL_CTX * ctx), (ctx), )                                                        \

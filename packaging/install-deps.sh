@@ -11,7 +11,7 @@ set -euo pipefail
 PACKAGES=(
   # build
   build-essential cmake ninja-build pkg-config
-  prometheus-cpp-dev libcivetweb-dev libyaml-cpp-dev
+  prometheus-cpp-dev libyaml-cpp-dev
   libboost-dev libboost-filesystem-dev
   catch2 libcurl4-openssl-dev libpq-dev libsimdjson-dev nlohmann-json3-dev
   zlib1g-dev libssl-dev libcrypt-dev

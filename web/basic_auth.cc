@@ -159,57 +159,88 @@ bool BasicAuth::Bcrypt(std::string_view user, std::string_view password) {
   return ok;
 }
 
-AuthResult BasicAuth::Verify(std::string_view user, std::string_view password, std::string_view peer,
-                             bool budgeted) {
+AuthResult BasicAuth::Failed(std::string_view peer, bool budgeted) {
+  if (!budgeted) return AuthResult::kDenied;
+  auto now = std::chrono::steady_clock::now();
+  std::lock_guard<std::mutex> lock(mu_);
+  if (failures_.size() >= kMaxPeers && failures_.count(std::string(peer)) == 0) failures_.clear();
+  // Every failed request, answered from the cache or not, takes from the
+  // peer's wrong-password budget: a replayed wrong password is cheap to
+  // answer, but a flood of them is still a flood.
+  if (failures_[std::string(peer)].Take(budget_.failed_per_second, budget_.failed_burst, now)) {
+    return AuthResult::kDenied;
+  }
+  ++throttled_;
+  return AuthResult::kThrottled;
+}
+
+std::optional<AuthResult> BasicAuth::Verify(std::string_view user, std::string_view password, std::string_view peer,
+                                            bool budgeted, bool cached_only) {
   std::string key = CacheKey(user, password);
   const bool cacheable = !key.empty();  // no digest (OpenSSL missing): every check is a bcrypt check
   if (cacheable) {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (verified_.count(key) != 0) {
-      ++cache_hits_;
-      return AuthResult::kAllowed;
+    bool failed = false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (verified_.count(key) != 0) {
+        ++cache_hits_;
+        return AuthResult::kAllowed;
+      }
+      failed = failed_.count(key) != 0;
+      if (failed) ++cache_hits_;
     }
-    if (failed_.count(key) != 0) {
-      ++cache_hits_;
-      return AuthResult::kDenied;
-    }
+    if (failed) return Failed(peer, budgeted);
   }
+  if (cached_only) return std::nullopt;
   if (budgeted && !TakeBudget(peer)) {
     ++throttled_;
     return AuthResult::kThrottled;
   }
   bool ok = Bcrypt(user, password);
-  if (!cacheable) return ok ? AuthResult::kAllowed : AuthResult::kDenied;
-  std::lock_guard<std::mutex> lock(mu_);
-  if (ok) {
-    if (verified_.size() >= kMaxCached) verified_.clear();
-    verified_.insert(std::move(key));
-    return AuthResult::kAllowed;
+  if (cacheable) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (ok) {
+      if (verified_.size() >= kMaxCached) verified_.clear();
+      verified_.insert(std::move(key));
+    } else {
+      if (failed_.size() >= kMaxFailedCached) failed_.clear();
+      failed_.insert(std::move(key));
+    }
   }
-  if (failed_.size() >= kMaxFailedCached) failed_.clear();
-  failed_.insert(std::move(key));
-  return AuthResult::kDenied;
+  return ok ? AuthResult::kAllowed : Failed(peer, budgeted);
 }
 
-AuthResult BasicAuth::Check(const char* authorization, std::string_view peer) {
-  if (authorization == nullptr) return AuthResult::kDenied;
+std::optional<AuthResult> BasicAuth::Decide(const char* authorization, std::string_view peer, bool cached_only) {
+  if (authorization == nullptr) return AuthResult::kDenied;  // no credentials: not a wrong password
   std::string_view h(authorization);
-  if (h.size() < 6 || strncasecmp(h.data(), "Basic ", 6) != 0) return AuthResult::kDenied;
+  if (h.size() < 6 || strncasecmp(h.data(), "Basic ", 6) != 0) return Failed(peer, true);
   h.remove_prefix(6);
   while (!h.empty() && h.front() == ' ') h.remove_prefix(1);
   while (!h.empty() && h.back() == ' ') h.remove_suffix(1);
-  if (h.size() > 4096) return AuthResult::kDenied;
+  if (h.size() > 4096) return Failed(peer, true);
   std::string decoded;
-  if (!DecodeBase64(h, &decoded)) return AuthResult::kDenied;
+  if (!DecodeBase64(h, &decoded)) return Failed(peer, true);
   size_t colon = decoded.find(':');
-  AuthResult result = AuthResult::kDenied;
   // bcrypt reads the password as a C string: "right\0anything" would pass as
   // "right". No stored hash can stand for a password with a NUL, so refuse it.
-  if (colon != std::string::npos && decoded.find('\0') == std::string::npos) {
-    result = Verify(std::string_view(decoded).substr(0, colon), std::string_view(decoded).substr(colon + 1), peer, true);
+  const bool usable = colon != std::string::npos && decoded.find('\0') == std::string::npos;
+  std::optional<AuthResult> result;
+  if (usable) {
+    result = Verify(std::string_view(decoded).substr(0, colon), std::string_view(decoded).substr(colon + 1), peer, true,
+                    cached_only);
   }
   OPENSSL_cleanse(decoded.data(), decoded.size());
+  if (!usable) return Failed(peer, true);
   return result;
+}
+
+AuthResult BasicAuth::Check(const char* authorization, std::string_view peer) {
+  std::optional<AuthResult> r = Decide(authorization, peer, false);
+  return r ? *r : AuthResult::kDenied;
+}
+
+std::optional<AuthResult> BasicAuth::CheckCached(const char* authorization, std::string_view peer) {
+  return Decide(authorization, peer, true);
 }
 
 }  // namespace botwatch

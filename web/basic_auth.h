@@ -3,7 +3,8 @@
 // HTTP basic auth against bcrypt hashes (the exporter-toolkit's basic_auth_users).
 // A bcrypt check costs ~50-75 ms at cost 10, far more than a scrape, so:
 // - verified credentials are remembered (Prometheus sends the same ones every scrape);
-// - failed credentials are remembered too, so a replayed wrong guess costs nothing;
+// - failed credentials are remembered too, so a replayed wrong guess costs no bcrypt run,
+//   but every failed request, cached or not, takes from the peer's wrong-password budget;
 // - new credentials are checked only within a budget (per peer and overall):
 //   past it the request is answered 429 at once instead of burning a core.
 // Every check takes the time of one bcrypt run per distinct cost among the
@@ -14,6 +15,7 @@
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -38,6 +40,10 @@ struct BcryptBudget {
   double global_burst = 8;
   double peer_per_second = 1;
   double peer_burst = 4;
+  // Failed requests (wrong credentials, from the cache or not) per peer:
+  // past this the peer is answered 429 and its new connections are slowed.
+  double failed_per_second = 5;
+  double failed_burst = 30;
 };
 
 class BasicAuth {
@@ -55,10 +61,13 @@ class BasicAuth {
   // `authorization` is the Authorization header's value (nullptr if absent);
   // `peer` the client's address, for the per-peer budget.
   AuthResult Check(const char* authorization, std::string_view peer = "");
+  // The same when it needs no bcrypt run (cached, malformed, over a budget);
+  // nullopt when it does (then Check, off the I/O thread).
+  std::optional<AuthResult> CheckCached(const char* authorization, std::string_view peer);
   bool Allow(const char* authorization) { return Check(authorization) == AuthResult::kAllowed; }
   // Checks one pair outside any budget (caches still apply).
   bool Verify(std::string_view user, std::string_view password) {
-    return Verify(user, password, "", false) == AuthResult::kAllowed;
+    return Verify(user, password, "", false, false) == AuthResult::kAllowed;
   }
 
   uint64_t bcrypt_checks() const { return bcrypt_checks_.load(); }
@@ -70,7 +79,12 @@ class BasicAuth {
  private:
   // A salted SHA-256 of user and password; "" when it cannot be computed.
   std::string CacheKey(std::string_view user, std::string_view password) const;
-  AuthResult Verify(std::string_view user, std::string_view password, std::string_view peer, bool budgeted);
+  // nullopt only with `cached_only`, when a bcrypt run is needed.
+  std::optional<AuthResult> Verify(std::string_view user, std::string_view password, std::string_view peer,
+                                   bool budgeted, bool cached_only);
+  std::optional<AuthResult> Decide(const char* authorization, std::string_view peer, bool cached_only);
+  // A failed request: kDenied, or kThrottled past the peer's wrong-password budget.
+  AuthResult Failed(std::string_view peer, bool budgeted);
   bool Bcrypt(std::string_view user, std::string_view password);
   bool TakeBudget(std::string_view peer);
 
@@ -84,6 +98,7 @@ class BasicAuth {
   std::unordered_set<std::string> failed_;
   TokenBucket global_;
   std::unordered_map<std::string, TokenBucket> peers_;
+  std::unordered_map<std::string, TokenBucket> failures_;
   std::atomic<uint64_t> bcrypt_checks_{0};
   std::atomic<uint64_t> cache_hits_{0};
   std::atomic<uint64_t> throttled_{0};

@@ -178,7 +178,7 @@ TEST_CASE("one client over the per-client connection limit is refused while anot
   const std::string auth = Basic("prom:" + kPassword);
 
   // 127.0.0.2 fills its 32 slots with authenticated kept-alive connections,
-  // which the gate cannot evict (they are civetweb's now).
+  // which cannot be evicted (they completed a request; they are its own).
   std::vector<std::unique_ptr<Conn>> held;
   for (int i = 0; i < 32; ++i) {
     held.push_back(std::make_unique<Conn>(port, "127.0.0.2"));
@@ -212,7 +212,7 @@ TEST_CASE("300 idle and slowloris connections wait in the gate, not in threads, 
   const std::string auth = Basic("prom:" + kPassword);
   REQUIRE(Eventually([&] { return Ask(port, Get("/metrics", auth)) == 200; }, 10s));
   const int threads_before = Threads(pid);
-  // civetweb 1.15 starts every worker up front; before the gate that was 400+.
+  // civetweb 1.15 started every worker up front (400+ before the gate, 47 with it).
   CHECK(threads_before < 100);
 
   // Ten client addresses, 30 connections each (under the per-client limit):
@@ -283,7 +283,7 @@ TEST_CASE("idle keep-alive and slowloris connections do not take /metrics and /-
   const int port = s.Serving();
   const std::string auth = Basic("prom:" + kPassword);
 
-  // More than civetweb's old 12 workers: kept-alive after a /-/healthy answer,
+  // More than civetweb's old 12 workers ever held: kept-alive after a /-/healthy answer,
   // after a 401, and slowloris connections that never finish their headers.
   std::vector<std::unique_ptr<Conn>> held;
   for (int i = 0; i < 16; ++i) {

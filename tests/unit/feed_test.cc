@@ -17,27 +17,58 @@ namespace {
 using namespace std::chrono_literals;
 using testing::Eventually;
 
-// A client connection: collects what the hub writes; can be made to stall
-// (a reader that stopped reading) or to fail (a reader that went away).
+// A client connection as the web server's stream is to the hub: Write()
+// queues and returns at once. It can be made to stall (a reader that stopped
+// reading: what is written stays "in flight", Busy(), until released) or to
+// go away (the next write fails).
 class FakeClient : public ResponseStream {
  public:
-  bool Write(std::string_view data) override {
-    std::unique_lock<std::mutex> lock(mu_);
-    released_.wait(lock, [&] { return !stalled_; });
-    if (gone_) return false;
-    text_ += data;
+  bool Write(std::string data) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (gone_ || ended_) return false;
+    if (stalled_) {
+      in_flight_ += data;
+    } else {
+      text_ += data;
+    }
     return true;
+  }
+  bool Busy() const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return !in_flight_.empty();
+  }
+  bool Open() const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return !gone_ && !ended_;
+  }
+  void OnDrained(std::function<void()> on_drained) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    drained_ = std::move(on_drained);
+  }
+  void End() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    drained_ = nullptr;
+    ended_ = true;
+  }
+  bool ended() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return ended_;
   }
   std::string text() const {
     std::lock_guard<std::mutex> lock(mu_);
     return text_;
   }
   void Stall(bool on) {
+    std::function<void()> drained;
     {
       std::lock_guard<std::mutex> lock(mu_);
       stalled_ = on;
+      if (on || in_flight_.empty()) return;
+      text_ += in_flight_;  // the reader caught up: what was in flight is out
+      in_flight_.clear();
+      drained = drained_;
     }
-    released_.notify_all();
+    if (drained) drained();
   }
   void Go() {
     std::lock_guard<std::mutex> lock(mu_);
@@ -55,30 +86,26 @@ class FakeClient : public ResponseStream {
 
  private:
   mutable std::mutex mu_;
-  std::condition_variable released_;
   std::string text_;
+  std::string in_flight_;
+  std::function<void()> drained_;
   bool stalled_ = false;
   bool gone_ = false;
+  bool ended_ = false;
 };
 
-// Runs the stream of `resp` on its own thread, as a civetweb worker would.
+// Hands the stream of `resp` to a client, as the web server does once the
+// headers are out.
 struct Connection {
-  FakeClient client;
-  std::thread thread;
-  std::atomic<bool> ended{false};
+  std::shared_ptr<FakeClient> client_ptr = std::make_shared<FakeClient>();
+  FakeClient& client = *client_ptr;
   explicit Connection(HttpResponse resp) {
     REQUIRE(resp.status == 200);
     REQUIRE(resp.stream);
-    thread = std::thread([this, r = std::move(resp)]() mutable {
-      r.stream(client);
-      r.stream = nullptr;  // releases the client slot, as the server does after the request
-      ended = true;
-    });
+    resp.stream(client_ptr);
   }
-  ~Connection() {
-    client.Stall(false);
-    if (thread.joinable()) thread.join();
-  }
+  bool ended() const { return client.ended(); }
+  ~Connection() { client.Stall(false); }
 };
 
 // Declared after the connections: ends their streams first, even when a REQUIRE fails.
@@ -129,8 +156,7 @@ TEST_CASE("feed: a new client gets the backlog, then live events, as SSE frames"
                   "\"time\":\"2023-11-14T22:13:21.250Z\",\"type\":\"appointment\"}\n\n") != std::string::npos);
   CHECK(hub.clients() == 1);
   hub.Shutdown();
-  REQUIRE(Eventually([&] { return c.ended.load(); }, 2s));
-  c.thread.join();
+  REQUIRE(Eventually([&] { return c.ended(); }, 2s));
   CHECK(hub.clients() == 0);
 }
 
@@ -176,7 +202,7 @@ TEST_CASE("feed: a stalled client never blocks publishing and is dropped once a 
   ShutdownOnExit guard6{hub};
   REQUIRE(Eventually([&] { return slow.client.text().find("retry:") != std::string::npos; }, 2s));
   slow.client.Stall(true);
-  hub.Publish("message", "info", 1700000000, {});  // the slow client's thread now blocks writing this
+  hub.Publish("message", "info", 1700000000, {});  // the slow client's write of this now stays in flight
   REQUIRE(Eventually([&] { return fast.client.Ids() == std::vector<uint64_t>{1}; }, 2s));
   // Publishing never waits for the stalled reader: all 29 events are out and
   // read by the fast client while the slow one is still held. (Counted, not
@@ -194,7 +220,7 @@ TEST_CASE("feed: a stalled client never blocks publishing and is dropped once a 
   slow.client.Stall(false);
   publisher.join();
   REQUIRE(all_out);
-  REQUIRE(Eventually([&] { return slow.ended.load(); }, 2s));
+  REQUIRE(Eventually([&] { return slow.ended(); }, 2s));
   CHECK(slow.client.text().find(": dropped: this client fell") != std::string::npos);
   CHECK(Sample(hub.Collect(), "botwatch_feed_disconnects_total", "slow") == 1);
   CHECK(Sample(hub.Collect(), "botwatch_feed_events_total") == 30);
@@ -207,7 +233,7 @@ TEST_CASE("feed: events published while a live client is busy writing all reach 
   ShutdownOnExit guard{hub};
   REQUIRE(Eventually([&] { return c.client.text().find("retry:") != std::string::npos; }, 2s));
   c.client.Stall(true);
-  hub.Publish("message", "info", 1700000000, {});  // its stream now blocks writing event 1
+  hub.Publish("message", "info", 1700000000, {});  // its write of event 1 now stays in flight
   for (int i = 0; i < 5; ++i) hub.Publish("message", "info", 1700000000, {});  // 2..6 pile up behind it
   c.client.Stall(false);
   REQUIRE(Eventually([&] { return !c.client.Ids().empty() && c.client.Ids().back() == 6; }, 2s));
@@ -227,7 +253,7 @@ TEST_CASE("feed: clients are bounded, a departed client frees its slot") {
   CHECK(Sample(hub.Collect(), "botwatch_feed_clients") == 2);
 
   b->client.Go();  // the browser tab closed: the next write (an event or a heartbeat) fails
-  REQUIRE(Eventually([&] { return b->ended.load(); }, 2s));
+  REQUIRE(Eventually([&] { return b->ended(); }, 2s));
   b.reset();
   CHECK(hub.clients() == 1);
   CHECK(Sample(hub.Collect(), "botwatch_feed_disconnects_total", "client_gone") == 1);
@@ -294,7 +320,6 @@ TEST_CASE("feed config: defaults, bounds and unknown keys") {
   REQUIRE(ok.ok());
   CHECK(ok.value()->feed.max_clients == 3);
   CHECK(ok.value()->feed.allow_text);
-  CHECK(ok.value()->feed.WebThreads() == 7);
   auto defaults = load("collectors: []\n");
   REQUIRE(defaults.ok());
   CHECK(defaults.value()->feed.max_clients == 8);
