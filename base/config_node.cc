@@ -105,11 +105,13 @@ class AliasExpansionGuard : public YAML::EventHandler {
 
  private:
   void Leaf(YAML::anchor_t anchor) {
+    NameAnchor(anchor, std::move(next_anchor_name_));
     ++literal_;
     Add(1);
     Remember(anchor, 1);
   }
   void Open(YAML::anchor_t anchor) {
+    NameAnchor(anchor, std::move(next_anchor_name_));
     ++literal_;
     Add(1);
     open_.push_back({anchor, 1});
@@ -129,7 +131,10 @@ class AliasExpansionGuard : public YAML::EventHandler {
   void Remember(YAML::anchor_t anchor, uint64_t size) {
     if (anchor == YAML::NullAnchor) return;
     sizes_[anchor] = size;
-    if (!next_anchor_name_.empty()) names_[anchor] = std::move(next_anchor_name_);
+  }
+  // OnAnchor comes just before the node that carries the anchor.
+  void NameAnchor(YAML::anchor_t anchor, std::string name) {
+    if (anchor != YAML::NullAnchor && !name.empty()) names_[anchor] = std::move(name);
     next_anchor_name_.clear();
   }
   std::string Name(YAML::anchor_t anchor) const {

@@ -77,7 +77,7 @@ const std::vector<std::pair<std::string, std::string>> kGuarded = {
 
 TEST_CASE("DNS rebinding: a foreign Host gets 421 on data and reload, /metrics and /-/healthy answer any Host") {
   TempDir dir;
-  Botwatch bw(dir.Write("botwatch.yaml", kConfig), dir.path(), {"--web.allowed-hosts=bot.example,Admin.Example."});
+  Botwatch bw(dir.Write("botwatch.yaml", kConfig), dir.path());
   REQUIRE(bw.WaitReady());
   const int port = bw.port();
   const std::string p = ":" + std::to_string(port);
@@ -88,7 +88,7 @@ TEST_CASE("DNS rebinding: a foreign Host gets 421 on data and reload, /metrics a
     CHECK(AskAs(port, "EVIL.example.", method, path, line) == 421);
     CHECK(AskAs(port, "127.0.0.1.evil.example" + p, method, path, line) == 421);
   }
-  for (const char* path : {"/metrics", "/-/healthy"}) {
+  for (const char* path : {"/metrics", "/-/healthy", "/-/ready"}) {
     INFO(path);
     CHECK(AskAs(port, "evil.example" + p, "GET", path) == 200);
   }
@@ -96,10 +96,10 @@ TEST_CASE("DNS rebinding: a foreign Host gets 421 on data and reload, /metrics a
   std::string metrics = Exchange(port, "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
   CHECK(metrics.find("remote_lines_total") == std::string::npos);
 
-  // The names botwatch is known by still get through: its address, localhost,
-  // IPv6 literals, and the --web.allowed-hosts names (any case, trailing dot).
-  for (const std::string& host : std::vector<std::string>{"127.0.0.1" + p, "localhost" + p, "LOCALHOST", "[::1]" + p, "bot.example" + p,
-                                  "admin.example" + p, "10.1.2.3" + p}) {
+  // The names botwatch is known by still get through: its address, other IP
+  // literals (a port mapping's), localhost and IPv6 literals.
+  for (const std::string& host :
+       std::vector<std::string>{"127.0.0.1" + p, "localhost" + p, "LOCALHOST", "[::1]" + p, "10.1.2.3" + p}) {
     INFO(host);
     CHECK(AskAs(port, host, "GET", "/api/v1/status") == 200);
     CHECK(AskAs(port, host, "POST", "/api/v1/logs", line) == 200);
@@ -107,6 +107,21 @@ TEST_CASE("DNS rebinding: a foreign Host gets 421 on data and reload, /metrics a
   CHECK(AskAs(port, "localhost" + p, "POST", "/-/reload") == 200);
   // A request without Host (HTTP/1.0 tools) is not a browser's.
   CHECK(StatusOf(Exchange(port, "GET /api/v1/status HTTP/1.0\r\n\r\n")) == 200);
+}
+
+TEST_CASE("DNS rebinding: names given with --web.allowed-hosts are answered, in any case, with a trailing dot") {
+  TempDir dir;
+  Botwatch bw(dir.Write("botwatch.yaml", kConfig), dir.path(), {"--web.allowed-hosts=bot.example,Admin.Example."});
+  REQUIRE(bw.WaitReady());
+  const int port = bw.port();
+  const std::string p = ":" + std::to_string(port);
+  for (const std::string& host : std::vector<std::string>{"bot.example" + p, "BOT.example.", "admin.example" + p}) {
+    INFO(host);
+    CHECK(AskAs(port, host, "GET", "/api/v1/status") == 200);
+    CHECK(AskAs(port, host, "GET", "/") == 200);
+  }
+  CHECK(AskAs(port, "bot.example.evil" + p, "GET", "/api/v1/status") == 421);
+  CHECK(AskAs(port, "evil.example" + p, "POST", "/-/reload") == 421);
 }
 
 TEST_CASE("DNS rebinding: a bad --web.allowed-hosts entry is one clear line") {

@@ -84,7 +84,7 @@ TEST_CASE("PID 1: the bot's setsid grandchildren and an exec check's are reaped;
   const std::string config = dir.Write(
       "botwatch.yaml",
       "collectors:\n"
-      "  - {name: check, type: exec, interval: 300ms, timeout: 2s, output: ignore, command: /bin/sh,\n"
+      "  - {name: check, type: exec, interval: 500ms, timeout: 400ms, output: ignore, command: /bin/sh,\n"
       "     args: [-c, \"(setsid sleep 0.4 &); (setsid sleep 0.4 &); exit 0\"]}\n");
   // The bot starts five detached (setsid) workers from a helper that exits at
   // once, as Node's spawn({detached: true}) + unref() does, then exits 1 and
@@ -106,7 +106,7 @@ TEST_CASE("PID 1: the bot's setsid grandchildren and an exec check's are reaped;
     for (const ProcEntry& e : ChildrenOf(botwatch)) adopted = std::max<size_t>(adopted, e.session == e.pid);
     return adopted > 0;
   }, 5s));
-  // Over three seconds (several bot restarts and about ten exec runs, each
+  // Over three seconds (several bot restarts and about six exec runs, each
   // leaving orphans that exit), zombies never pile up: each is reaped within
   // a few hundred milliseconds.
   size_t worst = 0;
