@@ -77,7 +77,7 @@ std::vector<pid_t> Pids(const std::string& file) {
 
 }  // namespace
 
-TEST_CASE("PID 1: the bot's setsid grandchildren and an exec check's are reaped; the checks keep their status") {
+TEST_CASE("PID 1: the bot's setsid grandchildren and an exec check's are reaped, and the checks keep their status") {
   TempDir dir;
   // The check leaves two detached sleeps behind on every run (outside its
   // process group, so its group kill misses them) and exits 0.

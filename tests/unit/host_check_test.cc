@@ -6,7 +6,7 @@
 
 using namespace botwatch;
 
-TEST_CASE("host check: IP literals, localhost, listen names and allowed names pass; other names do not") {
+TEST_CASE("host check: IP literals, localhost, listen names and allowed names pass, other names do not") {
   HostAllowList hosts({":10117", "bot-host.internal:9000", "[::1]:10117"}, {"Status.Example.COM", "b.example:80"});
   for (const char* ok : {"127.0.0.1:10117", "10.0.0.7", "[::1]:10117", "[fe80::1]", "localhost", "LocalHost:1",
                          "localhost.", "bot-host.internal:9000", "status.example.com:10117", "status.example.com.",
