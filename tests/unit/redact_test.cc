@@ -72,13 +72,13 @@ TEST_CASE("redact: a Bearer or Basic header value is also redacted by its creden
 TEST_CASE("redact: text without the secret is unchanged, and ambiguous text stays cheap") {
   Redactor r;
   r.Add("\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\x");  // 16 backslashes and x
-  std::string text(200000, '\\');
+  std::string text(50000, '\\');
   CHECK(r.Redact(text) == text);
   CHECK(r.Redact(std::string(32, '\\') + "x") == "<secret>");
   CHECK(r.Redact(std::string(64, '\\') + "x") .find("<secret>") != std::string::npos);
   Redactor plus;
   plus.Add("a b c d e f g h i j k l m n o p");
-  std::string pluses(100000, '+');
+  std::string pluses(50000, '+');
   CHECK(plus.Redact(pluses) == pluses);
   CHECK(Redactor().Redact("nothing \\u003c") == "nothing \\u003c");
 }
