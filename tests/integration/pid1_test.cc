@@ -80,12 +80,13 @@ std::vector<pid_t> Pids(const std::string& file) {
 TEST_CASE("PID 1: the bot's setsid grandchildren and an exec check's are reaped, and the checks keep their status") {
   TempDir dir;
   // The check leaves two detached sleeps behind on every run (outside its
-  // process group, so its group kill misses them) and exits 0.
+  // process group, so its group kill misses them) and exits 0 at once (their
+  // stdout is not the check's, so it does not wait for them).
   const std::string config = dir.Write(
       "botwatch.yaml",
       "collectors:\n"
       "  - {name: check, type: exec, interval: 500ms, timeout: 400ms, output: ignore, command: /bin/sh,\n"
-      "     args: [-c, \"(setsid sleep 0.4 &); (setsid sleep 0.4 &); exit 0\"]}\n");
+      "     args: [-c, \"(setsid sleep 0.4 >/dev/null &); (setsid sleep 0.4 >/dev/null &); exit 0\"]}\n");
   // The bot starts five detached (setsid) workers from a helper that exits at
   // once, as Node's spawn({detached: true}) + unref() does, then exits 1 and
   // is restarted: every run orphans five more.
