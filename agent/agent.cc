@@ -25,7 +25,9 @@ namespace {
 }  // namespace
 
 Agent::Agent(Options options)
-    : options_(std::move(options)), self_registry_(std::make_shared<prometheus::Registry>()) {
+    : options_(std::move(options)),
+      hosts_(options_.listen_addresses, options_.allowed_hosts),
+      self_registry_(std::make_shared<prometheus::Registry>()) {
   prometheus::BuildGauge()
       .Name("botwatch_build_info")
       .Help("A metric with a constant 1 labelled by the version and revision botwatch was built from.")
@@ -320,6 +322,13 @@ HttpResponse Agent::Handle(const HttpRequest& req) {
     if (!read) return method_not_allowed();
     if (Ready()) return {200, "text/plain; charset=utf-8", "Ready\n"};
     return {503, "text/plain; charset=utf-8", "Not ready: waiting for every collector's first probe\n"};
+  }
+  // Everything below serves data or changes state: without a web config
+  // (no auth, no TLS), a DNS-rebound page could otherwise read and drive it.
+  if (options_.web_config_file.empty() && !hosts_.Allows(req.Header("Host"))) {
+    return {421, "text/plain; charset=utf-8",
+            "unknown Host: botwatch answers this path only for its IP addresses, localhost and the names given "
+            "with --web.allowed-hosts\n"};
   }
   if (p == "/-/reload") {
     if (req.method != "POST" && req.method != "PUT") {

@@ -22,6 +22,7 @@
 #include "collectors/lib/procfs.h"
 #include "logs/current_pipeline.h"
 #include "push/remote_writer.h"
+#include "agent/host_check.h"
 #include "web/web_config.h"
 #include "web/web_server.h"
 
@@ -44,6 +45,10 @@ class Agent {
     };
     std::vector<LiveCollector> live_collectors;
     std::string telemetry_path = "/metrics";  // --web.telemetry-path
+    // --web.allowed-hosts: names (besides IP literals, localhost and the
+    // listen addresses' names) the Host header may carry when there is no web
+    // config (agent/host_check.h).
+    std::vector<std::string> allowed_hosts;
   };
 
   explicit Agent(Options options);
@@ -100,6 +105,7 @@ class Agent {
   void StopRemoteWrite();
 
   Options options_;
+  HostAllowList hosts_;  // used only without a web config
   ProcFs procfs_;
   SnapshotCache cache_;
   std::shared_ptr<prometheus::Registry> self_registry_;

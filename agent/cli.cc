@@ -1,12 +1,13 @@
 #include "agent/cli.h"
 
+#include "agent/host_check.h"
 #include "base/config_node.h"
 
 namespace botwatch {
 namespace {
 
 const std::vector<std::string> kValueFlags = {"--config.file", "--web.listen-address", "--web.config.file",
-                                              "--web.telemetry-path", "--log.level", "--log.format"};
+                                              "--web.telemetry-path", "--web.allowed-hosts", "--log.level", "--log.format"};
 // Only after `run`.
 const std::vector<std::string> kSuperviseFlags = {"--supervise.restart", "--supervise.restart-backoff",
                                                   "--supervise.restart-backoff-max", "--supervise.kill-timeout",
@@ -136,6 +137,10 @@ std::string HelpText() {
          "  --web.telemetry-path=PATH    path of the metrics (default /metrics)\n"
          "  --web.config.file=PATH       TLS and basic auth (exporter-toolkit format); with\n"
          "                               users set, every path but /-/healthy needs auth\n"
+         "  --web.allowed-hosts=NAMES    without --web.config.file, the data and reload paths\n"
+         "                               answer only a Host that is an IP address, localhost,\n"
+         "                               a listen address's name or one of these (comma-\n"
+         "                               separated; others get 421: DNS rebinding guard)\n"
          "  --log.level=LEVEL            debug, info, warn or error (default info)\n"
          "  --log.format=FORMAT          logfmt or json (default logfmt)\n"
          "  --one-shot                   read the configured log files from start to end,\n"
@@ -242,6 +247,19 @@ Result<CliOptions> ParseCli(const std::vector<std::string>& args) {
         return Status::Error("--web.telemetry-path \"" + value + "\" is already an endpoint of botwatch");
       }
       o.telemetry_path = value;
+    } else if (name == "--web.allowed-hosts") {
+      // Comma-separated, and repeatable.
+      size_t start = 0;
+      while (start <= value.size()) {
+        size_t comma = value.find(',', start);
+        std::string host = value.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+        if (std::string why = AllowedHostProblem(host); !why.empty()) {
+          return Status::Error("invalid --web.allowed-hosts entry \"" + host + "\": " + why);
+        }
+        o.allowed_hosts.push_back(host);
+        if (comma == std::string::npos) break;
+        start = comma + 1;
+      }
     } else if (name == "--web.config.file") {
       if (value.empty()) return Status::Error("flag --web.config.file needs a path");
       o.web_config_file = value;

@@ -13,6 +13,7 @@
 #include "agent/cli.h"
 #include "agent/config.h"
 #include "agent/exposition.h"
+#include "base/child_reaper.h"
 #include "base/logging.h"
 #include "supervise/supervisor.h"
 #include "agent/systemd_notify.h"
@@ -86,13 +87,24 @@ int Serve(const botwatch::CliOptions& opts) {
   namespace systemd = botwatch::systemd;
   const bool supervise = opts.command == botwatch::CliOptions::Command::kRun;
   std::unique_ptr<botwatch::Supervisor> child;
-  botwatch::Agent::Options agent_options{opts.config_file, opts.listen_addresses, opts.web_config_file, {}};
+  botwatch::Agent::Options agent_options;
+  agent_options.config_file = opts.config_file;
+  agent_options.listen_addresses = opts.listen_addresses;
+  agent_options.web_config_file = opts.web_config_file;
   agent_options.telemetry_path = opts.telemetry_path;
+  agent_options.allowed_hosts = opts.allowed_hosts;
   // The child is a `process` collector of its own; set before Start() serves
   // the first scrape.
   if (supervise) {
     agent_options.live_collectors.push_back({opts.supervise.name, [&child] { return child->Snapshot(); }});
   }
+  // The bot's detached descendants (Node's spawn({detached: true}), setsid)
+  // come to botwatch when their parent exits, not to init: reaped below, as
+  // they are when botwatch is PID 1 of a container without an init.
+  if (supervise && !botwatch::child_reaper::BecomeSubreaper()) {
+    botwatch::logging::Warn("cannot become the child subreaper; the bot's orphans go to init");
+  }
+  const bool reap_orphans = botwatch::child_reaper::InheritsOrphans();
   botwatch::Agent agent(agent_options);
   // The child's output also feeds the `type: child` log sources.
   botwatch::ChildOutputLines child_logs(agent.CurrentPipeline());
@@ -115,7 +127,13 @@ int Serve(const botwatch::CliOptions& opts) {
   auto next_ping = std::chrono::steady_clock::now();
   bool stopping = false;
   int exit_code = 0;
+  auto next_reap = std::chrono::steady_clock::now();
+  constexpr auto kReapEvery = std::chrono::milliseconds(200);
   while (true) {
+    if (reap_orphans && std::chrono::steady_clock::now() >= next_reap) {
+      botwatch::child_reaper::ReapUnclaimed();
+      next_reap = std::chrono::steady_clock::now() + kReapEvery;
+    }
     if (child && child->Done()) {
       exit_code = child->ExitCode();
       if (!stopping) systemd::NotifyStopping();
@@ -130,6 +148,7 @@ int Serve(const botwatch::CliOptions& opts) {
     std::chrono::nanoseconds wait = std::chrono::hours(1);
     if (ping) wait = next_ping - now;
     if (child) wait = std::min<std::chrono::nanoseconds>(wait, std::chrono::milliseconds(20));
+    if (reap_orphans) wait = std::min<std::chrono::nanoseconds>(wait, kReapEvery);
     timespec ts{static_cast<time_t>(wait.count() / 1000000000), static_cast<long>(wait.count() % 1000000000)};
     int sig = sigtimedwait(&signals, nullptr, &ts);
     if (sig < 0) continue;  // timeout (EAGAIN) or EINTR

@@ -9,7 +9,11 @@
 #include <cctype>
 #include <fstream>
 #include <sstream>
+#include <map>
 #include <tuple>
+
+#include <yaml-cpp/eventhandler.h>
+#include <yaml-cpp/parser.h>
 
 namespace botwatch {
 
@@ -49,8 +53,118 @@ std::string YamlMessage(const std::string& msg) {
 
 }  // namespace
 
+namespace {
+
+// yaml-cpp shares an aliased node rather than copying it, but everything that
+// walks the tree afterwards (config readers, rule compilers) visits it once
+// per alias: `a: &a [x, x]`, `b: &b [*a, *a]`, ... doubles at every line, and
+// a 600-byte file becomes billions of nodes. This pass counts the nodes the
+// document expands to, from the parser's events and before anything walks it,
+// and stops at the alias that crosses the bound.
+class AliasExpansionGuard : public YAML::EventHandler {
+ public:
+  explicit AliasExpansionGuard(const ConfigSource& src) : src_(src) {}
+
+  void OnDocumentStart(const YAML::Mark&) override {}
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t anchor) override { Leaf(anchor); }
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t anchor, const std::string&) override {
+    Leaf(anchor);
+  }
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t anchor,
+                       YAML::EmitterStyle::value) override {
+    Open(anchor);
+  }
+  void OnSequenceEnd() override { Close(); }
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t anchor, YAML::EmitterStyle::value) override {
+    Open(anchor);
+  }
+  void OnMapEnd() override { Close(); }
+  void OnAnchor(const YAML::Mark&, const std::string& name) override { next_anchor_name_ = name; }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+    auto it = sizes_.find(anchor);
+    if (it == sizes_.end()) {
+      // Its node is still open: the alias is inside what it names, a cycle
+      // that every reader would follow for ever.
+      throw ConfigError(MarkString(src_, mark) + ": invalid YAML: alias *" + Name(anchor) +
+                        " refers to a node that contains it");
+    }
+    Add(it->second);
+    ++literal_;
+    const uint64_t bound = std::max<uint64_t>(kMinBound, kFactor * literal_);
+    if (expanded_ > bound) {
+      throw ConfigError(MarkString(src_, mark) + ": invalid YAML: alias *" + Name(anchor) +
+                        " expands the document past " + std::to_string(bound) +
+                        " nodes (aliases may expand a document to at most " + std::to_string(kFactor) +
+                        " times its own nodes, or " + std::to_string(kMinBound) + ")");
+    }
+  }
+
+  static constexpr uint64_t kMinBound = 10000;
+  static constexpr uint64_t kFactor = 16;
+
+ private:
+  void Leaf(YAML::anchor_t anchor) {
+    NameAnchor(anchor, std::move(next_anchor_name_));
+    ++literal_;
+    Add(1);
+    Remember(anchor, 1);
+  }
+  void Open(YAML::anchor_t anchor) {
+    NameAnchor(anchor, std::move(next_anchor_name_));
+    ++literal_;
+    Add(1);
+    open_.push_back({anchor, 1});
+  }
+  void Close() {
+    if (open_.empty()) return;
+    Frame f = open_.back();
+    open_.pop_back();
+    if (!open_.empty()) open_.back().size += f.size - 1;  // its own 1 was added on open
+    Remember(f.anchor, f.size);
+  }
+  // Counts `n` nodes into the document and every container still open.
+  void Add(uint64_t n) {
+    expanded_ += n;
+    if (!open_.empty()) open_.back().size += n;
+  }
+  void Remember(YAML::anchor_t anchor, uint64_t size) {
+    if (anchor == YAML::NullAnchor) return;
+    sizes_[anchor] = size;
+  }
+  // OnAnchor comes just before the node that carries the anchor.
+  void NameAnchor(YAML::anchor_t anchor, std::string name) {
+    if (anchor != YAML::NullAnchor && !name.empty()) names_[anchor] = std::move(name);
+    next_anchor_name_.clear();
+  }
+  std::string Name(YAML::anchor_t anchor) const {
+    auto it = names_.find(anchor);
+    return it == names_.end() ? std::to_string(anchor) : Printable(it->second);
+  }
+
+  struct Frame {
+    YAML::anchor_t anchor;
+    uint64_t size;  // nodes inside it, aliases expanded, itself included
+  };
+  const ConfigSource& src_;
+  std::vector<Frame> open_;
+  std::map<YAML::anchor_t, uint64_t> sizes_;
+  std::map<YAML::anchor_t, std::string> names_;
+  std::string next_anchor_name_;
+  uint64_t literal_ = 0;   // nodes as written (an alias counts one)
+  uint64_t expanded_ = 0;  // nodes with every alias replaced by what it names
+};
+
+}  // namespace
+
 YAML::Node ParseYaml(const std::string& text, const ConfigSource& src) {
   try {
+    {
+      std::istringstream in(text);
+      YAML::Parser parser(in);
+      AliasExpansionGuard guard(src);
+      parser.HandleNextDocument(guard);
+    }
     return YAML::Load(text);
   } catch (const YAML::Exception& e) {
     throw ConfigError(MarkString(src, e.mark) + ": invalid YAML: " + YamlMessage(e.msg));

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <optional>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/process/args.hpp>
@@ -18,6 +19,7 @@
 #include <string_view>
 #include <thread>
 
+#include "base/child_reaper.h"
 #include "base/config_node.h"
 #include "collectors/registry.h"
 #include "collectors/lib/carried_metrics.h"
@@ -160,6 +162,9 @@ ExecRun ExecCollector::Run(SteadyTime deadline) const {
   };
 
   std::error_code spawn_error;
+  // Claimed from before the fork: botwatch's reaper of orphans (base/child_reaper.h)
+  // leaves this child's status to on_exit below.
+  std::optional<child_reaper::SpawnGuard> spawning(std::in_place);
   bp::child child(exe, bp::args(config_.args), bp::std_in<bp::null, bp::std_out> pipe, bp::std_err > bp::null,
                   bp::start_dir(config_.working_dir.empty() ? std::string(".") : config_.working_dir), ioc,
                   bp::on_exit([&](int code, const std::error_code&) {
@@ -179,6 +184,12 @@ ExecRun ExecCollector::Run(SteadyTime deadline) const {
                     ::sigprocmask(SIG_SETMASK, &none, nullptr);
                   }),
                   spawn_error);
+  struct Unclaim {
+    pid_t pid;
+    ~Unclaim() { child_reaper::Release(pid); }  // by then it is reaped (or never ran)
+  } unclaim{child.valid() ? child.id() : 0};
+  spawning->Claim(unclaim.pid);
+  spawning.reset();
   if (spawn_error || !child.valid()) {
     run.start_error = "cannot start " + exe.string() + ": " + spawn_error.message();
     return finish();

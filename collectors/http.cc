@@ -55,13 +55,26 @@ std::unique_ptr<Collector> HttpCollector::Create(const CollectorSpec&, ConfigMap
 
 HttpCollector::HttpCollector(HttpProbeConfig config) : config_(std::move(config)) {
   if (config_.body_regex_source) body_regex_.emplace(*config_.body_regex_source, std::regex::extended);
+  for (const auto& [name, value] : config_.headers) redactor_.AddHeaderValue(value.reveal());
+  if (config_.body) redactor_.Add(config_.body->reveal());
+  // http://user:password@host/: the password.
+  size_t scheme_end = config_.url.find("://");
+  size_t authority_end = config_.url.find_first_of("/?#", scheme_end + 3);
+  std::string authority = config_.url.substr(scheme_end + 3, authority_end == std::string::npos
+                                                                  ? std::string::npos
+                                                                  : authority_end - scheme_end - 3);
+  size_t at = authority.rfind('@');
+  size_t colon = authority.find(':');
+  if (at != std::string::npos && colon < at) {
+    redactor_.AddBasicAuth(authority.substr(0, colon), authority.substr(colon + 1, at - colon - 1));
+  }
 }
 
 ProbeResult HttpCollector::Evaluate(const ProbeResponse& ex) const {
   FamilyBuilder fb;
   fb.Gauge("botwatch_http_duration_seconds", "Total time of the probe request.", ex.total_seconds);
   if (!ex.ok()) {
-    ProbeResult r = ProbeResult::Down(ReasonForCurlCode(ex.curl_code), ex.curl_error);
+    ProbeResult r = ProbeResult::Down(ReasonForCurlCode(ex.curl_code), redactor_.Redact(ex.curl_error));
     r.families = fb.Take();
     return r;
   }

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "base/redact.h"
 #include "base/secret.h"
 #include "collectors/collector.h"
 #include "collectors/lib/http_request.h"
@@ -45,6 +46,9 @@ class HttpCollector : public Collector {
  private:
   HttpProbeConfig config_;
   std::optional<std::regex> body_regex_;
+  // libcurl's errors quote what the peer chose (a redirect's host name): the
+  // headers, body and URL password are redacted from them in every form.
+  Redactor redactor_;
 };
 
 }  // namespace botwatch

@@ -128,12 +128,21 @@ std::string StableText(const Condition& c, const FieldTable& fields) {
   return s + ")";
 }
 
-Condition ReadCondition(ConfigMap& m, RuleSet& rs) {
+// Every line is tested against each matcher of each rule, so their number is
+// the per-line cost a config may ask for: bounded per `match`, well above what
+// a hand-written rule uses, far below what aliases could multiply it to.
+constexpr size_t kMaxMatchersPerRule = 256;
+
+Condition ReadConditionCounted(ConfigMap& m, RuleSet& rs, size_t* matchers) {
+  if (++*matchers > kMaxMatchersPerRule) {
+    m.Fail("more than " + std::to_string(kMaxMatchersPerRule) +
+           " matchers in one rule's match (all/any included); split the rule");
+  }
   Condition c;
   if (m.Has("all") || m.Has("any")) {
     std::string key = m.OneOf({"all", "any"});
     c.op = key == "all" ? Condition::Op::kAll : Condition::Op::kAny;
-    for (ConfigMap& child : m.MapList(key)) c.children.push_back(ReadCondition(child, rs));
+    for (ConfigMap& child : m.MapList(key)) c.children.push_back(ReadConditionCounted(child, rs, matchers));
     if (c.children.empty()) m.FailAt(key, "needs at least one condition");
     m.RejectUnknownKeys();
     return c;
@@ -166,6 +175,11 @@ Condition ReadCondition(ConfigMap& m, RuleSet& rs) {
   }
   m.RejectUnknownKeys();
   return c;
+}
+
+Condition ReadCondition(ConfigMap& m, RuleSet& rs) {
+  size_t matchers = 0;
+  return ReadConditionCounted(m, rs, &matchers);
 }
 
 MetricType ReadType(ConfigMap& m) {

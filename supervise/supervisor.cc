@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -15,6 +16,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "base/child_reaper.h"
 #include "base/logging.h"
 #include "base/unix_time.h"
 #include "collectors/collector.h"
@@ -90,10 +92,21 @@ Result<pid_t> Supervisor::Spawn(int* out_fd, int* err_fd) {
   ::fcntl(err.native_source(), F_SETFD, FD_CLOEXEC);
   std::vector<std::string> args(options_.command.begin() + 1, options_.command.end());
   std::error_code ec;
+  const pid_t parent = ::getpid();
+  // Claimed from before the fork until Run() reaps it: the reaper of orphans
+  // (base/child_reaper.h) never takes its exit status.
+  child_reaper::SpawnGuard spawning;
   bp::child child(
       exe, bp::args(args), bp::std_out > out, bp::std_err > err,
       bp::extend::on_exec_setup =
-          [](auto&) {
+          [parent](auto&) {
+            // The bot never outlives botwatch, even after a kill -9 of it (no
+            // chance to forward anything): the kernel sends it SIGTERM when the
+            // thread that started it ends, and botwatch starts it from threads
+            // that live as long as the supervision. If botwatch is already gone
+            // (between fork and here), do not start at all.
+            ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+            if (::getppid() != parent) ::_exit(128 + SIGTERM);
             // botwatch blocks these signals to take them with sigwait, and
             // ignores SIGPIPE; the bot must start with neither.
             sigset_t none;
@@ -107,6 +120,7 @@ Result<pid_t> Supervisor::Spawn(int* out_fd, int* err_fd) {
       ec);
   if (ec) return Status::Error("cannot start " + Join(options_.command) + ": " + ec.message());
   pid_t pid = child.id();
+  spawning.Claim(pid);
   child.detach();  // we reap it ourselves with waitpid
   *out_fd = out.native_source();
   *err_fd = err.native_source();
@@ -215,10 +229,12 @@ void Supervisor::Run(pid_t pid, int out_fd, int err_fd) {
         // While the child is an unreaped zombie the group id cannot be reused.
         ::kill(-pid, SIGKILL);
         if (::waitpid(pid, &status, 0) != pid) status = 1 << 8;
+        child_reaper::Release(pid);
         ReapKilledGroup(pid);
         break;
       }
       if (r < 0 && errno != EINTR) {
+        child_reaper::Release(pid);
         pid_ = 0;
         status = 1 << 8;  // lost (someone else reaped it): report a failure
         break;

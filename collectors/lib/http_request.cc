@@ -11,6 +11,7 @@
 
 #include "base/ascii.h"
 #include "base/config_node.h"
+#include "base/redact.h"
 #include "collectors/collector.h"
 #include "collectors/lib/lazy_libraries.h"
 
@@ -334,15 +335,11 @@ std::string StatusClass(long status) {
 }
 
 std::string RedactSecrets(std::string text, const std::vector<const Secret*>& secrets) {
+  Redactor redactor;
   for (const Secret* s : secrets) {
-    if (s == nullptr || s->empty()) continue;
-    const std::string& v = s->reveal();
-    for (size_t pos = text.find(v); pos != std::string::npos; pos = text.find(v, pos)) {
-      text.replace(pos, v.size(), "<secret>");
-      pos += 8;
-    }
+    if (s != nullptr) redactor.AddHeaderValue(s->reveal());
   }
-  return text;
+  return redactor.Redact(std::move(text));
 }
 
 std::string QuotePeer(const std::string& text, const std::vector<const Secret*>& secrets, size_t max_bytes) {

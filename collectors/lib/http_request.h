@@ -85,8 +85,11 @@ std::string UrlOrigin(const std::string& url);
 // "2xx" etc. for a status code; "none" when no response arrived.
 std::string StatusClass(long status);
 
-// Replaces every occurrence of each secret's value with "<secret>": for text
-// that quotes a peer (error messages) before it reaches a log or the status API.
+// Replaces every occurrence of each secret's value with "<secret>", in each
+// form a peer may echo it back in (escaped, percent-encoded, base64: see
+// base/redact.h; a "Bearer x"/"Basic x" header value also by its credential):
+// for text that quotes a peer (error messages) before it reaches a log or the
+// status API.
 std::string RedactSecrets(std::string text, const std::vector<const Secret*>& secrets);
 
 // How a peer's own text (an API error message, a response body) is kept for a

@@ -11,6 +11,8 @@
 #include <set>
 #include <string>
 
+#include "base/redact.h"
+
 namespace botwatch {
 
 namespace {
@@ -34,14 +36,9 @@ struct Sample {
 using Secrets = std::vector<std::string>;
 
 std::string Redact(std::string text, const Secrets& secrets) {
-  for (const std::string& v : secrets) {
-    if (v.empty()) continue;
-    for (size_t pos = text.find(v); pos != std::string::npos; pos = text.find(v, pos)) {
-      text.replace(pos, v.size(), "<secret>");
-      pos += 8;
-    }
-  }
-  return text;
+  Redactor redactor;
+  for (const std::string& v : secrets) redactor.Add(v);
+  return redactor.Redact(std::move(text));
 }
 
 // A token from the input, quoted for an error message: secrets redacted first,

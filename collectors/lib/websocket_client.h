@@ -15,6 +15,7 @@
 #include <string>
 #include <string_view>
 
+#include "base/base64.h"  // Base64Encode (the handshake and its tests use it)
 #include "collectors/collector.h"
 
 namespace botwatch {
@@ -22,9 +23,6 @@ namespace botwatch {
 // The Sec-WebSocket-Accept value for a Sec-WebSocket-Key:
 // base64(SHA-1(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11")).
 std::string WebSocketAccept(std::string_view key);
-
-// Standard base64 with padding.
-std::string Base64Encode(std::string_view data);
 
 namespace ws_opcode {
 inline constexpr uint8_t kContinuation = 0x0;
