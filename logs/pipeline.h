@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/state_file.h"
 #include "base/status.h"
 #include "logs/current_pipeline.h"
 #include "logs/file_tailer.h"
@@ -119,7 +120,8 @@ class LogPipeline {
   bool one_shot_ = false;
   double one_shot_now_ = 0;
 
-  mutable bool state_write_failed_ = false;  // only the polling thread (or Stop) writes
+  // Only the polling thread (or Stop) writes the state file.
+  mutable StateWriteHealth state_health_{"logs-state.json"};
 
   std::mutex mu_;
   std::condition_variable wake_;
