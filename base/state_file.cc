@@ -187,6 +187,11 @@ Status TruncateStateFile(const std::string& path, uint64_t size) {
   return st;
 }
 
+Status RemoveStateFile(const std::string& path) {
+  if (::unlink(path.c_str()) == 0 || errno == ENOENT) return Status::Ok();
+  return Status::Error(Errno("cannot remove", path));
+}
+
 bool StateWriteHealth::Record(const Status& st) {
   if (st.ok()) {
     if (!error_.empty()) logging::Info("state file written again", {{"file", file_}});

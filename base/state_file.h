@@ -36,6 +36,8 @@ Status WriteStateFileAtomically(const std::string& path, std::string_view data);
 // record stays behind for later appends to follow.
 Status AppendStateFile(const std::string& path, std::string_view data, uint64_t size_before);
 Status TruncateStateFile(const std::string& path, uint64_t size);
+// Ok when the file is gone afterwards (absent already included).
+Status RemoveStateFile(const std::string& path);
 
 class StateWriteHealth {
  public:

@@ -325,6 +325,24 @@ bool Queue::Rewrite() {
   std::string body(kMagic, kMagicBytes);
   for (const Batch& b : batches_) body += Record(b.timestamp_ms, b.samples, b.payload);
   if (batches_.empty()) body.clear();
+  if (disk_failing()) {
+    // A full disk has no room for a second copy, and the old segment holds
+    // only what memory holds too: it is cut and written in place. The offset
+    // goes first (removing needs no space): no offset means "send it all".
+    Status st = RemoveStateFile(path_ + ".offset");
+    if (st.ok()) {
+      (void)TruncateStateFile(path_, 0);  // absent is fine too
+      st = AppendStateFile(path_, body, 0);
+    }
+    if (!segment_health_.Record(st)) {
+      end_ = 0;  // AppendStateFile cut it back to nothing
+      return false;
+    }
+    offset_ = 0;
+    end_ = body.size();
+    offset_health_.Record(Status::Ok());
+    return true;
+  }
   // Offset 0 first: a crash between the two writes then re-sends, never skips.
   if (!offset_health_.Record(WriteStateFileAtomically(path_ + ".offset", "0\n"))) return false;
   if (!segment_health_.Record(WriteStateFileAtomically(path_, body))) return false;
