@@ -330,18 +330,16 @@ bool Queue::Rewrite() {
     // only what memory holds too: it is cut and written in place. The offset
     // goes first (removing needs no space): no offset means "send it all".
     Status st = RemoveStateFile(path_ + ".offset");
-    if (st.ok()) {
-      (void)TruncateStateFile(path_, 0);  // absent is fine too
-      st = AppendStateFile(path_, body, 0);
-    }
+    if (st.ok() && !TruncateStateFile(path_, 0).ok()) st = RemoveStateFile(path_);  // absent, or a link
+    if (st.ok()) st = AppendStateFile(path_, body, 0);
     if (!segment_health_.Record(st)) {
       end_ = 0;  // AppendStateFile cut it back to nothing
       return false;
     }
     offset_ = 0;
     end_ = body.size();
-    offset_health_.Record(Status::Ok());
-    return true;
+    offset_health_.Record(WriteStateFileAtomically(path_ + ".offset", "0\n"));
+    return !disk_failing();
   }
   // Offset 0 first: a crash between the two writes then re-sends, never skips.
   if (!offset_health_.Record(WriteStateFileAtomically(path_ + ".offset", "0\n"))) return false;
