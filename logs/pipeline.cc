@@ -249,6 +249,13 @@ void LogPipeline::Start(const nlohmann::json* previous) {
     s.tailer = std::make_unique<FileTailer>(o, std::move(saved[i]), have_state[i]);
   }
   stop_ = false;
+  {
+    std::vector<std::string> globs;
+    for (const Source& s : sources_) {
+      if (s.tailer) globs.insert(globs.end(), s.config->paths.begin(), s.config->paths.end());
+    }
+    waker_ = std::make_unique<FileWaker>(globs);
+  }
   thread_ = std::thread([this] { Loop(); });
 }
 
@@ -276,17 +283,24 @@ void LogPipeline::Loop() {
   for (const Source& s : sources_) {
     if (s.tailer) poll = std::min(poll, s.config->poll_interval);
   }
+  // A burst of writes is read in one pass at most every kMinPass: a busy log
+  // costs no more than polling at that rate, a quiet one wakes on its first write.
+  constexpr auto kMinPass = std::chrono::milliseconds(5);
   auto next_save = std::chrono::steady_clock::now() + config_->state_interval;
-  std::unique_lock<std::mutex> lock(mu_);
-  while (!stop_) {
-    lock.unlock();
+  while (true) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stop_) return;
+    }
+    const auto pass = std::chrono::steady_clock::now();
     PollAll();
     if (!state_file().empty() && std::chrono::steady_clock::now() >= next_save) {
       WriteState(State());
       next_save = std::chrono::steady_clock::now() + config_->state_interval;
     }
-    lock.lock();
-    wake_.wait_for(lock, poll, [this] { return stop_; });
+    waker_->Wait(std::chrono::duration_cast<std::chrono::milliseconds>(poll));
+    auto since = std::chrono::steady_clock::now() - pass;
+    if (since < kMinPass) std::this_thread::sleep_for(kMinPass - since);
   }
 }
 
@@ -295,7 +309,7 @@ nlohmann::json LogPipeline::Stop() {
     std::lock_guard<std::mutex> lock(mu_);
     stop_ = true;
   }
-  wake_.notify_all();
+  if (waker_) waker_->Interrupt();
   if (thread_.joinable()) thread_.join();
   nlohmann::json state = State();
   if (!state_file().empty()) WriteState(state);

@@ -22,6 +22,7 @@
 #include "base/status.h"
 #include "logs/current_pipeline.h"
 #include "logs/file_tailer.h"
+#include "logs/file_waker.h"
 #include "logs/http_intake.h"
 #include "logs/log_config.h"
 #include "logs/metric_store.h"
@@ -124,7 +125,7 @@ class LogPipeline {
   mutable StateWriteHealth state_health_{"logs-state.json"};
 
   std::mutex mu_;
-  std::condition_variable wake_;
+  std::unique_ptr<FileWaker> waker_;  // inotify on the globs' directories; the poll interval as fallback
   bool stop_ = false;
   std::thread thread_;
 };
