@@ -548,3 +548,44 @@ TEST_CASE("push faults: a full state_dir is loud, keeps the samples in memory an
   CHECK(Holes(stored, static_cast<int64_t>(start * 1000) + 1000, to, 300) == 0);
   CHECK(Duplicates(stored) == 0);
 }
+
+TEST_CASE("push faults: a read-only state_dir is loud and recovers when it is writable again") {
+  TempDir dir;
+  std::string state = dir.path() + "/state";
+  std::filesystem::create_directories(state);
+  RecordingReceiver receiver([](const std::vector<int64_t>&, double) { return Status(204); });
+  std::string config = dir.Write("bw.yaml", "state_dir: " + state + "\nremote_write:\n  - url: " + receiver.Url() +
+                                                "\n    name: r\n    interval: 100ms\n");
+  NamespacedBotwatch bw(config, state, "1m", dir.path() + "/bw.log");
+  REQUIRE(bw.WaitStarted());
+  REQUIRE(Eventually([&] {
+    json s = RemoteAt(bw.Url("/api/v1/status"));
+    return s.is_object() && s["samples_sent"].get<uint64_t>() > 0 && s["buffer"] == "disk";
+  }, 15s, 50ms));
+  const std::string pid = std::to_string(bw.process->pid());
+  auto remount = [&](const char* mode) {
+    CommandResult r = RunCommand({"/usr/bin/nsenter", "-t", pid, "-m", "mount", "-o", std::string("remount,") + mode, state});
+    INFO(r.output);
+    REQUIRE(r.exit_code == 0);
+  };
+  remount("ro");
+  bool failing = Eventually([&] {
+    json s = RemoteAt(bw.Url("/api/v1/status"));
+    return s.is_object() && s["buffer"].get<std::string>().find("Read-only file system") != std::string::npos;
+  }, 10s, 50ms);
+  INFO(bw.process->Log());
+  CHECK(failing);
+  CHECK_THAT(RemoteAt(bw.Url("/api/v1/status"))["buffer"].get<std::string>(), Catch::StartsWith("memory (disk failing:"));
+  CHECK(ScrapeValue(HttpGet(bw.Url("/metrics")).body, "botwatch_state_write_errors_total{file=\"remote_write-r.segment.offset\"}")
+            .value_or(0) + ScrapeValue(HttpGet(bw.Url("/metrics")).body, "botwatch_state_write_errors_total{file=\"remote_write-r.segment\"}").value_or(0) >= 1);
+  // Samples keep arriving meanwhile: botwatch keeps serving and sending from memory.
+  size_t before = receiver.Stored().size();
+  std::this_thread::sleep_for(1s);
+  CHECK(receiver.Stored().size() > before);
+  remount("rw");
+  CHECK(Eventually([&] { return RemoteAt(bw.Url("/api/v1/status"))["buffer"] == "disk"; }, 10s, 50ms));
+  bw.process->Signal(SIGTERM);
+  bw.process->WaitExit(10s);
+  std::string log = bw.process->Log();
+  CHECK_THAT(log, Catch::Contains("cannot write state file") && Catch::Contains("state file written again"));
+}
