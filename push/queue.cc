@@ -1,6 +1,7 @@
 #include "push/queue.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <vector>
 
@@ -257,7 +258,11 @@ void Queue::Push(int64_t timestamp_ms, uint64_t samples, std::string payload) {
   batches_.push_back(Batch{timestamp_ms, samples, std::move(payload)});
   if (path_.empty()) return;
   if (disk_failing()) {
-    // What was kept in memory meanwhile goes to disk with it.
+    // What was kept in memory meanwhile goes to disk with it. A big queue is
+    // retried less often: each attempt writes all of it.
+    auto now = std::chrono::steady_clock::now();
+    if (bytes_ > (1u << 20) && now - last_rewrite_attempt_ < std::chrono::seconds(5)) return;
+    last_rewrite_attempt_ = now;
     Rewrite();
     return;
   }

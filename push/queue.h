@@ -21,6 +21,7 @@
 // batches stay in memory, `disk_error()` says why, and every new batch tries
 // to rewrite the whole segment until it succeeds.
 
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <string>
@@ -85,6 +86,7 @@ class Queue {
   uint64_t offset_ = 0;  // segment bytes before the first unsent batch
   uint64_t end_ = 0;     // segment bytes written
   uint64_t corrupt_ = 0;
+  std::chrono::steady_clock::time_point last_rewrite_attempt_{};
   StateWriteHealth segment_health_;
   StateWriteHealth offset_health_;
 };
