@@ -361,7 +361,7 @@ TEST_CASE("push faults: Retry-After as an HTTP date is honoured") {
   CHECK(times[1] - times[0] >= 2.0);
 }
 
-TEST_CASE("push faults: a 307/308 within the origin is followed; any other redirect is a documented drop") {
+TEST_CASE("push faults: a 307/308 within the origin is followed, any other redirect is a documented drop") {
   TempDir dir;
   RecordingReceiver other([](const std::vector<int64_t>&, double) { return Status(204); });
   RecordingReceiver receiver([&](const std::vector<int64_t>&, double) { return Status(204); });
@@ -410,7 +410,7 @@ TEST_CASE("push faults: a 307/308 within the origin is followed; any other redir
                           Catch::Contains("3xx"));
 }
 
-TEST_CASE("push faults: state_dir is made 0700, files 0600; a group-writable or foreign state_dir is refused") {
+TEST_CASE("push faults: state_dir is made 0700 and files 0600, a group-writable or foreign state_dir is refused") {
   TempDir dir;
   RecordingReceiver receiver([](const std::vector<int64_t>&, double) { return Status(204); });
   std::string config = RemoteConfig(dir, receiver.Url());
