@@ -6,8 +6,14 @@ local t = g.target;
 local inbound = 'direction="inbound"';
 
 {
+  // Panels appended to the end of each dashboard by other mixin files (e.g.
+  // dashboards/host_and_queues.libsonnet), so that they add rows without
+  // editing the lists below.
+  dashboardPanels+:: { 'overview.json': [], 'dependencies.json': [], 'business.json': [], 'botwatch-agent.json': [] },
+
   grafanaDashboards+:: {
     local c = $._config,
+    local more(name) = $.dashboardPanels[name],
 
     'overview.json': g.dashboard(c, 'botwatch-overview', 'Bot overview',
                                  'Health of the bot and its dependencies, traffic, users, response time and errors.', [
@@ -95,7 +101,7 @@ local inbound = 'direction="inbound"';
         custom: { thresholdsStyle: { mode: 'line' } },
         thresholds: g.steps([['green', null], ['red', c.botCpuPercent / 100]]),
       }),
-    ]),
+    ] + more('overview.json')),
 
     'dependencies.json': g.dashboard(c, 'botwatch-dependencies', 'Bot dependencies',
                                      'Probe latency and failures of every collector; Facebook token and rate limits; database; Socket.IO; Gemini.', [
@@ -180,7 +186,7 @@ local inbound = 'direction="inbound"';
         t('sum by (collector) (rate(botwatch_collector_errors_total' + sel('type="gemini", reason="quota_exhausted"') + '[$__rate_interval])) * 60', '{{collector}}'),
       ], 'Gemini probes refused with RESOURCE_EXHAUSTED (HTTP 429); any fires BotGeminiQuotaExhausted.',
          w=12, unit='short', alert='BotGeminiQuotaExhausted'),
-    ]),
+    ] + more('dependencies.json')),
 
     'business.json': g.dashboard(c, 'botwatch-business', 'Bot business',
                                  'Appointments, product inquiries, the conversion funnel, message delivery, template cache and Gemini tokens.', [
@@ -201,10 +207,11 @@ local inbound = 'direction="inbound"';
              w=6, h=6, colorMode='none', unit='short', alert='BotGeminiTokenBudget'),
       g.bargauge('Conversion funnel (SQL business metrics)', [
         t('sort_desc(max by (step) (botwatch_postgres_query_funnel_users' + sel() + '))', '{{step}}', instant=true),
-      ], 'Users reaching each step of the funnel, from the bot\'s own tables: the postgres collector\'s '
-         + 'custom query named funnel, with a users column and a step label '
-         + '(botwatch_postgres_query_funnel_users{step}; see config/botwatch.yaml). '
-         + 'Steps are sorted by users, so the widest comes first.', defaults={ decimals: 0 }),
+      ], 'Needs an optional setup: the postgres collector\'s custom query named funnel, with a users column '
+         + 'and a step label (botwatch_postgres_query_funnel_users{step}), over the bot\'s own tables; '
+         + 'config/demo.yaml has one to copy. Without it the panel shows the instruction instead of data. '
+         + 'Users reaching each step of the funnel; steps are sorted by users, so the widest comes first.',
+         defaults={ decimals: 0, noValue: 'Needs the postgres custom query "funnel" (see config/demo.yaml)' }),
       g.bargauge('From messages to bookings (logs)', [
         t('max(bot_active_users' + sel('window="24h"') + ')', '1. users (24h)', instant=true),
         t('sum(increase(bot_messages_total' + sel(inbound) + '[$__range]))', '2. inbound messages', instant=true),
@@ -302,7 +309,7 @@ local inbound = 'direction="inbound"';
       g.timeseries('Gemini tokens per hour', [t('sum(increase(bot_gemini_tokens_total' + sel() + '[1h]))', 'tokens')],
                    'Gemini tokens used in each hour; the daily budget is %d (BotGeminiTokenBudget).' % c.geminiDailyTokenBudget,
                    w=12, unit='short', alert='BotGeminiTokenBudget'),
-    ]),
+    ] + more('business.json')),
 
     'botwatch-agent.json': g.dashboard(c, 'botwatch-agent', 'botwatch itself',
                                        'The agent\'s own health: collectors, log pipeline, reloads, memory and CPU.', [
@@ -356,6 +363,6 @@ local inbound = 'direction="inbound"';
         t('process_open_fds' + sel(), 'fds {{instance}}'),
         t('process_threads' + sel(), 'threads {{instance}}'),
       ], 'Open file descriptors and threads of botwatch: a steady rise is a leak.', w=8, unit='short'),
-    ]),
+    ] + more('botwatch-agent.json')),
   },
 }
