@@ -10,6 +10,7 @@
 #include "agent/exposition.h"
 #include "web/gzip.h"
 #include "base/logging.h"
+#include "base/state_file.h"
 #include "agent/pipeline_feed.h"
 #include "agent/status_page.h"
 #include "agent/summary_metrics.h"
@@ -144,6 +145,9 @@ Status Agent::Start() {
   Result<std::shared_ptr<const Config>> config = LoadConfigFile(options_.config_file);
   if (!config.ok()) return config.status();
   if (Status st = CheckNames(*config.value()); !st.ok()) return st;
+  if (const std::string& dir = config.value()->logs->state_dir; !dir.empty()) {
+    if (Status st = PrepareStateDir(dir); !st.ok()) return st;
+  }
   start_unix_ = UnixNow();
   feed_ = std::make_unique<FeedHub>(config.value()->feed);
   Result<std::shared_ptr<const WebConfig>> web_config = LoadWebConfig();
@@ -179,6 +183,13 @@ Status Agent::Reload() {
     RecordReload(false);
     logging::Error("config reload failed; keeping the running config", {{"err", st.message()}});
     return st;
+  }
+  if (const std::string& dir = config.value()->logs->state_dir; !dir.empty()) {
+    if (Status st = PrepareStateDir(dir); !st.ok()) {
+      RecordReload(false);
+      logging::Error("config reload failed; keeping the running config", {{"err", st.message()}});
+      return st;
+    }
   }
   Result<std::shared_ptr<const WebConfig>> web_config = LoadWebConfig();
   if (!web_config.ok()) {
@@ -219,6 +230,7 @@ bool Agent::Ready() const { return loaded_ && cache_.AllRan(); }
 Families Agent::CollectFamilies() const {
   Families families = self_registry_->Collect();
   MergeFamilies(families, SelfProcessFamilies(procfs_));
+  MergeFamilies(families, StateWriteErrorFamilies());
   MergeFamilies(families, CollectorFamilies(Snapshots()));
   if (feed_) MergeFamilies(families, feed_->Collect());
   if (web_) MergeFamilies(families, web_->Collect());

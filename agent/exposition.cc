@@ -8,6 +8,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "base/state_file.h"
 #include "collectors/collector.h"
 #include "collectors/lib/text_format.h"
 
@@ -35,6 +36,22 @@ Families CollectorFamilies(const std::vector<std::shared_ptr<const CollectorSnap
     if (s->up || !s->families.empty()) MergeFamilies(out, s->families);
   }
   return out;
+}
+
+Families StateWriteErrorFamilies() {
+  prometheus::MetricFamily f{"botwatch_state_write_errors_total",
+                             "Writes to a file in state_dir that failed (disk full, read-only, a planted link); "
+                             "while they fail, counts and samples are kept in memory only.",
+                             prometheus::MetricType::Counter,
+                             {}};
+  for (const auto& [file, n] : StateWriteErrors()) {
+    prometheus::ClientMetric m;
+    m.label.push_back({"file", file});
+    m.counter.value = static_cast<double>(n);
+    f.metric.push_back(std::move(m));
+  }
+  if (f.metric.empty()) return {};
+  return {std::move(f)};
 }
 
 Families SelfProcessFamilies(const ProcFs& procfs) {

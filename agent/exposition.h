@@ -24,6 +24,10 @@ Families CollectorFamilies(const std::vector<std::shared_ptr<const CollectorSnap
 // Standard process_* metrics of botwatch itself.
 Families SelfProcessFamilies(const ProcFs& procfs);
 
+// botwatch_state_write_errors_total{file}: failed writes to each file in
+// state_dir, one series per file once a write to it failed.
+Families StateWriteErrorFamilies();
+
 // Appends `more` to `into`, merging families that share a name.
 void MergeFamilies(Families& into, Families more);
 

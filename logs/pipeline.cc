@@ -1,16 +1,14 @@
 #include "logs/pipeline.h"
 
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
-#include <sstream>
 
+#include "base/crc32c.h"
 #include "base/logging.h"
+#include "base/state_file.h"
 #include "base/unix_time.h"
 
 namespace botwatch::logs {
@@ -23,6 +21,51 @@ std::unique_ptr<Parser> MakeParser(const LogSourceConfig& c) {
     case Format::kRegex: return std::make_unique<RegexParser>(c.rules->fields, c.regex, c.regex_fields);
   }
   return nullptr;
+}
+
+// The state file is {"checksum":"crc32c:XXXXXXXX","state":STATE}, the checksum
+// over STATE's bytes exactly as written: a file damaged or edited by hand is
+// told apart from one botwatch wrote, without re-serialising anything.
+constexpr std::string_view kChecksumPrefix = "{\"checksum\":\"crc32c:";
+constexpr std::string_view kStateKey = "\",\"state\":";
+
+std::string Hex8(uint32_t v) {
+  char buf[9];
+  std::snprintf(buf, sizeof buf, "%08x", v);
+  return buf;
+}
+
+std::string EncodeStateFile(const std::string& state) {
+  return std::string(kChecksumPrefix) + Hex8(Crc32c(state)) + std::string(kStateKey) + state + "}\n";
+}
+
+enum class StateTrust { kVerified, kLegacy, kDamaged };
+
+// The state inside `text`, and whether botwatch wrote it as it is.
+StateTrust DecodeStateFile(const std::string& text, nlohmann::json* state) {
+  std::string_view t = text;
+  while (!t.empty() && (t.back() == '\n' || t.back() == ' ')) t.remove_suffix(1);
+  const size_t head = kChecksumPrefix.size() + 8 + kStateKey.size();
+  if (t.size() > head + 1 && t.substr(0, kChecksumPrefix.size()) == kChecksumPrefix &&
+      t.substr(kChecksumPrefix.size() + 8, kStateKey.size()) == kStateKey && t.back() == '}') {
+    std::string_view body = t.substr(head, t.size() - head - 1);
+    *state = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+    bool sum_ok = Hex8(Crc32c(body)) == t.substr(kChecksumPrefix.size(), 8);
+    if (state->is_discarded()) {
+      // Damaged inside: the whole document may still parse (an edited checksum).
+      nlohmann::json whole = nlohmann::json::parse(t, nullptr, false);
+      *state = whole.is_object() && whole.contains("state") ? whole["state"] : nlohmann::json();
+    }
+    return sum_ok && state->is_object() ? StateTrust::kVerified : StateTrust::kDamaged;
+  }
+  *state = nlohmann::json::parse(t, nullptr, /*allow_exceptions=*/false);
+  if (state->is_object() && state->contains("checksum") && state->contains("state")) {
+    nlohmann::json inner = (*state)["state"];
+    *state = inner;
+    return StateTrust::kDamaged;  // re-formatted by hand: the bytes the checksum covered are gone
+  }
+  if (state->is_object() && state->value("version", 0) == 1) return StateTrust::kLegacy;
+  return StateTrust::kDamaged;
 }
 
 }  // namespace
@@ -116,25 +159,49 @@ std::string LogPipeline::state_file() const {
 
 void LogPipeline::Start(const nlohmann::json* previous) {
   if (!config_->state_dir.empty()) {
-    std::error_code ec;
-    std::filesystem::create_directories(config_->state_dir, ec);
-  } else if (previous == nullptr && !config_->sources.empty()) {
+    if (Status st = PrepareStateDir(config_->state_dir); !st.ok()) logging::Error("state_dir unusable", {{"err", st.message()}});
+  }
+  if (config_->state_dir.empty() && previous == nullptr && !config_->sources.empty()) {
     logging::Warn("state_dir is not set: log positions and counts live in memory only, so after a restart "
               "lines written while botwatch was down are not counted");
   }
   nlohmann::json state;
+  // Positions not trusted: every file resumes at its current end, so a line is
+  // counted less rather than twice.
+  bool positions_trusted = true;
   if (previous != nullptr) {
     state = *previous;
   } else if (!state_file().empty()) {
-    std::ifstream in(state_file());
-    if (in) {
-      std::stringstream buf;
-      buf << in.rdbuf();
-      state = nlohmann::json::parse(buf.str(), nullptr, /*allow_exceptions=*/false);
-      if (state.is_discarded() || !state.is_object()) {
-        logging::Warn("log state file is unreadable; starting without it", {{"path", state_file()}});
-        state = nlohmann::json();
+    std::string text;
+    bool exists = false;
+    if (Status st = ReadStateFile(state_file(), &text, &exists); !st.ok()) {
+      logging::Warn("log state file cannot be read; counts start from zero and files resume at their end",
+                    {{"err", st.message()}});
+      positions_trusted = false;
+    } else if (exists) {
+      StateTrust trust = DecodeStateFile(text, &state);
+      if (trust == StateTrust::kLegacy) {
+        logging::Info("log state file has no checksum (written by an older botwatch); it gets one on the next save",
+                      {{"path", state_file()}});
+      } else if (trust == StateTrust::kDamaged) {
+        positions_trusted = false;
+        bool counts = state.is_object() && state.contains("store") && state["store"].is_object();
+        logging::Warn(counts ? "log state file is damaged or was edited (checksum does not match): counts are "
+                               "restored, file positions are not; files resume at their end, so lines written "
+                               "meanwhile are not counted rather than counted twice"
+                             : "log state file is damaged or was edited (checksum does not match) and holds no "
+                               "counts: counts start from zero and files resume at their end",
+                      {{"path", state_file()}});
+        if (!counts) state = nlohmann::json();
       }
+      if (state.is_object() && !state.contains("store")) {
+        if (trust != StateTrust::kDamaged) {
+          logging::Warn("log state file holds no counts: counts start from zero and files resume at their end",
+                        {{"path", state_file()}});
+        }
+        positions_trusted = false;
+      }
+      if (!state.is_object()) state = nlohmann::json();
     }
   }
   std::vector<std::vector<FilePosition>> saved(sources_.size());
@@ -155,7 +222,7 @@ void LogPipeline::Start(const nlohmann::json* previous) {
         if (s.intake && state["intake"].contains(s.config->name)) s.intake->Restore(state["intake"][s.config->name]);
       }
     }
-    for (size_t i = 0; i < sources_.size(); ++i) {
+    for (size_t i = 0; i < sources_.size() && positions_trusted; ++i) {
       const std::string& name = sources_[i].config->name;
       if (!state.is_object() || !state.contains("positions") || !state["positions"].contains(name)) continue;
       have_state[i] = true;
@@ -177,11 +244,18 @@ void LogPipeline::Start(const nlohmann::json* previous) {
     if (s.config->type != SourceType::kFile) continue;
     FileTailer::Options o;
     o.globs = s.config->paths;
-    o.start_at_end = s.config->start_at_end;
+    o.start_at_end = s.config->start_at_end || !positions_trusted;
     o.max_line_bytes = s.config->max_line_bytes;
     s.tailer = std::make_unique<FileTailer>(o, std::move(saved[i]), have_state[i]);
   }
   stop_ = false;
+  {
+    std::vector<std::string> globs;
+    for (const Source& s : sources_) {
+      if (s.tailer) globs.insert(globs.end(), s.config->paths.begin(), s.config->paths.end());
+    }
+    waker_ = std::make_unique<FileWaker>(globs);
+  }
   thread_ = std::thread([this] { Loop(); });
 }
 
@@ -209,17 +283,24 @@ void LogPipeline::Loop() {
   for (const Source& s : sources_) {
     if (s.tailer) poll = std::min(poll, s.config->poll_interval);
   }
+  // A burst of writes is read in one pass at most every kMinPass: a busy log
+  // costs no more than polling at that rate, a quiet one wakes on its first write.
+  constexpr auto kMinPass = std::chrono::milliseconds(5);
   auto next_save = std::chrono::steady_clock::now() + config_->state_interval;
-  std::unique_lock<std::mutex> lock(mu_);
-  while (!stop_) {
-    lock.unlock();
+  while (true) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stop_) return;
+    }
+    const auto pass = std::chrono::steady_clock::now();
     PollAll();
     if (!state_file().empty() && std::chrono::steady_clock::now() >= next_save) {
       WriteState(State());
       next_save = std::chrono::steady_clock::now() + config_->state_interval;
     }
-    lock.lock();
-    wake_.wait_for(lock, poll, [this] { return stop_; });
+    waker_->Wait(std::chrono::duration_cast<std::chrono::milliseconds>(poll));
+    auto since = std::chrono::steady_clock::now() - pass;
+    if (since < kMinPass) std::this_thread::sleep_for(kMinPass - since);
   }
 }
 
@@ -228,7 +309,7 @@ nlohmann::json LogPipeline::Stop() {
     std::lock_guard<std::mutex> lock(mu_);
     stop_ = true;
   }
-  wake_.notify_all();
+  if (waker_) waker_->Interrupt();
   if (thread_.joinable()) thread_.join();
   nlohmann::json state = State();
   if (!state_file().empty()) WriteState(state);
@@ -263,45 +344,8 @@ nlohmann::json LogPipeline::State() const {
 }
 
 void LogPipeline::WriteState(const nlohmann::json& state) const {
-  std::string path = state_file();
-  // Logged once per failure streak, not every interval.
-  auto fail = [&](const std::string& what) {
-    if (!state_write_failed_) logging::Error("cannot write log state", {{"path", what}, {"err", std::strerror(errno)}});
-    state_write_failed_ = true;
-  };
-  std::string tmp = path + ".tmp";
   std::string body = state.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    fail(tmp);
-    return;
-  }
-  size_t done = 0;
-  bool ok = true;
-  while (done < body.size()) {
-    ssize_t n = ::write(fd, body.data() + done, body.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      ok = false;
-      break;
-    }
-    done += static_cast<size_t>(n);
-  }
-  ok = ok && ::fsync(fd) == 0;
-  ::close(fd);
-  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
-    fail(path);
-    ::unlink(tmp.c_str());
-    return;
-  }
-  if (state_write_failed_) logging::Info("log state written again", {{"path", path}});
-  state_write_failed_ = false;
-  // The rename itself must survive a crash too.
-  int dir = ::open(config_->state_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir >= 0) {
-    ::fsync(dir);
-    ::close(dir);
-  }
+  state_health_.Record(WriteStateFileAtomically(state_file(), EncodeStateFile(body)));
 }
 
 void LogPipeline::RunOnce() {

@@ -18,9 +18,11 @@
 #include <thread>
 #include <vector>
 
+#include "base/state_file.h"
 #include "base/status.h"
 #include "logs/current_pipeline.h"
 #include "logs/file_tailer.h"
+#include "logs/file_waker.h"
 #include "logs/http_intake.h"
 #include "logs/log_config.h"
 #include "logs/metric_store.h"
@@ -119,10 +121,11 @@ class LogPipeline {
   bool one_shot_ = false;
   double one_shot_now_ = 0;
 
-  mutable bool state_write_failed_ = false;  // only the polling thread (or Stop) writes
+  // Only the polling thread (or Stop) writes the state file.
+  mutable StateWriteHealth state_health_{"logs-state.json"};
 
   std::mutex mu_;
-  std::condition_variable wake_;
+  std::unique_ptr<FileWaker> waker_;  // inotify on the globs' directories; the poll interval as fallback
   bool stop_ = false;
   std::thread thread_;
 };

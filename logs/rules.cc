@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <map>
 
 #include <simdjson.h>
@@ -674,6 +675,22 @@ void RuleEngine::ApplyRule(MetricStore::Update& update, size_t i, const Event& e
   }
 }
 
+namespace {
+
+// Duration and session keys (message ids, user ids, phone numbers) are only
+// ever compared for equality, so the engine keeps, and the state file stores,
+// a hash of them instead: the ids themselves never reach the disk.
+constexpr std::string_view kHashedKey = "h:";
+
+std::string HashedKey(std::string_view key) {
+  if (key.substr(0, kHashedKey.size()) == kHashedKey && key.size() == kHashedKey.size() + 16) return std::string(key);
+  char buf[19];
+  std::snprintf(buf, sizeof buf, "h:%016llx", static_cast<unsigned long long>(Hash64(key)));
+  return buf;
+}
+
+}  // namespace
+
 void RuleEngine::Expire(MetricStore::Update& update, const Rule& r, Pending& p, double now) {
   const Rule::Pairing& pr = *r.pairing;
   double expired = 0;
@@ -706,13 +723,18 @@ void RuleEngine::ApplyDuration(MetricStore::Update& update, size_t i, const Even
     } else if (start) {
       // A repeated start restarts the clock: the newest send is the one a receipt answers.
       uint64_t seq = p.next_seq++;
-      auto [it, fresh] = p.open.try_emplace(std::string(k.text), Pending::Open{event_time, seq});
+      auto [it, fresh] = p.open.try_emplace(HashedKey(k.text), Pending::Open{event_time, seq});
       if (!fresh) it->second = Pending::Open{event_time, seq};
       p.order.emplace_back(seq, it->first);
     } else {
-      auto it = p.open.find(k.text);
+      auto it = p.open.find(HashedKey(k.text));
       if (it == p.open.end()) {
         update.Add(p.unmatched, p.unmatched_series, 1);
+      } else if (it->second.start + pr.timeout <= event_time) {
+        // Its start expired before this end arrived (no other line moved the
+        // clock in between): counted as expired, never observed.
+        update.Add(p.expired, p.expired_series, 1);
+        p.open.erase(it);
       } else {
         update.Observe(resolved_[i].metric, update.Series(resolved_[i].metric, {}),
                        std::max(0.0, event_time - it->second.start));
@@ -778,7 +800,7 @@ bool RuleEngine::ApplySession(MetricStore::Update& update, size_t i, const Event
     // Outcome matchers are tried only on keyed events: another user's line never decides this one's.
     const int outcome = SessionOutcome(c, s, event);
     if (message || outcome >= 0) {
-      s.tracker.Note(k.text, event_time, message, outcome, s.ended);
+      s.tracker.Note(HashedKey(k.text), event_time, message, outcome, s.ended);
       noted = true;
     }
   }
@@ -857,7 +879,7 @@ void RuleEngine::RestorePending(MetricStore::Update& update, const nlohmann::jso
     for (const auto& e : *it) {
       if (!e.is_array() || e.size() != 2 || !e[0].is_string() || !e[1].is_number()) continue;
       uint64_t seq = p.next_seq++;
-      auto [pos, fresh] = p.open.try_emplace(e[0].get<std::string>(), Pending::Open{e[1].get<double>(), seq});
+      auto [pos, fresh] = p.open.try_emplace(HashedKey(e[0].get<std::string>()), Pending::Open{e[1].get<double>(), seq});
       if (!fresh) pos->second = Pending::Open{e[1].get<double>(), seq};
       p.order.emplace_back(seq, pos->first);
     }
@@ -874,7 +896,7 @@ void RuleEngine::RestorePending(MetricStore::Update& update, const nlohmann::jso
           continue;
         }
         int outcome = e[4].is_string() ? OutcomeIndex(c, s, e[4].get<std::string>()) : -1;
-        open.push_back({e[0].get<std::string>(), e[1].get<double>(), e[2].get<double>(),
+        open.push_back({HashedKey(e[0].get<std::string>()), e[1].get<double>(), e[2].get<double>(),
                         static_cast<uint32_t>(std::min<uint64_t>(e[3].get<uint64_t>(), UINT32_MAX)), outcome});
       }
       s.tracker.Restore(open);

@@ -1,6 +1,8 @@
 #include "push/remote_writer.h"
 
-#include <filesystem>
+#include <algorithm>
+#include <ctime>
+#include <optional>
 
 #include "base/logging.h"
 #include "base/unix_time.h"
@@ -39,15 +41,15 @@ RemoteWriter::~RemoteWriter() { Stop(); }
 
 void RemoteWriter::Start() {
   if (!state_dir_.empty()) {
-    std::error_code ec;
-    std::filesystem::create_directories(state_dir_, ec);
+    if (botwatch::Status st = PrepareStateDir(state_dir_); !st.ok()) logging::Error("state_dir unusable", {{"err", st.message()}});
     size_t n = queue_.Load();
     if (n > 0) {
       logging::Info("remote_write: resuming unsent samples from disk",
                     {{"remote", config_.name}, {"batches", std::to_string(n)}});
     }
   }
-  thread_ = std::thread([this] { Run(); });
+  sampler_ = std::thread([this] { SampleLoop(); });
+  sender_ = std::thread([this] { SendLoop(); });
 }
 
 void RemoteWriter::Stop() {
@@ -56,23 +58,63 @@ void RemoteWriter::Stop() {
     stop_ = true;
   }
   cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  if (sampler_.joinable()) sampler_.join();
+  if (sender_.joinable()) sender_.join();
+}
+
+void RemoteWriter::DropExpired(int64_t now_ms) {
+  if (in_flight_) return;  // the sender drops them once the request is settled
+  dropped_ += queue_.DropOlderThan(now_ms - std::chrono::duration_cast<std::chrono::milliseconds>(config_.buffer).count());
 }
 
 void RemoteWriter::TakeSample() {
   uint64_t samples = 0;
   int64_t ts = NowMs();
   std::string payload = EncodeWriteRequest(gather_(), config_.external_labels, ts, &samples);
-  std::lock_guard<std::mutex> lock(mu_);
-  queue_.Push(ts, samples, std::move(payload));
-  dropped_ += queue_.DropOlderThan(ts - std::chrono::duration_cast<std::chrono::milliseconds>(config_.buffer).count());
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    queue_.Push(ts, samples, std::move(payload));
+    DropExpired(ts);
+  }
+  cv_.notify_all();
 }
+
+namespace {
+
+// Retry-After in seconds or as an HTTP date (RFC 9110 10.2.3); nullopt if neither.
+std::optional<Duration> ParseRetryAfter(const std::string& after) {
+  if (after.empty()) return std::nullopt;
+  char* end = nullptr;
+  long seconds = std::strtol(after.c_str(), &end, 10);
+  if (end != after.c_str() && *end == '\0') {
+    if (seconds < 0) return std::nullopt;
+    return std::chrono::seconds(std::min(seconds, 300L));
+  }
+  std::tm tm{};
+  const char* rest = strptime(after.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  if (rest == nullptr || *rest != '\0') return std::nullopt;
+  double wait = static_cast<double>(timegm(&tm)) - UnixNow();
+  return std::chrono::duration_cast<Duration>(std::chrono::duration<double>(std::clamp(wait, 0.0, 300.0)));
+}
+
+// A redirect botwatch follows: 307/308 (they keep the method and body) to the
+// same origin (the credentials may go there). The Location, made absolute; "" otherwise.
+std::string FollowableRedirect(const std::string& url, const ProbeResponse& resp) {
+  if (resp.status != 307 && resp.status != 308) return "";
+  std::string location = resp.Header("location");
+  if (location.empty()) return "";
+  if (location[0] == '/' && (location.size() == 1 || location[1] != '/')) location = UrlOrigin(url) + location;
+  return UrlOrigin(location) == UrlOrigin(url) ? location : "";
+}
+
+}  // namespace
 
 void RemoteWriter::SendOnce() {
   Queue::Front front;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    front = queue_.Oldest(kMaxSamplesPerRequest);
+    front = queue_.Oldest(kMaxSamplesPerRequest, one_by_one_ > 0 ? 1 : SIZE_MAX);
+    in_flight_ = true;
   }
   ProbeRequest req;
   req.method = "POST";
@@ -88,24 +130,41 @@ void RemoteWriter::SendOnce() {
   req.ca_file = config_.ca_file;
   req.cert_file = config_.cert_file;
   req.key_file = config_.key_file;
-  ProbeResponse resp = PerformHttp(req, config_.timeout);
+  const auto deadline = std::chrono::steady_clock::now() + config_.timeout;
+  ProbeResponse resp;
+  for (int hops = 0;; ++hops) {
+    resp = PerformHttp(req, std::chrono::duration_cast<Duration>(deadline - std::chrono::steady_clock::now()));
+    std::string next = resp.ok() ? FollowableRedirect(req.url, resp) : "";
+    if (next.empty() || hops >= 3) break;
+    req.url = next;
+  }
 
   std::vector<const Secret*> secrets;
   for (const Secret& h : config_.redact) secrets.push_back(&h);
   std::lock_guard<std::mutex> lock(mu_);
+  in_flight_ = false;
   bool success = resp.ok() && resp.status >= 200 && resp.status < 300;
   bool retry = !resp.ok() || resp.status >= 500 || resp.status == 429;
+  bool redirect = resp.ok() && resp.status >= 300 && resp.status < 400;
   if (success) {
     queue_.Pop(front.batches);
     sent_ += front.samples;
+    one_by_one_ = one_by_one_ > front.batches ? one_by_one_ - front.batches : 0;
     last_success_ = UnixNow();
     backoff_ = Duration(0);
     retry_at_ = {};
+    DropExpired(NowMs());
     return;
   }
   std::string error = resp.ok() ? "HTTP " + std::to_string(resp.status) + ": " + QuotePeer(resp.body, secrets)
                                 : std::string(ReasonForCurlCode(resp.curl_code)) + ": " +
                                       QuotePeer(resp.curl_error, secrets);
+  if (redirect) {
+    error = "HTTP " + std::to_string(resp.status) + " redirect to " +
+            QuotePeer(UrlOrigin(resp.Header("location")).empty() ? "a path" : UrlOrigin(resp.Header("location")),
+                      secrets) +
+            " not followed (only 307/308 within the same origin are): set url to the receiver's address";
+  }
   error = "POST " + UrlOrigin(config_.url) + ": " + error;
   bool changed = error != last_error_;
   last_error_ = error;
@@ -115,44 +174,56 @@ void RemoteWriter::SendOnce() {
     backoff_ = backoff_ == Duration(0) ? Duration(kMinBackoff) : std::min<Duration>(backoff_ * 2, kMaxBackoff);
     Duration wait = backoff_;
     if (resp.status == 429 || resp.status == 503) {
-      const std::string& after = resp.Header("retry-after");
-      char* end = nullptr;
-      long seconds = after.empty() ? -1 : std::strtol(after.c_str(), &end, 10);
-      if (seconds >= 0 && end != nullptr && *end == '\0') wait = std::chrono::seconds(std::min(seconds, 300L));
+      if (auto after = ParseRetryAfter(resp.Header("retry-after"))) wait = *after;
     }
     retry_at_ = std::chrono::steady_clock::now() + wait;
+  } else if (resp.status == 400 && front.batches > 1) {
+    // One bad batch must not take the rest of a catch-up request with it.
+    one_by_one_ = front.batches;
+    changed = true;
   } else {
     queue_.Pop(front.batches);
     dropped_ += front.samples;
+    one_by_one_ = one_by_one_ > front.batches ? one_by_one_ - front.batches : 0;
   }
+  DropExpired(NowMs());
   if (changed) {
-    logging::Warn(retry ? "remote_write: send failed; will retry" : "remote_write: receiver rejected the batch; dropped",
-                  {{"remote", config_.name}, {"err", error}});
+    const char* what = retry                                          ? "remote_write: send failed; will retry"
+                       : (resp.status == 400 && one_by_one_ == front.batches && front.batches > 1)
+                           ? "remote_write: receiver rejected a request of several batches; resending them one by one"
+                           : "remote_write: receiver rejected the batch; dropped";
+    logging::Warn(what, {{"remote", config_.name}, {"err", error}});
   }
 }
 
-void RemoteWriter::Run() {
+void RemoteWriter::SampleLoop() {
   auto next_sample = std::chrono::steady_clock::now();
-  while (true) {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stop_) {
+    lock.unlock();
+    TakeSample();
+    lock.lock();
+    next_sample += config_.interval;
     auto now = std::chrono::steady_clock::now();
-    if (now >= next_sample) {
-      TakeSample();
-      next_sample += config_.interval;
-      if (next_sample <= now) next_sample = now + config_.interval;
+    if (next_sample <= now) next_sample = now + config_.interval;
+    cv_.wait_until(lock, next_sample, [&] { return stop_ || std::chrono::steady_clock::now() >= next_sample; });
+  }
+}
+
+void RemoteWriter::SendLoop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stop_) {
+    if (queue_.empty()) {
+      cv_.wait(lock, [this] { return stop_ || !queue_.empty(); });
+      continue;
     }
-    bool send = false;
-    {
-      std::unique_lock<std::mutex> lock(mu_);
-      if (stop_) return;
-      send = !queue_.empty() && std::chrono::steady_clock::now() >= retry_at_;
-      if (!send) {
-        auto until = next_sample;
-        if (!queue_.empty() && retry_at_ < until) until = retry_at_;
-        cv_.wait_until(lock, until, [this] { return stop_; });
-        if (stop_) return;
-      }
+    if (std::chrono::steady_clock::now() < retry_at_) {
+      cv_.wait_until(lock, retry_at_, [this] { return stop_; });
+      continue;
     }
-    if (send) SendOnce();
+    lock.unlock();
+    SendOnce();
+    lock.lock();
   }
 }
 
@@ -183,8 +254,12 @@ void RemoteWriter::AppendMetrics(std::vector<prometheus::MetricFamily>& families
       "Samples in requests that failed and are retried (network error, 5xx, 429).", T::Counter,
       static_cast<double>(failed_));
   add("botwatch_remote_write_samples_dropped_total",
-      "Samples given up: rejected with a 4xx other than 429, or older than the buffer.", T::Counter,
-      static_cast<double>(dropped_));
+      "Samples given up: rejected with a 4xx other than 429, answered with a 3xx botwatch does not follow "
+      "(anything but a 307/308 within the same origin), or older than the buffer.",
+      T::Counter, static_cast<double>(dropped_));
+  add("botwatch_remote_write_records_corrupt_total",
+      "Damaged or torn records found in the segment file at start, skipped and never sent.", T::Counter,
+      static_cast<double>(queue_.records_corrupt()));
   add("botwatch_remote_write_pending_bytes", "Encoded samples waiting to be sent (uncompressed bytes).", T::Gauge,
       static_cast<double>(queue_.pending_bytes()));
   add("botwatch_remote_write_last_success_timestamp_seconds",
@@ -196,7 +271,11 @@ nlohmann::json RemoteWriter::Status() const {
   return {{"name", config_.name},
           {"url", UrlOrigin(config_.url)},
           {"interval_seconds", ToSeconds(config_.interval)},
-          {"buffer", state_dir_.empty() ? "memory" : "disk"},
+          {"buffer", state_dir_.empty()        ? std::string("memory")
+                     : queue_.disk_failing() ? "memory (disk failing: " + queue_.disk_error() + ")"
+                                             : std::string("disk")},
+          {"records_corrupt", queue_.records_corrupt()},
+          {"redirects", "307/308 within the same origin are followed; any other 3xx drops the samples"},
           {"samples_sent", sent_},
           {"samples_failed", failed_},
           {"samples_dropped", dropped_},

@@ -1,10 +1,18 @@
 #pragma once
 
-// Pushes every series /metrics shows to one remote_write receiver, on its own
-// thread: every `interval` it takes a snapshot (through `gather`, the same
-// source /metrics serialises), encodes it into the queue, and sends the queue
-// oldest first. Network errors, 5xx and 429 are retried with exponential
-// backoff (Retry-After honoured), keeping the batch; another 4xx drops it.
+// Pushes every series /metrics shows to one remote_write receiver. Sampling
+// and sending are apart, each on its own thread: every `interval` the sampler
+// takes a snapshot (through `gather`, the same source /metrics serialises) and
+// appends it to the queue whatever the sender is doing; the sender drains the
+// queue oldest first, so a slow or hung receiver delays samples but never
+// leaves a hole in them.
+//
+// Network errors, 5xx and 429 are retried with exponential backoff
+// (Retry-After honoured, in seconds or as an HTTP date), keeping the batches.
+// A 400 for a request of several batches is retried one batch at a time, so
+// only the batch the receiver rejects is dropped. A 307/308 to the same origin
+// is followed (the body and headers go with it); any other 3xx, and any other
+// 4xx, drops the request's batches.
 
 #include <prometheus/metric_family.h>
 
@@ -41,10 +49,13 @@ class RemoteWriter {
   nlohmann::json Status() const;
 
  private:
-  void Run();
+  void SampleLoop();
+  void SendLoop();
   void TakeSample();
-  // Sends the oldest batches once; false if the receiver asked to retry.
+  // Sends the oldest batches once and settles them (sent, kept, or dropped).
   void SendOnce();
+  // Drops what is older than `buffer` (never the batches of a request in flight).
+  void DropExpired(int64_t now_ms);
 
   RemoteWriteConfig config_;
   std::string state_dir_;
@@ -54,12 +65,14 @@ class RemoteWriter {
   bool stop_ = false;
   Queue queue_;
   uint64_t sent_ = 0, failed_ = 0, dropped_ = 0;
+  bool in_flight_ = false;
+  size_t one_by_one_ = 0;  // batches still to send alone after a 400
   double last_success_ = 0;
   std::string last_error_;
   double last_error_time_ = 0;
   Duration backoff_{0};
   std::chrono::steady_clock::time_point retry_at_{};
-  std::thread thread_;
+  std::thread sampler_, sender_;
 };
 
 // Families of every writer, merged (one family per metric name).

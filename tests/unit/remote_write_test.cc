@@ -3,11 +3,18 @@
 
 #include <catch2/catch.hpp>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cstring>
+#include <filesystem>
+#include <functional>
 #include <fstream>
 #include <map>
 
 #include "agent/config.h"
+#include "base/crc32c.h"
+#include "base/state_file.h"
 #include "collectors/lib/text_format.h"
 #include "push/queue.h"
 #include "push/write_request.h"
@@ -114,41 +121,238 @@ TEST_CASE("remote_write queue: oldest first, bounded requests, retention by age"
   CHECK(q.pending_samples() == 2);
 }
 
+namespace {
+
+constexpr int64_t kT0 = 1765000000000;  // a real time (ms): the segment refuses implausible ones
+
+// One real WriteRequest of `samples` gauge samples (series name_0..name_{n-1}).
+std::string Payload(const std::string& name, int samples = 1) {
+  prometheus::MetricFamily g{name, "help", prometheus::MetricType::Gauge, {}};
+  for (int i = 0; i < samples; ++i) {
+    prometheus::ClientMetric m;
+    m.label = {{"i", std::to_string(i)}};
+    m.gauge.value = i;
+    g.metric.push_back(m);
+  }
+  uint64_t n = 0;
+  std::string p = EncodeWriteRequest({g}, {}, kT0, &n);
+  REQUIRE(n == static_cast<uint64_t>(samples));
+  return p;
+}
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+void WriteAll(const std::string& path, const std::string& data) {
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << data;
+}
+
+}  // namespace
+
 TEST_CASE("remote_write queue: unsent batches survive a restart, sent ones do not come back") {
   testing::TempDir dir;
   std::string path = dir.path() + "/q.segment";
   {
     Queue q(path);
     CHECK(q.Load() == 0);
-    q.Push(1000, 1, "one");
-    q.Push(2000, 1, "two");
-    q.Push(3000, 1, "three");
+    q.Push(kT0 + 1000, 1, Payload("one"));
+    q.Push(kT0 + 2000, 1, Payload("two"));
+    q.Push(kT0 + 3000, 1, Payload("three"));
     q.Pop(1);  // "one" acknowledged
   }  // no flush or close step: a kill -9 here leaves the same files
   {
     Queue q(path);
     REQUIRE(q.Load() == 2);
-    CHECK(q.Oldest(100).payload == "twothree");
-    CHECK(q.oldest_timestamp_ms() == 2000);
+    CHECK(q.Oldest(100).payload == Payload("two") + Payload("three"));
+    CHECK(q.oldest_timestamp_ms() == kT0 + 2000);
     q.Pop(2);
-    q.Push(4000, 1, "four");
+    q.Push(kT0 + 4000, 1, Payload("four"));
   }
   {
     Queue q(path);
     REQUIRE(q.Load() == 1);
-    CHECK(q.Oldest(100).payload == "four");
+    CHECK(q.Oldest(100).payload == Payload("four"));
+    CHECK(q.records_corrupt() == 0);
   }
-  // A torn last record (crash mid-append) is dropped; the rest stays.
+  // A torn last record (crash mid-append) is dropped and cut off; the rest stays.
   {
     std::ofstream out(path, std::ios::binary | std::ios::app);
     out << std::string("\x40\x00\x00\x00\x01", 5);
   }
   Queue q(path);
   REQUIRE(q.Load() == 1);
-  q.Push(5000, 1, "five");
+  CHECK(q.records_corrupt() == 1);
+  q.Push(kT0 + 5000, 1, Payload("five"));
   Queue again(path);
   REQUIRE(again.Load() == 2);
-  CHECK(again.Oldest(100).payload == "fourfive");
+  CHECK(again.records_corrupt() == 0);  // cut before the append: five follows four directly
+  CHECK(again.Oldest(100).payload == Payload("four") + Payload("five"));
+}
+
+// Every reproduction of issue 30's damaged segment, on a real file: 13
+// batches of 7 samples, one damaged, then read back as a restart does.
+TEST_CASE("remote_write queue: a damaged record is skipped, never sent, never counted") {
+  testing::TempDir dir;
+  std::string path = dir.path() + "/q.segment";
+  std::vector<size_t> starts;  // where each record begins
+  {
+    Queue q(path);
+    q.Load();
+    for (int i = 0; i < 13; ++i) {
+      starts.push_back(q.segment_bytes() == 0 ? 8 : q.segment_bytes());
+      q.Push(kT0 + i * 1000, 7, Payload("b" + std::to_string(i), 7));
+    }
+  }
+  const std::string good = ReadAll(path);
+  auto damaged = [&](const std::function<void(std::string&)>& damage) {
+    std::string d = good;
+    damage(d);
+    WriteAll(path, d);
+    ::unlink((path + ".offset").c_str());
+    auto q = std::make_unique<Queue>(path);
+    q->Load();
+    return q;
+  };
+  auto decodable_and_counted = [](Queue& q) {
+    Queue::Front f = q.Oldest(UINT64_MAX);
+    CHECK(CountSamples(f.payload) == static_cast<int64_t>(f.samples));
+    CHECK(f.samples == q.pending_samples());
+    return f.samples;
+  };
+  SECTION("a flipped payload byte") {
+    auto q = damaged([&](std::string& d) { d[starts[5] + 24 + 10] ^= 0x20; });
+    CHECK(q->size() == 12);
+    CHECK(q->records_corrupt() == 1);
+    CHECK(decodable_and_counted(*q) == 12 * 7);
+  }
+  SECTION("a flipped length byte") {
+    auto q = damaged([&](std::string& d) { d[starts[2]] ^= 0x40; });
+    CHECK(q->size() == 12);  // not 3: the records after it are found again
+    CHECK(q->records_corrupt() == 1);
+    CHECK(decodable_and_counted(*q) == 12 * 7);
+  }
+  SECTION("a changed label byte (a wrong series)") {
+    auto q = damaged([&](std::string& d) {
+      size_t at = d.find("b7", starts[7]);
+      d[at + 1] = '8';
+    });
+    CHECK(q->size() == 12);
+    CHECK(q->Oldest(UINT64_MAX).payload.find("b7") == std::string::npos);
+  }
+  SECTION("a well-formed record of garbage, even with a right checksum") {
+    auto q = damaged([&](std::string& d) {
+      std::string garbage(64, '\xff');
+      std::string r;
+      for (uint64_t v : {uint64_t{64}}) for (int i = 0; i < 4; ++i) r += static_cast<char>((v >> (8 * i)) & 0xff);
+      std::string rest;
+      for (int i = 0; i < 8; ++i) rest += static_cast<char>(0xff);  // samples: 2^64-1
+      uint64_t ts = kT0 + 20000;
+      for (int i = 0; i < 8; ++i) rest += static_cast<char>((ts >> (8 * i)) & 0xff);
+      rest += garbage;
+      uint32_t crc = Crc32c(rest);
+      for (int i = 0; i < 4; ++i) r += static_cast<char>((crc >> (8 * i)) & 0xff);
+      d += r + rest;
+    });
+    CHECK(q->size() == 13);
+    CHECK(q->records_corrupt() == 1);
+    CHECK(decodable_and_counted(*q) == 13 * 7);
+  }
+  SECTION("a torn record in the middle (disk full mid-append, then more appended)") {
+    auto q = damaged([&](std::string& d) { d.erase(starts[4] + 30, starts[5] - starts[4] - 30); });
+    CHECK(q->size() == 12);
+    CHECK(q->records_corrupt() == 1);
+    CHECK(decodable_and_counted(*q) == 12 * 7);
+  }
+  // Whatever was damaged, the file was rewritten clean: a second load finds nothing wrong.
+  Queue again(path);
+  again.Load();
+  CHECK(again.records_corrupt() == 0);
+}
+
+TEST_CASE("remote_write queue: an offset that is not a record boundary is not trusted") {
+  testing::TempDir dir;
+  std::string path = dir.path() + "/q.segment";
+  std::vector<size_t> starts;
+  {
+    Queue q(path);
+    q.Load();
+    for (int i = 0; i < 5; ++i) {
+      starts.push_back(q.segment_bytes() == 0 ? 8 : q.segment_bytes());
+      q.Push(kT0 + i * 1000, 3, Payload("b" + std::to_string(i), 3));
+    }
+  }
+  const std::string good = ReadAll(path);
+  auto with_offset = [&](const std::string& offset) {
+    WriteAll(path, good);
+    WriteAll(path + ".offset", offset);
+    Queue q(path);
+    q.Load();
+    return q.size();
+  };
+  CHECK(with_offset(std::to_string(starts[2]) + "\n") == 3);      // a boundary: trusted
+  CHECK(with_offset(std::to_string(starts[2] + 5) + "\n") == 3);  // inside record 2: from record 2
+  CHECK(with_offset("-20\n") == 5);                               // not a number: everything again
+  CHECK(with_offset(std::to_string(good.size() + 100) + "\n") == 5);  // past the end: everything again
+  CHECK(with_offset(std::to_string(good.size()) + "\n") == 0);    // the end: all sent
+}
+
+TEST_CASE("remote_write queue: dropped batches are compacted away, so the file stays near the buffer") {
+  testing::TempDir dir;
+  std::string path = dir.path() + "/q.segment";
+  Queue q(path);
+  q.Load();
+  const std::string p = Payload("x", 200);
+  uint64_t max_size = 0;
+  for (int i = 0; i < 400; ++i) {
+    q.Push(kT0 + i * 1000, 200, p);
+    q.DropOlderThan(kT0 + (i - 20) * 1000);  // a 20-interval buffer, nothing ever sent
+    max_size = std::max<uint64_t>(max_size, std::filesystem::file_size(path));
+  }
+  const uint64_t buffer_bytes = 21 * (p.size() + 24);
+  INFO("segment peaked at " << max_size << " bytes for a buffer of " << buffer_bytes);
+  CHECK(max_size <= 2 * buffer_bytes + 64 * 1024 + 8);
+  Queue back(path);
+  CHECK(back.Load() == q.size());
+}
+
+TEST_CASE("remote_write queue: files are 0600, links are not followed, a failing disk keeps batches in memory") {
+  testing::TempDir dir;
+  std::string path = dir.path() + "/q.segment";
+  std::string victim = dir.Write("victim", "precious\n");
+  ::symlink(victim.c_str(), path.c_str());
+  ::symlink(victim.c_str(), (path + ".offset").c_str());
+  {
+    Queue q(path);
+    q.Load();
+    q.Push(kT0, 1, Payload("a"));
+    CHECK(ReadAll(victim) == "precious\n");
+    CHECK(q.disk_failing());
+    CHECK_THAT(q.disk_error(), Catch::Contains("symbolic link"));
+    CHECK(q.size() == 1);  // kept in memory
+    // The next batch rewrites the segment: a rename replaces the links
+    // themselves (inside the directory), never what they point to.
+    q.Push(kT0 + 1000, 1, Payload("b"));
+    CHECK_FALSE(q.disk_failing());
+    q.Pop(1);
+    // A segment removed under botwatch is rewritten whole, not appended to at a wrong offset.
+    ::unlink(path.c_str());
+    q.Push(kT0 + 2000, 1, Payload("c"));
+    CHECK(q.disk_failing());
+    q.Push(kT0 + 3000, 1, Payload("d"));
+    CHECK_FALSE(q.disk_failing());
+  }
+  CHECK(ReadAll(victim) == "precious\n");
+  struct stat st {};
+  REQUIRE(::stat(path.c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+  REQUIRE(::stat((path + ".offset").c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+  Queue back(path);
+  REQUIRE(back.Load() == 3);
+  CHECK(back.records_corrupt() == 0);
+  CHECK(back.Oldest(100).payload == Payload("b") + Payload("c") + Payload("d"));
+  CHECK(StateWriteErrors()["q.segment"] >= 1);
 }
 
 namespace {
