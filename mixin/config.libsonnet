@@ -36,5 +36,10 @@
     databaseCacheHitPercent: 95,  // shared-buffer hits of block reads, per database
     socketioHeartbeatEvents: 'metrics:update',  // regex of listen events the server promises regularly (every 30 s)
     socketioEventSilenceSeconds: 120,  // no such event for this long: the admin live view stopped
+    // The dead-man (BotwatchSilent): an instance that sent series in the last hour
+    // and none for deadManSilenceSeconds, for deadManFor. The silence must exceed the
+    // push interval (remote_write `interval`, 15s by default) and the scrape interval.
+    deadManSilenceSeconds: 120,
+    deadManFor: '3m',
   },
 }
