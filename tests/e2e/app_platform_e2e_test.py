@@ -10,7 +10,7 @@ rules and notifies a real Alertmanager (the shipped config) with a webhook.
 What the test changes, and nothing else: the env vars app.yaml declares (from
 the test: the receiver's URL, DATABASE_URL of a throwaway PostgreSQL, the keys),
 the bot's port (3000 in App Platform, a free one here), every 15s/1m interval to
-1s, the Graph and Gemini base URLs (loopback stand-ins), the paths under /tmp
+1s (and the 3s timeouts to 900ms), the Graph and Gemini base URLs (loopback stand-ins), the paths under /tmp
 (this run's own directory), and, through the mixin's _config, the dead-man's
 silence and `for` (rendered with jsonnet, as an operator overrides _config).
 
@@ -142,6 +142,7 @@ class AppPlatformE2E:
         text = rewrite(text, "127.0.0.1:3000", f"127.0.0.1:{self.bot_port}", count=4)  # 3 collectors, 1 comment
         text = rewrite(text, "interval: 15s", "interval: 1s", count=5)
         text = rewrite(text, "interval: 1m", "interval: 1s")
+        text = rewrite(text, "timeout: 3s", "timeout: 900ms", count=2)
         text = rewrite(text, "    type: facebook\n", f"    type: facebook\n    base_url: '{self.graph.url}'\n"
                                                    "    interval: 1s\n")
         text = rewrite(text, "    type: gemini\n", f"    type: gemini\n    base_url: '{self.gemini.url}'\n")
@@ -190,7 +191,7 @@ class AppPlatformE2E:
 
     def _alive(self):
         if not self.bw.alive():
-            raise Failure("botwatch exited:\n" + self.bw.output()[-3000:])
+            raise Failure("botwatch exited")
         return False
 
     def q(self, expr):
@@ -209,8 +210,7 @@ class AppPlatformE2E:
             eventually(all_up, min(40, self.remaining()), step=0.3, what="every collector up in the pushed series")
         except Failure:
             got = {x["metric"]["collector"]: x["value"][1] for x in self.q(f"botwatch_collector_up{{{sel}}}")}
-            raise Failure(f"collectors pushed: {got}, want all of {sorted(collectors)} up\n"
-                          + self.bw.output()[-2000:])
+            raise Failure(f"collectors pushed: {got}, want all of {sorted(collectors)} up")
         check(not self.q('count({__name__=~"botwatch_.+", job!="botwatch"})'),
               "every pushed series carries job=\"botwatch\"")
         lag = self.q(f'nodejs_eventloop_lag_seconds{{{sel}, collector="bot-metrics"}}')
@@ -218,6 +218,17 @@ class AppPlatformE2E:
         check(lag and turns, "the bot's prom-client series are carried and pushed")
         log(f"pushed: all {len(collectors)} collectors up with job=\"botwatch\"; the bot's prom-client "
             f"series ride along (demo_bot_turns_total inbound = {turns[0]['value'][1]})")
+
+    def gemini_quota(self):
+        """A quota refusal, for the panel that counts them: the Gemini stand-in
+        answers 429 RESOURCE_EXHAUSTED until one is pushed, then recovers."""
+        self.gemini.set_exhausted(True)
+        try:
+            eventually(lambda: self.q(f'botwatch_collector_errors_total{{job="botwatch", instance="{self.instance}", '
+                                      'reason="quota_exhausted"}'), min(20, self.remaining()), step=0.3,
+                       what="a pushed quota_exhausted error")
+        finally:
+            self.gemini.set_exhausted(False)
 
     # ---------------------------------------------------------------- 2
     def dashboards(self):
@@ -330,12 +341,15 @@ def main():
     try:
         t.setup()
         t.pushed()
+        t.gemini_quota()
         t.dashboards()
         t.frozen_bot()
         t.dead_man()
     except Failure as e:
         print(f"FAIL: {e}", file=sys.stderr)
-        print("botwatch log (tail):\n" + t.bw.output()[-2500:] if hasattr(t, "bw") else "", file=sys.stderr)
+        if hasattr(t, "bw"):  # botwatch's own lines, not the bot's passed-through output
+            own = [line for line in t.bw.output().splitlines() if line.startswith(("ts=", "botwatch-entrypoint"))]
+            print("botwatch log (tail):\n" + "\n".join(own[-30:]), file=sys.stderr)
         return 1
     finally:
         t.teardown()
