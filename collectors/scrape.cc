@@ -116,12 +116,13 @@ ProbeResult ScrapeCollector::Evaluate(const ProbeResponse& ex) const {
   }
   std::vector<prometheus::MetricFamily> families = std::move(carried.value());
   RenameTargetLabels(families);
-  // Counted as max_series counts them: one per sample line (a bucket, _sum, _count).
+  // Counted as max_series counts them: one per sample line (each bucket, _sum,
+  // _count). The parser keeps a histogram's +Inf bucket as its count.
   size_t series = 0;
   for (const auto& f : families) {
     for (const auto& m : f.metric) {
       if (f.type == prometheus::MetricType::Histogram) {
-        series += m.histogram.bucket.size() + 2;
+        series += m.histogram.bucket.size() + 3;
       } else if (f.type == prometheus::MetricType::Summary) {
         series += m.summary.quantile.size() + 2;
       } else {

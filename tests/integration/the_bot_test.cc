@@ -47,9 +47,11 @@ TEST_CASE("the bot: with config/botwatch.yaml's order, the summary and status ta
       "while not os.path.exists('" + crash + "'): time.sleep(0.02)\n"
       "sys.exit(7)\"";
   SupervisedRun run(dir.path(), std::string(BOTWATCH_SOURCE_DIR) + "/config/botwatch.yaml", script,
-                    {"--supervise.restart=on-failure", "--supervise.restart-backoff=60s"},
+                    {"--supervise.restart=on-failure", "--supervise.restart-backoff=30s"},
                     {"/usr/bin/unshare", "--pid", "--fork", "--kill-child", "--mount-proc"});
-  REQUIRE(run.WaitStdout("ready", 20s));
+  bool ready = run.WaitStdout("ready", 30s);
+  INFO(run.Stderr());
+  REQUIRE(ready);
   REQUIRE(Eventually([&] { return run.Port() > 0; }, 10s));
   const std::string base = run.Url("");
 
