@@ -15,8 +15,8 @@ constexpr const char* kInvalidOutput = "invalid_output";
 constexpr const char* kOutputTooLarge = "output_too_large";
 constexpr const char* kTooManySeries = "too_many_series";
 
-// Prometheus' order of preference when it scrapes: the classic text first, so
-// a target that negotiates sends what /metrics serves without conversion.
+// The classic text first (Prometheus itself prefers OpenMetrics): a target that
+// negotiates then sends what botwatch's /metrics serves, with nothing to convert.
 constexpr const char* kAccept =
     "Accept: text/plain;version=0.0.4;q=1,application/openmetrics-text;version=1.0.0;q=0.5,*/*;q=0.1";
 
