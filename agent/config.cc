@@ -129,6 +129,8 @@ Result<std::shared_ptr<const Config>> LoadConfigText(const std::string& text, Co
   auto src = std::make_shared<const ConfigSource>(std::move(source));
   try {
     YAML::Node root = ParseYaml(text, *src);
+    CollectorConfigContext context{root, src.get()};
+    ScopedCollectorConfigContext scope(context);
     ConfigMap top(root, src, "");
     auto config = std::make_shared<Config>();
     config->file = src->file;

@@ -1,6 +1,8 @@
 #pragma once
 
-// Errors cross module boundaries as values, never as exceptions.
+// Errors cross module boundaries as values. The one exception is config
+// reading: a factory throws ConfigError from deep inside a YAML walk, and the
+// config loader turns it into a Status before it leaves agent/config.
 // `Status` carries one human-readable line; `Result<T>` is a value or a Status.
 
 #include <optional>

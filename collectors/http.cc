@@ -72,6 +72,14 @@ ProbeResult HttpCollector::Evaluate(const ProbeResponse& ex) const {
   fb.Gauge("botwatch_http_phase_seconds", "",
            std::max(0.0, ex.first_byte_seconds - std::max(ex.connect_seconds, ex.tls_seconds)), {{"phase", "processing"}});
   fb.Gauge("botwatch_http_phase_seconds", "", std::max(0.0, ex.total_seconds - ex.first_byte_seconds), {{"phase", "transfer"}});
+  if (ex.tls_earliest_expiry > 0) {
+    fb.Gauge("botwatch_http_tls_cert_expiry_timestamp_seconds",
+             "Earliest notAfter of the certificates the server presented (Unix seconds).", ex.tls_earliest_expiry);
+  }
+  if (!ex.tls_version.empty()) {
+    fb.Gauge("botwatch_http_tls_version_info", "TLS version of the connection; the value is always 1.", 1,
+             {{"version", ex.tls_version}});
+  }
   fb.Gauge("botwatch_http_response_body_bytes", "Bytes of the response body read (up to max_body_bytes).",
            static_cast<double>(ex.body.size()));
 
@@ -101,6 +109,7 @@ ProbeResult HttpCollector::Collect(const ProbeContext& ctx) {
   req.tls_verify = config_.tls_verify;
   req.ca_file = config_.ca_file;
   req.max_redirects = config_.follow_redirects ? 10 : 0;
+  req.tls_details = true;
   return Evaluate(PerformHttp(req, ctx.Remaining()));
 }
 

@@ -478,82 +478,94 @@ constexpr const char* kDatabasesSql =
 }  // namespace
 
 void PostgresCollector::CollectBuiltins(const ProbeContext& ctx, FamilyBuilder& fb) {
-  // Each section is optional: a permission problem on one view must not hide
-  // the others. A lost connection ends the probe (the caller checks conn_).
-  auto warn = [&](const char* section, const QueryOutcome& q) {
-    logging::Debug("postgres builtin query failed",
-               {{"collector", config_.collector_name}, {"section", section}, {"reason", q.reason}, {"err", q.message}});
-  };
+  if (!CollectSettings(ctx, fb) || !CollectActivity(ctx, fb) || !CollectDatabases(ctx, fb)) return;
+  if (config_.top_statements > 0) CollectTopStatements(ctx, fb);
+}
+
+void PostgresCollector::LogSectionFailure(const char* section, const QueryOutcome& q) const {
+  logging::Debug("postgres builtin query failed",
+                 {{"collector", config_.collector_name}, {"section", section}, {"reason", q.reason}, {"err", q.message}});
+}
+
+bool PostgresCollector::CollectSettings(const ProbeContext& ctx, FamilyBuilder& fb) {
   QueryOutcome scalars = Run(kScalarsSql, ctx);
-  if (scalars.connection_lost) return;
-  if (scalars.ok) {
-    if (auto v = Cell(scalars.rows, 0, 0)) {
-      fb.Gauge("botwatch_postgres_max_connections", "The server's max_connections setting.", *v);
-    }
-    if (auto v = Cell(scalars.rows, 0, 1)) {
-      fb.Gauge("botwatch_postgres_longest_query_seconds",
-               "Age of the longest-running active query of another session (0: none).", *v);
-    }
-    if (auto v = Cell(scalars.rows, 0, 2)) {
-      fb.Gauge("botwatch_postgres_oldest_idle_in_transaction_seconds",
-               "How long the oldest idle-in-transaction session has been idle (0: none).", *v);
-    }
-  } else {
-    warn("settings", scalars);
+  if (scalars.connection_lost) return false;
+  if (!scalars.ok) {
+    LogSectionFailure("settings", scalars);
+    return true;
   }
+  if (auto v = Cell(scalars.rows, 0, 0)) {
+    fb.Gauge("botwatch_postgres_max_connections", "The server's max_connections setting.", *v);
+  }
+  if (auto v = Cell(scalars.rows, 0, 1)) {
+    fb.Gauge("botwatch_postgres_longest_query_seconds",
+             "Age of the longest-running active query of another session (0: none).", *v);
+  }
+  if (auto v = Cell(scalars.rows, 0, 2)) {
+    fb.Gauge("botwatch_postgres_oldest_idle_in_transaction_seconds",
+             "How long the oldest idle-in-transaction session has been idle (0: none).", *v);
+  }
+  return true;
+}
 
+bool PostgresCollector::CollectActivity(const ProbeContext& ctx, FamilyBuilder& fb) {
   QueryOutcome states = Run(kStatesSql, ctx);
-  if (states.connection_lost) return;
-  if (states.ok) {
-    std::map<std::string, double> by_state;
-    for (const char* s : kStates) by_state[s] = 0;
-    for (size_t r = 0; r < states.rows.rows.size(); ++r) {
-      const auto& name = states.rows.rows[r][0];
-      auto n = Cell(states.rows, r, 1);
-      if (name && n) by_state[StateLabel(*name)] += *n;
-    }
-    for (const auto& [state, n] : by_state) {
-      fb.Gauge("botwatch_postgres_connections", "Client connections by state (pg_stat_activity).", n,
-               {{"state", state}});
-    }
-  } else {
-    warn("activity", states);
+  if (states.connection_lost) return false;
+  if (!states.ok) {
+    LogSectionFailure("activity", states);
+    return true;
   }
+  std::map<std::string, double> by_state;
+  for (const char* s : kStates) by_state[s] = 0;
+  for (size_t r = 0; r < states.rows.rows.size(); ++r) {
+    const auto& name = states.rows.rows[r][0];
+    auto n = Cell(states.rows, r, 1);
+    if (name && n) by_state[StateLabel(*name)] += *n;
+  }
+  for (const auto& [state, n] : by_state) {
+    fb.Gauge("botwatch_postgres_connections", "Client connections by state (pg_stat_activity).", n,
+             {{"state", state}});
+  }
+  return true;
+}
 
+bool PostgresCollector::CollectDatabases(const ProbeContext& ctx, FamilyBuilder& fb) {
   QueryOutcome dbs = Run(kDatabasesSql, ctx);
-  if (dbs.connection_lost) return;
-  if (dbs.ok) {
-    for (size_t r = 0; r < dbs.rows.rows.size(); ++r) {
-      if (!dbs.rows.rows[r][0]) continue;
-      FamilyBuilder::Labels l = {{"datname", *dbs.rows.rows[r][0]}};
-      if (auto v = Cell(dbs.rows, r, 1)) {
-        fb.Counter("botwatch_postgres_transactions_committed_total", "Transactions committed, per database.", *v, l);
-      }
-      if (auto v = Cell(dbs.rows, r, 2)) {
-        fb.Counter("botwatch_postgres_transactions_rolled_back_total", "Transactions rolled back, per database.", *v,
-                   l);
-      }
-      if (auto v = Cell(dbs.rows, r, 3)) {
-        fb.Counter("botwatch_postgres_deadlocks_total", "Deadlocks detected, per database.", *v, l);
-      }
-      auto hit = Cell(dbs.rows, r, 4), read = Cell(dbs.rows, r, 5);
-      if (hit && read && *hit + *read > 0) {
-        fb.Gauge("botwatch_postgres_buffer_cache_hit_ratio",
-                 "Share of block reads served from shared buffers since the stats reset, per database.",
-                 *hit / (*hit + *read), l);
-      }
-      if (auto v = Cell(dbs.rows, r, 6)) {
-        fb.Gauge("botwatch_postgres_database_size_bytes", "Disk space used by the database.", *v, l);
-      }
-    }
-  } else {
-    warn("databases", dbs);
+  if (dbs.connection_lost) return false;
+  if (!dbs.ok) {
+    LogSectionFailure("databases", dbs);
+    return true;
   }
+  for (size_t r = 0; r < dbs.rows.rows.size(); ++r) {
+    if (!dbs.rows.rows[r][0]) continue;
+    FamilyBuilder::Labels l = {{"datname", *dbs.rows.rows[r][0]}};
+    if (auto v = Cell(dbs.rows, r, 1)) {
+      fb.Counter("botwatch_postgres_transactions_committed_total", "Transactions committed, per database.", *v, l);
+    }
+    if (auto v = Cell(dbs.rows, r, 2)) {
+      fb.Counter("botwatch_postgres_transactions_rolled_back_total", "Transactions rolled back, per database.", *v,
+                 l);
+    }
+    if (auto v = Cell(dbs.rows, r, 3)) {
+      fb.Counter("botwatch_postgres_deadlocks_total", "Deadlocks detected, per database.", *v, l);
+    }
+    auto hit = Cell(dbs.rows, r, 4), read = Cell(dbs.rows, r, 5);
+    if (hit && read && *hit + *read > 0) {
+      fb.Gauge("botwatch_postgres_buffer_cache_hit_ratio",
+               "Share of block reads served from shared buffers since the stats reset, per database.",
+               *hit / (*hit + *read), l);
+    }
+    if (auto v = Cell(dbs.rows, r, 6)) {
+      fb.Gauge("botwatch_postgres_database_size_bytes", "Disk space used by the database.", *v, l);
+    }
+  }
+  return true;
+}
 
-  if (config_.top_statements <= 0) return;
+bool PostgresCollector::CollectTopStatements(const ProbeContext& ctx, FamilyBuilder& fb) {
   if (!has_stat_statements_) {
     QueryOutcome ext = Run("SELECT count(*) FROM pg_extension WHERE extname = 'pg_stat_statements'", ctx);
-    if (ext.connection_lost) return;
+    if (ext.connection_lost) return false;
     if (ext.ok) has_stat_statements_ = Cell(ext.rows, 0, 0).value_or(0) > 0;
   }
   bool available = false;
@@ -570,7 +582,7 @@ void PostgresCollector::CollectBuiltins(const ProbeContext& ctx, FamilyBuilder& 
         " ORDER BY mean_s DESC NULLS LAST LIMIT " +
         std::to_string(config_.top_statements);
     QueryOutcome top = Run(sql, ctx);
-    if (top.connection_lost) return;
+    if (top.connection_lost) return false;
     if (top.ok) {
       available = true;
       for (size_t r = 0; r < top.rows.rows.size(); ++r) {
@@ -588,11 +600,12 @@ void PostgresCollector::CollectBuiltins(const ProbeContext& ctx, FamilyBuilder& 
         }
       }
     } else {
-      warn("pg_stat_statements", top);
+      LogSectionFailure("pg_stat_statements", top);
     }
   }
   fb.Gauge("botwatch_postgres_stat_statements_available",
            "Whether pg_stat_statements is installed and readable in the connected database.", available ? 1 : 0);
+  return true;
 }
 
 void PostgresCollector::CollectCustom(const ProbeContext& ctx, FamilyBuilder& fb) {

@@ -114,7 +114,15 @@ class PostgresCollector : public Collector {
   void CancelInBackground();
   std::string Redact(const std::string& text) const;
 
+  // The built-in views, section by section. Each section is optional: a
+  // permission problem on one view must not hide the others. A section
+  // returns false when the connection was lost, which ends the probe.
   void CollectBuiltins(const ProbeContext& ctx, FamilyBuilder& fb);
+  bool CollectSettings(const ProbeContext& ctx, FamilyBuilder& fb);
+  bool CollectActivity(const ProbeContext& ctx, FamilyBuilder& fb);
+  bool CollectDatabases(const ProbeContext& ctx, FamilyBuilder& fb);
+  bool CollectTopStatements(const ProbeContext& ctx, FamilyBuilder& fb);
+  void LogSectionFailure(const char* section, const QueryOutcome& q) const;
   void CollectCustom(const ProbeContext& ctx, FamilyBuilder& fb);
 
   PostgresConfig config_;

@@ -190,87 +190,125 @@ std::unique_ptr<Collector> RedisCollector::Create(const CollectorSpec&, ConfigMa
   return std::make_unique<RedisCollector>(std::move(c));
 }
 
-ProbeResult RedisCollector::Collect(const ProbeContext& ctx) {
-  if (std::string missing = HiredisMissing(); !missing.empty()) return ProbeResult::Down(reason::kInternal, missing);
-  Context conn(redisConnectWithTimeout(config_.host.c_str(), config_.port, ToTimeval(ctx.Remaining())));
-  if (conn == nullptr || conn->err != 0) {
-    return ProbeResult::Down(ReasonFor(conn.get()), "connect to " + config_.host + ":" + std::to_string(config_.port) +
-                                                        " failed: " + ConnectionError(conn.get()));
-  }
-  // The socket timeout bounds every later read and write by what is left.
-  redisSetTimeout(conn.get(), ToTimeval(ctx.Remaining()));
-  auto failed = [&](const std::string& what) {
-    return ProbeResult::Down(ReasonFor(conn.get()), what + " failed: " + ConnectionError(conn.get()));
-  };
-  auto server_error = [](const char* why, const std::string& what, const redisReply* r) {
-    // Redis's error text names the command, never its arguments.
-    return ProbeResult::Down(why, what + ": " + std::string(r->str, r->len));
-  };
+namespace {
 
-  if (config_.password) {
+// One probe on an open connection, step by step. Each step returns its
+// failure as a value; nullopt means the probe goes on.
+class RedisProbe {
+ public:
+  using Failure = std::optional<ProbeResult>;
+
+  RedisProbe(const RedisConfig& config, const ProbeContext& ctx, redisContext* conn)
+      : config_(config), ctx_(ctx), conn_(conn) {}
+
+  Failure Authenticate() {
+    if (!config_.password) return std::nullopt;
     std::vector<std::string> args = {"AUTH"};
     if (config_.username) args.push_back(*config_.username);
     args.push_back(config_.password->reveal());
-    Reply r = Command(conn.get(), args);
-    if (!r) return failed("AUTH");
-    if (r->type == REDIS_REPLY_ERROR) return server_error(reason::kAuth, "authentication refused", r.get());
-  }
-  if (config_.db != 0) {
-    Reply r = Command(conn.get(), {"SELECT", std::to_string(config_.db)});
-    if (!r) return failed("SELECT");
-    if (r->type == REDIS_REPLY_ERROR) return server_error(reason::kProtocol, "SELECT " + std::to_string(config_.db), r.get());
+    Reply r = Command(conn_, args);
+    if (!r) return Failed("AUTH");
+    if (r->type == REDIS_REPLY_ERROR) return ServerError(reason::kAuth, "authentication refused", r.get());
+    return std::nullopt;
   }
 
-  FamilyBuilder fb;
-  auto start = std::chrono::steady_clock::now();
-  Reply pong = Command(conn.get(), {"PING"});
-  double rtt = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  if (!pong) return failed("PING");
-  if (pong->type == REDIS_REPLY_ERROR) {
-    const char* why = std::string(pong->str).rfind("NOAUTH", 0) == 0 ? reason::kAuth : reason::kProtocol;
-    return server_error(why, "PING", pong.get());
-  }
-  fb.Gauge("botwatch_redis_round_trip_seconds", "Time of one PING round trip on an open connection.", rtt);
-
-  Reply info = Command(conn.get(), {"INFO"});
-  if (!info) return failed("INFO");
-  if (info->type != REDIS_REPLY_STRING) {
-    return info->type == REDIS_REPLY_ERROR ? server_error(reason::kProtocol, "INFO", info.get())
-                                           : ProbeResult::Down(reason::kProtocol, "INFO: unexpected reply type");
-  }
-  auto fields = ParseInfo(std::string(info->str, info->len));
-  if (auto v = InfoNumber(fields, "used_memory")) {
-    fb.Gauge("botwatch_redis_memory_used_bytes", "Memory Redis has allocated (INFO used_memory).", *v);
-  }
-  if (auto v = InfoNumber(fields, "maxmemory")) {
-    fb.Gauge("botwatch_redis_memory_max_bytes", "Redis's maxmemory setting; 0 means no limit.", *v);
-  }
-  if (auto v = InfoNumber(fields, "connected_clients")) {
-    fb.Gauge("botwatch_redis_connected_clients", "Client connections, botwatch's included.", *v);
-  }
-  if (auto v = InfoNumber(fields, "evicted_keys")) {
-    fb.Counter("botwatch_redis_evicted_keys_total", "Keys evicted because of maxmemory.", *v);
-  }
-  if (auto v = InfoNumber(fields, "expired_keys")) {
-    fb.Counter("botwatch_redis_expired_keys_total", "Keys removed because their TTL ran out.", *v);
-  }
-  size_t dbs = 0;
-  for (const auto& [key, value] : fields) {
-    if (key.rfind("db", 0) != 0 || key.size() < 3 || key.find_first_not_of("0123456789", 2) != std::string::npos) continue;
-    if (value.rfind("keys=", 0) != 0 || ++dbs > kMaxKeyspaceDbs) continue;
-    fb.Gauge("botwatch_redis_keyspace_keys", "Keys in each database (INFO keyspace; at most 16 databases).",
-             std::strtod(value.c_str() + 5, nullptr), {{"db", key}});
+  Failure SelectDb() {
+    if (config_.db == 0) return std::nullopt;
+    Reply r = Command(conn_, {"SELECT", std::to_string(config_.db)});
+    if (!r) return Failed("SELECT");
+    if (r->type == REDIS_REPLY_ERROR) return ServerError(reason::kProtocol, "SELECT " + std::to_string(config_.db), r.get());
+    return std::nullopt;
   }
 
-  if (!config_.prefix.empty() && config_.max_queues > 0) {
-    // BullMQ writes <prefix>:<queue>:meta when a queue is first used.
-    std::string pattern = config_.prefix + ":*:meta";
+  Failure Ping(FamilyBuilder& fb) {
+    auto start = std::chrono::steady_clock::now();
+    Reply pong = Command(conn_, {"PING"});
+    double rtt = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (!pong) return Failed("PING");
+    if (pong->type == REDIS_REPLY_ERROR) {
+      const char* why = std::string(pong->str).rfind("NOAUTH", 0) == 0 ? reason::kAuth : reason::kProtocol;
+      return ServerError(why, "PING", pong.get());
+    }
+    fb.Gauge("botwatch_redis_round_trip_seconds", "Time of one PING round trip on an open connection.", rtt);
+    return std::nullopt;
+  }
+
+  // Memory, clients, evictions and the keyspace, from INFO.
+  Failure ReadServerInfo(FamilyBuilder& fb) {
+    Reply info = Command(conn_, {"INFO"});
+    if (!info) return Failed("INFO");
+    if (info->type != REDIS_REPLY_STRING) {
+      return info->type == REDIS_REPLY_ERROR ? ServerError(reason::kProtocol, "INFO", info.get())
+                                             : ProbeResult::Down(reason::kProtocol, "INFO: unexpected reply type");
+    }
+    auto fields = ParseInfo(std::string(info->str, info->len));
+    if (auto v = InfoNumber(fields, "used_memory")) {
+      fb.Gauge("botwatch_redis_memory_used_bytes", "Memory Redis has allocated (INFO used_memory).", *v);
+    }
+    if (auto v = InfoNumber(fields, "maxmemory")) {
+      fb.Gauge("botwatch_redis_memory_max_bytes", "Redis's maxmemory setting; 0 means no limit.", *v);
+    }
+    if (auto v = InfoNumber(fields, "connected_clients")) {
+      fb.Gauge("botwatch_redis_connected_clients", "Client connections, botwatch's included.", *v);
+    }
+    if (auto v = InfoNumber(fields, "evicted_keys")) {
+      fb.Counter("botwatch_redis_evicted_keys_total", "Keys evicted because of maxmemory.", *v);
+    }
+    if (auto v = InfoNumber(fields, "expired_keys")) {
+      fb.Counter("botwatch_redis_expired_keys_total", "Keys removed because their TTL ran out.", *v);
+    }
+    size_t dbs = 0;
+    for (const auto& [key, value] : fields) {
+      if (key.rfind("db", 0) != 0 || key.size() < 3 || key.find_first_not_of("0123456789", 2) != std::string::npos) {
+        continue;
+      }
+      if (value.rfind("keys=", 0) != 0 || ++dbs > kMaxKeyspaceDbs) continue;
+      fb.Gauge("botwatch_redis_keyspace_keys", "Keys in each database (INFO keyspace; at most 16 databases).",
+               std::strtod(value.c_str() + 5, nullptr), {{"db", key}});
+    }
+    return std::nullopt;
+  }
+
+  // Jobs per state, the oldest waiting job and the repeatable jobs of each
+  // BullMQ queue under the prefix (at most max_queues of them).
+  Failure ReadBullmq(FamilyBuilder& fb) {
+    if (config_.prefix.empty() || config_.max_queues <= 0) return std::nullopt;
     std::set<std::string> queues;
+    if (Failure f = DiscoverQueues(&queues)) return f;
+    fb.Gauge("botwatch_bullmq_queues_discovered", "BullMQ queues found under the prefix (before max_queues).",
+             static_cast<double>(queues.size()));
+    double now_ms =
+        std::chrono::duration<double, std::milli>(std::chrono::system_clock::now().time_since_epoch()).count();
+    int64_t taken = 0;
+    for (const std::string& queue : queues) {
+      if (taken++ >= config_.max_queues) break;
+      if (Failure f = ReadQueue(queue, now_ms, fb)) return f;
+    }
+    return std::nullopt;
+  }
+
+ private:
+  // Commands per job state: LLEN for BullMQ's lists, ZCARD for its sorted sets.
+  struct StateKey {
+    const char* state;
+    const char* command;
+    const char* key;
+  };
+  static constexpr StateKey kStates[] = {
+      {"waiting", "LLEN", "wait"},           {"active", "LLEN", "active"},
+      {"paused", "LLEN", "paused"},          {"delayed", "ZCARD", "delayed"},
+      {"prioritized", "ZCARD", "prioritized"}, {"waiting-children", "ZCARD", "waiting-children"},
+      {"completed", "ZCARD", "completed"},   {"failed", "ZCARD", "failed"}};
+  static constexpr size_t kStateCount = sizeof(kStates) / sizeof(kStates[0]);
+
+  // BullMQ writes <prefix>:<queue>:meta when a queue is first used.
+  Failure DiscoverQueues(std::set<std::string>* queues) {
+    std::string pattern = config_.prefix + ":*:meta";
     std::string cursor = "0";
     int calls = 0;
     do {
-      Reply r = Command(conn.get(), {"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"});
-      if (!r) return failed("SCAN");
+      Reply r = Command(conn_, {"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"});
+      if (!r) return Failed("SCAN");
       if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[0]->type != REDIS_REPLY_STRING ||
           r->element[1]->type != REDIS_REPLY_ARRAY) {
         return ProbeResult::Down(reason::kProtocol, "SCAN: unexpected reply");
@@ -281,72 +319,96 @@ ProbeResult RedisCollector::Collect(const ProbeContext& ctx) {
         if (k->type != REDIS_REPLY_STRING) continue;
         std::string key(k->str, k->len);
         size_t head = config_.prefix.size() + 1, tail = 5;  // ":meta"
-        if (key.size() > head + tail) queues.insert(key.substr(head, key.size() - head - tail));
+        if (key.size() > head + tail) queues->insert(key.substr(head, key.size() - head - tail));
       }
-    } while (cursor != "0" && ++calls < kMaxScanCalls && std::chrono::steady_clock::now() < ctx.deadline);
-    fb.Gauge("botwatch_bullmq_queues_discovered", "BullMQ queues found under the prefix (before max_queues).",
-             static_cast<double>(queues.size()));
-
-    static const std::vector<std::pair<const char*, const char*>> kStates = {
-        {"waiting", "LLEN:wait"},       {"active", "LLEN:active"},
-        {"paused", "LLEN:paused"},      {"delayed", "ZCARD:delayed"},
-        {"prioritized", "ZCARD:prioritized"}, {"waiting-children", "ZCARD:waiting-children"},
-        {"completed", "ZCARD:completed"}, {"failed", "ZCARD:failed"}};
-    double now_ms = std::chrono::duration<double, std::milli>(std::chrono::system_clock::now().time_since_epoch()).count();
-    int64_t taken = 0;
-    for (const std::string& queue : queues) {
-      if (taken++ >= config_.max_queues) break;
-      std::string base = config_.prefix + ":" + queue + ":";
-      std::vector<std::vector<std::string>> cmds;
-      for (const auto& [state, spec] : kStates) {
-        std::string s = spec;
-        size_t colon = s.find(':');
-        cmds.push_back({s.substr(0, colon), base + s.substr(colon + 1)});
-      }
-      // Jobs are pushed at the head of `wait` and taken from its tail.
-      cmds.push_back({"LINDEX", base + "wait", "-1"});
-      // The repeat set's scores are each repeatable job's next run (ms).
-      cmds.push_back({"ZRANGE", base + "repeat", "0", std::to_string(config_.max_repeatable - 1), "WITHSCORES"});
-      std::vector<Reply> replies = Pipeline(conn.get(), cmds);
-      if (replies.size() != cmds.size()) return failed("BullMQ queue " + queue);
-      FamilyBuilder::Labels ql = {{"queue", queue}};
-      for (size_t i = 0; i < kStates.size(); ++i) {
-        fb.Gauge("botwatch_bullmq_jobs", "BullMQ jobs per queue and state.", Number(replies[i].get()).value_or(0),
-                 {{"queue", queue}, {"state", kStates[i].first}});
-      }
-      double oldest = 0;
-      const redisReply* last = replies[kStates.size()].get();
-      if (last != nullptr && last->type == REDIS_REPLY_STRING) {
-        Reply ts = Command(conn.get(), {"HGET", base + std::string(last->str, last->len), "timestamp"});
-        if (!ts) return failed("HGET");
-        if (auto t = Number(ts.get())) oldest = std::max(0.0, (now_ms - *t) / 1000);
-      }
-      fb.Gauge("botwatch_bullmq_oldest_waiting_seconds", "Age of the oldest job waiting in the queue; 0 if none.",
-               oldest, ql);
-      const redisReply* rep = replies[kStates.size() + 1].get();
-      if (rep != nullptr && rep->type == REDIS_REPLY_ARRAY) {
-        for (size_t i = 0; i + 1 < rep->elements; i += 2) {
-          std::string key(rep->element[i]->str, rep->element[i]->len);
-          if (IsHashedRepeatKey(key)) {
-            // The older repeat API stores an MD5 of the options as the key;
-            // its hash holds what an operator recognises: name and schedule.
-            Reply fields = Command(conn.get(), {"HMGET", base + "repeat:" + key, "name", "pattern", "every"});
-            if (!fields) return failed("HMGET");
-            key = RepeatLabel(key, fields.get());
-          }
-          if (key.size() > kMaxRepeatLabel) key.resize(kMaxRepeatLabel);
-          auto next = Number(rep->element[i + 1]);
-          if (!next) continue;
-          fb.Gauge("botwatch_bullmq_repeat_next_run_timestamp_seconds",
-                   "When each repeatable job is next due (BullMQ's repeat set), Unix time.", *next / 1000,
-                   {{"queue", queue}, {"repeat", key}});
-          fb.Gauge("botwatch_bullmq_repeat_overdue_seconds",
-                   "How long past its due time each repeatable job's next run is; grows when the scheduler stalls.",
-                   std::max(0.0, (now_ms - *next) / 1000), {{"queue", queue}, {"repeat", key}});
-        }
-      }
-    }
+    } while (cursor != "0" && ++calls < kMaxScanCalls && std::chrono::steady_clock::now() < ctx_.deadline);
+    return std::nullopt;
   }
+
+  // One round trip for the state counts, the oldest waiting job's id and the
+  // repeat set; then what those name.
+  Failure ReadQueue(const std::string& queue, double now_ms, FamilyBuilder& fb) {
+    std::string base = config_.prefix + ":" + queue + ":";
+    std::vector<std::vector<std::string>> cmds;
+    for (const StateKey& s : kStates) cmds.push_back({s.command, base + s.key});
+    // Jobs are pushed at the head of `wait` and taken from its tail.
+    cmds.push_back({"LINDEX", base + "wait", "-1"});
+    // The repeat set's scores are each repeatable job's next run (ms).
+    cmds.push_back({"ZRANGE", base + "repeat", "0", std::to_string(config_.max_repeatable - 1), "WITHSCORES"});
+    std::vector<Reply> replies = Pipeline(conn_, cmds);
+    if (replies.size() != cmds.size()) return Failed("BullMQ queue " + queue);
+    for (size_t i = 0; i < kStateCount; ++i) {
+      fb.Gauge("botwatch_bullmq_jobs", "BullMQ jobs per queue and state.", Number(replies[i].get()).value_or(0),
+               {{"queue", queue}, {"state", kStates[i].state}});
+    }
+    double oldest = 0;
+    const redisReply* last = replies[kStateCount].get();
+    if (last != nullptr && last->type == REDIS_REPLY_STRING) {
+      Reply ts = Command(conn_, {"HGET", base + std::string(last->str, last->len), "timestamp"});
+      if (!ts) return Failed("HGET");
+      if (auto t = Number(ts.get())) oldest = std::max(0.0, (now_ms - *t) / 1000);
+    }
+    fb.Gauge("botwatch_bullmq_oldest_waiting_seconds", "Age of the oldest job waiting in the queue; 0 if none.",
+             oldest, {{"queue", queue}});
+    return ReadRepeatJobs(base, queue, replies[kStateCount + 1].get(), now_ms, fb);
+  }
+
+  Failure ReadRepeatJobs(const std::string& base, const std::string& queue, const redisReply* rep, double now_ms,
+                         FamilyBuilder& fb) {
+    if (rep == nullptr || rep->type != REDIS_REPLY_ARRAY) return std::nullopt;
+    for (size_t i = 0; i + 1 < rep->elements; i += 2) {
+      std::string key(rep->element[i]->str, rep->element[i]->len);
+      if (IsHashedRepeatKey(key)) {
+        // The older repeat API stores an MD5 of the options as the key;
+        // its hash holds what an operator recognises: name and schedule.
+        Reply fields = Command(conn_, {"HMGET", base + "repeat:" + key, "name", "pattern", "every"});
+        if (!fields) return Failed("HMGET");
+        key = RepeatLabel(key, fields.get());
+      }
+      if (key.size() > kMaxRepeatLabel) key.resize(kMaxRepeatLabel);
+      auto next = Number(rep->element[i + 1]);
+      if (!next) continue;
+      fb.Gauge("botwatch_bullmq_repeat_next_run_timestamp_seconds",
+               "When each repeatable job is next due (BullMQ's repeat set), Unix time.", *next / 1000,
+               {{"queue", queue}, {"repeat", key}});
+      fb.Gauge("botwatch_bullmq_repeat_overdue_seconds",
+               "How long past its due time each repeatable job's next run is; grows when the scheduler stalls.",
+               std::max(0.0, (now_ms - *next) / 1000), {{"queue", queue}, {"repeat", key}});
+    }
+    return std::nullopt;
+  }
+
+  ProbeResult Failed(const std::string& what) const {
+    return ProbeResult::Down(ReasonFor(conn_), what + " failed: " + ConnectionError(conn_));
+  }
+  // Redis's error text names the command, never its arguments.
+  static ProbeResult ServerError(const char* why, const std::string& what, const redisReply* r) {
+    return ProbeResult::Down(why, what + ": " + std::string(r->str, r->len));
+  }
+
+  const RedisConfig& config_;
+  const ProbeContext& ctx_;
+  redisContext* conn_;
+};
+
+}  // namespace
+
+ProbeResult RedisCollector::Collect(const ProbeContext& ctx) {
+  if (std::string missing = HiredisMissing(); !missing.empty()) return ProbeResult::Down(reason::kInternal, missing);
+  Context conn(redisConnectWithTimeout(config_.host.c_str(), config_.port, ToTimeval(ctx.Remaining())));
+  if (conn == nullptr || conn->err != 0) {
+    return ProbeResult::Down(ReasonFor(conn.get()), "connect to " + config_.host + ":" + std::to_string(config_.port) +
+                                                        " failed: " + ConnectionError(conn.get()));
+  }
+  // The socket timeout bounds every later read and write by what is left.
+  redisSetTimeout(conn.get(), ToTimeval(ctx.Remaining()));
+  RedisProbe probe(config_, ctx, conn.get());
+  FamilyBuilder fb;
+  if (auto failure = probe.Authenticate()) return std::move(*failure);
+  if (auto failure = probe.SelectDb()) return std::move(*failure);
+  if (auto failure = probe.Ping(fb)) return std::move(*failure);
+  if (auto failure = probe.ReadServerInfo(fb)) return std::move(*failure);
+  if (auto failure = probe.ReadBullmq(fb)) return std::move(*failure);
   ProbeResult r = ProbeResult::Up();
   r.families = fb.Take();
   return r;

@@ -43,4 +43,17 @@ detail::CollectorRegistration::CollectorRegistration(const char* type, Collector
   }
 }
 
+namespace {
+thread_local const CollectorConfigContext* current_context = nullptr;
+}  // namespace
+
+const CollectorConfigContext* CurrentCollectorConfigContext() { return current_context; }
+
+ScopedCollectorConfigContext::ScopedCollectorConfigContext(const CollectorConfigContext& context)
+    : previous_(current_context) {
+  current_context = &context;
+}
+
+ScopedCollectorConfigContext::~ScopedCollectorConfigContext() { current_context = previous_; }
+
 }  // namespace botwatch

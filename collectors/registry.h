@@ -40,6 +40,28 @@ class CollectorRegistry {
   std::map<std::string, Duration> default_intervals_;
 };
 
+// The whole config document being loaded, for the few types whose defaults
+// come from other sections (`type: filesystem` watches state_dir and the log
+// folders). Set by the config loader around the factory calls on its thread;
+// nullptr anywhere else. Read it, never validate with it: each section
+// reports its own errors.
+struct CollectorConfigContext {
+  YAML::Node document;
+  const ConfigSource* source = nullptr;
+};
+const CollectorConfigContext* CurrentCollectorConfigContext();
+
+class ScopedCollectorConfigContext {
+ public:
+  explicit ScopedCollectorConfigContext(const CollectorConfigContext& context);
+  ~ScopedCollectorConfigContext();
+  ScopedCollectorConfigContext(const ScopedCollectorConfigContext&) = delete;
+  ScopedCollectorConfigContext& operator=(const ScopedCollectorConfigContext&) = delete;
+
+ private:
+  const CollectorConfigContext* previous_;
+};
+
 namespace detail {
 struct CollectorRegistration {
   CollectorRegistration(const char* type, CollectorFactory factory,

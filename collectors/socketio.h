@@ -12,7 +12,7 @@
 // its auth middleware, with no application handler needed. (A client ping is
 // not an option: in Engine.IO v4 only the server pings.)
 //
-// With `websocket_upgrade: true` (http:// urls only), the session is then
+// With `websocket_upgrade: true`, the session is then
 // upgraded the way Socket.IO clients do it, and closed over the WebSocket:
 //   GET {path}?EIO=4&transport=websocket&sid=SID  (RFC 6455 handshake)  -> 101
 //   -> "2probe"   <- "3probe"   -> "5" (upgrade)   -> "1" (close), close frame

@@ -215,7 +215,7 @@ std::vector<double> ReadBuckets(ConfigMap& m, const char* key, std::vector<doubl
   return b;
 }
 
-// type: duration (issue 16): one histogram observation per start/end pair
+// type: duration: one histogram observation per start/end pair
 // sharing `key_field`, plus counters for the unpaired and a pending gauge.
 Rule ReadDurationRule(ConfigMap& m, const std::string& timestamp_field, RuleSet& rs) {
   Rule r;
@@ -260,7 +260,7 @@ Rule ReadDurationRule(ConfigMap& m, const std::string& timestamp_field, RuleSet&
   return r;
 }
 
-// type: session (issue 16): per key, a conversation is a run of events with
+// type: session: per key, a conversation is a run of events with
 // gaps shorter than `gap`; when one ends, its length and message count are
 // observed under its outcome.
 Rule ReadSessionRule(ConfigMap& m, const std::string& timestamp_field, RuleSet& rs) {

@@ -36,6 +36,17 @@
     databaseCacheHitPercent: 95,  // shared-buffer hits of block reads, per database
     socketioHeartbeatEvents: 'metrics:update',  // regex of listen events the server promises regularly (every 30 s)
     socketioEventSilenceSeconds: 120,  // no such event for this long: the admin live view stopped
+
+    // --- host, queues, database growth, certificates, hand-offs (mixin/alerts/host_and_queues.libsonnet) ---
+    diskUsedPercent: 85,  // of a filesystem botwatch watches (type: filesystem); the seeds' figure
+    diskFullPredictHours: 24,  // predict_linear of the free space reaches 0 within this many hours
+    bullmqOldestWaitingMinutes: 15,  // the oldest waiting BullMQ job is older than this: no worker keeps up
+    redisMemoryPercent: 90,  // used_memory of maxmemory (only where maxmemory is set)
+    idleInTransactionMinutes: 5,  // a session idle in a transaction this long holds locks and blocks vacuum
+    tlsCertExpiryDays: 14,  // earliest certificate of an https probe's chain expires within this many days
+    handoffWaitP90Minutes: 15,  // 90 % of users handed to a human got a first human answer within this
+    databaseSizeForecastGiB: 10,  // the dependencies dashboard counts the days until a database reaches this size
+
     // The dead-man (BotwatchSilent): an instance that sent series in the last hour
     // and none for deadManSilenceSeconds, for deadManFor. The silence must exceed the
     // push interval (remote_write `interval`, 15s by default) and the scrape interval.

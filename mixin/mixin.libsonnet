@@ -5,6 +5,9 @@
 (import 'config.libsonnet') +
 (import 'alerts/alerts.libsonnet') +
 (import 'dashboards/dashboards.libsonnet') +
+// Issue 29: host, queues, database growth, certificates, hand-offs (appended groups and panels).
+(import 'alerts/host_and_queues.libsonnet') +
+(import 'dashboards/host_and_queues.libsonnet') +
 {
   // botwatch needs no recording rules; the field is here so that tools which
   // expect a mixin's three fields find them.

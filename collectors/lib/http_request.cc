@@ -5,6 +5,9 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <cstring>
+#include <ctime>
+#include <sstream>
 
 #include "base/ascii.h"
 #include "base/config_node.h"
@@ -64,6 +67,34 @@ const std::string& ProbeResponse::Header(const std::string& name) const {
 
 namespace {
 
+// libcurl's informational lines (CURLINFO_TEXT) only: header and data lines
+// may carry credentials and are never looked at.
+int ReadHandshakeLine(CURL*, curl_infotype type, char* data, size_t size, void* user) {
+  if (type != CURLINFO_TEXT) return 0;
+  auto* response = static_cast<ProbeResponse*>(user);
+  if (response->tls_version.empty()) {
+    response->tls_version = TlsVersionFromHandshakeLine(std::string(data, std::min<size_t>(size, 200)));
+  }
+  return 0;
+}
+
+// The earliest "Expire date" of the chain libcurl collected (CURLOPT_CERTINFO).
+double EarliestExpiry(CURL* curl) {
+  curl_certinfo* chain = nullptr;
+  if (curl_easy_getinfo(curl, CURLINFO_CERTINFO, &chain) != CURLE_OK || chain == nullptr) return 0;
+  double earliest = 0;
+  for (int i = 0; i < chain->num_of_certs; ++i) {
+    for (curl_slist* field = chain->certinfo[i]; field != nullptr; field = field->next) {
+      static constexpr char kExpire[] = "Expire date:";
+      if (std::strncmp(field->data, kExpire, sizeof kExpire - 1) != 0) continue;
+      if (auto t = ParseCertificateDate(field->data + sizeof kExpire - 1)) {
+        if (earliest == 0 || *t < earliest) earliest = *t;
+      }
+    }
+  }
+  return earliest;
+}
+
 // One request of a (possibly redirected) chain.
 struct Hop {
   std::string method;
@@ -107,6 +138,13 @@ ProbeResponse PerformHop(const ProbeRequest& request, const Hop& hop, Duration t
   if (!request.ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, request.ca_file.c_str());
   if (!request.cert_file.empty()) curl_easy_setopt(curl, CURLOPT_SSLCERT, request.cert_file.c_str());
   if (!request.key_file.empty()) curl_easy_setopt(curl, CURLOPT_SSLKEY, request.key_file.c_str());
+  const bool tls_details = request.tls_details && AsciiLower(hop.url.substr(0, 8)) == "https://";
+  if (tls_details) {
+    curl_easy_setopt(curl, CURLOPT_CERTINFO, 1L);
+    curl_easy_setopt(curl, CURLOPT_DEBUGFUNCTION, &ReadHandshakeLine);
+    curl_easy_setopt(curl, CURLOPT_DEBUGDATA, &response);
+    curl_easy_setopt(curl, CURLOPT_VERBOSE, 1L);  // only so that the callback above gets the handshake line
+  }
   if (hop.method == "HEAD") {
     curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);  // a custom HEAD would wait for a body that never comes
   } else if (hop.method != "GET") {
@@ -127,6 +165,11 @@ ProbeResponse PerformHop(const ProbeRequest& request, const Hop& hop, Duration t
   if (curl_easy_getinfo(curl, CURLINFO_APPCONNECT_TIME, &v) == CURLE_OK) response.tls_seconds = v;
   if (curl_easy_getinfo(curl, CURLINFO_STARTTRANSFER_TIME, &v) == CURLE_OK) response.first_byte_seconds = v;
   if (curl_easy_getinfo(curl, CURLINFO_TOTAL_TIME, &v) == CURLE_OK) response.total_seconds = v;
+  if (tls_details && rc == CURLE_OK) {
+    response.tls_earliest_expiry = EarliestExpiry(curl);
+  } else {
+    response.tls_version.clear();  // a failed handshake's version says nothing
+  }
   char* location = nullptr;
   if (rc == CURLE_OK && curl_easy_getinfo(curl, CURLINFO_REDIRECT_URL, &location) == CURLE_OK && location != nullptr) {
     *redirect_url = location;
@@ -195,6 +238,44 @@ ProbeResponse PerformHttp(const ProbeRequest& request, Duration timeout) {
     }
     hop.url = next;
   }
+}
+
+std::optional<double> ParseCertificateDate(const std::string& text) {
+  static const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  std::istringstream in(text);
+  std::string month, clock, zone;
+  int day = 0, year = 0;
+  if (!(in >> month >> day >> clock >> year >> zone) || zone != "GMT") return std::nullopt;
+  std::string rest;
+  if (in >> rest) return std::nullopt;
+  std::tm tm{};
+  tm.tm_mon = -1;
+  for (int i = 0; i < 12; ++i) {
+    if (month == kMonths[i]) tm.tm_mon = i;
+  }
+  int h = 0, m = 0, sec = 0;
+  char c1 = 0, c2 = 0;
+  std::istringstream hms(clock);
+  if (tm.tm_mon < 0 || day < 1 || day > 31 || year < 1970 || year > 9999 || !(hms >> h >> c1 >> m >> c2 >> sec) ||
+      c1 != ':' || c2 != ':' || h < 0 || h > 23 || m < 0 || m > 59 || sec < 0 || sec > 60) {
+    return std::nullopt;
+  }
+  tm.tm_mday = day;
+  tm.tm_year = year - 1900;
+  tm.tm_hour = h;
+  tm.tm_min = m;
+  tm.tm_sec = sec;
+  return static_cast<double>(timegm(&tm));
+}
+
+std::string TlsVersionFromHandshakeLine(const std::string& line) {
+  static constexpr char kPrefix[] = "SSL connection using TLSv";
+  if (line.rfind(kPrefix, 0) != 0) return "";
+  size_t start = sizeof kPrefix - 1;
+  size_t end = start;
+  while (end < line.size() && (std::isdigit(static_cast<unsigned char>(line[end])) || line[end] == '.')) ++end;
+  if (end == start) return "";
+  return "TLS " + line.substr(start, end - start);
 }
 
 const char* ReasonForCurlCode(int code) {

@@ -34,6 +34,9 @@ struct ProbeRequest {
   // port): once a redirect leaves it they are dropped for the rest of the chain,
   // so a credential never reaches another host.
   int max_redirects = 0;
+  // https only: read the certificate chain the server presented and the TLS
+  // version (ProbeResponse::tls_*). Off by default: only `type: http` reports them.
+  bool tls_details = false;
 };
 
 struct ProbeResponse {
@@ -46,6 +49,12 @@ struct ProbeResponse {
   // Seconds from the start of the first request (redirects included) until
   // each phase of the last one ended; 0 for a phase that did not happen.
   double dns_seconds = 0, connect_seconds = 0, tls_seconds = 0, first_byte_seconds = 0, total_seconds = 0;
+  // With ProbeRequest::tls_details, of the connection that gave the response
+  // (the last hop after redirects): the earliest notAfter of every certificate
+  // in the presented chain (Unix seconds; 0 = no TLS or unknown) and the
+  // protocol version as "TLS 1.3" ("" = no TLS or unknown).
+  double tls_earliest_expiry = 0;
+  std::string tls_version;
 
   bool ok() const { return curl_code == 0; }
   // Value of the last header named `name` (lower case); "" if absent.
@@ -56,6 +65,15 @@ struct ProbeResponse {
 // probe's deadline has passed) it returns a timed-out response without
 // sending anything. The timeout covers every redirect followed.
 ProbeResponse PerformHttp(const ProbeRequest& request, Duration timeout);
+
+// The Unix time of a certificate date as OpenSSL prints it (libcurl's
+// CURLINFO_CERTINFO "Expire date:" field): "Mar  5 12:00:00 2027 GMT",
+// optionally with fractional seconds. nullopt if it is not one.
+std::optional<double> ParseCertificateDate(const std::string& text);
+
+// "TLS 1.3" from the line libcurl logs after a handshake ("SSL connection
+// using TLSv1.3 / TLS_AES_256_GCM_SHA384"); "" for any other line.
+std::string TlsVersionFromHandshakeLine(const std::string& line);
 
 // Maps a libcurl error (ProbeResponse::curl_code) to the bounded reason vocabulary.
 const char* ReasonForCurlCode(int curl_code);

@@ -1,9 +1,9 @@
 #pragma once
 
 // libcurl, libpq and hiredis are loaded on first use (collectors/lib/lazy_*.cc). The
-// .deb depends on both; a hand-built or copied binary may run where one is
+// .deb depends on all three; a hand-built or copied binary may run where one is
 // missing, and then the operator gets these words instead of a misleading
-// libcurl or libpq error.
+// libcurl, libpq or hiredis error.
 
 #include <string>
 

@@ -621,7 +621,7 @@
           },
         ],
       },
-      // issue 27: the dead-man, for pulled and pushed instances alike.
+      // The dead-man, for pulled and pushed instances alike.
       {
         name: "botwatch-dead-man",
         rules: [

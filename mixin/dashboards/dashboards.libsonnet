@@ -4,7 +4,7 @@ local g = import 'lib.libsonnet';
 local sel = g.sel;
 local t = g.target;
 local inbound = 'direction="inbound"';
-// issue 27: pull or push. A pushed instance has no `up` and no scrape_* series, a
+// Pull or push. A pushed instance has no `up` and no scrape_* series, a
 // scraped one no botwatch_remote_write_* unless it also pushes; the panels below
 // take the scrape's series and fall back (`or on (instance, job)`) to the push's.
 // botwatch's own process_* only: a `type: scrape` collector may carry another
@@ -13,8 +13,14 @@ local own = 'collector=""';
 local pushFresh = '(time() - max by (instance, job) (timestamp(botwatch_build_info' + sel() + ')) < bool 120)';
 
 {
+  // Panels appended to the end of each dashboard by other mixin files (e.g.
+  // dashboards/host_and_queues.libsonnet), so that they add rows without
+  // editing the lists below.
+  dashboardPanels+:: { 'overview.json': [], 'dependencies.json': [], 'business.json': [], 'botwatch-agent.json': [] },
+
   grafanaDashboards+:: {
     local c = $._config,
+    local more(name) = $.dashboardPanels[name],
 
     'overview.json': g.dashboard(c, 'botwatch-overview', 'Bot overview',
                                  'Health of the bot and its dependencies, traffic, users, response time and errors.', [
@@ -104,7 +110,7 @@ local pushFresh = '(time() - max by (instance, job) (timestamp(botwatch_build_in
         custom: { thresholdsStyle: { mode: 'line' } },
         thresholds: g.steps([['green', null], ['red', c.botCpuPercent / 100]]),
       }),
-    ]),
+    ] + more('overview.json')),
 
     'dependencies.json': g.dashboard(c, 'botwatch-dependencies', 'Bot dependencies',
                                      'Probe latency and failures of every collector; Facebook token and rate limits; database; Socket.IO; Gemini.', [
@@ -189,7 +195,7 @@ local pushFresh = '(time() - max by (instance, job) (timestamp(botwatch_build_in
         t('sum by (collector) (rate(botwatch_collector_errors_total' + sel('type="gemini", reason="quota_exhausted"') + '[$__rate_interval])) * 60', '{{collector}}'),
       ], 'Gemini probes refused with RESOURCE_EXHAUSTED (HTTP 429); any fires BotGeminiQuotaExhausted.',
          w=12, unit='short', alert='BotGeminiQuotaExhausted'),
-    ]),
+    ] + more('dependencies.json')),
 
     'business.json': g.dashboard(c, 'botwatch-business', 'Bot business',
                                  'Appointments, product inquiries, the conversion funnel, message delivery, template cache and Gemini tokens.', [
@@ -210,10 +216,11 @@ local pushFresh = '(time() - max by (instance, job) (timestamp(botwatch_build_in
              w=6, h=6, colorMode='none', unit='short', alert='BotGeminiTokenBudget'),
       g.bargauge('Conversion funnel (SQL business metrics)', [
         t('sort_desc(max by (step) (botwatch_postgres_query_funnel_users' + sel() + '))', '{{step}}', instant=true),
-      ], 'Users reaching each step of the funnel, from the bot\'s own tables: the postgres collector\'s '
-         + 'custom query named funnel, with a users column and a step label '
-         + '(botwatch_postgres_query_funnel_users{step}; see config/botwatch.yaml). '
-         + 'Steps are sorted by users, so the widest comes first.', defaults={ decimals: 0 }),
+      ], 'Needs an optional setup: the postgres collector\'s custom query named funnel, with a users column '
+         + 'and a step label (botwatch_postgres_query_funnel_users{step}), over the bot\'s own tables; '
+         + 'config/demo.yaml has one to copy. Without it the panel shows the instruction instead of data. '
+         + 'Users reaching each step of the funnel; steps are sorted by users, so the widest comes first.',
+         defaults={ decimals: 0, noValue: 'Needs the postgres custom query "funnel" (see config/demo.yaml)' }),
       g.bargauge('From messages to bookings (logs)', [
         t('max(bot_active_users' + sel('window="24h"') + ')', '1. users (24h)', instant=true),
         t('sum(increase(bot_messages_total' + sel(inbound) + '[$__range]))', '2. inbound messages', instant=true),
@@ -311,7 +318,7 @@ local pushFresh = '(time() - max by (instance, job) (timestamp(botwatch_build_in
       g.timeseries('Gemini tokens per hour', [t('sum(increase(bot_gemini_tokens_total' + sel() + '[1h]))', 'tokens')],
                    'Gemini tokens used in each hour; the daily budget is %d (BotGeminiTokenBudget).' % c.geminiDailyTokenBudget,
                    w=12, unit='short', alert='BotGeminiTokenBudget'),
-    ]),
+    ] + more('business.json')),
 
     'botwatch-agent.json': g.dashboard(c, 'botwatch-agent', 'botwatch itself',
                                        'The agent\'s own health: collectors, log pipeline, reloads, memory and CPU.', [
@@ -370,7 +377,7 @@ local pushFresh = '(time() - max by (instance, job) (timestamp(botwatch_build_in
         t('process_open_fds' + sel(own), 'fds {{instance}}'),
         t('process_threads' + sel(own), 'threads {{instance}}'),
       ], 'Open file descriptors and threads of botwatch: a steady rise is a leak.', w=8, unit='short'),
-      // issue 27: the push (remote_write). An instance that does not push shows 0:
+      // The push (remote_write). An instance that does not push shows 0:
       // nothing waits, nothing is dropped.
       g.row('Push (remote_write)'),
       g.timeseries('Push lag', [
@@ -389,6 +396,6 @@ local pushFresh = '(time() - max by (instance, job) (timestamp(botwatch_build_in
           + ' or on (instance, job) 0 * max by (instance, job) (up' + sel() + ')', '{{instance}} {{remote}}'),
       ], 'Samples given up: rejected by a receiver (4xx) or older than the remote\'s buffer. 0 for an instance that '
          + 'does not push.', w=8, unit='short'),
-    ]),
+    ] + more('botwatch-agent.json')),
   },
 }

@@ -8,8 +8,12 @@ config and templates) -> Slack, webhook and SMTP stand-ins, all on 127.0.0.1.
    log, Socket.io admin server with its auth middleware, /healthz,
    conversations written to that PostgreSQL), a Graph API stand-in, a Gemini API
    stand-in, botwatch (process, http, tcp, socketio, postgres with the funnel
-   custom query over the demo bot's tables, facebook and gemini collectors, the
-   log pipeline with config/presets/messenger-bot.yaml), Prometheus (1 s scrape
+   custom query over the demo bot's tables and pg_stat_statements, facebook and
+   gemini collectors, a filesystem collector, an https probe of a loopback TLS
+   server with a certificate made for the run, redis with real BullMQ jobs
+   (tests/peers/bullmq), an exec check, a textfile, remote_write to a loopback
+   receiver, the Socket.IO listener, the log pipeline with
+   config/presets/messenger-bot.yaml), Prometheus (1 s scrape
    and evaluation, the rules with every `for:` divided by 60, and 8 days of
    bot_messages_total history backfilled with `promtool tsdb create-blocks-from
    openmetrics` for the panels that look back a day or more), Alertmanager (the
@@ -237,6 +241,10 @@ class FacebookGraph:
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json; charset=UTF-8")
                 self.send_header("X-App-Usage", '{"call_count":12,"total_time":4,"total_cputime":3}')
+                self.send_header("X-Page-Usage", '{"call_count":7,"total_time":2,"total_cputime":1}')
+                self.send_header("X-Business-Use-Case-Usage", json.dumps({FB_PAGE_ID: [{
+                    "type": "messenger", "call_count": 9, "total_cputime": 3, "total_time": 5,
+                    "estimated_time_to_regain_access": 0}]}))
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
@@ -462,6 +470,58 @@ def e2e_alertmanager(text, w, slack_url, webhook_url, smtp_port):
     return w.file("alertmanager.yml", text)
 
 
+# ------------------------------------------------------------------ more peers
+REDIS_PASSWORD = "e2e-redis-secret"
+
+
+def start_tls_server(w):
+    """An HTTPS server on 127.0.0.1 with a certificate made here (valid 30 days, for
+    IP:127.0.0.1): the http collector's target for the certificate panels. Returns
+    (server, url, certificate file)."""
+    import ssl
+    cert, key = os.path.join(w.path, "tls.crt"), os.path.join(w.path, "tls.key")
+    run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+         "-keyout", key, "-out", cert, "-days", "30", "-subj", "/CN=botwatch e2e webhook",
+         "-addext", "subjectAltName=IP:127.0.0.1"])
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    server.socket = ctx.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"https://127.0.0.1:{server.server_address[1]}/webhook", cert
+
+
+def bullmq_peer(botwatch_bin):
+    """tests/peers/bullmq installed beside the build (as the integration tests'
+    InstallNodePeer does): real BullMQ jobs for the redis collector."""
+    src = os.path.join(REPO, "tests", "peers", "bullmq")
+    dst = os.path.join(os.path.dirname(botwatch_bin), "peers", "bullmq")  # where InstallNodePeer puts it
+    files = ["package.json", "package-lock.json", ".npmrc", "jobs.js"]
+    stamp = "".join(open(os.path.join(src, f), encoding="utf-8").read() for f in files)
+    marker = os.path.join(dst, ".installed")
+    if (os.path.exists(marker) and open(marker, encoding="utf-8").read() == stamp
+            and os.path.exists(os.path.join(dst, "node_modules", "bullmq", "package.json"))):
+        return dst
+    os.makedirs(dst, exist_ok=True)
+    for f in files:
+        shutil.copy(os.path.join(src, f), dst)
+    run(["sh", "-c", f"cd '{dst}' && npm ci --no-audit --no-fund --loglevel=error"], timeout=180)
+    with open(marker, "w", encoding="utf-8") as f:
+        f.write(stamp)
+    return dst
+
+
 # ------------------------------------------------------------------ the test
 class E2E:
     def __init__(self, botwatch):
@@ -505,16 +565,37 @@ class E2E:
         backfill.start()
 
         t = time.monotonic()
-        self.pg = Postgres(self.w.path)
+        self.pg = Postgres(self.w.path, settings={"shared_preload_libraries": "pg_stat_statements"})
         self.pg.start()
+        self.pg.sql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
         log(f"postgres up on :{self.pg.port} ({time.monotonic() - t:.1f}s with initdb)")
+
+        # Redis with a maxmemory (the memory panel's line), filled by BullMQ's own API.
+        t = time.monotonic()
+        self.redis_port = free_port()
+        redis = Process("redis", ["redis-server", "--port", str(self.redis_port), "--bind", "127.0.0.1", "--save", "",
+                                  "--appendonly", "no", "--maxmemory", "64mb", "--maxmemory-policy", "noeviction",
+                                  "--requirepass", REDIS_PASSWORD], self.w.path)
+        self.procs.append(redis)
+        peer = bullmq_peer(self.botwatch_bin)
+        eventually(lambda: run(["node", os.path.join(peer, "jobs.js"), str(self.redis_port), REDIS_PASSWORD],
+                               timeout=60, check=False)[0] == 0, 30, step=0.2, what="BullMQ jobs in Redis")
+        log(f"redis up on :{self.redis_port} with BullMQ jobs ({time.monotonic() - t:.1f}s)")
+        tls_server, tls_url, tls_cert = start_tls_server(self.w)
+        # A receiver that accepts every remote_write request: the push panels' counters.
+        push_sink = start_http_sink(Inbox(), "push", answer=b"")
+        textfiles = os.path.join(self.w.path, "textfile")
+        os.makedirs(textfiles)
+        self.w.file("textfile/backup.prom", "# HELP backup_last_success_timestamp_seconds Last good backup.\n"
+                    "# TYPE backup_last_success_timestamp_seconds gauge\n"
+                    f"backup_last_success_timestamp_seconds {int(time.time())}\n")
 
         slack = start_http_sink(self.inbox, "slack")
         webhook = start_http_sink(self.inbox, "webhook")
         smtp = SmtpSink(self.inbox)
         self.graph = FacebookGraph()
         self.gemini = GeminiAPI()
-        self.servers = [slack, webhook, smtp, self.graph.server, self.gemini.server]
+        self.servers = [slack, webhook, smtp, self.graph.server, self.gemini.server, tls_server, push_sink]
 
         # The demo bot (examples/demo-bot): Winston JSON log, Socket.io admin
         # server with its auth middleware, conversations in PostgreSQL.
@@ -537,8 +618,9 @@ class E2E:
             f"  - {{name: bot, type: process, cmdline: 'src/index\\.js .*--log-file={regex_literal(bot_log)}'}}\n"
             f"  - {{name: bot-health, type: http, url: '{self.bot_url}/healthz', body_regex: '\"status\":\"ok\"'}}\n"
             f"  - {{name: bot-port, type: tcp, address: '127.0.0.1:{self.bot_port}'}}\n"
-            f"  - {{name: bot-socketio, type: socketio, url: '{self.bot_url}',"
-            f" auth: {{service: botwatch, secret: '{BOT_SECRET}'}}}}\n"
+            f"  - {{name: bot-socketio, type: socketio, url: '{self.bot_url}', websocket_upgrade: true,"
+            f" auth: {{service: botwatch, secret: '{BOT_SECRET}'}},"
+            " listen: {events: ['message:new', 'handoff:requested']}}\n"
             # The business metrics come from the bot's own tables.
             f"  - name: db\n    type: postgres\n    dsn: '{self.pg.dsn()}'\n    queries:\n"
             "      - name: funnel\n        sql: |\n"
@@ -550,10 +632,21 @@ class E2E:
             f" app_id: '{FB_APP_ID}', app_secret: '{FB_APP_SECRET}', required_scopes: [pages_messaging]}}\n"
             f"  - {{name: gemini, type: gemini, base_url: '{self.gemini.url}', interval: 1s, api_key: '{GEMINI_KEY}',"
             f" model: {GEMINI_MODEL}, call: count_tokens}}\n"
+            # The host and the rest of what the dashboards show: disks (the log folder by
+            # default, PostgreSQL's folder), the webhook's certificate, Redis and BullMQ,
+            # an exec check and a textfile.
+            f"  - {{name: disk, type: filesystem, paths: ['{self.pg.dir}']}}\n"
+            f"  - {{name: webhook-cert, type: http, url: '{tls_url}', ca_file: '{tls_cert}'}}\n"
+            f"  - {{name: redis, type: redis, address: '127.0.0.1:{self.redis_port}', password: '{REDIS_PASSWORD}'}}\n"
+            "  - {name: backup-check, type: exec, command: /bin/true}\n"
+            f"  - {{name: cron, type: textfile, directory: '{textfiles}'}}\n"
+            f"remote_write:\n  - {{name: sink, url: 'http://127.0.0.1:{push_sink.server_address[1]}/api/v1/write',"
+            " interval: 1s}\n"
             f"logs:\n  - {{name: bot, path: '{bot_log}', format: json, rules: '{preset}'}}\n"))
         self.db_collector = "db"
-        self.collector_types = {"process", "http", "tcp", "socketio", "postgres", "facebook", "gemini"}
-        self.n_collectors = 7
+        self.collector_types = {"process", "http", "tcp", "socketio", "postgres", "facebook", "gemini",
+                                "filesystem", "redis", "exec", "textfile"}
+        self.n_collectors = 12
         self.bw_config = config
         check(self.start_botwatch(self.bw_port) == self.bw_port, "botwatch listens on its address")
         log(f"botwatch up on :{self.bw_port}")
@@ -921,6 +1014,24 @@ class E2E:
               and all(funnel["1 messaged"] >= v for v in funnel.values()),
               f"the funnel query counts users from the demo bot's tables: {funnel}")
         log("funnel (postgres custom query): " + ", ".join(f"{k}: {v:.0f}" for k, v in sorted(funnel.items())))
+        # The new collectors' values, not only their presence: the certificate made
+        # for this run expires in 30 days, the disks report sane sizes, BullMQ has
+        # waiting jobs, pg_stat_statements feeds the slowest-statements table.
+        def values(q):
+            return [float(r["value"][1]) for r in self.prom.query(q)["data"]["result"]]
+        expiry = values('botwatch_http_tls_cert_expiry_timestamp_seconds{job="botwatch"} - time()')
+        check(len(expiry) == 1 and abs(expiry[0] - 30 * 86400) < 3600,
+              f"the https probe reports the run's certificate expiry (30 days): {expiry}")
+        check(values('botwatch_http_tls_version_info{job="botwatch", version=~"TLS 1[.][23]"}') == [1.0],
+              "the https probe reports the TLS version")
+        used = values('1 - botwatch_filesystem_avail_bytes{job="botwatch"} / botwatch_filesystem_size_bytes{job="botwatch"}')
+        check(len(used) >= 2 and all(0 <= u <= 1 for u in used), f"disk usage of the log folder and PostgreSQL's: {used}")
+        check(values('sum(botwatch_bullmq_jobs{job="botwatch", queue="mail", state="waiting"}) >= 2'),
+              "the redis collector counts the BullMQ jobs waiting in queue mail")
+        check(values('botwatch_postgres_stat_statements_available{job="botwatch"}') == [1.0]
+              and values('count(botwatch_postgres_statement_mean_seconds{job="botwatch"})'),
+              "pg_stat_statements feeds the slowest statements")
+        log(f"certificate expires in {expiry[0] / 86400:.2f} days; disks used: {', '.join(f'{u:.0%}' for u in used)}")
 
         instance = re.escape(self.instance).replace("\\", "\\\\")
         queries, total = [], 0

@@ -167,7 +167,8 @@ def run(argv, timeout=60, check=True, input_text=None, user=None, merge_stderr=T
 class Postgres:
     """A throwaway PostgreSQL cluster (initdb in a temp dir, trust auth, TCP on 127.0.0.1)."""
 
-    def __init__(self, workdir):
+    def __init__(self, workdir, settings=None):
+        self.settings = dict(settings or {})  # extra server settings (-c name=value)
         bins = sorted((d for d in os.listdir("/usr/lib/postgresql") if d.isdigit()), key=int)
         if not bins:
             raise Failure("PostgreSQL server binaries not found under /usr/lib/postgresql")
@@ -183,7 +184,8 @@ class Postgres:
 
     def start(self):
         run([f"{self.bin}/pg_ctl", "-D", f"{self.dir}/data", "-l", f"{self.dir}/server.log", "-w", "-t", "30", "-o",
-             f"-c listen_addresses=127.0.0.1 -p {self.port} -c unix_socket_directories={self.dir} -c fsync=off",
+             f"-c listen_addresses=127.0.0.1 -p {self.port} -c unix_socket_directories={self.dir} -c fsync=off"
+             + "".join(f" -c {k}={v}" for k, v in self.settings.items()),
              "start"], user=self.user, timeout=40)
 
     def stop(self):
@@ -192,3 +194,8 @@ class Postgres:
 
     def dsn(self):
         return f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres connect_timeout=2"
+
+    def sql(self, statement):
+        """Runs one statement with psql as the superuser."""
+        run([f"{self.bin}/psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-d", "postgres",
+             "-v", "ON_ERROR_STOP=1", "-c", statement], timeout=30)

@@ -16,6 +16,9 @@
                                       in a real Prometheus
     static_checks.py mixin            alerts/botwatch.rules.yml and dashboards/*.json are what
                                       mixin/ renders, and _config overrides reach the output
+    static_checks.py families         every family the collectors, the agent and the shipped preset
+                                      can export is in a dashboard query, an alert, or the list of
+                                      families kept for ad-hoc queries in mixin/README.md
 
 Exit 0 when the check passes, 1 with the reasons when it does not.
 """
@@ -45,7 +48,7 @@ def check_rules():
 def check_rule_tests():
     if not RULE_TESTS:
         raise Failure("no alerts/tests/*.yml")
-    _, out = run(["promtool", "test", "rules", *RULE_TESTS], timeout=120)
+    _, out = run(["promtool", "test", "rules", *RULE_TESTS], timeout=300)
     log(out.strip())
 
 
@@ -242,6 +245,7 @@ def check_alertmanager():
     log(out.strip())
     if "1 templates" not in out or "SUCCESS" not in out:
         raise Failure("the templates were not loaded")
+    problems += pager_problems(example)
     text = example
     for needle in ("slack_api_url_file:", "smtp_auth_password_file:", "group_by: [alertname, instance]",
                    "repeat_interval: 30m"):
@@ -253,6 +257,40 @@ def check_alertmanager():
     if problems:
         raise Failure("\n".join(problems))
     log("alertmanager.yml is the fragment merged; every inhibit rule is limited to mixin=\"botwatch\"")
+
+
+def pager_problems(example):
+    """alerts/alertmanager-pager.yml: valid, critical alerts page (and still reach Slack
+    and email), warnings never do, the key is read from a file, and it holds
+    alertmanager.yml's inhibit rules and receivers unchanged."""
+    path = os.path.join(REPO, "alerts", "alertmanager-pager.yml")
+    with open(path, encoding="utf-8") as f:
+        pager = f.read()
+    problems = []
+    _, out = run(["amtool", "check-config", path])
+    if "SUCCESS" not in out or "1 templates" not in out:
+        problems.append(f"alertmanager-pager.yml does not check:\n{out}")
+    for labels, want in (
+            (["mixin=botwatch", "alertname=BotDatabaseDown", "severity=critical"],
+             "botwatch-webhook,botwatch-pager,botwatch-critical"),
+            (["mixin=botwatch", "alertname=BotHighMemory", "severity=warning"], "botwatch-webhook,botwatch-warning"),
+            (["alertname=NodeDown", "severity=critical"], "default")):
+        _, got = run(["amtool", "config", "routes", "test", f"--config.file={path}", *labels], merge_stderr=False)
+        if got.strip() != want:
+            problems.append(f"alertmanager-pager.yml routes {labels} to {got.strip()!r}, expected {want!r}")
+    if "routing_key_file: /etc/alertmanager/secrets/" not in pager or re.search(r"^\s*routing_key:", pager, flags=re.M):
+        problems.append("alertmanager-pager.yml must read the PagerDuty key from a file")
+    ex, pg = sections(example), sections(pager)
+    for key in ("inhibit_rules", "templates", "global"):
+        if ex.get(key) != pg.get(key):
+            problems.append(f"alertmanager-pager.yml's {key} differ from alertmanager.yml's")
+    flat = "\n".join(pg.get("receivers", []))
+    if "\n".join(ex.get("receivers", [])).strip() not in flat.replace("\n".join(
+            pg["receivers"][pg["receivers"].index("  - name: botwatch-pager"):
+                            pg["receivers"].index("  - name: botwatch-critical")]) + "\n", ""):
+        problems.append("alertmanager-pager.yml's receivers are not alertmanager.yml's plus botwatch-pager")
+    log("alertmanager-pager.yml: critical -> PagerDuty, Slack and email; warnings never page")
+    return problems
 
 
 def check_prometheus_config():
@@ -635,6 +673,20 @@ def check_self_test():
         problems.append("the shipped fragment merged into a foreign file has problems: "
                         f"{alertmanager_fragment_problems(fragment, merge_alertmanager(FOREIGN_ALERTMANAGER, fragment))}")
 
+    found = family_problems({"botwatch_a": "x.cc", "botwatch_b_seconds": "y.cc", "botwatch_c": "z.cc",
+                             "botwatch_d": "w.cc"},
+                            "rate(botwatch_b_seconds_bucket[5m]) + botwatch_d + botwatch_ab", {"botwatch_c", "botwatch_d", "gone"})
+    expect(found, "botwatch_a (x.cc) is in no dashboard panel", "families: unused family")
+    expect(found, "keeps gone for ad-hoc queries, but nothing exports it", "families: stale ad-hoc entry")
+    expect(found, "keeps botwatch_d for ad-hoc queries, but a panel or an alert uses it", "families: ad-hoc yet used")
+    if any("botwatch_b_seconds" in f or "botwatch_c " in f for f in found):
+        problems.append(f"families: a histogram used through _bucket, or an ad-hoc family, was reported: {found}")
+    if preset_families("rules:\n  - metric: w\n    type: duration\n  - metric: s\n    type: session\n"
+                       "  - metric: c_total\n    type: counter\n") != {
+            "w", "w_unmatched_total", "w_expired_total", "w_pending", "s_duration_seconds", "s_messages",
+            "s_active", "s_evicted_total", "c_total"}:
+        problems.append("families: preset_families misreads rule types")
+
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from e2e_test import e2e_rules  # noqa: E402
     shortened = e2e_rules("".join(f"    for: {d}\n" for d in ("1m", "5m", "2m", "10m", "15m", "30m", "1h",
@@ -648,7 +700,115 @@ def check_self_test():
         "a hard-coded datasource, unfiltered queries, a missing variable, a duplicate uid; `for:` is shortened")
 
 
-CHECKS = {"self-test": check_self_test, "rules": check_rules, "rule-tests": check_rule_tests, "alert-coverage": check_alert_coverage,
+# ------------------------------------------------------------------ families
+SOURCE_DIRS = ("collectors", "collectors/lib", "agent", "logs", "push", "supervise")
+# Families whose names the source builds from pieces: (name, the pieces that must
+# still be in that file, so the entry goes away with the code).
+CONSTRUCTED = [
+    ("botwatch_socketio_ping_interval_seconds", "collectors/socketio.cc", ['"botwatch_socketio_"', '"ping_interval"']),
+    ("botwatch_socketio_ping_timeout_seconds", "collectors/socketio.cc", ['"botwatch_socketio_"', '"ping_timeout"']),
+]
+# What each rule type of a log preset exports, from its `metric:` name.
+RULE_FAMILIES = {
+    "duration": ["{m}", "{m}_unmatched_total", "{m}_expired_total", "{m}_pending"],
+    "session": ["{m}_duration_seconds", "{m}_messages", "{m}_active", "{m}_evicted_total"],
+}
+PRESET = os.path.join(REPO, "config", "presets", "messenger-bot.yaml")
+MIXIN_README = os.path.join(REPO, "mixin", "README.md")
+
+
+def source_families(repo=REPO):
+    """{family: file} of every family name the C++ sources spell out."""
+    out = {}
+    for d in SOURCE_DIRS:
+        for path in sorted(glob.glob(os.path.join(repo, d, "*.cc"))):
+            with open(path, encoding="utf-8") as f:
+                text = f.read()
+            rel = os.path.relpath(path, repo)
+            # botwatch_* anywhere; process_* only as the agent's own standard families.
+            pattern = r'"((?:botwatch|process)_[a-z0-9_]*[a-z0-9])"' if d == "agent" else r'"(botwatch_[a-z0-9_]*[a-z0-9])"'
+            for name in re.findall(pattern, text):
+                out.setdefault(name, rel)
+    for name, rel, pieces in CONSTRUCTED:
+        with open(os.path.join(repo, rel), encoding="utf-8") as f:
+            text = f.read()
+        if all(p in text for p in pieces):
+            out.setdefault(name, rel)
+    return out
+
+
+def preset_families(text):
+    """Families a log preset's rules export."""
+    out = set()
+    for metric, body in re.findall(r"^  - metric: (\S+)\n((?:    .*\n?)*)", text, flags=re.M):
+        kind = re.search(r"^    type: (\w+)", body, flags=re.M)
+        for pattern in RULE_FAMILIES.get(kind.group(1) if kind else "", ["{m}"]):
+            out.add(pattern.format(m=metric))
+    return out
+
+
+def adhoc_families(readme_text):
+    """The families mixin/README.md keeps for ad-hoc queries: the names in backquotes
+    on the `- ` lines of its "Families kept for ad-hoc queries" section."""
+    m = re.search(r"^## Families kept for ad-hoc queries\n(.*?)(?=^## |\Z)", readme_text, flags=re.M | re.S)
+    if not m:
+        return None
+    return {name for line in re.findall(r"^- (.*)$", m.group(1), flags=re.M)
+            for name in re.findall(r"`([a-zA-Z_:][a-zA-Z0-9_:]*)`", line)}
+
+
+def used_in(name, exprs):
+    """Whether a PromQL text uses family `name` (a histogram through its _bucket,
+    _sum or _count series)."""
+    return re.search(rf"(?<![a-zA-Z0-9_:]){re.escape(name)}(?:_bucket|_sum|_count)?(?![a-zA-Z0-9_:])", exprs) is not None
+
+
+def family_problems(families, exprs, adhoc):
+    """Problems: a family in no query and not kept for ad-hoc use, an ad-hoc entry
+    that a query uses anyway or that nothing exports."""
+    problems = []
+    for name in sorted(families):
+        if not used_in(name, exprs) and name not in adhoc:
+            problems.append(f"{name} ({families[name]}) is in no dashboard panel and no alert, and not in "
+                            "mixin/README.md's families kept for ad-hoc queries")
+    for name in sorted(adhoc):
+        if name not in families:
+            problems.append(f"mixin/README.md keeps {name} for ad-hoc queries, but nothing exports it")
+        elif used_in(name, exprs):
+            problems.append(f"mixin/README.md keeps {name} for ad-hoc queries, but a panel or an alert uses it")
+    return problems
+
+
+def shipped_exprs():
+    """Every dashboard query and alert expression, as one text."""
+    parts = []
+    for path in DASHBOARDS:
+        with open(path, encoding="utf-8") as f:
+            parts += [t.get("expr", "") for _, t in dashboard_targets(json.load(f))]
+    with open(RULES, encoding="utf-8") as f:
+        parts += [body for _, body in alert_blocks(f.read())]
+    return "\n".join(parts)
+
+
+def check_families():
+    families = source_families()
+    with open(PRESET, encoding="utf-8") as f:
+        for name in preset_families(f.read()):
+            families.setdefault(name, "config/presets/messenger-bot.yaml")
+    with open(MIXIN_README, encoding="utf-8") as f:
+        adhoc = adhoc_families(f.read())
+    if adhoc is None:
+        raise Failure("mixin/README.md has no section \"## Families kept for ad-hoc queries\"")
+    if len(families) < 100:
+        raise Failure(f"only {len(families)} families found in the sources: the scan is broken")
+    problems = family_problems(families, shipped_exprs(), adhoc)
+    if problems:
+        raise Failure("\n".join(problems))
+    log(f"{len(families)} families: {len(families) - len(adhoc)} in a panel or an alert, "
+        f"{len(adhoc)} kept for ad-hoc queries (mixin/README.md)")
+
+
+CHECKS = {"self-test": check_self_test, "families": check_families, "rules": check_rules, "rule-tests": check_rule_tests, "alert-coverage": check_alert_coverage,
           "alertmanager": check_alertmanager, "prometheus": check_prometheus_config,
           "dashboards": check_dashboards, "mixin": check_mixin}
 

@@ -315,6 +315,9 @@ TEST_CASE("the shipped example config is valid and serves its collectors") {
   std::string body = HttpGet(bw.Url("/metrics")).body;
   CHECK(ScrapeValue(body, "botwatch_collector_up{collector=\"self\",type=\"process\"}") == 1.0);
   CHECK(ScrapeValue(body, "botwatch_collector_up{collector=\"self-health\",type=\"http\"}").has_value());
+  // The disk watch (type: filesystem) works on any host: a missing folder is measured on its parent.
+  CHECK(ScrapeValue(body, "botwatch_collector_up{collector=\"disk\",type=\"filesystem\"}") == 1.0);
+  CHECK(body.find("botwatch_filesystem_avail_bytes{collector=\"disk\",mountpoint=\"") != std::string::npos);
   CHECK(RunCommand({"promtool", "check", "metrics"}, body).exit_code == 0);
 }
 

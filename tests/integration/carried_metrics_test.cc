@@ -194,6 +194,46 @@ TEST_CASE("textfile: a bad file is left out and named, the others are served, mt
   CHECK_THAT(status, Catch::Contains("invalid_output"));
 }
 
+TEST_CASE("textfile: a producer's half-written temp file (name.prom.$$) is never read") {
+  TempDir dir;
+  std::filesystem::create_directory(dir.path() + "/t");
+  // node_exporter's documented producer pattern: `cmd > name.prom.$$ && mv
+  // name.prom.$$ name.prom`. Caught mid-write, the temp file is cut inside a
+  // line; only the finished name may be read.
+  dir.Write("t/jobs.prom", "# TYPE jobs_done gauge\njobs_done 7\n");
+  dir.Write("t/jobs.prom.4242", "# TYPE jobs_done gauge\njobs_done 8\njobs_fail");
+  Botwatch bw(dir.Write("botwatch.yaml", "global: {default_interval: 1h}\n"
+                                         "collectors:\n  - {name: files, type: textfile, directory: t}\n"),
+              dir.path());
+  REQUIRE(bw.WaitReady());
+  std::string m = HttpGet(bw.Url("/metrics")).body;
+  CHECK_THAT(m, Catch::Contains("jobs_done{collector=\"files\"} 7\n"));
+  CHECK(m.find("jobs_done{collector=\"files\"} 8") == std::string::npos);
+  CHECK(m.find("jobs_fail") == std::string::npos);
+  CHECK(m.find("jobs.prom.4242") == std::string::npos);
+  CHECK_THAT(m, Catch::Contains("botwatch_textfile_files{collector=\"files\"} 1\n"));
+  CHECK_THAT(m, Catch::Contains("botwatch_textfile_error{collector=\"files\",file=\"jobs.prom\"} 0\n"));
+  CHECK_THAT(m, Catch::Contains("botwatch_collector_up{collector=\"files\",type=\"textfile\"} 1\n"));
+}
+
+TEST_CASE("textfile: a .prom file cut mid-line without a trailing newline is an error for that file") {
+  TempDir dir;
+  std::filesystem::create_directory(dir.path() + "/t");
+  dir.Write("t/ok.prom", "queue_depth 3\n");
+  dir.Write("t/cut.prom", "# TYPE backup_size_bytes gauge\nbackup_size_bytes 12\nbackup_last_success_sec");
+  Botwatch bw(dir.Write("botwatch.yaml", "global: {default_interval: 1h}\n"
+                                         "collectors:\n  - {name: files, type: textfile, directory: t}\n"),
+              dir.path());
+  REQUIRE(bw.WaitReady());
+  std::string m = HttpGet(bw.Url("/metrics")).body;
+  CHECK_THAT(m, Catch::Contains("botwatch_textfile_error{collector=\"files\",file=\"cut.prom\"} 1\n"));
+  CHECK_THAT(m, Catch::Contains("botwatch_textfile_error{collector=\"files\",file=\"ok.prom\"} 0\n"));
+  CHECK_THAT(m, Catch::Contains("queue_depth{collector=\"files\"} 3\n"));
+  // Nothing of the cut file is served, not even its complete first sample.
+  CHECK(m.find("backup_size_bytes") == std::string::npos);
+  CHECK(m.find("backup_last_success_sec") == std::string::npos);
+}
+
 TEST_CASE("textfile: a producer rewriting its file (temp file + rename) is never read half-written") {
   TempDir dir;
   std::filesystem::create_directory(dir.path() + "/t");

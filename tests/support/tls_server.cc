@@ -11,7 +11,9 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <stdexcept>
+#include <vector>
 
 #include "tests/support/botwatch_process.h"
 
@@ -112,6 +114,58 @@ void MakeSelfSignedCert(const std::string& cert_file, const std::string& key_fil
                                 "-nodes", "-keyout", key_file, "-out", cert_file, "-days", "2", "-subj",
                                 "/CN=botwatch self-signed test", "-addext", "subjectAltName=" + san});
   if (r.exit_code != 0) throw std::runtime_error("openssl req failed: " + r.output);
+}
+
+namespace {
+
+void Openssl(const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {"openssl"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  CommandResult r = RunCommand(argv);
+  if (r.exit_code != 0) throw std::runtime_error("openssl " + args.at(0) + " failed: " + r.output);
+}
+
+void WriteText(const std::string& path, const std::string& text) {
+  FILE* f = std::fopen(path.c_str(), "w");
+  if (f == nullptr) throw std::runtime_error("cannot write " + path);
+  std::fputs(text.c_str(), f);
+  std::fclose(f);
+}
+
+std::string ReadText(const std::string& path) {
+  std::string out;
+  FILE* f = std::fopen(path.c_str(), "r");
+  if (f == nullptr) throw std::runtime_error("cannot read " + path);
+  char buf[4096];
+  for (size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) out.append(buf, n);
+  std::fclose(f);
+  return out;
+}
+
+}  // namespace
+
+CertChain MakeCertChain(const std::string& dir, const std::string& san, int leaf_days, int intermediate_days,
+                        int root_days) {
+  const std::vector<std::string> ec = {"-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"};
+  auto req = [&](std::vector<std::string> args) {
+    args.insert(args.begin() + 1, ec.begin(), ec.end());
+    Openssl(args);
+  };
+  const std::string p = dir + "/";
+  WriteText(p + "ca.ext", "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n");
+  WriteText(p + "leaf.ext", "basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\nsubjectAltName=" + san + "\n");
+  req({"req", "-x509", "-keyout", p + "root.key", "-out", p + "root.crt", "-days", std::to_string(root_days),
+       "-subj", "/CN=botwatch test root", "-addext", "basicConstraints=critical,CA:TRUE",
+       "-addext", "keyUsage=critical,keyCertSign,cRLSign"});
+  req({"req", "-keyout", p + "intermediate.key", "-out", p + "intermediate.csr", "-subj", "/CN=botwatch test intermediate"});
+  Openssl({"x509", "-req", "-in", p + "intermediate.csr", "-CA", p + "root.crt", "-CAkey", p + "root.key",
+           "-CAcreateserial", "-out", p + "intermediate.crt", "-days", std::to_string(intermediate_days),
+           "-extfile", p + "ca.ext"});
+  req({"req", "-keyout", p + "leaf.key", "-out", p + "leaf.csr", "-subj", "/CN=botwatch test leaf"});
+  Openssl({"x509", "-req", "-in", p + "leaf.csr", "-CA", p + "intermediate.crt", "-CAkey", p + "intermediate.key",
+           "-CAcreateserial", "-out", p + "leaf.crt", "-days", std::to_string(leaf_days), "-extfile", p + "leaf.ext"});
+  WriteText(p + "chain.crt", ReadText(p + "leaf.crt") + ReadText(p + "intermediate.crt"));
+  return {p + "root.crt", p + "chain.crt", p + "leaf.key"};
 }
 
 }  // namespace botwatch::testing

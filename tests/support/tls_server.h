@@ -42,4 +42,15 @@ class TlsLoopbackServer {
 // CLI) for the given subjectAltName, e.g. "IP:127.0.0.1".
 void MakeSelfSignedCert(const std::string& cert_file, const std::string& key_file, const std::string& san);
 
+// A certificate chain as a public web server presents it: a root CA (ca_file,
+// for the client to trust), an intermediate CA it signs, and a leaf for `san`
+// signed by the intermediate. chain_file holds the leaf then the intermediate
+// (load it with TlsLoopbackServer), key_file the leaf's key. Each certificate
+// is valid from now for its number of days, so a test chooses which expires first.
+struct CertChain {
+  std::string ca_file, chain_file, key_file;
+};
+CertChain MakeCertChain(const std::string& dir, const std::string& san, int leaf_days, int intermediate_days,
+                        int root_days = 365);
+
 }  // namespace botwatch::testing

@@ -1,6 +1,10 @@
 // The http collector against loopback servers: each outcome and its reason.
 
 #include <curl/curl.h>
+#include <sys/stat.h>
+
+#include <cmath>
+#include <ctime>
 
 #include <catch2/catch.hpp>
 #include <mutex>
@@ -10,6 +14,7 @@
 #include "collectors/http.h"
 #include "tests/support/botwatch_process.h"
 #include "tests/support/loopback_server.h"
+#include "tests/support/probe_helpers.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/tls_server.h"
 
@@ -309,4 +314,73 @@ TEST_CASE("http: the origin of a URL is its scheme, host and port") {
   CHECK(UrlOrigin("http://example.com:8080/") != UrlOrigin("http://example.com/"));
   CHECK(UrlOrigin("ftp://example.com/") == "");
   CHECK(UrlOrigin("/relative") == "");
+}
+
+TEST_CASE("http: certificate dates and handshake lines as libcurl reports them") {
+  CHECK(ParseCertificateDate("Mar  5 12:00:00 2027 GMT") == 1804248000.0);
+  CHECK(ParseCertificateDate("Dec 31 23:59:59 2026 GMT") == 1798761599.0);
+  CHECK(ParseCertificateDate("Jan 1 00:00:00.250 2030 GMT") == 1893456000.0);  // fractional seconds
+  CHECK_FALSE(ParseCertificateDate("Foo  5 12:00:00 2027 GMT"));
+  CHECK_FALSE(ParseCertificateDate("Mar  5 12:00:00 2027 CET"));
+  CHECK_FALSE(ParseCertificateDate("Mar  5 12:00 2027 GMT"));
+  CHECK_FALSE(ParseCertificateDate("Mar 32 12:00:00 2027 GMT"));
+  CHECK_FALSE(ParseCertificateDate("Mar  5 -1:00:00 2027 GMT"));
+  CHECK_FALSE(ParseCertificateDate("Mar  5 12:00:00 2027 GMT trailing"));
+  CHECK_FALSE(ParseCertificateDate(""));
+  CHECK(TlsVersionFromHandshakeLine("SSL connection using TLSv1.3 / TLS_AES_256_GCM_SHA384\n") == "TLS 1.3");
+  CHECK(TlsVersionFromHandshakeLine("SSL connection using TLSv1.2 / ECDHE-ECDSA-AES128-GCM-SHA256\n") == "TLS 1.2");
+  CHECK(TlsVersionFromHandshakeLine("SSL connection using TLSv / x").empty());
+  CHECK(TlsVersionFromHandshakeLine("Connected to 127.0.0.1 (127.0.0.1) port 443").empty());
+}
+
+TEST_CASE("http: https probes report the earliest certificate expiry of the presented chain and the TLS version") {
+  TempDir dir;
+  const double now = static_cast<double>(std::time(nullptr));
+  auto days = [&](double d) { return now + d * 86400; };
+  auto expiry = [](const ProbeResult& r) { return SampleOf(r, "botwatch_http_tls_cert_expiry_timestamp_seconds"); };
+  auto probe = [](const TlsLoopbackServer& s, const std::string& ca) {
+    return Probe(*Build("{name: h, type: http, url: '" + s.Url("/") + "', ca_file: '" + ca + "'}"));
+  };
+
+  SECTION("a leaf that expires soon") {
+    std::string sub = dir.path() + "/soon";
+    REQUIRE(::mkdir(sub.c_str(), 0700) == 0);
+    CertChain chain = MakeCertChain(sub, "IP:127.0.0.1", 3, 200);
+    TlsLoopbackServer server(chain.chain_file, chain.key_file);
+    ProbeResult r = probe(server, chain.ca_file);
+    INFO(r.message);
+    REQUIRE(r.up);
+    REQUIRE(expiry(r));
+    CHECK(std::abs(*expiry(r) - days(3)) < 600);  // openssl dates the certificate from now
+    CHECK(SampleOf(r, "botwatch_http_tls_version_info", {{"version", "TLS 1.3"}}) == 1);
+  }
+  SECTION("an intermediate that expires before the leaf") {
+    std::string sub = dir.path() + "/intermediate";
+    REQUIRE(::mkdir(sub.c_str(), 0700) == 0);
+    CertChain chain = MakeCertChain(sub, "IP:127.0.0.1", 90, 10);
+    TlsLoopbackServer server(chain.chain_file, chain.key_file);
+    ProbeResult r = probe(server, chain.ca_file);
+    INFO(r.message);
+    REQUIRE(r.up);
+    REQUIRE(expiry(r));
+    CHECK(std::abs(*expiry(r) - days(10)) < 600);
+  }
+  SECTION("a refused certificate reports no expiry and no version") {
+    std::string sub = dir.path() + "/refused";
+    REQUIRE(::mkdir(sub.c_str(), 0700) == 0);
+    CertChain chain = MakeCertChain(sub, "IP:127.0.0.1", 30, 30);
+    TlsLoopbackServer server(chain.chain_file, chain.key_file);
+    ProbeResult r = Probe(*Build("{name: h, type: http, url: '" + server.Url("/") + "'}"));  // root not trusted
+    CHECK_FALSE(r.up);
+    CHECK(r.reason == "tls");
+    CHECK_FALSE(expiry(r));
+    CHECK(Dump(r).find("botwatch_http_tls_version_info") == std::string::npos);
+  }
+}
+
+TEST_CASE("http: plain http probes have no TLS families") {
+  LoopbackServer s([](const StubRequest&) { return StubResponse{200, "ok"}; });
+  ProbeResult r = Probe(*Build("{name: h, type: http, url: '" + s.Url("/") + "'}"));
+  REQUIRE(r.up);
+  CHECK(Dump(r).find("botwatch_http_tls") == std::string::npos);
 }

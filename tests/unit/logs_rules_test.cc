@@ -236,6 +236,37 @@ TEST_CASE("the shipped preset loads and keeps identifiers out of labels") {
   }
 }
 
+TEST_CASE("the shipped preset times a hand-off from the request to the person's first reply") {
+  botwatch::testing::TempDir dir;
+  std::string path = dir.Write("botwatch.yaml",
+                               "logs:\n  - {name: app, path: '" + dir.path() + "/*.log', rules: " +
+                                   BOTWATCH_SOURCE_DIR "/config/presets/messenger-bot.yaml}\n");
+  auto config = botwatch::LoadConfigFile(path);
+  INFO(config.status().message());
+  REQUIRE(config.ok());
+  LogPipeline p(config.value()->logs);
+  Feed(p, {
+              R"({"timestamp":"2026-01-01T10:00:00Z","level":"info","message":"human intervention requested","userId":"u1"})",
+              R"({"timestamp":"2026-01-01T10:01:00Z","level":"info","message":"human intervention requested","userId":"u2"})",
+              // u1's person answers after 4 minutes, then twice more: only the first counts.
+              R"({"timestamp":"2026-01-01T10:04:00Z","level":"info","message":"human agent replied","userId":"u1"})",
+              R"({"timestamp":"2026-01-01T10:05:00Z","level":"info","message":"human agent replied","userId":"u1"})",
+              R"({"timestamp":"2026-01-01T10:06:00Z","level":"info","message":"human intervention resolved","userId":"u1"})",
+          });
+  std::string text = Text(p);
+  INFO(text);
+  CHECK(text.find("bot_human_handoff_wait_seconds_count 1\n") != std::string::npos);
+  CHECK(text.find("bot_human_handoff_wait_seconds_sum 240\n") != std::string::npos);
+  CHECK(text.find("bot_human_handoff_wait_seconds_bucket{le=\"300\"} 1\n") != std::string::npos);
+  CHECK(text.find("bot_human_handoff_wait_seconds_bucket{le=\"120\"} 0\n") != std::string::npos);
+  CHECK(Value(p, "bot_human_handoff_wait_seconds_pending") == 1);  // u2 still waits
+  CHECK(Value(p, "bot_human_handoff_wait_seconds_unmatched_total") == 1);
+  CHECK(Value(p, "bot_human_interventions_pending") == 1);
+  // The user id never becomes a label.
+  CHECK(text.find("u1") == std::string::npos);
+  (void)p.Stop();
+}
+
 TEST_CASE("a reload keeps the counts of unchanged metrics and resets changed ones") {
   auto before = Load(
       "      - {metric: kept_total, type: counter, label_fields: {kind: k}}\n"

@@ -53,7 +53,7 @@ class DemoBot {
     this.sent = 0;            // inbound messages started
     this.done = 0;            // inbound messages finished
     this.inflight = new Set();
-    this.handoffs = new Map();  // userId -> { timer, since }
+    this.handoffs = new Map();  // userId -> { timer, replyTimer, since, replied }
     this.nextAppointment = 1;
     this.store = null;
     this.admin = null;
@@ -248,13 +248,25 @@ class DemoBot {
     this.admin.emit('handoff:requested', { userId });
     this.metrics.handoffs.inc();
     const timer = setTimeout(() => this.resolveHandoff(userId), afterMs);
-    this.handoffs.set(userId, { timer, since: Date.now() });
+    // The person answers first, then closes the hand-off: the preset's
+    // bot_human_handoff_wait_seconds pairs the request with this first answer.
+    const replyTimer = setTimeout(() => this.humanReplied(userId), Math.max(1, Math.round(afterMs / 2)));
+    this.handoffs.set(userId, { timer, replyTimer, since: Date.now(), replied: false });
+  }
+
+  humanReplied(userId) {
+    const h = this.handoffs.get(userId);
+    if (!h || h.replied) return;
+    h.replied = true;
+    clearTimeout(h.replyTimer);
+    this.log.info('human agent replied', { userId, waitSeconds: Math.round((Date.now() - h.since) / 1000) });
   }
 
   resolveHandoff(userId) {
     const h = this.handoffs.get(userId);
     if (!h) return false;
     clearTimeout(h.timer);
+    this.humanReplied(userId);  // resolved from the admin UI: the person answered then at the latest
     this.handoffs.delete(userId);
     this.log.info('human intervention resolved', { userId, waitSeconds: Math.round((Date.now() - h.since) / 1000) });
     if (this.store) this.store.handoffResolved(userId);
@@ -271,7 +283,10 @@ class DemoBot {
     clearTimeout(this.deadline);
     this.stopped = (async () => {
       await Promise.allSettled([...this.inflight]);
-      for (const h of this.handoffs.values()) clearTimeout(h.timer);  // left pending, as in real life
+      for (const h of this.handoffs.values()) {  // left pending, as in real life
+        clearTimeout(h.timer);
+        clearTimeout(h.replyTimer);
+      }
       if (this.admin) await this.admin.close();
       if (this.store) await this.store.close().catch(() => {});
       this.log.info('bot stopped', { reason: why, messages: this.done, handoffsPending: this.handoffs.size });
