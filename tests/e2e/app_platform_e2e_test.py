@@ -8,11 +8,15 @@ rules and notifies a real Alertmanager (the shipped config) with a webhook.
     app_platform_e2e_test.py --botwatch build/botwatch
 
 What the test changes, and nothing else: the env vars app.yaml declares (from
-the test: the receiver's URL, DATABASE_URL of a throwaway PostgreSQL, the keys),
+the test: the receiver's URL, DATABASE_URL of a throwaway PostgreSQL with
+pg_stat_statements, the keys),
 the bot's port (3000 in App Platform, a free one here), every 15s/1m interval to
 1s (and the 3s timeouts to 900ms), the Graph and Gemini base URLs (loopback stand-ins), the paths under /tmp
 (this run's own directory), and, through the mixin's _config, the dead-man's
 silence and `for` (rendered with jsonnet, as an operator overrides _config).
+It appends four collectors App Platform has no place for (an https probe, Redis
+with real BullMQ jobs, an exec check, a textfile), so every dashboard panel has
+its series on the push as well.
 
 It shows:
 1. every pushed series carries job="botwatch", and the bot's own prom-client
@@ -103,14 +107,30 @@ class AppPlatformE2E:
         backfill = subprocess.Popen(["promtool", "tsdb", "create-blocks-from", "openmetrics", "--quiet", history,
                                      os.path.join(self.w.path, "prom-data")],
                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        self.pg = Postgres(self.w.path)
+        # pg_stat_statements for the slowest-statements panel (DO's managed PostgreSQL has it).
+        self.pg = Postgres(self.w.path, settings={"shared_preload_libraries": "pg_stat_statements"})
         self.pg.start()
+        self.pg.sql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
         log(f"postgres up on :{self.pg.port}")
+        self.redis_port = free_port()
+        self.procs.append(Process("redis", [
+            "redis-server", "--port", str(self.redis_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+            "--maxmemory", "64mb", "--maxmemory-policy", "noeviction", "--requirepass", pull.REDIS_PASSWORD],
+            self.w.path))
+        peer = pull.bullmq_peer(self.botwatch_bin)
+        eventually(lambda: run(["node", os.path.join(peer, "jobs.js"), str(self.redis_port), pull.REDIS_PASSWORD],
+                               timeout=60, check=False)[0] == 0, 30, step=0.2, what="BullMQ jobs in Redis")
+        tls_server, self.tls_url, self.tls_cert = pull.start_tls_server(self.w)
+        self.textfiles = os.path.join(self.w.path, "textfile")
+        os.makedirs(self.textfiles)
+        self.w.file("textfile/backup.prom", "# HELP backup_last_success_timestamp_seconds Last good backup.\n"
+                    "# TYPE backup_last_success_timestamp_seconds gauge\n"
+                    f"backup_last_success_timestamp_seconds {int(time.time())}\n")
         webhook = pull.start_http_sink(self.inbox, "webhook")
         slack = pull.start_http_sink(self.inbox, "slack")
         smtp = pull.SmtpSink(self.inbox)
         self.graph, self.gemini = pull.FacebookGraph(), pull.GeminiAPI()
-        self.servers = [webhook, slack, smtp, self.graph.server, self.gemini.server]
+        self.servers = [webhook, slack, smtp, self.graph.server, self.gemini.server, tls_server]
 
         with open(os.path.join(REPO, "alerts", "alertmanager.yml"), encoding="utf-8") as f:
             am_config = pull.e2e_alertmanager(
@@ -141,7 +161,7 @@ class AppPlatformE2E:
             text = f.read()
         text = rewrite(text, "127.0.0.1:3000", f"127.0.0.1:{self.bot_port}", count=4)  # 3 collectors, 1 comment
         text = rewrite(text, "interval: 15s", "interval: 1s", count=5)
-        text = rewrite(text, "interval: 1m", "interval: 1s")
+        text = rewrite(text, "interval: 1m", "interval: 1s", count=2)
         text = rewrite(text, "timeout: 3s", "timeout: 900ms", count=2)
         text = rewrite(text, "    type: facebook\n", f"    type: facebook\n    base_url: '{self.graph.url}'\n"
                                                    "    interval: 1s\n")
@@ -149,6 +169,18 @@ class AppPlatformE2E:
         text = rewrite(text, "state_dir: /tmp/botwatch/state", f"state_dir: {self.w.path}/run/state")
         self.password_file = os.path.join(self.w.path, "rw-password")
         text = rewrite(text, "password_file: /tmp/botwatch-remote-write-password", f"password_file: {self.password_file}")
+        # What App Platform has no place for, appended so that every dashboard panel
+        # has its series on the push too (the panels' selectors are what is tested):
+        # an https probe (certificate panels), Redis with BullMQ jobs, an exec check
+        # and a textfile.
+        extra = (
+            f"  - {{name: webhook-cert, type: http, url: '{self.tls_url}', ca_file: '{self.tls_cert}', interval: 1s}}\n"
+            f"  - {{name: redis, type: redis, address: '127.0.0.1:{self.redis_port}', password: '{pull.REDIS_PASSWORD}',"
+            " interval: 1s}\n"
+            "  - {name: backup-check, type: exec, command: /bin/true, interval: 1s}\n"
+            f"  - {{name: cron, type: textfile, directory: '{self.textfiles}', interval: 1s}}\n")
+        text = rewrite(text, "\n# The bot's stdout (Winston/pino JSON)",
+                       "  # Appended by the test (not shipped):\n" + extra + "\n# The bot's stdout (Winston/pino JSON)")
         etc = os.path.join(self.w.path, "etc")
         os.makedirs(etc)
         shutil.copytree(os.path.join(REPO, "config", "presets"), os.path.join(etc, "presets"))
@@ -200,8 +232,8 @@ class AppPlatformE2E:
     # ---------------------------------------------------------------- 1
     def pushed(self):
         sel = f'job="botwatch", instance="{self.instance}"'
-        collectors = {"supervised", "bot-health", "bot-port", "database", "facebook", "gemini", "bot-socketio",
-                      "bot-metrics"}
+        collectors = {"supervised", "bot-health", "container-disk", "bot-port", "database", "facebook", "gemini",
+                      "bot-socketio", "bot-metrics", "webhook-cert", "redis", "backup-check", "cron"}
 
         def all_up():
             r = self.q(f"botwatch_collector_up{{{sel}}} == 1")
