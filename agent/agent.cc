@@ -288,6 +288,8 @@ std::string Agent::RenderStatusJson() const {
         {"last_error", s->last_error},
         {"last_error_time", Iso8601(s->last_error_unix)},
     };
+    // The status page never takes botwatch's own process for the bot's.
+    if (s->spec.type == "process") c["is_botwatch"] = WatchesBotwatch(*s);
     collectors.push_back(std::move(c));
   }
   nlohmann::json body = {{"status", "success"},

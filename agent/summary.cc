@@ -32,6 +32,10 @@ double FamilySum(const CollectorSnapshot& s, const std::string& name) {
 
 }  // namespace
 
+bool WatchesBotwatch(const CollectorSnapshot& s) {
+  return s.spec.type == "process" && FamilySum(s, names::kProcessIsBotwatch) == 1;
+}
+
 nlohmann::json SummaryBuilder::Summary(double now, double botwatch_start, const logs::MetricStore* store,
                                        const std::vector<std::shared_ptr<const CollectorSnapshot>>& snapshots) {
   double total = std::nan(""), last_hour = std::nan(""), last_day = std::nan(""), avg_ms = std::nan("");
@@ -60,7 +64,7 @@ nlohmann::json SummaryBuilder::Summary(double now, double botwatch_start, const 
   double cpu_percent = std::nan("");
   const CollectorSnapshot* bot = nullptr;
   for (const auto& s : snapshots) {
-    if (!bot && s->spec.type == "process" && s->up) bot = s.get();
+    if (!bot && s->spec.type == "process" && s->up && !WatchesBotwatch(*s)) bot = s.get();
     if (s->spec.type == "postgres" && s->up && !std::isfinite(db_connections)) {
       db_connections = FamilySum(*s, names::kPostgresConnections);
     }

@@ -26,6 +26,11 @@
 
 namespace botwatch {
 
+// True for a process collector whose process is this botwatch (e.g. the `self`
+// collector of config/botwatch.yaml). "The bot" is the supervised child, else
+// the first other process collector that is up: never botwatch itself.
+bool WatchesBotwatch(const CollectorSnapshot& snapshot);
+
 class SummaryBuilder {
  public:
   // `store` may be null (no log sources configured).

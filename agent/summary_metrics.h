@@ -30,6 +30,8 @@ inline constexpr const char* kUsersWeekWindow = "7d";
 inline constexpr const char* kProcessMemory = "botwatch_process_resident_memory_bytes";
 inline constexpr const char* kProcessStart = "botwatch_process_start_time_seconds";
 inline constexpr const char* kProcessCpu = "botwatch_process_cpu_seconds_total";
+// 1 on a process collector that watches botwatch itself (collectors/process.cc).
+inline constexpr const char* kProcessIsBotwatch = "botwatch_process_is_botwatch";
 // postgres collector: system.database_connections.
 inline constexpr const char* kPostgresConnections = "botwatch_postgres_connections";
 

@@ -1,5 +1,7 @@
 #include "collectors/process.h"
 
+#include <unistd.h>
+
 #include <limits>
 
 #include "base/config_node.h"
@@ -99,6 +101,12 @@ ProbeResult ProcessCollector::Collect(const ProbeContext& ctx) {
 
   AddProcessSampleFamilies(s, fb);
   emit_restarts();
+  // A process collector may watch botwatch itself (config/botwatch.yaml's
+  // `self`): the summary, the status page and the alerts' "is the bot running"
+  // guard must not take it for the bot.
+  fb.Gauge("botwatch_process_is_botwatch",
+           "Whether the watched process is this botwatch itself (1), which is never taken for the bot.",
+           s.pid == static_cast<int>(::getpid()) ? 1 : 0);
   std::string frozen = freeze_.Check(s, patience);
   ProbeResult r = frozen.empty() ? ProbeResult::Up() : ProbeResult::Down(reason::kFrozen, frozen);
   r.families = fb.Take();

@@ -46,5 +46,11 @@
     tlsCertExpiryDays: 14,  // earliest certificate of an https probe's chain expires within this many days
     handoffWaitP90Minutes: 15,  // 90 % of users handed to a human got a first human answer within this
     databaseSizeForecastGiB: 10,  // the dependencies dashboard counts the days until a database reaches this size
+
+    // The dead-man (BotwatchSilent): an instance that sent series in the last hour
+    // and none for deadManSilenceSeconds, for deadManFor. The silence must exceed the
+    // push interval (remote_write `interval`, 15s by default) and the scrape interval.
+    deadManSilenceSeconds: 120,
+    deadManFor: '3m',
   },
 }

@@ -50,6 +50,9 @@ RemoteWriteConfig ReadOne(ConfigMap& m, std::set<std::string>& names) {
     if (!ValidLabelName(k)) m.FailAt("external_labels", "\"" + k + "\" is not a valid label name");
   }
   if (!ext.count("instance")) ext["instance"] = HostName();
+  // What a scraper would add: the shipped Prometheus job is named botwatch, so
+  // the mixin's selector (job=~".*botwatch.*") matches pushed series too.
+  if (!ext.count("job")) ext["job"] = "botwatch";
   c.external_labels.assign(ext.begin(), ext.end());
   if (auto b = m.OptionalMap("basic_auth")) {
     std::string user = b->RequiredString("username");

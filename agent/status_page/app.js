@@ -124,13 +124,15 @@ function fmtDuration(s) {
 function dig(o, path) { return path.split('.').reduce((x, k) => (x === null || x === undefined ? x : x[k]), o); }
 
 // Why a system number is empty: the bot's numbers come from the first process
-// collector that is up (the supervised child is one), the connections from a
-// postgres collector.
+// collector that is up (the supervised child is one) and is not botwatch
+// itself, the connections from a postgres collector.
 function missingWhy(path) {
   const cs = lastCollectors || [];
   const want = path === 'system.database_connections' ? 'postgres' : 'process';
-  const mine = cs.filter((c) => c.type === want);
-  if (mine.length === 0) return want === 'postgres' ? 'no postgres collector' : 'not supervised, no process collector';
+  const mine = cs.filter((c) => c.type === want && !c.is_botwatch);
+  if (mine.length === 0) {
+    return want === 'postgres' ? 'no postgres collector' : 'not supervised, no process collector (botwatch\'s own does not count)';
+  }
   if (mine.some((c) => c.checked && c.up)) return 'no sample yet';
   if (mine.every((c) => !c.checked)) return 'not probed yet';
   return want === 'postgres' ? 'postgres down' : 'bot process down';

@@ -459,7 +459,11 @@
             expr: |||
               sum by (instance, job, source) (rate(botwatch_log_lines_total{%(botwatchSelector)s}[30m])) == 0
               and on (instance, job)
-              max by (instance, job) (botwatch_collector_up{%(botwatchSelector)s, type="process"}) == 1
+              max by (instance, job) (
+                botwatch_collector_up{%(botwatchSelector)s, type="process"}
+                # botwatch watching itself (a `self` process collector) is never the bot
+                unless on (instance, job, collector) botwatch_process_is_botwatch{%(botwatchSelector)s} == 1
+              ) == 1
             ||| % $._config,
             'for': "10m",
             labels: $._config.commonLabels + {'severity': 'warning', 'component': 'bot-traffic'},
@@ -613,6 +617,32 @@
               summary: "botwatch cannot push to remote_write {{ $labels.remote }} on {{ $labels.instance }}",
               description: "The receiver of remote {{ $labels.remote }} accepted no samples for {{ $value | humanizeDuration }} while samples wait; they are kept up to the remote's buffer, then dropped. /api/v1/status (remote_write) has the last error.",
               runbook_url: $._config.runbookURL + '#botwatchremotewritestalled',
+            },
+          },
+        ],
+      },
+      // The dead-man, for pulled and pushed instances alike.
+      {
+        name: "botwatch-dead-man",
+        rules: [
+          {
+            alert: "BotwatchSilent",
+            // Every botwatch exports botwatch_build_info. The value is the time since
+            // its newest sample, of the instances that sent one in the last hour,
+            // scraped or pushed alike. A pushed series gets no staleness marker and
+            // looks present for the 5-minute lookback, so `up` or an instant selector
+            // cannot tell; timestamp() gives the sample's own time, and the subquery
+            // keeps the newest one after the lookback has passed.
+            expr: |||
+              time() - max by (instance, job) (max_over_time(timestamp(botwatch_build_info{%(botwatchSelector)s})[1h:]))
+                > %(deadManSilenceSeconds)s  # threshold: deadManSilenceSeconds without a sample
+            ||| % $._config,
+            'for': $._config.deadManFor,
+            labels: $._config.commonLabels + {'severity': 'critical', 'component': 'botwatch'},
+            annotations: {
+              summary: "botwatch on {{ $labels.instance }} sends no series",
+              description: "Prometheus received series from botwatch on {{ $labels.instance }} (job {{ $labels.job }}) in the last hour, but none for {{ $value | humanizeDuration }} (threshold %(deadManSilenceSeconds)ss; pulled or pushed alike). The container, the host or botwatch itself is gone, or its pushes no longer arrive: no other alert can fire for this instance." % $._config,
+              runbook_url: $._config.runbookURL + '#botwatchsilent',
             },
           },
         ],

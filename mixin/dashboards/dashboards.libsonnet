@@ -4,6 +4,13 @@ local g = import 'lib.libsonnet';
 local sel = g.sel;
 local t = g.target;
 local inbound = 'direction="inbound"';
+// Pull or push. A pushed instance has no `up` and no scrape_* series, a
+// scraped one no botwatch_remote_write_* unless it also pushes; the panels below
+// take the scrape's series and fall back (`or on (instance, job)`) to the push's.
+// botwatch's own process_* only: a `type: scrape` collector may carry another
+// program's (prom-client's defaults) under the same names, with its `collector` label.
+local own = 'collector=""';
+local pushFresh = '(time() - max by (instance, job) (timestamp(botwatch_build_info' + sel() + ')) < bool 120)';
 
 {
   // Panels appended to the end of each dashboard by other mixin files (e.g.
@@ -18,8 +25,10 @@ local inbound = 'direction="inbound"';
     'overview.json': g.dashboard(c, 'botwatch-overview', 'Bot overview',
                                  'Health of the bot and its dependencies, traffic, users, response time and errors.', [
       g.row('Health'),
-      g.updown('botwatch scrape', [t('up' + sel(), '{{instance}}')],
-               'Whether Prometheus can scrape botwatch (up). DOWN: every other panel of this instance is blind.',
+      g.updown('botwatch scrape', [t('up' + sel() + ' or on (instance, job) ' + pushFresh, '{{instance}}')],
+               'Whether Prometheus can scrape botwatch (up); for an instance that pushes (remote_write), whether its '
+               + 'series arrived in the last 2 minutes. DOWN: every other panel of this instance is blind '
+               + '(BotwatchTargetDown when scraped; BotwatchSilent either way).',
                w=4, h=4, alert='BotwatchTargetDown'),
       g.updown('Dependencies', [t('botwatch_collector_up' + sel(), '{{collector}}')],
                'Last probe of each collector: UP (green) or DOWN (red). A dependency DOWN for long fires its own alert '
@@ -320,10 +329,12 @@ local inbound = 'direction="inbound"';
       g.updown('Last config reload', [t('botwatch_config_last_reload_successful' + sel(), '{{instance}}')],
                '1 (UP): the last reload succeeded; 0 (DOWN): botwatch runs on its previous config (BotwatchConfigReloadFailed).',
                w=4, h=4, alert='BotwatchConfigReloadFailed'),
-      g.stat('Uptime', [t('time() - process_start_time_seconds' + sel(), '{{instance}}')],
+      g.stat('Uptime', [t('time() - process_start_time_seconds' + sel(own), '{{instance}}')],
              'Time since botwatch started.', w=6, h=4, colorMode='none', unit='dtdurations'),
-      g.stat('Series exported', [t('scrape_samples_scraped' + sel(), '{{instance}}')],
-             'Samples Prometheus took from the last scrape of botwatch.', w=6, h=4, colorMode='none', unit='short'),
+      g.stat('Series exported', [
+        t('scrape_samples_scraped' + sel() + ' or on (instance, job) count by (instance, job) (' + sel() + ')', '{{instance}}'),
+      ], 'Samples Prometheus took from the last scrape of botwatch; for an instance that pushes, the series it pushed '
+         + 'in the last 5 minutes.', w=6, h=4, colorMode='none', unit='short'),
       g.row('Collectors'),
       g.timeseries('Collector probe duration', [t('botwatch_collector_duration_seconds' + sel(), '{{collector}} ({{type}})')],
                    'How long the last probe of each collector took.', w=12, unit='s'),
@@ -334,9 +345,12 @@ local inbound = 'direction="inbound"';
       g.timeseries('Time since last successful probe', [
         t('time() - botwatch_collector_last_success_timestamp_seconds' + sel(), '{{collector}}'),
       ], 'Seconds since each collector last succeeded: a rising line is a collector failing.', w=12, unit='s', alert='BotCollectorDown'),
-      g.timeseries('Scrape duration (Prometheus side)', [t('scrape_duration_seconds' + sel(), '{{instance}}')],
-                   'How long Prometheus takes to scrape botwatch; near the scrape timeout, BotwatchTargetDown follows.',
-                   w=12, unit='s', alert='BotwatchTargetDown'),
+      g.timeseries('Scrape duration (Prometheus side) or push lag', [
+        t('scrape_duration_seconds' + sel() + ' or on (instance, job) max by (instance, job) '
+          + '(time() - botwatch_remote_write_last_success_timestamp_seconds' + sel() + ')', '{{instance}}'),
+      ], 'How long Prometheus takes to scrape botwatch (near the scrape timeout, BotwatchTargetDown follows); for an '
+         + 'instance that pushes, seconds since a receiver last accepted its push (the push interval while all is well).',
+         w=12, unit='s', alert='BotwatchTargetDown'),
       g.row('Log pipeline'),
       g.timeseries('Log lines per second', [
         t('sum by (source) (rate(botwatch_log_lines_total' + sel() + '[$__rate_interval]))', '{{source}}'),
@@ -355,14 +369,33 @@ local inbound = 'direction="inbound"';
         t('sum by (metric) (rate(botwatch_log_series_dropped_total' + sel() + '[$__rate_interval])) * 60', '{{metric}}'),
       ], 'New label combinations refused because a log metric reached its series limit.', w=12, unit='short'),
       g.row('Resources'),
-      g.timeseries('botwatch memory (RSS)', [t('process_resident_memory_bytes' + sel(), '{{instance}}')],
+      g.timeseries('botwatch memory (RSS)', [t('process_resident_memory_bytes' + sel(own), '{{instance}}')],
                    'Resident memory of botwatch itself (not the bot).', w=8, unit='bytes'),
-      g.timeseries('botwatch CPU (cores)', [t('rate(process_cpu_seconds_total' + sel() + '[$__rate_interval])', '{{instance}}')],
+      g.timeseries('botwatch CPU (cores)', [t('rate(process_cpu_seconds_total' + sel(own) + '[$__rate_interval])', '{{instance}}')],
                    'CPU used by botwatch itself, in cores.', w=8, unit='short'),
       g.timeseries('Open file descriptors and threads', [
-        t('process_open_fds' + sel(), 'fds {{instance}}'),
-        t('process_threads' + sel(), 'threads {{instance}}'),
+        t('process_open_fds' + sel(own), 'fds {{instance}}'),
+        t('process_threads' + sel(own), 'threads {{instance}}'),
       ], 'Open file descriptors and threads of botwatch: a steady rise is a leak.', w=8, unit='short'),
+      // The push (remote_write). An instance that does not push shows 0:
+      // nothing waits, nothing is dropped.
+      g.row('Push (remote_write)'),
+      g.timeseries('Push lag', [
+        t('time() - botwatch_remote_write_last_success_timestamp_seconds' + sel()
+          + ' or on (instance, job) 0 * max by (instance, job) (up' + sel() + ')', '{{instance}} {{remote}}'),
+      ], 'Seconds since each receiver last accepted a push (the push interval while all is well); 10 minutes with '
+         + 'samples waiting fires BotwatchRemoteWriteStalled. 0 for an instance that does not push.',
+         w=8, unit='s', alert='BotwatchRemoteWriteStalled'),
+      g.timeseries('Push queue (bytes pending)', [
+        t('botwatch_remote_write_pending_bytes' + sel()
+          + ' or on (instance, job) 0 * max by (instance, job) (up' + sel() + ')', '{{instance}} {{remote}}'),
+      ], 'Encoded samples waiting for a receiver (kept on disk in state_dir up to the remote\'s buffer); it grows '
+         + 'while a receiver is away. 0 for an instance that does not push.', w=8, unit='bytes'),
+      g.timeseries('Samples dropped by the push (per minute)', [
+        t('sum by (instance, job, remote) (rate(botwatch_remote_write_samples_dropped_total' + sel() + '[$__rate_interval])) * 60'
+          + ' or on (instance, job) 0 * max by (instance, job) (up' + sel() + ')', '{{instance}} {{remote}}'),
+      ], 'Samples given up: rejected by a receiver (4xx) or older than the remote\'s buffer. 0 for an instance that '
+         + 'does not push.', w=8, unit='short'),
     ] + more('botwatch-agent.json')),
   },
 }

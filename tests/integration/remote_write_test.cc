@@ -108,6 +108,7 @@ TEST_CASE("remote_write: series arrive in Prometheus and VictoriaMetrics with th
   json r = GetJson(prom_q + "botwatch_build_info%7Bapp%3D%22it-bot%22%7D");
   const json& metric = r["data"]["result"][0]["metric"];
   CHECK(metric["instance"].get<std::string>().size() > 0);  // the host name by default
+  CHECK(metric["job"] == "botwatch");  // as a scrape by the shipped job would label it
   CHECK(metric.contains("version"));
   // Self metrics of the push itself are pushed, with the remote label.
   REQUIRE(Eventually(
@@ -139,7 +140,10 @@ TEST_CASE("remote_write: series arrive in Prometheus and VictoriaMetrics with th
   }, 20s, 200ms);
   INFO("missing in VictoriaMetrics: " << (series.is_object() ? missing(series) : "(no answer)"));
   CHECK(all_there);
-  for (const auto& s : series["data"]) CHECK(s["instance"] == "bot-1");
+  for (const auto& s : series["data"]) {
+    CHECK(s["instance"] == "bot-1");
+    CHECK(s["job"] == "botwatch");
+  }
   std::string metrics = HttpGet(bw.Url("/metrics")).body;
   for (const std::string& name : names) {
     INFO(name);

@@ -61,7 +61,8 @@ test('make run: all demo collectors up, then Ctrl-C leaves nothing behind', asyn
       const cs = body.data.collectors;
       return cs.every((c) => c.checked && c.up) ? cs : null;
     }, 30000, 'every demo collector up');
-    assert.deepEqual(status.map((c) => c.name).sort(), ['bot', 'bot-health', 'bot-socketio', 'botwatch', 'database']);
+    assert.deepEqual(status.map((c) => c.name).sort(),
+                     ['bot', 'bot-health', 'bot-metrics', 'bot-socketio', 'botwatch', 'database']);
     // The banner comes once botwatch answers, which may be after the first probes.
     await eventually(() => /Press Ctrl-C to stop everything/.test(out), 10000, 'the banner');
     assert.match(out, /status page: +http:\/\/127\.0\.0\.1:\d+\//);

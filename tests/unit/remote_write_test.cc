@@ -380,10 +380,17 @@ TEST_CASE("remote_write config: defaults, auth headers, strict keys, one-line er
   CHECK(rw.name == "mimir.example.com");  // never the user:pw of the URL
   CHECK(rw.interval == std::chrono::seconds(15));
   CHECK(rw.buffer == std::chrono::minutes(30));
-  REQUIRE(rw.external_labels.size() == 2);
+  REQUIRE(rw.external_labels.size() == 3);
   CHECK(rw.external_labels[0].first == "app");
   CHECK(rw.external_labels[1].first == "instance");
   CHECK_FALSE(rw.external_labels[1].second.empty());
+  // As the shipped scrape job is named, so the mixin's selector matches pushed series.
+  CHECK(rw.external_labels[2] == std::make_pair(std::string("job"), std::string("botwatch")));
+  auto own_job = LoadRw("remote_write:\n  - url: http://x/\n    external_labels: {job: chatbots}\n");
+  REQUIRE(own_job.ok());
+  const auto& labels = own_job.value()->remote_write.at(0).external_labels;
+  REQUIRE(labels.size() == 2);
+  CHECK(labels[1] == std::make_pair(std::string("job"), std::string("chatbots")));
   REQUIRE(rw.headers.size() == 2);
   CHECK(rw.headers[0].reveal() == "Authorization: Basic Ym90Omh1bnRlcjItc2VjcmV0");  // bot:hunter2-secret
   CHECK(rw.headers[1].reveal() == "X-Scope-OrgID: tenant-1");

@@ -1,5 +1,6 @@
 'use strict';
-// The bot's admin backend: an HTTP server with /healthz and a Socket.io server
+// The bot's admin backend: an HTTP server with /healthz, /metrics (prom-client,
+// src/metrics.js) and a Socket.io server
 // on /socket.io/ whose clients must authenticate with handshake auth
 // {service, secret}, the secret being INTERNAL_SECRET. Admin UIs get live
 // events and may resolve human hand-offs.
@@ -33,10 +34,15 @@ function authMiddleware(secret, logger) {
 }
 
 class AdminServer {
-  constructor({ secret, logger, stats, onResolve }) {
+  constructor({ secret, logger, stats, onResolve, metrics }) {
     this.logger = logger;
     this.http = http.createServer((req, res) => {
-      if (req.method === 'GET' && (req.url === '/healthz' || req.url === '/health')) {
+      if (req.method === 'GET' && req.url === '/metrics' && metrics) {
+        metrics.metrics().then((text) => {
+          res.writeHead(200, { 'content-type': metrics.contentType });
+          res.end(text);
+        }, (err) => { res.writeHead(500); res.end(String(err)); });
+      } else if (req.method === 'GET' && (req.url === '/healthz' || req.url === '/health')) {
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ status: 'ok', uptime: process.uptime() }) + '\n');
       } else if (req.method === 'GET' && req.url === '/stats') {

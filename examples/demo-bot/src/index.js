@@ -10,6 +10,7 @@ const winston = require('winston');
 const { parseOptions } = require('./options');
 const { Simulator } = require('./simulator');
 const { AdminServer } = require('./admin');
+const { createMetrics } = require('./metrics');
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -88,8 +89,10 @@ class DemoBot {
       secret = 'demo-secret';
       this.log.warn('INTERNAL_SECRET is not set; using the demo default', {});
     }
+    this.metrics = createMetrics();
     this.admin = new AdminServer({ secret, logger: this.log, stats: () => this.stats(),
-                                   onResolve: (userId) => this.resolveHandoff(userId) });
+                                   onResolve: (userId) => this.resolveHandoff(userId),
+                                   metrics: this.metrics.registry });
     this.port = await this.admin.listen(opts.port, opts.host);
     if (opts.pidfile) fs.writeFileSync(opts.pidfile, `${process.pid}\n`);
     this.log.info('bot started', { port: this.port, pid: process.pid, rate: opts.rate, users: opts.users,
@@ -129,6 +132,7 @@ class DemoBot {
     }
     if (this.store) this.store.message(userId, 'inbound', turn.intent, turn.text);
     this.admin.emit('message:new', { userId, direction: 'inbound', intent: turn.intent });
+    this.metrics.turns.inc({ direction: 'inbound' });
 
     let template = turn.template;
     let cacheHit = turn.cacheHit;
@@ -188,6 +192,7 @@ class DemoBot {
     if (this.store) this.store.message(userId, 'outbound', turn.intent, null);
     if (this.store && n % 25 === 1) this.log.info('db pool', this.store.poolStats());
     this.admin.emit('message:new', { userId, direction: 'outbound', intent: turn.intent });
+    this.metrics.turns.inc({ direction: 'outbound' });
     const campaign = n % 10 === 7 ? this.smsCampaign(n) : null;
     // Receipts: most messages are delivered within a few hundred ms, some never are
     // (the user deleted the conversation); a third are read a moment later.
@@ -241,6 +246,7 @@ class DemoBot {
     this.log.info('human intervention requested', { userId });
     if (this.store) this.store.handoffRequested(userId);
     this.admin.emit('handoff:requested', { userId });
+    this.metrics.handoffs.inc();
     const timer = setTimeout(() => this.resolveHandoff(userId), afterMs);
     // The person answers first, then closes the hand-off: the preset's
     // bot_human_handoff_wait_seconds pairs the request with this first answer.
@@ -265,6 +271,7 @@ class DemoBot {
     this.log.info('human intervention resolved', { userId, waitSeconds: Math.round((Date.now() - h.since) / 1000) });
     if (this.store) this.store.handoffResolved(userId);
     this.admin.emit('handoff:resolved', { userId });
+    this.metrics.handoffs.dec();
     return true;
   }
 

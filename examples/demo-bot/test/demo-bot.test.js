@@ -84,6 +84,12 @@ test('socket.io clients need the internal secret, and admins receive live events
     const url = `http://127.0.0.1:${started.port}`;
     const health = await fetch(`${url}/healthz`);
     assert.equal(health.status, 200);
+    // Its own prom-client registry, as botwatch's `type: scrape` reads it.
+    const metrics = await fetch(`${url}/metrics`);
+    assert.equal(metrics.status, 200);
+    const exposition = await metrics.text();
+    assert.match(exposition, /^# TYPE nodejs_eventloop_lag_seconds gauge$/m);
+    assert.match(exposition, /^# TYPE demo_bot_turns_total counter$/m);
 
     const connect = (auth) => new Promise((resolve) => {
       const s = io(url, { auth, reconnection: false, transports: ['websocket'], timeout: 5000 });
