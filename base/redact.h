@@ -46,7 +46,4 @@ class Redactor {
   std::vector<std::string> needles_;  // literal byte strings, longest first
 };
 
-// Base64 of `bytes`, standard alphabet with padding.
-std::string Base64Encode(std::string_view bytes);
-
 }  // namespace botwatch

@@ -5,9 +5,9 @@
 #include <algorithm>
 #include <set>
 
+#include "base/base64.h"
 #include "collectors/lib/http_request.h"
 #include "collectors/lib/text_format.h"
-#include "collectors/lib/websocket_client.h"  // Base64Encode
 
 namespace botwatch::push {
 namespace {
