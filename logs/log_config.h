@@ -9,7 +9,7 @@
 
 #include "base/config_node.h"
 #include "base/duration.h"
-#include "logs/rules.h"
+#include "logs/rule_config.h"
 
 namespace botwatch::logs {
 

@@ -27,7 +27,7 @@
 #include "logs/log_config.h"
 #include "logs/metric_store.h"
 #include "logs/parser.h"
-#include "logs/rules.h"
+#include "logs/rule_engine.h"
 
 namespace botwatch::logs {
 
