@@ -283,24 +283,25 @@ TEST_CASE("cipher_suites, curve_preferences and prefer_server_cipher_suites hold
     q.ca_file = pki.ca_cert;
     CHECK(Fetch(q).status == 200);
   };
+  // MakeTestPki's certificates have P-256 keys, hence the ECDSA suites.
   const std::string suites =
       "  cipher_suites:\n"
-      "    - TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384\n"
-      "    - TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA\n";
+      "    - TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384\n"
+      "    - TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA\n";
 
   SECTION("cipher_suites: a listed suite is negotiated, an unlisted one refused, TLS 1.3 unaffected") {
     Server s(dir, tls + suites);
     start(s);
-    std::string listed = s_client(s.bw, "-tls1_2 -cipher ECDHE-RSA-AES256-GCM-SHA384");
+    std::string listed = s_client(s.bw, "-tls1_2 -cipher ECDHE-ECDSA-AES256-GCM-SHA384");
     INFO(listed);
-    CHECK(listed.find("Cipher is ECDHE-RSA-AES256-GCM-SHA384") != std::string::npos);
+    CHECK(listed.find("Cipher is ECDHE-ECDSA-AES256-GCM-SHA384") != std::string::npos);
     CHECK(listed.find("Verify return code: 0 (ok)") != std::string::npos);
     // CBC-SHA1 is not in the default list, but exporter-toolkit lets an operator name it.
-    std::string cbc = s_client(s.bw, "-tls1_2 -cipher ECDHE-RSA-AES128-SHA");
+    std::string cbc = s_client(s.bw, "-tls1_2 -cipher ECDHE-ECDSA-AES128-SHA");
     INFO(cbc);
-    CHECK(cbc.find("Cipher is ECDHE-RSA-AES128-SHA") != std::string::npos);
+    CHECK(cbc.find("Cipher is ECDHE-ECDSA-AES128-SHA") != std::string::npos);
     // In the default list, but not in this one.
-    std::string unlisted = s_client(s.bw, "-tls1_2 -cipher ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-CHACHA20-POLY1305");
+    std::string unlisted = s_client(s.bw, "-tls1_2 -cipher ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-CHACHA20-POLY1305");
     INFO(unlisted);
     CHECK(unlisted.find("Cipher is (NONE)") != std::string::npos);
     CHECK(unlisted.find("alert handshake failure") != std::string::npos);
@@ -312,21 +313,22 @@ TEST_CASE("cipher_suites, curve_preferences and prefer_server_cipher_suites hold
   SECTION("prefer_server_cipher_suites (default true): the server's order wins") {
     Server s(dir, tls + suites);
     start(s);
-    std::string out = s_client(s.bw, "-tls1_2 -cipher ECDHE-RSA-AES128-SHA:ECDHE-RSA-AES256-GCM-SHA384");
+    std::string out = s_client(s.bw, "-tls1_2 -cipher ECDHE-ECDSA-AES128-SHA:ECDHE-ECDSA-AES256-GCM-SHA384");
     INFO(out);
-    CHECK(out.find("Cipher is ECDHE-RSA-AES256-GCM-SHA384") != std::string::npos);
+    CHECK(out.find("Cipher is ECDHE-ECDSA-AES256-GCM-SHA384") != std::string::npos);
   }
   SECTION("prefer_server_cipher_suites: false: the client's order wins") {
     Server s(dir, tls + suites + "  prefer_server_cipher_suites: false\n");
     start(s);
-    std::string out = s_client(s.bw, "-tls1_2 -cipher ECDHE-RSA-AES128-SHA:ECDHE-RSA-AES256-GCM-SHA384");
+    std::string out = s_client(s.bw, "-tls1_2 -cipher ECDHE-ECDSA-AES128-SHA:ECDHE-ECDSA-AES256-GCM-SHA384");
     INFO(out);
-    CHECK(out.find("Cipher is ECDHE-RSA-AES128-SHA") != std::string::npos);
+    CHECK(out.find("Cipher is ECDHE-ECDSA-AES128-SHA") != std::string::npos);
   }
   SECTION("curve_preferences: a listed curve is negotiated in TLS 1.2 and 1.3, an unlisted one refused") {
     Server s(dir, tls + "  curve_preferences: [CurveP384]\n");
     start(s);
-    std::string v12 = s_client(s.bw, "-tls1_2 -groups P-384");
+    // TLS 1.2 also needs the certificate's curve (P-256) among the client's groups.
+    std::string v12 = s_client(s.bw, "-tls1_2 -groups P-384:P-256");
     INFO(v12);
     CHECK(v12.find("Server Temp Key: ECDH, secp384r1") != std::string::npos);
     CHECK(v12.find("Cipher is ECDHE-") != std::string::npos);
