@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <sstream>
 
 #include "base/lazy_openssl.h"
@@ -52,6 +53,84 @@ ClientAuth ParseClientAuth(ConfigMap& m) {
   m.FailAt("client_auth_type", msg + "; use one of " + all);
 }
 
+struct NamePair {
+  const char* go;
+  const char* openssl;
+};
+
+// Go's tls.CipherSuites(), which is what exporter-toolkit accepts; the suites Go
+// lists as insecure (RC4, 3DES, CBC with SHA-256) are refused there and here.
+constexpr NamePair kCipherSuites[] = {
+    {"TLS_RSA_WITH_AES_128_CBC_SHA", "AES128-SHA"},
+    {"TLS_RSA_WITH_AES_256_CBC_SHA", "AES256-SHA"},
+    {"TLS_RSA_WITH_AES_128_GCM_SHA256", "AES128-GCM-SHA256"},
+    {"TLS_RSA_WITH_AES_256_GCM_SHA384", "AES256-GCM-SHA384"},
+    {"TLS_AES_128_GCM_SHA256", ""},
+    {"TLS_AES_256_GCM_SHA384", ""},
+    {"TLS_CHACHA20_POLY1305_SHA256", ""},
+    {"TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA", "ECDHE-ECDSA-AES128-SHA"},
+    {"TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA", "ECDHE-ECDSA-AES256-SHA"},
+    {"TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA", "ECDHE-RSA-AES128-SHA"},
+    {"TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA", "ECDHE-RSA-AES256-SHA"},
+    {"TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "ECDHE-ECDSA-AES128-GCM-SHA256"},
+    {"TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384", "ECDHE-ECDSA-AES256-GCM-SHA384"},
+    {"TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "ECDHE-RSA-AES128-GCM-SHA256"},
+    {"TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384", "ECDHE-RSA-AES256-GCM-SHA384"},
+    {"TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256", "ECDHE-RSA-CHACHA20-POLY1305"},
+    {"TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256", "ECDHE-ECDSA-CHACHA20-POLY1305"},
+};
+
+constexpr NamePair kCurves[] = {
+    {"X25519", "X25519"},
+    {"CurveP256", "P-256"},
+    {"CurveP384", "P-384"},
+    {"CurveP521", "P-521"},
+};
+
+template <size_t N>
+std::optional<std::string> Lookup(const NamePair (&table)[N], std::string_view go) {
+  for (const NamePair& p : table) {
+    if (go == p.go) return std::string(p.openssl);
+  }
+  return std::nullopt;
+}
+
+template <size_t N>
+std::vector<std::string> GoNames(const NamePair (&table)[N]) {
+  std::vector<std::string> names;
+  for (const NamePair& p : table) names.emplace_back(p.go);
+  return names;
+}
+
+// Maps every item of list `key` of `node` (the tls_server_config map) through
+// `map`; an unknown name fails at its own file:line:column, listing the names
+// accepted. Items mapped to "" are dropped. Duplicates are refused, since a
+// repeated name usually means another one was meant.
+std::vector<std::string> MapNames(ConfigMap& m, const YAML::Node& node, std::string_view key,
+                                  std::string_view what,
+                                  const std::function<std::optional<std::string>(std::string_view)>& map,
+                                  const std::vector<std::string>& accepted) {
+  std::vector<std::string> names = m.StringList(key);  // type checks
+  std::vector<std::string> mapped;
+  const YAML::Node list = node[std::string(key)];
+  for (size_t i = 0; i < names.size(); ++i) {
+    const std::string where =
+        MarkString(m.source(), list[i].Mark()) + ": " + m.FieldPath(key) + "[" + std::to_string(i) + "]";
+    for (size_t j = 0; j < i; ++j) {
+      if (names[j] == names[i]) throw ConfigError(where + ": \"" + names[i] + "\" is listed twice");
+    }
+    std::optional<std::string> v = map(names[i]);
+    if (!v) {
+      std::string msg = where + ": unknown " + std::string(what) + " \"" + names[i] + "\"";
+      if (auto close = ClosestMatch(names[i], accepted)) msg += " (did you mean \"" + *close + "\"?)";
+      std::vector<std::string_view> views(accepted.begin(), accepted.end());
+      throw ConfigError(msg + "; use " + JoinChoices(views));
+    }
+    if (!v->empty()) mapped.push_back(*v);
+  }
+  return mapped;
+}
+
 bool Verifies(ClientAuth a) {
   return a == ClientAuth::kVerifyClientCertIfGiven || a == ClientAuth::kRequireAndVerifyClientCert;
 }
@@ -61,7 +140,7 @@ void RequireReadable(ConfigMap& m, std::string_view key, const std::string& path
   if (!in) m.FailAt(key, "cannot read \"" + path + "\": " + std::strerror(errno));
 }
 
-TlsServerConfig ReadTls(ConfigMap& m) {
+TlsServerConfig ReadTls(ConfigMap& m, const YAML::Node& node) {
   TlsServerConfig t;
   const ConfigSource& src = m.source();
   t.cert_file = ResolvePath(src, m.RequiredString("cert_file"));
@@ -73,6 +152,15 @@ TlsServerConfig ReadTls(ConfigMap& m) {
   if (t.max_version != 0 && t.max_version < t.min_version) {
     m.FailAt("max_version", "is lower than min_version");
   }
+  t.cipher_suites = MapNames(m, node, "cipher_suites", "cipher suite", &OpenSslCipherSuite, GoCipherSuiteNames());
+  if (t.cipher_suites.empty() && !m.StringList("cipher_suites").empty() && t.min_version < TLS1_3_VERSION) {
+    // Go would take such a list and then fail every TLS 1.2 handshake.
+    m.FailAt("cipher_suites",
+             "lists only TLS 1.3 suites, which are not configurable (as in Go); list TLS 1.2 suites, "
+             "set min_version: TLS13, or remove the key");
+  }
+  t.groups = MapNames(m, node, "curve_preferences", "curve", &OpenSslGroup, GoCurveNames());
+  t.prefer_server_cipher_suites = m.Bool("prefer_server_cipher_suites", true);
   if (Verifies(t.client_auth) && t.client_ca_file.empty()) {
     m.FailAt("client_auth_type", "verifying client certificates needs client_ca_file");
   }
@@ -150,6 +238,11 @@ int AcceptAnyCertificate(int, X509_STORE_CTX*) { return 1; }
 
 }  // namespace
 
+std::optional<std::string> OpenSslCipherSuite(std::string_view go_name) { return Lookup(kCipherSuites, go_name); }
+std::vector<std::string> GoCipherSuiteNames() { return GoNames(kCipherSuites); }
+std::optional<std::string> OpenSslGroup(std::string_view go_name) { return Lookup(kCurves, go_name); }
+std::vector<std::string> GoCurveNames() { return GoNames(kCurves); }
+
 std::optional<TlsSetupError> ConfigureTlsContext(void* raw_ctx, const TlsServerConfig& tls) {
   auto* ctx = static_cast<SSL_CTX*>(raw_ctx);
   ERR_clear_error();
@@ -159,13 +252,29 @@ std::optional<TlsSetupError> ConfigureTlsContext(void* raw_ctx, const TlsServerC
   if (tls.max_version != 0 && SSL_CTX_set_max_proto_version(ctx, tls.max_version) != 1) {
     return TlsSetupError{"max_version", "not supported by this OpenSSL: " + OpenSslError()};
   }
-  // TLS 1.2: forward-secret AEAD suites only (TLS 1.3's are all of that kind),
-  // the server's order first, and no client-initiated renegotiation (a cheap
+  // TLS 1.2 by default: forward-secret AEAD suites only (TLS 1.3's are all of
+  // that kind); cipher_suites replaces that list. The server's order first
+  // unless told otherwise, and never client-initiated renegotiation (a cheap
   // way to make the server do handshake work on an open connection).
-  if (SSL_CTX_set_cipher_list(ctx, "ECDHE+AESGCM:ECDHE+CHACHA20") != 1) {
-    return TlsSetupError{"cert_file", "cannot set the TLS 1.2 cipher suites: " + OpenSslError()};
+  std::string ciphers = "ECDHE+AESGCM:ECDHE+CHACHA20";
+  if (!tls.cipher_suites.empty()) {
+    ciphers.clear();
+    for (const std::string& c : tls.cipher_suites) ciphers += (ciphers.empty() ? "" : ":") + c;
   }
-  SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+  if (SSL_CTX_set_cipher_list(ctx, ciphers.c_str()) != 1) {
+    return TlsSetupError{tls.cipher_suites.empty() ? "cert_file" : "cipher_suites",
+                         "cannot set the TLS 1.2 cipher suites: " + OpenSslError()};
+  }
+  if (!tls.groups.empty()) {
+    std::string groups;
+    for (const std::string& g : tls.groups) groups += (groups.empty() ? "" : ":") + g;
+    if (SSL_CTX_set1_groups_list(ctx, groups.c_str()) != 1) {
+      return TlsSetupError{"curve_preferences", "not supported by this OpenSSL: " + OpenSslError()};
+    }
+  }
+  uint64_t options = SSL_OP_NO_RENEGOTIATION;
+  if (tls.prefer_server_cipher_suites) options |= SSL_OP_CIPHER_SERVER_PREFERENCE;
+  SSL_CTX_set_options(ctx, options);
   if (SSL_CTX_use_certificate_chain_file(ctx, tls.cert_file.c_str()) != 1) {
     return TlsSetupError{"cert_file", "cannot load certificate \"" + tls.cert_file + "\": " + OpenSslError()};
   }
@@ -222,7 +331,7 @@ Result<std::shared_ptr<const WebConfig>> LoadWebConfigText(const std::string& te
     config->file = src->file;
     if (root.IsNull()) return std::shared_ptr<const WebConfig>(std::move(config));  // empty file: no TLS, no auth
     ConfigMap top(root, src, "");
-    if (auto tls = top.OptionalMap("tls_server_config")) config->tls = ReadTls(*tls);
+    if (auto tls = top.OptionalMap("tls_server_config")) config->tls = ReadTls(*tls, root["tls_server_config"]);
     config->basic_auth_users = ReadUsers(top, root);
     top.RejectUnknownKeys();
     return std::shared_ptr<const WebConfig>(std::move(config));

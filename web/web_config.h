@@ -11,6 +11,9 @@
 //     client_ca_file: clients.pem                    # required by the Verify* types
 //     min_version: TLS12                             # TLS10..TLS13, default TLS12
 //     max_version: TLS13
+//     cipher_suites: [TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256]  # Go names; TLS 1.2 only
+//     curve_preferences: [X25519, CurveP256]         # Go names; every version
+//     prefer_server_cipher_suites: true              # default true
 //   basic_auth_users:
 //     prometheus: $2y$10$...       # bcrypt only
 
@@ -18,6 +21,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "base/config_node.h"
 #include "base/secret.h"
@@ -40,6 +45,11 @@ struct TlsServerConfig {
   ClientAuth client_auth = ClientAuth::kNoClientCert;
   int min_version = 0;  // OpenSSL protocol numbers (TLS1_2_VERSION, ...)
   int max_version = 0;  // 0: no upper bound
+  // OpenSSL names, in the file's order. Empty cipher_suites: the default
+  // (forward-secret AEAD suites only); empty groups: OpenSSL's default.
+  std::vector<std::string> cipher_suites;  // TLS 1.2 and below; TLS 1.3's are not configurable, as in Go
+  std::vector<std::string> groups;
+  bool prefer_server_cipher_suites = true;
 
   bool operator==(const TlsServerConfig&) const = default;
 };
@@ -53,6 +63,16 @@ struct WebConfig {
 
   bool auth_enabled() const { return !basic_auth_users.empty(); }
 };
+
+// exporter-toolkit takes Go's crypto/tls names. The cipher suites it accepts are
+// those of Go's tls.CipherSuites() (the ones without known weaknesses; static-RSA
+// and CBC-SHA1 suites among them, to be opted into by name). nullopt: a name it
+// does not accept; "" for a TLS 1.3 suite (accepted and, as in Go, without effect).
+std::optional<std::string> OpenSslCipherSuite(std::string_view go_name);
+std::vector<std::string> GoCipherSuiteNames();
+// X25519, CurveP256, CurveP384, CurveP521 -> OpenSSL group names.
+std::optional<std::string> OpenSslGroup(std::string_view go_name);
+std::vector<std::string> GoCurveNames();
 
 Result<std::shared_ptr<const WebConfig>> LoadWebConfigFile(const std::string& path);
 Result<std::shared_ptr<const WebConfig>> LoadWebConfigText(const std::string& text, ConfigSource source);

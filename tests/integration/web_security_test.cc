@@ -258,6 +258,99 @@ TEST_CASE("tls_server_config min_version and max_version are enforced in the han
   }
 }
 
+TEST_CASE("cipher_suites, curve_preferences and prefer_server_cipher_suites hold in the handshake (openssl s_client)") {
+  TempDir dir;
+  TestPki pki = MakeTestPki(dir.path());
+  const std::string tls = "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n";
+  // One handshake; stdin at EOF makes s_client print the session and leave.
+  auto s_client = [&](Botwatch& bw, const std::string& args) {
+    CommandResult r = RunCommand({"/bin/sh", "-c",
+                                  "openssl s_client -connect 127.0.0.1:" + std::to_string(bw.port()) + " " + args +
+                                      " -CAfile " + pki.ca_cert + " </dev/null 2>&1"},
+                                 "", 20s);
+    return r.output;
+  };
+  auto start = [&](Server& s) {
+    REQUIRE(s.bw.WaitStarted());
+    SecureRequest q;
+    q.url = Url(s.bw, "https", "/-/healthy");
+    q.ca_file = pki.ca_cert;
+    REQUIRE(Eventually([&] { return Fetch(q).status == 200; }, 10s));
+  };
+  auto still_serving = [&](Server& s) {
+    SecureRequest q;
+    q.url = Url(s.bw, "https", "/-/healthy");
+    q.ca_file = pki.ca_cert;
+    CHECK(Fetch(q).status == 200);
+  };
+  // MakeTestPki's certificates have P-256 keys, hence the ECDSA suites.
+  const std::string suites =
+      "  cipher_suites:\n"
+      "    - TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384\n"
+      "    - TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA\n";
+
+  SECTION("cipher_suites: a listed suite is negotiated, an unlisted one refused, TLS 1.3 unaffected") {
+    Server s(dir, tls + suites);
+    start(s);
+    std::string listed = s_client(s.bw, "-tls1_2 -cipher ECDHE-ECDSA-AES256-GCM-SHA384");
+    INFO(listed);
+    CHECK(listed.find("Cipher is ECDHE-ECDSA-AES256-GCM-SHA384") != std::string::npos);
+    CHECK(listed.find("Verify return code: 0 (ok)") != std::string::npos);
+    // CBC-SHA1 is not in the default list, but exporter-toolkit lets an operator name it.
+    std::string cbc = s_client(s.bw, "-tls1_2 -cipher ECDHE-ECDSA-AES128-SHA");
+    INFO(cbc);
+    CHECK(cbc.find("Cipher is ECDHE-ECDSA-AES128-SHA") != std::string::npos);
+    // In the default list, but not in this one.
+    std::string unlisted = s_client(s.bw, "-tls1_2 -cipher ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-CHACHA20-POLY1305");
+    INFO(unlisted);
+    CHECK(unlisted.find("Cipher is (NONE)") != std::string::npos);
+    CHECK(unlisted.find("alert handshake failure") != std::string::npos);
+    std::string v13 = s_client(s.bw, "-tls1_3");
+    INFO(v13);
+    CHECK(v13.find("New, TLSv1.3, Cipher is TLS_") != std::string::npos);
+    still_serving(s);
+  }
+  SECTION("prefer_server_cipher_suites (default true): the server's order wins") {
+    Server s(dir, tls + suites);
+    start(s);
+    std::string out = s_client(s.bw, "-tls1_2 -cipher ECDHE-ECDSA-AES128-SHA:ECDHE-ECDSA-AES256-GCM-SHA384");
+    INFO(out);
+    CHECK(out.find("Cipher is ECDHE-ECDSA-AES256-GCM-SHA384") != std::string::npos);
+  }
+  SECTION("prefer_server_cipher_suites: false: the client's order wins") {
+    Server s(dir, tls + suites + "  prefer_server_cipher_suites: false\n");
+    start(s);
+    std::string out = s_client(s.bw, "-tls1_2 -cipher ECDHE-ECDSA-AES128-SHA:ECDHE-ECDSA-AES256-GCM-SHA384");
+    INFO(out);
+    CHECK(out.find("Cipher is ECDHE-ECDSA-AES128-SHA") != std::string::npos);
+  }
+  SECTION("curve_preferences: a listed curve is negotiated in TLS 1.2 and 1.3, an unlisted one refused") {
+    Server s(dir, tls + "  curve_preferences: [CurveP384]\n");
+    start(s);
+    // TLS 1.2 also needs the certificate's curve (P-256) among the client's groups.
+    std::string v12 = s_client(s.bw, "-tls1_2 -groups P-384:P-256");
+    INFO(v12);
+    CHECK(v12.find("Server Temp Key: ECDH, secp384r1") != std::string::npos);
+    CHECK(v12.find("Cipher is ECDHE-") != std::string::npos);
+    std::string v13 = s_client(s.bw, "-tls1_3 -groups P-384");
+    INFO(v13);
+    CHECK(v13.find("Server Temp Key: ECDH, secp384r1") != std::string::npos);
+    // A client offering X25519 first (s_client's default) is asked for P-384 instead.
+    std::string retry = s_client(s.bw, "-tls1_3");
+    INFO(retry);
+    CHECK(retry.find("Server Temp Key: ECDH, secp384r1") != std::string::npos);
+    std::string x25519_12 = s_client(s.bw, "-tls1_2 -groups X25519:P-256");
+    INFO(x25519_12);
+    CHECK(x25519_12.find("Cipher is (NONE)") != std::string::npos);
+    CHECK(x25519_12.find("alert handshake failure") != std::string::npos);
+    std::string x25519_13 = s_client(s.bw, "-tls1_3 -groups X25519:P-256");
+    INFO(x25519_13);
+    CHECK(x25519_13.find("Cipher is (NONE)") != std::string::npos);
+    CHECK(x25519_13.find("alert handshake failure") != std::string::npos);
+    still_serving(s);
+  }
+}
+
 TEST_CASE("an invalid web config stops start-up with one line naming file:line:col") {
   TempDir dir;
   std::string web = dir.Write("web.yml", "basic_auth_users:\n  prometheus: not-a-hash\n");

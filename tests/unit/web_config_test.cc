@@ -72,6 +72,14 @@ TEST_CASE("web config: TLS with mTLS and users loads, relative paths resolve aga
 }
 
 TEST_CASE("web config: every mistake is one line with file, line, column and field") {
+  const std::string kCipherChoices =
+      "TLS_RSA_WITH_AES_128_CBC_SHA, TLS_RSA_WITH_AES_256_CBC_SHA, TLS_RSA_WITH_AES_128_GCM_SHA256, "
+      "TLS_RSA_WITH_AES_256_GCM_SHA384, TLS_AES_128_GCM_SHA256, TLS_AES_256_GCM_SHA384, "
+      "TLS_CHACHA20_POLY1305_SHA256, TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA, TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA, "
+      "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA, TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA, "
+      "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, "
+      "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384, "
+      "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256 or TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256";
   TempDir dir;
   TestPki pki = MakeTestPki(dir.path());
   const std::string tls = "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n";
@@ -110,8 +118,38 @@ TEST_CASE("web config: every mistake is one line with file, line, column and fie
       {tls + "  client_ca_file: ca.crt\n",
        f + ":4:19: tls_server_config.client_ca_file: is set but client_auth_type does not verify client "
            "certificates (use VerifyClientCertIfGiven or RequireAndVerifyClientCert)"},
+      {tls + "  cipher_suites:\n    - TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256\n    - TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA384\n",
+       f + ":6:7: tls_server_config.cipher_suites[1]: unknown cipher suite \"TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA384\" "
+           "(did you mean \"TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256\"?); use " + kCipherChoices},
+      // OpenSSL's own names are not exporter-toolkit's.
+      {tls + "  cipher_suites: [ECDHE-RSA-AES128-GCM-SHA256]\n",
+       f + ":4:19: tls_server_config.cipher_suites[0]: unknown cipher suite \"ECDHE-RSA-AES128-GCM-SHA256\"; use " +
+           kCipherChoices},
+      // Go lists these as insecure; exporter-toolkit refuses them, so do we.
+      {tls + "  cipher_suites: [TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256]\n",
+       f + ":4:19: tls_server_config.cipher_suites[0]: unknown cipher suite \"TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256\" "
+           "(did you mean \"TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA\"?); use " + kCipherChoices},
+      {tls + "  cipher_suites: [TLS_RSA_WITH_3DES_EDE_CBC_SHA]\n",
+       f + ":4:19: tls_server_config.cipher_suites[0]: unknown cipher suite \"TLS_RSA_WITH_3DES_EDE_CBC_SHA\" "
+           "(did you mean \"TLS_RSA_WITH_AES_128_CBC_SHA\"?); use " +
+           kCipherChoices},
       {tls + "  cipher_suites: [TLS_AES_128_GCM_SHA256]\n",
-       f + ":4:3: tls_server_config: unknown key \"cipher_suites\""},
+       f + ":4:18: tls_server_config.cipher_suites: lists only TLS 1.3 suites, which are not configurable (as in "
+           "Go); list TLS 1.2 suites, set min_version: TLS13, or remove the key"},
+      {tls + "  cipher_suites: [TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256]\n",
+       f + ":4:58: tls_server_config.cipher_suites[1]: \"TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256\" is listed twice"},
+      {tls + "  cipher_suites: TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256\n",
+       f + ":4:18: tls_server_config.cipher_suites: expected a list, got a scalar"},
+      {tls + "  curve_preferences: [X25519, P-256]\n",
+       f + ":4:31: tls_server_config.curve_preferences[1]: unknown curve \"P-256\"; use X25519, CurveP256, CurveP384 "
+           "or CurveP521"},
+      {tls + "  curve_preferences: [CurveP25519]\n",
+       f + ":4:23: tls_server_config.curve_preferences[0]: unknown curve \"CurveP25519\" (did you mean "
+           "\"CurveP256\"?); use X25519, CurveP256, CurveP384 or CurveP521"},
+      {tls + "  prefer_server_cipher_suites: maybe\n",
+       f + ":4:32: tls_server_config.prefer_server_cipher_suites: expected true or false, got \"maybe\""},
+      {tls + "  cipher_suite: [TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256]\n",
+       f + ":4:3: tls_server_config: unknown key \"cipher_suite\" (did you mean \"cipher_suites\"?)"},
       {"tls_server_config: [\n", f + ":2:1: invalid YAML: end of sequence flow not found"},
   };
   for (const auto& c : cases) {
@@ -121,6 +159,77 @@ TEST_CASE("web config: every mistake is one line with file, line, column and fie
     CHECK(r.status().message() == c.error);
     CHECK(r.status().message().find('\n') == std::string::npos);
   }
+}
+
+TEST_CASE("web config: cipher_suites, curve_preferences and prefer_server_cipher_suites map to OpenSSL") {
+  TempDir dir;
+  TestPki pki = MakeTestPki(dir.path());
+  const std::string tls = "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n";
+  SECTION("absent: the defaults") {
+    auto c = Load(dir, tls);
+    REQUIRE(c.ok());
+    CHECK(c.value()->tls->cipher_suites.empty());
+    CHECK(c.value()->tls->groups.empty());
+    CHECK(c.value()->tls->prefer_server_cipher_suites);
+  }
+  SECTION("set: OpenSSL names in the file's order, TLS 1.3 names dropped as in Go") {
+    auto c = Load(dir, tls +
+                           "  cipher_suites:\n"
+                           "    - TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384\n"
+                           "    - TLS_AES_128_GCM_SHA256\n"
+                           "    - TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256\n"
+                           "    - TLS_RSA_WITH_AES_128_CBC_SHA\n"
+                           "  curve_preferences: [CurveP521, X25519, CurveP384, CurveP256]\n"
+                           "  prefer_server_cipher_suites: false\n");
+    INFO(c.status().message());
+    REQUIRE(c.ok());
+    CHECK(c.value()->tls->cipher_suites ==
+          std::vector<std::string>{"ECDHE-RSA-AES256-GCM-SHA384", "ECDHE-RSA-CHACHA20-POLY1305", "AES128-SHA"});
+    CHECK(c.value()->tls->groups == std::vector<std::string>{"P-521", "X25519", "P-384", "P-256"});
+    CHECK_FALSE(c.value()->tls->prefer_server_cipher_suites);
+  }
+  SECTION("only TLS 1.3 names are fine when TLS 1.2 is off") {
+    auto c = Load(dir, tls + "  min_version: TLS13\n  cipher_suites: [TLS_AES_256_GCM_SHA384]\n");
+    INFO(c.status().message());
+    REQUIRE(c.ok());
+    CHECK(c.value()->tls->cipher_suites.empty());
+  }
+  SECTION("an empty list means the default, as in exporter-toolkit") {
+    auto c = Load(dir, tls + "  cipher_suites: []\n  curve_preferences: []\n");
+    REQUIRE(c.ok());
+    CHECK(c.value()->tls->cipher_suites.empty());
+    CHECK(c.value()->tls->groups.empty());
+  }
+}
+
+TEST_CASE("web config: every accepted Go name maps to a name this OpenSSL knows") {
+  TempDir dir;
+  TestPki pki = MakeTestPki(dir.path());
+  const std::string tls = "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n";
+  for (const std::string& name : GoCipherSuiteNames()) {
+    INFO(name);
+    std::optional<std::string> o = OpenSslCipherSuite(name);
+    REQUIRE(o);
+    CHECK(o->empty() == (name.rfind("TLS_ECDHE_", 0) != 0 && name.rfind("TLS_RSA_", 0) != 0));
+    if (o->empty()) continue;
+    // Loading builds a real SSL_CTX with the list: OpenSSL refuses a name it does not know.
+    auto c = Load(dir, tls + "  cipher_suites: [" + name + "]\n");
+    INFO(c.status().message());
+    CHECK(c.ok());
+  }
+  for (const std::string& name : GoCurveNames()) {
+    INFO(name);
+    auto c = Load(dir, tls + "  curve_preferences: [" + name + "]\n");
+    INFO(c.status().message());
+    CHECK(c.ok());
+  }
+  CHECK(GoCipherSuiteNames().size() == 17);
+  CHECK(*OpenSslCipherSuite("TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256") == "ECDHE-ECDSA-CHACHA20-POLY1305");
+  CHECK_FALSE(OpenSslCipherSuite("TLS_RSA_WITH_RC4_128_SHA"));
+  CHECK_FALSE(OpenSslCipherSuite("tls_ecdhe_rsa_with_aes_128_gcm_sha256"));  // Go's names are case-sensitive
+  CHECK(*OpenSslGroup("CurveP256") == "P-256");
+  CHECK_FALSE(OpenSslGroup("P256"));
+  CHECK(GoCurveNames() == std::vector<std::string>{"X25519", "CurveP256", "CurveP384", "CurveP521"});
 }
 
 TEST_CASE("web config: a bad hash is never echoed in the error") {
