@@ -45,7 +45,7 @@ HttpResponse TooLarge(size_t max) {
   return Error(413, "body larger than max_body_bytes (" + std::to_string(max) + ")");
 }
 
-bool ValidName(const std::string& s) {
+bool ValidSourceName(const std::string& s) {
   return !s.empty() && s.size() <= 64 &&
          s.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") == std::string::npos;
 }
@@ -63,7 +63,7 @@ std::variant<logs::HttpIntake*, HttpResponse> FindSource(logs::LogPipeline* pipe
   if (intake != nullptr && pipeline->Sink(name) != nullptr) return intake;
   if (name.empty()) return Error(404, "no log source of type http is configured");
   // The name is echoed only when it is a valid one, never arbitrary request content.
-  return Error(404, ValidName(name) ? "no log source of type http named \"" + name + "\"" : "no such log source");
+  return Error(404, ValidSourceName(name) ? "no log source of type http named \"" + name + "\"" : "no such log source");
 }
 
 // Runs `fn` with the running pipeline and the http source the request names
@@ -85,9 +85,27 @@ std::optional<HttpResponse> WithSource(const logs::CurrentPipeline& current, std
 
 HttpResponse Serve(const HttpRequest& req, const logs::CurrentPipeline& current);
 
+// Every intake answer asks the client to close. A kept-alive connection is
+// its client's own and counts toward the per-client limit (32), and a sender
+// such as winston's Http transport opens one connection per concurrent
+// request: kept alive, a burst of 49 events would fill the limit with idle
+// connections and the next one would be refused.
+HttpResponse Close(HttpResponse r) {
+  if (r.read_body_then) {
+    r.read_body_then = [then = std::move(r.read_body_then)](BodyRead read, std::string body) {
+      return Close(then(read, std::move(body)));
+    };
+  } else {
+    r.headers.emplace_back("Connection", "close");
+  }
+  return r;
+}
+
 }  // namespace
 
-HttpResponse ServeLogIntake(const HttpRequest& req, const logs::CurrentPipeline& current) { return Serve(req, current); }
+HttpResponse ServeLogIntake(const HttpRequest& req, const logs::CurrentPipeline& current) {
+  return Close(Serve(req, current));
+}
 
 namespace {
 

@@ -56,7 +56,7 @@ size_t EncodeUtf8(long cp, char* out) {
 
 // One way to read the text at a position: `size` decoded bytes from `used`
 // bytes of text.
-struct Unit {
+struct DecodedUnit {
   char bytes[4];
   size_t size = 0;
   size_t used = 0;
@@ -64,7 +64,7 @@ struct Unit {
 
 // The escape starting at text[i], if there is one. The byte itself is always
 // a second reading (a backslash may be just a backslash).
-bool EscapeAt(std::string_view text, size_t i, Unit* u) {
+bool EscapeAt(std::string_view text, size_t i, DecodedUnit* u) {
   const char c = text[i];
   if (c == '\\' && i + 1 < text.size()) {
     const char e = text[i + 1];
@@ -157,7 +157,7 @@ size_t MatchAt(std::string_view text, size_t start, std::string_view needle) {
         if (std::find(next.begin(), next.end(), i + used) == next.end()) next.push_back(i + used);
       };
       advance(&text[i], 1, 1);
-      Unit u;
+      DecodedUnit u;
       if (EscapeAt(text, i, &u)) advance(u.bytes, u.size, u.used);
     }
   }

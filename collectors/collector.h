@@ -50,6 +50,8 @@ inline constexpr const char* kProtocol = "protocol";
 inline constexpr const char* kIo = "io";
 inline constexpr const char* kInternal = "internal";
 inline constexpr const char* kAuth = "auth";  // the peer refused botwatch's credentials
+// exec, textfile, scrape: what the producer wrote is not valid Prometheus text
+inline constexpr const char* kInvalidOutput = "invalid_output";
 }  // namespace reason
 
 struct ProbeResult {

@@ -35,7 +35,6 @@ namespace {
 // Reasons of our own, beyond the shared vocabulary in collector.h.
 constexpr const char* kExitCode = "exit_code";
 constexpr const char* kOutputTooLarge = "output_too_large";
-constexpr const char* kInvalidOutput = "invalid_output";
 constexpr const char* kSpawnFailed = "spawn_failed";
 
 // Kills the check's whole process group. `pgid` is the check's own pid (it
@@ -253,7 +252,7 @@ ProbeResult ExecCollector::Evaluate(const ExecRun& run) const {
       problem = families.status().message();
     }
     if (!problem.empty() && config_.output == ExecConfig::Output::kPrometheus) {
-      return with(ProbeResult::Down(kInvalidOutput, "stdout is not valid Prometheus text: " + problem));
+      return with(ProbeResult::Down(reason::kInvalidOutput, "stdout is not valid Prometheus text: " + problem));
     }
     fb.Gauge("botwatch_exec_output_parsed", "Whether stdout was valid Prometheus text and was exported.",
              problem.empty() ? 1 : 0);

@@ -11,7 +11,6 @@ BOTWATCH_REGISTER_COLLECTOR("scrape", ScrapeCollector::Create);
 
 namespace {
 
-constexpr const char* kInvalidOutput = "invalid_output";
 constexpr const char* kOutputTooLarge = "output_too_large";
 constexpr const char* kTooManySeries = "too_many_series";
 
@@ -112,7 +111,7 @@ ProbeResult ScrapeCollector::Evaluate(const ProbeResponse& ex) const {
                                                         std::to_string(config_.max_series) +
                                                         ") series; none were kept (raise max_series, or expose fewer)"));
     }
-    return with(ProbeResult::Down(kInvalidOutput, "not valid Prometheus text or OpenMetrics: " + why));
+    return with(ProbeResult::Down(reason::kInvalidOutput, "not valid Prometheus text or OpenMetrics: " + why));
   }
   std::vector<prometheus::MetricFamily> families = std::move(carried.value());
   RenameTargetLabels(families);

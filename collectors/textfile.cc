@@ -20,8 +20,6 @@ BOTWATCH_REGISTER_COLLECTOR("textfile", TextfileCollector::Create);
 
 namespace {
 
-constexpr const char* kInvalidOutput = "invalid_output";
-
 bool IsPromFile(const std::string& name) {
   // Producers write ".name.prom.tmp" or "name.prom.$$" and rename: only the
   // finished name ends in .prom, and hidden files are never read.
@@ -146,7 +144,7 @@ ProbeResult TextfileCollector::Evaluate(const std::vector<TextFile>& files, cons
   }
   fb.Gauge("botwatch_textfile_files", "Textfiles (*.prom) found in the directory.", static_cast<double>(files.size()));
   ProbeResult r = bad == 0 ? ProbeResult::Up()
-                           : ProbeResult::Down(kInvalidOutput, std::to_string(bad) + " of " +
+                           : ProbeResult::Down(reason::kInvalidOutput, std::to_string(bad) + " of " +
                                                                    std::to_string(files.size()) +
                                                                    " files left out; first: " + first_problem);
   r.families = fb.Take();

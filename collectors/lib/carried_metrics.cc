@@ -34,9 +34,6 @@ std::vector<std::string_view> SplitLines(std::string_view text) {
   return lines;
 }
 
-bool EndsWith(std::string_view s, std::string_view tail) {
-  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
-}
 
 // Where the value part of a sample line starts: after the name and the label
 // set, whose quoted values may hold '#', '}' or spaces.
@@ -58,7 +55,7 @@ size_t ValueStart(std::string_view line) {
   return i;
 }
 
-std::string LineError(size_t index, const std::string& what) { return "line " + std::to_string(index + 1) + ": " + what; }
+std::string OpenMetricsLineError(size_t index, const std::string& what) { return "line " + std::to_string(index + 1) + ": " + what; }
 
 // OpenMetrics 1.0 text (it ends with "# EOF") rewritten as the Prometheus text
 // format that /metrics serves: counters are named with their _total, info
@@ -80,7 +77,7 @@ Result<std::string> FromOpenMetrics(const std::vector<std::string_view>& lines, 
   auto served_name = [&](const std::string& family) {
     auto it = types.find(family);
     if (it == types.end()) return family;
-    if (it->second == "counter" && !EndsWith(family, "_total")) return family + "_total";
+    if (it->second == "counter" && !family.ends_with("_total")) return family + "_total";
     if (it->second == "info") return family + "_info";
     return family;
   };
@@ -103,7 +100,7 @@ Result<std::string> FromOpenMetrics(const std::vector<std::string_view>& lines, 
       out += ' ';
       if (is_type) {
         if (tail == "gaugehistogram") {
-          return Status::Error(LineError(i, "OpenMetrics type gaugehistogram (family " + family +
+          return Status::Error(OpenMetricsLineError(i, "OpenMetrics type gaugehistogram (family " + family +
                                                 ") has no equivalent in the Prometheus text format"));
         }
         out += tail == "info" || tail == "stateset" ? "gauge" : tail == "unknown" ? "untyped" : std::string(tail);
@@ -119,10 +116,10 @@ Result<std::string> FromOpenMetrics(const std::vector<std::string_view>& lines, 
     }
     size_t value_at = ValueStart(l);
     std::string name(l.substr(0, l.find_first_of("{ \t")));
-    if (EndsWith(name, "_created")) {
+    if (name.ends_with("_created")) {
       std::string base = name.substr(0, name.size() - 8);
       auto it = types.find(base);
-      if (it == types.end() && EndsWith(base, "_total")) it = types.find(base.substr(0, base.size() - 6));
+      if (it == types.end() && base.ends_with("_total")) it = types.find(base.substr(0, base.size() - 6));
       if (it != types.end() && (it->second == "counter" || it->second == "histogram" || it->second == "summary")) {
         out += '\n';
         continue;
@@ -142,7 +139,7 @@ Result<std::string> FromOpenMetrics(const std::vector<std::string_view>& lines, 
       char* end = nullptr;
       double seconds = std::strtod(ts.c_str(), &end);
       if (ts.empty() || end != ts.c_str() + ts.size() || !std::isfinite(seconds)) {
-        return Status::Error(LineError(i, "invalid OpenMetrics timestamp"));
+        return Status::Error(OpenMetricsLineError(i, "invalid OpenMetrics timestamp"));
       }
       out += ' ';
       out += std::to_string(static_cast<long long>(std::llround(seconds * 1000)));
@@ -173,7 +170,7 @@ Result<std::vector<prometheus::MetricFamily>> CarryTextFormat(std::string_view t
   std::string converted;
   if (eof < lines.size()) {
     for (size_t i = eof + 1; i < lines.size(); ++i) {
-      if (!lines[i].empty()) return Status::Error(LineError(i, "text after OpenMetrics' # EOF"));
+      if (!lines[i].empty()) return Status::Error(OpenMetricsLineError(i, "text after OpenMetrics' # EOF"));
     }
     auto om = FromOpenMetrics(lines, eof);
     if (!om.ok()) return om.status();
@@ -184,7 +181,7 @@ Result<std::vector<prometheus::MetricFamily>> CarryTextFormat(std::string_view t
       std::string_view l = lines[i];
       if (l.rfind("#", 0) == 0) continue;
       if (l.substr(ValueStart(l)).find(" # ") != std::string_view::npos) {
-        return Status::Error(LineError(i, "an exemplar (OpenMetrics) in Prometheus text; end OpenMetrics text with # EOF"));
+        return Status::Error(OpenMetricsLineError(i, "an exemplar (OpenMetrics) in Prometheus text; end OpenMetrics text with # EOF"));
       }
     }
   }

@@ -218,9 +218,6 @@ std::optional<MetricType> ParseType(std::string_view t) {
   return std::nullopt;
 }
 
-bool EndsWith(std::string_view s, std::string_view suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
 
 // One family while it is being read.
 struct OpenFamily {
@@ -321,7 +318,7 @@ MetricFamily Finish(OpenFamily&& open, const Secrets& secrets) {
     Group& g = it->second;
     g.labels = rest;
     if (s.timestamp_ms) g.timestamp_ms = s.timestamp_ms;
-    bool is_sum = EndsWith(s.name, "_sum") && s.name == f.name + "_sum";
+    bool is_sum = s.name.ends_with("_sum") && s.name == f.name + "_sum";
     bool is_count = s.name == f.name + "_count";
     if (is_sum || is_count) {
       if (point) throw LineError(s.name + " must not have a \"" + point_label + "\" label");

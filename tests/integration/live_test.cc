@@ -252,7 +252,10 @@ TEST_CASE("the message history survives a reload, and with state_dir a restart")
 
 TEST_CASE("summary without log sources: nulls, not errors") {
   TempDir dir;
-  Botwatch bw(dir.Write("botwatch.yaml", "collectors:\n  - {name: me, type: process, process_name: botwatch}\n"),
+  // The process watched is the test's own (botwatch itself is never "the
+  // bot", and `process_name: botwatch` may find this botwatch or another).
+  dir.Write("bot.pid", std::to_string(getpid()) + "\n");
+  Botwatch bw(dir.Write("botwatch.yaml", "collectors:\n  - {name: bot, type: process, pidfile: " + dir.path() + "/bot.pid}\n"),
               dir.path());
   REQUIRE(bw.WaitReady());
   HttpResult r = HttpGet(bw.Url("/api/v1/summary"));

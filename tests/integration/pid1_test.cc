@@ -18,6 +18,7 @@
 #include "tests/support/http_client.h"
 #include "tests/support/supervised_run.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/time_scale.h"
 
 using namespace botwatch::testing;
 using namespace std::chrono_literals;
@@ -85,7 +86,8 @@ TEST_CASE("PID 1: the bot's setsid grandchildren and an exec check's are reaped,
   const std::string config = dir.Write(
       "botwatch.yaml",
       "collectors:\n"
-      "  - {name: check, type: exec, interval: 500ms, timeout: 400ms, output: ignore, command: /bin/sh,\n"
+      "  - {name: check, type: exec, interval: " + std::to_string(500 * kTimeBoundScale) + "ms, timeout: " +
+          std::to_string(400 * kTimeBoundScale) + "ms, output: ignore, command: /bin/sh,\n"
       "     args: [-c, \"(setsid sleep 0.4 >/dev/null &); (setsid sleep 0.4 >/dev/null &); exit 0\"]}\n");
   // The bot starts five detached (setsid) workers from a helper that exits at
   // once, as Node's spawn({detached: true}) + unref() does, then exits 1 and
