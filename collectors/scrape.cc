@@ -52,23 +52,7 @@ std::unique_ptr<Collector> ScrapeCollector::Create(const CollectorSpec&, ConfigM
   if (c.url.rfind("http://", 0) != 0 && c.url.rfind("https://", 0) != 0) {
     config.FailAt("url", "must start with http:// or https://");
   }
-  if (auto b = config.OptionalMap("basic_auth")) {
-    std::string user = b->RequiredString("username");
-    Secret password = b->RequiredSecret("password");
-    b->RejectUnknownKeys();
-    std::string token = Base64Encode(user + ":" + password.reveal());
-    c.headers.emplace_back("Authorization: Basic " + token);
-    c.redact.push_back(password);
-    c.redact.emplace_back(token);
-  }
-  if (auto a = config.OptionalMap("authorization")) {
-    if (!c.headers.empty()) config.FailAt("authorization", "set basic_auth or authorization, not both");
-    std::string type = a->String("type", "Bearer");
-    Secret credentials = a->RequiredSecret("credentials");
-    a->RejectUnknownKeys();
-    c.headers.emplace_back("Authorization: " + type + " " + credentials.reveal());
-    c.redact.push_back(credentials);
-  }
+  ReadAuthConfig(config, &c.headers, &c.redact);
   c.tls_verify = !config.Bool("insecure_skip_verify", false);
   c.ca_file = config.String("ca_file", "");
   c.follow_redirects = config.Bool("follow_redirects", true);

@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <set>
 
-#include "base/base64.h"
 #include "collectors/lib/http_request.h"
 #include "collectors/lib/text_format.h"
 
@@ -54,23 +53,7 @@ RemoteWriteConfig ReadOne(ConfigMap& m, std::set<std::string>& names) {
   // the mixin's selector (job=~".*botwatch.*") matches pushed series too.
   if (!ext.count("job")) ext["job"] = "botwatch";
   c.external_labels.assign(ext.begin(), ext.end());
-  if (auto b = m.OptionalMap("basic_auth")) {
-    std::string user = b->RequiredString("username");
-    Secret password = b->RequiredSecret("password");
-    b->RejectUnknownKeys();
-    std::string token = Base64Encode(user + ":" + password.reveal());
-    c.headers.emplace_back("Authorization: Basic " + token);
-    c.redact.push_back(password);
-    c.redact.emplace_back(token);
-  }
-  if (auto a = m.OptionalMap("authorization")) {
-    if (!c.headers.empty()) m.FailAt("authorization", "set basic_auth or authorization, not both");
-    std::string type = a->String("type", "Bearer");
-    Secret credentials = a->RequiredSecret("credentials");
-    a->RejectUnknownKeys();
-    c.headers.emplace_back("Authorization: " + type + " " + credentials.reveal());
-    c.redact.push_back(credentials);
-  }
+  ReadAuthConfig(m, &c.headers, &c.redact);
   for (const auto& [k, v] : m.StringMap("headers")) {
     std::string lower = k;
     std::transform(lower.begin(), lower.end(), lower.begin(), ::tolower);

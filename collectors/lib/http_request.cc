@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "base/ascii.h"
+#include "base/base64.h"
 #include "base/config_node.h"
 #include "base/redact.h"
 #include "collectors/collector.h"
@@ -373,6 +374,26 @@ std::string UrlEncode(const std::string& value) {
     }
   }
   return out;
+}
+
+void ReadAuthConfig(ConfigMap& config, std::vector<Secret>* headers, std::vector<Secret>* redact) {
+  if (auto b = config.OptionalMap("basic_auth")) {
+    std::string user = b->RequiredString("username");
+    Secret password = b->RequiredSecret("password");
+    b->RejectUnknownKeys();
+    std::string token = Base64Encode(user + ":" + password.reveal());
+    headers->emplace_back("Authorization: Basic " + token);
+    redact->push_back(password);
+    redact->emplace_back(token);
+  }
+  if (auto a = config.OptionalMap("authorization")) {
+    if (!headers->empty()) config.FailAt("authorization", "set basic_auth or authorization, not both");
+    std::string type = a->String("type", "Bearer");
+    Secret credentials = a->RequiredSecret("credentials");
+    a->RejectUnknownKeys();
+    headers->emplace_back("Authorization: " + type + " " + credentials.reveal());
+    redact->push_back(credentials);
+  }
 }
 
 }  // namespace botwatch

@@ -107,4 +107,11 @@ std::string ConfigBaseUrl(ConfigMap& config, const std::string& def);
 // Percent-encodes a query parameter value.
 std::string UrlEncode(const std::string& value);
 
+// Reads exporter-toolkit's `basic_auth` {username, password} or `authorization`
+// {type (default Bearer), credentials} from `config` (not both: a ConfigError
+// at the key) into an "Authorization: ..." line in `headers`, and what an
+// error must never quote into `redact` (the secret and, for basic auth, its
+// base64 token).
+void ReadAuthConfig(ConfigMap& config, std::vector<Secret>* headers, std::vector<Secret>* redact);
+
 }  // namespace botwatch
