@@ -197,7 +197,7 @@ ProbeResult FilesystemCollector::Collect(const ProbeContext& ctx) {
   ProbeResult result = ProbeResult::Up();
   for (auto& [path, pending] : waiting) {
     std::unique_lock<std::mutex> lock(pending->mu);
-    if (!pending->done_cv.wait_until(lock, ctx.deadline, [&] { return pending->done; })) {
+    if (!pending->done_cv.wait_until(lock, ctx.deadline, [&job = pending] { return job->done; })) {
       // Still stuck: its helper stays in in_flight_, and the next probes wait
       // for it instead of starting another.
       if (result.up) {
