@@ -8,7 +8,7 @@ CMAKE_ARGS ?=
 GENERATOR  := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 CTEST_ARGS ?= --output-on-failure -j$(JOBS) --timeout 300
 
-.PHONY: all deps configure build run test test-sanitize reliability bench package clean
+.PHONY: all deps configure build run test test-sanitize reliability bench package clean format format-check
 
 all: build
 
@@ -33,8 +33,15 @@ run:
 	@./scripts/run-demo.sh $(BUILD)
 
 # The whole suite: unit and integration tests against real peers on 127.0.0.1.
-test: build
+test: build format-check
 	cd $(BUILD) && ctest $(CTEST_ARGS)
+
+# The house style (.clang-format): `make format` applies it, `make test` checks it.
+format: deps
+	./scripts/format.sh
+
+format-check: deps
+	./scripts/format.sh --check
 
 # The Debian package: $(BUILD)/botwatch_<version>_<arch>.deb
 package: build

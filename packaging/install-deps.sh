@@ -32,6 +32,8 @@ elif [ "$mode" != "--build-only" ]; then
     # bench/http-under-attack: the exporter-toolkit peer under the same attack
     prometheus-node-exporter
     procps iproute2 python3
+    # make format-check (run by make test): the house style of .clang-format
+    clang-format
     # tests: systemd-analyze verify for the unit
     systemd
     # tests: render the monitoring mixin (mixin/) and compare with alerts/ and dashboards/
