@@ -6,24 +6,22 @@
 
 #include <chrono>
 
-#include "web/basic_auth.h"
 #include "agent/exposition.h"
-#include "web/gzip.h"
-#include "base/logging.h"
-#include "base/state_file.h"
+#include "agent/intake_endpoint.h"
 #include "agent/pipeline_feed.h"
 #include "agent/status_page.h"
 #include "agent/summary_metrics.h"
-#include "agent/intake_endpoint.h"
 #include "agent/version.h"
+#include "base/logging.h"
+#include "base/state_file.h"
+#include "base/unix_time.h"
 #include "logs/log_config.h"
 #include "logs/pipeline.h"
-#include "base/unix_time.h"
+#include "web/basic_auth.h"
+#include "web/gzip.h"
 
 namespace botwatch {
-namespace {
-
-}  // namespace
+namespace {}  // namespace
 
 Agent::Agent(Options options)
     : options_(std::move(options)),
@@ -80,9 +78,7 @@ std::shared_ptr<BasicAuth> Agent::MakeAuth(const WebConfig& web_config) {
   return web_config.auth_enabled() ? std::make_shared<BasicAuth>(web_config.basic_auth_users) : nullptr;
 }
 
-void Agent::InstallAuth(const WebConfig& web_config) {
-  web_->SetAuth(MakeAuth(web_config));
-}
+void Agent::InstallAuth(const WebConfig& web_config) { web_->SetAuth(MakeAuth(web_config)); }
 
 std::shared_ptr<logs::LogPipeline> Agent::Logs() const {
   std::lock_guard<std::mutex> lock(logs_mu_);
@@ -155,19 +151,20 @@ Status Agent::Start() {
   web_config_ = std::move(web_config.value());
   // The users (and TLS) are in place before the first connection is accepted:
   // there is no moment when botwatch answers without its auth.
-  auto web = WebServer::Start(options_.listen_addresses, [this](const HttpRequest& r) { return Handle(r); },
-                              MakeAuth(*web_config_), web_config_->tls ? &*web_config_->tls : nullptr);
+  auto web = WebServer::Start(
+      options_.listen_addresses, [this](const HttpRequest& r) { return Handle(r); }, MakeAuth(*web_config_),
+      web_config_->tls ? &*web_config_->tls : nullptr);
   if (!web.ok()) return web.status();
   web_ = std::move(web.value());
   Install(std::move(config.value()));
   RecordReload(true);
   logging::Info("botwatch started", {{"version", kVersion},
-                                 {"config", options_.config_file},
-                                 {"collectors", std::to_string(config_->collectors.size())},
-                                 {"listen", JoinAddresses(options_.listen_addresses)},
-                                 {"tls", web_->tls() ? "true" : "false"},
-                                 {"auth", web_config_->auth_enabled() ? "basic" : "none"},
-                                 {"port", std::to_string(port())}});
+                                     {"config", options_.config_file},
+                                     {"collectors", std::to_string(config_->collectors.size())},
+                                     {"listen", JoinAddresses(options_.listen_addresses)},
+                                     {"tls", web_->tls() ? "true" : "false"},
+                                     {"auth", web_config_->auth_enabled() ? "basic" : "none"},
+                                     {"port", std::to_string(port())}});
   return Status::Ok();
 }
 
@@ -199,7 +196,7 @@ Status Agent::Reload() {
   }
   if (web_config.value()->tls != web_config_->tls) {
     logging::Warn("tls_server_config changed; the new TLS settings take effect on restart",
-              {{"web_config", options_.web_config_file}});
+                  {{"web_config", options_.web_config_file}});
     // Keep describing what actually runs, so the next reload compares with it.
     auto running = std::make_shared<WebConfig>(*web_config.value());
     running->tls = web_config_->tls;
@@ -220,7 +217,7 @@ void Agent::Stop(Duration grace) {
   if (scheduler_) scheduler_->Stop(grace);
   scheduler_.reset();
   std::unique_lock<std::shared_mutex> feed(feed_mu_);  // no delivery after the counts are saved
-  if (auto logs = Logs()) (void)logs->Stop();  // saves positions and counts
+  if (auto logs = Logs()) (void)logs->Stop();          // saves positions and counts
 }
 
 int Agent::port() const { return web_ ? web_->port() : 0; }
@@ -258,8 +255,9 @@ void Agent::InstallRemoteWrite(const Config& config) {
   const std::string& state_dir = config.logs->state_dir;
   static std::atomic<bool> warned{false};
   if (!config.remote_write.empty() && state_dir.empty() && !warned.exchange(true)) {
-    logging::Warn("state_dir is not set: remote_write keeps unsent samples in memory only, so a restart while "
-                  "the receiver is unreachable loses them; set state_dir to keep them on disk");
+    logging::Warn(
+        "state_dir is not set: remote_write keeps unsent samples in memory only, so a restart while "
+        "the receiver is unreachable loses them; set state_dir to keep them on disk");
   }
   std::vector<std::unique_ptr<push::RemoteWriter>> fresh;
   for (const auto& rw : config.remote_write) {

@@ -14,15 +14,15 @@
 #include <string>
 
 #include "agent/config.h"
-#include "agent/feed.h"
 #include "agent/exposition.h"
+#include "agent/feed.h"
+#include "agent/host_check.h"
 #include "agent/scheduler.h"
 #include "agent/snapshot_cache.h"
 #include "agent/summary.h"
 #include "collectors/lib/procfs.h"
 #include "logs/current_pipeline.h"
 #include "push/remote_writer.h"
-#include "agent/host_check.h"
 #include "web/web_config.h"
 #include "web/web_server.h"
 

@@ -6,8 +6,9 @@
 namespace botwatch {
 namespace {
 
-const std::vector<std::string> kValueFlags = {"--config.file", "--web.listen-address", "--web.config.file",
-                                              "--web.telemetry-path", "--web.allowed-hosts", "--log.level", "--log.format"};
+const std::vector<std::string> kValueFlags = {"--config.file",        "--web.listen-address", "--web.config.file",
+                                              "--web.telemetry-path", "--web.allowed-hosts",  "--log.level",
+                                              "--log.format"};
 // Only after `run`.
 const std::vector<std::string> kSuperviseFlags = {"--supervise.restart", "--supervise.restart-backoff",
                                                   "--supervise.restart-backoff-max", "--supervise.kill-timeout",
@@ -33,7 +34,8 @@ Result<CliOptions> ParseCheckConfig(const std::vector<std::string>& args) {
       continue;
     }
     if (a.rfind("-", 0) != 0) {
-      if (have_path) return Status::Error("check-config: more than one config file given; " + std::string(kCheckConfigUsage));
+      if (have_path)
+        return Status::Error("check-config: more than one config file given; " + std::string(kCheckConfigUsage));
       o.config_file = a;
       have_path = true;
       continue;
@@ -57,7 +59,8 @@ Result<CliOptions> ParseCheckConfig(const std::vector<std::string>& args) {
     if (name == "--web.config.file") {
       o.web_config_file = value;
     } else {
-      if (have_path) return Status::Error("check-config: more than one config file given; " + std::string(kCheckConfigUsage));
+      if (have_path)
+        return Status::Error("check-config: more than one config file given; " + std::string(kCheckConfigUsage));
       o.config_file = value;
       have_path = true;
     }

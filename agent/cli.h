@@ -21,11 +21,11 @@ struct CliOptions {
   // --web.listen-address, once per address (the first one given replaces the default).
   std::vector<std::string> listen_addresses = {kDefaultListenAddress};
   std::string telemetry_path = "/metrics";
-  std::string web_config_file;  // empty: plain HTTP without auth
+  std::string web_config_file;             // empty: plain HTTP without auth
   std::vector<std::string> allowed_hosts;  // --web.allowed-hosts (agent/host_check.h)
   logging::Level log_level = logging::Level::kInfo;
   logging::Format log_format = logging::Format::kLogfmt;
-  bool skip_env = false;  // check-config --skip-env
+  bool skip_env = false;       // check-config --skip-env
   SuperviseOptions supervise;  // kRun: the command and its restart policy
 };
 

@@ -55,20 +55,19 @@ GlobalConfig ReadGlobal(ConfigMap& m) {
   return g;
 }
 
-CollectorInstance ReadCollector(ConfigMap& m, const GlobalConfig& global,
-                                std::set<std::string>& names) {
+CollectorInstance ReadCollector(ConfigMap& m, const GlobalConfig& global, std::set<std::string>& names) {
   CollectorInstance inst;
   // Each check below is independent of the others, so one run reports a bad
   // name, a bad interval and a typo in the type's own keys together.
   ReadIndependently([&] {
     inst.spec.name = m.RequiredString("name");
     if (!ValidName(inst.spec.name)) {
-      m.FailAt("name", "\"" + inst.spec.name +
-                           "\" is not a valid name (1-64 characters of letters, digits, _ - .)");
+      m.FailAt("name", "\"" + inst.spec.name + "\" is not a valid name (1-64 characters of letters, digits, _ - .)");
     }
     if (inst.spec.name == kSupervisedName) {
-      m.FailAt("name", "\"" + inst.spec.name + "\" is reserved for the child of `botwatch run` (--supervise.name); "
-                       "choose another name");
+      m.FailAt("name", "\"" + inst.spec.name +
+                           "\" is reserved for the child of `botwatch run` (--supervise.name); "
+                           "choose another name");
     }
     if (!names.insert(inst.spec.name).second) {
       m.FailAt("name", "duplicate collector name \"" + inst.spec.name + "\"");
@@ -110,7 +109,8 @@ LinksConfig ReadLinks(ConfigMap& m) {
     const std::string& u = *url;
     size_t scheme = u.rfind("https://", 0) == 0 ? 8 : u.rfind("http://", 0) == 0 ? 7 : 0;
     if (scheme == 0 || u.size() == scheme) m.FailAt(key, "want an http:// or https:// URL");
-    if (u.find_first_of(" \t\r\n\"<>") != std::string::npos) m.FailAt(key, "URL contains a space, quote or angle bracket");
+    if (u.find_first_of(" \t\r\n\"<>") != std::string::npos)
+      m.FailAt(key, "URL contains a space, quote or angle bracket");
     std::string authority = u.substr(scheme, u.find_first_of("/?#", scheme) - scheme);
     if (authority.empty()) m.FailAt(key, "URL has no host");
     if (authority.find('@') != std::string::npos) {
@@ -125,7 +125,7 @@ LinksConfig ReadLinks(ConfigMap& m) {
 }  // namespace
 
 Result<std::shared_ptr<const Config>> LoadConfigText(const std::string& text, ConfigSource source,
-                                                    std::vector<std::string>* all_errors) {
+                                                     std::vector<std::string>* all_errors) {
   auto src = std::make_shared<const ConfigSource>(std::move(source));
   try {
     YAML::Node root = ParseYaml(text, *src);
@@ -174,7 +174,7 @@ Result<std::shared_ptr<const Config>> LoadConfigText(const std::string& text, Co
 }
 
 Result<std::shared_ptr<const Config>> LoadConfigFile(const std::string& path, const ConfigLoadOptions& options,
-                                                    std::vector<std::string>* all_errors) {
+                                                     std::vector<std::string>* all_errors) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) {
     return Status::Error(path + ": cannot open config file: " + std::strerror(errno));

@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
+#include "agent/feed.h"
 #include "base/config_node.h"
 #include "base/duration.h"
-#include "agent/feed.h"
 #include "base/status.h"
 #include "collectors/collector.h"
 #include "push/remote_write_config.h"
@@ -63,9 +63,9 @@ struct ConfigLoadOptions {
 // On error the status holds the first error by position (and how many more);
 // `all_errors`, when given, receives every independent one, sorted.
 Result<std::shared_ptr<const Config>> LoadConfigFile(const std::string& path, const ConfigLoadOptions& options = {},
-                                                    std::vector<std::string>* all_errors = nullptr);
+                                                     std::vector<std::string>* all_errors = nullptr);
 // Same, from text already in memory; `source` supplies the file name and env seam.
 Result<std::shared_ptr<const Config>> LoadConfigText(const std::string& text, ConfigSource source,
-                                                    std::vector<std::string>* all_errors = nullptr);
+                                                     std::vector<std::string>* all_errors = nullptr);
 
 }  // namespace botwatch

@@ -18,10 +18,9 @@ Families CollectorFamilies(const std::vector<std::shared_ptr<const CollectorSnap
   FamilyBuilder fb;
   for (const auto& s : snapshots) {
     FamilyBuilder::Labels id = {{"collector", s->spec.name}, {"type", s->spec.type}};
-    fb.Gauge("botwatch_collector_up", "Whether the collector's last probe succeeded (1) or not (0).",
-             s->up ? 1 : 0, id);
-    fb.Gauge("botwatch_collector_duration_seconds", "Duration of the collector's last probe.",
-             s->duration_seconds, id);
+    fb.Gauge("botwatch_collector_up", "Whether the collector's last probe succeeded (1) or not (0).", s->up ? 1 : 0,
+             id);
+    fb.Gauge("botwatch_collector_duration_seconds", "Duration of the collector's last probe.", s->duration_seconds, id);
     fb.Gauge("botwatch_collector_last_success_timestamp_seconds",
              "Unix time of the collector's last successful probe (0: never).", s->last_success_unix, id);
     for (const auto& [why, count] : s->errors_by_reason) {
@@ -72,10 +71,14 @@ namespace {
 
 double* SimpleValue(prometheus::ClientMetric& m, prometheus::MetricType type) {
   switch (type) {
-    case prometheus::MetricType::Counter: return &m.counter.value;
-    case prometheus::MetricType::Gauge: return &m.gauge.value;
-    case prometheus::MetricType::Untyped: return &m.untyped.value;
-    default: return nullptr;
+    case prometheus::MetricType::Counter:
+      return &m.counter.value;
+    case prometheus::MetricType::Gauge:
+      return &m.gauge.value;
+    case prometheus::MetricType::Untyped:
+      return &m.untyped.value;
+    default:
+      return nullptr;
   }
 }
 
@@ -83,7 +86,8 @@ double* SimpleValue(prometheus::ClientMetric& m, prometheus::MetricType type) {
 // carried program's untyped process_cpu_seconds_total beside botwatch's own
 // counter), single-value samples move into the first source's type; samples
 // whose shape cannot (a histogram under a gauge's name) are left out.
-bool CarryValues(prometheus::MetricType from, prometheus::MetricType to, std::vector<prometheus::ClientMetric>& metrics) {
+bool CarryValues(prometheus::MetricType from, prometheus::MetricType to,
+                 std::vector<prometheus::ClientMetric>& metrics) {
   for (auto& m : metrics) {
     double* src = SimpleValue(m, from);
     double* dst = SimpleValue(m, to);
@@ -140,8 +144,8 @@ struct PointLabel {
 bool IsSpellings(const prometheus::ClientMetric::Label& l) { return l.name == kPointSpellingsLabel; }
 
 // name{labels,point} value [timestamp]
-void AppendSample(std::string& out, const std::string& name, const char* suffix,
-                  const prometheus::ClientMetric& m, const PointLabel* point, double value) {
+void AppendSample(std::string& out, const std::string& name, const char* suffix, const prometheus::ClientMetric& m,
+                  const PointLabel* point, double value) {
   out += name;
   out += suffix;
   size_t labels = m.label.size() - (!m.label.empty() && IsSpellings(m.label.back()) ? 1 : 0);
@@ -200,11 +204,16 @@ class Spellings {
 
 const char* TypeName(prometheus::MetricType t) {
   switch (t) {
-    case prometheus::MetricType::Counter: return "counter";
-    case prometheus::MetricType::Gauge: return "gauge";
-    case prometheus::MetricType::Summary: return "summary";
-    case prometheus::MetricType::Histogram: return "histogram";
-    case prometheus::MetricType::Untyped: break;
+    case prometheus::MetricType::Counter:
+      return "counter";
+    case prometheus::MetricType::Gauge:
+      return "gauge";
+    case prometheus::MetricType::Summary:
+      return "summary";
+    case prometheus::MetricType::Histogram:
+      return "histogram";
+    case prometheus::MetricType::Untyped:
+      break;
   }
   return "untyped";
 }

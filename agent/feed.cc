@@ -106,7 +106,9 @@ bool FeedHub::Admit(double now_seconds) {
 }
 
 uint64_t FeedHub::Publish(std::string_view type, std::string_view level, double unix_time, nlohmann::json fields) {
-  nlohmann::json data = {{"type", type}, {"level", level}, {"time", Iso8601Millis(unix_time)},
+  nlohmann::json data = {{"type", type},
+                         {"level", level},
+                         {"time", Iso8601Millis(unix_time)},
                          {"fields", fields.is_object() ? std::move(fields) : nlohmann::json::object()}};
   uint64_t id;
   {
@@ -256,7 +258,10 @@ void FeedHub::Pump() {
           // Replaying after a reconnect: say what is gone and go on. While
           // streaming: this client could not keep up; drop it rather than
           // hold anything back.
-          if (c.first && c.resumed) gap = true; else slow = true;
+          if (c.first && c.resumed)
+            gap = true;
+          else
+            slow = true;
         }
         if (slow) {
           ++dropped_slow_;
@@ -340,8 +345,8 @@ std::vector<prometheus::MetricFamily> FeedHub::Collect() const {
   std::vector<prometheus::MetricFamily> out;
   out.push_back(family("botwatch_feed_clients", "Clients connected to /api/v1/feed.", prometheus::MetricType::Gauge));
   out.back().metric.push_back(sample(static_cast<double>(clients_)));
-  out.push_back(family("botwatch_feed_events_total", "Events published to the live feed.",
-                       prometheus::MetricType::Counter));
+  out.push_back(
+      family("botwatch_feed_events_total", "Events published to the live feed.", prometheus::MetricType::Counter));
   out.back().metric.push_back(sample(events_total_));
   out.push_back(family("botwatch_feed_events_skipped_total",
                        "Feed events not published because more than feed.max_events_per_second arrived.",

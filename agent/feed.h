@@ -11,8 +11,8 @@
 // dropped and counted, and a reconnecting client's Last-Event-ID replays what
 // is still buffered. The number of clients is bounded.
 
-#include <nlohmann/json.hpp>
 #include <prometheus/metric_family.h>
+#include <nlohmann/json.hpp>
 
 #include <atomic>
 #include <condition_variable>
@@ -33,9 +33,9 @@ namespace botwatch {
 
 struct FeedConfig {
   size_t max_clients = 8;
-  size_t buffer_events = 1000;  // kept for Last-Event-ID replay and slow readers
-  size_t backlog = 20;          // sent to a client that connects without Last-Event-ID
-  bool allow_text = false;      // message text fields are dropped unless true
+  size_t buffer_events = 1000;                   // kept for Last-Event-ID replay and slow readers
+  size_t backlog = 20;                           // sent to a client that connects without Last-Event-ID
+  bool allow_text = false;                       // message text fields are dropped unless true
   Duration heartbeat = std::chrono::seconds(5);  // also how soon a vanished client is noticed
   // Events published per second at most: a feed is read by people, and a burst
   // (a backlog being read, a log storm) must cost the pipeline next to nothing.

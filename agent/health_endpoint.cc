@@ -35,9 +35,8 @@ std::optional<std::string> Unescape(std::string_view in) {
 // is not a name and is not echoed back.
 bool PlausibleName(const std::string& name) {
   if (name.empty() || name.size() > 64) return false;
-  return std::all_of(name.begin(), name.end(), [](unsigned char c) {
-    return std::isalnum(c) || c == '_' || c == '-' || c == '.';
-  });
+  return std::all_of(name.begin(), name.end(),
+                     [](unsigned char c) { return std::isalnum(c) || c == '_' || c == '-' || c == '.'; });
 }
 
 }  // namespace
@@ -87,8 +86,8 @@ HttpResponse ServeHealthy(const HttpRequest& req, const std::vector<std::shared_
       std::string known;
       for (const auto& s : all) known += (known.empty() ? "" : ", ") + s->spec.name;
       std::string shown = PlausibleName(name) ? "\"" + name + "\"" : "a name that is not a collector name";
-      return Text(400, "unknown collector " + shown + " in require=; known: " + (known.empty() ? "none" : known) +
-                           "\n");
+      return Text(400,
+                  "unknown collector " + shown + " in require=; known: " + (known.empty() ? "none" : known) + "\n");
     }
     const CollectorSnapshot& s = **it;
     if (!s.has_run) {

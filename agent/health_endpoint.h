@@ -1,9 +1,8 @@
 #pragma once
 
 // /-/healthy: "botwatch serves" by itself; with ?require=NAME[,NAME...] (or
-// the path form /-/healthy/NAME[,NAME...]) also "and these collectors are up", so a platform health check (App Platform,
-// Docker HEALTHCHECK, Kubernetes liveness) restarts a hung bot, not only a dead
-// botwatch.
+// the path form /-/healthy/NAME[,NAME...]) also "and these collectors are up", so a platform health check (App
+// Platform, Docker HEALTHCHECK, Kubernetes liveness) restarts a hung bot, not only a dead botwatch.
 
 #include <memory>
 #include <vector>

@@ -4,13 +4,13 @@
 
 #include <malloc.h>
 
-#include <cmath>
 #include <cctype>
+#include <cmath>
 #include <cstdint>
 #include <functional>
 #include <optional>
-#include <variant>
 #include <string_view>
+#include <variant>
 
 #include "base/logging.h"
 #include "logs/pipeline.h"
@@ -153,46 +153,46 @@ HttpResponse Serve(const HttpRequest& req, const logs::CurrentPipeline& current)
 
   // The body is read by the web server (within its deadline, off any worker),
   // then the rest runs, with its own copy of `current` (often a temporary).
-  return HttpResponse::NeedBody(max_body_bytes, [current, name, max_body_bytes](BodyRead read,
-                                                                                std::string body) mutable {
-    // glibc keeps a freed large body in the worker thread's arena; give it back
-    // to the system, or every worker keeps its biggest body forever.
-    struct Trim {
-      std::string* body;
-      ~Trim() {
-        if (body->capacity() >= (1u << 20)) {
-          std::string().swap(*body);
-          malloc_trim(0);
-        }
-      }
-    } trim{&body};
-    // A reload may have come in between: the source is looked up again.
-    std::optional<HttpResponse> answer = WithSource(
-        current, name, [&](logs::LogPipeline& pipeline, logs::HttpIntake& intake) -> std::optional<HttpResponse> {
-          HttpResponse resp;
-          if (read == BodyRead::kTooLarge) {
-            resp = TooLarge(max_body_bytes);
-          } else if (read == BodyRead::kFailed) {
-            resp = Error(400, "could not read the request body");
-          } else {
-            logs::IntakeResult result = logs::IngestBody(body, intake.max_line_bytes(), *pipeline.Sink(name));
-            nlohmann::json out = {{"accepted", result.accepted}, {"rejected", result.rejected}};
-            if (result.rejected == 0) {
-              resp = JsonAnswer(200, out);
-            } else {
-              out["first_error"] = {{result.array ? "item" : "line", result.first_error_position},
-                                    {"error", result.first_error}};
-              resp = JsonAnswer(400, out);
-              logging::Debug("log intake: rejected lines", {{"source", name},
-                                                            {"accepted", std::to_string(result.accepted)},
-                                                            {"rejected", std::to_string(result.rejected)}});
+  return HttpResponse::NeedBody(
+      max_body_bytes, [current, name, max_body_bytes](BodyRead read, std::string body) mutable {
+        // glibc keeps a freed large body in the worker thread's arena; give it back
+        // to the system, or every worker keeps its biggest body forever.
+        struct Trim {
+          std::string* body;
+          ~Trim() {
+            if (body->capacity() >= (1u << 20)) {
+              std::string().swap(*body);
+              malloc_trim(0);
             }
           }
-          intake.CountAnswer(resp.status);
-          return resp;
-        });
-    return answer ? std::move(*answer) : HttpResponse{};
-  });
+        } trim{&body};
+        // A reload may have come in between: the source is looked up again.
+        std::optional<HttpResponse> answer = WithSource(
+            current, name, [&](logs::LogPipeline& pipeline, logs::HttpIntake& intake) -> std::optional<HttpResponse> {
+              HttpResponse resp;
+              if (read == BodyRead::kTooLarge) {
+                resp = TooLarge(max_body_bytes);
+              } else if (read == BodyRead::kFailed) {
+                resp = Error(400, "could not read the request body");
+              } else {
+                logs::IntakeResult result = logs::IngestBody(body, intake.max_line_bytes(), *pipeline.Sink(name));
+                nlohmann::json out = {{"accepted", result.accepted}, {"rejected", result.rejected}};
+                if (result.rejected == 0) {
+                  resp = JsonAnswer(200, out);
+                } else {
+                  out["first_error"] = {{result.array ? "item" : "line", result.first_error_position},
+                                        {"error", result.first_error}};
+                  resp = JsonAnswer(400, out);
+                  logging::Debug("log intake: rejected lines", {{"source", name},
+                                                                {"accepted", std::to_string(result.accepted)},
+                                                                {"rejected", std::to_string(result.rejected)}});
+                }
+              }
+              intake.CountAnswer(resp.status);
+              return resp;
+            });
+        return answer ? std::move(*answer) : HttpResponse{};
+      });
 }
 
 }  // namespace

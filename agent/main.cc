@@ -9,18 +9,18 @@
 #include <memory>
 
 #include "agent/agent.h"
-#include "supervise/child_output_lines.h"
 #include "agent/cli.h"
 #include "agent/config.h"
 #include "agent/exposition.h"
-#include "base/child_reaper.h"
-#include "base/logging.h"
-#include "supervise/supervisor.h"
 #include "agent/systemd_notify.h"
 #include "agent/version.h"
-#include "web/web_config.h"
+#include "base/child_reaper.h"
+#include "base/logging.h"
 #include "logs/log_config.h"
 #include "logs/pipeline.h"
+#include "supervise/child_output_lines.h"
+#include "supervise/supervisor.h"
+#include "web/web_config.h"
 
 namespace {
 

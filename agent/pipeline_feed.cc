@@ -17,9 +17,12 @@ uint64_t ProcessSalt() {
 
 FeedRedactor::Kind KindOf(logs::FeedRule::Field::Kind k) {
   switch (k) {
-    case logs::FeedRule::Field::Kind::kIdentifier: return FeedRedactor::Kind::kIdentifier;
-    case logs::FeedRule::Field::Kind::kText: return FeedRedactor::Kind::kText;
-    case logs::FeedRule::Field::Kind::kPlain: break;
+    case logs::FeedRule::Field::Kind::kIdentifier:
+      return FeedRedactor::Kind::kIdentifier;
+    case logs::FeedRule::Field::Kind::kText:
+      return FeedRedactor::Kind::kText;
+    case logs::FeedRule::Field::Kind::kPlain:
+      break;
   }
   return FeedRedactor::Kind::kPlain;
 }
@@ -28,9 +31,12 @@ FeedRedactor::Kind KindOf(logs::FeedRule::Field::Kind k) {
 std::optional<nlohmann::json> ValueOf(const logs::FieldValue& v) {
   using K = logs::FieldValue::Kind;
   switch (v.kind) {
-    case K::kString: return nlohmann::json(std::string(v.text));
-    case K::kBool: return nlohmann::json(v.text == "true");
-    case K::kNull: return nlohmann::json(nullptr);
+    case K::kString:
+      return nlohmann::json(std::string(v.text));
+    case K::kBool:
+      return nlohmann::json(v.text == "true");
+    case K::kNull:
+      return nlohmann::json(nullptr);
     case K::kNumber:
       // Integers stay integers (840, not 840.0).
       if (std::isfinite(v.number) && std::floor(v.number) == v.number && std::fabs(v.number) < 9.0e15) {
@@ -38,7 +44,8 @@ std::optional<nlohmann::json> ValueOf(const logs::FieldValue& v) {
       }
       return nlohmann::json(v.number);
     case K::kAbsent:
-    case K::kComposite: break;
+    case K::kComposite:
+      break;
   }
   return std::nullopt;
 }

@@ -20,11 +20,13 @@ void Scheduler::LogTransition(State& state, size_t i, SnapshotCache::Transition 
   std::atomic<bool>& quiet = state.first_failure_quiet[i];
   if (t == T::kFirst && down) {
     quiet = true;
-    logging::Info("collector not up yet", {{"collector", spec.name}, {"type", spec.type}, {"reason", why}, {"err", message}});
+    logging::Info("collector not up yet",
+                  {{"collector", spec.name}, {"type", spec.type}, {"reason", why}, {"err", message}});
   } else if (t == T::kWentDown || (down && quiet.exchange(false))) {
     logging::Warn("collector down", {{"collector", spec.name}, {"type", spec.type}, {"reason", why}, {"err", message}});
   } else if (t == T::kRecovered) {
-    logging::Info(quiet.exchange(false) ? "collector up" : "collector recovered", {{"collector", spec.name}, {"type", spec.type}});
+    logging::Info(quiet.exchange(false) ? "collector up" : "collector recovered",
+                  {{"collector", spec.name}, {"type", spec.type}});
   }
 }
 
@@ -80,8 +82,10 @@ bool ScheduleBook::Finish(size_t i, SteadyTime now) {
 SteadyTime ScheduleBook::NextWakeup() const {
   SteadyTime next = SteadyTime::max();
   for (const Slot& s : slots_) {
-    if (!s.running) next = std::min(next, s.next_due);
-    else if (!s.expired) next = std::min(next, s.deadline);
+    if (!s.running)
+      next = std::min(next, s.next_due);
+    else if (!s.expired)
+      next = std::min(next, s.deadline);
   }
   return next;
 }
@@ -124,7 +128,7 @@ void Scheduler::Stop(Duration grace) {
     state_->exit_cv.wait_for(lock, grace, [&] { return state_->workers_alive == 0; });
     if (state_->workers_alive > 0) {
       logging::Warn("probes still running at shutdown; leaving them behind",
-                {{"count", std::to_string(state_->workers_alive)}});
+                    {{"count", std::to_string(state_->workers_alive)}});
     }
   }
   for (auto& w : workers_) w.detach();  // exited ones are gone; stragglers own `state_`
@@ -138,8 +142,8 @@ void Scheduler::DispatchLoop(std::shared_ptr<State> state) {
     for (size_t i : state->book->ExpireOverdue(now)) {
       const CollectorSpec& spec = state->collectors[i].spec;
       ProbeOutcome outcome;
-      outcome.result = ProbeResult::Down(
-          reason::kTimeout, "probe did not finish within its timeout of " + FormatDuration(spec.timeout));
+      outcome.result = ProbeResult::Down(reason::kTimeout,
+                                         "probe did not finish within its timeout of " + FormatDuration(spec.timeout));
       outcome.duration_seconds = ToSeconds(spec.timeout);
       outcome.finished_unix = UnixNow();
       lock.unlock();
@@ -199,9 +203,8 @@ void Scheduler::RunProbe(State& state, size_t i, SteadyTime deadline) {
   state.dispatch_cv.notify_all();
   if (!wanted) return;
   if (!outcome.result.up) {
-    logging::Debug("probe failed", {{"collector", inst.spec.name},
-                                {"reason", outcome.result.reason},
-                                {"err", outcome.result.message}});
+    logging::Debug("probe failed",
+                   {{"collector", inst.spec.name}, {"reason", outcome.result.reason}, {"err", outcome.result.message}});
   }
   std::string why = outcome.result.reason, message = outcome.result.message;
   LogTransition(state, i, state.cache->Publish(inst.spec.name, std::move(outcome)), why, message);

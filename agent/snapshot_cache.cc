@@ -53,10 +53,10 @@ SnapshotCache::Transition SnapshotCache::Publish(const std::string& name, ProbeO
   for (auto& s : snapshots_) {
     // Compare pointers: if a reload replaced the entry meanwhile, drop this result.
     if (s == old) {
-      Transition t = !old->has_run                  ? Transition::kFirst
-                     : old->up && !snap->up           ? Transition::kWentDown
-                     : !old->up && snap->up           ? Transition::kRecovered
-                                                      : Transition::kNone;
+      Transition t = !old->has_run          ? Transition::kFirst
+                     : old->up && !snap->up ? Transition::kWentDown
+                     : !old->up && snap->up ? Transition::kRecovered
+                                            : Transition::kNone;
       s = std::move(snap);
       return t;
     }

@@ -15,7 +15,7 @@
 namespace botwatch {
 
 struct WebAsset {
-  const char* name;          // file name in agent/status_page/, e.g. "app.js"
+  const char* name;  // file name in agent/status_page/, e.g. "app.js"
   const char* content_type;
   std::string_view body;
 };

@@ -40,7 +40,8 @@ int SendDatagram(const std::string& state) {
 
 void Send(const std::string& state) {
   int r = SendDatagram(state);
-  if (r < 0) logging::Warn("sd_notify failed", {{"state", state.substr(0, state.find('\n'))}, {"errno", std::to_string(-r)}});
+  if (r < 0)
+    logging::Warn("sd_notify failed", {{"state", state.substr(0, state.find('\n'))}, {"errno", std::to_string(-r)}});
 }
 
 // WATCHDOG_USEC, unless WATCHDOG_PID names another process (sd_watchdog_enabled(3)).
@@ -61,9 +62,7 @@ uint64_t WatchdogUsec() {
 
 }  // namespace
 
-void NotifyReady(const std::string& status) {
-  Send(status.empty() ? "READY=1" : "READY=1\nSTATUS=" + status);
-}
+void NotifyReady(const std::string& status) { Send(status.empty() ? "READY=1" : "READY=1\nSTATUS=" + status); }
 
 void NotifyReloading() {
   // MONOTONIC_USEC lets systemd >= 253 (Type=notify-reload) match the reload;

@@ -1,15 +1,15 @@
 #include "base/config_node.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <cctype>
 #include <fstream>
-#include <sstream>
 #include <map>
+#include <sstream>
 #include <tuple>
 
 #include <yaml-cpp/eventhandler.h>
@@ -205,8 +205,7 @@ const char* KindName(const YAML::Node& n) {
 }
 
 std::string Trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ' || s.back() == '\t'))
-    s.pop_back();
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ' || s.back() == '\t')) s.pop_back();
   size_t start = 0;
   while (start < s.size() && (s[start] == ' ' || s[start] == '\t')) ++start;
   return s.substr(start);
@@ -214,8 +213,7 @@ std::string Trim(std::string s) {
 
 }  // namespace
 
-std::optional<std::string> ClosestMatch(std::string_view word,
-                                        const std::vector<std::string>& candidates) {
+std::optional<std::string> ClosestMatch(std::string_view word, const std::vector<std::string>& candidates) {
   std::optional<std::string> best;
   size_t best_distance = std::max<size_t>(2, word.size() / 3) + 1;
   for (const std::string& c : candidates) {
@@ -296,8 +294,7 @@ std::string ExpandEnv(const std::string& text, const ConfigSource& src, const st
       if (close == std::string::npos) throw ConfigError(where + ": unterminated ${ in value");
       std::string name = text.substr(i + 2, close - i - 2);
       bool valid = !name.empty() && !(name[0] >= '0' && name[0] <= '9');
-      for (char ch : name)
-        valid = valid && (std::isalnum(static_cast<unsigned char>(ch)) || ch == '_');
+      for (char ch : name) valid = valid && (std::isalnum(static_cast<unsigned char>(ch)) || ch == '_');
       if (!valid) throw ConfigError(where + ": invalid environment variable name " + Quote(name));
       std::optional<std::string> value = src.env(name);
       if (!value) throw ConfigError(where + ": environment variable " + name + " is not set");
@@ -323,12 +320,10 @@ ConfigMap::ConfigMap(YAML::Node node, std::shared_ptr<const ConfigSource> src, s
   std::set<std::string> seen;
   for (const auto& kv : node_) {
     if (!kv.first.IsScalar()) {
-      throw ConfigError(MarkString(*src_, kv.first.Mark()) + ": " + path_ +
-                        ": keys must be plain strings");
+      throw ConfigError(MarkString(*src_, kv.first.Mark()) + ": " + path_ + ": keys must be plain strings");
     }
     if (!seen.insert(kv.first.Scalar()).second) {
-      throw ConfigError(MarkString(*src_, kv.first.Mark()) + ": " + FieldPath(kv.first.Scalar()) +
-                        ": duplicate key");
+      throw ConfigError(MarkString(*src_, kv.first.Mark()) + ": " + FieldPath(kv.first.Scalar()) + ": duplicate key");
     }
   }
 }
@@ -363,8 +358,7 @@ void ConfigMap::FailMissing(std::string_view key, const std::string& message) co
 }
 
 void ConfigMap::Fail(const std::string& message) const {
-  throw ConfigError(MarkString(*src_, node_.Mark()) + ": " + (path_.empty() ? "config" : path_) +
-                    ": " + message);
+  throw ConfigError(MarkString(*src_, node_.Mark()) + ": " + (path_.empty() ? "config" : path_) + ": " + message);
 }
 
 bool ConfigMap::Has(std::string_view key) const {
@@ -429,8 +423,7 @@ std::optional<int64_t> ConfigMap::OptionalInt(std::string_view key, int64_t min,
     FailAt(key, "expected an integer, got " + Quote(*v));
   }
   if (parsed < min || parsed > max) {
-    FailAt(key, "must be between " + std::to_string(min) + " and " + std::to_string(max) +
-                    ", got " + *v);
+    FailAt(key, "must be between " + std::to_string(min) + " and " + std::to_string(max) + ", got " + *v);
   }
   return parsed;
 }
@@ -490,8 +483,8 @@ std::vector<int64_t> ConfigMap::IntList(std::string_view key, int64_t min, int64
       throw ConfigError(where + ": expected an integer, got " + Quote(s));
     }
     if (v < min || v > max) {
-      throw ConfigError(where + ": must be between " + std::to_string(min) + " and " +
-                        std::to_string(max) + ", got " + s);
+      throw ConfigError(where + ": must be between " + std::to_string(min) + " and " + std::to_string(max) + ", got " +
+                        s);
     }
     out.push_back(v);
   });
@@ -518,8 +511,7 @@ std::map<std::string, std::string> ConfigMap::StringMap(std::string_view key) {
   if (!n.IsDefined() || n.IsNull()) return out;
   if (!n.IsMap()) FailAt(key, std::string("expected a map, got ") + KindName(n));
   for (const auto& kv : n) {
-    std::string where =
-        MarkString(*src_, kv.second.Mark()) + ": " + FieldPath(key) + "." + kv.first.Scalar();
+    std::string where = MarkString(*src_, kv.second.Mark()) + ": " + FieldPath(key) + "." + kv.first.Scalar();
     if (!kv.second.IsScalar()) {
       throw ConfigError(where + ": expected a scalar value, got " + KindName(kv.second));
     }
@@ -545,9 +537,7 @@ std::optional<Secret> ConfigMap::OptionalSecret(std::string_view key) {
   read_.insert(std::string(key));
   std::optional<std::string> path = OptionalString(file_key);
   if (!path) return std::nullopt;
-  std::string full = (!path->empty() && (*path)[0] != '/' && !src_->dir.empty())
-                         ? src_->dir + "/" + *path
-                         : *path;
+  std::string full = (!path->empty() && (*path)[0] != '/' && !src_->dir.empty()) ? src_->dir + "/" + *path : *path;
   std::ifstream in(full, std::ios::binary);
   if (!in) FailAt(file_key, "cannot read secret file " + Quote(full) + ": " + std::strerror(errno));
   std::stringstream buf;
@@ -579,8 +569,7 @@ std::vector<ConfigMap> ConfigMap::MapList(std::string_view key) {
   for (const auto& item : n) {
     std::string child = FieldPath(key) + "[" + std::to_string(i) + "]";
     if (!item.IsMap()) {
-      throw ConfigError(MarkString(*src_, item.Mark()) + ": " + child + ": expected a map, got " +
-                        KindName(item));
+      throw ConfigError(MarkString(*src_, item.Mark()) + ": " + child + ": expected a map, got " + KindName(item));
     }
     out.emplace_back(item, src_, child);
     ++i;
@@ -618,8 +607,8 @@ void ConfigMap::RejectUnknownKeys() const {
   for (const auto& kv : node_) {
     const std::string& key = kv.first.Scalar();
     if (read_.count(key)) continue;
-    std::string msg = MarkString(*src_, kv.first.Mark()) + ": " +
-                      (path_.empty() ? std::string("config") : path_) + ": unknown key " + Quote(key);
+    std::string msg = MarkString(*src_, kv.first.Mark()) + ": " + (path_.empty() ? std::string("config") : path_) +
+                      ": unknown key " + Quote(key);
     if (std::optional<std::string> close = ClosestMatch(key, valid)) {
       msg += " (did you mean " + Quote(*close) + "?)";
     }

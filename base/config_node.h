@@ -18,8 +18,8 @@
 #include <vector>
 
 #include "base/duration.h"
-#include "base/status.h"
 #include "base/secret.h"
+#include "base/status.h"
 
 namespace botwatch {
 
@@ -56,8 +56,7 @@ struct ConfigFileText {
 Result<ConfigFileText> ReadConfigFile(const std::string& path, const std::string& what);
 
 // The closest candidate by edit distance, if it is close enough to be a typo.
-std::optional<std::string> ClosestMatch(std::string_view word,
-                                        const std::vector<std::string>& candidates);
+std::optional<std::string> ClosestMatch(std::string_view word, const std::vector<std::string>& candidates);
 
 // Collects the errors of a config's independent parts (each collector, log
 // source and rule) so that one check-config run reports every mistake. While

@@ -23,8 +23,7 @@ constexpr std::array<Unit, 7> kUnits = {{{"ms", 1},
 
 // Rank used to enforce decreasing order: y > w > d > h > m > s > ms.
 int Rank(std::string_view suffix) {
-  static constexpr std::array<std::string_view, 7> kOrder = {"ms", "s", "m", "h",
-                                                             "d",  "w", "y"};
+  static constexpr std::array<std::string_view, 7> kOrder = {"ms", "s", "m", "h", "d", "w", "y"};
   for (size_t i = 0; i < kOrder.size(); ++i) {
     if (kOrder[i] == suffix) return static_cast<int>(i);
   }

@@ -19,10 +19,14 @@ std::string* g_sink = nullptr;
 
 const char* LevelName(Level l) {
   switch (l) {
-    case Level::kDebug: return "debug";
-    case Level::kInfo: return "info";
-    case Level::kWarn: return "warn";
-    case Level::kError: return "error";
+    case Level::kDebug:
+      return "debug";
+    case Level::kInfo:
+      return "info";
+    case Level::kWarn:
+      return "warn";
+    case Level::kError:
+      return "error";
   }
   return "info";
 }
@@ -55,9 +59,12 @@ bool ParseLevel(std::string_view text, Level* out) {
 }
 
 bool ParseFormat(std::string_view text, Format* out) {
-  if (text == "logfmt") *out = Format::kLogfmt;
-  else if (text == "json") *out = Format::kJson;
-  else return false;
+  if (text == "logfmt")
+    *out = Format::kLogfmt;
+  else if (text == "json")
+    *out = Format::kJson;
+  else
+    return false;
   return true;
 }
 

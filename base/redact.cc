@@ -182,8 +182,8 @@ std::string Base64Core(std::string_view secret, size_t r) {
   std::string data(r, '\0');
   data.append(secret);
   std::string encoded = Base64Encode(data);
-  size_t first = (8 * r + 5) / 6;     // first character with no bit of the r bytes before
-  size_t end = 8 * data.size() / 6;   // past the last character with every bit from the secret
+  size_t first = (8 * r + 5) / 6;    // first character with no bit of the r bytes before
+  size_t end = 8 * data.size() / 6;  // past the last character with every bit from the secret
   if (end <= first) return "";
   return encoded.substr(first, end - first);
 }
@@ -230,9 +230,8 @@ void Redactor::AddHeaderValue(std::string_view value) {
   std::string_view scheme = value.substr(0, space);
   std::string_view credential = value.substr(space + 1);
   while (!credential.empty() && credential.front() == ' ') credential.remove_prefix(1);
-  bool word = !scheme.empty() && std::all_of(scheme.begin(), scheme.end(), [](char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
-  });
+  bool word = !scheme.empty() && std::all_of(scheme.begin(), scheme.end(),
+                                             [](char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); });
   // Only "<scheme> <credential>": a password with spaces is not split into words.
   if (!word || credential.size() < 4 || credential.find(' ') != std::string_view::npos) return;
   Add(credential);

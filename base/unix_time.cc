@@ -7,9 +7,7 @@
 
 namespace botwatch {
 
-double UnixNow() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
+double UnixNow() { return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count(); }
 
 std::string Iso8601(double unix_seconds) {
   if (unix_seconds <= 0) return "";

@@ -34,13 +34,11 @@ void AddSample(prometheus::MetricFamily& family, const FamilyBuilder::Labels& la
 }
 }  // namespace
 
-void FamilyBuilder::Gauge(const std::string& name, const std::string& help, double value,
-                          const Labels& labels) {
+void FamilyBuilder::Gauge(const std::string& name, const std::string& help, double value, const Labels& labels) {
   AddSample(Family(name, help, prometheus::MetricType::Gauge), labels, value);
 }
 
-void FamilyBuilder::Counter(const std::string& name, const std::string& help, double value,
-                            const Labels& labels) {
+void FamilyBuilder::Counter(const std::string& name, const std::string& help, double value, const Labels& labels) {
   AddSample(Family(name, help, prometheus::MetricType::Counter), labels, value);
 }
 

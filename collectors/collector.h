@@ -95,13 +95,11 @@ class FamilyBuilder {
   using Labels = std::vector<std::pair<std::string, std::string>>;
 
   void Gauge(const std::string& name, const std::string& help, double value, const Labels& labels = {});
-  void Counter(const std::string& name, const std::string& help, double value,
-               const Labels& labels = {});
+  void Counter(const std::string& name, const std::string& help, double value, const Labels& labels = {});
   std::vector<prometheus::MetricFamily> Take() { return std::move(families_); }
 
  private:
-  prometheus::MetricFamily& Family(const std::string& name, const std::string& help,
-                                   prometheus::MetricType type);
+  prometheus::MetricFamily& Family(const std::string& name, const std::string& help, prometheus::MetricType type);
   std::vector<prometheus::MetricFamily> families_;
 };
 

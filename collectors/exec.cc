@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <array>
-#include <optional>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/process/args.hpp>
@@ -16,13 +15,14 @@
 #include <boost/process/io.hpp>
 #include <boost/process/search_path.hpp>
 #include <boost/process/start_dir.hpp>
+#include <optional>
 #include <string_view>
 #include <thread>
 
 #include "base/child_reaper.h"
 #include "base/config_node.h"
-#include "collectors/registry.h"
 #include "collectors/lib/carried_metrics.h"
+#include "collectors/registry.h"
 
 namespace botwatch {
 
@@ -58,7 +58,6 @@ void ReapOrphans(pid_t pgid) {
   }
 }
 
-
 }  // namespace
 
 std::unique_ptr<Collector> ExecCollector::Create(const CollectorSpec&, ConfigMap& config) {
@@ -80,9 +79,10 @@ std::unique_ptr<Collector> ExecCollector::Create(const CollectorSpec&, ConfigMap
     c.working_dir = config.source().dir + "/" + c.working_dir;
   }
   c.max_output_bytes = static_cast<size_t>(config.Int("max_output_bytes", 256 * 1024, 1, 64 << 20));
-  c.output = config.Choice<ExecConfig::Output>("output", "auto", "output", {{"auto", ExecConfig::Output::kAuto},
-                                               {"prometheus", ExecConfig::Output::kPrometheus},
-                                               {"ignore", ExecConfig::Output::kIgnore}});
+  c.output = config.Choice<ExecConfig::Output>("output", "auto", "output",
+                                               {{"auto", ExecConfig::Output::kAuto},
+                                                {"prometheus", ExecConfig::Output::kPrometheus},
+                                                {"ignore", ExecConfig::Output::kIgnore}});
   return std::make_unique<ExecCollector>(std::move(c));
 }
 

@@ -154,7 +154,7 @@ std::vector<const Secret*> FacebookCollector::Secrets() const {
 }
 
 ProbeResponse FacebookCollector::Get(const std::string& path_and_query, const Secret& token,
-                                    const ProbeContext& ctx) const {
+                                     const ProbeContext& ctx) const {
   ProbeRequest req;
   std::string sep = path_and_query.find('?') == std::string::npos ? "?" : "&";
   req.url = config_.base_url + "/" + config_.api_version + path_and_query + sep +
@@ -241,9 +241,9 @@ ProbeResult FacebookCollector::Collect(const ProbeContext& ctx) {
       fb.Gauge("botwatch_facebook_token_data_access_expiry_timestamp_seconds",
                "When the page token's data access expires (Unix time; 0 = never).",
                JsonNumber(data, "data_access_expires_at", 0));
-      std::string missing = GaugeEach(&fb, "botwatch_facebook_token_scope_granted",
-                                      "1 if the page token has this required scope.", "scope",
-                                      config_.required_scopes, JsonStrings(data, "scopes"));
+      std::string missing =
+          GaugeEach(&fb, "botwatch_facebook_token_scope_granted", "1 if the page token has this required scope.",
+                    "scope", config_.required_scopes, JsonStrings(data, "scopes"));
       fb.Gauge("botwatch_facebook_token_scopes_ok", "1 if the page token has every required scope.",
                missing.empty() ? 1 : 0);
       if (!valid) {
@@ -294,7 +294,8 @@ ProbeResult FacebookCollector::Collect(const ProbeContext& ctx) {
                                       config_.webhook_fields, fields);
       if (!missing.empty()) {
         fail(facebook_reason::kWebhookUnsubscribed,
-             std::string("subscribed_apps: ") + (app_listed ? "page not subscribed to: " : "app not subscribed to the page; missing: ") + missing);
+             std::string("subscribed_apps: ") +
+                 (app_listed ? "page not subscribed to: " : "app not subscribed to the page; missing: ") + missing);
       }
     }
   }

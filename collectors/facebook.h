@@ -64,7 +64,7 @@ std::optional<GraphError> ParseGraphError(const std::string& body);
 // Usage percentages from the X-App-Usage / X-Page-Usage / X-Business-Use-Case-Usage
 // headers, as 0..1 ratios (values over 100 % stay over 1).
 struct GraphUsage {
-  std::map<std::string, double> app;       // kind -> ratio
+  std::map<std::string, double> app;  // kind -> ratio
   std::map<std::string, double> page;
   std::map<std::string, double> business;  // max over every business object and type
   double regain_access_seconds = 0;        // max of the headers' estimates

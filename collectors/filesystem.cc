@@ -89,8 +89,8 @@ std::string Unescape(const std::string& field) {
 
 bool IsUnder(const std::string& path, const std::string& mount) {
   if (mount == "/") return !path.empty() && path[0] == '/';
-  return path == mount || (path.size() > mount.size() && path.compare(0, mount.size(), mount) == 0 &&
-                           path[mount.size()] == '/');
+  return path == mount ||
+         (path.size() > mount.size() && path.compare(0, mount.size(), mount) == 0 && path[mount.size()] == '/');
 }
 
 }  // namespace
@@ -201,8 +201,9 @@ ProbeResult FilesystemCollector::Collect(const ProbeContext& ctx) {
       // Still stuck: its helper stays in in_flight_, and the next probes wait
       // for it instead of starting another.
       if (result.up) {
-        result = ProbeResult::Down(reason::kTimeout, "statvfs " + path + " did not return before the deadline "
-                                                     "(a hung network mount?)");
+        result = ProbeResult::Down(reason::kTimeout, "statvfs " + path +
+                                                         " did not return before the deadline "
+                                                         "(a hung network mount?)");
       }
       continue;
     }

@@ -109,9 +109,10 @@ std::unique_ptr<Collector> GeminiCollector::Create(const CollectorSpec&, ConfigM
   if (!ValidModel(c.model)) {
     config.FailAt("model", "\"" + c.model + "\" is not a model name (letters, digits, - . _), e.g. gemini-2.0-flash");
   }
-  c.call = config.Choice<GeminiConfig::Call>("call", "none", "call", {{"none", GeminiConfig::Call::kNone},
-                                             {"count_tokens", GeminiConfig::Call::kCountTokens},
-                                             {"generate_content", GeminiConfig::Call::kGenerateContent}});
+  c.call = config.Choice<GeminiConfig::Call>("call", "none", "call",
+                                             {{"none", GeminiConfig::Call::kNone},
+                                              {"count_tokens", GeminiConfig::Call::kCountTokens},
+                                              {"generate_content", GeminiConfig::Call::kGenerateContent}});
   c.ca_file = config.String("ca_file", "");
   return std::make_unique<GeminiCollector>(std::move(c));
 }
@@ -119,7 +120,7 @@ std::unique_ptr<Collector> GeminiCollector::Create(const CollectorSpec&, ConfigM
 GeminiCollector::GeminiCollector(GeminiConfig config) : config_(std::move(config)) {}
 
 ProbeResponse GeminiCollector::Request(const std::string& method, const std::string& path,
-                                      const std::optional<std::string>& body, const ProbeContext& ctx) const {
+                                       const std::optional<std::string>& body, const ProbeContext& ctx) const {
   ProbeRequest req;
   req.method = method;
   req.url = config_.base_url + "/" + config_.api_version + path;

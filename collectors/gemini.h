@@ -40,7 +40,7 @@ inline constexpr const char* kServerError = "server_error";
 //   {"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"37s"}]}}
 struct GoogleRpcError {
   int code = 0;
-  std::string status;   // e.g. RESOURCE_EXHAUSTED
+  std::string status;  // e.g. RESOURCE_EXHAUSTED
   std::string message;
   std::vector<std::string> quota_kinds;  // per_minute / per_day / tokens / other, one per violation
   std::optional<double> retry_delay_seconds;
@@ -67,7 +67,7 @@ class GeminiCollector : public Collector {
 
  private:
   ProbeResponse Request(const std::string& method, const std::string& path, const std::optional<std::string>& body,
-                       const ProbeContext& ctx) const;
+                        const ProbeContext& ctx) const;
 
   GeminiConfig config_;
 };

@@ -30,14 +30,16 @@ std::unique_ptr<Collector> HttpCollector::Create(const CollectorSpec&, ConfigMap
   c.method = config.String("method", "GET");
   static const std::vector<std::string> kMethods = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};
   if (std::find(kMethods.begin(), kMethods.end(), c.method) == kMethods.end()) {
-    config.FailAt("method", "unsupported method \"" + c.method + "\" (use GET, HEAD, POST, PUT, PATCH, DELETE or OPTIONS)");
+    config.FailAt("method",
+                  "unsupported method \"" + c.method + "\" (use GET, HEAD, POST, PUT, PATCH, DELETE or OPTIONS)");
   }
   for (auto& [name, value] : config.StringMap("headers")) {
     if (!ValidHeaderName(name)) config.FailAt("headers", "invalid header name \"" + name + "\"");
     c.headers.emplace_back(name, Secret(value));
   }
   c.body = config.OptionalSecret("body");
-  for (int64_t code : config.IntList("valid_status_codes", 100, 599)) c.valid_status_codes.push_back(static_cast<int>(code));
+  for (int64_t code : config.IntList("valid_status_codes", 100, 599))
+    c.valid_status_codes.push_back(static_cast<int>(code));
   c.body_regex_source = config.OptionalString("body_regex");
   if (c.body_regex_source) {
     try {
@@ -60,9 +62,8 @@ HttpCollector::HttpCollector(HttpProbeConfig config) : config_(std::move(config)
   // http://user:password@host/: the password.
   size_t scheme_end = config_.url.find("://");
   size_t authority_end = config_.url.find_first_of("/?#", scheme_end + 3);
-  std::string authority = config_.url.substr(scheme_end + 3, authority_end == std::string::npos
-                                                                  ? std::string::npos
-                                                                  : authority_end - scheme_end - 3);
+  std::string authority = config_.url.substr(
+      scheme_end + 3, authority_end == std::string::npos ? std::string::npos : authority_end - scheme_end - 3);
   size_t at = authority.rfind('@');
   size_t colon = authority.find(':');
   if (at != std::string::npos && colon < at) {
@@ -79,12 +80,17 @@ ProbeResult HttpCollector::Evaluate(const ProbeResponse& ex) const {
     return r;
   }
   fb.Gauge("botwatch_http_status_code", "HTTP status code of the last response.", static_cast<double>(ex.status));
-  fb.Gauge("botwatch_http_phase_seconds", "Time spent in each phase of the request.", ex.dns_seconds, {{"phase", "resolve"}});
-  fb.Gauge("botwatch_http_phase_seconds", "", std::max(0.0, ex.connect_seconds - ex.dns_seconds), {{"phase", "connect"}});
-  fb.Gauge("botwatch_http_phase_seconds", "", ex.tls_seconds > 0 ? ex.tls_seconds - ex.connect_seconds : 0, {{"phase", "tls"}});
+  fb.Gauge("botwatch_http_phase_seconds", "Time spent in each phase of the request.", ex.dns_seconds,
+           {{"phase", "resolve"}});
+  fb.Gauge("botwatch_http_phase_seconds", "", std::max(0.0, ex.connect_seconds - ex.dns_seconds),
+           {{"phase", "connect"}});
+  fb.Gauge("botwatch_http_phase_seconds", "", ex.tls_seconds > 0 ? ex.tls_seconds - ex.connect_seconds : 0,
+           {{"phase", "tls"}});
   fb.Gauge("botwatch_http_phase_seconds", "",
-           std::max(0.0, ex.first_byte_seconds - std::max(ex.connect_seconds, ex.tls_seconds)), {{"phase", "processing"}});
-  fb.Gauge("botwatch_http_phase_seconds", "", std::max(0.0, ex.total_seconds - ex.first_byte_seconds), {{"phase", "transfer"}});
+           std::max(0.0, ex.first_byte_seconds - std::max(ex.connect_seconds, ex.tls_seconds)),
+           {{"phase", "processing"}});
+  fb.Gauge("botwatch_http_phase_seconds", "", std::max(0.0, ex.total_seconds - ex.first_byte_seconds),
+           {{"phase", "transfer"}});
   if (ex.tls_earliest_expiry > 0) {
     fb.Gauge("botwatch_http_tls_cert_expiry_timestamp_seconds",
              "Earliest notAfter of the certificates the server presented (Unix seconds).", ex.tls_earliest_expiry);

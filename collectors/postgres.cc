@@ -483,8 +483,9 @@ void PostgresCollector::CollectBuiltins(const ProbeContext& ctx, FamilyBuilder& 
 }
 
 void PostgresCollector::LogSectionFailure(const char* section, const QueryOutcome& q) const {
-  logging::Debug("postgres builtin query failed",
-                 {{"collector", config_.collector_name}, {"section", section}, {"reason", q.reason}, {"err", q.message}});
+  logging::Debug(
+      "postgres builtin query failed",
+      {{"collector", config_.collector_name}, {"section", section}, {"reason", q.reason}, {"err", q.message}});
 }
 
 bool PostgresCollector::CollectSettings(const ProbeContext& ctx, FamilyBuilder& fb) {
@@ -523,8 +524,7 @@ bool PostgresCollector::CollectActivity(const ProbeContext& ctx, FamilyBuilder& 
     if (name && n) by_state[StateLabel(*name)] += *n;
   }
   for (const auto& [state, n] : by_state) {
-    fb.Gauge("botwatch_postgres_connections", "Client connections by state (pg_stat_activity).", n,
-             {{"state", state}});
+    fb.Gauge("botwatch_postgres_connections", "Client connections by state (pg_stat_activity).", n, {{"state", state}});
   }
   return true;
 }
@@ -543,8 +543,7 @@ bool PostgresCollector::CollectDatabases(const ProbeContext& ctx, FamilyBuilder&
       fb.Counter("botwatch_postgres_transactions_committed_total", "Transactions committed, per database.", *v, l);
     }
     if (auto v = Cell(dbs.rows, r, 2)) {
-      fb.Counter("botwatch_postgres_transactions_rolled_back_total", "Transactions rolled back, per database.", *v,
-                 l);
+      fb.Counter("botwatch_postgres_transactions_rolled_back_total", "Transactions rolled back, per database.", *v, l);
     }
     if (auto v = Cell(dbs.rows, r, 3)) {
       fb.Counter("botwatch_postgres_deadlocks_total", "Deadlocks detected, per database.", *v, l);
@@ -643,7 +642,7 @@ void PostgresCollector::CollectCustom(const ProbeContext& ctx, FamilyBuilder& fb
           logging::Info("postgres query recovered", {{"collector", config_.collector_name}, {"query", q.name}});
         } else {
           logging::Warn("postgres query failed",
-                    {{"collector", config_.collector_name}, {"query", q.name}, {"reason", why}, {"err", message}});
+                        {{"collector", config_.collector_name}, {"query", q.name}, {"reason", why}, {"err", message}});
         }
         st.last_reason = why;
       }

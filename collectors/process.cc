@@ -28,7 +28,8 @@ std::unique_ptr<Collector> ProcessCollector::Create(const CollectorSpec&, Config
   }
   if (selector == Selector::kProcessName && pattern.size() > 15) {
     // The kernel truncates comm to 15 bytes, so a longer name could never match.
-    config.FailAt("process_name", "process names are at most 15 characters (the kernel's comm); use cmdline for longer ones");
+    config.FailAt("process_name",
+                  "process names are at most 15 characters (the kernel's comm); use cmdline for longer ones");
   }
   return std::make_unique<ProcessCollector>(selector, std::move(pattern), std::move(procfs));
 }
@@ -74,8 +75,8 @@ Result<int> ProcessCollector::Find() const {
   }
   if (best == 0) {
     return Status::Error(std::string("no process with ") +
-                         (selector_ == Selector::kProcessName ? "name " : "command line matching ") +
-                         "\"" + pattern_ + "\"");
+                         (selector_ == Selector::kProcessName ? "name " : "command line matching ") + "\"" + pattern_ +
+                         "\"");
   }
   return best;
 }

@@ -83,9 +83,8 @@ std::vector<Reply> Pipeline(redisContext* c, const std::vector<std::vector<std::
 // ("daily-report"), but a repeatable job added with the older
 // `add(name, data, {repeat})` API under an MD5 of its options.
 bool IsHashedRepeatKey(const std::string& key) {
-  return key.size() == 32 && std::all_of(key.begin(), key.end(), [](char c) {
-           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-         });
+  return key.size() == 32 &&
+         std::all_of(key.begin(), key.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
 }
 
 // "digest (5 * * * *)" or "sync (every 3600000 ms)" from the repeat hash's
@@ -124,7 +123,8 @@ std::map<std::string, std::string> ParseInfo(const std::string& text) {
     std::string line = text.substr(pos, eol - pos);
     if (!line.empty() && line.back() == '\r') line.pop_back();
     size_t colon = line.find(':');
-    if (!line.empty() && line[0] != '#' && colon != std::string::npos) out[line.substr(0, colon)] = line.substr(colon + 1);
+    if (!line.empty() && line[0] != '#' && colon != std::string::npos)
+      out[line.substr(0, colon)] = line.substr(colon + 1);
     pos = eol + 1;
   }
   return out;
@@ -149,8 +149,8 @@ std::string ConnectionError(const redisContext* c) {
 const char* ReasonFor(const redisContext* c) {
   if (c == nullptr) return reason::kInternal;
   std::string e = c->errstr;
-  if (c->err == REDIS_ERR_IO && (e.find("timed out") != std::string::npos ||
-                                 e.find("temporarily unavailable") != std::string::npos)) {
+  if (c->err == REDIS_ERR_IO &&
+      (e.find("timed out") != std::string::npos || e.find("temporarily unavailable") != std::string::npos)) {
     return reason::kTimeout;
   }
   if (e.find("refused") != std::string::npos) return reason::kConnectionRefused;
@@ -216,7 +216,8 @@ class RedisProbe {
     if (config_.db == 0) return std::nullopt;
     Reply r = Command(conn_, {"SELECT", std::to_string(config_.db)});
     if (!r) return Failed("SELECT");
-    if (r->type == REDIS_REPLY_ERROR) return ServerError(reason::kProtocol, "SELECT " + std::to_string(config_.db), r.get());
+    if (r->type == REDIS_REPLY_ERROR)
+      return ServerError(reason::kProtocol, "SELECT " + std::to_string(config_.db), r.get());
     return std::nullopt;
   }
 
@@ -294,11 +295,14 @@ class RedisProbe {
     const char* command;
     const char* key;
   };
-  static constexpr StateKey kStates[] = {
-      {"waiting", "LLEN", "wait"},           {"active", "LLEN", "active"},
-      {"paused", "LLEN", "paused"},          {"delayed", "ZCARD", "delayed"},
-      {"prioritized", "ZCARD", "prioritized"}, {"waiting-children", "ZCARD", "waiting-children"},
-      {"completed", "ZCARD", "completed"},   {"failed", "ZCARD", "failed"}};
+  static constexpr StateKey kStates[] = {{"waiting", "LLEN", "wait"},
+                                         {"active", "LLEN", "active"},
+                                         {"paused", "LLEN", "paused"},
+                                         {"delayed", "ZCARD", "delayed"},
+                                         {"prioritized", "ZCARD", "prioritized"},
+                                         {"waiting-children", "ZCARD", "waiting-children"},
+                                         {"completed", "ZCARD", "completed"},
+                                         {"failed", "ZCARD", "failed"}};
   static constexpr size_t kStateCount = sizeof(kStates) / sizeof(kStates[0]);
 
   // BullMQ writes <prefix>:<queue>:meta when a queue is first used.
@@ -348,8 +352,8 @@ class RedisProbe {
       if (!ts) return Failed("HGET");
       if (auto t = Number(ts.get())) oldest = std::max(0.0, (now_ms - *t) / 1000);
     }
-    fb.Gauge("botwatch_bullmq_oldest_waiting_seconds", "Age of the oldest job waiting in the queue; 0 if none.",
-             oldest, {{"queue", queue}});
+    fb.Gauge("botwatch_bullmq_oldest_waiting_seconds", "Age of the oldest job waiting in the queue; 0 if none.", oldest,
+             {{"queue", queue}});
     return ReadRepeatJobs(base, queue, replies[kStateCount + 1].get(), now_ms, fb);
   }
 

@@ -19,8 +19,7 @@ namespace botwatch {
 
 // Builds an instance from its YAML map. Reads only its own keys (the common
 // ones are already consumed) and throws ConfigError on invalid input.
-using CollectorFactory =
-    std::function<std::unique_ptr<Collector>(const CollectorSpec& spec, ConfigMap& config)>;
+using CollectorFactory = std::function<std::unique_ptr<Collector>(const CollectorSpec& spec, ConfigMap& config)>;
 
 class CollectorRegistry {
  public:
@@ -74,10 +73,12 @@ struct CollectorRegistration {
 #define BOTWATCH_REGISTRATION_NAME_(n) kBotwatchCollectorRegistration_##n
 #define BOTWATCH_REGISTRATION_NAME(n) BOTWATCH_REGISTRATION_NAME_(n)
 #define BOTWATCH_REGISTER_COLLECTOR(type, factory) \
-  static const ::botwatch::detail::CollectorRegistration BOTWATCH_REGISTRATION_NAME(__COUNTER__){type, factory}
+  static const ::botwatch::detail::CollectorRegistration BOTWATCH_REGISTRATION_NAME(__COUNTER__) { type, factory }
 
 // Same, with a type-specific default interval (see CollectorRegistry::Register).
-#define BOTWATCH_REGISTER_COLLECTOR_WITH_INTERVAL(type, factory, interval) \
-  static const ::botwatch::detail::CollectorRegistration BOTWATCH_REGISTRATION_NAME(__COUNTER__){type, factory, interval}
+#define BOTWATCH_REGISTER_COLLECTOR_WITH_INTERVAL(type, factory, interval)                         \
+  static const ::botwatch::detail::CollectorRegistration BOTWATCH_REGISTRATION_NAME(__COUNTER__) { \
+    type, factory, interval                                                                        \
+  }
 
 }  // namespace botwatch

@@ -91,9 +91,9 @@ ProbeResult ScrapeCollector::Evaluate(const ProbeResponse& ex) const {
   if (!carried.ok()) {
     const std::string& why = carried.status().message();
     if (why.find("more than " + std::to_string(config_.max_series) + " samples") != std::string::npos) {
-      return with(ProbeResult::Down(kTooManySeries, "the endpoint exposes more than max_series (" +
-                                                        std::to_string(config_.max_series) +
-                                                        ") series; none were kept (raise max_series, or expose fewer)"));
+      return with(ProbeResult::Down(kTooManySeries,
+                                    "the endpoint exposes more than max_series (" + std::to_string(config_.max_series) +
+                                        ") series; none were kept (raise max_series, or expose fewer)"));
     }
     return with(ProbeResult::Down(reason::kInvalidOutput, "not valid Prometheus text or OpenMetrics: " + why));
   }

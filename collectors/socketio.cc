@@ -7,10 +7,10 @@
 #include "base/config_node.h"
 #include "base/logging.h"
 #include "base/unix_time.h"
-#include "collectors/registry.h"
-#include "collectors/lib/tcp_connect.h"
 #include "collectors/lib/json_fields.h"
+#include "collectors/lib/tcp_connect.h"
 #include "collectors/lib/websocket_client.h"
+#include "collectors/registry.h"
 
 namespace botwatch {
 
@@ -25,9 +25,7 @@ constexpr char kRecordSeparator = '\x1e';
 // skipped; past this many the server is not answering the CONNECT.
 constexpr int kMaxPolls = 8;
 
-double SecondsSince(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
+double SecondsSince(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
 bool ValidNamespace(const std::string& nsp) {
   if (nsp.empty() || nsp[0] != '/') return false;
@@ -165,14 +163,21 @@ namespace {
 
 const char* ListenReason(const WebSocketError& e) {
   switch (e.kind) {
-    case WebSocketError::Kind::kDns: return reason::kDns;
-    case WebSocketError::Kind::kRefused: return reason::kConnectionRefused;
-    case WebSocketError::Kind::kTimeout: return reason::kTimeout;
-    case WebSocketError::Kind::kIo: return reason::kIo;
-    case WebSocketError::Kind::kTls: return reason::kTls;
-    case WebSocketError::Kind::kUpgradeRefused: return socketio_reason::kWebSocketRefused;
+    case WebSocketError::Kind::kDns:
+      return reason::kDns;
+    case WebSocketError::Kind::kRefused:
+      return reason::kConnectionRefused;
+    case WebSocketError::Kind::kTimeout:
+      return reason::kTimeout;
+    case WebSocketError::Kind::kIo:
+      return reason::kIo;
+    case WebSocketError::Kind::kTls:
+      return reason::kTls;
+    case WebSocketError::Kind::kUpgradeRefused:
+      return socketio_reason::kWebSocketRefused;
     case WebSocketError::Kind::kHandshake:
-    case WebSocketError::Kind::kProtocol: return socketio_reason::kWebSocketHandshake;
+    case WebSocketError::Kind::kProtocol:
+      return socketio_reason::kWebSocketHandshake;
   }
   return reason::kIo;
 }
@@ -196,13 +201,15 @@ void SocketIoCollector::ListenLoop() {
       state_.connected = false;
       if (why) state_.failures[why] += 1;
     }
-    if (!why) break;  // stopped
+    if (!why) break;                             // stopped
     if (was_connected) backoff = l.backoff_min;  // a session that worked restarts the backoff
     std::string line = std::string(why) + ": " + RedactSecrets(message, Secrets());
     if (line != last_logged) {  // one line per change, not one per retry
-      logging::Warn("socketio listen connection lost",
-                    {{"reason", why}, {"error", RedactSecrets(message, Secrets())}, {"retry_in_ms",
-                     std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(backoff).count())}});
+      logging::Warn(
+          "socketio listen connection lost",
+          {{"reason", why},
+           {"error", RedactSecrets(message, Secrets())},
+           {"retry_in_ms", std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(backoff).count())}});
       last_logged = line;
     }
     std::unique_lock<std::mutex> lock(mu_);
@@ -304,8 +311,7 @@ void SocketIoCollector::AddListenFamilies(FamilyBuilder* fb) {
   fb->Counter("botwatch_socketio_listen_connects_total", "Successful namespace connects of the listen connection.",
               state_.connects);
   fb->Counter("botwatch_socketio_listen_disconnects_total",
-              "Times an established listen connection was lost (it then reconnects with backoff).",
-              state_.disconnects);
+              "Times an established listen connection was lost (it then reconnects with backoff).", state_.disconnects);
   for (const auto& [why, n] : state_.failures) {
     fb->Counter("botwatch_socketio_listen_failures_total",
                 "Listen sessions that ended or failed to connect, per reason.", n, {{"reason", why}});
@@ -331,7 +337,7 @@ std::vector<const Secret*> SocketIoCollector::Secrets() const {
 }
 
 ProbeResponse SocketIoCollector::Poll(const std::string& sid, const std::optional<std::string>& body,
-                                     Duration timeout) const {
+                                      Duration timeout) const {
   ProbeRequest req;
   req.method = body ? "POST" : "GET";
   req.url = config_.url + config_.path + "?EIO=4&transport=polling";
@@ -354,8 +360,8 @@ ProbeResult SocketIoCollector::Collect(const ProbeContext& ctx) {
   };
   auto transport_error = [&](const char* step, const ProbeResponse& resp) {
     if (!resp.ok()) return down(ReasonForCurlCode(resp.curl_code), std::string(step) + ": " + resp.curl_error);
-    return down(reason::kProtocol, std::string(step) + ": HTTP " + std::to_string(resp.status) + ": " +
-                                       QuotePeer(resp.body, Secrets()));
+    return down(reason::kProtocol,
+                std::string(step) + ": HTTP " + std::to_string(resp.status) + ": " + QuotePeer(resp.body, Secrets()));
   };
 
   // 1. Engine.IO handshake.
@@ -365,8 +371,8 @@ ProbeResult SocketIoCollector::Collect(const ProbeContext& ctx) {
            open.total_seconds);
   std::vector<std::string> packets = SplitPollingPayload(open.body);
   if (packets.empty() || packets[0][0] != '0') {
-    return down(reason::kProtocol, "handshake: expected an Engine.IO open packet, got \"" +
-                                       QuotePeer(open.body, Secrets(), 80) + "\"");
+    return down(reason::kProtocol,
+                "handshake: expected an Engine.IO open packet, got \"" + QuotePeer(open.body, Secrets(), 80) + "\"");
   }
   Json handshake = Json::parse(packets[0].substr(1), nullptr, false);
   if (!handshake.is_object() || !handshake.contains("sid") || !handshake["sid"].is_string()) {
@@ -434,28 +440,27 @@ ProbeResult SocketIoCollector::Collect(const ProbeContext& ctx) {
       if (!packet || packet->nsp != config_.nsp) continue;
       if (packet->type == 0) {
         fb.Gauge("botwatch_socketio_roundtrip_seconds",
-                 "Round trip of the namespace CONNECT: from sending it to the server's answer.",
-                 SecondsSince(sent_at));
+                 "Round trip of the namespace CONNECT: from sending it to the server's answer.", SecondsSince(sent_at));
         fb.Gauge("botwatch_socketio_connected", "1 if the namespace CONNECT was accepted.", 1);
         return finish();
       }
       if (packet->type == 4) {
         fb.Gauge("botwatch_socketio_roundtrip_seconds",
-                 "Round trip of the namespace CONNECT: from sending it to the server's answer.",
-                 SecondsSince(sent_at));
+                 "Round trip of the namespace CONNECT: from sending it to the server's answer.", SecondsSince(sent_at));
         fb.Gauge("botwatch_socketio_connected", "1 if the namespace CONNECT was accepted.", 0);
         Json err = Json::parse(packet->data, nullptr, false);
         std::string why = err.is_object() && err.contains("message") && err["message"].is_string()
                               ? err["message"].get<std::string>()
                               : packet->data;
         close();
-        return down(socketio_reason::kConnectError, "connect to " + config_.nsp + " refused: " + QuotePeer(why, Secrets()));
+        return down(socketio_reason::kConnectError,
+                    "connect to " + config_.nsp + " refused: " + QuotePeer(why, Secrets()));
       }
     }
   }
   close();
-  return down(reason::kProtocol, "connect: no answer to the namespace CONNECT after " + std::to_string(kMaxPolls) +
-                                     " polls");
+  return down(reason::kProtocol,
+              "connect: no answer to the namespace CONNECT after " + std::to_string(kMaxPolls) + " polls");
 }
 
 std::optional<std::pair<const char*, std::string>> SocketIoCollector::UpgradeAndClose(
@@ -468,14 +473,28 @@ std::optional<std::pair<const char*, std::string>> SocketIoCollector::UpgradeAnd
   auto client_error = [&](const char* step, const WebSocketError& e) {
     const char* why = reason::kIo;
     switch (e.kind) {
-      case WebSocketError::Kind::kDns: why = reason::kDns; break;
-      case WebSocketError::Kind::kRefused: why = reason::kConnectionRefused; break;
-      case WebSocketError::Kind::kTimeout: why = reason::kTimeout; break;
-      case WebSocketError::Kind::kIo: why = reason::kIo; break;
-      case WebSocketError::Kind::kTls: why = reason::kTls; break;
-      case WebSocketError::Kind::kUpgradeRefused: why = socketio_reason::kWebSocketRefused; break;
+      case WebSocketError::Kind::kDns:
+        why = reason::kDns;
+        break;
+      case WebSocketError::Kind::kRefused:
+        why = reason::kConnectionRefused;
+        break;
+      case WebSocketError::Kind::kTimeout:
+        why = reason::kTimeout;
+        break;
+      case WebSocketError::Kind::kIo:
+        why = reason::kIo;
+        break;
+      case WebSocketError::Kind::kTls:
+        why = reason::kTls;
+        break;
+      case WebSocketError::Kind::kUpgradeRefused:
+        why = socketio_reason::kWebSocketRefused;
+        break;
       case WebSocketError::Kind::kHandshake:
-      case WebSocketError::Kind::kProtocol: why = socketio_reason::kWebSocketHandshake; break;
+      case WebSocketError::Kind::kProtocol:
+        why = socketio_reason::kWebSocketHandshake;
+        break;
     }
     return failed(why, std::string(step) + ": " + QuotePeer(e.message, Secrets()));
   };
@@ -502,7 +521,8 @@ std::optional<std::pair<const char*, std::string>> SocketIoCollector::UpgradeAnd
     if (auto e = ws.Receive(&answer, deadline)) return client_error("probe", *e);
   } while (answer == "6");
   if (answer != "3probe") {
-    return failed(socketio_reason::kWebSocketHandshake, "probe: expected 3probe, got \"" + QuotePeer(answer, Secrets(), 80) + "\"");
+    return failed(socketio_reason::kWebSocketHandshake,
+                  "probe: expected 3probe, got \"" + QuotePeer(answer, Secrets(), 80) + "\"");
   }
   double roundtrip = SecondsSince(probe_sent);
   if (auto e = ws.SendText("5", deadline)) return client_error("upgrade", *e);

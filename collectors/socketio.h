@@ -35,9 +35,9 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
-#include <thread>
 #include <optional>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -50,11 +50,11 @@ namespace botwatch {
 class ConfigMap;
 
 struct SocketIoConfig {
-  std::string url;              // scheme://host:port
+  std::string url;  // scheme://host:port
   std::string path = "/socket.io/";
-  std::string nsp = "/";        // namespace
-  bool connect = true;          // send the namespace CONNECT
-  std::optional<Secret> auth;   // the auth payload as JSON; values may be credentials
+  std::string nsp = "/";       // namespace
+  bool connect = true;         // send the namespace CONNECT
+  std::optional<Secret> auth;  // the auth payload as JSON; values may be credentials
   std::map<std::string, Secret> auth_values;
   std::string ca_file;
   bool tls_verify = true;
@@ -87,9 +87,9 @@ inline constexpr const char* kWebSocketHandshake = "websocket_handshake";
 
 // One Socket.IO packet carried in an Engine.IO message packet ("4...").
 struct SocketIoPacket {
-  int type = -1;          // 0 CONNECT, 1 DISCONNECT, 2 EVENT, 3 ACK, 4 CONNECT_ERROR, ...
+  int type = -1;  // 0 CONNECT, 1 DISCONNECT, 2 EVENT, 3 ACK, 4 CONNECT_ERROR, ...
   std::string nsp = "/";
-  std::string data;       // the JSON after the namespace (and ack id)
+  std::string data;  // the JSON after the namespace (and ack id)
 };
 
 // Splits a polling payload into Engine.IO packets (separated by 0x1E).
@@ -118,10 +118,9 @@ class SocketIoCollector : public Collector {
   std::vector<const Secret*> Secrets() const;  // redacted from every message
   // The WebSocket upgrade of session `sid` and its close; adds its families to
   // *fb. nullopt when it worked, else the down result's reason and message.
-  std::optional<std::pair<const char*, std::string>> UpgradeAndClose(const std::string& sid,
-                                                                     const std::optional<std::vector<std::string>>& upgrades,
-                                                                     const ProbeContext& ctx,
-                                                                     FamilyBuilder* fb) const;
+  std::optional<std::pair<const char*, std::string>> UpgradeAndClose(
+      const std::string& sid, const std::optional<std::vector<std::string>>& upgrades, const ProbeContext& ctx,
+      FamilyBuilder* fb) const;
 
   SocketIoConfig config_;
 

@@ -8,8 +8,8 @@
 #include <cstring>
 
 #include "base/config_node.h"
-#include "collectors/registry.h"
 #include "collectors/lib/tcp_connect.h"
+#include "collectors/registry.h"
 
 namespace botwatch {
 
@@ -33,8 +33,7 @@ std::unique_ptr<Collector> TcpCollector::Create(const CollectorSpec&, ConfigMap&
   return std::make_unique<TcpCollector>(host, port, send, expect);
 }
 
-TcpCollector::TcpCollector(std::string host, std::string port, std::string send,
-                           std::optional<std::string> expect)
+TcpCollector::TcpCollector(std::string host, std::string port, std::string send, std::optional<std::string> expect)
     : host_(std::move(host)), port_(std::move(port)), send_(std::move(send)), expect_source_(std::move(expect)) {
   if (expect_source_) expect_.emplace(*expect_source_, std::regex::extended);
 }

@@ -17,8 +17,7 @@ class TcpCollector : public Collector {
  public:
   static std::unique_ptr<Collector> Create(const CollectorSpec& spec, ConfigMap& config);
 
-  TcpCollector(std::string host, std::string port, std::string send,
-               std::optional<std::string> expect);
+  TcpCollector(std::string host, std::string port, std::string send, std::optional<std::string> expect);
   ProbeResult Collect(const ProbeContext& ctx) override;
 
  private:

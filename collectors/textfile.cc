@@ -143,10 +143,10 @@ ProbeResult TextfileCollector::Evaluate(const std::vector<TextFile>& files, cons
              problem.empty() ? 0 : 1, file);
   }
   fb.Gauge("botwatch_textfile_files", "Textfiles (*.prom) found in the directory.", static_cast<double>(files.size()));
-  ProbeResult r = bad == 0 ? ProbeResult::Up()
-                           : ProbeResult::Down(reason::kInvalidOutput, std::to_string(bad) + " of " +
-                                                                   std::to_string(files.size()) +
-                                                                   " files left out; first: " + first_problem);
+  ProbeResult r =
+      bad == 0 ? ProbeResult::Up()
+               : ProbeResult::Down(reason::kInvalidOutput, std::to_string(bad) + " of " + std::to_string(files.size()) +
+                                                               " files left out; first: " + first_problem);
   r.families = fb.Take();
   for (auto& fam : carried) r.families.push_back(std::move(fam));
   return r;

@@ -40,9 +40,7 @@ class FieldTable {
 
 struct Event {
   std::vector<FieldValue> fields;
-  void Reset(size_t n) {
-    fields.assign(n, FieldValue{});
-  }
+  void Reset(size_t n) { fields.assign(n, FieldValue{}); }
   const FieldValue& at(int slot) const { return fields[static_cast<size_t>(slot)]; }
 };
 

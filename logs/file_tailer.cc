@@ -131,8 +131,9 @@ void FileTailer::ReadToEnd(Reader& r, LineSink& sink) {
     if (n <= 0) break;
     r.offset += static_cast<uint64_t>(n);
     r.last_data = std::chrono::steady_clock::now();
-    r.splitter.Feed(std::string_view(buffer_.data(), static_cast<size_t>(n)),
-                    [&](std::string_view line) { sink.Line(line); }, [&] { sink.TooLong(); });
+    r.splitter.Feed(
+        std::string_view(buffer_.data(), static_cast<size_t>(n)), [&](std::string_view line) { sink.Line(line); },
+        [&] { sink.TooLong(); });
   }
   struct stat st {};
   if (::fstat(r.fd, &st) == 0) r.size = static_cast<uint64_t>(st.st_size);
@@ -236,7 +237,9 @@ void FileTailer::Poll(LineSink& sink) {
   // Forget files that no glob matches any more (a position is kept while a
   // rotated copy still matches, so it is never read twice).
   known_.erase(std::remove_if(known_.begin(), known_.end(),
-                              [&](const FilePosition& p) { return !seen.count({p.dev, p.ino}); }),
+                              [&](const FilePosition& p) {
+                                return !seen.count({p.dev, p.ino});
+                              }),
                known_.end());
 }
 

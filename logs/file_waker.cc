@@ -29,9 +29,9 @@ FileWaker::FileWaker(const std::vector<std::string>& globs) {
     if (!d.empty()) dirs.insert(d);
   }
   for (const std::string& d : dirs) {
-    if (::inotify_add_watch(inotify_fd_, d.c_str(),
-                            IN_MODIFY | IN_CLOSE_WRITE | IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE |
-                                IN_ATTRIB) >= 0) {
+    if (::inotify_add_watch(
+            inotify_fd_, d.c_str(),
+            IN_MODIFY | IN_CLOSE_WRITE | IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_ATTRIB) >= 0) {
       ++watched_;
     }
   }

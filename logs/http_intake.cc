@@ -8,7 +8,6 @@
 namespace botwatch::logs {
 namespace {
 
-
 std::string TooLongMessage(size_t max) { return "longer than max_line_bytes (" + std::to_string(max) + ")"; }
 
 void Reject(IntakeResult& r, size_t position, std::string message) {
@@ -100,8 +99,7 @@ HttpIntake::HttpIntake(std::string source, size_t max_body_bytes, size_t max_lin
       bucket_(rate, burst) {}
 
 std::optional<double> HttpIntake::TakeToken(std::optional<double> now) {
-  double t = now ? *now
-                 : std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  double t = now ? *now : std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
   std::lock_guard<std::mutex> lock(mu_);
   return bucket_.Take(t);
 }

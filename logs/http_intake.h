@@ -9,8 +9,8 @@
 // JSON array of objects, which is what winston's Http transport sends with
 // `batch: true` (without it, each request is one object: one NDJSON line).
 
-#include <nlohmann/json.hpp>
 #include <prometheus/metric_family.h>
+#include <nlohmann/json.hpp>
 
 #include <cstddef>
 #include <map>

@@ -58,8 +58,8 @@ void SlidingDistinct::Add(uint64_t hash, double unix_time) {
     int64_t index = static_cast<int64_t>(std::floor(unix_time / w.slice_seconds));
     auto& slices = w.slices;
     if (!slices.empty() && index <= slices.back().index - kSlices) continue;  // older than the window
-    auto it = std::lower_bound(slices.begin(), slices.end(), index,
-                               [](const Slice& s, int64_t i) { return s.index < i; });
+    auto it =
+        std::lower_bound(slices.begin(), slices.end(), index, [](const Slice& s, int64_t i) { return s.index < i; });
     if (it == slices.end() || it->index != index) it = slices.insert(it, Slice{index, HyperLogLog()});
     it->sketch.Add(hash);
     while (slices.front().index <= slices.back().index - kSlices - 1) slices.pop_front();

@@ -38,16 +38,19 @@ LogSourceConfig ReadSource(ConfigMap& m, std::set<std::string>& names) {
   LogSourceConfig s;
   s.name = m.RequiredString("name");
   if (s.name.empty() || s.name.size() > 64 ||
-      s.name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") != std::string::npos) {
+      s.name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") !=
+          std::string::npos) {
     m.FailAt("name", "\"" + s.name + "\" is not a valid name (1-64 letters, digits, _ - .)");
   }
   if (!names.insert(s.name).second) m.FailAt("name", "duplicate log source name \"" + s.name + "\"");
-  s.type = m.Choice<SourceType>("type", "file", "log source type",
-                                {{"file", SourceType::kFile}, {"child", SourceType::kChild}, {"http", SourceType::kHttp}});
+  s.type =
+      m.Choice<SourceType>("type", "file", "log source type",
+                           {{"file", SourceType::kFile}, {"child", SourceType::kChild}, {"http", SourceType::kHttp}});
   const std::string type = m.String("type", "file");
   // Keys of the other types are errors rather than silently ignored.
   auto only_for = [&](std::string_view key, SourceType t, const char* tname) {
-    if (s.type != t && m.Has(key)) m.FailAt(key, "only for type: " + std::string(tname) + " (this source is type: " + type + ")");
+    if (s.type != t && m.Has(key))
+      m.FailAt(key, "only for type: " + std::string(tname) + " (this source is type: " + type + ")");
   };
   for (const char* key : {"path", "start_at", "poll_interval"}) only_for(key, SourceType::kFile, "file");
   only_for("streams", SourceType::kChild, "child");

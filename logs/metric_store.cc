@@ -9,10 +9,14 @@ namespace botwatch::logs {
 
 const char* MetricTypeName(MetricType t) {
   switch (t) {
-    case MetricType::kCounter: return "counter";
-    case MetricType::kGauge: return "gauge";
-    case MetricType::kHistogram: return "histogram";
-    case MetricType::kDistinct: return "distinct";
+    case MetricType::kCounter:
+      return "counter";
+    case MetricType::kGauge:
+      return "gauge";
+    case MetricType::kHistogram:
+      return "histogram";
+    case MetricType::kDistinct:
+      return "distinct";
   }
   return "?";
 }
@@ -134,10 +138,13 @@ prometheus::MetricFamily Family(const std::string& name, const std::string& help
 // A distinct metric is exposed as one gauge per window.
 prometheus::MetricType ExpositionType(MetricType t) {
   switch (t) {
-    case MetricType::kCounter: return prometheus::MetricType::Counter;
-    case MetricType::kHistogram: return prometheus::MetricType::Histogram;
+    case MetricType::kCounter:
+      return prometheus::MetricType::Counter;
+    case MetricType::kHistogram:
+      return prometheus::MetricType::Histogram;
     case MetricType::kGauge:
-    case MetricType::kDistinct: break;
+    case MetricType::kDistinct:
+      break;
   }
   return prometheus::MetricType::Gauge;
 }
@@ -156,8 +163,12 @@ Families MetricStore::Collect(double now) const {
       prometheus::ClientMetric cm;
       cm.label = Labels(d.label_names, s.labels);
       switch (d.type) {
-        case MetricType::kCounter: cm.counter.value = s.value; break;
-        case MetricType::kGauge: cm.gauge.value = s.value; break;
+        case MetricType::kCounter:
+          cm.counter.value = s.value;
+          break;
+        case MetricType::kGauge:
+          cm.gauge.value = s.value;
+          break;
         case MetricType::kHistogram: {
           cm.histogram.sample_count = s.count;
           cm.histogram.sample_sum = s.sum;
@@ -192,21 +203,31 @@ Families MetricStore::Collect(double now) const {
     double SourceStats::*field;
   };
   static const Stat kStats[] = {
-      {"botwatch_log_lines_total", "Complete log lines read, per source.", prometheus::MetricType::Counter, &SourceStats::lines},
-      {"botwatch_log_bytes_total", "Bytes of complete log lines read, per source.", prometheus::MetricType::Counter, &SourceStats::bytes},
-      {"botwatch_log_parse_errors_total", "Lines that could not be parsed or were longer than max_line_bytes, per source.", prometheus::MetricType::Counter, &SourceStats::parse_errors},
-      {"botwatch_log_lines_unmatched_total", "Parsed lines that matched no rule, per source.", prometheus::MetricType::Counter, &SourceStats::unmatched},
-      {"botwatch_log_rotations_total", "Rotations and truncations seen, per source.", prometheus::MetricType::Counter, &SourceStats::rotations},
-      {"botwatch_log_files_watched", "Files currently followed, per source.", prometheus::MetricType::Gauge, &SourceStats::files_watched},
-      {"botwatch_log_lag_bytes", "Bytes written to the followed files but not yet processed, per source.", prometheus::MetricType::Gauge, &SourceStats::lag_bytes},
+      {"botwatch_log_lines_total", "Complete log lines read, per source.", prometheus::MetricType::Counter,
+       &SourceStats::lines},
+      {"botwatch_log_bytes_total", "Bytes of complete log lines read, per source.", prometheus::MetricType::Counter,
+       &SourceStats::bytes},
+      {"botwatch_log_parse_errors_total",
+       "Lines that could not be parsed or were longer than max_line_bytes, per source.",
+       prometheus::MetricType::Counter, &SourceStats::parse_errors},
+      {"botwatch_log_lines_unmatched_total", "Parsed lines that matched no rule, per source.",
+       prometheus::MetricType::Counter, &SourceStats::unmatched},
+      {"botwatch_log_rotations_total", "Rotations and truncations seen, per source.", prometheus::MetricType::Counter,
+       &SourceStats::rotations},
+      {"botwatch_log_files_watched", "Files currently followed, per source.", prometheus::MetricType::Gauge,
+       &SourceStats::files_watched},
+      {"botwatch_log_lag_bytes", "Bytes written to the followed files but not yet processed, per source.",
+       prometheus::MetricType::Gauge, &SourceStats::lag_bytes},
   };
   for (const Stat& st : kStats) {
     auto f = Family(st.name, st.help, st.type);
     for (const Source& src : sources_) {
       prometheus::ClientMetric cm;
       cm.label = {{"source", src.name}};
-      if (st.type == prometheus::MetricType::Counter) cm.counter.value = src.stats.*st.field;
-      else cm.gauge.value = src.stats.*st.field;
+      if (st.type == prometheus::MetricType::Counter)
+        cm.counter.value = src.stats.*st.field;
+      else
+        cm.gauge.value = src.stats.*st.field;
       f.metric.push_back(std::move(cm));
     }
     out.push_back(std::move(f));
@@ -299,8 +320,10 @@ nlohmann::json MetricStore::Save() const {
   }
   nlohmann::json sources = nlohmann::json::object();
   for (const Source& s : sources_) {
-    sources[s.name] = {{"lines", s.stats.lines},         {"bytes", s.stats.bytes},
-                       {"parse_errors", s.stats.parse_errors}, {"unmatched", s.stats.unmatched},
+    sources[s.name] = {{"lines", s.stats.lines},
+                       {"bytes", s.stats.bytes},
+                       {"parse_errors", s.stats.parse_errors},
+                       {"unmatched", s.stats.unmatched},
                        {"rotations", s.stats.rotations}};
   }
   return {{"metrics", std::move(metrics)}, {"sources", std::move(sources)}};
@@ -329,7 +352,10 @@ void MetricStore::Restore(const nlohmann::json& state) {
             idx = found->second;
           } else {
             idx = NewSeries(m, labels);
-            if (overflow) m.overflow = idx; else m.index.emplace(key, idx);
+            if (overflow)
+              m.overflow = idx;
+            else
+              m.index.emplace(key, idx);
           }
           SeriesData& s = m.series[idx];
           s.value = js.value("value", 0.0);

@@ -10,8 +10,8 @@
 // which holds it for its lifetime (the pipeline opens one per line); Collect(),
 // the readers and the state functions take it themselves.
 
-#include <nlohmann/json.hpp>
 #include <prometheus/metric_family.h>
+#include <nlohmann/json.hpp>
 
 #include <memory>
 #include <mutex>
@@ -36,8 +36,8 @@ struct MetricDef {
   std::string help;
   MetricType type = MetricType::kCounter;
   std::vector<std::string> label_names;
-  std::vector<double> buckets;                              // histogram: upper bounds, ascending
-  std::vector<std::pair<std::string, double>> windows;      // distinct: ("30m", 1800)
+  std::vector<double> buckets;                          // histogram: upper bounds, ascending
+  std::vector<std::pair<std::string, double>> windows;  // distinct: ("30m", 1800)
   size_t max_series = 100;
   // Same signature = same meaning: counts survive reloads and restarts.
   std::string Signature() const;

@@ -43,13 +43,20 @@ std::string_view PinoLevelName(double level) {
   // behaviour (found by fuzz_log_json), and 30.5 is no level at all.
   if (!(level >= 10 && level <= 60) || level != static_cast<double>(static_cast<int>(level))) return {};
   switch (static_cast<int>(level)) {
-    case 10: return "trace";
-    case 20: return "debug";
-    case 30: return "info";
-    case 40: return "warn";
-    case 50: return "error";
-    case 60: return "fatal";
-    default: return {};
+    case 10:
+      return "trace";
+    case 20:
+      return "debug";
+    case 30:
+      return "info";
+    case 40:
+      return "warn";
+    case 50:
+      return "error";
+    case 60:
+      return "fatal";
+    default:
+      return {};
   }
 }
 
@@ -209,10 +216,17 @@ bool LogfmtParser::Parse(std::string_view line, Event& event) {
             if (i >= n) return false;
             char e = line[i++];
             switch (e) {
-              case 'n': c = '\n'; break;
-              case 't': c = '\t'; break;
-              case 'r': c = '\r'; break;
-              default: c = e;
+              case 'n':
+                c = '\n';
+                break;
+              case 't':
+                c = '\t';
+                break;
+              case 'r':
+                c = '\r';
+                break;
+              default:
+                c = e;
             }
           }
           unescaped_.push_back(c);
@@ -261,12 +275,10 @@ Result<RegexWithNames> TranslateNamedGroups(std::string_view pattern) {
     if (c == '[') in_class = true;
     out.ecmascript += c;
     if (c != '(') continue;
-    if (pattern.substr(i + 1, 2) == "?<" && i + 3 < pattern.size() && pattern[i + 3] != '=' &&
-        pattern[i + 3] != '!') {
+    if (pattern.substr(i + 1, 2) == "?<" && i + 3 < pattern.size() && pattern[i + 3] != '=' && pattern[i + 3] != '!') {
       size_t start = i + 3;
       size_t end = pattern.find('>', start);
-      std::string_view name =
-          end == std::string_view::npos ? std::string_view() : pattern.substr(start, end - start);
+      std::string_view name = end == std::string_view::npos ? std::string_view() : pattern.substr(start, end - start);
       bool valid = !name.empty() && (std::isalpha(static_cast<unsigned char>(name[0])) || name[0] == '_') &&
                    std::all_of(name.begin(), name.end(), [](char n) {
                      return std::isalnum(static_cast<unsigned char>(n)) || n == '_' || n == '.';
@@ -299,8 +311,7 @@ bool RegexParser::Parse(std::string_view line, Event& event) {
     if (slot < 0 || !m[g + 1].matched) continue;
     FieldValue& out = event.fields[static_cast<size_t>(slot)];
     out.kind = FieldValue::Kind::kString;
-    out.text = line.substr(static_cast<size_t>(m[g + 1].first - line.begin()),
-                                static_cast<size_t>(m[g + 1].length()));
+    out.text = line.substr(static_cast<size_t>(m[g + 1].first - line.begin()), static_cast<size_t>(m[g + 1].length()));
   }
   return true;
 }

@@ -77,8 +77,7 @@ Result<RegexWithNames> TranslateNamedGroups(std::string_view pattern);
 // A line the regex does not match is malformed.
 class RegexParser : public Parser {
  public:
-  RegexParser(const FieldTable& fields, const std::string& pattern,
-              const std::vector<std::string>& group_names);
+  RegexParser(const FieldTable& fields, const std::string& pattern, const std::vector<std::string>& group_names);
   bool Parse(std::string_view line, Event& event) override;
 
  private:

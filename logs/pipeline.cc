@@ -16,9 +16,12 @@ namespace {
 
 std::unique_ptr<Parser> MakeParser(const LogSourceConfig& c) {
   switch (c.format) {
-    case Format::kJson: return std::make_unique<JsonParser>(c.rules->fields);
-    case Format::kLogfmt: return std::make_unique<LogfmtParser>(c.rules->fields);
-    case Format::kRegex: return std::make_unique<RegexParser>(c.rules->fields, c.regex, c.regex_fields);
+    case Format::kJson:
+      return std::make_unique<JsonParser>(c.rules->fields);
+    case Format::kLogfmt:
+      return std::make_unique<LogfmtParser>(c.rules->fields);
+    case Format::kRegex:
+      return std::make_unique<RegexParser>(c.rules->fields, c.regex, c.regex_fields);
   }
   return nullptr;
 }
@@ -144,7 +147,9 @@ LogPipeline::LogPipeline(std::shared_ptr<const LogsConfig> config, FeedSink feed
   for (size_t i = 0; i < config_->sources.size(); ++i) {
     const LogSourceConfig& c = config_->sources[i];
     Source s{&c, std::make_unique<SourceInput>(c, i, *store_, &feed_), nullptr, nullptr};
-    if (c.type == SourceType::kHttp) s.intake = std::make_unique<HttpIntake>(c.name, c.max_body_bytes, c.max_line_bytes, c.rate_per_second, c.rate_burst);
+    if (c.type == SourceType::kHttp)
+      s.intake =
+          std::make_unique<HttpIntake>(c.name, c.max_body_bytes, c.max_line_bytes, c.rate_per_second, c.rate_burst);
     sources_.push_back(std::move(s));
   }
 }
@@ -159,11 +164,13 @@ std::string LogPipeline::state_file() const {
 
 void LogPipeline::Start(const nlohmann::json* previous) {
   if (!config_->state_dir.empty()) {
-    if (Status st = PrepareStateDir(config_->state_dir); !st.ok()) logging::Error("state_dir unusable", {{"err", st.message()}});
+    if (Status st = PrepareStateDir(config_->state_dir); !st.ok())
+      logging::Error("state_dir unusable", {{"err", st.message()}});
   }
   if (config_->state_dir.empty() && previous == nullptr && !config_->sources.empty()) {
-    logging::Warn("state_dir is not set: log positions and counts live in memory only, so after a restart "
-              "lines written while botwatch was down are not counted");
+    logging::Warn(
+        "state_dir is not set: log positions and counts live in memory only, so after a restart "
+        "lines written while botwatch was down are not counted");
   }
   nlohmann::json state;
   // Positions not trusted: every file resumes at its current end, so a line is
@@ -235,7 +242,8 @@ void LogPipeline::Start(const nlohmann::json* previous) {
   } catch (const std::exception& e) {
     // A state file edited by hand or from an incompatible version: counts may
     // be partly restored, positions are not trusted.
-    logging::Warn("log state is malformed; file positions are not restored", {{"path", state_file()}, {"err", e.what()}});
+    logging::Warn("log state is malformed; file positions are not restored",
+                  {{"path", state_file()}, {"err", e.what()}});
     saved.assign(sources_.size(), {});
     have_state.assign(sources_.size(), false);
   }
@@ -324,7 +332,8 @@ nlohmann::json LogPipeline::State() const {
     nlohmann::json files = nlohmann::json::array();
     if (s.tailer) {
       for (const FilePosition& p : s.tailer->Positions()) {
-        files.push_back({{"dev", p.dev}, {"ino", p.ino}, {"fingerprint", p.fingerprint}, {"offset", p.offset}, {"path", p.path}});
+        files.push_back(
+            {{"dev", p.dev}, {"ino", p.ino}, {"fingerprint", p.fingerprint}, {"offset", p.offset}, {"path", p.path}});
       }
     }
     positions[s.config->name] = std::move(files);
@@ -339,8 +348,11 @@ nlohmann::json LogPipeline::State() const {
   for (const Source& s : sources_) {
     if (s.input->has_pending_rules()) pending[s.config->name] = s.input->SavePending();
   }
-  return {{"version", 1},           {"store", store_->Save()},   {"positions", std::move(positions)},
-          {"intake", std::move(intake)}, {"pending", std::move(pending)}};
+  return {{"version", 1},
+          {"store", store_->Save()},
+          {"positions", std::move(positions)},
+          {"intake", std::move(intake)},
+          {"pending", std::move(pending)}};
 }
 
 void LogPipeline::WriteState(const nlohmann::json& state) const {

@@ -35,8 +35,7 @@ namespace botwatch::logs {
 // that delivered the line, after the store is unlocked (scrapes never wait on
 // it) but while the source holds its next line back: it must be quick and
 // never block.
-using FeedSink = std::function<void(const RuleSet& rules, const FeedRule& rule, const Event& event,
-                                    double event_time)>;
+using FeedSink = std::function<void(const RuleSet& rules, const FeedRule& rule, const Event& event, double event_time)>;
 
 // Parse + rules + self metrics of one source: the LineSink every kind of source feeds.
 class SourceInput : public LineSink {

@@ -29,15 +29,14 @@ bool ValidLabelName(const std::string& name) {
 }
 
 std::string Condition::Signature() const {
-  std::string s = std::to_string(static_cast<int>(op)) + ":" + std::to_string(field) + ":" +
-                  std::to_string(exists) + ":" + std::to_string(number) + ":" + std::to_string(value.size()) + ":" +
-                  value + ":" + (re ? std::to_string(reinterpret_cast<uintptr_t>(re.get())) : "") + "[";
+  std::string s = std::to_string(static_cast<int>(op)) + ":" + std::to_string(field) + ":" + std::to_string(exists) +
+                  ":" + std::to_string(number) + ":" + std::to_string(value.size()) + ":" + value + ":" +
+                  (re ? std::to_string(reinterpret_cast<uintptr_t>(re.get())) : "") + "[";
   for (const auto& v : values) s += std::to_string(v.size()) + ":" + v + ",";
   s += "](";
   for (const auto& c : children) s += c.Signature() + ";";
   return s + ")";
 }
-
 
 namespace {
 
@@ -111,7 +110,10 @@ Condition ReadConditionCounted(ConfigMap& m, RuleSet& rs, size_t* matchers) {
     c.op = Condition::Op::kExists;
     c.exists = m.Bool(op, true);
   } else {
-    c.op = op == "gt" ? Condition::Op::kGt : op == "gte" ? Condition::Op::kGe : op == "lt" ? Condition::Op::kLt : Condition::Op::kLe;
+    c.op = op == "gt"    ? Condition::Op::kGt
+           : op == "gte" ? Condition::Op::kGe
+           : op == "lt"  ? Condition::Op::kLt
+                         : Condition::Op::kLe;
     c.number = m.Double(op, 0);
   }
   m.RejectUnknownKeys();
@@ -200,14 +202,24 @@ Rule ReadDurationRule(ConfigMap& m, const std::string& timestamp_field, RuleSet&
   hist.help = m.String("help", "");
   hist.max_series = 1;
   hist.buckets = ReadBuckets(m, "buckets", {1, 5, 30, 60, 300, 900});
-  MetricDef unmatched{r.metric + "_unmatched_total", "Ends of " + r.metric + " without an open start, or a second end.",
-                      MetricType::kCounter, {}, {}, {}, 1};
-  MetricDef expired{r.metric + "_expired_total", "Starts of " + r.metric + " not ended within the timeout or dropped past max_pending.",
-                    MetricType::kCounter, {}, {}, {}, 1};
-  MetricDef pending{r.metric + "_pending", "Starts of " + r.metric + " waiting for their end.", MetricType::kGauge,
-                    {}, {}, {}, 1};
-  pr.signature = "duration|" + r.metric + "|" + StableText(pr.start, rs.fields) + "|" +
-                 StableText(pr.end, rs.fields) + "|" + key_field;
+  MetricDef unmatched{r.metric + "_unmatched_total",
+                      "Ends of " + r.metric + " without an open start, or a second end.",
+                      MetricType::kCounter,
+                      {},
+                      {},
+                      {},
+                      1};
+  MetricDef expired{r.metric + "_expired_total",
+                    "Starts of " + r.metric + " not ended within the timeout or dropped past max_pending.",
+                    MetricType::kCounter,
+                    {},
+                    {},
+                    {},
+                    1};
+  MetricDef pending{
+      r.metric + "_pending", "Starts of " + r.metric + " waiting for their end.", MetricType::kGauge, {}, {}, {}, 1};
+  pr.signature = "duration|" + r.metric + "|" + StableText(pr.start, rs.fields) + "|" + StableText(pr.end, rs.fields) +
+                 "|" + key_field;
   r.pairing = std::move(pr);
   rs.timestamp_field = rs.fields.Intern(timestamp_field);
   m.RejectUnknownKeys();
@@ -257,7 +269,8 @@ Rule ReadSessionRule(ConfigMap& m, const std::string& timestamp_field, RuleSet& 
     });
   }
   if (auto field = m.OptionalString("outcome_field")) {
-    if (!c.outcomes.empty()) m.FailAt("outcome_field", "use either outcomes (named matchers) or outcome_field, not both");
+    if (!c.outcomes.empty())
+      m.FailAt("outcome_field", "use either outcomes (named matchers) or outcome_field, not both");
     if (rs.identifiers.count(*field)) {
       m.FailAt("outcome_field", "field \"" + *field + "\" is declared an identifier and may never be a label");
     }
@@ -269,15 +282,35 @@ Rule ReadSessionRule(ConfigMap& m, const std::string& timestamp_field, RuleSet& 
   if (c.default_outcome.empty()) m.FailAt("default_outcome", "must not be empty");
   std::vector<std::string> outcome_label = {"outcome"};
   const size_t series = c.outcome_field >= 0 ? c.max_outcomes + 2 : c.outcomes.size() + 1;
-  MetricDef duration{r.metric + "_duration_seconds", m.String("help", "") , MetricType::kHistogram, outcome_label,
-                     ReadBuckets(m, "duration_buckets", {30, 60, 120, 300, 600, 1800, 3600, 7200}), {}, series};
+  MetricDef duration{r.metric + "_duration_seconds",
+                     m.String("help", ""),
+                     MetricType::kHistogram,
+                     outcome_label,
+                     ReadBuckets(m, "duration_buckets", {30, 60, 120, 300, 600, 1800, 3600, 7200}),
+                     {},
+                     series};
   if (duration.help.empty()) duration.help = "Length of a " + r.metric + " conversation, first event to last.";
-  MetricDef messages{r.metric + "_messages", "Messages in a " + r.metric + " conversation.", MetricType::kHistogram,
-                     outcome_label, ReadBuckets(m, "message_buckets", {1, 2, 3, 5, 8, 13, 21, 34, 55, 89}), {}, series};
-  MetricDef active{r.metric + "_active", "Open " + r.metric + " conversations (an event within the gap).",
-                   MetricType::kGauge, {}, {}, {}, 1};
-  MetricDef evicted{r.metric + "_evicted_total", "Conversations of " + r.metric +
-                    " dropped unfinished past max_active (not in the histograms).", MetricType::kCounter, {}, {}, {}, 1};
+  MetricDef messages{r.metric + "_messages",
+                     "Messages in a " + r.metric + " conversation.",
+                     MetricType::kHistogram,
+                     outcome_label,
+                     ReadBuckets(m, "message_buckets", {1, 2, 3, 5, 8, 13, 21, 34, 55, 89}),
+                     {},
+                     series};
+  MetricDef active{r.metric + "_active",
+                   "Open " + r.metric + " conversations (an event within the gap).",
+                   MetricType::kGauge,
+                   {},
+                   {},
+                   {},
+                   1};
+  MetricDef evicted{r.metric + "_evicted_total",
+                    "Conversations of " + r.metric + " dropped unfinished past max_active (not in the histograms).",
+                    MetricType::kCounter,
+                    {},
+                    {},
+                    {},
+                    1};
   c.signature = "session|" + r.metric + "|" + match_text + "|" + key_field + "|" + outcome_text;
   r.session = std::move(c);
   rs.timestamp_field = rs.fields.Intern(timestamp_field);
@@ -317,15 +350,17 @@ Rule ReadRule(ConfigMap& m, const std::string& timestamp_field, RuleSet& rs) {
   for (const auto& [name, field] : m.StringMap("label_fields")) {
     if (labels.count(name)) m.FailAt("label_fields", "label \"" + name + "\" is also set in labels");
     if (rs.identifiers.count(field)) {
-      m.FailAt("label_fields", "field \"" + field + "\" is declared an identifier and may never be a label "
-                               "(it would create one series per user)");
+      m.FailAt("label_fields", "field \"" + field +
+                                   "\" is declared an identifier and may never be a label "
+                                   "(it would create one series per user)");
     }
     labels[name] = Rule::Label{rs.fields.Intern(field), ""};
   }
   for (auto& [name, label] : labels) {
     bool reserved = name == "le" && def.type == MetricType::kHistogram;
     reserved = reserved || (name == "window" && def.type == MetricType::kDistinct);
-    if (!ValidLabelName(name) || reserved) m.FailAt(label.field < 0 ? "labels" : "label_fields", "invalid label name \"" + name + "\"");
+    if (!ValidLabelName(name) || reserved)
+      m.FailAt(label.field < 0 ? "labels" : "label_fields", "invalid label name \"" + name + "\"");
     def.label_names.push_back(name);
     r.labels.push_back(label);
   }

@@ -110,7 +110,7 @@ struct RuleSet {
   std::vector<MetricDef> metrics;
   std::vector<Rule> rules;
   std::set<std::string> identifiers;
-  int timestamp_field = -1;  // set when some rule needs the event's time
+  int timestamp_field = -1;                // set when some rule needs the event's time
   std::vector<std::string> condition_ids;  // signature per Condition::id
 };
 

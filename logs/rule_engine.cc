@@ -38,13 +38,21 @@ bool Condition::Matches(const Event& event, std::vector<signed char>& memo) cons
       bool scalar = v.kind == FieldValue::Kind::kString || v.kind == FieldValue::Kind::kNumber ||
                     v.kind == FieldValue::Kind::kBool;
       switch (op) {
-        case Op::kEquals: result = scalar && v.text == value; break;
-        case Op::kNotEquals: result = !scalar || v.text != value; break;
+        case Op::kEquals:
+          result = scalar && v.text == value;
+          break;
+        case Op::kNotEquals:
+          result = !scalar || v.text != value;
+          break;
         case Op::kOneOf:
           result = scalar && std::find(values.begin(), values.end(), v.text) != values.end();
           break;
-        case Op::kRegex: result = scalar && std::regex_search(v.text.begin(), v.text.end(), *re); break;
-        case Op::kExists: result = (v.present() && v.kind != FieldValue::Kind::kNull) == exists; break;
+        case Op::kRegex:
+          result = scalar && std::regex_search(v.text.begin(), v.text.end(), *re);
+          break;
+        case Op::kExists:
+          result = (v.present() && v.kind != FieldValue::Kind::kNull) == exists;
+          break;
         default: {
           std::optional<double> n = v.AsNumber();
           if (!n) {
@@ -101,8 +109,8 @@ RuleEngine::RuleEngine(std::shared_ptr<const RuleSet> rules, MetricStore& store)
       }
     }
     // A session rule's name is a prefix, not a metric: its families are resolved above.
-    bool fixed = !r.session &&
-                 std::all_of(r.labels.begin(), r.labels.end(), [](const Rule::Label& l) { return l.field < 0; });
+    bool fixed =
+        !r.session && std::all_of(r.labels.begin(), r.labels.end(), [](const Rule::Label& l) { return l.field < 0; });
     if (fixed) {
       std::vector<std::string_view> values;
       for (const auto& l : r.labels) values.push_back(l.constant);
@@ -225,17 +233,29 @@ void RuleEngine::ApplyRule(MetricStore::Update& update, size_t i, const Event& e
       update.Add(res.metric, series, 1);
       if (update.HasHistory(res.metric)) update.NoteHistory(res.metric, series, event_time, 1);
       break;
-    case Rule::Action::kDec: update.Add(res.metric, series, -1); break;
+    case Rule::Action::kDec:
+      update.Add(res.metric, series, -1);
+      break;
     case Rule::Action::kAdd:
       update.Add(res.metric, series, *number * r.scale);
       if (update.HasHistory(res.metric)) update.NoteHistory(res.metric, series, event_time, *number * r.scale);
       break;
-    case Rule::Action::kSet: update.Set(res.metric, series, *number * r.scale); break;
-    case Rule::Action::kSetTimestamp: update.Set(res.metric, series, event_time); break;
-    case Rule::Action::kObserve: update.Observe(res.metric, series, *number * r.scale); break;
-    case Rule::Action::kDistinct: update.AddDistinct(res.metric, series, Hash64(value->text), event_time); break;
-    case Rule::Action::kDuration: break;  // ApplyDuration
-    case Rule::Action::kSession: break;   // ApplySession
+    case Rule::Action::kSet:
+      update.Set(res.metric, series, *number * r.scale);
+      break;
+    case Rule::Action::kSetTimestamp:
+      update.Set(res.metric, series, event_time);
+      break;
+    case Rule::Action::kObserve:
+      update.Observe(res.metric, series, *number * r.scale);
+      break;
+    case Rule::Action::kDistinct:
+      update.AddDistinct(res.metric, series, Hash64(value->text), event_time);
+      break;
+    case Rule::Action::kDuration:
+      break;  // ApplyDuration
+    case Rule::Action::kSession:
+      break;  // ApplySession
   }
 }
 
@@ -339,8 +359,8 @@ int RuleEngine::OutcomeIndex(const Rule::Conversations& c, Sessions& s, std::str
 int RuleEngine::SessionOutcome(const Rule::Conversations& c, Sessions& s, const Event& event) {
   if (c.outcome_field >= 0) {
     const FieldValue& v = event.at(c.outcome_field);
-    bool scalar = v.kind == FieldValue::Kind::kString || v.kind == FieldValue::Kind::kNumber ||
-                  v.kind == FieldValue::Kind::kBool;
+    bool scalar =
+        v.kind == FieldValue::Kind::kString || v.kind == FieldValue::Kind::kNumber || v.kind == FieldValue::Kind::kBool;
     if (!scalar || v.text.empty()) return -1;
     std::string_view text = v.text;
     if (!simdjson::validate_utf8(text.data(), text.size())) text = "__invalid_utf8__";
@@ -420,8 +440,8 @@ nlohmann::json RuleEngine::SavePending() const {
   for (const auto& [i, s] : sessions_) {
     nlohmann::json open = nlohmann::json::array();
     for (const SessionTracker::Open& o : s.tracker.Save()) {
-      nlohmann::json outcome = o.outcome >= 0 ? nlohmann::json(s.outcome_names[static_cast<size_t>(o.outcome)])
-                                              : nlohmann::json(nullptr);
+      nlohmann::json outcome =
+          o.outcome >= 0 ? nlohmann::json(s.outcome_names[static_cast<size_t>(o.outcome)]) : nlohmann::json(nullptr);
       open.push_back({o.key, o.first, o.last, o.messages, std::move(outcome)});
     }
     rules[rules_->rules[i].session->signature] = std::move(open);
@@ -443,7 +463,8 @@ void RuleEngine::RestorePending(MetricStore::Update& update, const nlohmann::jso
     for (const auto& e : *it) {
       if (!e.is_array() || e.size() != 2 || !e[0].is_string() || !e[1].is_number()) continue;
       uint64_t seq = p.next_seq++;
-      auto [pos, fresh] = p.open.try_emplace(HashedKey(e[0].get<std::string>()), Pending::Open{e[1].get<double>(), seq});
+      auto [pos, fresh] =
+          p.open.try_emplace(HashedKey(e[0].get<std::string>()), Pending::Open{e[1].get<double>(), seq});
       if (!fresh) pos->second = Pending::Open{e[1].get<double>(), seq};
       p.order.emplace_back(seq, pos->first);
     }

@@ -74,7 +74,7 @@ class RuleEngine {
     uint64_t next_seq = 0;
   };
   std::unordered_map<size_t, Pending> pending_;  // by rule index
-  double event_clock_ = 0;  // latest event time seen by a duration rule's source
+  double event_clock_ = 0;                       // latest event time seen by a duration rule's source
   double wall_anchor_ = 0;  // wall time of the line that last moved event_clock_ (or of the restore)
   void ApplyDuration(MetricStore::Update& update, size_t i, const Event& event, double event_time);
   // Drops open starts older than the timeout, then the oldest past max_pending.

@@ -110,8 +110,7 @@ bool ReadRecord(const std::string& data, size_t pos, bool legacy, Parsed* out) {
   uint64_t samples = GetLe(rest, 8);
   int64_t ts = static_cast<int64_t>(GetLe(rest + 8, 8));
   if (ts < kMinTimestampMs || ts > kMaxTimestampMs) return false;
-  if (!legacy &&
-      Crc32c(std::string_view(data).substr(pos + 8, 16 + len)) != static_cast<uint32_t>(GetLe(p + 4, 4))) {
+  if (!legacy && Crc32c(std::string_view(data).substr(pos + 8, 16 + len)) != static_cast<uint32_t>(GetLe(p + 4, 4))) {
     return false;
   }
   std::string payload = data.substr(pos + header, len);

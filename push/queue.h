@@ -65,7 +65,9 @@ class Queue {
   // Records found damaged at load (skipped, never sent).
   uint64_t records_corrupt() const { return corrupt_; }
   // Why the segment cannot be written ("" when it can, or in memory mode).
-  const std::string& disk_error() const { return segment_health_.failing() ? segment_health_.error() : offset_health_.error(); }
+  const std::string& disk_error() const {
+    return segment_health_.failing() ? segment_health_.error() : offset_health_.error();
+  }
   bool disk_failing() const { return segment_health_.failing() || offset_health_.failing(); }
   uint64_t segment_bytes() const { return end_; }
 

@@ -41,7 +41,8 @@ RemoteWriter::~RemoteWriter() { Stop(); }
 
 void RemoteWriter::Start() {
   if (!state_dir_.empty()) {
-    if (botwatch::Status st = PrepareStateDir(state_dir_); !st.ok()) logging::Error("state_dir unusable", {{"err", st.message()}});
+    if (botwatch::Status st = PrepareStateDir(state_dir_); !st.ok())
+      logging::Error("state_dir unusable", {{"err", st.message()}});
     size_t n = queue_.Load();
     if (n > 0) {
       logging::Info("remote_write: resuming unsent samples from disk",
@@ -64,7 +65,8 @@ void RemoteWriter::Stop() {
 
 void RemoteWriter::DropExpired(int64_t now_ms) {
   if (in_flight_) return;  // the sender drops them once the request is settled
-  dropped_ += queue_.DropOlderThan(now_ms - std::chrono::duration_cast<std::chrono::milliseconds>(config_.buffer).count());
+  dropped_ +=
+      queue_.DropOlderThan(now_ms - std::chrono::duration_cast<std::chrono::milliseconds>(config_.buffer).count());
 }
 
 void RemoteWriter::TakeSample() {
@@ -156,14 +158,14 @@ void RemoteWriter::SendOnce() {
     DropExpired(NowMs());
     return;
   }
-  std::string error = resp.ok() ? "HTTP " + std::to_string(resp.status) + ": " + QuotePeer(resp.body, secrets)
-                                : std::string(ReasonForCurlCode(resp.curl_code)) + ": " +
-                                      QuotePeer(resp.curl_error, secrets);
+  std::string error = resp.ok()
+                          ? "HTTP " + std::to_string(resp.status) + ": " + QuotePeer(resp.body, secrets)
+                          : std::string(ReasonForCurlCode(resp.curl_code)) + ": " + QuotePeer(resp.curl_error, secrets);
   if (redirect) {
-    error = "HTTP " + std::to_string(resp.status) + " redirect to " +
-            QuotePeer(UrlOrigin(resp.Header("location")).empty() ? "a path" : UrlOrigin(resp.Header("location")),
-                      secrets) +
-            " not followed (only 307/308 within the same origin are): set url to the receiver's address";
+    error =
+        "HTTP " + std::to_string(resp.status) + " redirect to " +
+        QuotePeer(UrlOrigin(resp.Header("location")).empty() ? "a path" : UrlOrigin(resp.Header("location")), secrets) +
+        " not followed (only 307/308 within the same origin are): set url to the receiver's address";
   }
   error = "POST " + UrlOrigin(config_.url) + ": " + error;
   bool changed = error != last_error_;
@@ -188,7 +190,7 @@ void RemoteWriter::SendOnce() {
   }
   DropExpired(NowMs());
   if (changed) {
-    const char* what = retry                                          ? "remote_write: send failed; will retry"
+    const char* what = retry ? "remote_write: send failed; will retry"
                        : (resp.status == 400 && one_by_one_ == front.batches && front.batches > 1)
                            ? "remote_write: receiver rejected a request of several batches; resending them one by one"
                            : "remote_write: receiver rejected the batch; dropped";
@@ -271,7 +273,7 @@ nlohmann::json RemoteWriter::Status() const {
   return {{"name", config_.name},
           {"url", UrlOrigin(config_.url)},
           {"interval_seconds", ToSeconds(config_.interval)},
-          {"buffer", state_dir_.empty()        ? std::string("memory")
+          {"buffer", state_dir_.empty()      ? std::string("memory")
                      : queue_.disk_failing() ? "memory (disk failing: " + queue_.disk_error() + ")"
                                              : std::string("disk")},
           {"records_corrupt", queue_.records_corrupt()},

@@ -29,8 +29,8 @@ void PutBytes(std::string& out, int field, std::string_view bytes) {
 }
 
 // TimeSeries{labels, samples: [Sample{value, timestamp}]}
-void PutSeries(std::string& out, const std::vector<std::pair<std::string_view, std::string_view>>& labels,
-               double value, int64_t timestamp_ms) {
+void PutSeries(std::string& out, const std::vector<std::pair<std::string_view, std::string_view>>& labels, double value,
+               int64_t timestamp_ms) {
   std::string series;
   std::string label;
   for (const auto& [name, v] : labels) {
@@ -120,9 +120,15 @@ std::string EncodeWriteRequest(const std::vector<prometheus::MetricFamily>& fami
   for (const auto& f : families) {
     for (const auto& m : f.metric) {
       switch (f.type) {
-        case prometheus::MetricType::Counter: w.Add(f.name, "", m, nullptr, "", m.counter.value); break;
-        case prometheus::MetricType::Gauge: w.Add(f.name, "", m, nullptr, "", m.gauge.value); break;
-        case prometheus::MetricType::Untyped: w.Add(f.name, "", m, nullptr, "", m.untyped.value); break;
+        case prometheus::MetricType::Counter:
+          w.Add(f.name, "", m, nullptr, "", m.counter.value);
+          break;
+        case prometheus::MetricType::Gauge:
+          w.Add(f.name, "", m, nullptr, "", m.gauge.value);
+          break;
+        case prometheus::MetricType::Untyped:
+          w.Add(f.name, "", m, nullptr, "", m.untyped.value);
+          break;
         case prometheus::MetricType::Summary: {
           auto spelled = Spellings(m, m.summary.quantile.size());
           w.Add(f.name, "_count", m, nullptr, "", static_cast<double>(m.summary.sample_count));
@@ -144,8 +150,7 @@ std::string EncodeWriteRequest(const std::vector<prometheus::MetricFamily>& fami
                   static_cast<double>(buckets[i].cumulative_count));
           }
           if (implicit_inf) {
-            w.Add(f.name, "_bucket", m, "le",
-                  Point(std::numeric_limits<double>::infinity(), spelled, buckets.size()),
+            w.Add(f.name, "_bucket", m, "le", Point(std::numeric_limits<double>::infinity(), spelled, buckets.size()),
                   static_cast<double>(m.histogram.sample_count));
           }
           break;

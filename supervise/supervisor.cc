@@ -69,8 +69,7 @@ Duration RestartBackoff(const SuperviseOptions& o, int n) {
   return std::min(d, o.backoff_max);
 }
 
-Supervisor::Supervisor(SuperviseOptions options, ChildOutputSink* sink)
-    : options_(std::move(options)), sink_(sink) {}
+Supervisor::Supervisor(SuperviseOptions options, ChildOutputSink* sink) : options_(std::move(options)), sink_(sink) {}
 
 Supervisor::~Supervisor() {
   if (thread_.joinable()) {
@@ -248,7 +247,7 @@ void Supervisor::Run(pid_t pid, int out_fd, int err_fd) {
         }
         if (Clock::now() - asked >= options_.kill_timeout) {
           logging::Warn("child ignored the stop signal; killing it",
-                    {{"pid", std::to_string(pid)}, {"grace", FormatDuration(options_.kill_timeout)}});
+                        {{"pid", std::to_string(pid)}, {"grace", FormatDuration(options_.kill_timeout)}});
           ::kill(-pid, SIGKILL);
           ::kill(pid, SIGKILL);
           killed = true;
@@ -280,13 +279,14 @@ void Supervisor::Run(pid_t pid, int out_fd, int err_fd) {
     err.join();
     if (sink_) sink_->OnChildExit();
 
-    logging::Info("child exited", {{"pid", std::to_string(pid)},
-                               {"exit_code", std::to_string(code)},
-                               {"ran", FormatDuration(std::chrono::duration_cast<std::chrono::milliseconds>(ran))}});
+    logging::Info("child exited",
+                  {{"pid", std::to_string(pid)},
+                   {"exit_code", std::to_string(code)},
+                   {"ran", FormatDuration(std::chrono::duration_cast<std::chrono::milliseconds>(ran))}});
     while (restart) {
       logging::Warn("child failed; restarting", {{"exit_code", std::to_string(code)},
-                                             {"in", FormatDuration(backoff)},
-                                             {"attempt", std::to_string(consecutive_failures)}});
+                                                 {"in", FormatDuration(backoff)},
+                                                 {"attempt", std::to_string(consecutive_failures)}});
       if (!SleepUnlessStopping(backoff)) {
         restart = false;
         break;

@@ -26,9 +26,9 @@ namespace botwatch {
 class ConnectionBook {
  public:
   enum class Phase {
-    kFresh,  // no request completed yet: TLS handshake, first header or body
-    kBusy,   // a request is being handled or answered, or a stream is open
-    kIdle,   // kept alive between requests
+    kFresh,    // no request completed yet: TLS handshake, first header or body
+    kBusy,     // a request is being handled or answered, or a stream is open
+    kIdle,     // kept alive between requests
     kClosing,  // answered, closing (a short linger): no longer its client's, and the first to go
   };
   enum class Why { kPerClient, kScarce };
@@ -71,9 +71,9 @@ class ConnectionBook {
   size_t per_client_;
   uint64_t next_idle_seq_ = 0;
   std::unordered_map<uint64_t, Entry> entries_;
-  std::set<uint64_t> fresh_;              // by id: oldest first
+  std::set<uint64_t> fresh_;  // by id: oldest first
   std::set<uint64_t> closing_;
-  std::map<uint64_t, uint64_t> idle_;     // idle_seq -> id: longest idle first
+  std::map<uint64_t, uint64_t> idle_;  // idle_seq -> id: longest idle first
   std::unordered_map<std::string, Peer> peers_;
 };
 

@@ -106,8 +106,7 @@ std::vector<std::string> GoNames(const NamePair (&table)[N]) {
 // `map`; an unknown name fails at its own file:line:column, listing the names
 // accepted. Items mapped to "" are dropped. Duplicates are refused, since a
 // repeated name usually means another one was meant.
-std::vector<std::string> MapNames(ConfigMap& m, const YAML::Node& node, std::string_view key,
-                                  std::string_view what,
+std::vector<std::string> MapNames(ConfigMap& m, const YAML::Node& node, std::string_view key, std::string_view what,
                                   const std::function<std::optional<std::string>(std::string_view)>& map,
                                   const std::vector<std::string>& accepted) {
   std::vector<std::string> names = m.StringList(key);  // type checks

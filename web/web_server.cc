@@ -300,13 +300,24 @@ void WebServer::Impl::Sweep() {
   }
   for (auto& s : due) {
     switch (s->state()) {
-      case SessionBase::State::kHandshake: ++cut_handshake_; break;
-      case SessionBase::State::kHeader: ++cut_header_; break;
-      case SessionBase::State::kBody: ++cut_body_; break;
-      case SessionBase::State::kIdle: ++cut_idle_; break;
+      case SessionBase::State::kHandshake:
+        ++cut_handshake_;
+        break;
+      case SessionBase::State::kHeader:
+        ++cut_header_;
+        break;
+      case SessionBase::State::kBody:
+        ++cut_body_;
+        break;
+      case SessionBase::State::kIdle:
+        ++cut_idle_;
+        break;
       case SessionBase::State::kWrite:
-      case SessionBase::State::kStream: ++cut_write_; break;
-      default: break;
+      case SessionBase::State::kStream:
+        ++cut_write_;
+        break;
+      default:
+        break;
     }
     s->Expire();
   }
@@ -672,9 +683,7 @@ class Session : public SessionBase {
     asio::post(pool, [self = Self()]() mutable {
       HttpResponse resp = self->Call([&] { return self->srv_->handler_(self->request_); });
       asio::io_context& io = self->srv_->io_;  // before self is moved
-      asio::post(io, [self = std::move(self), resp = std::move(resp)]() mutable {
-        self->OnHandled(std::move(resp));
-      });
+      asio::post(io, [self = std::move(self), resp = std::move(resp)]() mutable { self->OnHandled(std::move(resp)); });
     });
   }
 
@@ -739,9 +748,7 @@ class Session : public SessionBase {
       then = nullptr;
       if (resp.read_body_then) resp = HttpResponse{500, "text/plain; charset=utf-8", "internal error\n"};
       asio::io_context& io = self->srv_->io_;  // before self is moved
-      asio::post(io, [self = std::move(self), resp = std::move(resp)]() mutable {
-        self->Send(std::move(resp), true);
-      });
+      asio::post(io, [self = std::move(self), resp = std::move(resp)]() mutable { self->Send(std::move(resp), true); });
     });
   }
 
@@ -787,12 +794,11 @@ class Session : public SessionBase {
   }
 
   void WriteOut() {
-    deadline_ = Clock::now() + std::chrono::milliseconds(srv_->options_.write_timeout_ms) +
-                std::chrono::milliseconds(out_.size() * 1000 /
-                                          static_cast<size_t>(std::max(1, srv_->options_.min_body_rate)));
-    asio::async_write(stream_, asio::buffer(out_), [self = Self()](const boost::system::error_code& ec, size_t) {
-      self->Written(ec);
-    });
+    deadline_ =
+        Clock::now() + std::chrono::milliseconds(srv_->options_.write_timeout_ms) +
+        std::chrono::milliseconds(out_.size() * 1000 / static_cast<size_t>(std::max(1, srv_->options_.min_body_rate)));
+    asio::async_write(stream_, asio::buffer(out_),
+                      [self = Self()](const boost::system::error_code& ec, size_t) { self->Written(ec); });
   }
 
   void Written(const boost::system::error_code& ec) {
@@ -818,9 +824,10 @@ class Session : public SessionBase {
           auto self = weak.lock();
           if (!self || self->closed_) return done(false);
           self->stream_out_ = std::move(data);
-          self->deadline_ = Clock::now() + std::chrono::milliseconds(self->srv_->options_.write_timeout_ms) +
-                            std::chrono::milliseconds(self->stream_out_.size() * 1000 /
-                                                      static_cast<size_t>(std::max(1, self->srv_->options_.min_body_rate)));
+          self->deadline_ =
+              Clock::now() + std::chrono::milliseconds(self->srv_->options_.write_timeout_ms) +
+              std::chrono::milliseconds(self->stream_out_.size() * 1000 /
+                                        static_cast<size_t>(std::max(1, self->srv_->options_.min_body_rate)));
           asio::async_write(self->stream_, asio::buffer(self->stream_out_),
                             [self, done = std::move(done)](const boost::system::error_code& ec, size_t) {
                               self->deadline_ = kNever;
@@ -1028,7 +1035,8 @@ Result<std::unique_ptr<WebServer>> WebServer::Start(const std::vector<std::strin
   if (listen_addresses.empty()) return Status::Error("no --web.listen-address to serve on");
   for (const std::string& address : listen_addresses) {
     if (!ValidListenAddress(address)) {
-      return Status::Error("invalid --web.listen-address \"" + address + "\" (expected host:port, e.g. :10117 or "
+      return Status::Error("invalid --web.listen-address \"" + address +
+                           "\" (expected host:port, e.g. :10117 or "
                            "127.0.0.1:10117)");
     }
   }

@@ -34,7 +34,6 @@ std::vector<std::string_view> SplitLines(std::string_view text) {
   return lines;
 }
 
-
 // Where the value part of a sample line starts: after the name and the label
 // set, whose quoted values may hold '#', '}' or spaces.
 size_t ValueStart(std::string_view line) {
@@ -55,7 +54,9 @@ size_t ValueStart(std::string_view line) {
   return i;
 }
 
-std::string OpenMetricsLineError(size_t index, const std::string& what) { return "line " + std::to_string(index + 1) + ": " + what; }
+std::string OpenMetricsLineError(size_t index, const std::string& what) {
+  return "line " + std::to_string(index + 1) + ": " + what;
+}
 
 // OpenMetrics 1.0 text (it ends with "# EOF") rewritten as the Prometheus text
 // format that /metrics serves: counters are named with their _total, info
@@ -85,7 +86,8 @@ Result<std::string> FromOpenMetrics(const std::vector<std::string_view>& lines, 
   for (size_t i = 0; i < eof; ++i) {
     std::string_view l = lines[i];
     if (!l.empty() && l.back() == '\r') l.remove_suffix(1);
-    if (l.rfind("# UNIT ", 0) == 0 || (l.rfind("#", 0) == 0 && l.rfind("# TYPE ", 0) != 0 && l.rfind("# HELP ", 0) != 0)) {
+    if (l.rfind("# UNIT ", 0) == 0 ||
+        (l.rfind("#", 0) == 0 && l.rfind("# TYPE ", 0) != 0 && l.rfind("# HELP ", 0) != 0)) {
       out += '\n';
       continue;
     }
@@ -101,7 +103,7 @@ Result<std::string> FromOpenMetrics(const std::vector<std::string_view>& lines, 
       if (is_type) {
         if (tail == "gaugehistogram") {
           return Status::Error(OpenMetricsLineError(i, "OpenMetrics type gaugehistogram (family " + family +
-                                                ") has no equivalent in the Prometheus text format"));
+                                                           ") has no equivalent in the Prometheus text format"));
         }
         out += tail == "info" || tail == "stateset" ? "gauge" : tail == "unknown" ? "untyped" : std::string(tail);
       } else {
@@ -181,7 +183,8 @@ Result<std::vector<prometheus::MetricFamily>> CarryTextFormat(std::string_view t
       std::string_view l = lines[i];
       if (l.rfind("#", 0) == 0) continue;
       if (l.substr(ValueStart(l)).find(" # ") != std::string_view::npos) {
-        return Status::Error(OpenMetricsLineError(i, "an exemplar (OpenMetrics) in Prometheus text; end OpenMetrics text with # EOF"));
+        return Status::Error(
+            OpenMetricsLineError(i, "an exemplar (OpenMetrics) in Prometheus text; end OpenMetrics text with # EOF"));
       }
     }
   }

@@ -101,7 +101,7 @@ double EarliestExpiry(CURL* curl) {
 struct Hop {
   std::string method;
   std::string url;
-  const std::vector<Secret>* headers;    // nullptr: none (left the origin)
+  const std::vector<Secret>* headers;      // nullptr: none (left the origin)
   const std::optional<std::string>* body;  // nullptr: none
 };
 
@@ -203,8 +203,8 @@ ProbeResponse PerformHttp(const ProbeRequest& request, Duration timeout) {
     auto left = std::chrono::duration_cast<Duration>(deadline - std::chrono::steady_clock::now());
     ProbeResponse response = PerformHop(request, hop, left, &next);
     // Timings count from the start of the chain, as libcurl's own do.
-    for (double* t : {&response.dns_seconds, &response.connect_seconds, &response.tls_seconds,
-                      &response.first_byte_seconds}) {
+    for (double* t :
+         {&response.dns_seconds, &response.connect_seconds, &response.tls_seconds, &response.first_byte_seconds}) {
       if (*t > 0) *t += elapsed;
     }
     response.total_seconds += elapsed;
@@ -282,25 +282,33 @@ std::string TlsVersionFromHandshakeLine(const std::string& line) {
 
 const char* ReasonForCurlCode(int code) {
   switch (static_cast<CURLcode>(code)) {
-    case CURLE_OK: return reason::kOk;
-    case CURLE_OPERATION_TIMEDOUT: return reason::kTimeout;
-    case CURLE_COULDNT_CONNECT: return reason::kConnectionRefused;
+    case CURLE_OK:
+      return reason::kOk;
+    case CURLE_OPERATION_TIMEDOUT:
+      return reason::kTimeout;
+    case CURLE_COULDNT_CONNECT:
+      return reason::kConnectionRefused;
     case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_RESOLVE_PROXY: return reason::kDns;
+    case CURLE_COULDNT_RESOLVE_PROXY:
+      return reason::kDns;
     case CURLE_SSL_CONNECT_ERROR:
     case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_SSL_CERTPROBLEM:
     case CURLE_SSL_CIPHER:
-    case CURLE_SSL_CACERT_BADFILE: return reason::kTls;
+    case CURLE_SSL_CACERT_BADFILE:
+      return reason::kTls;
     case CURLE_GOT_NOTHING:
     case CURLE_RECV_ERROR:
     case CURLE_SEND_ERROR:
-    case CURLE_PARTIAL_FILE: return reason::kIo;
+    case CURLE_PARTIAL_FILE:
+      return reason::kIo;
     case CURLE_UNSUPPORTED_PROTOCOL:
     case CURLE_URL_MALFORMAT:
     case CURLE_WEIRD_SERVER_REPLY:
-    case CURLE_TOO_MANY_REDIRECTS: return reason::kProtocol;
-    default: return reason::kIo;
+    case CURLE_TOO_MANY_REDIRECTS:
+      return reason::kProtocol;
+    default:
+      return reason::kIo;
   }
 }
 

@@ -23,7 +23,7 @@ class ConfigMap;
 struct ProbeRequest {
   std::string method = "GET";
   std::string url;
-  std::vector<Secret> headers;  // "Name: value" lines; values may be credentials
+  std::vector<Secret> headers;      // "Name: value" lines; values may be credentials
   std::optional<std::string> body;  // may be a credential too
   size_t max_body_bytes = 1 << 20;  // the rest is read (so timings cover it) but not kept
   bool tls_verify = true;

@@ -16,8 +16,8 @@
 #include <cstdarg>
 #include <mutex>
 
-#include "collectors/lib/lazy_libraries.h"
 #include "base/shared_library.h"
+#include "collectors/lib/lazy_libraries.h"
 
 namespace {
 

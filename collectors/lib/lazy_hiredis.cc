@@ -8,22 +8,22 @@
 
 #include <hiredis/hiredis.h>
 
-#include "collectors/lib/lazy_libraries.h"
 #include "base/shared_library.h"
+#include "collectors/lib/lazy_libraries.h"
 
 namespace {
 
 // X(return type, name, (parameters), (arguments), value when hiredis is missing)
-#define BOTWATCH_HIREDIS_FUNCTIONS(X)                                                                 \
-  X(redisContext*, redisConnectWithTimeout, (const char* ip, int port, const struct timeval tv),     \
-    (ip, port, tv), nullptr)                                                                          \
-  X(int, redisSetTimeout, (redisContext * c, const struct timeval tv), (c, tv), REDIS_ERR)            \
-  X(void, redisFree, (redisContext * c), (c), )                                                       \
-  X(void*, redisCommandArgv, (redisContext * c, int argc, const char** argv, const size_t* argvlen), \
-    (c, argc, argv, argvlen), nullptr)                                                                \
-  X(int, redisAppendCommandArgv, (redisContext * c, int argc, const char** argv, const size_t* argvlen), \
-    (c, argc, argv, argvlen), REDIS_ERR)                                                              \
-  X(int, redisGetReply, (redisContext * c, void** reply), (c, reply), REDIS_ERR)                      \
+#define BOTWATCH_HIREDIS_FUNCTIONS(X)                                                                            \
+  X(redisContext*, redisConnectWithTimeout, (const char* ip, int port, const struct timeval tv), (ip, port, tv), \
+    nullptr)                                                                                                     \
+  X(int, redisSetTimeout, (redisContext * c, const struct timeval tv), (c, tv), REDIS_ERR)                       \
+  X(void, redisFree, (redisContext * c), (c), )                                                                  \
+  X(void*, redisCommandArgv, (redisContext * c, int argc, const char** argv, const size_t* argvlen),             \
+    (c, argc, argv, argvlen), nullptr)                                                                           \
+  X(int, redisAppendCommandArgv, (redisContext * c, int argc, const char** argv, const size_t* argvlen),         \
+    (c, argc, argv, argvlen), REDIS_ERR)                                                                         \
+  X(int, redisGetReply, (redisContext * c, void** reply), (c, reply), REDIS_ERR)                                 \
   X(void, freeReplyObject, (void* reply), (reply), )
 
 struct HiredisApi {
@@ -32,9 +32,8 @@ struct HiredisApi {
 
 const botwatch::LoadedApi<HiredisApi>& Loaded() {
   static const botwatch::LoadedApi<HiredisApi> loaded = botwatch::LoadApi<HiredisApi>(
-      "libhiredis.so.0.14", "libhiredis0.14", [](botwatch::SharedLibrary& lib, HiredisApi& table) {
-        BOTWATCH_HIREDIS_FUNCTIONS(BOTWATCH_LAZY_LOAD)
-      });
+      "libhiredis.so.0.14", "libhiredis0.14",
+      [](botwatch::SharedLibrary& lib, HiredisApi& table) { BOTWATCH_HIREDIS_FUNCTIONS(BOTWATCH_LAZY_LOAD) });
   return loaded;
 }
 

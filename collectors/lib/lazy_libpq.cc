@@ -12,42 +12,41 @@
 
 #include <libpq-fe.h>
 
-#include "collectors/lib/lazy_libraries.h"
 #include "base/shared_library.h"
+#include "collectors/lib/lazy_libraries.h"
 
 namespace {
 
 // X(return type, name, (parameters), (arguments), value when libpq is missing)
-#define BOTWATCH_LIBPQ_FUNCTIONS(X)                                                                   \
-  X(int, PQcancel, (PGcancel * c, char* buf, int size), (c, buf, size), 0)                            \
-  X(void, PQclear, (PGresult * r), (r), )                                                             \
-  X(PostgresPollingStatusType, PQconnectPoll, (PGconn * c), (c), PGRES_POLLING_FAILED)                \
-  X(PGconn*, PQconnectStart, (const char* info), (info), nullptr)                                     \
-  X(void, PQconninfoFree, (PQconninfoOption * o), (o), )                                              \
-  X(PQconninfoOption*, PQconninfoParse, (const char* info, char** err), (info, err), nullptr)         \
-  X(int, PQconsumeInput, (PGconn * c), (c), 0)                                                        \
-  X(char*, PQerrorMessage, (const PGconn* c), (c), const_cast<char*>("libpq could not be loaded"))   \
-  X(void, PQfinish, (PGconn * c), (c), )                                                              \
-  X(int, PQflush, (PGconn * c), (c), -1)                                                              \
-  X(char*, PQfname, (const PGresult* r, int f), (r, f), nullptr)                                      \
-  X(void, PQfreeCancel, (PGcancel * c), (c), )                                                        \
-  X(void, PQfreemem, (void* p), (p), )                                                                \
-  X(PGcancel*, PQgetCancel, (PGconn * c), (c), nullptr)                                               \
-  X(PGresult*, PQgetResult, (PGconn * c), (c), nullptr)                                               \
-  X(int, PQgetisnull, (const PGresult* r, int t, int f), (r, t, f), 1)                                \
-  X(int, PQgetlength, (const PGresult* r, int t, int f), (r, t, f), 0)                                \
-  X(char*, PQgetvalue, (const PGresult* r, int t, int f), (r, t, f), nullptr)                         \
-  X(int, PQisBusy, (PGconn * c), (c), 0)                                                              \
-  X(int, PQnfields, (const PGresult* r), (r), 0)                                                      \
-  X(int, PQntuples, (const PGresult* r), (r), 0)                                                      \
-  X(char*, PQresultErrorField, (const PGresult* r, int code), (r, code), nullptr)                     \
-  X(char*, PQresultErrorMessage, (const PGresult* r), (r), const_cast<char*>(""))                     \
-  X(ExecStatusType, PQresultStatus, (const PGresult* r), (r), PGRES_FATAL_ERROR)                      \
-  X(int, PQsendQuery, (PGconn * c, const char* q), (c, q), 0)                                         \
-  X(PQnoticeProcessor, PQsetNoticeProcessor, (PGconn * c, PQnoticeProcessor p, void* a), (c, p, a),  \
-    nullptr)                                                                                          \
-  X(int, PQsetnonblocking, (PGconn * c, int arg), (c, arg), -1)                                       \
-  X(int, PQsocket, (const PGconn* c), (c), -1)                                                        \
+#define BOTWATCH_LIBPQ_FUNCTIONS(X)                                                                          \
+  X(int, PQcancel, (PGcancel * c, char* buf, int size), (c, buf, size), 0)                                   \
+  X(void, PQclear, (PGresult * r), (r), )                                                                    \
+  X(PostgresPollingStatusType, PQconnectPoll, (PGconn * c), (c), PGRES_POLLING_FAILED)                       \
+  X(PGconn*, PQconnectStart, (const char* info), (info), nullptr)                                            \
+  X(void, PQconninfoFree, (PQconninfoOption * o), (o), )                                                     \
+  X(PQconninfoOption*, PQconninfoParse, (const char* info, char** err), (info, err), nullptr)                \
+  X(int, PQconsumeInput, (PGconn * c), (c), 0)                                                               \
+  X(char*, PQerrorMessage, (const PGconn* c), (c), const_cast<char*>("libpq could not be loaded"))           \
+  X(void, PQfinish, (PGconn * c), (c), )                                                                     \
+  X(int, PQflush, (PGconn * c), (c), -1)                                                                     \
+  X(char*, PQfname, (const PGresult* r, int f), (r, f), nullptr)                                             \
+  X(void, PQfreeCancel, (PGcancel * c), (c), )                                                               \
+  X(void, PQfreemem, (void* p), (p), )                                                                       \
+  X(PGcancel*, PQgetCancel, (PGconn * c), (c), nullptr)                                                      \
+  X(PGresult*, PQgetResult, (PGconn * c), (c), nullptr)                                                      \
+  X(int, PQgetisnull, (const PGresult* r, int t, int f), (r, t, f), 1)                                       \
+  X(int, PQgetlength, (const PGresult* r, int t, int f), (r, t, f), 0)                                       \
+  X(char*, PQgetvalue, (const PGresult* r, int t, int f), (r, t, f), nullptr)                                \
+  X(int, PQisBusy, (PGconn * c), (c), 0)                                                                     \
+  X(int, PQnfields, (const PGresult* r), (r), 0)                                                             \
+  X(int, PQntuples, (const PGresult* r), (r), 0)                                                             \
+  X(char*, PQresultErrorField, (const PGresult* r, int code), (r, code), nullptr)                            \
+  X(char*, PQresultErrorMessage, (const PGresult* r), (r), const_cast<char*>(""))                            \
+  X(ExecStatusType, PQresultStatus, (const PGresult* r), (r), PGRES_FATAL_ERROR)                             \
+  X(int, PQsendQuery, (PGconn * c, const char* q), (c, q), 0)                                                \
+  X(PQnoticeProcessor, PQsetNoticeProcessor, (PGconn * c, PQnoticeProcessor p, void* a), (c, p, a), nullptr) \
+  X(int, PQsetnonblocking, (PGconn * c, int arg), (c, arg), -1)                                              \
+  X(int, PQsocket, (const PGconn* c), (c), -1)                                                               \
   X(ConnStatusType, PQstatus, (const PGconn* c), (c), CONNECTION_BAD)
 
 struct LibpqApi {
@@ -56,9 +55,8 @@ struct LibpqApi {
 
 const botwatch::LoadedApi<LibpqApi>& Loaded() {
   static const botwatch::LoadedApi<LibpqApi> loaded = botwatch::LoadApi<LibpqApi>(
-      "libpq.so.5", "libpq5", [](botwatch::SharedLibrary& lib, LibpqApi& table) {
-        BOTWATCH_LIBPQ_FUNCTIONS(BOTWATCH_LAZY_LOAD)
-      });
+      "libpq.so.5", "libpq5",
+      [](botwatch::SharedLibrary& lib, LibpqApi& table) { BOTWATCH_LIBPQ_FUNCTIONS(BOTWATCH_LAZY_LOAD) });
   return loaded;
 }
 

@@ -93,7 +93,8 @@ Result<std::optional<uint64_t>> ParseMaxOpenFiles(std::string_view limits) {
   size_t pos = limits.find("Max open files");
   if (pos == std::string_view::npos) return Status::Error("no \"Max open files\" line");
   size_t end = limits.find('\n', pos);
-  std::vector<std::string_view> f = SplitSpaces(limits.substr(pos + 14, end == std::string_view::npos ? std::string_view::npos : end - pos - 14));
+  std::vector<std::string_view> f =
+      SplitSpaces(limits.substr(pos + 14, end == std::string_view::npos ? std::string_view::npos : end - pos - 14));
   if (f.empty()) return Status::Error("malformed \"Max open files\" line");
   if (f[0] == "unlimited") return std::optional<uint64_t>();
   uint64_t v = 0;
@@ -148,9 +149,7 @@ std::optional<uint64_t> ProcFs::MemoryLimit(int pid) const {
   return limit;
 }
 
-Result<std::string> ProcFs::Read(const std::string& relative) const {
-  return ReadSmallFile(root_ + "/" + relative);
-}
+Result<std::string> ProcFs::Read(const std::string& relative) const { return ReadSmallFile(root_ + "/" + relative); }
 
 Result<ProcStat> ProcFs::Stat(int pid) const {
   Result<std::string> text = Read(std::to_string(pid) + "/stat");

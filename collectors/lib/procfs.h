@@ -48,8 +48,8 @@ struct ProcessSample {
   double open_fds = -1;  // -1: not readable (another user's process)
   double max_fds = -1;
   double memory_limit_bytes = -1;  // -1: no cgroup v2 memory.max on the process's cgroup or its ancestors
-  uint64_t starttime_ticks = 0;  // identity together with pid (pids get reused)
-  char state = '?';              // R, S, D, T, t, Z... from /proc/<pid>/stat
+  uint64_t starttime_ticks = 0;    // identity together with pid (pids get reused)
+  char state = '?';                // R, S, D, T, t, Z... from /proc/<pid>/stat
 };
 
 class ProcFs {

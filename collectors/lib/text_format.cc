@@ -1,8 +1,8 @@
 #include "collectors/lib/text_format.h"
 
 #include <algorithm>
-#include <charconv>
 #include <cerrno>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -217,7 +217,6 @@ std::optional<MetricType> ParseType(std::string_view t) {
   if (t == "untyped") return MetricType::Untyped;
   return std::nullopt;
 }
-
 
 // One family while it is being read.
 struct OpenFamily {

@@ -3,9 +3,9 @@
 #include <arpa/inet.h>
 #include <openssl/err.h>
 #include <openssl/rand.h>
+#include <openssl/sha.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
-#include <openssl/sha.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -13,9 +13,9 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
-#include <string_view>
 #include <chrono>
 #include <cstring>
+#include <string_view>
 
 #include "base/ascii.h"
 #include "base/lazy_openssl.h"
@@ -79,8 +79,8 @@ std::string EncodeWebSocketFrame(uint8_t opcode, std::string_view payload,
   return out;
 }
 
-FrameDecode DecodeWebSocketFrame(std::string_view buffer, size_t max_payload, WebSocketFrame* frame,
-                                 size_t* consumed, std::string* error) {
+FrameDecode DecodeWebSocketFrame(std::string_view buffer, size_t max_payload, WebSocketFrame* frame, size_t* consumed,
+                                 std::string* error) {
   auto byte = [&](size_t i) { return static_cast<uint8_t>(buffer[i]); };
   if (buffer.size() < 2) return FrameDecode::kIncomplete;
   const uint8_t b0 = byte(0), b1 = byte(1);
@@ -172,7 +172,8 @@ std::optional<WebSocketError> WebSocketClient::StartTls(const WebSocketTls& tls,
   if (tls.verify) {
     int loaded = tls.ca_file.empty() ? SSL_CTX_set_default_verify_paths(ctx)
                                      : SSL_CTX_load_verify_locations(ctx, tls.ca_file.c_str(), nullptr);
-    if (loaded != 1) return Error(Kind::kTls, "cannot load CA certificates from " + tls.ca_file + ": " + TlsErrorText());
+    if (loaded != 1)
+      return Error(Kind::kTls, "cannot load CA certificates from " + tls.ca_file + ": " + TlsErrorText());
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
   } else {
     SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
@@ -182,7 +183,8 @@ std::optional<WebSocketError> WebSocketClient::StartTls(const WebSocketTls& tls,
   ssl_ = ssl;
   SSL_set_fd(ssl, fd_);
   unsigned char ip[16];
-  bool is_ip = inet_pton(AF_INET, tls.server_name.c_str(), ip) == 1 || inet_pton(AF_INET6, tls.server_name.c_str(), ip) == 1;
+  bool is_ip =
+      inet_pton(AF_INET, tls.server_name.c_str(), ip) == 1 || inet_pton(AF_INET6, tls.server_name.c_str(), ip) == 1;
   if (!is_ip) SSL_set_tlsext_host_name(ssl, tls.server_name.c_str());
   if (tls.verify) {
     X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
@@ -390,10 +392,10 @@ std::optional<WebSocketError> WebSocketClient::Receive(std::string* message, Ste
       case ws_opcode::kPong:
         continue;
       case ws_opcode::kClose: {
-        std::string code = frame.payload.size() >= 2
-                               ? std::to_string(static_cast<uint8_t>(frame.payload[0]) << 8 |
-                                                static_cast<uint8_t>(frame.payload[1]))
-                               : "none";
+        std::string code =
+            frame.payload.size() >= 2
+                ? std::to_string(static_cast<uint8_t>(frame.payload[0]) << 8 | static_cast<uint8_t>(frame.payload[1]))
+                : "none";
         return Error(Kind::kProtocol, "the server closed the WebSocket (code " + code + ")");
       }
       case ws_opcode::kContinuation:

@@ -52,8 +52,8 @@ enum class FrameDecode { kOk, kIncomplete, kInvalid };
 // negotiated), a masked frame from the server, an unknown opcode, a control
 // frame that is fragmented or longer than 125 bytes, or a payload over
 // `max_payload`.
-FrameDecode DecodeWebSocketFrame(std::string_view buffer, size_t max_payload, WebSocketFrame* frame,
-                                 size_t* consumed, std::string* error);
+FrameDecode DecodeWebSocketFrame(std::string_view buffer, size_t max_payload, WebSocketFrame* frame, size_t* consumed,
+                                 std::string* error);
 
 struct WebSocketError {
   enum class Kind {
@@ -91,8 +91,8 @@ class WebSocketClient {
   // Connects to host:port and performs the opening handshake for `target`
   // (path and query). `host_header` is the Host header value.
   std::optional<WebSocketError> Connect(const std::string& host, const std::string& port,
-                                        const std::string& host_header, const std::string& target,
-                                        SteadyTime deadline, const WebSocketTls& tls = {});
+                                        const std::string& host_header, const std::string& target, SteadyTime deadline,
+                                        const WebSocketTls& tls = {});
   // Sends one masked text frame.
   std::optional<WebSocketError> SendText(std::string_view text, SteadyTime deadline);
   // Receives the next text or binary message (reassembling fragments),
@@ -117,8 +117,8 @@ class WebSocketClient {
   int fd_ = -1;
   void* ssl_ctx_ = nullptr;  // SSL_CTX*, owned
   void* ssl_ = nullptr;      // SSL*, owned
-  std::string in_;  // received, not yet decoded
-  std::string partial_;  // fragments of the message being received
+  std::string in_;           // received, not yet decoded
+  std::string partial_;      // fragments of the message being received
   bool in_message_ = false;
 };
 

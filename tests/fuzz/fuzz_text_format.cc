@@ -7,9 +7,9 @@
 // would make the whole scrape unparseable, or change what it reported.
 
 #include <cmath>
-#include <cstdio>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -36,7 +36,8 @@ void CheckLabels(const ClientMetric& m, MetricType type) {
     // The producer's spellings of le/quantile: last, and only where there are points.
     bool spellings = l.name == botwatch::kPointSpellingsLabel && i + 1 == m.label.size() &&
                      (type == MetricType::Histogram || type == MetricType::Summary);
-    if ((!spellings && !botwatch::IsValidLabelName(l.name)) || !botwatch::IsValidUtf8(l.value)) Fail("bad label", l.name);
+    if ((!spellings && !botwatch::IsValidLabelName(l.name)) || !botwatch::IsValidUtf8(l.value))
+      Fail("bad label", l.name);
   }
 }
 
@@ -69,9 +70,8 @@ bool SameValue(double x, double y) {
 bool SameValues(const ClientMetric& x, const ClientMetric& y) {
   if (!SameValue(x.counter.value, y.counter.value) || !SameValue(x.gauge.value, y.gauge.value) ||
       !SameValue(x.untyped.value, y.untyped.value) || !SameValue(x.summary.sample_sum, y.summary.sample_sum) ||
-      !SameValue(x.histogram.sample_sum, y.histogram.sample_sum) ||
-      x.summary.sample_count != y.summary.sample_count || x.histogram.sample_count != y.histogram.sample_count ||
-      x.timestamp_ms != y.timestamp_ms) {
+      !SameValue(x.histogram.sample_sum, y.histogram.sample_sum) || x.summary.sample_count != y.summary.sample_count ||
+      x.histogram.sample_count != y.histogram.sample_count || x.timestamp_ms != y.timestamp_ms) {
     return false;
   }
   for (size_t i = 0; i < x.histogram.bucket.size(); ++i) {

@@ -13,8 +13,8 @@ namespace botwatch::fuzz {
 
 inline logs::FieldTable ParserFields() {
   logs::FieldTable t;
-  for (const char* path : {"level", "message", "msg", "time", "ms", "meta.userId", "meta.ms", "a.b.c.d.e",
-                           "err.code", "tokens"}) {
+  for (const char* path :
+       {"level", "message", "msg", "time", "ms", "meta.userId", "meta.ms", "a.b.c.d.e", "err.code", "tokens"}) {
     t.Intern(path);
   }
   return t;

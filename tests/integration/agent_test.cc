@@ -7,8 +7,8 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
-#include <nlohmann/json.hpp>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <regex>
 
 #include "tests/support/botwatch_process.h"
@@ -32,8 +32,8 @@ std::string SelfConfig(const TempDir& dir, const std::string& extra = "") {
   }
   return "global: {default_interval: 1s, scrape_timeout: 500ms}\n"
          "collectors:\n"
-         "  - {name: me, type: process, cmdline: '--config.file=" + escaped + "/'}\n" +
-         extra;
+         "  - {name: me, type: process, cmdline: '--config.file=" +
+         escaped + "/'}\n" + extra;
 }
 
 // Value of the first sample line starting with `series` (exact name and labels).
@@ -43,10 +43,11 @@ std::string SelfConfig(const TempDir& dir, const std::string& extra = "") {
 TEST_CASE("/metrics passes promtool and has the generic families for every collector") {
   TempDir dir;
   LoopbackServer target([](const StubRequest&) { return StubResponse{200, "all good"}; });
-  std::string config = dir.Write(
-      "botwatch.yaml",
-      SelfConfig(dir, "  - {name: web, type: http, url: '" + target.Url("/health") + "', body_regex: good}\n"
-                 "  - {name: port, type: tcp, address: '127.0.0.1:" + std::to_string(target.port()) + "'}\n"));
+  std::string config =
+      dir.Write("botwatch.yaml", SelfConfig(dir, "  - {name: web, type: http, url: '" + target.Url("/health") +
+                                                     "', body_regex: good}\n"
+                                                     "  - {name: port, type: tcp, address: '127.0.0.1:" +
+                                                     std::to_string(target.port()) + "'}\n"));
   Botwatch bw(config, dir.path());
   REQUIRE(bw.WaitReady());
 
@@ -75,9 +76,9 @@ TEST_CASE("/metrics passes promtool and has the generic families for every colle
 TEST_CASE("/api/v1/status lists every collector with its state") {
   TempDir dir;
   int closed = UnusedPort();
-  std::string config = dir.Write(
-      "botwatch.yaml",
-      SelfConfig(dir, "  - {name: gone, type: tcp, address: '127.0.0.1:" + std::to_string(closed) + "'}\n"));
+  std::string config =
+      dir.Write("botwatch.yaml",
+                SelfConfig(dir, "  - {name: gone, type: tcp, address: '127.0.0.1:" + std::to_string(closed) + "'}\n"));
   Botwatch bw(config, dir.path());
   REQUIRE(bw.WaitReady());
   HttpResult r = HttpGet(bw.Url("/api/v1/status"));
@@ -106,11 +107,11 @@ TEST_CASE("a target that never answers does not slow scrapes") {
     r.hang = true;
     return r;
   });
-  std::string config = dir.Write(
-      "botwatch.yaml",
-      "global: {default_interval: 2s}\n"
-      "collectors:\n"
-      "  - {name: hung, type: http, url: '" + hung.Url("/") + "', timeout: 1500ms}\n");
+  std::string config = dir.Write("botwatch.yaml",
+                                 "global: {default_interval: 2s}\n"
+                                 "collectors:\n"
+                                 "  - {name: hung, type: http, url: '" +
+                                     hung.Url("/") + "', timeout: 1500ms}\n");
   Botwatch bw(config, dir.path());
   REQUIRE(bw.WaitStarted());
   REQUIRE(Eventually([&] { return hung.requests() > 0; }, 5s));
@@ -123,10 +124,13 @@ TEST_CASE("a target that never answers does not slow scrapes") {
   }
   CHECK(slowest < 0.25);
   // After the deadline the collector is reported down with reason timeout.
-  REQUIRE(Eventually([&] { return HttpGet(bw.Url("/metrics")).body.find(
-                                      "botwatch_collector_errors_total{collector=\"hung\",type=\"http\",reason=\"timeout\"}") !=
-                                  std::string::npos; },
-                     5s));
+  REQUIRE(Eventually(
+      [&] {
+        return HttpGet(bw.Url("/metrics"))
+                   .body.find("botwatch_collector_errors_total{collector=\"hung\",type=\"http\",reason=\"timeout\"}") !=
+               std::string::npos;
+      },
+      5s));
   HttpResult r = HttpGet(bw.Url("/metrics"));
   CHECK(ScrapeValue(r.body, "botwatch_collector_up{collector=\"hung\",type=\"http\"}") == 0.0);
 }
@@ -158,7 +162,8 @@ TEST_CASE("a broken config on reload keeps the running one") {
             SelfConfig(dir, "  - {name: extra, type: tcp, address: '127.0.0.1:" + std::to_string(closed) + "'}\n"));
   HttpResult ok = HttpPost(bw.Url("/-/reload"));
   CHECK(ok.status == 200);
-  REQUIRE(Eventually([&] { return HttpGet(bw.Url("/metrics")).body.find("collector=\"extra\"") != std::string::npos; }, 5s));
+  REQUIRE(Eventually([&] { return HttpGet(bw.Url("/metrics")).body.find("collector=\"extra\"") != std::string::npos; },
+                     5s));
   CHECK(ScrapeValue(HttpGet(bw.Url("/metrics")).body, "botwatch_config_last_reload_successful") == 1.0);
 }
 
@@ -194,8 +199,8 @@ TEST_CASE("/metrics is gzip-compressed when the scraper asks for it, as Promethe
   REQUIRE(bw.WaitReady());
   // curl as a scraper: -D - prints the headers; --compressed sends
   // Accept-Encoding and inflates; --raw keeps the bytes as sent.
-  CommandResult gz = RunCommand({"curl", "-sS", "-D", "-", "-o", dir.path() + "/gz.body", "-H",
-                                 "Accept-Encoding: gzip", bw.Url("/metrics")});
+  CommandResult gz = RunCommand(
+      {"curl", "-sS", "-D", "-", "-o", dir.path() + "/gz.body", "-H", "Accept-Encoding: gzip", bw.Url("/metrics")});
   REQUIRE(gz.exit_code == 0);
   CHECK(gz.output.find("Content-Encoding: gzip") != std::string::npos);
   CHECK(gz.output.find("Vary: Accept-Encoding") != std::string::npos);
@@ -219,9 +224,7 @@ TEST_CASE("bad start-up input exits non-zero with one clear line") {
     args.insert(args.begin(), BOTWATCH_BINARY);
     return RunCommand(args, "", 10s);
   };
-  auto one_line = [](const std::string& s) {
-    return !s.empty() && s.find('\n') == s.size() - 1;
-  };
+  auto one_line = [](const std::string& s) { return !s.empty() && s.find('\n') == s.size() - 1; };
 
   SECTION("missing config file") {
     CommandResult r = run({"--config.file=" + dir.path() + "/absent.yaml", "--web.listen-address=127.0.0.1:0"});
@@ -254,7 +257,8 @@ TEST_CASE("bad start-up input exits non-zero with one clear line") {
     std::string good = dir.Write("good.yaml", SelfConfig(dir));
     CommandResult ok = run({"check-config", good});
     CHECK(ok.exit_code == 0);
-    std::string bad = dir.Write("typo.yaml", "collectors:\n  - {name: a, type: process, process_name: x, intervall: 5s}\n");
+    std::string bad =
+        dir.Write("typo.yaml", "collectors:\n  - {name: a, type: process, process_name: x, intervall: 5s}\n");
     CommandResult r = run({"check-config", bad});
     CHECK(r.exit_code == 1);
     CHECK(r.output == bad + ":2:47: collectors[0]: unknown key \"intervall\" (did you mean \"interval\"?)\n");
@@ -358,8 +362,10 @@ TEST_CASE("a collector's first failure is logged at info, a second one in a row 
   const int late_port = UnusedPort(), gone_port = UnusedPort();
   std::string config = dir.Write(
       "botwatch.yaml",
-      SelfConfig(dir, "  - {name: late, type: tcp, interval: 1s, address: '127.0.0.1:" + std::to_string(late_port) + "'}\n"
-                      "  - {name: gone, type: tcp, interval: 200ms, address: '127.0.0.1:" + std::to_string(gone_port) + "'}\n"));
+      SelfConfig(dir, "  - {name: late, type: tcp, interval: 1s, address: '127.0.0.1:" + std::to_string(late_port) +
+                          "'}\n"
+                          "  - {name: gone, type: tcp, interval: 200ms, address: '127.0.0.1:" +
+                          std::to_string(gone_port) + "'}\n"));
   Botwatch bw(config, dir.path());
   REQUIRE(bw.WaitReady());
   // `late` comes up after its first probe, as a supervised bot does (well

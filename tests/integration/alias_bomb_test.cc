@@ -67,7 +67,8 @@ TEST_CASE("check-config refuses a YAML alias bomb fast, in bounded memory, with 
   // The issue's smaller shapes are refused the same way.
   for (int levels : {16, 20, 24}) {
     INFO(levels);
-    CommandResult small = RunCommand({BOTWATCH_BINARY, "check-config", dir.Write("b.yaml", Bomb(levels, log))}, "", 30s);
+    CommandResult small =
+        RunCommand({BOTWATCH_BINARY, "check-config", dir.Write("b.yaml", Bomb(levels, log))}, "", 30s);
     CHECK(small.exit_code == 1);
     CHECK(small.output.find("expands the document past 10000 nodes") != std::string::npos);
   }
@@ -75,8 +76,8 @@ TEST_CASE("check-config refuses a YAML alias bomb fast, in bounded memory, with 
 
 TEST_CASE("an alias that refers to a node containing it is refused, not followed for ever") {
   TempDir dir;
-  CommandResult r = RunCommand(
-      {BOTWATCH_BINARY, "check-config", dir.Write("loop.yaml", "collectors: &c\n  - *c\n")}, "", 30s);
+  CommandResult r =
+      RunCommand({BOTWATCH_BINARY, "check-config", dir.Write("loop.yaml", "collectors: &c\n  - *c\n")}, "", 30s);
   INFO(r.output);
   CHECK(r.exit_code == 1);
   CHECK(r.output == dir.path() + "/loop.yaml:2:5: invalid YAML: alias *c refers to a node that contains it\n");
@@ -108,9 +109,10 @@ TEST_CASE("a rule's match holds at most 256 matchers, whether written out or thr
 TEST_CASE("a reload of an alias bomb keeps the running config and the daemon up") {
   TempDir dir;
   const std::string log = dir.Write("app.log", "");
-  const std::string good = "global: {default_interval: 1s}\nlogs:\n  - name: app\n    path: " + log +
-                           "\n    format: json\n    poll_interval: 100ms\n    rules:\n"
-                           "      - {metric: bot_lines_total, type: counter, help: Lines., match: {field: a, exists: true}}\n";
+  const std::string good =
+      "global: {default_interval: 1s}\nlogs:\n  - name: app\n    path: " + log +
+      "\n    format: json\n    poll_interval: 100ms\n    rules:\n"
+      "      - {metric: bot_lines_total, type: counter, help: Lines., match: {field: a, exists: true}}\n";
   const std::string config = dir.Write("botwatch.yaml", good);
   Botwatch bw(config, dir.path());
   REQUIRE(bw.WaitReady());
@@ -123,7 +125,8 @@ TEST_CASE("a reload of an alias bomb keeps the running config and the daemon up"
   // Still up, on the old rules.
   CHECK(HttpGet(bw.Url("/-/healthy")).status == 200);
   dir.Write("app.log", "{\"a\":1}\n");
-  CHECK(Eventually([&] { return HttpGet(bw.Url("/metrics")).body.find("bot_lines_total 1") != std::string::npos; }, 10s));
+  CHECK(
+      Eventually([&] { return HttpGet(bw.Url("/metrics")).body.find("bot_lines_total 1") != std::string::npos; }, 10s));
   std::string metrics = HttpGet(bw.Url("/metrics")).body;
   CHECK(metrics.find("botwatch_config_last_reload_successful 0") != std::string::npos);
   CHECK(bw.process().Log().find("expands the document past 10000 nodes") != std::string::npos);

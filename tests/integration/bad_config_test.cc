@@ -51,11 +51,12 @@ TEST_CASE("check-config reports every independent error in one run, sorted by po
   CommandResult r = RunCommand({BOTWATCH_BINARY, "check-config", path});
   INFO(r.output);
   CHECK(r.exit_code == 1);
-  CHECK(r.output == path + ":5:5: collectors[0]: unknown key \"urll\" (did you mean \"url\"?)\n" +
-                        path + ":13:18: logs[0].rules[0].metric: counter \"bot_messages\" must end in _total "
-                               "(did you mean \"bot_messages_total\"?)\n" +
-                        path + ":14:1: config: unknown key \"scrape_everything\"\n"
-                               "3 errors\n");
+  CHECK(r.output == path + ":5:5: collectors[0]: unknown key \"urll\" (did you mean \"url\"?)\n" + path +
+                        ":13:18: logs[0].rules[0].metric: counter \"bot_messages\" must end in _total "
+                        "(did you mean \"bot_messages_total\"?)\n" +
+                        path +
+                        ":14:1: config: unknown key \"scrape_everything\"\n"
+                        "3 errors\n");
 
   // The daemon refuses the same file with the first error and how many more.
   CommandResult daemon = RunCommand({BOTWATCH_BINARY, "--one-shot", "--config.file=" + path});
@@ -110,8 +111,9 @@ TEST_CASE("check-config lists a rule's bad name and its misspelt match operator 
   std::istringstream in(r.output);
   for (std::string line; std::getline(in, line);) lines.push_back(line);
   REQUIRE(lines.size() == 5);
-  CHECK(lines[0] == path + ":5:17: logs[0].rules[0].metric: counter \"bot_x\" must end in _total (did you mean "
-                           "\"bot_x_total\"?)");
+  CHECK(lines[0] == path +
+                        ":5:17: logs[0].rules[0].metric: counter \"bot_x\" must end in _total (did you mean "
+                        "\"bot_x_total\"?)");
   CHECK(lines[1] == path + ":7:33: logs[0].rules[0].match: unknown key \"equal\" (did you mean \"equals\"?)");
   CHECK(lines[2].find(path + ":8:17: logs[0].rules[1].metric: ") == 0);
   CHECK(lines[3] == path + ":11:33: logs[0].rules[1].match: unknown key \"regexp\" (did you mean \"regex\"?)");
@@ -140,18 +142,23 @@ TEST_CASE("check-config: --help, the flag form, a bad web config, a reserved nam
   CHECK(bad_web.output.find("OK") == std::string::npos);
   CHECK(bad_web.output.rfind(web + ":", 0) == 0);
 
-  std::string reserved = dir.Write("reserved.yaml", "collectors:\n  - {name: supervised, type: tcp, address: '127.0.0.1:1'}\n");
+  std::string reserved =
+      dir.Write("reserved.yaml", "collectors:\n  - {name: supervised, type: tcp, address: '127.0.0.1:1'}\n");
   CommandResult r = RunCommand({BOTWATCH_BINARY, "check-config", reserved});
   CHECK(r.exit_code == 1);
-  CHECK(r.output == reserved + ":2:12: collectors[0].name: \"supervised\" is reserved for the child of `botwatch run` "
-                               "(--supervise.name); choose another name\n");
+  CHECK(r.output == reserved +
+                        ":2:12: collectors[0].name: \"supervised\" is reserved for the child of `botwatch run` "
+                        "(--supervise.name); choose another name\n");
 
   // Set but empty: refused, naming the field and never a value.
-  std::string gemini = dir.Write("gemini.yaml", "collectors:\n  - {name: ai, type: gemini, api_key: '${BW_TEST_GEMINI_KEY}', model: gemini-2.0-flash}\n");
+  std::string gemini = dir.Write(
+      "gemini.yaml",
+      "collectors:\n  - {name: ai, type: gemini, api_key: '${BW_TEST_GEMINI_KEY}', model: gemini-2.0-flash}\n");
   CommandResult empty = RunCommand({"env", "BW_TEST_GEMINI_KEY=", BOTWATCH_BINARY, "check-config", gemini});
   CHECK(empty.exit_code == 1);
-  CHECK(empty.output == gemini + ":2:39: collectors[0].api_key: is empty (an environment variable it names may be set "
-                                 "but empty)\n");
+  CHECK(empty.output == gemini +
+                            ":2:39: collectors[0].api_key: is empty (an environment variable it names may be set "
+                            "but empty)\n");
   // Unset: an error without --skip-env, the shape alone with it.
   CommandResult unset = RunCommand({"env", "-u", "BW_TEST_GEMINI_KEY", BOTWATCH_BINARY, "check-config", gemini});
   CHECK(unset.exit_code == 1);
@@ -161,7 +168,9 @@ TEST_CASE("check-config: --help, the flag form, a bad web config, a reserved nam
   CHECK(skipped.exit_code == 0);
   CHECK(skipped.output == gemini + ": OK (1 collectors) (environment variables not expanded)\n");
   // --skip-env still checks the shape.
-  std::string typo = dir.Write("typo.yaml", "collectors:\n  - {name: ai, type: gemini, api_keyy: '${BW_TEST_GEMINI_KEY}', model: gemini-2.0-flash}\n");
+  std::string typo = dir.Write(
+      "typo.yaml",
+      "collectors:\n  - {name: ai, type: gemini, api_keyy: '${BW_TEST_GEMINI_KEY}', model: gemini-2.0-flash}\n");
   CommandResult shape = RunCommand({BOTWATCH_BINARY, "check-config", "--skip-env", typo});
   CHECK(shape.exit_code == 1);
   CHECK(shape.output.find("unknown key \"api_keyy\" (did you mean \"api_key\"?)") != std::string::npos);

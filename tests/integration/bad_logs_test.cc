@@ -53,13 +53,17 @@ std::string Fixture(const std::string& name) {
 class Daemon {
  public:
   explicit Daemon(const TempDir& dir) {
-    for (const char* d : {"logs/bad", "logs/kv", "logs/good", "logs/vanish"}) fs::create_directories(dir.path() + "/" + d);
+    for (const char* d : {"logs/bad", "logs/kv", "logs/good", "logs/vanish"})
+      fs::create_directories(dir.path() + "/" + d);
     // Metric names are global across sources: each source gets its own.
     auto source = [&](const std::string& name, const std::string& format) {
       return "  - name: " + name + "\n    path: '" + dir.path() + "/logs/" + name + "/*.log'\n    format: " + format +
              "\n    start_at: beginning\n    poll_interval: 50ms\n    rules:\n"
-             "      - {metric: " + name + "_sentinel_total, type: counter, match: {field: message, equals: sentinel}}\n"
-             "      - {metric: " + name + "_ms_last, type: gauge, value_field: ms}\n";
+             "      - {metric: " +
+             name +
+             "_sentinel_total, type: counter, match: {field: message, equals: sentinel}}\n"
+             "      - {metric: " +
+             name + "_ms_last, type: gauge, value_field: ms}\n";
     };
     std::string config = dir.Write("botwatch.yaml", "logs:\n" + source("bad", "json") + source("kv", "logfmt") +
                                                         source("good", "json") + source("vanish", "json"));
@@ -123,7 +127,8 @@ TEST_CASE("bad log input is counted, never crashes, and other sources keep flowi
     Append(path, data);
     Append(path, kSentinel);
     // Sentinels inside the input itself (the CRLF fixture ends its lines with \r\n) count too.
-    for (size_t p = data.find("\"sentinel\""); p != std::string::npos; p = data.find("\"sentinel\"", p + 1)) ++sentinels;
+    for (size_t p = data.find("\"sentinel\""); p != std::string::npos; p = data.find("\"sentinel\"", p + 1))
+      ++sentinels;
     d.WaitFor("bad_sentinel_total", ++sentinels);
     return d.Self("botwatch_log_parse_errors_total", "bad") - errors;
   };
@@ -135,7 +140,7 @@ TEST_CASE("bad log input is counted, never crashes, and other sources keep flowi
     CHECK(feed("invalid UTF-8", Fixture("invalid-utf8.jsonl"), bad) == 2);
     CHECK(feed("NUL bytes", Fixture("nul-bytes.jsonl"), bad) == 2);
     CHECK(feed("numbers out of range", Fixture("numbers.jsonl"), bad) == 1);  // 1e400 in a read field
-    CHECK(d.Get("bad_ms_last") == 0);                             // the last line's -0
+    CHECK(d.Get("bad_ms_last") == 0);                                         // the last line's -0
     CHECK(feed("CRLF endings", Fixture("crlf.jsonl"), bad) == 0);
 
     // Generated: binary garbage (1 MiB, no valid JSON line in it).
@@ -185,9 +190,12 @@ TEST_CASE("bad log input is counted, never crashes, and other sources keep flowi
   std::string block;
   for (int i = 0; i < 200000; ++i) block += "{\"message\":\"filler\",\"seq\":" + std::to_string(i) + "}\n";
   Append(big, block);
-  REQUIRE(Eventually([&] { return d.Self("botwatch_log_lag_bytes", "bad") > 0 ||
-                                  d.Self("botwatch_log_lines_total", "bad") > lines_before + 1000; },
-                     10s, 1ms));
+  REQUIRE(Eventually(
+      [&] {
+        return d.Self("botwatch_log_lag_bytes", "bad") > 0 ||
+               d.Self("botwatch_log_lines_total", "bad") > lines_before + 1000;
+      },
+      10s, 1ms));
   REQUIRE(::truncate(big.c_str(), 0) == 0);
   double rotations = d.Self("botwatch_log_rotations_total", "bad");
   Append(big, "{\"message\":\"after truncation\"}\n" + kSentinel);
@@ -209,8 +217,8 @@ TEST_CASE("bad log input is counted, never crashes, and other sources keep flowi
   // A FIFO matching the glob: skipped with one warning, never opened (an open
   // would block the polling thread until some writer came).
   REQUIRE(::mkfifo((dir.path() + "/logs/bad/pipe.log").c_str(), 0644) == 0);
-  REQUIRE(Eventually([&] { return d.bw().process().Log().find("log file cannot be followed") != std::string::npos; },
-                     5s));
+  REQUIRE(
+      Eventually([&] { return d.bw().process().Log().find("log file cannot be followed") != std::string::npos; }, 5s));
   CHECK(d.bw().process().Log().find("pipe.log") != std::string::npos);
   CHECK(feed("after the FIFO", "", bad) == 0);
 
@@ -242,23 +250,27 @@ TEST_CASE("a log file botwatch may not read is reported once and does not stop t
   Append(open, kSentinel + kSentinel);
   fs::permissions(secret, fs::perms::owner_read | fs::perms::owner_write);  // 0600, owned by root
   fs::permissions(open, fs::perms::all);
-  std::string config = dir.Write("botwatch.yaml",
-                                 "logs:\n  - name: app\n    path: '" + dir.path() + "/logs/*.log'\n"
-                                 "    start_at: beginning\n    poll_interval: 50ms\n    rules:\n"
-                                 "      - {metric: app_sentinel_total, type: counter, match: {field: message, equals: sentinel}}\n");
+  std::string config =
+      dir.Write("botwatch.yaml",
+                "logs:\n  - name: app\n    path: '" + dir.path() +
+                    "/logs/*.log'\n"
+                    "    start_at: beginning\n    poll_interval: 50ms\n    rules:\n"
+                    "      - {metric: app_sentinel_total, type: counter, match: {field: message, equals: sentinel}}\n");
   fs::permissions(config, fs::perms::all);
   // setpriv execs botwatch itself (runuser would stay in between and keep the signal).
-  ChildProcess child({"/usr/bin/setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", BOTWATCH_BINARY, "--config.file=" + config,
-                      "--web.listen-address=127.0.0.1:0"},
+  ChildProcess child({"/usr/bin/setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", BOTWATCH_BINARY,
+                      "--config.file=" + config, "--web.listen-address=127.0.0.1:0"},
                      dir.path() + "/botwatch.log");
   int port = 0;
-  REQUIRE(Eventually([&] {
-    std::smatch m;
-    std::string log = child.Log();
-    if (!std::regex_search(log, m, std::regex("msg=\"botwatch started\".* port=([0-9]+)"))) return false;
-    port = std::stoi(m[1].str());
-    return port > 0;
-  }, 10s));
+  REQUIRE(Eventually(
+      [&] {
+        std::smatch m;
+        std::string log = child.Log();
+        if (!std::regex_search(log, m, std::regex("msg=\"botwatch started\".* port=([0-9]+)"))) return false;
+        port = std::stoi(m[1].str());
+        return port > 0;
+      },
+      10s));
   std::string url = "http://127.0.0.1:" + std::to_string(port) + "/metrics";
   REQUIRE(Eventually([&] { return ScrapeValue(HttpGet(url).body, "app_sentinel_total") == 2.0; }, 10s));
   std::string log = child.Log();

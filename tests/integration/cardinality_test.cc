@@ -29,14 +29,16 @@ TEST_CASE("cardinality: 1 000 000 distinct label values stay at the series bound
       "botwatch.yaml",
       "logs:\n"
       "  - name: app\n"
-      "    path: '" + dir.path() + "/logs/*.log'\n"
-      "    start_at: beginning\n"
-      "    poll_interval: 50ms\n"
-      "    identifiers: [user]\n"
-      "    rules:\n"
-      "      - {metric: requests_total, type: counter, label_fields: {path: path}, max_series: 100}\n"
-      "      - {metric: last_ms, type: gauge, value_field: ms, label_fields: {path: path}, max_series: 100}\n"
-      "      - {metric: users, type: distinct, value_field: user, windows: [30m]}\n");
+      "    path: '" +
+          dir.path() +
+          "/logs/*.log'\n"
+          "    start_at: beginning\n"
+          "    poll_interval: 50ms\n"
+          "    identifiers: [user]\n"
+          "    rules:\n"
+          "      - {metric: requests_total, type: counter, label_fields: {path: path}, max_series: 100}\n"
+          "      - {metric: last_ms, type: gauge, value_field: ms, label_fields: {path: path}, max_series: 100}\n"
+          "      - {metric: users, type: distinct, value_field: user, windows: [30m]}\n");
   Botwatch bw(config, dir.path(), {}, MemoryBoundEnv());
   REQUIRE(bw.WaitStarted());
   auto metrics = [&] { return HttpGet(bw.Url("/metrics"), 5000).body; };
@@ -48,15 +50,19 @@ TEST_CASE("cardinality: 1 000 000 distinct label values stay at the series bound
     REQUIRE(::write(fd, s.data(), s.size()) == static_cast<ssize_t>(s.size()));
   };
   write_all("{\"path\":\"/warm\",\"user\":\"w\",\"ms\":1}\n");
-  REQUIRE(Eventually([&] { return ScrapeValue(metrics(), "requests_total{source=\"app\",path=\"/warm\"}") == 1.0 ||
-                                  ScrapeValue(metrics(), "requests_total{path=\"/warm\"}") == 1.0; },
-                     10s));
+  REQUIRE(Eventually(
+      [&] {
+        return ScrapeValue(metrics(), "requests_total{source=\"app\",path=\"/warm\"}") == 1.0 ||
+               ScrapeValue(metrics(), "requests_total{path=\"/warm\"}") == 1.0;
+      },
+      10s));
   long rss_before = RssKiB(bw.process().pid());
 
   std::string block;
   char line[96];
   for (int i = 0; i < kLines; ++i) {
-    int n = std::snprintf(line, sizeof line, "{\"path\":\"/attack/%07d\",\"user\":\"u%07d\",\"ms\":%d}\n", i, i, i % 1000);
+    int n =
+        std::snprintf(line, sizeof line, "{\"path\":\"/attack/%07d\",\"user\":\"u%07d\",\"ms\":%d}\n", i, i, i % 1000);
     block.append(line, static_cast<size_t>(n));
     if (block.size() > (1 << 20)) {
       write_all(block);
@@ -75,7 +81,8 @@ TEST_CASE("cardinality: 1 000 000 distinct label values stay at the series bound
 
   size_t series = 0, overflow = 0;
   double sum = 0;
-  for (size_t pos = text.find("\nrequests_total{"); pos != std::string::npos; pos = text.find("\nrequests_total{", pos + 1)) {
+  for (size_t pos = text.find("\nrequests_total{"); pos != std::string::npos;
+       pos = text.find("\nrequests_total{", pos + 1)) {
     ++series;
     size_t end = text.find('\n', pos + 1);
     std::string l = text.substr(pos + 1, end - pos - 1);

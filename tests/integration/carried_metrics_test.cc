@@ -62,9 +62,15 @@ std::map<std::string, std::vector<uint64_t>> Index(const std::vector<prometheus:
                     f.type == prometheus::MetricType::Untyped;
       std::vector<uint64_t> bits = {single ? 0 : static_cast<uint64_t>(f.type) + 1};
       switch (f.type) {
-        case prometheus::MetricType::Counter: bits.push_back(Bits(m.counter.value)); break;
-        case prometheus::MetricType::Gauge: bits.push_back(Bits(m.gauge.value)); break;
-        case prometheus::MetricType::Untyped: bits.push_back(Bits(m.untyped.value)); break;
+        case prometheus::MetricType::Counter:
+          bits.push_back(Bits(m.counter.value));
+          break;
+        case prometheus::MetricType::Gauge:
+          bits.push_back(Bits(m.gauge.value));
+          break;
+        case prometheus::MetricType::Untyped:
+          bits.push_back(Bits(m.untyped.value));
+          break;
         case prometheus::MetricType::Summary:
           bits.push_back(m.summary.sample_count);
           bits.push_back(Bits(m.summary.sample_sum));
@@ -116,9 +122,10 @@ TEST_CASE("carried: four real exporters' /metrics through exec and textfile, eve
       Botwatch bw(dir.Write("botwatch.yaml",
                             "global: {default_interval: 1h}\n"
                             "collectors:\n"
-                            "  - {name: via-exec, type: exec, command: /bin/cat, args: ['" + source +
+                            "  - {name: via-exec, type: exec, command: /bin/cat, args: ['" +
+                                source +
                                 "'], output: prometheus}\n"
-                            "  - {name: via-textfile, type: textfile, directory: textfiles}\n"),
+                                "  - {name: via-textfile, type: textfile, directory: textfiles}\n"),
                   dir.path());
       REQUIRE(bw.WaitReady());
       HttpResult scrape = HttpGet(bw.Url("/metrics"));
@@ -171,13 +178,15 @@ TEST_CASE("carried: four real exporters' /metrics through exec and textfile, eve
 TEST_CASE("textfile: a bad file is left out and named, the others are served, mtime per file") {
   TempDir dir;
   std::filesystem::create_directory(dir.path() + "/t");
-  dir.Write("t/good.prom", "# HELP backup_last_success_seconds Last good backup.\n"
-                           "# TYPE backup_last_success_seconds gauge\nbackup_last_success_seconds 1796394807.1449037\n");
+  dir.Write("t/good.prom",
+            "# HELP backup_last_success_seconds Last good backup.\n"
+            "# TYPE backup_last_success_seconds gauge\nbackup_last_success_seconds 1796394807.1449037\n");
   dir.Write("t/bad.prom", "backup_size_bytes{disk=\"a\"} not-a-number\n");
   dir.Write("t/.hidden.prom", "hidden 1\n");         // a producer's temp file: never read
   dir.Write("t/notes.txt", "not a metrics file\n");  // not *.prom
-  Botwatch bw(dir.Write("botwatch.yaml", "global: {default_interval: 1h}\n"
-                                         "collectors:\n  - {name: files, type: textfile, directory: t}\n"),
+  Botwatch bw(dir.Write("botwatch.yaml",
+                        "global: {default_interval: 1h}\n"
+                        "collectors:\n  - {name: files, type: textfile, directory: t}\n"),
               dir.path());
   REQUIRE(bw.WaitReady());
   std::string m = HttpGet(bw.Url("/metrics")).body;
@@ -202,8 +211,9 @@ TEST_CASE("textfile: a producer's half-written temp file (name.prom.$$) is never
   // line; only the finished name may be read.
   dir.Write("t/jobs.prom", "# TYPE jobs_done gauge\njobs_done 7\n");
   dir.Write("t/jobs.prom.4242", "# TYPE jobs_done gauge\njobs_done 8\njobs_fail");
-  Botwatch bw(dir.Write("botwatch.yaml", "global: {default_interval: 1h}\n"
-                                         "collectors:\n  - {name: files, type: textfile, directory: t}\n"),
+  Botwatch bw(dir.Write("botwatch.yaml",
+                        "global: {default_interval: 1h}\n"
+                        "collectors:\n  - {name: files, type: textfile, directory: t}\n"),
               dir.path());
   REQUIRE(bw.WaitReady());
   std::string m = HttpGet(bw.Url("/metrics")).body;
@@ -221,8 +231,9 @@ TEST_CASE("textfile: a .prom file cut mid-line without a trailing newline is an 
   std::filesystem::create_directory(dir.path() + "/t");
   dir.Write("t/ok.prom", "queue_depth 3\n");
   dir.Write("t/cut.prom", "# TYPE backup_size_bytes gauge\nbackup_size_bytes 12\nbackup_last_success_sec");
-  Botwatch bw(dir.Write("botwatch.yaml", "global: {default_interval: 1h}\n"
-                                         "collectors:\n  - {name: files, type: textfile, directory: t}\n"),
+  Botwatch bw(dir.Write("botwatch.yaml",
+                        "global: {default_interval: 1h}\n"
+                        "collectors:\n  - {name: files, type: textfile, directory: t}\n"),
               dir.path());
   REQUIRE(bw.WaitReady());
   std::string m = HttpGet(bw.Url("/metrics")).body;
@@ -240,17 +251,21 @@ TEST_CASE("textfile: a producer rewriting its file (temp file + rename) is never
   // The real producer shape: write a temp file, then rename it over the old
   // one. Each generation N has `a N` and `b N`, and 2000 padding lines between
   // them, so a torn read would show a != b or a parse error.
-  const std::string producer = dir.Write("producer.sh",
+  const std::string producer = dir.Write(
+      "producer.sh",
       "i=0\nwhile [ ! -e stop ] && [ $i -lt 100000 ]; do i=$((i+1))\n"
       "  { echo \"gen_a $i\"; seq 1 2000 | sed 's/^/pad_/; s/$/ 1/'; echo \"gen_b $i\"; } > t/.out.tmp\n"
       "  mv t/.out.tmp t/out.prom\n  sleep 0.02\ndone\n");  // a pause, so the producer does not hog a loaded machine
   dir.Write("t/out.prom", "gen_a 0\ngen_b 0\n");
-  Botwatch bw(dir.Write("botwatch.yaml", "global: {default_interval: 300ms, scrape_timeout: 290ms}\n"
-                                         "collectors:\n  - {name: files, type: textfile, directory: t}\n"),
+  Botwatch bw(dir.Write("botwatch.yaml",
+                        "global: {default_interval: 300ms, scrape_timeout: 290ms}\n"
+                        "collectors:\n  - {name: files, type: textfile, directory: t}\n"),
               dir.path());
   REQUIRE(bw.WaitReady());
   CommandResult run;
-  std::thread writer([&] { run = RunCommand({"/bin/sh", "-c", "cd '" + dir.path() + "' && sh producer.sh"}, "", 60s); });
+  std::thread writer([&] {
+    run = RunCommand({"/bin/sh", "-c", "cd '" + dir.path() + "' && sh producer.sh"}, "", 60s);
+  });
   // A probe that ran past its deadline (slow sanitizer builds) serves neither
   // line: only a scrape that shows the file can show it torn.
   // The claim needs enough scrapes that did read the file, across several

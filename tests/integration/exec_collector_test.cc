@@ -6,9 +6,9 @@
 #include <sys/stat.h>
 
 #include <catch2/catch.hpp>
-#include <nlohmann/json.hpp>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "agent/config.h"
@@ -197,8 +197,8 @@ TEST_CASE("exec: garbage on stdout is rejected or ignored, by output mode") {
 
   // ...but a `collector` label (node_exporter's node_scrape_collector_success has
   // one) is kept as exported_collector, as Prometheus does with honor_labels: false.
-  std::string clash = Script(dir, "clash.sh",
-                             "echo 'x{collector=\"cpu\"} 1'\necho 'y{collector=\"a\",exported_collector=\"b\"} 2'\n");
+  std::string clash =
+      Script(dir, "clash.sh", "echo 'x{collector=\"cpu\"} 1'\necho 'y{collector=\"a\",exported_collector=\"b\"} 2'\n");
   Timed c = Probe(*MakeExec(dir, "command: " + clash + ", output: prometheus"), 2s);
   REQUIRE(c.result.up);
   std::vector<std::string> seen;
@@ -302,17 +302,20 @@ TEST_CASE("exec via botwatch: env secrets stay out of every output, and odd HELP
   // newline and backslash: /metrics must escape them again (prometheus-cpp
   // writes HELP verbatim), or the scrape would break.
   Script(dir, "check.sh",
-         "test \"$API_TOKEN\" = '" + token + "' || exit 9\n"
-         "printf '# HELP multi_line First line\\\\nsecond, with a backslash \\\\\\\\ here.\\n'\n"
-         "echo '# TYPE multi_line gauge'\n"
-         "echo 'multi_line 1'\n");
+         "test \"$API_TOKEN\" = '" + token +
+             "' || exit 9\n"
+             "printf '# HELP multi_line First line\\\\nsecond, with a backslash \\\\\\\\ here.\\n'\n"
+             "echo '# TYPE multi_line gauge'\n"
+             "echo 'multi_line 1'\n");
   Script(dir, "fails.sh", "test \"$API_TOKEN\" = '" + token + "' || exit 9\nexit 3\n");
-  std::string config = dir.Write(
-      "botwatch.yaml",
-      "collectors:\n"
-      "  - {name: ok, type: exec, command: ./check.sh, interval: 1s, output: prometheus, env: {API_TOKEN: '" + token +
-          "'}}\n"
-      "  - {name: bad, type: exec, command: ./fails.sh, interval: 1s, env: {API_TOKEN: '" + token + "'}}\n");
+  std::string config =
+      dir.Write("botwatch.yaml",
+                "collectors:\n"
+                "  - {name: ok, type: exec, command: ./check.sh, interval: 1s, output: prometheus, env: {API_TOKEN: '" +
+                    token +
+                    "'}}\n"
+                    "  - {name: bad, type: exec, command: ./fails.sh, interval: 1s, env: {API_TOKEN: '" +
+                    token + "'}}\n");
   Botwatch bw(config, dir.path());
   REQUIRE(bw.WaitReady());
   std::string body;
@@ -346,10 +349,12 @@ TEST_CASE("exec via botwatch: an env secret quoted by a text-format error is red
   std::string env = "env: {API_TOKEN: '" + token + "'}";
   std::string config = dir.Write("botwatch.yaml",
                                  "collectors:\n"
-                                 "  - {name: head, type: exec, command: ./head.sh, interval: 1s, output: prometheus, " + env +
+                                 "  - {name: head, type: exec, command: ./head.sh, interval: 1s, output: prometheus, " +
+                                     env +
                                      "}\n"
-                                 "  - {name: straddle, type: exec, command: ./straddle.sh, interval: 1s, output: "
-                                 "prometheus, " + env + "}\n");
+                                     "  - {name: straddle, type: exec, command: ./straddle.sh, interval: 1s, output: "
+                                     "prometheus, " +
+                                     env + "}\n");
   Botwatch bw(config, dir.path());
   REQUIRE(bw.WaitReady());
   std::string status;

@@ -41,7 +41,8 @@ StubResponse GraphErrorReply(int status, int code, const std::string& message, i
   return Json(status, nlohmann::json{{"error", e}}.dump());
 }
 
-std::string ValidDebugToken(const std::string& scopes = R"(["pages_messaging","pages_show_list","pages_manage_metadata"])") {
+std::string ValidDebugToken(
+    const std::string& scopes = R"(["pages_messaging","pages_show_list","pages_manage_metadata"])") {
   return R"({"data":{"app_id":"4242","type":"PAGE","application":"Bot App","data_access_expires_at":1800000000,)"
          R"("expires_at":0,"is_valid":true,"issued_at":1700000000,"profile_id":"1234567890","scopes":)" +
          scopes + R"(,"user_id":"99"}})";
@@ -52,8 +53,7 @@ std::string ValidDebugToken(const std::string& scopes = R"(["pages_messaging","p
 class FakeGraph {
  public:
   using Endpoint = std::function<StubResponse()>;
-  FakeGraph()
-      : server_([this](const StubRequest& req) { return Handle(req); }) {
+  FakeGraph() : server_([this](const StubRequest& req) { return Handle(req); }) {
     debug_token = [] { return Json(200, ValidDebugToken()); };
     me = [] { return Json(200, R"({"id":"1234567890"})"); };
     subscribed_apps = [] {
@@ -154,17 +154,19 @@ TEST_CASE("facebook: a valid token, granted scopes and a subscribed page are up"
   // No usage headers in the answers: no usage series either.
   CHECK_FALSE(SampleOf(r, "botwatch_facebook_app_usage_ratio", {{"kind", "call_count"}}));
   CHECK(graph.Problems().empty());
-  CHECK(graph.Paths() == std::vector<std::string>{"/v21.0/debug_token", "/v21.0/me", "/v21.0/1234567890/subscribed_apps"});
+  CHECK(graph.Paths() ==
+        std::vector<std::string>{"/v21.0/debug_token", "/v21.0/me", "/v21.0/1234567890/subscribed_apps"});
   CheckNoSecret(r);
 }
 
 TEST_CASE("facebook: an expired page token is down with reason token_expired") {
   FakeGraph graph;
   graph.debug_token = [] {
-    return Json(200, R"({"data":{"app_id":"4242","type":"PAGE","application":"Bot App","data_access_expires_at":1700000000,)"
-                     R"("error":{"code":190,"message":"Error validating access token: Session has expired on Tuesday, )"
-                     R"(14-Nov-23 14:00:00 PST. The current time is Wednesday, 15-Nov-23 10:00:00 PST.","subcode":463},)"
-                     R"("expires_at":1700000000,"is_valid":false,"scopes":["pages_messaging"],"user_id":"99"}})");
+    return Json(200,
+                R"({"data":{"app_id":"4242","type":"PAGE","application":"Bot App","data_access_expires_at":1700000000,)"
+                R"("error":{"code":190,"message":"Error validating access token: Session has expired on Tuesday, )"
+                R"(14-Nov-23 14:00:00 PST. The current time is Wednesday, 15-Nov-23 10:00:00 PST.","subcode":463},)"
+                R"("expires_at":1700000000,"is_valid":false,"scopes":["pages_messaging"],"user_id":"99"}})");
   };
   graph.me = [] {
     return GraphErrorReply(400, 190, "Error validating access token: Session has expired on Tuesday, 14-Nov-23.", 463);
@@ -249,7 +251,9 @@ TEST_CASE("facebook: rate limiting sets reason rate_limited and exports the usag
 TEST_CASE("facebook: a 500 from the Graph API is down with reason server_error") {
   FakeGraph graph;
   SECTION("with the Graph error object") {
-    graph.me = [] { return GraphErrorReply(500, 2, "An unexpected error has occurred. Please retry your request later."); };
+    graph.me = [] {
+      return GraphErrorReply(500, 2, "An unexpected error has occurred. Please retry your request later.");
+    };
   }
   SECTION("with a bare body") {
     graph.me = [] {
@@ -334,16 +338,17 @@ TEST_CASE("facebook: config errors name the field") {
   std::string error;
   CHECK_FALSE(BuildCollector("{name: fb, type: facebook, app_id: '1', app_secret: y}", &error).collector);
   CHECK(error.find("page_token") != std::string::npos);
-  CHECK_FALSE(BuildCollector("{name: fb, type: facebook, page_token: x, app_id: abc, app_secret: y}", &error).collector);
+  CHECK_FALSE(
+      BuildCollector("{name: fb, type: facebook, page_token: x, app_id: abc, app_secret: y}", &error).collector);
   CHECK(error.find("test.yaml:2:") == 0);
   CHECK(error.find("app_id: must be the numeric app id") != std::string::npos);
   CHECK_FALSE(
       BuildCollector("{name: fb, type: facebook, page_token: x, app_id: '1', app_secret: y, api_version: 21}", &error)
           .collector);
   CHECK(error.find("api_version") != std::string::npos);
-  CHECK_FALSE(
-      BuildCollector("{name: fb, type: facebook, page_token: x, app_id: '1', app_secret: y, webhook_field: [a]}", &error)
-          .collector);
+  CHECK_FALSE(BuildCollector(
+                  "{name: fb, type: facebook, page_token: x, app_id: '1', app_secret: y, webhook_field: [a]}", &error)
+                  .collector);
   CHECK(error.find("did you mean \"webhook_fields\"") != std::string::npos);
 }
 
@@ -351,7 +356,8 @@ TEST_CASE("facebook: the default interval is 5 minutes unless set") {
   BuiltCollector a = BuildCollector("{name: fb, type: facebook, page_token: x, app_id: '1', app_secret: y}");
   REQUIRE(a.collector);
   CHECK(a.config->collectors[0].spec.interval == std::chrono::minutes(5));
-  BuiltCollector b = BuildCollector("{name: fb, type: facebook, page_token: x, app_id: '1', app_secret: y, interval: 1m}");
+  BuiltCollector b =
+      BuildCollector("{name: fb, type: facebook, page_token: x, app_id: '1', app_secret: y, interval: 1m}");
   CHECK(b.config->collectors[0].spec.interval == std::chrono::minutes(1));
 }
 
@@ -361,11 +367,11 @@ TEST_CASE("facebook: the page token and app secret never reach /metrics, /api/v1
   graph.me = [] { return GraphErrorReply(400, 190, std::string("Malformed access token ") + kPageToken); };
   TempDir dir;
   dir.Write("app_secret", std::string(kAppSecret) + "\n");
-  std::string config = dir.Write(
-      "botwatch.yaml", std::string("collectors:\n") +
-                           "  - {name: fb, type: facebook, interval: 1s, timeout: 900ms, base_url: '" +
-                           graph.server().Url() + "', page_token: " + kPageToken + ", app_id: '" + kAppId +
-                           "', app_secret_file: app_secret}\n");
+  std::string config =
+      dir.Write("botwatch.yaml", std::string("collectors:\n") +
+                                     "  - {name: fb, type: facebook, interval: 1s, timeout: 900ms, base_url: '" +
+                                     graph.server().Url() + "', page_token: " + kPageToken + ", app_id: '" + kAppId +
+                                     "', app_secret_file: app_secret}\n");
   Botwatch bw(config, dir.path(), {"--log.level=debug"});
   REQUIRE(bw.WaitReady());
   REQUIRE(Eventually([&] { return graph.server().requests() >= 4; }, 10s));  // two probes at least
@@ -422,7 +428,9 @@ TEST_CASE("facebook: a token straddling the 200-byte cut of a Graph error messag
   SECTION("in debug_token's inner error") {
     graph.debug_token = [&] {
       nlohmann::json inner = {{"code", 190}, {"message", filler + kPageToken + " is malformed"}};
-      return Json(200, nlohmann::json{{"data", {{"error", inner}, {"is_valid", false}, {"scopes", nlohmann::json::array()}}}}.dump());
+      return Json(200,
+                  nlohmann::json{{"data", {{"error", inner}, {"is_valid", false}, {"scopes", nlohmann::json::array()}}}}
+                      .dump());
     };
   }
   ProbeResult r = BuildCollector(graph.Item()).Probe();

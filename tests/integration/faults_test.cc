@@ -77,9 +77,14 @@ class FaultPeer {
   StubResponse Handle(const StubRequest& req) {
     StubResponse r = healthy_(req);
     switch (mode_.load()) {
-      case Mode::kHealthy: break;
-      case Mode::kHang: r.hang = true; break;
-      case Mode::kSlow: r.delay_ms = kSlowMs; break;
+      case Mode::kHealthy:
+        break;
+      case Mode::kHang:
+        r.hang = true;
+        break;
+      case Mode::kSlow:
+        r.delay_ms = kSlowMs;
+        break;
       case Mode::kCut:
         r.close_midway = true;  // headers (with the full Content-Length), half the body, close
         break;
@@ -105,14 +110,16 @@ StubResponse GraphAnswer(const StubRequest& req) {
   }
   if (path == "/v21.0/me") return Reply(200, R"({"id":"1234567890"})");
   if (path == "/v21.0/1234567890/subscribed_apps") {
-    return Reply(200, R"({"data":[{"name":"Bot App","id":"4242","subscribed_fields":["messages","messaging_postbacks"]}]})");
+    return Reply(200,
+                 R"({"data":[{"name":"Bot App","id":"4242","subscribed_fields":["messages","messaging_postbacks"]}]})");
   }
   return Reply(404, R"({"error":{"message":"Unknown path","type":"OAuthException","code":803}})");
 }
 
 StubResponse EngineIoAnswer(const StubRequest& req) {
   if (req.method == "GET") {
-    return Reply(200, R"(0{"sid":"faultsid","upgrades":[],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000})",
+    return Reply(200,
+                 R"(0{"sid":"faultsid","upgrades":[],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000})",
                  "text/plain; charset=UTF-8");
   }
   return Reply(200, "ok", "text/plain; charset=UTF-8");
@@ -230,7 +237,8 @@ TEST_CASE("faults: every collector reports hung, slow, cut, refused and unresolv
   TempDir dir;
   std::string pidfile = dir.path() + "/bot.pid";
   auto spawn = [&] {
-    auto child = std::make_unique<ChildProcess>(std::vector<std::string>{"/bin/sleep", "120"}, dir.path() + "/sleep.log");
+    auto child =
+        std::make_unique<ChildProcess>(std::vector<std::string>{"/bin/sleep", "120"}, dir.path() + "/sleep.log");
     std::FILE* f = std::fopen(pidfile.c_str(), "w");
     std::fprintf(f, "%d\n", child->pid());
     std::fclose(f);
@@ -239,25 +247,42 @@ TEST_CASE("faults: every collector reports hung, slow, cut, refused and unresolv
   auto bot = spawn();
 
   const std::string common = "interval: 1s, timeout: 700ms";
-  std::string config = dir.Write(
-      "botwatch.yaml",
-      "collectors:\n"
-      "  - {name: web, type: http, " + common + ", url: '" + web.Url() + "/health', body_regex: tcp-ok-END}\n"
-      "  - {name: port, type: tcp, " + common + ", address: '127.0.0.1:" + std::to_string(port.port()) +
-      "', send: \"GET / HTTP/1.0\\r\\n\\r\\n\", expect: tcp-ok-END}\n"
-      "  - {name: fb, type: facebook, " + common + ", base_url: '" + graph.Url() +
-      "', page_token: EAAG-page-token, app_id: '4242', app_secret: app-secret}\n"
-      "  - {name: ai, type: gemini, " + common + ", base_url: '" + gemini.Url() +
-      "', api_key: AIza-key, model: gemini-2.0-flash}\n"
-      "  - {name: admin, type: socketio, " + common + ", url: '" + eio.Url() + "', connect: false}\n"
-      "  - {name: bot, type: process, " + common + ", pidfile: '" + pidfile + "'}\n"
-      "  - {name: web_dns, type: http, " + common + ", url: 'http://bot.example.invalid/health'}\n"
-      "  - {name: port_dns, type: tcp, " + common + ", address: 'bot.example.invalid:5432'}\n"
-      "  - {name: fb_dns, type: facebook, " + common + ", base_url: 'http://graph.example.invalid', "
-      "page_token: EAAG-dns-token, app_id: '1', app_secret: dns-app-secret}\n"
-      "  - {name: ai_dns, type: gemini, " + common + ", base_url: 'http://gemini.example.invalid', api_key: AIza-dns-key, "
-      "model: gemini-2.0-flash}\n"
-      "  - {name: admin_dns, type: socketio, " + common + ", url: 'http://admin.example.invalid', connect: false}\n");
+  std::string config = dir.Write("botwatch.yaml",
+                                 "collectors:\n"
+                                 "  - {name: web, type: http, " +
+                                     common + ", url: '" + web.Url() +
+                                     "/health', body_regex: tcp-ok-END}\n"
+                                     "  - {name: port, type: tcp, " +
+                                     common + ", address: '127.0.0.1:" + std::to_string(port.port()) +
+                                     "', send: \"GET / HTTP/1.0\\r\\n\\r\\n\", expect: tcp-ok-END}\n"
+                                     "  - {name: fb, type: facebook, " +
+                                     common + ", base_url: '" + graph.Url() +
+                                     "', page_token: EAAG-page-token, app_id: '4242', app_secret: app-secret}\n"
+                                     "  - {name: ai, type: gemini, " +
+                                     common + ", base_url: '" + gemini.Url() +
+                                     "', api_key: AIza-key, model: gemini-2.0-flash}\n"
+                                     "  - {name: admin, type: socketio, " +
+                                     common + ", url: '" + eio.Url() +
+                                     "', connect: false}\n"
+                                     "  - {name: bot, type: process, " +
+                                     common + ", pidfile: '" + pidfile +
+                                     "'}\n"
+                                     "  - {name: web_dns, type: http, " +
+                                     common +
+                                     ", url: 'http://bot.example.invalid/health'}\n"
+                                     "  - {name: port_dns, type: tcp, " +
+                                     common +
+                                     ", address: 'bot.example.invalid:5432'}\n"
+                                     "  - {name: fb_dns, type: facebook, " +
+                                     common +
+                                     ", base_url: 'http://graph.example.invalid', "
+                                     "page_token: EAAG-dns-token, app_id: '1', app_secret: dns-app-secret}\n"
+                                     "  - {name: ai_dns, type: gemini, " +
+                                     common +
+                                     ", base_url: 'http://gemini.example.invalid', api_key: AIza-dns-key, "
+                                     "model: gemini-2.0-flash}\n"
+                                     "  - {name: admin_dns, type: socketio, " +
+                                     common + ", url: 'http://admin.example.invalid', connect: false}\n");
   Botwatch bw(config, dir.path());
   auto started = Clock::now();
   REQUIRE(bw.WaitReady());
@@ -265,7 +290,7 @@ TEST_CASE("faults: every collector reports hung, slow, cut, refused and unresolv
 
   std::vector<FaultPeer*> peers = {&web, &port, &graph, &gemini, &eio};
   auto all = [](const std::string& net, const std::string& process) {
-    return std::map<std::string, std::string>{{"web", net}, {"port", net}, {"fb", net},
+    return std::map<std::string, std::string>{{"web", net}, {"port", net},  {"fb", net},
                                               {"ai", net},  {"admin", net}, {"bot", process}};
   };
   auto set = [&](Mode m) {
@@ -275,15 +300,15 @@ TEST_CASE("faults: every collector reports hung, slow, cut, refused and unresolv
 
   std::printf("faults: healthy start, and DNS failures for .invalid names\n");
   WaitAll(bw, all("up", "up"), started);
-  double dns = WaitAll(bw, {{"web_dns", "dns"}, {"port_dns", "dns"}, {"fb_dns", "dns"}, {"ai_dns", "dns"},
-                            {"admin_dns", "dns"}},
-                       started);
+  double dns =
+      WaitAll(bw, {{"web_dns", "dns"}, {"port_dns", "dns"}, {"fb_dns", "dns"}, {"ai_dns", "dns"}, {"admin_dns", "dns"}},
+              started);
   CHECK(dns < kFirstDnsVerdict);  // first probes run at start-up, after readiness
 
   std::printf("faults: peers accept and never answer\n");
   auto t = set(Mode::kHang);
-  CHECK(WaitAll(bw, {{"web", "timeout"}, {"port", "timeout"}, {"fb", "timeout"}, {"ai", "timeout"},
-                     {"admin", "timeout"}},
+  CHECK(WaitAll(bw,
+                {{"web", "timeout"}, {"port", "timeout"}, {"fb", "timeout"}, {"ai", "timeout"}, {"admin", "timeout"}},
                 t) < std::chrono::duration<double>(kReportBound).count());
   std::printf("faults: peers healthy again\n");
   t = set(Mode::kHealthy);
@@ -360,13 +385,16 @@ TEST_CASE("faults: postgres reports hung, slow, cut, refused and unresolvable se
   TempDir dir;
   const std::string common = "interval: 1s, timeout: 700ms";
   const std::string who = " user=postgres dbname=postgres sslmode=disable";
-  std::string config = dir.Write(
-      "botwatch.yaml",
-      "collectors:\n"
-      "  - {name: db, type: postgres, " + common + ", dsn: 'host=127.0.0.1 port=" + std::to_string(proxy.port()) +
-      who + "'}\n"
-      "  - {name: db_direct, type: postgres, " + common + ", dsn: '" + pg.Dsn() + "'}\n"
-      "  - {name: db_dns, type: postgres, " + common + ", dsn: 'host=db.example.invalid port=5432" + who + "'}\n");
+  std::string config = dir.Write("botwatch.yaml",
+                                 "collectors:\n"
+                                 "  - {name: db, type: postgres, " +
+                                     common + ", dsn: 'host=127.0.0.1 port=" + std::to_string(proxy.port()) + who +
+                                     "'}\n"
+                                     "  - {name: db_direct, type: postgres, " +
+                                     common + ", dsn: '" + pg.Dsn() +
+                                     "'}\n"
+                                     "  - {name: db_dns, type: postgres, " +
+                                     common + ", dsn: 'host=db.example.invalid port=5432" + who + "'}\n");
   Botwatch bw(config, dir.path());
   auto started = Clock::now();
   REQUIRE(bw.WaitReady());
@@ -387,9 +415,9 @@ TEST_CASE("faults: postgres reports hung, slow, cut, refused and unresolvable se
   // The timed-out connection was dropped, so the next probe opens a new one:
   // its startup packet goes unanswered too, and is counted as a second timeout.
   auto db_errors = [&](const char* why) {
-    return Sample(HttpGet(bw.Url("/metrics")).body,
-                  std::string("botwatch_collector_errors_total{collector=\"db\",type=\"postgres\",reason=\"") + why +
-                      "\"}");
+    return Sample(
+        HttpGet(bw.Url("/metrics")).body,
+        std::string("botwatch_collector_errors_total{collector=\"db\",type=\"postgres\",reason=\"") + why + "\"}");
   };
   t = Clock::now();
   CHECK(Eventually([&] { return db_errors("timeout") >= 2; }, kReportBound, 20ms));
@@ -484,5 +512,5 @@ TEST_CASE("faults: postgres reports hung, slow, cut, refused and unresolvable se
               s.size(), scraper.failed(), p50 * 1e3, p99 * 1e3, max * 1e3);
   CHECK(scraper.failed() == 0);
   CHECK(max < std::chrono::duration<double>(TimeBound(0ms, 500ms)).count());  // the claim; percentiles are figures
-  CHECK(bw.process().WaitExit(0ms) == std::nullopt);  // still running
+  CHECK(bw.process().WaitExit(0ms) == std::nullopt);                          // still running
 }

@@ -36,11 +36,13 @@ const char* const kModel =
 std::string QuotaError(const std::string& quota_metric, const std::string& quota_id, const std::string& delay) {
   return R"({"error":{"code":429,"message":"You exceeded your current quota, please check your plan and billing details.",)"
          R"("status":"RESOURCE_EXHAUSTED","details":[{"@type":"type.googleapis.com/google.rpc.QuotaFailure",)"
-         R"("violations":[{"quotaMetric":")" + quota_metric + R"(","quotaId":")" + quota_id +
+         R"("violations":[{"quotaMetric":")" +
+         quota_metric + R"(","quotaId":")" + quota_id +
          R"(","quotaDimensions":{"location":"global","model":"gemini-2.0-flash"},"quotaValue":"15"}]},)"
          R"({"@type":"type.googleapis.com/google.rpc.Help","links":[{"description":"Learn more about Gemini API quotas",)"
          R"("url":"https://ai.google.dev/gemini-api/docs/rate-limits"}]},)"
-         R"({"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":")" + delay + R"("}]}})";
+         R"({"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":")" +
+         delay + R"("}]}})";
 }
 
 // Records what each request carried; answers from a replaceable handler.
@@ -247,9 +249,10 @@ TEST_CASE("gemini: a hung API is down with reason timeout at the deadline") {
 }
 
 TEST_CASE("gemini: nothing listening is down with reason connection_refused") {
-  ProbeResult r = BuildCollector("{name: ai, type: gemini, base_url: 'http://127.0.0.1:" + std::to_string(UnusedPort()) +
-                                 "', api_key: k, model: gemini-2.0-flash}")
-                      .Probe();
+  ProbeResult r =
+      BuildCollector("{name: ai, type: gemini, base_url: 'http://127.0.0.1:" + std::to_string(UnusedPort()) +
+                     "', api_key: k, model: gemini-2.0-flash}")
+          .Probe();
   CHECK_FALSE(r.up);
   CHECK(r.reason == "connection_refused");
 }
@@ -272,9 +275,10 @@ TEST_CASE("gemini: the API key never reaches /metrics, /api/v1/status or the log
   std::string quoted;  // what /api/v1/status shows of the peer's message
   SECTION("an error message quoting the key back is redacted") {
     api.handler = [](const StubRequest&) {
-      return Json(400, std::string(R"({"error":{"code":400,"message":"API key not valid: )") + kApiKey +
-                           R"(","status":"INVALID_ARGUMENT","details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo",)"
-                           R"("reason":"API_KEY_INVALID","domain":"googleapis.com"}]}})");
+      return Json(400,
+                  std::string(R"({"error":{"code":400,"message":"API key not valid: )") + kApiKey +
+                      R"(","status":"INVALID_ARGUMENT","details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo",)"
+                      R"("reason":"API_KEY_INVALID","domain":"googleapis.com"}]}})");
     };
     quoted = "API key not valid: <secret>";
   }
@@ -295,8 +299,9 @@ TEST_CASE("gemini: the API key never reaches /metrics, /api/v1/status or the log
     CHECK(PieceOfSecretIn(Dump(direct), kApiKey) == "");
   }
   TempDir dir;
-  std::string config = dir.Write("botwatch.yaml", "collectors:\n  - {name: ai, type: gemini, interval: 500ms, base_url: '" +
-                                                      api.server().Url() + "', api_key: '${GEMINI_TEST_KEY}', model: gemini-2.0-flash}\n");
+  std::string config = dir.Write(
+      "botwatch.yaml", "collectors:\n  - {name: ai, type: gemini, interval: 500ms, base_url: '" + api.server().Url() +
+                           "', api_key: '${GEMINI_TEST_KEY}', model: gemini-2.0-flash}\n");
   ::setenv("GEMINI_TEST_KEY", kApiKey, 1);
   Botwatch bw(config, dir.path(), {"--log.level=debug"});
   REQUIRE(bw.WaitReady());

@@ -60,8 +60,8 @@ int StatusOf(const std::string& response) {
 // the page's own name now resolves to 127.0.0.1).
 int AskAs(int port, const std::string& host, const std::string& method, const std::string& path,
           const std::string& body = "") {
-  std::string req = method + " " + path + " HTTP/1.1\r\nHost: " + host + "\r\nOrigin: http://" + host +
-                    "\r\nConnection: close\r\n";
+  std::string req =
+      method + " " + path + " HTTP/1.1\r\nHost: " + host + "\r\nOrigin: http://" + host + "\r\nConnection: close\r\n";
   if (method == "POST") {
     req += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
   }
@@ -69,8 +69,9 @@ int AskAs(int port, const std::string& host, const std::string& method, const st
 }
 
 const std::vector<std::pair<std::string, std::string>> kGuarded = {
-    {"POST", "/-/reload"},     {"POST", "/api/v1/logs"},    {"GET", "/api/v1/status"}, {"GET", "/api/v1/summary"},
-    {"GET", "/api/v1/history"}, {"GET", "/"},               {"GET", "/api/v1/feed"},
+    {"POST", "/-/reload"},      {"POST", "/api/v1/logs"},   {"GET", "/api/v1/status"},
+    {"GET", "/api/v1/summary"}, {"GET", "/api/v1/history"}, {"GET", "/"},
+    {"GET", "/api/v1/feed"},
 };
 
 }  // namespace
@@ -129,6 +130,7 @@ TEST_CASE("DNS rebinding: a bad --web.allowed-hosts entry is one clear line") {
   CommandResult r = RunCommand({BOTWATCH_BINARY, "--config.file=" + dir.Write("botwatch.yaml", kConfig),
                                 "--web.allowed-hosts=ok.example,bad/host"});
   CHECK(r.exit_code == 2);
-  CHECK(r.output == "botwatch: invalid --web.allowed-hosts entry \"bad/host\": is not a host name (letters, digits, "
-                    "'-', '.' and an optional :port)\n");
+  CHECK(r.output ==
+        "botwatch: invalid --web.allowed-hosts entry \"bad/host\": is not a host name (letters, digits, "
+        "'-', '.' and an optional :port)\n");
 }

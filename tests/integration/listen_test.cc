@@ -67,7 +67,8 @@ TEST_CASE("listen: a taken port says address already in use, naming the address"
   CHECK(r.output.find("Failed to setup server ports") == std::string::npos);
 }
 
-TEST_CASE("listen: IPv6 addresses serve (relayed when civetweb lacks IPv6), [::] takes IPv4 too, a taken one is named") {
+TEST_CASE(
+    "listen: IPv6 addresses serve (relayed when civetweb lacks IPv6), [::] takes IPv4 too, a taken one is named") {
   TempDir dir;
   // Enough series that /metrics is several relay copy buffers (16 KiB) long.
   std::string prom;
@@ -91,10 +92,12 @@ TEST_CASE("listen: IPv6 addresses serve (relayed when civetweb lacks IPv6), [::]
   CHECK(healthy.status == 200);
   CHECK(healthy.body == "Healthy\n");
   HttpResult metrics;
-  CHECK(Eventually([&] {
-    metrics = HttpGet(v6 + "/metrics");
-    return metrics.body.find("bot_big_1999{collector=\"tf\"} 1") != std::string::npos;
-  }, 5s));
+  CHECK(Eventually(
+      [&] {
+        metrics = HttpGet(v6 + "/metrics");
+        return metrics.body.find("bot_big_1999{collector=\"tf\"} 1") != std::string::npos;
+      },
+      5s));
   CHECK(metrics.status == 200);
   CHECK(metrics.body.size() > 3 * 16384);
   CHECK(metrics.body.find("botwatch_build_info") != std::string::npos);
@@ -130,7 +133,8 @@ TEST_CASE("listen: --web.listen-address repeated serves every address, and --web
 
   CommandResult clash = RunCommand({BOTWATCH_BINARY, "--web.telemetry-path=/-/healthy"});
   CHECK(clash.exit_code == 2);
-  CHECK(clash.output.find("--web.telemetry-path \"/-/healthy\" is already an endpoint of botwatch") != std::string::npos);
+  CHECK(clash.output.find("--web.telemetry-path \"/-/healthy\" is already an endpoint of botwatch") !=
+        std::string::npos);
 }
 
 TEST_CASE("listen: --help names every endpoint, and every endpoint it names is routed") {

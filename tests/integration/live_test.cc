@@ -32,9 +32,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-double Now() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
+double Now() { return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count(); }
 
 // This test process's age in seconds (it plays the bot), measured without
 // the wall clock: /proc/uptime minus the process's start in ticks since boot.
@@ -70,14 +68,19 @@ std::string Processed(double t, const std::string& user, int response_ms, const 
 std::string Config(const std::string& dir, const std::string& extra = "") {
   return "global: {default_interval: 1s, scrape_timeout: 500ms}\n"
          "collectors:\n"
-         "  - {name: bot, type: process, pidfile: " + dir + "/bot.pid}\n"
+         "  - {name: bot, type: process, pidfile: " +
+         dir +
+         "/bot.pid}\n"
          "logs:\n"
          "  - name: bot\n"
-         "    path: " + dir + "/bot.log\n"
+         "    path: " +
+         dir +
+         "/bot.log\n"
          "    format: json\n"
          "    start_at: beginning\n"
          "    poll_interval: 10ms\n"
-         "    rules: " BOTWATCH_SOURCE_DIR "/config/presets/messenger-bot.yaml\n" + extra;
+         "    rules: " BOTWATCH_SOURCE_DIR "/config/presets/messenger-bot.yaml\n" +
+         extra;
 }
 
 void Append(const std::string& path, const std::string& text) {
@@ -132,9 +135,16 @@ TEST_CASE("summary: numbers from a fixture log with known answers") {
   // 3 messages in the last hour (users a, b, a), 4 earlier today (c, d, c, e),
   // 3 two days ago (f, g, a): response times 100..1000 ms.
   int ms = 100;
-  for (auto [age, user] : std::vector<std::pair<double, std::string>>{
-           {60, "a"}, {600, "b"}, {1800, "a"}, {3 * 3600, "c"}, {4 * 3600, "d"}, {5 * 3600, "c"},
-           {6 * 3600, "e"}, {2 * 86400, "f"}, {2 * 86400 + 60, "g"}, {2 * 86400 + 120, "a"}}) {
+  for (auto [age, user] : std::vector<std::pair<double, std::string>>{{60, "a"},
+                                                                      {600, "b"},
+                                                                      {1800, "a"},
+                                                                      {3 * 3600, "c"},
+                                                                      {4 * 3600, "d"},
+                                                                      {5 * 3600, "c"},
+                                                                      {6 * 3600, "e"},
+                                                                      {2 * 86400, "f"},
+                                                                      {2 * 86400 + 60, "g"},
+                                                                      {2 * 86400 + 120, "a"}}) {
     log += Processed(now - age, "user-" + user, ms);
     log += R"({"level":"info","message":"message sent","userId":"user-)" + user +
            R"(","direction":"outbound","timestamp":")" + Iso(now - age) + "\"}\n";
@@ -148,20 +158,22 @@ TEST_CASE("summary: numbers from a fixture log with known answers") {
   REQUIRE(bw.WaitReady());
 
   nlohmann::json s;
-  REQUIRE(Eventually([&] {
-    HttpResult r = HttpGet(bw.Url("/api/v1/summary"));
-    if (r.status != 200) return false;
-    s = nlohmann::json::parse(r.body);
-    return s["messages"]["total"] == 10 && s["system"]["cpu_percent"].is_number();
-  }, 10s));
+  REQUIRE(Eventually(
+      [&] {
+        HttpResult r = HttpGet(bw.Url("/api/v1/summary"));
+        if (r.status != 200) return false;
+        s = nlohmann::json::parse(r.body);
+        return s["messages"]["total"] == 10 && s["system"]["cpu_percent"].is_number();
+      },
+      10s));
   INFO(s.dump());
   CHECK(s["messages"]["last_hour"] == 3);
   CHECK(s["messages"]["last_24h"] == 7);
   CHECK(s["messages"]["avg_response_time"] == 550.0);  // (100 + ... + 1000) / 10
-  CHECK(s["users"]["active_today"] == 5);               // a b c d e
-  CHECK(s["users"]["active_this_week"] == 7);           // and f g
+  CHECK(s["users"]["active_today"] == 5);              // a b c d e
+  CHECK(s["users"]["active_this_week"] == 7);          // and f g
   CHECK(s["users"]["total"] == 7);
-  CHECK(s["system"]["memory_mb"].get<double>() > 1);     // this test process, as "the bot"
+  CHECK(s["system"]["memory_mb"].get<double>() > 1);  // this test process, as "the bot"
   CHECK(s["system"]["cpu_percent"].get<double>() >= 0);
   CHECK(s["system"]["cpu_percent"].get<double>() <= 100.0 * std::thread::hardware_concurrency());
   CHECK(s["system"]["database_connections"].is_null());  // no postgres collector configured
@@ -196,17 +208,21 @@ TEST_CASE("summary: numbers from a fixture log with known answers") {
   // The one a minute ago, in the bucket its minute has in the window the
   // server built: the last bucket is the minute of the request, which a busy
   // machine may have moved on from `now` (so its index is computed, not fixed).
-  auto bucket_of = [&](double at) { return 1439 - static_cast<int>(std::floor(at / 60) - std::floor((now - 60) / 60)); };
+  auto bucket_of = [&](double at) {
+    return 1439 - static_cast<int>(std::floor(at / 60) - std::floor((now - 60) / 60));
+  };
   int in_bucket = h["messages"][bucket_of(asked)].get<int>();
   if (bucket_of(answered) != bucket_of(asked)) in_bucket += h["messages"][bucket_of(answered)].get<int>();
   CHECK(in_bucket >= 1);
 
   // New lines move the numbers.
   Append(dir.path() + "/bot.log", Processed(Now(), "user-h", 550));
-  REQUIRE(Eventually([&] {
-    auto j = nlohmann::json::parse(HttpGet(bw.Url("/api/v1/summary")).body);
-    return j["messages"]["total"] == 11 && j["messages"]["last_hour"] == 4 && j["users"]["active_today"] == 6;
-  }, 5s));
+  REQUIRE(Eventually(
+      [&] {
+        auto j = nlohmann::json::parse(HttpGet(bw.Url("/api/v1/summary")).body);
+        return j["messages"]["total"] == 11 && j["messages"]["last_hour"] == 4 && j["users"]["active_today"] == 6;
+      },
+      5s));
 }
 
 TEST_CASE("the message history survives a reload, and with state_dir a restart") {
@@ -255,8 +271,9 @@ TEST_CASE("summary without log sources: nulls, not errors") {
   // The process watched is the test's own (botwatch itself is never "the
   // bot", and `process_name: botwatch` may find this botwatch or another).
   dir.Write("bot.pid", std::to_string(getpid()) + "\n");
-  Botwatch bw(dir.Write("botwatch.yaml", "collectors:\n  - {name: bot, type: process, pidfile: " + dir.path() + "/bot.pid}\n"),
-              dir.path());
+  Botwatch bw(
+      dir.Write("botwatch.yaml", "collectors:\n  - {name: bot, type: process, pidfile: " + dir.path() + "/bot.pid}\n"),
+      dir.path());
   REQUIRE(bw.WaitReady());
   HttpResult r = HttpGet(bw.Url("/api/v1/summary"));
   REQUIRE(r.status == 200);
@@ -281,15 +298,21 @@ TEST_CASE("feed: a line appended to the log reaches an SSE client, redacted, and
   CHECK(client.text().find("Content-Type: text/event-stream") != std::string::npos);
 
   Append(log, Processed(Now(), "2485123412341234", 840, "my secret question"));
-  Append(log, R"({"level":"error","message":"failed to send message","errorType":"graph_api","userId":"2485123412341234","timestamp":")" +
-                  Iso(Now()) + "\"}\n");
-  Append(log, R"({"level":"warn","message":"retrying send","errorType":"graph_api","timestamp":")" + Iso(Now()) + "\"}\n");
+  Append(
+      log,
+      R"({"level":"error","message":"failed to send message","errorType":"graph_api","userId":"2485123412341234","timestamp":")" +
+          Iso(Now()) + "\"}\n");
+  Append(log,
+         R"({"level":"warn","message":"retrying send","errorType":"graph_api","timestamp":")" + Iso(Now()) + "\"}\n");
   Append(log, R"({"level":"info","message":"appointment booked","userId":"2485123412341234","timestamp":")" +
                   Iso(Now()) + "\"}\n");
   REQUIRE(client.WaitFor(std::regex("\"type\":\"appointment\""), 5s));
   const std::string& t = client.text();
   INFO(t);
-  CHECK(std::regex_search(t, std::regex(R"(id: 1\ndata: \{"fields":\{"cacheHit":true,"responseTime":840,"template":"greeting","userId":"u:[0-9a-f]{8}"\},"id":1,"level":"info","time":"[^"]+","type":"message"\})")));
+  CHECK(std::regex_search(
+      t,
+      std::regex(
+          R"(id: 1\ndata: \{"fields":\{"cacheHit":true,"responseTime":840,"template":"greeting","userId":"u:[0-9a-f]{8}"\},"id":1,"level":"info","time":"[^"]+","type":"message"\})")));
   CHECK(std::regex_search(t, std::regex(R"(id: 2\ndata: .*"errorType":"graph_api".*"type":"error")")));
   CHECK(std::regex_search(t, std::regex(R"(id: 3\ndata: .*"type":"appointment")")));  // the warn retry is no feed event
   CHECK(t.find("2485123412341234") == std::string::npos);
@@ -335,9 +358,10 @@ TEST_CASE("feed: a burst of 200 lines reaches a live client without a gap, and a
   TempDir dir;
   dir.Write("bot.log", "");
   dir.Write("bot.pid", std::to_string(getpid()) + "\n");
-  Botwatch bw(dir.Write("botwatch.yaml",
-                        Config(dir.path(), "feed: {max_clients: 4, buffer_events: 1000, max_events_per_second: 10000}\n")),
-              dir.path());
+  Botwatch bw(
+      dir.Write("botwatch.yaml",
+                Config(dir.path(), "feed: {max_clients: 4, buffer_events: 1000, max_events_per_second: 10000}\n")),
+      dir.path());
   REQUIRE(bw.WaitReady());
   const std::string log = dir.path() + "/bot.log";
   SseClient live(bw.port());

@@ -18,7 +18,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-
 const std::string kPreset = std::string(BOTWATCH_SOURCE_DIR) + "/config/presets/messenger-bot.yaml";
 
 std::string Config(const std::string& extra = "") {
@@ -28,7 +27,9 @@ std::string Config(const std::string& extra = "") {
          "    format: json\n"
          "    max_body_bytes: 4096\n"
          "    rate_limit: {requests_per_second: 1000, burst: 1000}\n"
-         "    rules: " + kPreset + "\n"
+         "    rules: " +
+         kPreset +
+         "\n"
          "  - name: limited\n"
          "    type: http\n"
          "    rate_limit: {requests_per_second: 0.01, burst: 2}\n"
@@ -75,8 +76,9 @@ TEST_CASE("intake: NDJSON into the preset, a bad line in the middle, oversize an
 
   // A bad line (line 3, truncated, holding a secret-looking value) in the middle.
   r = Post(bw, path,
-           Processed(3) + "\n" + kSent + "\n{\"level\":\"info\",\"message\":\"message processed\",\"apiKey\":\"AIzaSECRET\n" +
-               Processed(4) + "\nnot json at all\n" + kSent + "\n");
+           Processed(3) + "\n" + kSent +
+               "\n{\"level\":\"info\",\"message\":\"message processed\",\"apiKey\":\"AIzaSECRET\n" + Processed(4) +
+               "\nnot json at all\n" + kSent + "\n");
   CHECK(r.status == 400);
   INFO(r.body);
   nlohmann::json answer = nlohmann::json::parse(r.body);
@@ -157,8 +159,9 @@ TEST_CASE("intake: past the token bucket a source answers 429 with Retry-After, 
 TEST_CASE("intake: with a web config, posting logs needs the credentials") {
   TempDir dir;
   const std::string password = "intake-Pa55word";
-  Botwatch bw(dir.Write("botwatch.yaml", Config()), dir.path(),
-              {"--web.config.file=" + dir.Write("web.yml", "basic_auth_users:\n  bot: " + BcryptHash(password) + "\n")});
+  Botwatch bw(
+      dir.Write("botwatch.yaml", Config()), dir.path(),
+      {"--web.config.file=" + dir.Write("web.yml", "basic_auth_users:\n  bot: " + BcryptHash(password) + "\n")});
   REQUIRE(bw.WaitStarted());
   const std::string path = "/api/v1/logs?source=remote-bot";
   CHECK(Post(bw, path, kSent).status == 401);
@@ -175,18 +178,19 @@ TEST_CASE("intake: with a web config, posting logs needs the credentials") {
 TEST_CASE("intake: a real winston Http transport, one request per event and batched", "[winston]") {
   TempDir dir;
   const std::string password = "winston-Pa55word";
-  Botwatch bw(dir.Write("botwatch.yaml", Config()), dir.path(),
-              {"--web.config.file=" + dir.Write("web.yml", "basic_auth_users:\n  bot: " + BcryptHash(password) + "\n")});
+  Botwatch bw(
+      dir.Write("botwatch.yaml", Config()), dir.path(),
+      {"--web.config.file=" + dir.Write("web.yml", "basic_auth_users:\n  bot: " + BcryptHash(password) + "\n")});
   REQUIRE(bw.WaitStarted());
   const std::string script = std::string(BOTWATCH_WINSTON_DIR) + "/send-http.js";
   const std::string port = std::to_string(bw.port());
-  CommandResult single =
-      RunCommand({"/usr/bin/env", "node", script, port, "/api/v1/logs?source=remote-bot", "single", "bot:" + password}, "", 60s);
+  CommandResult single = RunCommand(
+      {"/usr/bin/env", "node", script, port, "/api/v1/logs?source=remote-bot", "single", "bot:" + password}, "", 60s);
   INFO(single.output);
   REQUIRE(single.exit_code == 0);
   CHECK(single.output.find("responses=49 failures=0") != std::string::npos);
-  CommandResult batched =
-      RunCommand({"/usr/bin/env", "node", script, port, "/api/v1/logs?source=remote-bot", "batch", "bot:" + password}, "", 60s);
+  CommandResult batched = RunCommand(
+      {"/usr/bin/env", "node", script, port, "/api/v1/logs?source=remote-bot", "batch", "bot:" + password}, "", 60s);
   INFO(batched.output);
   REQUIRE(batched.exit_code == 0);
   CHECK(batched.output.find("responses=7 failures=0") != std::string::npos);

@@ -19,7 +19,8 @@ TEST_CASE("logs: the messenger-bot preset over a real Winston log gives exact co
   std::string config = dir.Write("botwatch.yaml",
                                  "logs:\n"
                                  "  - name: bot\n"
-                                 "    path: " BOTWATCH_WINSTON_LOG "\n"
+                                 "    path: " BOTWATCH_WINSTON_LOG
+                                 "\n"
                                  "    format: json\n"
                                  "    rules: " BOTWATCH_SOURCE_DIR "/config/presets/messenger-bot.yaml\n");
   CommandResult r = RunCommand({BOTWATCH_BINARY, "--one-shot", "--config.file=" + config}, "", 30s);
@@ -58,9 +59,9 @@ TEST_CASE("logs: the messenger-bot preset over a real Winston log gives exact co
   CHECK(v("bot_graph_api_usage_ratio{kind=\"buc_total_cputime\"}") == Approx(0.09));
 
   // Response times sit exactly on the bucket bounds (le is inclusive).
-  const std::vector<std::pair<std::string, double>> buckets = {
-      {"0.1", 46}, {"0.25", 68}, {"0.5", 90}, {"1", 112}, {"2", 134}, {"3", 156},
-      {"5", 156},  {"10", 178},  {"30", 178}, {"+Inf", 200}};
+  const std::vector<std::pair<std::string, double>> buckets = {{"0.1", 46}, {"0.25", 68}, {"0.5", 90}, {"1", 112},
+                                                               {"2", 134},  {"3", 156},   {"5", 156},  {"10", 178},
+                                                               {"30", 178}, {"+Inf", 200}};
   for (const auto& [le, count] : buckets) {
     INFO("le=" << le);
     CHECK(v("bot_response_time_seconds_bucket{le=\"" + le + "\"}") == count);
@@ -80,8 +81,8 @@ TEST_CASE("logs: the messenger-bot preset over a real Winston log gives exact co
     CHECK(v("bot_message_status_total{channel=\"messenger\",status=\"read\"}") == 50);
     CHECK(v("bot_message_status_total{channel=\"messenger\",status=\"failed\"}") == 8);
     // Receipts 0.3, 0.8, 1.5, 4 and 8 s after the send (the 8 s group loses i % 10 == 9).
-    const std::vector<std::pair<std::string, double>> delivery = {
-        {"0.5", 40}, {"1", 80}, {"2", 120}, {"5", 160}, {"10", 180}, {"900", 180}, {"+Inf", 180}};
+    const std::vector<std::pair<std::string, double>> delivery = {{"0.5", 40}, {"1", 80},    {"2", 120},   {"5", 160},
+                                                                  {"10", 180}, {"900", 180}, {"+Inf", 180}};
     for (const auto& [le, count] : delivery) {
       INFO("le=" << le);
       CHECK(v("bot_messenger_delivery_seconds_bucket{le=\"" + le + "\"}") == count);
@@ -107,8 +108,8 @@ TEST_CASE("logs: the messenger-bot preset over a real Winston log gives exact co
     CHECK(v("bot_message_status_total{channel=\"sms\",status=\"undelivered\"}") == 5);
     CHECK(v("bot_message_status_total{channel=\"sms\",status=\"failed\"}") == 5);
     CHECK(m.find("not-a-status") == std::string::npos);
-    const std::vector<std::pair<std::string, double>> sms = {
-        {"1", 0}, {"5", 5}, {"10", 10}, {"30", 15}, {"60", 20}, {"300", 25}, {"+Inf", 25}};
+    const std::vector<std::pair<std::string, double>> sms = {{"1", 0},   {"5", 5},    {"10", 10},  {"30", 15},
+                                                             {"60", 20}, {"300", 25}, {"+Inf", 25}};
     for (const auto& [le, count] : sms) {
       INFO("le=" << le);
       CHECK(v("bot_sms_delivery_seconds_bucket{le=\"" + le + "\"}") == count);
@@ -133,9 +134,9 @@ TEST_CASE("logs: the messenger-bot preset over a real Winston log gives exact co
     CHECK(v("bot_db_pool_waiting_requests") == 3);
     CHECK(v("bot_db_pool_max_clients") == 4);
     // Webhook POSTs of 0.05 to 45 s, 25 of each.
-    const std::vector<std::pair<std::string, double>> webhook = {
-        {"0.1", 25}, {"0.5", 50}, {"1", 75}, {"2", 100}, {"5", 125}, {"10", 125},
-        {"20", 150}, {"30", 175}, {"60", 200}, {"+Inf", 200}};
+    const std::vector<std::pair<std::string, double>> webhook = {{"0.1", 25}, {"0.5", 50},  {"1", 75},   {"2", 100},
+                                                                 {"5", 125},  {"10", 125},  {"20", 150}, {"30", 175},
+                                                                 {"60", 200}, {"+Inf", 200}};
     for (const auto& [le, count] : webhook) {
       INFO("le=" << le);
       CHECK(v("bot_webhook_processing_seconds_bucket{le=\"" + le + "\"}") == count);

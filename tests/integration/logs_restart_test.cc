@@ -10,8 +10,8 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
-#include <thread>
 #include <optional>
+#include <thread>
 
 #include "tests/support/botwatch_process.h"
 #include "tests/support/http_client.h"
@@ -23,12 +23,13 @@ using namespace std::chrono_literals;
 
 namespace {
 
-
 void Append(const std::string& path, int from, int to) {
   std::string text;
   for (int i = from; i < to; ++i) {
-    text += R"({"level":"info","message":"message processed","seq":)" + std::to_string(i) +
-            R"(,"userId":"u)" + std::to_string(i % 10) + R"("})" "\n";
+    text += R"({"level":"info","message":"message processed","seq":)" + std::to_string(i) + R"(,"userId":"u)" +
+            std::to_string(i % 10) +
+            R"("})"
+            "\n";
   }
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
   REQUIRE(fd >= 0);
@@ -71,15 +72,19 @@ int AppendSentinel(Run& run, const std::string& log, int written) {
 std::string Config(const TempDir& dir, const std::string& start_at = "beginning") {
   std::filesystem::create_directories(dir.path() + "/logs");
   std::filesystem::create_directories(dir.path() + "/state");
-  return dir.Write("botwatch.yaml",
-                   "state_dir: " + dir.path() + "/state\n"
-                   "state_interval: 100ms\n"
-                   "logs:\n"
-                   "  - name: bot\n"
-                   "    path: '" + dir.path() + "/logs/bot.log*'\n"
-                   "    start_at: " + start_at + "\n"
-                   "    poll_interval: 20ms\n"
-                   "    rules: " BOTWATCH_SOURCE_DIR "/config/presets/messenger-bot.yaml\n");
+  return dir.Write("botwatch.yaml", "state_dir: " + dir.path() +
+                                        "/state\n"
+                                        "state_interval: 100ms\n"
+                                        "logs:\n"
+                                        "  - name: bot\n"
+                                        "    path: '" +
+                                        dir.path() +
+                                        "/logs/bot.log*'\n"
+                                        "    start_at: " +
+                                        start_at +
+                                        "\n"
+                                        "    poll_interval: 20ms\n"
+                                        "    rules: " BOTWATCH_SOURCE_DIR "/config/presets/messenger-bot.yaml\n");
 }
 
 // A config reading logs/bot.log from the beginning with `rules` (YAML, indented
@@ -87,15 +92,17 @@ std::string Config(const TempDir& dir, const std::string& start_at = "beginning"
 std::string InlineRulesConfig(const TempDir& dir, const std::string& rules, const std::string& extra = "") {
   std::filesystem::create_directories(dir.path() + "/logs");
   std::filesystem::create_directories(dir.path() + "/state");
-  return dir.Write("botwatch.yaml",
-                   "state_dir: " + dir.path() + "/state\n"
-                   "state_interval: 100ms\n"
-                   "logs:\n"
-                   "  - name: bot\n"
-                   "    path: '" + dir.path() + "/logs/bot.log'\n"
-                   "    start_at: beginning\n"
-                   "    poll_interval: 20ms\n" + extra +
-                   "    rules:\n" + rules);
+  return dir.Write("botwatch.yaml", "state_dir: " + dir.path() +
+                                        "/state\n"
+                                        "state_interval: 100ms\n"
+                                        "logs:\n"
+                                        "  - name: bot\n"
+                                        "    path: '" +
+                                        dir.path() +
+                                        "/logs/bot.log'\n"
+                                        "    start_at: beginning\n"
+                                        "    poll_interval: 20ms\n" +
+                                        extra + "    rules:\n" + rules);
 }
 
 }  // namespace
@@ -237,13 +244,13 @@ TEST_CASE("logs: the running daemon follows each kind of rotation with exact cou
 TEST_CASE("logs: duration rule open starts survive kill -9 and pair with ends read after the restart") {
   TempDir dir;
   std::string config = InlineRulesConfig(dir,
-                                 "      - metric: bot_delivery_seconds\n"
-                                 "        type: duration\n"
-                                 "        start: {field: message, equals: message sent}\n"
-                                 "        end: {field: message, equals: message delivered}\n"
-                                 "        key_field: messageId\n"
-                                 "        timeout: 1h\n"
-                                 "        buckets: [1, 5, 30]\n");
+                                         "      - metric: bot_delivery_seconds\n"
+                                         "        type: duration\n"
+                                         "        start: {field: message, equals: message sent}\n"
+                                         "        end: {field: message, equals: message delivered}\n"
+                                         "        key_field: messageId\n"
+                                         "        timeout: 1h\n"
+                                         "        buckets: [1, 5, 30]\n");
   std::string log = dir.path() + "/logs/bot.log";
   auto write = [&](const std::string& message, int from, int to, int second) {
     std::string text;
@@ -276,17 +283,18 @@ TEST_CASE("logs: duration rule open starts survive kill -9 and pair with ends re
 
 TEST_CASE("logs: session rule conversations survive kill -9 and end with every message counted once") {
   TempDir dir;
-  std::string config = InlineRulesConfig(dir,
-                                 "      - metric: bot_conversation\n"
-                                 "        type: session\n"
-                                 "        match: {field: message, equals: message processed}\n"
-                                 "        key_field: userId\n"
-                                 "        gap: 30m\n"
-                                 "        outcomes: [{name: booked, match: {field: message, equals: appointment booked}}]\n"
-                                 "        default_outcome: abandoned\n"
-                                 "        message_buckets: [1, 5, 10]\n"
-                                 "        duration_buckets: [60, 600]\n",
-                                 "    identifiers: [userId]\n");
+  std::string config =
+      InlineRulesConfig(dir,
+                        "      - metric: bot_conversation\n"
+                        "        type: session\n"
+                        "        match: {field: message, equals: message processed}\n"
+                        "        key_field: userId\n"
+                        "        gap: 30m\n"
+                        "        outcomes: [{name: booked, match: {field: message, equals: appointment booked}}]\n"
+                        "        default_outcome: abandoned\n"
+                        "        message_buckets: [1, 5, 10]\n"
+                        "        duration_buckets: [60, 600]\n",
+                        "    identifiers: [userId]\n");
   std::string log = dir.path() + "/logs/bot.log";
   // 50 users, minute `minute` of the first hour.
   auto write = [&](const std::string& message, int minute) {
@@ -311,7 +319,8 @@ TEST_CASE("logs: session rule conversations survive kill -9 and end with every m
   write("message processed", 4);
   // An hour later by the log's clock: every conversation of the first ends.
   std::ofstream(log, std::ios::app)
-      << R"({"timestamp":"2026-01-01T01:30:00Z","message":"message processed","userId":"late"})" "\n";
+      << R"({"timestamp":"2026-01-01T01:30:00Z","message":"message processed","userId":"late"})"
+         "\n";
   Run run(dir, config, 2);
   REQUIRE(run.WaitFor("bot_conversation_messages_count{outcome=\"booked\"}", 50));
   // Each conversation: 4 messages over 4 minutes, whatever the last save before the kill held.

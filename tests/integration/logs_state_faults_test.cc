@@ -46,17 +46,21 @@ std::string ReadFile(const std::string& path) {
   return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
 
-std::string Config(const TempDir& dir, const std::string& rules = BOTWATCH_SOURCE_DIR
-                   "/config/presets/messenger-bot.yaml") {
+std::string Config(const TempDir& dir,
+                   const std::string& rules = BOTWATCH_SOURCE_DIR "/config/presets/messenger-bot.yaml") {
   std::filesystem::create_directories(dir.path() + "/logs");
-  return dir.Write("botwatch.yaml", "state_dir: " + dir.path() + "/state\n"
-                                    "state_interval: 100ms\n"
-                                    "logs:\n"
-                                    "  - name: bot\n"
-                                    "    path: '" + dir.path() + "/logs/bot.log'\n"
-                                    "    start_at: beginning\n"
-                                    "    poll_interval: 20ms\n"
-                                    "    rules: " + rules + "\n");
+  return dir.Write("botwatch.yaml", "state_dir: " + dir.path() +
+                                        "/state\n"
+                                        "state_interval: 100ms\n"
+                                        "logs:\n"
+                                        "  - name: bot\n"
+                                        "    path: '" +
+                                        dir.path() +
+                                        "/logs/bot.log'\n"
+                                        "    start_at: beginning\n"
+                                        "    poll_interval: 20ms\n"
+                                        "    rules: " +
+                                        rules + "\n");
 }
 
 double Get(Botwatch& bw, const std::string& series) {
@@ -65,7 +69,8 @@ double Get(Botwatch& bw, const std::string& series) {
 
 }  // namespace
 
-TEST_CASE("logs state faults: a state file that parses but is wrong never counts a line twice and never resets silently") {
+TEST_CASE(
+    "logs state faults: a state file that parses but is wrong never counts a line twice and never resets silently") {
   TempDir dir;
   std::string config = Config(dir);
   std::string log = dir.path() + "/logs/bot.log";
@@ -104,7 +109,7 @@ TEST_CASE("logs state faults: a state file that parses but is wrong never counts
   double lines = Get(bw, kLines);
   std::string out = bw.process().Log();
   INFO(out);
-  CHECK(lines <= 281);  // before: 480 (the 200 counted again)
+  CHECK(lines <= 281);                      // before: 480 (the 200 counted again)
   CHECK(lines == (counts_kept ? 201 : 1));  // resumed at the end: the 80 written meanwhile are not counted
   CHECK_THAT(out, Catch::Contains("log state file is damaged or was edited"));
   if (!counts_kept) CHECK_THAT(out, Catch::Contains("counts start from zero"));
@@ -123,7 +128,8 @@ TEST_CASE("logs state faults: ids from the logs are stored hashed, in a 0600 fil
                                 "    buckets: [1, 5]\n");
   std::string config = Config(dir, rules);
   std::string log = dir.path() + "/logs/bot.log";
-  std::ofstream(log) << R"({"timestamp":"2026-01-01T00:00:00Z","message":"message sent","messageId":"+15551234567"})" "\n";
+  std::ofstream(log) << R"({"timestamp":"2026-01-01T00:00:00Z","message":"message sent","messageId":"+15551234567"})"
+                        "\n";
   {
     Botwatch bw(config, dir.path());
     REQUIRE(bw.WaitStarted());
@@ -138,7 +144,8 @@ TEST_CASE("logs state faults: ids from the logs are stored hashed, in a 0600 fil
   CHECK((st.st_mode & 0777) == 0600);
   // The hashed key still pairs with its end after a restart.
   std::ofstream(log, std::ios::app)
-      << R"({"timestamp":"2026-01-01T00:00:02Z","message":"message delivered","messageId":"+15551234567"})" "\n";
+      << R"({"timestamp":"2026-01-01T00:00:02Z","message":"message delivered","messageId":"+15551234567"})"
+         "\n";
   std::filesystem::create_directories(dir.path() + "/run2");
   Botwatch bw(config, dir.path() + "/run2");
   REQUIRE(bw.WaitStarted());
@@ -156,9 +163,7 @@ TEST_CASE("logs state faults: a state file that cannot be written is one error l
   ::chmod((dir.path() + "/state").c_str(), 0700);
   Botwatch bw(config, dir.path());
   REQUIRE(bw.WaitStarted());
-  REQUIRE(Eventually([&] {
-    return Get(bw, "botwatch_state_write_errors_total{file=\"logs-state.json\"}") >= 3;
-  }, 15s));
+  REQUIRE(Eventually([&] { return Get(bw, "botwatch_state_write_errors_total{file=\"logs-state.json\"}") >= 3; }, 15s));
   std::filesystem::remove_all(dir.path() + "/state/logs-state.json");
   REQUIRE(Eventually([&] { return std::filesystem::is_regular_file(dir.path() + "/state/logs-state.json"); }, 15s));
   std::string out = bw.process().Log();
@@ -169,7 +174,8 @@ TEST_CASE("logs state faults: a state file that cannot be written is one error l
   REQUIRE(Eventually([&] { return bw.process().Log().find("state file written again") != std::string::npos; }, 5s));
 }
 
-TEST_CASE("logs state faults: a duration end after its start's timeout is expired, not paired, with no line in between") {
+TEST_CASE(
+    "logs state faults: a duration end after its start's timeout is expired, not paired, with no line in between") {
   TempDir dir;
   std::string rules = dir.Write("rules.yaml",
                                 "rules:\n"
@@ -182,8 +188,10 @@ TEST_CASE("logs state faults: a duration end after its start's timeout is expire
                                 "    buckets: [1, 5]\n");
   std::string config = Config(dir, rules);
   std::ofstream(dir.path() + "/logs/bot.log")
-      << R"({"timestamp":"2026-01-01T00:00:00Z","message":"message sent","messageId":"m1"})" "\n"
-      << R"({"timestamp":"2026-01-01T02:00:00Z","message":"message delivered","messageId":"m1"})" "\n";
+      << R"({"timestamp":"2026-01-01T00:00:00Z","message":"message sent","messageId":"m1"})"
+         "\n"
+      << R"({"timestamp":"2026-01-01T02:00:00Z","message":"message delivered","messageId":"m1"})"
+         "\n";
   CommandResult r = RunCommand({BOTWATCH_BINARY, "--one-shot", "--config.file=" + config}, "", 30s);
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
@@ -197,11 +205,14 @@ TEST_CASE("logs state faults: files that live 20 ms are read at the default poll
   TempDir dir;
   std::filesystem::create_directories(dir.path() + "/logs");
   // The default poll_interval (250ms): without a wake-up most of these files are gone before a poll sees them.
-  std::string config = dir.Write("botwatch.yaml", "logs:\n"
-                                                  "  - name: bot\n"
-                                                  "    path: '" + dir.path() + "/logs/*.log'\n"
-                                                  "    start_at: beginning\n"
-                                                  "    rules: " BOTWATCH_SOURCE_DIR "/config/presets/messenger-bot.yaml\n");
+  std::string config = dir.Write("botwatch.yaml",
+                                 "logs:\n"
+                                 "  - name: bot\n"
+                                 "    path: '" +
+                                     dir.path() +
+                                     "/logs/*.log'\n"
+                                     "    start_at: beginning\n"
+                                     "    rules: " BOTWATCH_SOURCE_DIR "/config/presets/messenger-bot.yaml\n");
   Botwatch bw(config, dir.path());
   REQUIRE(bw.WaitStarted());
   REQUIRE(Eventually([&] { return Get(bw, "botwatch_log_files_watched{source=\"bot\"}") == 0; }, 10s));

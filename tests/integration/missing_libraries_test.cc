@@ -36,8 +36,8 @@ CommandResult Without(const std::string& soname, const std::string& command) {
 
 TEST_CASE("missing libpq: check-config names the library and the package") {
   TempDir dir;
-  std::string config = dir.Write("botwatch.yaml",
-                                 "collectors:\n  - {name: db, type: postgres, dsn: 'host=127.0.0.1 password=hunter2'}\n");
+  std::string config = dir.Write(
+      "botwatch.yaml", "collectors:\n  - {name: db, type: postgres, dsn: 'host=127.0.0.1 password=hunter2'}\n");
   CommandResult r = Without("libpq.so.5", std::string(BOTWATCH_BINARY) + " check-config " + config);
   INFO(r.output);
   CHECK(r.exit_code == 1);
@@ -56,20 +56,29 @@ namespace {
 // library and its Debian package.
 void ExpectMissingLibrary(const std::string& collector, const std::string& library, const std::string& expected) {
   TempDir dir;
-  std::string config = dir.Write("botwatch.yaml", "global: {default_interval: 1s}\ncollectors:\n  - " + collector + "\n");
-  ChildProcess bw({"/usr/bin/unshare", "--mount", "/bin/sh", "-c", Hide(library) + "exec " + BOTWATCH_BINARY +
-                   " --web.listen-address=127.0.0.1:0 --config.file=" + config},
-                  dir.path() + "/botwatch.log");
+  std::string config =
+      dir.Write("botwatch.yaml", "global: {default_interval: 1s}\ncollectors:\n  - " + collector + "\n");
+  ChildProcess bw(
+      {"/usr/bin/unshare", "--mount", "/bin/sh", "-c",
+       Hide(library) + "exec " + BOTWATCH_BINARY + " --web.listen-address=127.0.0.1:0 --config.file=" + config},
+      dir.path() + "/botwatch.log");
   static const std::regex kPort(R"(msg="botwatch started".* port=(\d+))");
   std::smatch m;
   std::string log;
-  REQUIRE(Eventually([&] { log = bw.Log(); return std::regex_search(log, m, kPort); }, std::chrono::seconds(10)));
+  REQUIRE(Eventually(
+      [&] {
+        log = bw.Log();
+        return std::regex_search(log, m, kPort);
+      },
+      std::chrono::seconds(10)));
   const std::string status_url = "http://127.0.0.1:" + m[1].str() + "/api/v1/status";
   std::string status;
-  CHECK(Eventually([&] {
-    status = HttpGet(status_url).body;
-    return status.find(expected) != std::string::npos;
-  }, std::chrono::seconds(10)));
+  CHECK(Eventually(
+      [&] {
+        status = HttpGet(status_url).body;
+        return status.find(expected) != std::string::npos;
+      },
+      std::chrono::seconds(10)));
   INFO(status);
   bw.Signal(SIGTERM);
   CHECK(bw.WaitExit(std::chrono::seconds(10)).has_value());
@@ -94,7 +103,13 @@ int StartWithout(ChildProcess& bw) {
   static const std::regex kPort(R"(msg="botwatch started".* port=(\d+))");
   std::smatch m;
   std::string log;
-  if (!Eventually([&] { log = bw.Log(); return std::regex_search(log, m, kPort); }, std::chrono::seconds(10))) return 0;
+  if (!Eventually(
+          [&] {
+            log = bw.Log();
+            return std::regex_search(log, m, kPort);
+          },
+          std::chrono::seconds(10)))
+    return 0;
   return std::stoi(m[1].str());
 }
 
@@ -104,8 +119,9 @@ TEST_CASE("missing OpenSSL: botwatch without TLS serves, and basic auth still re
   TempDir dir;
   std::string config = dir.Write("botwatch.yaml", "collectors:\n  - {name: self, type: tcp, address: '127.0.0.1:1'}\n");
   std::string web = dir.Write("web.yml", "basic_auth_users:\n  prometheus: '" + BcryptHash("right horse") + "'\n");
-  ChildProcess bw({"/usr/bin/unshare", "--mount", "/bin/sh", "-c", Hide("libcrypto.so.3") + "exec " + BOTWATCH_BINARY +
-                   " --web.listen-address=127.0.0.1:0 --config.file=" + config + " --web.config.file=" + web},
+  ChildProcess bw({"/usr/bin/unshare", "--mount", "/bin/sh", "-c",
+                   Hide("libcrypto.so.3") + "exec " + BOTWATCH_BINARY +
+                       " --web.listen-address=127.0.0.1:0 --config.file=" + config + " --web.config.file=" + web},
                   dir.path() + "/botwatch.log");
   const int port = StartWithout(bw);
   INFO(bw.Log());
@@ -133,10 +149,10 @@ TEST_CASE("missing OpenSSL: a TLS web config names the library and the package")
   std::string config = dir.Write("botwatch.yaml", "collectors: []\n");
   dir.Write("server.crt", "not read: OpenSSL is missing\n");
   dir.Write("server.key", "not read either\n");
-  std::string web = dir.Write("web.yml", "tls_server_config:\n  cert_file: " + dir.path() + "/server.crt\n  key_file: " +
-                                             dir.path() + "/server.key\n");
-  CommandResult r = Without("libcrypto.so.3", std::string(BOTWATCH_BINARY) + " check-config " + config +
-                                                  " --web.config.file=" + web);
+  std::string web = dir.Write("web.yml", "tls_server_config:\n  cert_file: " + dir.path() +
+                                             "/server.crt\n  key_file: " + dir.path() + "/server.key\n");
+  CommandResult r =
+      Without("libcrypto.so.3", std::string(BOTWATCH_BINARY) + " check-config " + config + " --web.config.file=" + web);
   INFO(r.output);
   CHECK(r.exit_code == 1);
   CHECK(r.output.find("cannot load libcrypto.so.3 (install Debian's libssl3 package)") != std::string::npos);

@@ -83,32 +83,36 @@ TEST_CASE("PID 1: the bot's setsid grandchildren and an exec check's are reaped,
   // The check leaves two detached sleeps behind on every run (outside its
   // process group, so its group kill misses them) and exits 0 at once (their
   // stdout is not the check's, so it does not wait for them).
-  const std::string config = dir.Write(
-      "botwatch.yaml",
-      "collectors:\n"
-      "  - {name: check, type: exec, interval: " + std::to_string(500 * kTimeBoundScale) + "ms, timeout: " +
-          std::to_string(400 * kTimeBoundScale) + "ms, output: ignore, command: /bin/sh,\n"
-      "     args: [-c, \"(setsid sleep 0.4 >/dev/null &); (setsid sleep 0.4 >/dev/null &); exit 0\"]}\n");
+  const std::string config =
+      dir.Write("botwatch.yaml",
+                "collectors:\n"
+                "  - {name: check, type: exec, interval: " +
+                    std::to_string(500 * kTimeBoundScale) + "ms, timeout: " + std::to_string(400 * kTimeBoundScale) +
+                    "ms, output: ignore, command: /bin/sh,\n"
+                    "     args: [-c, \"(setsid sleep 0.4 >/dev/null &); (setsid sleep 0.4 >/dev/null &); exit 0\"]}\n");
   // The bot starts five detached (setsid) workers from a helper that exits at
   // once, as Node's spawn({detached: true}) + unref() does, then exits 1 and
   // is restarted: every run orphans five more.
-  SupervisedRun s(dir.path(), config,
-                  "for i in 1 2 3 4 5; do (setsid sleep 0.6 &); done; echo spawned; sleep 0.3; exit 1",
-                  {"--supervise.restart=on-failure", "--supervise.restart-backoff=100ms",
-                   "--supervise.restart-backoff-max=100ms"},
-                  {"/usr/bin/unshare", "--pid", "--fork", "--kill-child", "--mount-proc"});
+  SupervisedRun s(
+      dir.path(), config, "for i in 1 2 3 4 5; do (setsid sleep 0.6 &); done; echo spawned; sleep 0.3; exit 1",
+      {"--supervise.restart=on-failure", "--supervise.restart-backoff=100ms", "--supervise.restart-backoff-max=100ms"},
+      {"/usr/bin/unshare", "--pid", "--fork", "--kill-child", "--mount-proc"});
   REQUIRE(s.WaitStdout("spawned"));
   pid_t botwatch = 0;
-  REQUIRE(Eventually([&] {
-    for (const ProcEntry& e : ChildrenOf(s.pid())) botwatch = e.pid;
-    return botwatch != 0;
-  }, 5s));
+  REQUIRE(Eventually(
+      [&] {
+        for (const ProcEntry& e : ChildrenOf(s.pid())) botwatch = e.pid;
+        return botwatch != 0;
+      },
+      5s));
   // The workers were orphaned to botwatch (PID 1 here) in sessions of their own.
   size_t adopted = 0;
-  REQUIRE(Eventually([&] {
-    for (const ProcEntry& e : ChildrenOf(botwatch)) adopted = std::max<size_t>(adopted, e.session == e.pid);
-    return adopted > 0;
-  }, 5s));
+  REQUIRE(Eventually(
+      [&] {
+        for (const ProcEntry& e : ChildrenOf(botwatch)) adopted = std::max<size_t>(adopted, e.session == e.pid);
+        return adopted > 0;
+      },
+      5s));
   // Over three seconds (several bot restarts and about six exec runs, each
   // leaving orphans that exit), zombies never pile up: each is reaped within
   // a few hundred milliseconds.
@@ -139,14 +143,16 @@ TEST_CASE("PID 1: after the orphans exit, botwatch has no zombie children left")
   TempDir dir;
   SupervisedRun s(dir.path(),
                   dir.Write("botwatch.yaml", "collectors:\n  - {name: me, type: process, process_name: botwatch}\n"),
-                  "for i in 1 2 3 4 5 6 7 8; do (setsid sh -c 'sleep 0.5' &); done; echo spawned; exec sleep 600",
-                  {}, {"/usr/bin/unshare", "--pid", "--fork", "--kill-child", "--mount-proc"});
+                  "for i in 1 2 3 4 5 6 7 8; do (setsid sh -c 'sleep 0.5' &); done; echo spawned; exec sleep 600", {},
+                  {"/usr/bin/unshare", "--pid", "--fork", "--kill-child", "--mount-proc"});
   REQUIRE(s.WaitStdout("spawned"));
   pid_t botwatch = 0;
-  REQUIRE(Eventually([&] {
-    for (const ProcEntry& e : ChildrenOf(s.pid())) botwatch = e.pid;
-    return botwatch != 0;
-  }, 5s));
+  REQUIRE(Eventually(
+      [&] {
+        for (const ProcEntry& e : ChildrenOf(s.pid())) botwatch = e.pid;
+        return botwatch != 0;
+      },
+      5s));
   // Eight detached workers plus the bot, then only the bot.
   CHECK(Eventually([&] { return ChildrenOf(botwatch).size() >= 9; }, 2s, 5ms));
   CHECK(Eventually([&] { return ChildrenOf(botwatch).size() == 1; }, 5s));

@@ -76,7 +76,7 @@ TEST_CASE("postgres: server metrics are present and plausible") {
   REQUIRE(rtt);
   CHECK(*rtt > 0);
   CHECK(*rtt < std::chrono::duration<double>(TimeBound(0ms, 500ms)).count());  // a loopback round trip
-  CHECK(Value(r, "botwatch_postgres_max_connections") == 100.0);  // initdb's default
+  CHECK(Value(r, "botwatch_postgres_max_connections") == 100.0);               // initdb's default
   for (const char* state : {"active", "idle", "idle_in_transaction", "idle_in_transaction_aborted"}) {
     CHECK(Value(r, "botwatch_postgres_connections", {{"state", state}}).has_value());
   }

@@ -117,10 +117,12 @@ json Remote(Botwatch& bw, size_t i = 0) {
 }
 
 bool Drained(Botwatch& bw, std::chrono::milliseconds within = 30s) {
-  return Eventually([&] {
-    json s = Remote(bw);
-    return s.is_object() && s["pending_samples"] == 0 && s["samples_sent"].get<uint64_t>() > 0;
-  }, within, 50ms);
+  return Eventually(
+      [&] {
+        json s = Remote(bw);
+        return s.is_object() && s["pending_samples"] == 0 && s["samples_sent"].get<uint64_t>() > 0;
+      },
+      within, 50ms);
 }
 
 // Windows of `window_ms` between `from` and `to` (unix ms) holding no batch.
@@ -145,9 +147,12 @@ std::string RemoteConfig(const TempDir& dir, const std::string& url, const std::
                          const std::string& state_dir = "") {
   return dir.Write("bw.yaml", "state_dir: " + (state_dir.empty() ? dir.path() + "/state" : state_dir) + "\n" +
                                   "remote_write:\n"
-                                  "  - url: " + url + "\n"
+                                  "  - url: " +
+                                  url +
+                                  "\n"
                                   "    name: r\n"
-                                  "    interval: 250ms\n" + extra);
+                                  "    interval: 250ms\n" +
+                                  extra);
 }
 
 }  // namespace
@@ -172,9 +177,10 @@ TEST_CASE("push faults: a hung receiver does not stop the sampling: every interv
   REQUIRE(Drained(bw));
   std::vector<int64_t> stored = receiver.Stored();
   int holes = Holes(stored, from, to, 500);
-  std::printf("[figures] hung receiver (5 s, timeout 1s, interval 250ms): %zu batches stored over %.1f s, "
-              "%d empty 500 ms windows, %d duplicates\n",
-              stored.size(), (to - from) / 1000.0, holes, Duplicates(stored));
+  std::printf(
+      "[figures] hung receiver (5 s, timeout 1s, interval 250ms): %zu batches stored over %.1f s, "
+      "%d empty 500 ms windows, %d duplicates\n",
+      stored.size(), (to - from) / 1000.0, holes, Duplicates(stored));
   CHECK(holes == 0);
   CHECK(Duplicates(stored) == 0);  // nothing the receiver stored came twice (it stored nothing while hung)
   CHECK(stored.size() >= static_cast<size_t>((to - from) / 250) - 2);
@@ -195,9 +201,10 @@ TEST_CASE("push faults: a slow receiver that answers within the timeout costs no
   REQUIRE(Drained(bw));
   std::vector<int64_t> stored = receiver.Stored();
   int holes = Holes(stored, from, to, 500);
-  std::printf("[figures] slow receiver (1.5 s answers for 6 s, interval 250ms): %zu batches over %.1f s, "
-              "%d empty 500 ms windows, %d duplicates\n",
-              stored.size(), (to - from) / 1000.0, holes, Duplicates(stored));
+  std::printf(
+      "[figures] slow receiver (1.5 s answers for 6 s, interval 250ms): %zu batches over %.1f s, "
+      "%d empty 500 ms windows, %d duplicates\n",
+      stored.size(), (to - from) / 1000.0, holes, Duplicates(stored));
   CHECK(holes == 0);
   CHECK(Duplicates(stored) == 0);
   CHECK(std::is_sorted(stored.begin(), stored.end()));
@@ -227,7 +234,8 @@ std::string ReadFile(const std::string& path) {
 
 }  // namespace
 
-TEST_CASE("push faults: a damaged segment sends nothing undecodable, skips the damage with one warning and keeps the rest") {
+TEST_CASE(
+    "push faults: a damaged segment sends nothing undecodable, skips the damage with one warning and keeps the rest") {
   TempDir dir;
   std::string segment = QueueOnDisk(dir, 3.0);
   std::string data = ReadFile(segment);
@@ -298,8 +306,8 @@ TEST_CASE("push faults: an .offset that is not a record boundary is ignored with
   CHECK(s["samples_sent"].get<uint64_t>() < 1000000);
   std::vector<int64_t> stored = receiver.Stored();
   // The batches queued before the crash were sent (the backlog was not dropped).
-  int64_t before = std::count_if(stored.begin(), stored.end(),
-                                 [&](int64_t t) { return t < static_cast<int64_t>(crashed * 1000); });
+  int64_t before =
+      std::count_if(stored.begin(), stored.end(), [&](int64_t t) { return t < static_cast<int64_t>(crashed * 1000); });
   CHECK(before >= 5);
 }
 
@@ -384,21 +392,28 @@ TEST_CASE("push faults: a 307/308 within the origin is followed, any other redir
     r.status = botwatch::push::SnappyUncompress(req.body, &raw) && botwatch::push::CountSamples(raw) > 0 ? 204 : 400;
     return r;
   });
-  std::string config = dir.Write("bw.yaml", "state_dir: " + dir.path() + "/state\n"
-                                            "remote_write:\n"
-                                            "  - url: " + same_origin.Url("/same") + "\n"
-                                            "    name: moved\n"
-                                            "    interval: 250ms\n"
-                                            "  - url: " + front.Url("/elsewhere") + "\n"
-                                            "    name: away\n"
-                                            "    interval: 250ms\n");
+  std::string config = dir.Write("bw.yaml", "state_dir: " + dir.path() +
+                                                "/state\n"
+                                                "remote_write:\n"
+                                                "  - url: " +
+                                                same_origin.Url("/same") +
+                                                "\n"
+                                                "    name: moved\n"
+                                                "    interval: 250ms\n"
+                                                "  - url: " +
+                                                front.Url("/elsewhere") +
+                                                "\n"
+                                                "    name: away\n"
+                                                "    interval: 250ms\n");
   Botwatch bw(config, dir.path());
   REQUIRE(bw.WaitStarted());
-  REQUIRE(Eventually([&] {
-    json a = Remote(bw, 0), b = Remote(bw, 1);
-    return a.is_object() && b.is_object() && a["samples_sent"].get<uint64_t>() > 0 &&
-           b["samples_dropped"].get<uint64_t>() > 0;
-  }, 15s, 50ms));
+  REQUIRE(Eventually(
+      [&] {
+        json a = Remote(bw, 0), b = Remote(bw, 1);
+        return a.is_object() && b.is_object() && a["samples_sent"].get<uint64_t>() > 0 &&
+               b["samples_dropped"].get<uint64_t>() > 0;
+      },
+      15s, 50ms));
   json moved = Remote(bw, 0), away = Remote(bw, 1);
   CHECK(moved["samples_dropped"] == 0);
   CHECK(away["samples_sent"] == 0);
@@ -406,8 +421,7 @@ TEST_CASE("push faults: a 307/308 within the origin is followed, any other redir
   CHECK_THAT(away["last_error"].get<std::string>(), Catch::Contains("HTTP 302") && Catch::Contains("not followed"));
   CHECK_THAT(away["redirects"].get<std::string>(), Catch::Contains("307/308"));
   std::string metrics = HttpGet(bw.Url("/metrics")).body;
-  CHECK_THAT(metrics, Catch::Contains("# HELP botwatch_remote_write_samples_dropped_total") &&
-                          Catch::Contains("3xx"));
+  CHECK_THAT(metrics, Catch::Contains("# HELP botwatch_remote_write_samples_dropped_total") && Catch::Contains("3xx"));
 }
 
 TEST_CASE("push faults: state_dir is made 0700 and files 0600, a group-writable or foreign state_dir is refused") {
@@ -430,7 +444,8 @@ TEST_CASE("push faults: state_dir is made 0700 and files 0600, a group-writable 
     CHECK((st.st_mode & 0777) == 0600);
   }
   ::chmod((dir.path() + "/state").c_str(), 0777);
-  CommandResult r = RunCommand({BOTWATCH_BINARY, "--config.file=" + config, "--web.listen-address=127.0.0.1:0"}, "", 10s);
+  CommandResult r =
+      RunCommand({BOTWATCH_BINARY, "--config.file=" + config, "--web.listen-address=127.0.0.1:0"}, "", 10s);
   CHECK(r.exit_code != 0);
   CHECK_THAT(r.output, Catch::Contains("state_dir " + dir.path() + "/state is group- or world-writable"));
   ::chmod((dir.path() + "/state").c_str(), 0700);
@@ -446,8 +461,8 @@ TEST_CASE("push faults: links planted in state_dir are never written through") {
   std::string victim = dir.Write("victim", "precious\n");
   std::filesystem::create_directories(dir.path() + "/state");
   ::chmod((dir.path() + "/state").c_str(), 0700);
-  for (const char* name : {"remote_write-r.segment", "remote_write-r.segment.offset", "logs-state.json",
-                           "logs-state.json.tmp"}) {
+  for (const char* name :
+       {"remote_write-r.segment", "remote_write-r.segment.offset", "logs-state.json", "logs-state.json.tmp"}) {
     REQUIRE(::symlink(victim.c_str(), (dir.path() + "/state/" + name).c_str()) == 0);
   }
   std::filesystem::create_directories(dir.path() + "/logs");
@@ -456,8 +471,10 @@ TEST_CASE("push faults: links planted in state_dir are never written through") {
   std::string config = RemoteConfig(dir, receiver.Url(),
                                     "logs:\n"
                                     "  - name: bot\n"
-                                    "    path: " + dir.path() + "/logs/bot.log\n"
-                                    "    rules: " BOTWATCH_SOURCE_DIR "/config/presets/messenger-bot.yaml\n");
+                                    "    path: " +
+                                        dir.path() +
+                                        "/logs/bot.log\n"
+                                        "    rules: " BOTWATCH_SOURCE_DIR "/config/presets/messenger-bot.yaml\n");
   config = dir.Write("bw.yaml", "state_interval: 100ms\n" + ReadFile(config));
   Botwatch bw(config, dir.path());
   REQUIRE(bw.WaitStarted());
@@ -484,14 +501,16 @@ struct NamespacedBotwatch {
         std::vector<std::string>{"/usr/bin/unshare", "-m", "--propagation", "private", "/bin/sh", "-c", script}, log);
   }
   bool WaitStarted() {
-    return Eventually([&] {
-      std::string log = process->Log();
-      size_t at = log.find("msg=\"botwatch started\"");
-      if (at == std::string::npos) return false;
-      size_t p = log.find(" port=", at);
-      port = std::stoi(log.substr(p + 6));
-      return true;
-    }, 10s);
+    return Eventually(
+        [&] {
+          std::string log = process->Log();
+          size_t at = log.find("msg=\"botwatch started\"");
+          if (at == std::string::npos) return false;
+          size_t p = log.find(" port=", at);
+          port = std::stoi(log.substr(p + 6));
+          return true;
+        },
+        10s);
   }
   std::string Url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(port) + path; }
 };
@@ -513,28 +532,32 @@ TEST_CASE("push faults: a full state_dir is loud, keeps the samples in memory an
   const double start = botwatch::UnixNow();
   RecordingReceiver receiver([&](const std::vector<int64_t>&, double) { return Status(up ? 204 : 503); });
   std::string config = dir.Write("bw.yaml", "state_dir: " + state + "\nremote_write:\n  - url: " + receiver.Url() +
-                                    "\n    name: r\n    interval: 100ms\n");
+                                                "\n    name: r\n    interval: 100ms\n");
   NamespacedBotwatch bw(config, state, "48k", dir.path() + "/bw.log");
   REQUIRE(bw.WaitStarted());
   // ~48 KiB of segment at a few hundred bytes per batch fills in well under 10 s.
-  bool failing = Eventually([&] {
-    json s = RemoteAt(bw.Url("/api/v1/status"));
-    return s.is_object() && s["buffer"].get<std::string>().find("disk failing") != std::string::npos;
-  }, 20s, 100ms);
+  bool failing = Eventually(
+      [&] {
+        json s = RemoteAt(bw.Url("/api/v1/status"));
+        return s.is_object() && s["buffer"].get<std::string>().find("disk failing") != std::string::npos;
+      },
+      20s, 100ms);
   std::string log = bw.process->Log();
   INFO(log);
   REQUIRE(failing);
   json s = RemoteAt(bw.Url("/api/v1/status"));
-  CHECK_THAT(s["buffer"].get<std::string>(), Catch::Contains("memory (disk failing:") &&
-                                                 Catch::Contains("No space left on device"));
+  CHECK_THAT(s["buffer"].get<std::string>(),
+             Catch::Contains("memory (disk failing:") && Catch::Contains("No space left on device"));
   std::string metrics = HttpGet(bw.Url("/metrics")).body;
   CHECK(ScrapeValue(metrics, "botwatch_state_write_errors_total{file=\"remote_write-r.segment\"}").value_or(0) >= 1);
   std::this_thread::sleep_for(1s);  // more batches, in memory only
   up = true;
-  REQUIRE(Eventually([&] {
-    json r = RemoteAt(bw.Url("/api/v1/status"));
-    return r.is_object() && r["pending_samples"] == 0 && r["buffer"] == "disk";
-  }, 20s, 100ms));
+  REQUIRE(Eventually(
+      [&] {
+        json r = RemoteAt(bw.Url("/api/v1/status"));
+        return r.is_object() && r["pending_samples"] == 0 && r["buffer"] == "disk";
+      },
+      20s, 100ms));
   const int64_t to = NowMs() - 300;
   bw.process->Signal(SIGTERM);
   bw.process->WaitExit(10s);
@@ -558,26 +581,37 @@ TEST_CASE("push faults: a read-only state_dir is loud and recovers when it is wr
                                                 "\n    name: r\n    interval: 100ms\n");
   NamespacedBotwatch bw(config, state, "1m", dir.path() + "/bw.log");
   REQUIRE(bw.WaitStarted());
-  REQUIRE(Eventually([&] {
-    json s = RemoteAt(bw.Url("/api/v1/status"));
-    return s.is_object() && s["samples_sent"].get<uint64_t>() > 0 && s["buffer"] == "disk";
-  }, 15s, 50ms));
+  REQUIRE(Eventually(
+      [&] {
+        json s = RemoteAt(bw.Url("/api/v1/status"));
+        return s.is_object() && s["samples_sent"].get<uint64_t>() > 0 && s["buffer"] == "disk";
+      },
+      15s, 50ms));
   const std::string pid = std::to_string(bw.process->pid());
   auto remount = [&](const char* mode) {
-    CommandResult r = RunCommand({"/usr/bin/nsenter", "-t", pid, "-m", "mount", "-o", std::string("remount,") + mode, state});
+    CommandResult r =
+        RunCommand({"/usr/bin/nsenter", "-t", pid, "-m", "mount", "-o", std::string("remount,") + mode, state});
     INFO(r.output);
     REQUIRE(r.exit_code == 0);
   };
   remount("ro");
-  bool failing = Eventually([&] {
-    json s = RemoteAt(bw.Url("/api/v1/status"));
-    return s.is_object() && s["buffer"].get<std::string>().find("Read-only file system") != std::string::npos;
-  }, 10s, 50ms);
+  bool failing = Eventually(
+      [&] {
+        json s = RemoteAt(bw.Url("/api/v1/status"));
+        return s.is_object() && s["buffer"].get<std::string>().find("Read-only file system") != std::string::npos;
+      },
+      10s, 50ms);
   INFO(bw.process->Log());
   CHECK(failing);
-  CHECK_THAT(RemoteAt(bw.Url("/api/v1/status"))["buffer"].get<std::string>(), Catch::StartsWith("memory (disk failing:"));
-  CHECK(ScrapeValue(HttpGet(bw.Url("/metrics")).body, "botwatch_state_write_errors_total{file=\"remote_write-r.segment.offset\"}")
-            .value_or(0) + ScrapeValue(HttpGet(bw.Url("/metrics")).body, "botwatch_state_write_errors_total{file=\"remote_write-r.segment\"}").value_or(0) >= 1);
+  CHECK_THAT(RemoteAt(bw.Url("/api/v1/status"))["buffer"].get<std::string>(),
+             Catch::StartsWith("memory (disk failing:"));
+  CHECK(ScrapeValue(HttpGet(bw.Url("/metrics")).body,
+                    "botwatch_state_write_errors_total{file=\"remote_write-r.segment.offset\"}")
+                .value_or(0) +
+            ScrapeValue(HttpGet(bw.Url("/metrics")).body,
+                        "botwatch_state_write_errors_total{file=\"remote_write-r.segment\"}")
+                .value_or(0) >=
+        1);
   // Samples keep arriving meanwhile: botwatch keeps serving and sending from memory.
   size_t before = receiver.Stored().size();
   std::this_thread::sleep_for(1s);

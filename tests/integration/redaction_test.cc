@@ -54,10 +54,12 @@ Observed Run(const TempDir& dir, const std::string& config, const std::string& e
   Botwatch bw(dir.Write("botwatch.yaml", config), dir.path(), {"--log.level=debug"});
   REQUIRE(bw.WaitStarted());
   Observed o;
-  Eventually([&] {
-    o.status = HttpGet(bw.Url("/api/v1/status")).body;
-    return o.status.find(expect) != std::string::npos;
-  }, 10s, 50ms);
+  Eventually(
+      [&] {
+        o.status = HttpGet(bw.Url("/api/v1/status")).body;
+        return o.status.find(expect) != std::string::npos;
+      },
+      10s, 50ms);
   o.metrics = HttpGet(bw.Url("/metrics")).body;
   o.log = bw.process().Log();
   return o;
@@ -107,8 +109,8 @@ TEST_CASE("redaction: facebook quoting its page token and app secret back in eve
   const std::string expect = Redacted() + Redacted();
   Observed o = Run(dir,
                    "collectors:\n  - {name: fb, type: facebook, interval: 500ms, base_url: '" + graph.Url() +
-                       "', page_token_file: " + dir.Write("token", token) + ", app_id: '123', app_secret_file: " +
-                       dir.Write("app", app_secret) + "}\n",
+                       "', page_token_file: " + dir.Write("token", token) +
+                       ", app_id: '123', app_secret_file: " + dir.Write("app", app_secret) + "}\n",
                    expect);
   CheckNothingLeaks(o, token, expect);
   CheckNothingLeaks(o, app_secret, expect);
@@ -153,10 +155,12 @@ TEST_CASE("redaction: the http collector, when libcurl quotes a redirect's host 
   REQUIRE(bw.WaitStarted());
   Observed o;
   const std::string expect = "<secret>.localhost port " + std::to_string(closed);
-  Eventually([&] {
-    o.status = HttpGet(bw.Url("/api/v1/status")).body;
-    return o.status.find(expect) != std::string::npos;
-  }, 10s, 50ms);
+  Eventually(
+      [&] {
+        o.status = HttpGet(bw.Url("/api/v1/status")).body;
+        return o.status.find(expect) != std::string::npos;
+      },
+      10s, 50ms);
   o.metrics = HttpGet(bw.Url("/metrics")).body;
   o.log = bw.process().Log();
   CheckNothingLeaks(o, token, expect);
@@ -173,8 +177,7 @@ TEST_CASE("redaction: a remote_write receiver echoing the credentials back in ev
     r.status = 400;
     r.headers = {{"Content-Type", "application/json"}};
     r.body = "{\"error\":\"bad credentials: " + GoJsonEscape(req.Header("Authorization")) + "; " +
-             (req.Header("Authorization").rfind("Basic", 0) == 0 ? EchoAll(password, user) : EchoAll(bearer)) +
-             "\"}";
+             (req.Header("Authorization").rfind("Basic", 0) == 0 ? EchoAll(password, user) : EchoAll(bearer)) + "\"}";
     return r;
   });
   TempDir dir;
@@ -182,18 +185,27 @@ TEST_CASE("redaction: a remote_write receiver echoing the credentials back in ev
   std::string token = dir.Write("token", bearer);
   Botwatch bw(dir.Write("botwatch.yaml",
                         "remote_write:\n"
-                        "  - {name: basic, url: '" + receiver.Url("/api/v1/write") + "', interval: 200ms,\n"
-                        "     basic_auth: {username: " + user + ", password_file: " + basic + "}}\n"
-                        "  - {name: bearer, url: '" + receiver.Url("/api/v1/write?b") + "', interval: 200ms,\n"
-                        "     authorization: {credentials_file: " + token + "}}\n"),
+                        "  - {name: basic, url: '" +
+                            receiver.Url("/api/v1/write") +
+                            "', interval: 200ms,\n"
+                            "     basic_auth: {username: " +
+                            user + ", password_file: " + basic +
+                            "}}\n"
+                            "  - {name: bearer, url: '" +
+                            receiver.Url("/api/v1/write?b") +
+                            "', interval: 200ms,\n"
+                            "     authorization: {credentials_file: " +
+                            token + "}}\n"),
               dir.path(), {"--log.level=debug"});
   REQUIRE(bw.WaitStarted());
   Json rw;
-  REQUIRE(Eventually([&] {
-    rw = Json::parse(HttpGet(bw.Url("/api/v1/status")).body, nullptr, false)["data"]["remote_write"];
-    return rw.is_array() && rw.size() == 2 && !rw[0]["last_error"].get<std::string>().empty() &&
-           !rw[1]["last_error"].get<std::string>().empty();
-  }, 10s, 50ms));
+  REQUIRE(Eventually(
+      [&] {
+        rw = Json::parse(HttpGet(bw.Url("/api/v1/status")).body, nullptr, false)["data"]["remote_write"];
+        return rw.is_array() && rw.size() == 2 && !rw[0]["last_error"].get<std::string>().empty() &&
+               !rw[1]["last_error"].get<std::string>().empty();
+      },
+      10s, 50ms));
   Observed o;
   o.status = HttpGet(bw.Url("/api/v1/status")).body;
   o.metrics = HttpGet(bw.Url("/metrics")).body;

@@ -7,9 +7,9 @@
 
 #include <catch2/catch.hpp>
 #include <cmath>
-#include <nlohmann/json.hpp>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "agent/config.h"
@@ -40,8 +40,8 @@ class RedisServer {
       port_ = UnusedPort();
       process_ = std::make_unique<ChildProcess>(
           std::vector<std::string>{"/usr/bin/redis-server", "--port", std::to_string(port_), "--bind", "127.0.0.1",
-                                   "--save", "", "--appendonly", "no", "--dir", dir_.path(), "--requirepass",
-                                   kPassword, "--user", "bot", "on", std::string(">") + kBotPassword, "~*", "+@all"},
+                                   "--save", "", "--appendonly", "no", "--dir", dir_.path(), "--requirepass", kPassword,
+                                   "--user", "bot", "on", std::string(">") + kBotPassword, "~*", "+@all"},
           dir_.path() + "/redis.log");
       if (Eventually([&] { return Cli({"PING"}).output == "PONG\n"; }, 5s, 20ms)) return;
       process_.reset();
@@ -52,7 +52,7 @@ class RedisServer {
   std::string Address() const { return "127.0.0.1:" + std::to_string(port_); }
   CommandResult Cli(std::vector<std::string> args) const {
     std::vector<std::string> argv = {"/usr/bin/redis-cli", "-h", "127.0.0.1", "-p", std::to_string(port_),
-                                     "--no-auth-warning", "-a", kPassword};
+                                     "--no-auth-warning",  "-a", kPassword};
     argv.insert(argv.end(), args.begin(), args.end());
     return RunCommand(argv, "", 5s);
   }
@@ -157,7 +157,8 @@ TEST_CASE("redis: configuration errors name the field") {
 
 TEST_CASE("redis: BullMQ queues by state, oldest waiting job and repeatable jobs") {
   RedisServer redis;
-  double now_ms = std::chrono::duration<double, std::milli>(std::chrono::system_clock::now().time_since_epoch()).count();
+  double now_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::system_clock::now().time_since_epoch()).count();
   auto ms = [&](double seconds_ago) { return std::to_string(static_cast<int64_t>(now_ms - seconds_ago * 1000)); };
   // BullMQ's layout: <prefix>:<queue>:meta (hash), wait/active/paused (lists,
   // pushed at the head), delayed/prioritized/waiting-children/completed/failed
@@ -201,12 +202,13 @@ TEST_CASE("redis: BullMQ queues by state, oldest waiting job and repeatable jobs
   CHECK(*oldest >= 119);
   CHECK(*oldest < 200);
   CHECK(Value(r, "botwatch_bullmq_oldest_waiting_seconds", {{"queue", "idle"}}) == 0.0);
-  auto overdue = Value(r, "botwatch_bullmq_repeat_overdue_seconds", {{"queue", "mail"}, {"repeat", "hourly:::: 5 * * * *"}});
+  auto overdue =
+      Value(r, "botwatch_bullmq_repeat_overdue_seconds", {{"queue", "mail"}, {"repeat", "hourly:::: 5 * * * *"}});
   REQUIRE(overdue);
   CHECK(*overdue >= 599);
   CHECK(*overdue < 700);
-  CHECK(Value(r, "botwatch_bullmq_repeat_overdue_seconds", {{"queue", "mail"}, {"repeat", "daily-report::::0 1 * * *"}}) ==
-        0.0);
+  CHECK(Value(r, "botwatch_bullmq_repeat_overdue_seconds",
+              {{"queue", "mail"}, {"repeat", "daily-report::::0 1 * * *"}}) == 0.0);
 
   // max_queues bounds the series: one queue kept, the discovery count still says two.
   auto capped = MakeCollector("address: '" + redis.Address() + "', " + Auth() + ", max_queues: 1");
@@ -219,8 +221,8 @@ TEST_CASE("redis: BullMQ queues by state, oldest waiting job and repeatable jobs
 
 TEST_CASE("redis: real BullMQ jobs, schedulers and a worker: botwatch reports what BullMQ itself counts") {
   std::string error;
-  const std::string peer = InstallNodePeer("bullmq", {"package.json", "package-lock.json", ".npmrc", "jobs.js"},
-                                           "bullmq", &error);
+  const std::string peer =
+      InstallNodePeer("bullmq", {"package.json", "package-lock.json", ".npmrc", "jobs.js"}, "bullmq", &error);
   INFO(error);
   REQUIRE(!peer.empty());
   RedisServer redis;
@@ -250,7 +252,8 @@ TEST_CASE("redis: real BullMQ jobs, schedulers and a worker: botwatch reports wh
   CHECK(bull["counts"]["wait"].get<int>() >= 2);
   CHECK(Value(r, "botwatch_bullmq_jobs", {{"queue", "idle"}, {"state", "waiting"}}) == 0.0);
 
-  const double now_ms = std::chrono::duration<double, std::milli>(std::chrono::system_clock::now().time_since_epoch()).count();
+  const double now_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::system_clock::now().time_since_epoch()).count();
   auto oldest = Value(r, "botwatch_bullmq_oldest_waiting_seconds", {{"queue", "mail"}});
   REQUIRE(oldest);
   CHECK(std::abs(*oldest - (now_ms - bull["oldest"].get<double>()) / 1000) < 5.0);
@@ -300,8 +303,10 @@ TEST_CASE("redis: a stopped server times out at the probe's deadline") {
 TEST_CASE("redis: through botwatch, a hung server never delays /metrics, reports timeout and recovers") {
   RedisServer redis;
   TempDir dir;
-  Botwatch bw(dir.Write("botwatch.yaml", "collectors:\n  - {name: cache, type: redis, interval: 1s, timeout: 500ms, "
-                                         "address: '" + redis.Address() + "', password: '" + kPassword + "'}\n"),
+  Botwatch bw(dir.Write("botwatch.yaml",
+                        "collectors:\n  - {name: cache, type: redis, interval: 1s, timeout: 500ms, "
+                        "address: '" +
+                            redis.Address() + "', password: '" + kPassword + "'}\n"),
               dir.path());
   REQUIRE(bw.WaitStarted());
   auto metrics = [&] { return HttpGet(bw.Url("/metrics")).body; };
@@ -309,7 +314,8 @@ TEST_CASE("redis: through botwatch, a hung server never delays /metrics, reports
   REQUIRE(Eventually([&] { return metrics().find(up) != std::string::npos; }, 10s));
 
   redis.Signal(SIGSTOP);  // accepts connections (the kernel does) but never answers
-  const std::string timed_out = "botwatch_collector_errors_total{collector=\"cache\",type=\"redis\",reason=\"timeout\"}";
+  const std::string timed_out =
+      "botwatch_collector_errors_total{collector=\"cache\",type=\"redis\",reason=\"timeout\"}";
   std::string text;
   std::chrono::milliseconds slowest{0};
   const auto until = std::chrono::steady_clock::now() + TimeBound(5s, 5s);
@@ -317,7 +323,8 @@ TEST_CASE("redis: through botwatch, a hung server never delays /metrics, reports
   for (int i = 0; i < 200 && !reported && std::chrono::steady_clock::now() < until; ++i) {
     auto start = std::chrono::steady_clock::now();
     HttpResult r = HttpGet(bw.Url("/metrics"));
-    slowest = std::max(slowest, std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start));
+    slowest = std::max(slowest,
+                       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start));
     REQUIRE(r.status == 200);
     text = r.body;
     reported = text.find(timed_out) != std::string::npos &&

@@ -2,9 +2,9 @@
 // (--web.enable-remote-write-receiver) and VictoriaMetrics, queried back through
 // their HTTP APIs; and loopback receivers that answer 429 or 401.
 
+#include <signal.h>
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
-#include <signal.h>
 
 #include <chrono>
 #include <mutex>
@@ -39,7 +39,8 @@ std::unique_ptr<ChildProcess> StartVictoriaMetrics(int port, const std::string& 
 std::unique_ptr<ChildProcess> StartPrometheus(int port, const TempDir& dir) {
   std::string config = dir.Write("prometheus.yml", "global: {}\n");
   auto p = std::make_unique<ChildProcess>(
-      std::vector<std::string>{"/usr/bin/prometheus", "--config.file=" + config, "--storage.tsdb.path=" + dir.path() + "/prom",
+      std::vector<std::string>{"/usr/bin/prometheus", "--config.file=" + config,
+                               "--storage.tsdb.path=" + dir.path() + "/prom",
                                "--web.listen-address=127.0.0.1:" + std::to_string(port),
                                "--web.enable-remote-write-receiver", "--log.level=error"},
       dir.path() + "/prometheus.log");
@@ -82,17 +83,20 @@ TEST_CASE("remote_write: series arrive in Prometheus and VictoriaMetrics with th
   int prom_port = UnusedPort();
   auto vm = StartVictoriaMetrics(vm_port, dir.path());
   auto prom = StartPrometheus(prom_port, dir);
-  std::string config = dir.Write(
-      "bw.yaml", "state_dir: " + dir.path() + "/state\n" +
-                     "remote_write:\n"
-                     "  - url: http://127.0.0.1:" + std::to_string(vm_port) + "/api/v1/write\n"
-                     "    name: vm\n"
-                     "    interval: 500ms\n"
-                     "    external_labels: {app: it-bot, instance: bot-1}\n"
-                     "  - url: http://127.0.0.1:" + std::to_string(prom_port) + "/api/v1/write\n"
-                     "    name: prom\n"
-                     "    interval: 500ms\n"
-                     "    external_labels: {app: it-bot}\n");
+  std::string config = dir.Write("bw.yaml", "state_dir: " + dir.path() + "/state\n" +
+                                                "remote_write:\n"
+                                                "  - url: http://127.0.0.1:" +
+                                                std::to_string(vm_port) +
+                                                "/api/v1/write\n"
+                                                "    name: vm\n"
+                                                "    interval: 500ms\n"
+                                                "    external_labels: {app: it-bot, instance: bot-1}\n"
+                                                "  - url: http://127.0.0.1:" +
+                                                std::to_string(prom_port) +
+                                                "/api/v1/write\n"
+                                                "    name: prom\n"
+                                                "    interval: 500ms\n"
+                                                "    external_labels: {app: it-bot}\n");
   Botwatch bw(config, dir.path());
   REQUIRE(bw.WaitStarted());
 
@@ -108,7 +112,7 @@ TEST_CASE("remote_write: series arrive in Prometheus and VictoriaMetrics with th
   json r = GetJson(prom_q + "botwatch_build_info%7Bapp%3D%22it-bot%22%7D");
   const json& metric = r["data"]["result"][0]["metric"];
   CHECK(metric["instance"].get<std::string>().size() > 0);  // the host name by default
-  CHECK(metric["job"] == "botwatch");  // as a scrape by the shipped job would label it
+  CHECK(metric["job"] == "botwatch");                       // as a scrape by the shipped job would label it
   CHECK(metric.contains("version"));
   // Self metrics of the push itself are pushed, with the remote label.
   REQUIRE(Eventually(
@@ -134,10 +138,12 @@ TEST_CASE("remote_write: series arrive in Prometheus and VictoriaMetrics with th
   // VictoriaMetrics makes new series searchable a moment after it stores
   // them: wait for the ones checked, not only for "some".
   json series;
-  bool all_there = Eventually([&] {
-    series = GetJson(vm_q + "%7Bapp%3D%22it-bot%22%7D");
-    return series.is_object() && series["data"].size() >= 10 && missing(series).empty();
-  }, 20s, 200ms);
+  bool all_there = Eventually(
+      [&] {
+        series = GetJson(vm_q + "%7Bapp%3D%22it-bot%22%7D");
+        return series.is_object() && series["data"].size() >= 10 && missing(series).empty();
+      },
+      20s, 200ms);
   INFO("missing in VictoriaMetrics: " << (series.is_object() ? missing(series) : "(no answer)"));
   CHECK(all_there);
   for (const auto& s : series["data"]) {
@@ -160,12 +166,13 @@ TEST_CASE("remote_write: an outage of the receiver and a kill -9 of botwatch lea
   TempDir dir;
   int vm_port = UnusedPort();
   auto vm = StartVictoriaMetrics(vm_port, dir.path());
-  std::string config = dir.Write(
-      "bw.yaml", "state_dir: " + dir.path() + "/state\n" +
-                     "remote_write:\n"
-                     "  - url: http://127.0.0.1:" + std::to_string(vm_port) + "/api/v1/write\n"
-                     "    interval: 250ms\n"
-                     "    external_labels: {app: outage}\n");
+  std::string config = dir.Write("bw.yaml", "state_dir: " + dir.path() + "/state\n" +
+                                                "remote_write:\n"
+                                                "  - url: http://127.0.0.1:" +
+                                                std::to_string(vm_port) +
+                                                "/api/v1/write\n"
+                                                "    interval: 250ms\n"
+                                                "    external_labels: {app: outage}\n");
   // The restarted botwatch gets its own work dir (its own log, where the
   // harness reads the port) and the same state_dir.
   TempDir second_run;
@@ -194,21 +201,25 @@ TEST_CASE("remote_write: an outage of the receiver and a kill -9 of botwatch lea
   std::this_thread::sleep_for(std::chrono::duration<double>(std::max(0.0, down + 30 - restarted)));
 
   vm = StartVictoriaMetrics(vm_port, dir.path());
-  REQUIRE(Eventually([&] {
-    json s = RemoteStatus(*bw);
-    return s.size() == 1 && s[0]["pending_samples"] == 0;
-  }, 30s, 100ms));
+  REQUIRE(Eventually(
+      [&] {
+        json s = RemoteStatus(*bw);
+        return s.size() == 1 && s[0]["pending_samples"] == 0;
+      },
+      30s, 100ms));
   std::this_thread::sleep_for(1500ms);
   double end = botwatch::UnixNow() - 1.0;
 
   std::vector<int64_t> ts;
   // Ask until VictoriaMetrics has made the catch-up searchable.
-  Eventually([&] {
-    ts = VmTimestamps(vm_port, "botwatch_build_info%7Bapp%3D%22outage%22%7D");
-    return !ts.empty() && ts.back() >= static_cast<int64_t>(end * 1000);
-  }, 15s, 200ms);
+  Eventually(
+      [&] {
+        ts = VmTimestamps(vm_port, "botwatch_build_info%7Bapp%3D%22outage%22%7D");
+        return !ts.empty() && ts.back() >= static_cast<int64_t>(end * 1000);
+      },
+      15s, 200ms);
   INFO("outage from " << down - start << "s after start, kill at " << killed - start << "s, restart at "
-                 << restarted - start << "s, end " << end - start << "s; samples " << ts.size());
+                      << restarted - start << "s, end " << end - start << "s; samples " << ts.size());
   // Every 1 s window while botwatch ran holds a sample, across the outage too:
   // what was queued before the kill -9 (up to its last 250 ms interval) and
   // everything after the restart arrived, oldest first, once the receiver was back.
@@ -255,15 +266,20 @@ TEST_CASE("remote_write: a receiver answering 429 with Retry-After, then recover
     resp.status = 204;
     return resp;
   });
-  std::string config = dir.Write("bw.yaml", "remote_write:\n"
-                                            "  - url: " + receiver.Url("/push") + "\n"
-                                            "    interval: 200ms\n");
+  std::string config = dir.Write("bw.yaml",
+                                 "remote_write:\n"
+                                 "  - url: " +
+                                     receiver.Url("/push") +
+                                     "\n"
+                                     "    interval: 200ms\n");
   Botwatch bw(config, dir.path());
   REQUIRE(bw.WaitStarted());
-  REQUIRE(Eventually([&] {
-    json s = RemoteStatus(bw);
-    return s.size() == 1 && s[0]["samples_sent"].get<uint64_t>() > 0 && s[0]["pending_samples"] == 0;
-  }, 20s, 50ms));
+  REQUIRE(Eventually(
+      [&] {
+        json s = RemoteStatus(bw);
+        return s.size() == 1 && s[0]["samples_sent"].get<uint64_t>() > 0 && s[0]["pending_samples"] == 0;
+      },
+      20s, 50ms));
   bw.process().Signal(SIGTERM);
   bw.process().WaitExit(10s);
   std::lock_guard<std::mutex> lock(mu);
@@ -288,24 +304,30 @@ TEST_CASE("remote_write: bad credentials and a bad host are clear errors, never 
     return resp;
   });
   std::string secret_file = dir.Write("token", "tok-SECRET-4711\n");
-  std::string config = dir.Write(
-      "bw.yaml", "remote_write:\n"
-                 "  - url: " + receiver.Url("/push") + "\n"
-                 "    name: bad-creds\n"
-                 "    interval: 200ms\n"
-                 "    authorization: {credentials_file: " + secret_file + "}\n"
-                 "  - url: http://no-such-host.invalid:9/api/v1/write\n"
-                 "    name: bad-host\n"
-                 "    interval: 200ms\n"
-                 "    timeout: 2s\n"
-                 "    basic_auth: {username: u, password: pw-SECRET-0815}\n");
+  std::string config = dir.Write("bw.yaml",
+                                 "remote_write:\n"
+                                 "  - url: " +
+                                     receiver.Url("/push") +
+                                     "\n"
+                                     "    name: bad-creds\n"
+                                     "    interval: 200ms\n"
+                                     "    authorization: {credentials_file: " +
+                                     secret_file +
+                                     "}\n"
+                                     "  - url: http://no-such-host.invalid:9/api/v1/write\n"
+                                     "    name: bad-host\n"
+                                     "    interval: 200ms\n"
+                                     "    timeout: 2s\n"
+                                     "    basic_auth: {username: u, password: pw-SECRET-0815}\n");
   Botwatch bw(config, dir.path());
   REQUIRE(bw.WaitStarted());
-  REQUIRE(Eventually([&] {
-    json s = RemoteStatus(bw);
-    return s.size() == 2 && !s[0]["last_error"].get<std::string>().empty() &&
-           !s[1]["last_error"].get<std::string>().empty();
-  }, 15s, 100ms));
+  REQUIRE(Eventually(
+      [&] {
+        json s = RemoteStatus(bw);
+        return s.size() == 2 && !s[0]["last_error"].get<std::string>().empty() &&
+               !s[1]["last_error"].get<std::string>().empty();
+      },
+      15s, 100ms));
   json s = RemoteStatus(bw);
   CHECK_THAT(s[0]["last_error"].get<std::string>(), Catch::Contains("HTTP 401") && Catch::Contains("invalid token"));
   CHECK(s[0]["samples_dropped"].get<uint64_t>() > 0);  // a 401 is not retried

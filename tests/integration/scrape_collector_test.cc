@@ -79,9 +79,8 @@ TEST_CASE("scrape: a prom-client registry is carried bit for bit, with clashing 
   }
   CHECK(SampleOf(r, "demo_exact_value", {{"case", "third"}}) == 0.1 + 0.2);
   // The labels botwatch and a scraper add are theirs no more.
-  CHECK(SampleOf(r, "demo_messages_total", {{"direction", "inbound"},
-                                            {"exported_collector", "theirs"},
-                                            {"exported_instance", "pod-7"}}) == 42.0);
+  CHECK(SampleOf(r, "demo_messages_total",
+                 {{"direction", "inbound"}, {"exported_collector", "theirs"}, {"exported_instance", "pod-7"}}) == 42.0);
   // prom-client's default metrics ride along: the event loop, the heap.
   CHECK(SampleOf(r, "nodejs_eventloop_lag_seconds").has_value());
   CHECK(SampleOf(r, "nodejs_heap_size_total_bytes").value_or(0) > 0);
@@ -128,8 +127,9 @@ TEST_CASE("scrape: botwatch's own names and too many series are refused with one
   ProbeResult many = BuildCollector(Item(peer.Url("/many?n=21"), ", max_series: 20")).Probe();
   CHECK_FALSE(many.up);
   CHECK(many.reason == "too_many_series");
-  CHECK(many.message == "the endpoint exposes more than max_series (20) series; none were kept "
-                        "(raise max_series, or expose fewer)");
+  CHECK(many.message ==
+        "the endpoint exposes more than max_series (20) series; none were kept "
+        "(raise max_series, or expose fewer)");
   CHECK_FALSE(SampleOf(many, "demo_many", {{"i", "0"}}).has_value());
   ProbeResult enough = BuildCollector(Item(peer.Url("/many?n=20"), ", max_series: 20")).Probe();
   INFO(enough.message);
@@ -146,7 +146,8 @@ TEST_CASE("scrape: a bearer token is sent and never shown, and a 401 is down") {
   const std::string token = "prom-peer-token-7c1e99d04a";
   PromClientPeer peer(PeerDir(), dir.path(), {"PEER_TOKEN=" + token});
   REQUIRE(peer.WaitListening());
-  ProbeResult ok = BuildCollector(Item(peer.Url("/private"), ", authorization: {credentials: '" + token + "'}")).Probe();
+  ProbeResult ok =
+      BuildCollector(Item(peer.Url("/private"), ", authorization: {credentials: '" + token + "'}")).Probe();
   INFO(ok.message);
   CHECK(ok.up);
   CHECK(SampleOf(ok, "demo_exact_value", {{"case", "pi"}}).has_value());
@@ -183,8 +184,8 @@ TEST_CASE("scrape: botwatch serves the carried families beside its own, promtool
   TempDir dir;
   PromClientPeer peer(PeerDir(), dir.path());
   REQUIRE(peer.WaitListening());
-  std::string config = dir.Write("bw.yaml", "global: {default_interval: 1s}\ncollectors:\n  - " +
-                                                Item(peer.Url("/metrics")) + "\n");
+  std::string config =
+      dir.Write("bw.yaml", "global: {default_interval: 1s}\ncollectors:\n  - " + Item(peer.Url("/metrics")) + "\n");
   Botwatch bw(config, dir.path());
   REQUIRE(bw.WaitReady());
   std::string metrics = HttpGet(bw.Url("/metrics")).body;

@@ -4,6 +4,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "base/logging.h"
+#include "base/unix_time.h"
 #include "collectors/lib/websocket_client.h"
 #include "tests/support/botwatch_process.h"
 #include "tests/support/http_client.h"
@@ -13,8 +15,6 @@
 #include "tests/support/temp_dir.h"
 #include "tests/support/time_scale.h"
 #include "tests/support/tls_server.h"
-#include "base/logging.h"
-#include "base/unix_time.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -247,16 +247,22 @@ TEST_CASE("socketio: config errors name the field") {
   CHECK(error.find("collectors[0].auth.secret") != std::string::npos);
   CHECK_FALSE(BuildCollector("{name: s, type: socketio, url: 'http://x:1', listen: {events: []}}", &error).collector);
   CHECK(error.find("collectors[0].listen.events: must list the event names") != std::string::npos);
-  CHECK_FALSE(BuildCollector("{name: s, type: socketio, url: 'http://x:1', listen: {events: [a, other]}}", &error).collector);
+  CHECK_FALSE(
+      BuildCollector("{name: s, type: socketio, url: 'http://x:1', listen: {events: [a, other]}}", &error).collector);
   CHECK(error.find("collectors[0].listen.events") != std::string::npos);
-  CHECK_FALSE(BuildCollector("{name: s, type: socketio, url: 'http://x:1', listen: {events: [a], romms: [b]}}", &error).collector);
+  CHECK_FALSE(BuildCollector("{name: s, type: socketio, url: 'http://x:1', listen: {events: [a], romms: [b]}}", &error)
+                  .collector);
   CHECK(error.find("collectors[0].listen") != std::string::npos);
-  CHECK_FALSE(BuildCollector("{name: s, type: socketio, url: 'http://x:1', connect: false, listen: {events: [a]}}", &error).collector);
+  CHECK_FALSE(
+      BuildCollector("{name: s, type: socketio, url: 'http://x:1', connect: false, listen: {events: [a]}}", &error)
+          .collector);
   CHECK(error.find("collectors[0].listen: needs the namespace CONNECT") != std::string::npos);
   CHECK(BuildCollector("{name: s, type: socketio, url: 'https://x', websocket_upgrade: true}", &error).collector);
-  CHECK_FALSE(BuildCollector("{name: s, type: socketio, url: 'http://x:1', websocket_upgrade: yes-please}", &error).collector);
+  CHECK_FALSE(
+      BuildCollector("{name: s, type: socketio, url: 'http://x:1', websocket_upgrade: yes-please}", &error).collector);
   CHECK(error.find("collectors[0].websocket_upgrade") != std::string::npos);
-  CHECK(BuildCollector("{name: s, type: socketio, url: 'http://[::1]:3000/app', websocket_upgrade: true}", &error).collector);
+  CHECK(BuildCollector("{name: s, type: socketio, url: 'http://[::1]:3000/app', websocket_upgrade: true}", &error)
+            .collector);
   CHECK(BuildCollector("{name: s, type: socketio, url: 'http://admin', websocket_upgrade: true}", &error).collector);
 }
 
@@ -267,8 +273,10 @@ TEST_CASE("socketio: a server killed mid-run turns up to 0 without slowing scrap
   REQUIRE(peer->WaitListening());
   int port = peer->port();
   const std::string kSecret = SocketIoPeer::kSecret;
-  std::string config = dir.Write("botwatch.yaml", "collectors:\n  - {name: admin, type: socketio, interval: 500ms, timeout: 400ms, url: '" +
-                                                      peer->Url() + "', websocket_upgrade: true, auth: {service: bot, secret: '" + kSecret + "'}}\n");
+  std::string config =
+      dir.Write("botwatch.yaml",
+                "collectors:\n  - {name: admin, type: socketio, interval: 500ms, timeout: 400ms, url: '" + peer->Url() +
+                    "', websocket_upgrade: true, auth: {service: bot, secret: '" + kSecret + "'}}\n");
   Botwatch bw(config, dir.path(), {"--log.level=debug"});
   REQUIRE(bw.WaitReady());
   const std::string up = "botwatch_collector_up{collector=\"admin\",type=\"socketio\"}";
@@ -290,8 +298,10 @@ TEST_CASE("socketio: a server killed mid-run turns up to 0 without slowing scrap
   // io) under load; the next ones find nothing listening.
   CHECK(Eventually(
       [&] {
-        return HttpGet(bw.Url("/metrics")).body.find("botwatch_collector_errors_total{collector=\"admin\",type=\"socketio\","
-                                                     "reason=\"connection_refused\"}") != std::string::npos;
+        return HttpGet(bw.Url("/metrics"))
+                   .body.find(
+                       "botwatch_collector_errors_total{collector=\"admin\",type=\"socketio\","
+                       "reason=\"connection_refused\"}") != std::string::npos;
       },
       5s));
 
@@ -325,9 +335,9 @@ TEST_CASE("socketio: a secret straddling the 200-byte cut of a CONNECT refusal l
     }
     return StubResponse{200, "44{\"message\":\"" + filler + secret + " is wrong\"}"};
   });
-  ProbeResult r =
-      BuildCollector("{name: s, type: socketio, url: '" + fake.Url() + "', auth: {service: bot, secret: " + secret + "}}")
-          .Probe();
+  ProbeResult r = BuildCollector("{name: s, type: socketio, url: '" + fake.Url() +
+                                 "', auth: {service: bot, secret: " + secret + "}}")
+                      .Probe();
   CHECK(r.reason == "connect_error");
   INFO(r.message);
   CHECK(r.message.find(filler + "<secret>") != std::string::npos);
@@ -383,7 +393,8 @@ TEST_CASE("socketio listen: counts allow-listed events from the joined room, oth
 
 TEST_CASE("socketio listen: a server restart is a disconnect, then it reconnects with backoff") {
   TempDir dir;
-  auto peer = std::make_unique<SocketIoPeer>(PeerDir(), dir.path(), 0, std::vector<std::string>{"SOCKETIO_EMIT_MS=100"});
+  auto peer =
+      std::make_unique<SocketIoPeer>(PeerDir(), dir.path(), 0, std::vector<std::string>{"SOCKETIO_EMIT_MS=100"});
   REQUIRE(peer->WaitListening());
   const int port = peer->port();
   BuiltCollector c = BuildCollector(Item(peer->Url(), kGoodAuth + kListen));
@@ -396,7 +407,8 @@ TEST_CASE("socketio listen: a server restart is a disconnect, then it reconnects
         seen = c.Probe();
         return SampleOf(seen, "botwatch_socketio_listen_disconnects_total") == 1.0 &&
                SampleOf(seen, "botwatch_socketio_listen_connected") == 0.0 &&
-               SampleOf(seen, "botwatch_socketio_listen_failures_total", {{"reason", "connection_refused"}}).value_or(0) >= 2;
+               SampleOf(seen, "botwatch_socketio_listen_failures_total", {{"reason", "connection_refused"}})
+                       .value_or(0) >= 2;
       },
       TimeBound(10s, 10s));
   INFO(Dump(seen));  // failed once under ASan beside another suite: what the listener had counted
@@ -424,7 +436,8 @@ TEST_CASE("socketio listen: a rejected token is a connect_error, and the token a
   logging::SetSinkForTesting(&sink);
   std::string dump;
   {
-    BuiltCollector c = BuildCollector(Item(peer.Url(), ", auth: {service: bot, secret: tok-NOT-the-secret-77}" + kListen));
+    BuiltCollector c =
+        BuildCollector(Item(peer.Url(), ", auth: {service: bot, secret: tok-NOT-the-secret-77}" + kListen));
     REQUIRE(c.collector);
     CHECK(Eventually(
         [&] {
@@ -458,7 +471,8 @@ TEST_CASE("socketio over TLS: wss:// upgrade and listen against Socket.IO 4 behi
   const std::string url = "https://127.0.0.1:" + std::to_string(peer.port());
 
   SECTION("verified with ca_file") {
-    BuiltCollector c = BuildCollector(Item(url, kGoodAuth + ", websocket_upgrade: true, ca_file: '" + cert + "'" + kListen));
+    BuiltCollector c =
+        BuildCollector(Item(url, kGoodAuth + ", websocket_upgrade: true, ca_file: '" + cert + "'" + kListen));
     REQUIRE(c.collector);
     ProbeResult r = c.Probe();
     INFO(r.message);
@@ -468,7 +482,8 @@ TEST_CASE("socketio over TLS: wss:// upgrade and listen against Socket.IO 4 behi
     CHECK(SampleOf(c.Probe(), "botwatch_socketio_listen_connected") == 1.0);
   }
   SECTION("insecure_skip_verify: true skips verification") {
-    BuiltCollector c = BuildCollector(Item(url, kGoodAuth + ", websocket_upgrade: true, insecure_skip_verify: true" + kListen));
+    BuiltCollector c =
+        BuildCollector(Item(url, kGoodAuth + ", websocket_upgrade: true, insecure_skip_verify: true" + kListen));
     REQUIRE(c.collector);
     ProbeResult r = c.Probe();
     INFO(r.message);
@@ -519,8 +534,10 @@ TEST_CASE("websocket client: a deadline between fragments keeps the partial mess
     std::string key;
     size_t k = head.find("Sec-WebSocket-Key: ");
     if (k != std::string::npos) key = head.substr(k + 19, head.find("\r\n", k) - k - 19);
-    std::string out = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                      "Sec-WebSocket-Accept: " + WebSocketAccept(key) + "\r\n\r\n";
+    std::string out =
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Accept: " +
+        WebSocketAccept(key) + "\r\n\r\n";
     out += std::string("\x01\x05", 2) + "42[\"m";  // text, FIN clear
     ::send(fd, out.data(), out.size(), MSG_NOSIGNAL);
     first_sent = true;

@@ -45,29 +45,39 @@ TEST_CASE("supervise: the child's output feeds a type: child log source with exa
   // Phase 1 (stdout): 30 processed + 30 sent (CRLF), an error line split
   // across two writes 300 ms apart, an over-long line.
   std::string p1, p2, p3, p4, e1;
-  for (int i = 0; i < 30; ++i) p1 += Processed(i) + "\n{\"level\":\"info\",\"message\":\"message sent\",\"userId\":\"u1\"}\r\n";
+  for (int i = 0; i < 30; ++i)
+    p1 += Processed(i) + "\n{\"level\":\"info\",\"message\":\"message sent\",\"userId\":\"u1\"}\r\n";
   p1 += "{\"level\":\"error\",\"message\":\"send fa";
-  p2 = "iled\",\"errorType\":\"gemini\",\"userId\":\"u3\"}\n{\"level\":\"info\",\"message\":\"" + std::string(600, 'x') + "\"}\n";
+  p2 = "iled\",\"errorType\":\"gemini\",\"userId\":\"u3\"}\n{\"level\":\"info\",\"message\":\"" +
+       std::string(600, 'x') + "\"}\n";
   e1 = "plain text on stderr\n{\"level\":\"info\",\"message\":\"appointment booked\",\"userId\":\"u4\"}\n";
   // Phase 2, after a reload: 10 processed, then a last line without newline and a crash.
   for (int i = 30; i < 40; ++i) p3 += Processed(i) + "\n";
   p4 = "{\"level\":\"info\",\"message\":\"appointment booked\",\"userId\":\"u5\"}";
-  for (auto& [name, text] : std::vector<std::pair<std::string, std::string>>{{"p1", p1}, {"p2", p2}, {"p3", p3}, {"p4", p4}, {"e1", e1}}) {
+  for (auto& [name, text] :
+       std::vector<std::pair<std::string, std::string>>{{"p1", p1}, {"p2", p2}, {"p3", p3}, {"p4", p4}, {"e1", e1}}) {
     dir.Write(name, text);
   }
   const std::string script =
-      "cd '" + d + "'; "
+      "cd '" + d +
+      "'; "
       "if [ -e ran ]; then echo second-run; while [ ! -e stop ]; do sleep 0.02; done; exit 0; fi; "
       "touch ran; cat p1; sleep 0.3; cat p2; cat e1 >&2; echo ready; "
       "while [ ! -e go ]; do sleep 0.02; done; cat p3; echo phase2; cat p4; exit 3";
-  SupervisedRun run(dir.path(), config, script, {"--supervise.restart=on-failure", "--supervise.restart-backoff=100ms"});
+  SupervisedRun run(dir.path(), config, script,
+                    {"--supervise.restart=on-failure", "--supervise.restart-backoff=100ms"});
   REQUIRE(Eventually([&] { return run.Stdout().find("ready\n") != std::string::npos; }, 15s));
   std::string url;
   REQUIRE(Eventually([&] { return !(url = run.Url("/metrics")).empty(); }, 5s));
   std::string m;
   auto v = [&](const std::string& series) { return Sample(m, series).value_or(-1); };
   // 60 JSON lines + the split error line + the long line + "ready" + 2 stderr lines.
-  REQUIRE(Eventually([&] { m = HttpGet(url).body; return v("botwatch_log_lines_total{source=\"bot\"}") == 65; }, 10s));
+  REQUIRE(Eventually(
+      [&] {
+        m = HttpGet(url).body;
+        return v("botwatch_log_lines_total{source=\"bot\"}") == 65;
+      },
+      10s));
   CHECK(v("botwatch_log_parse_errors_total{source=\"bot\"}") == 3);  // long line, "ready", plain text
   CHECK(v("bot_messages_total{direction=\"inbound\"}") == 30);
   CHECK(v("bot_messages_total{direction=\"outbound\"}") == 30);
@@ -85,7 +95,12 @@ TEST_CASE("supervise: the child's output feeds a type: child log source with exa
   REQUIRE(Eventually([&] { return run.Stdout().find("second-run\n") != std::string::npos; }, 15s));
   // + 10 processed, "phase2", the unterminated last line (flushed when the
   // child exited), "second-run".
-  REQUIRE(Eventually([&] { m = HttpGet(url).body; return v("botwatch_log_lines_total{source=\"bot\"}") == 78; }, 10s));
+  REQUIRE(Eventually(
+      [&] {
+        m = HttpGet(url).body;
+        return v("botwatch_log_lines_total{source=\"bot\"}") == 78;
+      },
+      10s));
   CHECK(v("botwatch_log_parse_errors_total{source=\"bot\"}") == 5);
   CHECK(v("bot_messages_total{direction=\"inbound\"}") == 40);
   CHECK(v("bot_messages_total{direction=\"outbound\"}") == 30);

@@ -9,13 +9,13 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
-#include <nlohmann/json.hpp>
 #include <filesystem>
 #include <fstream>
-#include <thread>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <regex>
 #include <sstream>
+#include <thread>
 
 #include "agent/cli.h"
 #include "supervise/supervisor.h"
@@ -42,9 +42,10 @@ class Supervised : public SupervisedRun {
   // `prefix` runs botwatch through another command (e.g. unshare).
   Supervised(const TempDir& dir, const std::string& script, std::vector<std::string> flags = {},
              std::vector<std::string> prefix = {})
-      : SupervisedRun(dir.path(),
-                      dir.Write("botwatch.yaml", "collectors:\n  - {name: me, type: process, process_name: botwatch}\n"),
-                      script, std::move(flags), std::move(prefix)) {}
+      : SupervisedRun(
+            dir.path(),
+            dir.Write("botwatch.yaml", "collectors:\n  - {name: me, type: process, process_name: botwatch}\n"), script,
+            std::move(flags), std::move(prefix)) {}
 };
 
 std::optional<double> Sample(const std::string& metrics, const std::string& series) {
@@ -89,7 +90,8 @@ TEST_CASE("supervise: botwatch exits with the child's exit code") {
 
 TEST_CASE("supervise: a command that cannot run exits 127") {
   TempDir dir;
-  std::string config = dir.Write("botwatch.yaml", "collectors:\n  - {name: me, type: process, process_name: botwatch}\n");
+  std::string config =
+      dir.Write("botwatch.yaml", "collectors:\n  - {name: me, type: process, process_name: botwatch}\n");
   CommandResult r = RunCommand({BOTWATCH_BINARY, "run", "--config.file=" + config, "--web.listen-address=127.0.0.1:0",
                                 "--", "/nonexistent/bot"});
   CHECK(r.exit_code == 127);
@@ -155,8 +157,9 @@ TEST_CASE("supervise: a crashing child is restarted with backoff, and its metric
   std::string runs = dir.path() + "/runs";
   // Fails twice, then stays up.
   Supervised s(dir,
-               "echo run >> '" + runs + "'; n=$(wc -l < '" + runs + "'); echo \"run $n\"; "
-               "if [ $n -lt 3 ]; then exit 5; fi; while :; do sleep 0.02; done",
+               "echo run >> '" + runs + "'; n=$(wc -l < '" + runs +
+                   "'); echo \"run $n\"; "
+                   "if [ $n -lt 3 ]; then exit 5; fi; while :; do sleep 0.02; done",
                {"--supervise.restart=on-failure", "--supervise.restart-backoff=100ms",
                 "--supervise.restart-backoff-max=150ms", "--supervise.name=bot"});
   REQUIRE(s.WaitStdout("run 3"));
@@ -170,7 +173,12 @@ TEST_CASE("supervise: a crashing child is restarted with backoff, and its metric
   std::string url = "http://127.0.0.1:" + std::to_string(port) + "/metrics";
   std::string m;
   const std::string up = "botwatch_collector_up{collector=\"bot\",type=\"process\"}";
-  REQUIRE(Eventually([&] { m = HttpGet(url).body; return Sample(m, up) == 1.0; }, 5s));
+  REQUIRE(Eventually(
+      [&] {
+        m = HttpGet(url).body;
+        return Sample(m, up) == 1.0;
+      },
+      5s));
   // One family says up: no botwatch_process_up, no uptime beside the start time.
   CHECK_FALSE(Sample(m, "botwatch_process_up{collector=\"bot\"}"));
   CHECK_FALSE(Sample(m, "botwatch_process_uptime_seconds{collector=\"bot\"}"));
@@ -217,8 +225,10 @@ TEST_CASE("supervise: the child is a process collector: up while it runs, 0 whil
   std::string runs = dir.path() + "/runs", crash = dir.path() + "/crash";
   // The first run waits for the test to say crash, then exits 5; the second stays up.
   Supervised s(dir,
-               "echo run >> '" + runs + "'; n=$(wc -l < '" + runs + "'); echo \"run $n\"; "
-               "while [ ! -e '" + crash + "' ] || [ $n -gt 1 ]; do sleep 0.02; done; exit 5",
+               "echo run >> '" + runs + "'; n=$(wc -l < '" + runs +
+                   "'); echo \"run $n\"; "
+                   "while [ ! -e '" +
+                   crash + "' ] || [ $n -gt 1 ]; do sleep 0.02; done; exit 5",
                {"--supervise.restart=on-failure", "--supervise.restart-backoff=1500ms", "--supervise.name=bot"});
   REQUIRE(s.WaitStdout("run 1"));
   int port = s.Port();
@@ -229,7 +239,12 @@ TEST_CASE("supervise: the child is a process collector: up while it runs, 0 whil
 
   // Running: up, listed first in the status API (before the configured "me"),
   // and the summary's system numbers are the child's.
-  REQUIRE(Eventually([&] { m = HttpGet(base + "/metrics").body; return Sample(m, up) == 1.0; }, 5s));
+  REQUIRE(Eventually(
+      [&] {
+        m = HttpGet(base + "/metrics").body;
+        return Sample(m, up) == 1.0;
+      },
+      5s));
   CHECK(Sample(m, "botwatch_collector_last_success_timestamp_seconds{collector=\"bot\",type=\"process\"}") > 0);
   size_t index = 99;
   nlohmann::json entry = StatusEntry(base, "bot", &index);
@@ -246,25 +261,37 @@ TEST_CASE("supervise: the child is a process collector: up while it runs, 0 whil
 
   // It crashes: 0 at once, with the reason, for the whole backoff.
   std::ofstream(crash).put('x');
-  REQUIRE(Eventually([&] { m = HttpGet(base + "/metrics").body; return Sample(m, up) == 0.0; }, 2s));
+  REQUIRE(Eventually(
+      [&] {
+        m = HttpGet(base + "/metrics").body;
+        return Sample(m, up) == 0.0;
+      },
+      2s));
   CHECK(Sample(m, "botwatch_process_last_exit_code{collector=\"bot\"}") == 5.0);
   {
     CommandResult lint = RunCommand({"promtool", "check", "metrics"}, m);
     INFO(lint.output);
     CHECK(lint.exit_code == 0);
   }
-  CHECK(Eventually([&] {
-    entry = StatusEntry(base, "bot");
-    return entry["up"] == false && entry["reason"] == "exited" &&
-           entry["last_error"] == "exited with code 5; restarting in 1s500ms";
-  }, 1s));
+  CHECK(Eventually(
+      [&] {
+        entry = StatusEntry(base, "bot");
+        return entry["up"] == false && entry["reason"] == "exited" &&
+               entry["last_error"] == "exited with code 5; restarting in 1s500ms";
+      },
+      1s));
   INFO(entry.dump());
   CHECK(!entry["last_success"].get<std::string>().empty());
   CHECK(s.Stdout() == "run 1\n");  // still in the backoff
 
   // Restarted: 1 again.
   REQUIRE(s.WaitStdout("run 2"));
-  REQUIRE(Eventually([&] { m = HttpGet(base + "/metrics").body; return Sample(m, up) == 1.0; }, 5s));
+  REQUIRE(Eventually(
+      [&] {
+        m = HttpGet(base + "/metrics").body;
+        return Sample(m, up) == 1.0;
+      },
+      5s));
   CHECK(Sample(m, "botwatch_process_restarts_total{collector=\"bot\"}") == 1.0);
   CHECK(StatusEntry(base, "bot")["up"] == true);
   CommandResult lint = RunCommand({"promtool", "check", "metrics"}, m);
@@ -277,7 +304,8 @@ TEST_CASE("supervise: the child is a process collector: up while it runs, 0 whil
 
 TEST_CASE("supervise: a configured collector cannot take the child's name") {
   TempDir dir;
-  std::string config = dir.Write("botwatch.yaml", "collectors:\n  - {name: bot, type: process, process_name: botwatch}\n");
+  std::string config =
+      dir.Write("botwatch.yaml", "collectors:\n  - {name: bot, type: process, process_name: botwatch}\n");
   CommandResult r = RunCommand({BOTWATCH_BINARY, "run", "--config.file=" + config, "--web.listen-address=127.0.0.1:0",
                                 "--supervise.name=bot", "--", "/bin/sh", "-c", "echo started"});
   CHECK(r.exit_code == 1);
@@ -287,8 +315,9 @@ TEST_CASE("supervise: a configured collector cannot take the child's name") {
 
 TEST_CASE("supervise: a child that keeps failing stops being restarted only on shutdown") {
   TempDir dir;
-  Supervised s(dir, "echo x; exit 9", {"--supervise.restart=on-failure", "--supervise.restart-backoff=20ms",
-                                       "--supervise.restart-backoff-max=40ms"});
+  Supervised s(
+      dir, "echo x; exit 9",
+      {"--supervise.restart=on-failure", "--supervise.restart-backoff=20ms", "--supervise.restart-backoff-max=40ms"});
   REQUIRE(Eventually([&] { return s.Stdout().size() >= 8; }, 10s));  // at least four runs
   s.Signal(SIGTERM);
   CHECK(s.WaitExit(10s) == 9);
@@ -321,10 +350,12 @@ TEST_CASE("supervise: as PID 1, the bot's orphaned descendants are reaped") {
                {}, {"/usr/bin/unshare", "--pid", "--fork", "--kill-child"});
   REQUIRE(s.WaitStdout("spawned"));
   pid_t botwatch = 0;
-  REQUIRE(Eventually([&] {
-    for (auto [pid, state] : ChildrenOf(s.pid())) botwatch = pid;
-    return botwatch != 0;
-  }, 5s));
+  REQUIRE(Eventually(
+      [&] {
+        for (auto [pid, state] : ChildrenOf(s.pid())) botwatch = pid;
+        return botwatch != 0;
+      },
+      5s));
   // The five sleeps were orphaned to botwatch (their parent shells exited
   // before "spawned"); once they exit, none may stay a zombie: only the bot's
   // shell remains botwatch's child.
@@ -361,9 +392,9 @@ TEST_CASE("supervise: what the child leaves in its process group is killed when 
 TEST_CASE("supervise: restarts do not pile up the previous runs' leftovers") {
   TempDir dir;
   std::string pids = dir.path() + "/pids";
-  Supervised s(dir, "sleep 300 & echo $! >> '" + pids + "'; exit 1",
-               {"--supervise.restart=on-failure", "--supervise.restart-backoff=50ms",
-                "--supervise.restart-backoff-max=50ms"});
+  Supervised s(
+      dir, "sleep 300 & echo $! >> '" + pids + "'; exit 1",
+      {"--supervise.restart=on-failure", "--supervise.restart-backoff=50ms", "--supervise.restart-backoff-max=50ms"});
   REQUIRE(Eventually([&] { return Pids(pids).size() >= 3; }, 10s));
   // botwatch is still running: the leftovers of the runs that have exited are gone.
   std::vector<pid_t> left = Pids(pids);
@@ -384,8 +415,8 @@ TEST_CASE("supervise: restart backoff doubles up to the cap") {
 }
 
 TEST_CASE("supervise: command-line parsing of run") {
-  auto ok = botwatch::ParseCli({"run", "--supervise.restart=on-failure", "--config.file=x.yaml", "--", "node",
-                                "src/index.js", "--port=3"});
+  auto ok = botwatch::ParseCli(
+      {"run", "--supervise.restart=on-failure", "--config.file=x.yaml", "--", "node", "src/index.js", "--port=3"});
   REQUIRE(ok.ok());
   CHECK(ok->command == botwatch::CliOptions::Command::kRun);
   CHECK(ok->config_file == "x.yaml");
@@ -425,13 +456,15 @@ TEST_CASE("supervise: a stopped child is frozen, not up, and /-/healthy?require=
 
   REQUIRE(::kill(child, SIGSTOP) == 0);
   HttpResult frozen;
-  CHECK(Eventually([&] {
-    frozen = HttpGet(healthy);
-    return frozen.body == "bot: down (frozen)\nbot-pid: down (frozen)\n";
-  }, 3s));
+  CHECK(Eventually(
+      [&] {
+        frozen = HttpGet(healthy);
+        return frozen.body == "bot: down (frozen)\nbot-pid: down (frozen)\n";
+      },
+      3s));
   CHECK(frozen.status == 503);
   CHECK(HttpGet(base + "/-/healthy/bot,bot-pid").body == frozen.body);  // the path form says the same
-  CHECK(HttpGet(base + "/-/healthy").status == 200);  // botwatch itself still serves
+  CHECK(HttpGet(base + "/-/healthy").status == 200);                    // botwatch itself still serves
   nlohmann::json entry = StatusEntry(base, "bot");
   INFO(entry.dump());
   CHECK(entry["up"] == false);

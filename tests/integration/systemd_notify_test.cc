@@ -7,8 +7,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <catch2/catch.hpp>
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <cstring>
 #include <mutex>
 #include <thread>
@@ -81,7 +81,8 @@ class NotifySocket {
 TEST_CASE("systemd notify: READY, WATCHDOG pings, RELOADING around a reload, STOPPING on SIGTERM") {
   TempDir dir;
   NotifySocket notify(dir.path() + "/notify.sock");
-  std::string config = dir.Write("botwatch.yaml", "collectors:\n  - {name: me, type: process, process_name: botwatch}\n");
+  std::string config =
+      dir.Write("botwatch.yaml", "collectors:\n  - {name: me, type: process, process_name: botwatch}\n");
   ChildProcess bw({BOTWATCH_BINARY, "--config.file=" + config, "--web.listen-address=127.0.0.1:0"},
                   dir.path() + "/botwatch.log",
                   {"NOTIFY_SOCKET=" + dir.path() + "/notify.sock", "WATCHDOG_USEC=200000"});
@@ -107,7 +108,8 @@ TEST_CASE("systemd notify: READY, WATCHDOG pings, RELOADING around a reload, STO
 TEST_CASE("systemd notify: nothing is sent without WATCHDOG_USEC, and no socket is harmless") {
   TempDir dir;
   NotifySocket notify(dir.path() + "/notify.sock");
-  std::string config = dir.Write("botwatch.yaml", "collectors:\n  - {name: me, type: process, process_name: botwatch}\n");
+  std::string config =
+      dir.Write("botwatch.yaml", "collectors:\n  - {name: me, type: process, process_name: botwatch}\n");
   ChildProcess bw({BOTWATCH_BINARY, "--config.file=" + config, "--web.listen-address=127.0.0.1:0"},
                   dir.path() + "/botwatch.log", {"NOTIFY_SOCKET=" + dir.path() + "/notify.sock"});
   REQUIRE(Eventually([&] { return notify.Find("READY=1") >= 0; }, 10s));

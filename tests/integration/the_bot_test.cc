@@ -51,10 +51,14 @@ TEST_CASE("the bot: with config/botwatch.yaml's order, the summary and status ta
   // the test to make it fail (exit 7: restarted only after a long backoff).
   const std::string script =
       "exec python3 -c \"import os, sys, time\n"
-      "b = bytearray(" + std::to_string(kChildMiB) + " << 20)\n"
+      "b = bytearray(" +
+      std::to_string(kChildMiB) +
+      " << 20)\n"
       "for i in range(0, len(b), 4096): b[i] = 1\n"
       "print('ready', flush=True)\n"
-      "while not os.path.exists('" + crash + "'): time.sleep(0.02)\n"
+      "while not os.path.exists('" +
+      crash +
+      "'): time.sleep(0.02)\n"
       "sys.exit(7)\"";
   SupervisedRun run(dir.path(), std::string(BOTWATCH_SOURCE_DIR) + "/config/botwatch.yaml", script,
                     {"--supervise.restart=on-failure", "--supervise.restart-backoff=30s"},
@@ -67,10 +71,12 @@ TEST_CASE("the bot: with config/botwatch.yaml's order, the summary and status ta
 
   // `self` watches this botwatch, and says so on /metrics and in the status API.
   std::string metrics;
-  REQUIRE(Eventually([&] {
-    metrics = HttpGet(base + "/metrics").body;
-    return ScrapeValue(metrics, "botwatch_process_is_botwatch{collector=\"self\"}") == 1.0;
-  }, 15s));
+  REQUIRE(Eventually(
+      [&] {
+        metrics = HttpGet(base + "/metrics").body;
+        return ScrapeValue(metrics, "botwatch_process_is_botwatch{collector=\"self\"}") == 1.0;
+      },
+      15s));
   double own_rss = ScrapeValue(metrics, "process_resident_memory_bytes").value_or(0);
   REQUIRE(own_rss > 0);
   CHECK(own_rss < kOwnBoundMiB * double(1 << 20));
@@ -84,10 +90,12 @@ TEST_CASE("the bot: with config/botwatch.yaml's order, the summary and status ta
 
   // The summary's memory is the child's kChildMiB and more, not botwatch's.
   json summary;
-  REQUIRE(Eventually([&] {
-    summary = json::parse(HttpGet(base + "/api/v1/summary").body);
-    return summary["system"]["memory_mb"].is_number() && summary["system"]["memory_mb"].get<double>() >= kChildMiB;
-  }, 10s));
+  REQUIRE(Eventually(
+      [&] {
+        summary = json::parse(HttpGet(base + "/api/v1/summary").body);
+        return summary["system"]["memory_mb"].is_number() && summary["system"]["memory_mb"].get<double>() >= kChildMiB;
+      },
+      10s));
   INFO(summary.dump());
 
   // The child fails and waits out its backoff: the bot is down, and botwatch,

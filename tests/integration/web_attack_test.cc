@@ -72,7 +72,9 @@ class Conn {
   Conn(const Conn&) = delete;
   Conn& operator=(const Conn&) = delete;
   bool ok() const { return fd_ >= 0; }
-  bool Send(const std::string& s) { return fd_ >= 0 && send(fd_, s.data(), s.size(), MSG_NOSIGNAL) == ssize_t(s.size()); }
+  bool Send(const std::string& s) {
+    return fd_ >= 0 && send(fd_, s.data(), s.size(), MSG_NOSIGNAL) == ssize_t(s.size());
+  }
   // Reads until the headers are in (and `want_close`: until EOF) or `timeout`.
   std::string Read(std::chrono::milliseconds timeout, bool want_close = false) {
     auto end = std::chrono::steady_clock::now() + timeout;
@@ -111,7 +113,8 @@ std::string Basic(const std::string& user_pass) {
   std::string out;
   size_t i = 0;
   for (; i + 2 < user_pass.size(); i += 3) {
-    uint32_t v = uint32_t(uint8_t(user_pass[i])) << 16 | uint32_t(uint8_t(user_pass[i + 1])) << 8 | uint8_t(user_pass[i + 2]);
+    uint32_t v =
+        uint32_t(uint8_t(user_pass[i])) << 16 | uint32_t(uint8_t(user_pass[i + 1])) << 8 | uint8_t(user_pass[i + 2]);
     out += {k[v >> 18], k[(v >> 12) & 63], k[(v >> 6) & 63], k[v & 63]};
   }
   if (user_pass.size() - i == 1) {
@@ -145,9 +148,9 @@ std::string Get(const std::string& path, const std::string& auth = "") {
 struct Server {
   Server(const TempDir& dir, const std::string& web, int cost = 4)
       : bw(dir.Write("botwatch.yaml", kConfig), dir.path(),
-           {"--web.config.file=" + dir.Write("web.yml", web.empty() ? "basic_auth_users:\n  prom: " +
-                                                                         BcryptHash(kPassword, cost) + "\n"
-                                                                   : web)},
+           {"--web.config.file=" +
+            dir.Write("web.yml",
+                      web.empty() ? "basic_auth_users:\n  prom: " + BcryptHash(kPassword, cost) + "\n" : web)},
            MemoryBoundEnv()) {}
   // Waits until an authenticated scrape answers; the port.
   int Serving() {
@@ -338,8 +341,8 @@ TEST_CASE("a wrong-password flood is throttled and cached scrapes still answer")
   }
   for (auto& th : flood) th.join();
   CHECK(ok_during == 5);
-  CHECK(other == 0);      // never let in, never left unanswered
-  CHECK(throttled > 0);   // over the bcrypt budget: 429 without a check
+  CHECK(other == 0);     // never let in, never left unanswered
+  CHECK(throttled > 0);  // over the bcrypt budget: 429 without a check
   CHECK(denied > 0);
   CHECK(denied < 40);
   // A replayed wrong guess is remembered: answered 401 however many times.
@@ -353,8 +356,8 @@ TEST_CASE("browser-forged POSTs are refused: cross-origin or form or text bodies
   const int port = s.bw.port();
   const std::string auth = "Authorization: " + Basic("prom:" + kPassword) + "\r\n";
   auto post = [&](const std::string& path, const std::string& headers, const std::string& body) {
-    return Ask(port, "POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) + "\r\n" + auth +
-                         headers + "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
+    return Ask(port, "POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) + "\r\n" + auth + headers +
+                         "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
   };
   const std::string line = "{\"message\":\"forged\"}\n";
   CHECK(post("/api/v1/logs", "Content-Type: text/plain\r\n", line) == 415);
@@ -369,7 +372,8 @@ TEST_CASE("browser-forged POSTs are refused: cross-origin or form or text bodies
   // Nothing forged was counted; the same requests from a non-browser client pass.
   CHECK(post("/api/v1/logs", "Content-Type: application/x-ndjson\r\n", line) == 200);
   CHECK(post("/api/v1/logs",
-             "Content-Type: application/json\r\nOrigin: http://127.0.0.1:" + std::to_string(port) + "\r\n", line) == 200);
+             "Content-Type: application/json\r\nOrigin: http://127.0.0.1:" + std::to_string(port) + "\r\n",
+             line) == 200);
   CHECK(post("/-/reload", "", "") == 200);
   SecureRequest q;
   q.url = "http://127.0.0.1:" + std::to_string(port) + "/metrics";
@@ -396,10 +400,10 @@ TEST_CASE("a body shorter than its Content-Length is a 400 within seconds and no
 
 TEST_CASE("basic_auth_users: {} is refused and not silently auth-off") {
   TempDir dir;
-  CommandResult r = RunCommand({BOTWATCH_BINARY, "--config.file=" + dir.Write("botwatch.yaml", kConfig),
-                                "--web.listen-address=127.0.0.1:0",
-                                "--web.config.file=" + dir.Write("web.yml", "basic_auth_users: {}\n")},
-                               "", 20s);
+  CommandResult r = RunCommand(
+      {BOTWATCH_BINARY, "--config.file=" + dir.Write("botwatch.yaml", kConfig), "--web.listen-address=127.0.0.1:0",
+       "--web.config.file=" + dir.Write("web.yml", "basic_auth_users: {}\n")},
+      "", 20s);
   CHECK(r.exit_code != 0);
   CHECK(r.output.find("web.yml:1:") != std::string::npos);
   CHECK(r.output.find("basic_auth_users: is empty") != std::string::npos);

@@ -129,8 +129,8 @@ std::string Basic(const std::string& user_pass) {
   std::string out;
   size_t i = 0;
   for (; i + 2 < user_pass.size(); i += 3) {
-    uint32_t v = uint32_t(uint8_t(user_pass[i])) << 16 | uint32_t(uint8_t(user_pass[i + 1])) << 8 |
-                 uint8_t(user_pass[i + 2]);
+    uint32_t v =
+        uint32_t(uint8_t(user_pass[i])) << 16 | uint32_t(uint8_t(user_pass[i + 1])) << 8 | uint8_t(user_pass[i + 2]);
     out += {k[v >> 18], k[(v >> 12) & 63], k[(v >> 6) & 63], k[v & 63]};
   }
   if (user_pass.size() - i == 1) {
@@ -236,8 +236,7 @@ std::set<int> ListeningPorts(pid_t pid) {
 
 struct AuthServer {
   explicit AuthServer(const TempDir& dir, std::vector<std::string> extra = {}, int cost = 4)
-      : bw(dir.Write("botwatch.yaml", kConfig), dir.path(),
-           Args(dir, std::move(extra), cost), MemoryBoundEnv()) {}
+      : bw(dir.Write("botwatch.yaml", kConfig), dir.path(), Args(dir, std::move(extra), cost), MemoryBoundEnv()) {}
   static std::vector<std::string> Args(const TempDir& dir, std::vector<std::string> extra, int cost) {
     extra.push_back("--web.config.file=" +
                     dir.Write("web.yml", "basic_auth_users:\n  prom: " + BcryptHash(kPassword, cost) + "\n"));
@@ -277,7 +276,8 @@ TEST_CASE("no web config: 48 kept-alive connections from 2 addresses do not take
   CHECK(Status(held.front()->Read(5s)) == 200);
 }
 
-TEST_CASE("slow request bodies: 48 one-byte-a-second POSTs do not hold botwatch, and each is cut by its total deadline") {
+TEST_CASE(
+    "slow request bodies: 48 one-byte-a-second POSTs do not hold botwatch, and each is cut by its total deadline") {
   TempDir dir;
   AuthServer s(dir);
   const int port = s.Serving();
@@ -348,9 +348,10 @@ TEST_CASE("scarce connections evict the oldest unfinished ones: legitimate clien
   TempDir dir;
   // A small fd budget: botwatch holds at most (256 - 128) connections.
   const int port = FreePort();
-  ChildProcess p({"/usr/bin/prlimit", "--nofile=256:256", BOTWATCH_BINARY, "--config.file=" + dir.Write("b.yaml", kConfig),
-                  "--web.listen-address=127.0.0.1:" + std::to_string(port)},
-                 dir.path() + "/botwatch.log");
+  ChildProcess p(
+      {"/usr/bin/prlimit", "--nofile=256:256", BOTWATCH_BINARY, "--config.file=" + dir.Write("b.yaml", kConfig),
+       "--web.listen-address=127.0.0.1:" + std::to_string(port)},
+      dir.path() + "/botwatch.log");
   REQUIRE(Eventually([&] { return Ask(port, Get("/-/healthy"), 1s) == 200; }, 10s));
   std::string before = Metrics(port);
   CHECK(MetricValue(before, "botwatch_http_connections_limit") == 128);
@@ -380,7 +381,8 @@ TEST_CASE("no internal port: botwatch listens only where it was told") {
   CHECK(ListeningPorts(s.bw.process().pid()) == std::set<int>{port});
 }
 
-TEST_CASE("start-up: polled from the instant of exec, nothing is answered without credentials, and no early feed streams") {
+TEST_CASE(
+    "start-up: polled from the instant of exec, nothing is answered without credentials, and no early feed streams") {
   TempDir dir;
   const int port = FreePort();
   // Cost 12: the auth set-up (a dummy bcrypt) takes a good fraction of a

@@ -29,8 +29,8 @@ const char* kConfig =
 
 struct Server {
   Server(const TempDir& dir, const std::string& web_config)
-      : bw(dir.Write("botwatch.yaml", kConfig), dir.path(),
-           {"--web.config.file=" + dir.Write("web.yml", web_config)}) {}
+      : bw(dir.Write("botwatch.yaml", kConfig), dir.path(), {"--web.config.file=" + dir.Write("web.yml", web_config)}) {
+  }
   Botwatch bw;
 };
 
@@ -113,7 +113,8 @@ TEST_CASE("TLS with a certificate made by the test, plain HTTP refused") {
   const std::string password = "tls-pw";
   Server s(dir,
            "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n"
-           "basic_auth_users:\n  prometheus: " + BcryptHash(password) + "\n");
+           "basic_auth_users:\n  prometheus: " +
+               BcryptHash(password) + "\n");
   Botwatch& bw = s.bw;
   REQUIRE(bw.WaitStarted());
   CHECK(bw.process().Log().find("tls=true") != std::string::npos);
@@ -238,7 +239,7 @@ TEST_CASE("tls_server_config min_version and max_version are enforced in the han
     CHECK(v12.status == 0);
     CHECK(v12.body.empty());
     CHECK(v12.error.find("version") != std::string::npos);  // OpenSSL: "tlsv1 alert protocol version"
-    SecureResult v13 = client(s.bw, "1.2", "1.3");  // offers both: the server picks 1.3
+    SecureResult v13 = client(s.bw, "1.2", "1.3");          // offers both: the server picks 1.3
     CHECK(v13.status == 200);
     CHECK(v13.tls_version == "TLSv1.3");
     CHECK(client(s.bw, "1.2", "1.2").status == 0);  // still refused, still serving
@@ -301,7 +302,8 @@ TEST_CASE("cipher_suites, curve_preferences and prefer_server_cipher_suites hold
     INFO(cbc);
     CHECK(cbc.find("Cipher is ECDHE-ECDSA-AES128-SHA") != std::string::npos);
     // In the default list, but not in this one.
-    std::string unlisted = s_client(s.bw, "-tls1_2 -cipher ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-CHACHA20-POLY1305");
+    std::string unlisted =
+        s_client(s.bw, "-tls1_2 -cipher ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-CHACHA20-POLY1305");
     INFO(unlisted);
     CHECK(unlisted.find("Cipher is (NONE)") != std::string::npos);
     CHECK(unlisted.find("alert handshake failure") != std::string::npos);
@@ -398,8 +400,10 @@ TEST_CASE("check-config validates the web config too, without printing hashes") 
   TestPki pki = MakeTestPki(dir.path());
   std::string config = dir.Write("botwatch.yaml", kConfig);
   std::string hash = BcryptHash("pw");
-  std::string good = dir.Write("good.yml", "tls_server_config: {cert_file: server.crt, key_file: server.key}\n"
-                                           "basic_auth_users: {a: " + hash + ", b: " + hash + "}\n");
+  std::string good = dir.Write("good.yml",
+                               "tls_server_config: {cert_file: server.crt, key_file: server.key}\n"
+                               "basic_auth_users: {a: " +
+                                   hash + ", b: " + hash + "}\n");
   CommandResult ok = RunCommand({BOTWATCH_BINARY, "check-config", config, "--web.config.file=" + good});
   CHECK(ok.exit_code == 0);
   CHECK(ok.output.find(good + ": OK (TLS, 2 basic auth users)") != std::string::npos);
@@ -418,23 +422,24 @@ TEST_CASE("a real Prometheus scrapes botwatch over TLS with basic auth") {
   const std::string password = "prom-scrape-pw";
   Server s(dir,
            "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n"
-           "basic_auth_users:\n  prometheus: " + BcryptHash(password) + "\n");
+           "basic_auth_users:\n  prometheus: " +
+               BcryptHash(password) + "\n");
   Botwatch& bw = s.bw;
   REQUIRE(bw.WaitStarted());
   std::string target = "127.0.0.1:" + std::to_string(bw.port());
   auto job = [&](const std::string& name, const std::string& scheme, const std::string& pw) {
     return "  - job_name: " + name + "\n    scrape_interval: 1s\n    scrape_timeout: 900ms\n    scheme: " + scheme +
-           "\n    tls_config: {ca_file: " + pki.ca_cert + "}\n    basic_auth: {username: prometheus, password: '" +
-           pw + "'}\n    static_configs: [{targets: ['" + target + "']}]\n";
+           "\n    tls_config: {ca_file: " + pki.ca_cert + "}\n    basic_auth: {username: prometheus, password: '" + pw +
+           "'}\n    static_configs: [{targets: ['" + target + "']}]\n";
   };
-  std::string prom_config = dir.Write("prometheus.yml", "scrape_configs:\n" + job("good", "https", password) +
-                                                            job("wrong_password", "https", "nope") +
-                                                            job("plain_http", "http", password));
+  std::string prom_config =
+      dir.Write("prometheus.yml", "scrape_configs:\n" + job("good", "https", password) +
+                                      job("wrong_password", "https", "nope") + job("plain_http", "http", password));
   int port = UnusedPort();
-  ChildProcess prometheus({"/usr/bin/prometheus", "--config.file=" + prom_config,
-                           "--storage.tsdb.path=" + dir.path() + "/tsdb",
-                           "--web.listen-address=127.0.0.1:" + std::to_string(port), "--log.level=warn"},
-                          dir.path() + "/prometheus.log");
+  ChildProcess prometheus(
+      {"/usr/bin/prometheus", "--config.file=" + prom_config, "--storage.tsdb.path=" + dir.path() + "/tsdb",
+       "--web.listen-address=127.0.0.1:" + std::to_string(port), "--log.level=warn"},
+      dir.path() + "/prometheus.log");
   std::string api = "http://127.0.0.1:" + std::to_string(port) + "/api/v1/query?query=";
   // up per job once every job has been scraped at least once.
   auto up = [&](const std::string& job_name) -> std::optional<std::string> {

@@ -101,8 +101,8 @@ std::string ChildProcess::Log() const {
   return s.str();
 }
 
-Botwatch::Botwatch(const std::string& config_path, const std::string& work_dir,
-                   std::vector<std::string> extra_args, std::vector<std::string> extra_env)
+Botwatch::Botwatch(const std::string& config_path, const std::string& work_dir, std::vector<std::string> extra_args,
+                   std::vector<std::string> extra_env)
     : process_(
           [&] {
             std::vector<std::string> argv = {BOTWATCH_BINARY, "--config.file=" + config_path,
@@ -132,9 +132,7 @@ bool Botwatch::WaitReady(std::chrono::milliseconds timeout) {
   return Eventually([&] { return HttpGet(Url("/-/ready"), 1000).status == 200; }, timeout);
 }
 
-std::string Botwatch::Url(const std::string& path) const {
-  return "http://127.0.0.1:" + std::to_string(port_) + path;
-}
+std::string Botwatch::Url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(port_) + path; }
 
 CommandResult RunCommand(const std::vector<std::string>& argv, const std::string& stdin_data,
                          std::chrono::milliseconds timeout) {

@@ -23,8 +23,8 @@ struct StubResponse {
   int status = 200;
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers = {{"Content-Type", "text/plain"}};
-  int delay_ms = 0;     // wait before answering
-  bool hang = false;    // never answer (until the server stops)
+  int delay_ms = 0;           // wait before answering
+  bool hang = false;          // never answer (until the server stops)
   bool close_midway = false;  // send the headers and half the body, then close
 };
 

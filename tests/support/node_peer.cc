@@ -40,8 +40,8 @@ class FileLock {
 
 }  // namespace
 
-std::string InstallNodePeer(const std::string& name, const std::vector<std::string>& files,
-                            const std::string& module, std::string* error) {
+std::string InstallNodePeer(const std::string& name, const std::vector<std::string>& files, const std::string& module,
+                            std::string* error) {
   fs::path src = fs::path(BOTWATCH_SOURCE_DIR) / "tests/peers" / name;
   fs::path dst = fs::path(BOTWATCH_BINARY).parent_path() / "peers" / name;
   std::error_code ec;

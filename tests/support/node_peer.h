@@ -14,7 +14,7 @@ namespace botwatch::testing {
 // The installed directory; empty (with *error set) if the install failed.
 // `files` are copied from tests/peers/`name`; `module` is a package whose
 // presence in node_modules shows a finished install.
-std::string InstallNodePeer(const std::string& name, const std::vector<std::string>& files,
-                            const std::string& module, std::string* error);
+std::string InstallNodePeer(const std::string& name, const std::vector<std::string>& files, const std::string& module,
+                            std::string* error);
 
 }  // namespace botwatch::testing

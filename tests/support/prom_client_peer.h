@@ -19,7 +19,8 @@ std::string InstallPromClientPeer(std::string* error);
 class PromClientPeer {
  public:
   // Starts `node server.js 0` in `work_dir`, with `extra_env` ("NAME=value").
-  PromClientPeer(const std::string& peer_dir, const std::string& work_dir, const std::vector<std::string>& extra_env = {});
+  PromClientPeer(const std::string& peer_dir, const std::string& work_dir,
+                 const std::vector<std::string>& extra_env = {});
   bool WaitListening(std::chrono::milliseconds timeout = std::chrono::seconds(10));
   int port() const { return port_; }
   std::string Url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(port_) + path; }

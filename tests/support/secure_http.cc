@@ -2,8 +2,8 @@
 
 #include <crypt.h>
 #include <curl/curl.h>
-#include <strings.h>
 #include <openssl/ssl.h>
+#include <strings.h>
 
 #include <chrono>
 #include <memory>
@@ -119,12 +119,12 @@ TestPki MakeTestPki(const std::string& dir) {
     args.insert(args.begin() + 1, ec.begin(), ec.end());
     Openssl(args);
   };
-  req({"req", "-x509", "-keyout", ca_key, "-out", p.ca_cert, "-days", "2", "-subj", "/CN=botwatch test CA",
-       "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign"});
-  req({"req", "-x509", "-keyout", p.server_key, "-out", p.server_cert, "-days", "2", "-subj", "/CN=127.0.0.1",
-       "-CA", p.ca_cert, "-CAkey", ca_key, "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"});
-  req({"req", "-x509", "-keyout", p.client_key, "-out", p.client_cert, "-days", "2", "-subj", "/CN=prometheus",
-       "-CA", p.ca_cert, "-CAkey", ca_key, "-addext", "extendedKeyUsage=clientAuth"});
+  req({"req", "-x509", "-keyout", ca_key, "-out", p.ca_cert, "-days", "2", "-subj", "/CN=botwatch test CA", "-addext",
+       "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign"});
+  req({"req", "-x509", "-keyout", p.server_key, "-out", p.server_cert, "-days", "2", "-subj", "/CN=127.0.0.1", "-CA",
+       p.ca_cert, "-CAkey", ca_key, "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"});
+  req({"req", "-x509", "-keyout", p.client_key, "-out", p.client_cert, "-days", "2", "-subj", "/CN=prometheus", "-CA",
+       p.ca_cert, "-CAkey", ca_key, "-addext", "extendedKeyUsage=clientAuth"});
   req({"req", "-x509", "-keyout", p.rogue_key, "-out", p.rogue_cert, "-days", "2", "-subj", "/CN=rogue"});
   return p;
 }

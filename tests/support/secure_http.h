@@ -14,11 +14,11 @@ namespace botwatch::testing {
 struct SecureRequest {
   std::string url;
   std::string method = "GET";
-  std::string body;  // sent with POST
+  std::string body;                  // sent with POST
   std::vector<std::string> headers;  // extra request headers, "Name: value"
-  std::string user;  // basic auth when non-empty
+  std::string user;                  // basic auth when non-empty
   std::string password;
-  std::string ca_file;  // trust this CA (TLS verification stays on)
+  std::string ca_file;    // trust this CA (TLS verification stays on)
   std::string cert_file;  // client certificate (mTLS)
   std::string key_file;
   long timeout_ms = 5000;
@@ -28,8 +28,8 @@ struct SecureRequest {
 };
 
 struct SecureResult : HttpResult {
-  std::string headers;  // raw response headers
-  std::string error;    // curl's message when curl_code != 0
+  std::string headers;      // raw response headers
+  std::string error;        // curl's message when curl_code != 0
   std::string tls_version;  // the negotiated version, e.g. "TLSv1.3" ("" without a TLS session)
 };
 

@@ -19,8 +19,8 @@ SocketIoPeer::SocketIoPeer(const std::string& peer_dir, const std::string& work_
   std::string log = work_dir + "/socketio-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + ".log";
   // exec: the child's pid is node's own, so Kill() reaches the server itself.
   process_ = std::make_unique<ChildProcess>(
-      std::vector<std::string>{"/bin/sh", "-c", "exec node '" + peer_dir + "/server.js' " + std::to_string(port)},
-      log, extra_env);
+      std::vector<std::string>{"/bin/sh", "-c", "exec node '" + peer_dir + "/server.js' " + std::to_string(port)}, log,
+      extra_env);
 }
 
 bool SocketIoPeer::WaitListening(std::chrono::milliseconds timeout) {

@@ -98,8 +98,9 @@ void TlsLoopbackServer::Serve(int fd) {
       head.append(buf, static_cast<size_t>(n));
     }
     if (head.find("\r\n\r\n") != std::string::npos) {
-      std::string response = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: " +
-                             std::to_string(body_.size()) + "\r\nConnection: close\r\n\r\n" + body_;
+      std::string response =
+          "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: " + std::to_string(body_.size()) +
+          "\r\nConnection: close\r\n\r\n" + body_;
       if (SSL_write(ssl, response.data(), static_cast<int>(response.size())) > 0) ++answered_;
       SSL_shutdown(ssl);
     }
@@ -154,13 +155,14 @@ CertChain MakeCertChain(const std::string& dir, const std::string& san, int leaf
   const std::string p = dir + "/";
   WriteText(p + "ca.ext", "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n");
   WriteText(p + "leaf.ext", "basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\nsubjectAltName=" + san + "\n");
-  req({"req", "-x509", "-keyout", p + "root.key", "-out", p + "root.crt", "-days", std::to_string(root_days),
-       "-subj", "/CN=botwatch test root", "-addext", "basicConstraints=critical,CA:TRUE",
-       "-addext", "keyUsage=critical,keyCertSign,cRLSign"});
-  req({"req", "-keyout", p + "intermediate.key", "-out", p + "intermediate.csr", "-subj", "/CN=botwatch test intermediate"});
+  req({"req", "-x509", "-keyout", p + "root.key", "-out", p + "root.crt", "-days", std::to_string(root_days), "-subj",
+       "/CN=botwatch test root", "-addext", "basicConstraints=critical,CA:TRUE", "-addext",
+       "keyUsage=critical,keyCertSign,cRLSign"});
+  req({"req", "-keyout", p + "intermediate.key", "-out", p + "intermediate.csr", "-subj",
+       "/CN=botwatch test intermediate"});
   Openssl({"x509", "-req", "-in", p + "intermediate.csr", "-CA", p + "root.crt", "-CAkey", p + "root.key",
-           "-CAcreateserial", "-out", p + "intermediate.crt", "-days", std::to_string(intermediate_days),
-           "-extfile", p + "ca.ext"});
+           "-CAcreateserial", "-out", p + "intermediate.crt", "-days", std::to_string(intermediate_days), "-extfile",
+           p + "ca.ext"});
   req({"req", "-keyout", p + "leaf.key", "-out", p + "leaf.csr", "-subj", "/CN=botwatch test leaf"});
   Openssl({"x509", "-req", "-in", p + "leaf.csr", "-CA", p + "intermediate.crt", "-CAkey", p + "intermediate.key",
            "-CAcreateserial", "-out", p + "leaf.crt", "-days", std::to_string(leaf_days), "-extfile", p + "leaf.ext"});

@@ -49,7 +49,9 @@ TEST_CASE("carried: OpenMetrics text is converted to what /metrics serves") {
       "mystery 3\n"
       "# EOF\n";
   std::string out = Served(om);
-  CHECK_THAT(out, Catch::Contains("# HELP acme_http_router_request_seconds Latency though all of ACME's \"HTTP\" request router.\n"));
+  CHECK_THAT(out,
+             Catch::Contains(
+                 "# HELP acme_http_router_request_seconds Latency though all of ACME's \"HTTP\" request router.\n"));
   CHECK_THAT(out, Catch::Contains("# TYPE acme_http_router_request_seconds summary\n"));
   CHECK_THAT(out, Catch::Contains("acme_http_router_request_seconds_count{method=\"GET\",path=\"/api/v1\"} 807283\n"));
   CHECK_THAT(out, Catch::Contains("# TYPE foo_total counter\n"));

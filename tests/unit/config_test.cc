@@ -72,14 +72,16 @@ TEST_CASE("config errors name file, line, column and field") {
       {"collectors:\n  - {name: a, type: tcp, address: 'h:1', intervall: 5s}\n",
        "bw.yaml:2:42: collectors[0]: unknown key \"intervall\" (did you mean \"interval\"?)"},
       {"collectors:\n  - {name: a, type: tcp, address: 'h:1', interval: 15x}\n",
-       "bw.yaml:2:52: collectors[0].interval: invalid duration \"15x\" (use a number and a unit, e.g. 500ms, 15s, 5m, 1h30m, 7d)"},
+       "bw.yaml:2:52: collectors[0].interval: invalid duration \"15x\" (use a number and a unit, e.g. 500ms, 15s, 5m, "
+       "1h30m, 7d)"},
       {"collectors:\n  - {name: a, type: tcp, address: 'h:1'}\n  - {name: a, type: tcp, address: 'h:2'}\n",
        "bw.yaml:3:12: collectors[1].name: duplicate collector name \"a\""},
       {"collectors:\n  - {name: a, type: htp}\n",
        "bw.yaml:2:21: collectors[0].type: unknown collector type \"htp\" (did you mean \"http\"?); known types: "},
       {"collectors:\n  - {type: tcp, address: 'h:1'}\n", "bw.yaml:2:5: collectors[0].name: missing required field"},
       {"collectors: {name: a}\n", "bw.yaml:1:13: collectors: expected a list, got a map"},
-      {"collectors:\n  - name: [a]\n    type: tcp\n    address: 'h:1'\n", "bw.yaml:2:11: collectors[0].name: expected a scalar value, got a list"},
+      {"collectors:\n  - name: [a]\n    type: tcp\n    address: 'h:1'\n",
+       "bw.yaml:2:11: collectors[0].name: expected a scalar value, got a list"},
       {"global: {workers: many}\n", "bw.yaml:1:19: global.workers: expected an integer, got \"many\""},
       {"global: {workers: 0}\n", "bw.yaml:1:19: global.workers: must be between 1 and 64, got 0"},
       {"collectors:\n  - {name: a, type: tcp, address: 'h:1', interval: 1s, timeout: 2s}\n",
@@ -135,17 +137,20 @@ TEST_CASE("secrets come from the environment or from *_file, never empty or twic
   dir.Write("empty", "\n");
   auto empty = Load("collectors:\n  - {name: a, type: http, url: 'http://x/', body_file: empty}\n", dir.path());
   REQUIRE_FALSE(empty.ok());
-  CHECK(empty.status().message() == "bw.yaml:2:56: collectors[0].body_file: secret file \"" + dir.path() + "/empty\" is empty");
+  CHECK(empty.status().message() ==
+        "bw.yaml:2:56: collectors[0].body_file: secret file \"" + dir.path() + "/empty\" is empty");
 
   auto missing = Load("collectors:\n  - {name: a, type: http, url: 'http://x/', body_file: nope}\n", dir.path());
   REQUIRE_FALSE(missing.ok());
-  CHECK(missing.status().message() == "bw.yaml:2:56: collectors[0].body_file: cannot read secret file \"" +
-                                          dir.path() + "/nope\": No such file or directory");
+  CHECK(missing.status().message() == "bw.yaml:2:56: collectors[0].body_file: cannot read secret file \"" + dir.path() +
+                                          "/nope\": No such file or directory");
 }
 
 TEST_CASE("a secret's value never appears in an error message") {
   // The env var holds a token; the config is wrong elsewhere in the same entry.
-  auto r = Load("collectors:\n  - {name: a, type: http, url: 'http://x/', headers: {Authorization: 'Bearer ${FB_TOKEN}'}, method: BREW}\n");
+  auto r = Load(
+      "collectors:\n  - {name: a, type: http, url: 'http://x/', headers: {Authorization: 'Bearer ${FB_TOKEN}'}, "
+      "method: BREW}\n");
   REQUIRE_FALSE(r.ok());
   CHECK(r.status().message().find("EAAB-secret-token") == std::string::npos);
   CHECK(r.status().message().find("unsupported method \"BREW\"") != std::string::npos);

@@ -46,9 +46,17 @@ TEST_CASE("exposition: values that need 17 significant digits come out exact") {
 
 TEST_CASE("exposition: every double parses back bit for bit") {
   std::mt19937_64 rng(20261204);
-  std::vector<double> values = {0.0, -0.0, 1.0, 0.1, 1e-320, std::numeric_limits<double>::max(),
-                                std::numeric_limits<double>::min(), std::numeric_limits<double>::denorm_min(),
-                                1e21, 123456789012345678.0, -2.5e-7};
+  std::vector<double> values = {0.0,
+                                -0.0,
+                                1.0,
+                                0.1,
+                                1e-320,
+                                std::numeric_limits<double>::max(),
+                                std::numeric_limits<double>::min(),
+                                std::numeric_limits<double>::denorm_min(),
+                                1e21,
+                                123456789012345678.0,
+                                -2.5e-7};
   for (int i = 0; i < 5000; ++i) {
     double v;
     uint64_t bits = rng();

@@ -327,7 +327,8 @@ TEST_CASE("feed config: defaults, bounds and unknown keys") {
 
   auto typo = load("collectors: []\nfeed:\n  max_client: 3\n");
   REQUIRE_FALSE(typo.ok());
-  CHECK(typo.status().message() == "botwatch.yaml:3:3: feed: unknown key \"max_client\" (did you mean \"max_clients\"?)");
+  CHECK(typo.status().message() ==
+        "botwatch.yaml:3:3: feed: unknown key \"max_client\" (did you mean \"max_clients\"?)");
   auto big = load("collectors: []\nfeed: {max_clients: 1000}\n");
   REQUIRE_FALSE(big.ok());
   CHECK(big.status().message().find("feed.max_clients") != std::string::npos);

@@ -109,18 +109,21 @@ TEST_CASE("filesystem: watches state_dir, each file log source's folder and path
       "collectors:\n"
       "  - {name: disk, type: filesystem, paths: [/var/lib/postgresql, /var/log/bot]}\n"
       "logs:\n"
-      "  - {name: bot, path: '/var/log/bot/*.log', format: json, rules: [{metric: x_total, type: counter, help: X., match: {field: message, exists: true}}]}\n"
-      "  - {name: more, path: [/srv/a/1.log, 'rel/2.log'], format: json, rules: [{metric: y_total, type: counter, help: X., match: {field: message, exists: true}}]}\n"
-      "  - {name: intake, type: http, format: json, rules: [{metric: z_total, type: counter, help: X., match: {field: message, exists: true}}]}\n");
+      "  - {name: bot, path: '/var/log/bot/*.log', format: json, rules: [{metric: x_total, type: counter, help: X., "
+      "match: {field: message, exists: true}}]}\n"
+      "  - {name: more, path: [/srv/a/1.log, 'rel/2.log'], format: json, rules: [{metric: y_total, type: counter, "
+      "help: X., match: {field: message, exists: true}}]}\n"
+      "  - {name: intake, type: http, format: json, rules: [{metric: z_total, type: counter, help: X., match: {field: "
+      "message, exists: true}}]}\n");
   INFO(r.status().message());
   REQUIRE(r.ok());
-  CHECK(Filesystem(r.value()).paths() ==
-        std::vector<std::string>{"/etc/botwatch/state", "/var/log/bot", "/srv/a", "/etc/botwatch/rel",
-                                 "/var/lib/postgresql"});
+  CHECK(Filesystem(r.value()).paths() == std::vector<std::string>{"/etc/botwatch/state", "/var/log/bot", "/srv/a",
+                                                                  "/etc/botwatch/rel", "/var/lib/postgresql"});
 
   SECTION("default_paths: false watches only paths") {
-    auto only = Load("state_dir: /var/lib/botwatch\n"
-                     "collectors:\n  - {name: disk, type: filesystem, default_paths: false, paths: [/data]}\n");
+    auto only = Load(
+        "state_dir: /var/lib/botwatch\n"
+        "collectors:\n  - {name: disk, type: filesystem, default_paths: false, paths: [/data]}\n");
     REQUIRE(only.ok());
     CHECK(Filesystem(only.value()).paths() == std::vector<std::string>{"/data"});
   }

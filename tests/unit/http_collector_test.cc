@@ -103,7 +103,8 @@ TEST_CASE("http: each failure has its own reason") {
     CHECK(r.reason == "io");
   }
   SECTION("connection refused") {
-    ProbeResult r = Probe(*Build("{name: h, type: http, url: 'http://127.0.0.1:" + std::to_string(UnusedPort()) + "/'}"));
+    ProbeResult r =
+        Probe(*Build("{name: h, type: http, url: 'http://127.0.0.1:" + std::to_string(UnusedPort()) + "/'}"));
     CHECK(r.reason == "connection_refused");
   }
   SECTION("DNS failure") {
@@ -123,7 +124,8 @@ TEST_CASE("http: TLS verification is on by default") {
   TlsLoopbackServer ip(ip_cert, ip_key, "secure ok");
   TlsLoopbackServer named(named_cert, named_key, "secure ok");
   auto http = [](const TlsLoopbackServer& s, const std::string& extra) {
-    return Probe(*Build("{name: h, type: http, url: '" + s.Url("/health") + "', body_regex: 'secure ok'" + extra + "}"));
+    return Probe(
+        *Build("{name: h, type: http, url: '" + s.Url("/health") + "', body_regex: 'secure ok'" + extra + "}"));
   };
 
   SECTION("default: a self-signed certificate is refused with reason tls") {
@@ -189,13 +191,14 @@ TEST_CASE("tcp: connect, send and expect") {
   LoopbackServer s([](const StubRequest&) { return StubResponse{200, "pong"}; });
   std::string addr = "127.0.0.1:" + std::to_string(s.port());
   CHECK(Probe(*Build("{name: t, type: tcp, address: '" + addr + "'}")).up);
-  ProbeResult ok = Probe(*Build("{name: t, type: tcp, address: '" + addr +
-                                "', send: \"GET / HTTP/1.0\\r\\n\\r\\n\", expect: 'pong'}"));
+  ProbeResult ok = Probe(
+      *Build("{name: t, type: tcp, address: '" + addr + "', send: \"GET / HTTP/1.0\\r\\n\\r\\n\", expect: 'pong'}"));
   CHECK(ok.up);
-  ProbeResult wrong = Probe(*Build("{name: t, type: tcp, address: '" + addr +
-                                   "', send: \"GET / HTTP/1.0\\r\\n\\r\\n\", expect: 'PONG!'}"));
+  ProbeResult wrong = Probe(
+      *Build("{name: t, type: tcp, address: '" + addr + "', send: \"GET / HTTP/1.0\\r\\n\\r\\n\", expect: 'PONG!'}"));
   CHECK(wrong.reason == "body_mismatch");
-  ProbeResult refused = Probe(*Build("{name: t, type: tcp, address: '127.0.0.1:" + std::to_string(UnusedPort()) + "'}"));
+  ProbeResult refused =
+      Probe(*Build("{name: t, type: tcp, address: '127.0.0.1:" + std::to_string(UnusedPort()) + "'}"));
   CHECK(refused.reason == "connection_refused");
 }
 

@@ -10,13 +10,14 @@ using namespace botwatch;
 
 TEST_CASE("logfmt lines quote what needs quoting and stay on one line") {
   std::string line = logging::FormatLine(logging::Level::kWarn, logging::Format::kLogfmt, "2026-11-23T07:00:00.000Z",
-                                     "probe failed", {{"collector", "db"}, {"err", "line1\nline2 \"q\""}});
+                                         "probe failed", {{"collector", "db"}, {"err", "line1\nline2 \"q\""}});
   CHECK(line ==
         "ts=2026-11-23T07:00:00.000Z level=warn msg=\"probe failed\" collector=db err=\"line1\\nline2 \\\"q\\\"\"\n");
 }
 
 TEST_CASE("json lines are valid JSON even with invalid UTF-8") {
-  std::string line = logging::FormatLine(logging::Level::kError, logging::Format::kJson, "t", "bad \xff byte", {{"k", "v\x01"}});
+  std::string line =
+      logging::FormatLine(logging::Level::kError, logging::Format::kJson, "t", "bad \xff byte", {{"k", "v\x01"}});
   auto j = nlohmann::json::parse(line);
   CHECK(j["level"] == "error");
   CHECK(j["msg"] == "bad \xEF\xBF\xBD byte");

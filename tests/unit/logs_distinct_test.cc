@@ -61,8 +61,8 @@ TEST_CASE("distinct sketches survive a save and restore, sparse and dense") {
   }
   nlohmann::json state = before.Save();
   std::string text = state.dump();
-  CHECK(text.find("\"dense\"") != std::string::npos);      // the 24h slices hold 10000 users each
-  CHECK(text.size() < 13 * 2 * 4200 + 4096);                 // about one byte per register at most
+  CHECK(text.find("\"dense\"") != std::string::npos);  // the 24h slices hold 10000 users each
+  CHECK(text.size() < 13 * 2 * 4200 + 4096);           // about one byte per register at most
   botwatch::logs::MetricStore after({def}, {"bot"});
   after.Restore(state);
   auto value = [](const botwatch::logs::Families& fams, const std::string& window) {

@@ -29,7 +29,8 @@ Result<std::shared_ptr<const Config>> Load(const std::string& text) {
   return LoadConfigText(text, src);
 }
 
-const char* kRules = "    rules:\n      - {metric: seen_total, type: counter, help: Seen., match: {field: message, exists: true}}\n";
+const char* kRules =
+    "    rules:\n      - {metric: seen_total, type: counter, help: Seen., match: {field: message, exists: true}}\n";
 
 }  // namespace
 
@@ -48,8 +49,8 @@ TEST_CASE("intake: a bad line in the middle is reported by number and the good o
       "{\"message\":\"a\"}\n"
       "\n"
       "{\"message\":\"b\"}\n"
-      "{\"message\": \"secret-token-123\"\n"  // line 4: truncated
-      "[1,2]\n"                               // line 5: not an object
+      "{\"message\": \"secret-token-123\"\n"      // line 4: truncated
+      "[1,2]\n"                                   // line 5: not an object
       "{\"message\":\"c\"}{\"message\":\"d\"}\n"  // line 6: two glued
       "{\"message\":\"e\"}\n";
   IntakeResult r = IngestBody(body, 1024, sink);
@@ -81,13 +82,15 @@ TEST_CASE("intake: a non-object line and a too long line") {
 
 TEST_CASE("intake: a JSON array (winston's Http transport with batch: true) is one line per object") {
   RecordingSink sink;
-  IntakeResult r = IngestBody(" [ {\"message\": \"a\", \"n\": 1},\n {\"message\":\"b\"}, 7, {\"message\":\"c\"} ] ", 1024, sink);
+  IntakeResult r =
+      IngestBody(" [ {\"message\": \"a\", \"n\": 1},\n {\"message\":\"b\"}, 7, {\"message\":\"c\"} ] ", 1024, sink);
   CHECK(r.array);
   CHECK(r.accepted == 3);
   CHECK(r.rejected == 1);
   CHECK(r.first_error_position == 3);
   CHECK(r.first_error == "not a JSON object");
-  CHECK(sink.lines == std::vector<std::string>{"{\"message\":\"a\",\"n\":1}", "{\"message\":\"b\"}", "7", "{\"message\":\"c\"}"});
+  CHECK(sink.lines ==
+        std::vector<std::string>{"{\"message\":\"a\",\"n\":1}", "{\"message\":\"b\"}", "7", "{\"message\":\"c\"}"});
 
   RecordingSink broken;
   IntakeResult b = IngestBody("[{\"message\":\"a\"},", 1024, broken);
@@ -114,13 +117,13 @@ TEST_CASE("intake: the token bucket allows a burst, then the rate, and says how 
   REQUIRE(wait);
   CHECK(*wait == Approx(0.5));
   CHECK(b.Take(100.25).value_or(0) == Approx(0.25));
-  CHECK_FALSE(b.Take(100.5));      // one token came back
-  CHECK(b.Take(100.5));            // and is gone
-  CHECK_FALSE(b.Take(1000.0));     // refills, but only up to the burst
+  CHECK_FALSE(b.Take(100.5));   // one token came back
+  CHECK(b.Take(100.5));         // and is gone
+  CHECK_FALSE(b.Take(1000.0));  // refills, but only up to the burst
   CHECK_FALSE(b.Take(1000.0));
   CHECK_FALSE(b.Take(1000.0));
   CHECK(b.Take(1000.0));
-  CHECK(b.Take(999.0));            // a clock going back never adds tokens
+  CHECK(b.Take(999.0));  // a clock going back never adds tokens
 }
 
 TEST_CASE("intake: answer counts survive a save and restore") {
@@ -141,10 +144,11 @@ TEST_CASE("intake: answer counts survive a save and restore") {
 
 TEST_CASE("logs config: child and http sources") {
   auto ok = Load(std::string("logs:\n"
-                             "  - name: bot\n    type: child\n    streams: [stdout]\n    format: json\n") + kRules +
+                             "  - name: bot\n    type: child\n    streams: [stdout]\n    format: json\n") +
+                 kRules +
                  "  - name: remote\n    type: http\n    max_body_bytes: 2048\n"
-                 "    rate_limit: {requests_per_second: 0.5, burst: 3}\n" + kRules +
-                 "  - name: both\n    type: child\n" + kRules);
+                 "    rate_limit: {requests_per_second: 0.5, burst: 3}\n" +
+                 kRules + "  - name: both\n    type: child\n" + kRules);
   INFO(ok.status().message());
   REQUIRE(ok.ok());
   const auto& s = ok.value()->logs->sources;
@@ -188,8 +192,7 @@ TEST_CASE("logs config: errors of child and http sources name file, line and col
        "bw.yaml:4:39: logs[0].rate_limit.requests_per_second: must be a number above 0 (at most 1000000)"},
       {head + "    type: http\n    rate_limit: {requests_per_secnd: 5}\n" + kRules,
        "bw.yaml:4:18: logs[0].rate_limit: unknown key \"requests_per_secnd\" (did you mean \"requests_per_second\"?)"},
-      {head + "    type: http\n    max_body_bytes: 10\n" + kRules,
-       "bw.yaml:4:21: logs[0].max_body_bytes: "},
+      {head + "    type: http\n    max_body_bytes: 10\n" + kRules, "bw.yaml:4:21: logs[0].max_body_bytes: "},
   };
   for (const Case& c : cases) {
     INFO(c.text);
@@ -219,5 +222,6 @@ TEST_CASE("logs config: the commented logs: section of config/botwatch.yaml load
   REQUIRE(config.ok());
   std::set<logs::SourceType> types;
   for (const auto& s : config.value()->logs->sources) types.insert(s.type);
-  CHECK(types == std::set<logs::SourceType>{logs::SourceType::kFile, logs::SourceType::kChild, logs::SourceType::kHttp});
+  CHECK(types ==
+        std::set<logs::SourceType>{logs::SourceType::kFile, logs::SourceType::kChild, logs::SourceType::kHttp});
 }

@@ -188,7 +188,8 @@ TEST_CASE("line splitter handles partial lines, CRLF and oversized lines") {
   std::vector<std::string> lines;
   int too_long = 0;
   auto feed = [&](std::string_view chunk) {
-    s.Feed(chunk, [&](std::string_view l) { lines.emplace_back(l); }, [&] { ++too_long; });
+    s.Feed(
+        chunk, [&](std::string_view l) { lines.emplace_back(l); }, [&] { ++too_long; });
   };
   feed("ab");
   CHECK(lines.empty());

@@ -28,8 +28,8 @@ std::shared_ptr<const botwatch::Config> Load(const std::string& rules, const std
   std::string text =
       "logs:\n"
       "  - name: app\n"
-      "    path: /nonexistent/*.log\n" + extra +
-      "    rules:\n" + rules;
+      "    path: /nonexistent/*.log\n" +
+      extra + "    rules:\n" + rules;
   auto config = botwatch::LoadConfigText(text, Source());
   INFO(config.status().message());
   REQUIRE(config.ok());
@@ -40,8 +40,8 @@ std::string LoadError(const std::string& rules, const std::string& extra = "") {
   std::string text =
       "logs:\n"
       "  - name: app\n"
-      "    path: /nonexistent/*.log\n" + extra +
-      "    rules:\n" + rules;
+      "    path: /nonexistent/*.log\n" +
+      extra + "    rules:\n" + rules;
   auto config = botwatch::LoadConfigText(text, Source());
   return config.ok() ? "" : config.status().message();
 }
@@ -72,7 +72,8 @@ TEST_CASE("match operators: equals, one_of, regex, exists, numeric, all and any"
       "      - {metric: lte_total, type: counter, match: {field: ms, lte: 100}}\n"
       "      - metric: all_total\n"
       "        type: counter\n"
-      "        match: {all: [{field: msg, equals: hello}, {any: [{field: level, equals: error}, {field: ms, gt: 500}]}]}\n");
+      "        match: {all: [{field: msg, equals: hello}, {any: [{field: level, equals: error}, {field: ms, gt: "
+      "500}]}]}\n");
   LogPipeline p(config->logs);
   Feed(p, {
               R"({"msg":"hello","level":"info","ms":100,"user":{"id":"u1"}})",
@@ -99,7 +100,8 @@ TEST_CASE("counters, gauges and histograms update as configured") {
       "      - {metric: hits_total, type: counter, match: {field: m, equals: a}, labels: {kind: a}}\n"
       "      - {metric: tokens_total, type: counter, value_field: tokens}\n"
       "      - {metric: last_tokens, type: gauge, value_field: tokens}\n"
-      "      - {metric: last_seen_timestamp_seconds, type: gauge, action: set_timestamp, match: {field: m, equals: a}}\n"
+      "      - {metric: last_seen_timestamp_seconds, type: gauge, action: set_timestamp, match: {field: m, equals: "
+      "a}}\n"
       "      - {metric: pending, type: gauge, action: inc, match: {field: m, equals: open}}\n"
       "      - {metric: pending, type: gauge, action: dec, match: {field: m, equals: close}}\n"
       "      - metric: latency_seconds\n"
@@ -131,12 +133,12 @@ TEST_CASE("counters, gauges and histograms update as configured") {
 }
 
 TEST_CASE("labels from fields are bounded and fold into __overflow__") {
-  auto config = Load(
-      "      - {metric: inquiries_total, type: counter, label_fields: {category: category}, max_series: 3}\n");
+  auto config =
+      Load("      - {metric: inquiries_total, type: counter, label_fields: {category: category}, max_series: 3}\n");
   LogPipeline p(config->logs);
-  Feed(p, {R"({"category":"a"})", R"({"category":"b"})", R"({"category":"a"})", R"({"category":"c"})",
-           R"({"category":"d"})", R"({"category":"e"})", R"({"category":"d"})", R"({"category":"b"})",
-           R"({"other":1})"});
+  Feed(p,
+       {R"({"category":"a"})", R"({"category":"b"})", R"({"category":"a"})", R"({"category":"c"})",
+        R"({"category":"d"})", R"({"category":"e"})", R"({"category":"d"})", R"({"category":"b"})", R"({"other":1})"});
   CHECK(Value(p, "inquiries_total", {"a"}) == 2);
   CHECK(Value(p, "inquiries_total", {"b"}) == 2);
   CHECK(Value(p, "inquiries_total", {"c"}) == 1);
@@ -147,17 +149,16 @@ TEST_CASE("labels from fields are bounded and fold into __overflow__") {
 }
 
 TEST_CASE("logfmt label values that are not UTF-8 are replaced") {
-  auto config = Load("      - {metric: by_user_agent_total, type: counter, label_fields: {agent: ua}}\n",
-                     "    format: logfmt\n");
+  auto config =
+      Load("      - {metric: by_user_agent_total, type: counter, label_fields: {agent: ua}}\n", "    format: logfmt\n");
   LogPipeline p(config->logs);
   Feed(p, {"ua=\xff\xfe"});
   CHECK(Value(p, "by_user_agent_total", {"__invalid_utf8__"}) == 1);
 }
 
 TEST_CASE("distinct metrics export one gauge per window") {
-  auto config = Load(
-      "      - {metric: active_users, type: distinct, value_field: userId, windows: [30m, 24h]}\n",
-      "    identifiers: [userId]\n");
+  auto config = Load("      - {metric: active_users, type: distinct, value_field: userId, windows: [30m, 24h]}\n",
+                     "    identifiers: [userId]\n");
   LogPipeline p(config->logs);
   for (int i = 0; i < 300; ++i) {
     Feed(p, {R"({"userId":"u)" + std::to_string(i % 120) + R"(","timestamp":"2026-11-22T10:00:00Z"})"});
@@ -191,24 +192,28 @@ TEST_CASE("rule config errors name file, line and column") {
   CHECK(LoadError("      - {metric: x_total, type: counter, labels: {le: a}}\n") == "");
   CHECK(LoadError("      - {metric: x, type: histogram, value_field: v, labels: {le: a}}\n") ==
         "rules.yaml:5:62: logs[0].rules[0].labels: invalid label name \"le\"");
-  CHECK(LoadError("      - {metric: x, type: gauge, action: inc}\n      - {metric: x, type: histogram, value_field: v}\n") ==
+  CHECK(LoadError(
+            "      - {metric: x, type: gauge, action: inc}\n      - {metric: x, type: histogram, value_field: v}\n") ==
         "rules.yaml:6:18: logs[0].rules[1].metric: metric \"x\" is already defined with a different type, labels, "
         "buckets or windows");
   CHECK(LoadError("      - {metric: x_total, type: counter, colour: red}\n") ==
         "rules.yaml:5:42: logs[0].rules[0]: unknown key \"colour\"");
   CHECK(LoadError("      - {metric: x_total, type: counter}\n", "    format: xml\n") ==
         "rules.yaml:4:13: logs[0].format: unknown format \"xml\"; use json, logfmt or regex");
-  CHECK(LoadError("      - {metric: x_total, type: counter}\n", "    format: regex\n    regex: '(a)(b)'\n    fields: [a]\n") ==
+  CHECK(LoadError("      - {metric: x_total, type: counter}\n",
+                  "    format: regex\n    regex: '(a)(b)'\n    fields: [a]\n") ==
         "rules.yaml:6:13: logs[0].fields: the regex has 2 capture groups but 1 field names are given");
-  CHECK(LoadError("      - {metric: x_total, type: counter}\n", "    format: regex\n    regex: '(?<a>x)'\n    fields: [a]\n") ==
+  CHECK(LoadError("      - {metric: x_total, type: counter}\n",
+                  "    format: regex\n    regex: '(?<a>x)'\n    fields: [a]\n") ==
         "rules.yaml:6:13: logs[0].fields: the regex names its groups with (?<name>...); remove fields:");
   CHECK(LoadError("      - {metric: x_total, type: counter}\n", "    format: regex\n    regex: 'a(?<9>x)'\n") ==
         "rules.yaml:5:12: logs[0].regex: invalid group name at offset 1: use (?<name>...) with letters, digits, "
         "'_' or '.'");
   // Names that would break the exposition: promtool's counter/_total rules, and
   // botwatch's own prefixes (a rule there would join botwatch's families).
-  CHECK(LoadError("      - {metric: bot_x, type: counter}\n") ==
-        "rules.yaml:5:18: logs[0].rules[0].metric: counter \"bot_x\" must end in _total (did you mean \"bot_x_total\"?)");
+  CHECK(
+      LoadError("      - {metric: bot_x, type: counter}\n") ==
+      "rules.yaml:5:18: logs[0].rules[0].metric: counter \"bot_x\" must end in _total (did you mean \"bot_x_total\"?)");
   CHECK(LoadError("      - {metric: bot_users_total, type: gauge, action: inc}\n") ==
         "rules.yaml:5:18: logs[0].rules[0].metric: only counters end in _total, \"bot_users_total\" is not one (did "
         "you mean \"bot_users\"?)");
@@ -223,9 +228,8 @@ TEST_CASE("rule config errors name file, line and column") {
 
 TEST_CASE("the shipped preset loads and keeps identifiers out of labels") {
   botwatch::testing::TempDir dir;
-  std::string path = dir.Write("botwatch.yaml",
-                               "logs:\n  - {name: bot, path: '" + dir.path() + "/*.log', rules: " +
-                                   BOTWATCH_SOURCE_DIR "/config/presets/messenger-bot.yaml}\n");
+  std::string path = dir.Write("botwatch.yaml", "logs:\n  - {name: bot, path: '" + dir.path() + "/*.log', rules: " +
+                                                    BOTWATCH_SOURCE_DIR "/config/presets/messenger-bot.yaml}\n");
   auto config = botwatch::LoadConfigFile(path);
   INFO(config.status().message());
   REQUIRE(config.ok());
@@ -238,21 +242,22 @@ TEST_CASE("the shipped preset loads and keeps identifiers out of labels") {
 
 TEST_CASE("the shipped preset times a hand-off from the request to the person's first reply") {
   botwatch::testing::TempDir dir;
-  std::string path = dir.Write("botwatch.yaml",
-                               "logs:\n  - {name: app, path: '" + dir.path() + "/*.log', rules: " +
-                                   BOTWATCH_SOURCE_DIR "/config/presets/messenger-bot.yaml}\n");
+  std::string path = dir.Write("botwatch.yaml", "logs:\n  - {name: app, path: '" + dir.path() + "/*.log', rules: " +
+                                                    BOTWATCH_SOURCE_DIR "/config/presets/messenger-bot.yaml}\n");
   auto config = botwatch::LoadConfigFile(path);
   INFO(config.status().message());
   REQUIRE(config.ok());
   LogPipeline p(config.value()->logs);
-  Feed(p, {
-              R"({"timestamp":"2026-01-01T10:00:00Z","level":"info","message":"human intervention requested","userId":"u1"})",
-              R"({"timestamp":"2026-01-01T10:01:00Z","level":"info","message":"human intervention requested","userId":"u2"})",
-              // u1's person answers after 4 minutes, then twice more: only the first counts.
-              R"({"timestamp":"2026-01-01T10:04:00Z","level":"info","message":"human agent replied","userId":"u1"})",
-              R"({"timestamp":"2026-01-01T10:05:00Z","level":"info","message":"human agent replied","userId":"u1"})",
-              R"({"timestamp":"2026-01-01T10:06:00Z","level":"info","message":"human intervention resolved","userId":"u1"})",
-          });
+  Feed(
+      p,
+      {
+          R"({"timestamp":"2026-01-01T10:00:00Z","level":"info","message":"human intervention requested","userId":"u1"})",
+          R"({"timestamp":"2026-01-01T10:01:00Z","level":"info","message":"human intervention requested","userId":"u2"})",
+          // u1's person answers after 4 minutes, then twice more: only the first counts.
+          R"({"timestamp":"2026-01-01T10:04:00Z","level":"info","message":"human agent replied","userId":"u1"})",
+          R"({"timestamp":"2026-01-01T10:05:00Z","level":"info","message":"human agent replied","userId":"u1"})",
+          R"({"timestamp":"2026-01-01T10:06:00Z","level":"info","message":"human intervention resolved","userId":"u1"})",
+      });
   std::string text = Text(p);
   INFO(text);
   CHECK(text.find("bot_human_handoff_wait_seconds_count 1\n") != std::string::npos);
@@ -437,12 +442,11 @@ TEST_CASE("session rules end a conversation after a gap and observe its length a
   CHECK(Text(p).find("bot_conversation_duration_seconds_count{outcome=\"booked\"} 0\n") != std::string::npos);
   CHECK(Text(p).find("bot_conversation_messages_count{outcome=\"abandoned\"} 0\n") != std::string::npos);
   Feed(p, {
-              At("00:00:00", "message received", "u1"),
-              At("00:00:02", "response sent", "u1"),
+              At("00:00:00", "message received", "u1"), At("00:00:02", "response sent", "u1"),
               At("00:01:00", "message received", "u2"),
-              At("00:05:00", "booking confirmed", "u1"),   // an outcome, not a message
-              At("00:06:00", "message received", "u1"),    // chatting on after booking: still booked
-              At("00:10:00", "unrelated line", "u2"),      // neither a message nor an outcome
+              At("00:05:00", "booking confirmed", "u1"),  // an outcome, not a message
+              At("00:06:00", "message received", "u1"),   // chatting on after booking: still booked
+              At("00:10:00", "unrelated line", "u2"),     // neither a message nor an outcome
           });
   CHECK(Value(p, "bot_conversation_active") == 2);
   CHECK(Text(p).find("bot_conversation_duration_seconds_count{outcome=\"booked\"} 0\n") != std::string::npos);
@@ -468,7 +472,8 @@ TEST_CASE("session rules end a conversation after a gap and observe its length a
   text = Text(p);
   CHECK(text.find("bot_conversation_duration_seconds_count{outcome=\"handed_off\"} 1\n") != std::string::npos);
   CHECK(text.find("bot_conversation_duration_seconds_count{outcome=\"booked\"} 1\n") != std::string::npos);
-  CHECK(text.find("bot_conversation_duration_seconds_count{outcome=\"abandoned\"} 2\n") != std::string::npos);  // u2, u3
+  CHECK(text.find("bot_conversation_duration_seconds_count{outcome=\"abandoned\"} 2\n") !=
+        std::string::npos);  // u2, u3
   CHECK(Value(p, "bot_conversation_active") == 1);
   CHECK(Value(p, "bot_conversation_evicted_total") == 0);
   // Identifiers never reach the exposition.
@@ -557,10 +562,11 @@ TEST_CASE("session rule config errors name the field") {
                   "        key_field: userId\n"
                   "        gap: 30x\n")
             .find("logs[0].rules[0].gap: invalid duration \"30x\"") != std::string::npos);
-  CHECK(LoadError("      - metric: bot_conversation\n"
-                  "        type: session\n"
-                  "        key_field: userId\n"
-                  "        outcomes: [{name: a, match: {field: m, equals: x}}, {name: a, match: {field: m, equals: y}}]\n")
+  CHECK(LoadError(
+            "      - metric: bot_conversation\n"
+            "        type: session\n"
+            "        key_field: userId\n"
+            "        outcomes: [{name: a, match: {field: m, equals: x}}, {name: a, match: {field: m, equals: y}}]\n")
             .find("outcome \"a\" is listed twice") != std::string::npos);
   CHECK(LoadError("      - metric: bot_conversation_total\n"
                   "        type: session\n"

@@ -58,7 +58,7 @@ TEST_CASE("the memory limit is the tightest memory.max from the process's cgroup
   std::filesystem::create_directories(dir.path() + "/cgroup/bot.slice/bot.service");
   dir.Write("proc/100/cgroup", "0::/bot.slice/bot.service\n");
   dir.Write("cgroup/bot.slice/bot.service/memory.max", "max\n");  // the unit sets none...
-  dir.Write("cgroup/bot.slice/memory.max", "536870912\n");         // ...its slice does
+  dir.Write("cgroup/bot.slice/memory.max", "536870912\n");        // ...its slice does
   ProcFs fs(dir.path() + "/proc", dir.path() + "/cgroup");
   CHECK(fs.Sample(100).value().memory_limit_bytes == 536870912.0);
   dir.Write("cgroup/bot.slice/bot.service/memory.max", "268435456\n");
@@ -120,7 +120,8 @@ TEST_CASE("a restarted process is followed to its new pid and counted") {
   // It comes back under a new pid.
   std::filesystem::create_directories(dir.path() + "/proc/400/fd");
   dir.Write("proc/400/stat",
-            "400 (node) S 1 400 400 0 -1 0 0 0 0 0 1 1 0 0 20 0 2 0 9999 100000 300 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0\n");
+            "400 (node) S 1 400 400 0 -1 0 0 0 0 0 1 1 0 0 20 0 2 0 9999 100000 300 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 "
+            "0 0\n");
   dir.Write("proc/400/cmdline", std::string("node\0src/index.js\0", 18));
   ProbeResult back = probe();
   CHECK(back.up);

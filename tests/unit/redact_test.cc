@@ -75,7 +75,7 @@ TEST_CASE("redact: text without the secret is unchanged, and ambiguous text stay
   std::string text(50000, '\\');
   CHECK(r.Redact(text) == text);
   CHECK(r.Redact(std::string(32, '\\') + "x") == "<secret>");
-  CHECK(r.Redact(std::string(64, '\\') + "x") .find("<secret>") != std::string::npos);
+  CHECK(r.Redact(std::string(64, '\\') + "x").find("<secret>") != std::string::npos);
   Redactor plus;
   plus.Add("a b c d e f g h i j k l m n o p");
   std::string pluses(50000, '+');

@@ -8,8 +8,8 @@
 
 #include <cstring>
 #include <filesystem>
-#include <functional>
 #include <fstream>
+#include <functional>
 #include <map>
 
 #include "agent/config.h"
@@ -37,7 +37,8 @@ std::vector<prometheus::MetricFamily> SampleFamilies() {
   f.push_back(g);
   prometheus::MetricFamily h{"lat_seconds", "", prometheus::MetricType::Histogram, {}};
   prometheus::ClientMetric hm;
-  hm.label = {{"route", "/x"}, {std::string(kPointSpellingsLabel), std::string("0.10") + kPointSpellingSeparator + "+Inf"}};
+  hm.label = {{"route", "/x"},
+              {std::string(kPointSpellingsLabel), std::string("0.10") + kPointSpellingSeparator + "+Inf"}};
   hm.histogram.sample_count = 3;
   hm.histogram.sample_sum = 0.25;
   hm.histogram.bucket.push_back({2, 0.1});
@@ -55,8 +56,8 @@ std::vector<prometheus::MetricFamily> SampleFamilies() {
 
 TEST_CASE("remote_write: every series is encoded with sorted labels, external labels and no spelling label") {
   uint64_t samples = 0;
-  std::string bytes = EncodeWriteRequest(SampleFamilies(), {{"app", "bot"}, {"instance", "host-1"}},
-                                         1796394807123, &samples);
+  std::string bytes =
+      EncodeWriteRequest(SampleFamilies(), {{"app", "bot"}, {"instance", "host-1"}}, 1796394807123, &samples);
   auto series = Decode(bytes);
   REQUIRE(samples == 6);
   REQUIRE(series.size() == 6);
@@ -69,8 +70,11 @@ TEST_CASE("remote_write: every series is encoded with sorted labels, external la
     CHECK(std::is_sorted(s.labels.begin(), s.labels.end()));
     for (const auto& [k, v] : s.labels) CHECK_FALSE(k.empty());
   }
-  CHECK(by_name == std::map<std::string, int>{{"bot_up", 1}, {"lat_seconds_count", 1}, {"lat_seconds_sum", 1},
-                                              {"lat_seconds_bucket", 2}, {"big_total", 1}});
+  CHECK(by_name == std::map<std::string, int>{{"bot_up", 1},
+                                              {"lat_seconds_count", 1},
+                                              {"lat_seconds_sum", 1},
+                                              {"lat_seconds_bucket", 2},
+                                              {"big_total", 1}});
   // A series' own instance wins over the external one, as in Prometheus.
   CHECK(Label(series[0], "instance") == "own");
   CHECK(series[0].samples[0].first == 0.5);
@@ -160,7 +164,7 @@ TEST_CASE("remote_write queue: unsent batches survive a restart, sent ones do no
     q.Push(kT0 + 2000, 1, Payload("two"));
     q.Push(kT0 + 3000, 1, Payload("three"));
     q.Pop(1);  // "one" acknowledged
-  }  // no flush or close step: a kill -9 here leaves the same files
+  }            // no flush or close step: a kill -9 here leaves the same files
   {
     Queue q(path);
     REQUIRE(q.Load() == 2);
@@ -244,7 +248,8 @@ TEST_CASE("remote_write queue: a damaged record is skipped, never sent, never co
     auto q = damaged([&](std::string& d) {
       std::string garbage(64, '\xff');
       std::string r;
-      for (uint64_t v : {uint64_t{64}}) for (int i = 0; i < 4; ++i) r += static_cast<char>((v >> (8 * i)) & 0xff);
+      for (uint64_t v : {uint64_t{64}})
+        for (int i = 0; i < 4; ++i) r += static_cast<char>((v >> (8 * i)) & 0xff);
       std::string rest;
       for (int i = 0; i < 8; ++i) rest += static_cast<char>(0xff);  // samples: 2^64-1
       uint64_t ts = kT0 + 20000;
@@ -290,11 +295,11 @@ TEST_CASE("remote_write queue: an offset that is not a record boundary is not tr
     q.Load();
     return q.size();
   };
-  CHECK(with_offset(std::to_string(starts[2]) + "\n") == 3);      // a boundary: trusted
-  CHECK(with_offset(std::to_string(starts[2] + 5) + "\n") == 3);  // inside record 2: from record 2
-  CHECK(with_offset("-20\n") == 5);                               // not a number: everything again
+  CHECK(with_offset(std::to_string(starts[2]) + "\n") == 3);          // a boundary: trusted
+  CHECK(with_offset(std::to_string(starts[2] + 5) + "\n") == 3);      // inside record 2: from record 2
+  CHECK(with_offset("-20\n") == 5);                                   // not a number: everything again
   CHECK(with_offset(std::to_string(good.size() + 100) + "\n") == 5);  // past the end: everything again
-  CHECK(with_offset(std::to_string(good.size()) + "\n") == 0);    // the end: all sent
+  CHECK(with_offset(std::to_string(good.size()) + "\n") == 0);        // the end: all sent
 }
 
 TEST_CASE("remote_write queue: dropped batches are compacted away, so the file stays near the buffer") {
@@ -408,7 +413,8 @@ TEST_CASE("remote_write config: defaults, auth headers, strict keys, one-line er
              Catch::StartsWith("bw.yaml:3:13: remote_write[0].buffer:"));
   CHECK_THAT(err("remote_write:\n  - url: http://x/\n    intervall: 5s\n"),
              Catch::Contains("did you mean \"interval\""));
-  CHECK_THAT(err("remote_write:\n  - url: http://x/\n    basic_auth: {username: a, password: \"${RW_PASS}\", pasword: x}\n"),
-             Catch::Contains("pasword"));
+  CHECK_THAT(
+      err("remote_write:\n  - url: http://x/\n    basic_auth: {username: a, password: \"${RW_PASS}\", pasword: x}\n"),
+      Catch::Contains("pasword"));
   CHECK_THAT(err("remote_write:\n  - url: http://x/\n    tls_config: {ca_fle: /x}\n"), Catch::Contains("ca_file"));
 }

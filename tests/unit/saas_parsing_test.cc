@@ -64,12 +64,12 @@ TEST_CASE("ParseGraphError reads the documented error object") {
 
 TEST_CASE("usage headers become ratios and the regain estimate becomes seconds") {
   ProbeResponse resp;
-  resp.headers = {{"x-app-usage", R"({"call_count":28,"total_time":25,"total_cputime":120})"},
-                  {"x-page-usage", "not json"},
-                  {"x-business-use-case-usage",
-                   R"({"1":[{"type":"pages","call_count":10,"total_cputime":1,"total_time":2,)"
-                   R"("estimated_time_to_regain_access":0}],"2":[{"type":"messenger","call_count":80,)"
-                   R"("estimated_time_to_regain_access":3}],"3":"junk"})"}};
+  resp.headers = {
+      {"x-app-usage", R"({"call_count":28,"total_time":25,"total_cputime":120})"},
+      {"x-page-usage", "not json"},
+      {"x-business-use-case-usage", R"({"1":[{"type":"pages","call_count":10,"total_cputime":1,"total_time":2,)"
+                                    R"("estimated_time_to_regain_access":0}],"2":[{"type":"messenger","call_count":80,)"
+                                    R"("estimated_time_to_regain_access":3}],"3":"junk"})"}};
   GraphUsage usage;
   ParseUsageHeaders(resp, &usage);
   CHECK(usage.app.at("call_count") == Approx(0.28));
@@ -85,7 +85,8 @@ TEST_CASE("Gemini quota ids are classified into bounded kinds") {
   CHECK(ClassifyQuota("GenerateRequestsPerDayPerProjectPerModel-FreeTier", "") == "per_day");
   CHECK(ClassifyQuota("GenerateContentInputTokensPerModelPerMinute-FreeTier",
                       "generativelanguage.googleapis.com/generate_content_free_tier_input_token_count") == "tokens");
-  CHECK(ClassifyQuota("", "generativelanguage.googleapis.com/generate_content_paid_tier_input_token_count") == "tokens");
+  CHECK(ClassifyQuota("", "generativelanguage.googleapis.com/generate_content_paid_tier_input_token_count") ==
+        "tokens");
   CHECK(ClassifyQuota("SomethingNew", "x") == "other");
 }
 
@@ -100,13 +101,13 @@ TEST_CASE("protobuf durations parse as seconds") {
 }
 
 TEST_CASE("google.rpc errors are read with their details") {
-  auto e = ParseGoogleRpcError(
-      R"({"error":{"code":429,"message":"quota","status":"RESOURCE_EXHAUSTED","details":[)"
-      R"({"@type":"type.googleapis.com/google.rpc.QuotaFailure","violations":[)"
-      R"({"quotaMetric":"m","quotaId":"GenerateRequestsPerMinutePerProjectPerModel-FreeTier"},)"
-      R"({"quotaMetric":"m","quotaId":"GenerateRequestsPerDayPerProjectPerModel-FreeTier"},)"
-      R"({"quotaMetric":"m","quotaId":"GenerateRequestsPerMinutePerProjectPerModel-FreeTier"}]},)"
-      R"({"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"37s"}]}})");
+  auto e =
+      ParseGoogleRpcError(R"({"error":{"code":429,"message":"quota","status":"RESOURCE_EXHAUSTED","details":[)"
+                          R"({"@type":"type.googleapis.com/google.rpc.QuotaFailure","violations":[)"
+                          R"({"quotaMetric":"m","quotaId":"GenerateRequestsPerMinutePerProjectPerModel-FreeTier"},)"
+                          R"({"quotaMetric":"m","quotaId":"GenerateRequestsPerDayPerProjectPerModel-FreeTier"},)"
+                          R"({"quotaMetric":"m","quotaId":"GenerateRequestsPerMinutePerProjectPerModel-FreeTier"}]},)"
+                          R"({"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"37s"}]}})");
   REQUIRE(e);
   CHECK(e->code == 429);
   CHECK(e->status == "RESOURCE_EXHAUSTED");
@@ -122,8 +123,8 @@ TEST_CASE("google.rpc errors are read with their details") {
 }
 
 TEST_CASE("Engine.IO polling payloads split on the record separator") {
-  CHECK(SplitPollingPayload("40{\"sid\":\"a\"}\x1e" "42[\"hello\"]") ==
-        std::vector<std::string>{"40{\"sid\":\"a\"}", "42[\"hello\"]"});
+  CHECK(SplitPollingPayload("40{\"sid\":\"a\"}\x1e"
+                            "42[\"hello\"]") == std::vector<std::string>{"40{\"sid\":\"a\"}", "42[\"hello\"]"});
   CHECK(SplitPollingPayload("2") == std::vector<std::string>{"2"});
   CHECK(SplitPollingPayload("").empty());
   CHECK(SplitPollingPayload("\x1e\x1e").empty());

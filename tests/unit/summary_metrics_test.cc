@@ -7,8 +7,8 @@
 #include <algorithm>
 
 #include "agent/config.h"
-#include "logs/log_config.h"
 #include "agent/summary_metrics.h"
+#include "logs/log_config.h"
 #include "tests/support/temp_dir.h"
 
 namespace names = botwatch::summary_metrics;
@@ -18,9 +18,8 @@ using botwatch::logs::MetricType;
 namespace {
 
 std::shared_ptr<const botwatch::Config> LoadPreset(botwatch::testing::TempDir& dir) {
-  std::string path = dir.Write("botwatch.yaml",
-                               "logs:\n  - {name: bot, path: '" + dir.path() + "/*.log', rules: " +
-                                   BOTWATCH_SOURCE_DIR "/config/presets/messenger-bot.yaml}\n");
+  std::string path = dir.Write("botwatch.yaml", "logs:\n  - {name: bot, path: '" + dir.path() + "/*.log', rules: " +
+                                                    BOTWATCH_SOURCE_DIR "/config/presets/messenger-bot.yaml}\n");
   auto config = botwatch::LoadConfigFile(path);
   INFO(config.status().message());
   REQUIRE(config.ok());
@@ -64,7 +63,6 @@ TEST_CASE("the shipped preset defines every log metric the summary reads") {
   CHECK(users->type == MetricType::kDistinct);
   for (const char* window : {names::kUsersTotalWindow, names::kUsersTodayWindow, names::kUsersWeekWindow}) {
     INFO(window);
-    CHECK(std::any_of(users->windows.begin(), users->windows.end(),
-                      [&](const auto& w) { return w.first == window; }));
+    CHECK(std::any_of(users->windows.begin(), users->windows.end(), [&](const auto& w) { return w.first == window; }));
   }
 }

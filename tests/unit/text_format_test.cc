@@ -1,6 +1,5 @@
-#include "agent/exposition.h"
 #include "collectors/lib/text_format.h"
-
+#include "agent/exposition.h"
 
 #include <catch2/catch.hpp>
 #include <cmath>

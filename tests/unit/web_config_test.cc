@@ -3,10 +3,10 @@
 
 #include <catch2/catch.hpp>
 
-#include "web/basic_auth.h"
-#include "web/web_config.h"
 #include "tests/support/secure_http.h"
 #include "tests/support/temp_dir.h"
+#include "web/basic_auth.h"
+#include "web/web_config.h"
 
 using namespace botwatch;
 using namespace botwatch::testing;
@@ -61,7 +61,8 @@ TEST_CASE("web config: TLS with mTLS and users loads, relative paths resolve aga
                 "  client_ca_file: ca.crt\n"
                 "  min_version: TLS13\n"
                 "basic_auth_users:\n"
-                "  prometheus: " + hash + "\n");
+                "  prometheus: " +
+                    hash + "\n");
   INFO(c.status().message());
   REQUIRE(c.ok());
   REQUIRE(c.value()->tls);
@@ -89,7 +90,8 @@ TEST_CASE("web config: every mistake is one line with file, line, column and fie
     std::string error;
   };
   std::vector<Case> cases = {
-      {"basic_auth_user:\n  a: b\n", f + ":1:1: config: unknown key \"basic_auth_user\" (did you mean \"basic_auth_users\"?)"},
+      {"basic_auth_user:\n  a: b\n",
+       f + ":1:1: config: unknown key \"basic_auth_user\" (did you mean \"basic_auth_users\"?)"},
       {"basic_auth_users:\n  alice: hunter2-plaintext\n",
        f + ":2:10: basic_auth_users.alice: not a bcrypt hash (expected 60 characters starting with $2y$, $2b$ or "
            "$2a$; make one with: htpasswd -nbBC 10 \"\" PASSWORD | tr -d ':\\n')"},
@@ -99,7 +101,8 @@ TEST_CASE("web config: every mistake is one line with file, line, column and fie
       {"- just a list\n", f + ":1:1: config: expected a map, got a list"},
       {"tls_server_config:\n  key_file: server.key\n", f + ":2:3: tls_server_config.cert_file: missing required field"},
       {"tls_server_config:\n  cert_file: nope.crt\n  key_file: server.key\n",
-       f + ":2:14: tls_server_config.cert_file: cannot read \"" + dir.path() + "/nope.crt\": No such file or directory"},
+       f + ":2:14: tls_server_config.cert_file: cannot read \"" + dir.path() +
+           "/nope.crt\": No such file or directory"},
       {"tls_server_config:\n  cert_file: server.crt\n  key_file: client.key\n",
        f + ":3:13: tls_server_config.key_file: the private key does not match cert_file"},
       {"tls_server_config:\n  cert_file: server.key\n  key_file: server.key\n",
@@ -118,19 +121,25 @@ TEST_CASE("web config: every mistake is one line with file, line, column and fie
       {tls + "  client_ca_file: ca.crt\n",
        f + ":4:19: tls_server_config.client_ca_file: is set but client_auth_type does not verify client "
            "certificates (use VerifyClientCertIfGiven or RequireAndVerifyClientCert)"},
-      {tls + "  cipher_suites:\n    - TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256\n    - TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA384\n",
-       f + ":6:7: tls_server_config.cipher_suites[1]: unknown cipher suite \"TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA384\" "
-           "(did you mean \"TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256\"?); use " + kCipherChoices},
+      {tls + "  cipher_suites:\n    - TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256\n    - "
+             "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA384\n",
+       f +
+           ":6:7: tls_server_config.cipher_suites[1]: unknown cipher suite \"TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA384\" "
+           "(did you mean \"TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256\"?); use " +
+           kCipherChoices},
       // OpenSSL's own names are not exporter-toolkit's.
       {tls + "  cipher_suites: [ECDHE-RSA-AES128-GCM-SHA256]\n",
        f + ":4:19: tls_server_config.cipher_suites[0]: unknown cipher suite \"ECDHE-RSA-AES128-GCM-SHA256\"; use " +
            kCipherChoices},
       // Go lists these as insecure; exporter-toolkit refuses them, so do we.
       {tls + "  cipher_suites: [TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256]\n",
-       f + ":4:19: tls_server_config.cipher_suites[0]: unknown cipher suite \"TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256\" "
-           "(did you mean \"TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA\"?); use " + kCipherChoices},
+       f +
+           ":4:19: tls_server_config.cipher_suites[0]: unknown cipher suite \"TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256\" "
+           "(did you mean \"TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA\"?); use " +
+           kCipherChoices},
       {tls + "  cipher_suites: [TLS_RSA_WITH_3DES_EDE_CBC_SHA]\n",
-       f + ":4:19: tls_server_config.cipher_suites[0]: unknown cipher suite \"TLS_RSA_WITH_3DES_EDE_CBC_SHA\" "
+       f +
+           ":4:19: tls_server_config.cipher_suites[0]: unknown cipher suite \"TLS_RSA_WITH_3DES_EDE_CBC_SHA\" "
            "(did you mean \"TLS_RSA_WITH_AES_128_CBC_SHA\"?); use " +
            kCipherChoices},
       {tls + "  cipher_suites: [TLS_AES_128_GCM_SHA256]\n",

@@ -53,7 +53,8 @@ TEST_CASE("WebSocket frames encode as in RFC 6455 section 5.7") {
   CHECK(frame64k.substr(0, 10) == Bytes({0x82, 0x7f, 0, 0, 0, 0, 0, 0x01, 0x00, 0x00}));
   CHECK(frame64k.size() == 10 + 65536);
   // Masked: the same lengths, then the mask, then the masked payload.
-  std::string masked = EncodeWebSocketFrame(ws_opcode::kText, std::string(200, 'a'), std::array<uint8_t, 4>{1, 2, 3, 4});
+  std::string masked =
+      EncodeWebSocketFrame(ws_opcode::kText, std::string(200, 'a'), std::array<uint8_t, 4>{1, 2, 3, 4});
   CHECK(masked.substr(0, 8) == Bytes({0x81, 0xfe, 0x00, 0xc8, 1, 2, 3, 4}));
   CHECK(masked[8] == ('a' ^ 1));
   CHECK(masked[9] == ('a' ^ 2));
@@ -100,11 +101,11 @@ TEST_CASE("WebSocket frames a client must reject are invalid") {
   };
   // Masked by the server.
   CHECK(invalid(EncodeWebSocketFrame(ws_opcode::kText, "Hello", std::array<uint8_t, 4>{1, 2, 3, 4})));
-  CHECK(invalid(Bytes({0xc1, 0x00})));        // RSV1 without a negotiated extension
-  CHECK(invalid(Bytes({0x83, 0x00})));        // reserved data opcode
-  CHECK(invalid(Bytes({0x8b, 0x00})));        // reserved control opcode
-  CHECK(invalid(Bytes({0x09, 0x00})));        // fragmented ping
-  CHECK(invalid(Bytes({0x89, 0x7e, 0x00, 0x7e})));  // control frame over 125 bytes
+  CHECK(invalid(Bytes({0xc1, 0x00})));                             // RSV1 without a negotiated extension
+  CHECK(invalid(Bytes({0x83, 0x00})));                             // reserved data opcode
+  CHECK(invalid(Bytes({0x8b, 0x00})));                             // reserved control opcode
+  CHECK(invalid(Bytes({0x09, 0x00})));                             // fragmented ping
+  CHECK(invalid(Bytes({0x89, 0x7e, 0x00, 0x7e})));                 // control frame over 125 bytes
   CHECK(invalid(Bytes({0x82, 0x7f, 0x80, 0, 0, 0, 0, 0, 0, 0})));  // 64-bit length with the top bit
   CHECK(invalid(Bytes({0x82, 0x7f, 0, 0, 0, 0x01, 0, 0, 0, 0})));  // 4 GiB: over the limit
   CHECK(invalid(EncodeWebSocketFrame(ws_opcode::kText, std::string(11, 'x'), std::nullopt), 10));
