@@ -3,7 +3,7 @@
 // The metric names /api/v1/summary, /api/v1/history and the status page read.
 // The log-derived ones are not botwatch's own: they are defined by the rules
 // of the shipped preset (config/presets/messenger-bot.yaml), so a rename there
-// silently turns the summary's numbers into null. tests/unit/summary_metrics_test.cc
+// silently turns the summary's numbers into null. tests/unit/agent/summary_metrics_test.cc
 // loads the preset and checks each name below against it.
 
 #include <string>

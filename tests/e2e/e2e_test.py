@@ -121,7 +121,7 @@ GEMINI_MODEL = "gemini-2.0-flash"
 
 class GeminiAPI:
     """A loopback Gemini API stand-in answering the documented shapes the gemini
-    collector reads (see tests/integration/gemini_test.cc): GET
+    collector reads (see tests/integration/collectors/gemini_test.cc): GET
     /v1beta/models/{model} and POST /v1beta/models/{model}:countTokens, the key in
     the x-goog-api-key header. exhaust() switches it to what Google answers once
     a quota is used up: HTTP 429 RESOURCE_EXHAUSTED with a QuotaFailure (the
@@ -219,7 +219,7 @@ FB_PAGE_ID = "1234567890"
 
 class FacebookGraph:
     """A loopback Graph API stand-in answering the documented shapes the facebook
-    collector reads (see tests/integration/facebook_test.cc): debug_token,
+    collector reads (see tests/integration/collectors/facebook_test.cc): debug_token,
     /me?fields=id, /{page-id}/subscribed_apps, the X-App-Usage header and the
     Graph error object. expire() switches it to what Facebook answers for an
     expired page token: debug_token 200 with data.is_valid=false and error

@@ -1,7 +1,7 @@
 // Writes a deterministic Messenger-bot log to stdout with a real Winston
 // logger (json + timestamp, as the bot does), then a few lines a real bot log
 // also contains: a plain-text stack trace, a truncated line, two glued objects.
-// tests/integration/logs_preset_test.cc knows the exact counts this produces.
+// tests/integration/logs/preset_test.cc knows the exact counts this produces.
 // Every line carries an explicit timestamp from a simulated clock (one second per
 // round, starting 20 minutes ago) so that delivery times are exact; receipts are
 // stamped later than the next rounds' lines, as real webhooks arrive out of order.

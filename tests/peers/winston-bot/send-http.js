@@ -2,7 +2,7 @@
 // winston's own Http transport, as a bot in another container would.
 //   node send-http.js PORT PATH [batch] [user:password]
 // Prints "responses=N failures=M" and exits once every request is answered.
-// tests/integration/logs_intake_test.cc knows the exact counts this produces.
+// tests/integration/logs/intake_test.cc knows the exact counts this produces.
 'use strict';
 const winston = require('winston');
 
