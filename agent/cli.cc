@@ -6,14 +6,6 @@
 namespace botwatch {
 namespace {
 
-const std::vector<std::string> kValueFlags = {"--config.file",        "--web.listen-address", "--web.config.file",
-                                              "--web.telemetry-path", "--web.allowed-hosts",  "--log.level",
-                                              "--log.format"};
-// Only after `run`.
-const std::vector<std::string> kSuperviseFlags = {"--supervise.restart", "--supervise.restart-backoff",
-                                                  "--supervise.restart-backoff-max", "--supervise.kill-timeout",
-                                                  "--supervise.name"};
-
 const char* kCheckConfigUsage =
     "usage: botwatch check-config [--config.file=]PATH [--web.config.file=PATH] [--skip-env]";
 
@@ -168,133 +160,216 @@ std::string HelpText() {
          "systemd:   Type=notify is supported (READY, RELOADING, STOPPING, WATCHDOG).\n";
 }
 
+namespace {
+
+// The options read so far.
+struct CliParse {
+  CliOptions options;
+  bool listen_given = false;  // the first --web.listen-address replaces the default
+  bool done = false;          // --help, --version: the rest is not read
+};
+
+// Applies one flag (`name` as given, `value` empty for a switch); an error ends parsing.
+using FlagAction = Status (*)(const std::string& name, const std::string& value, CliParse& parse);
+
+Status SetConfigFile(const std::string&, const std::string& value, CliParse& p) {
+  p.options.config_file = value;
+  return Status::Ok();
+}
+
+Status AddListenAddress(const std::string&, const std::string& value, CliParse& p) {
+  if (!p.listen_given) p.options.listen_addresses.clear();
+  p.listen_given = true;
+  p.options.listen_addresses.push_back(value);
+  return Status::Ok();
+}
+
+Status SetWebConfigFile(const std::string&, const std::string& value, CliParse& p) {
+  if (value.empty()) return Status::Error("flag --web.config.file needs a path");
+  p.options.web_config_file = value;
+  return Status::Ok();
+}
+
+Status SetTelemetryPath(const std::string&, const std::string& value, CliParse& p) {
+  if (value.empty() || value[0] != '/' || value.find_first_of("?# ") != std::string::npos) {
+    return Status::Error("invalid --web.telemetry-path \"" + value + "\" (a path such as /metrics)");
+  }
+  if (IsEndpointPath(value)) {
+    return Status::Error("--web.telemetry-path \"" + value + "\" is already an endpoint of botwatch");
+  }
+  p.options.telemetry_path = value;
+  return Status::Ok();
+}
+
+// Comma-separated, and repeatable.
+Status AddAllowedHosts(const std::string&, const std::string& value, CliParse& p) {
+  size_t start = 0;
+  while (start <= value.size()) {
+    size_t comma = value.find(',', start);
+    std::string host = value.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    if (std::string why = AllowedHostProblem(host); !why.empty()) {
+      return Status::Error("invalid --web.allowed-hosts entry \"" + host + "\": " + why);
+    }
+    p.options.allowed_hosts.push_back(host);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return Status::Ok();
+}
+
+Status SetLogLevel(const std::string&, const std::string& value, CliParse& p) {
+  if (!logging::ParseLevel(value, &p.options.log_level)) {
+    return Status::Error("invalid --log.level \"" + value + "\" (use debug, info, warn or error)");
+  }
+  return Status::Ok();
+}
+
+Status SetLogFormat(const std::string&, const std::string& value, CliParse& p) {
+  if (!logging::ParseFormat(value, &p.options.log_format)) {
+    return Status::Error("invalid --log.format \"" + value + "\" (use logfmt or json)");
+  }
+  return Status::Ok();
+}
+
+Status SetRestartPolicy(const std::string&, const std::string& value, CliParse& p) {
+  if (value == "never") {
+    p.options.supervise.restart = SuperviseOptions::Restart::kNever;
+  } else if (value == "on-failure") {
+    p.options.supervise.restart = SuperviseOptions::Restart::kOnFailure;
+  } else {
+    return Status::Error("invalid --supervise.restart \"" + value + "\" (use never or on-failure)");
+  }
+  return Status::Ok();
+}
+
+// --supervise.restart-backoff, --supervise.restart-backoff-max, --supervise.kill-timeout.
+Status SetSuperviseDuration(const std::string& name, const std::string& value, CliParse& p) {
+  Result<Duration> d = ParseDuration(value);
+  if (!d.ok()) return Status::Error("invalid " + name + ": " + d.status().message());
+  if (name == "--supervise.restart-backoff") p.options.supervise.backoff_initial = d.value();
+  if (name == "--supervise.restart-backoff-max") p.options.supervise.backoff_max = d.value();
+  if (name == "--supervise.kill-timeout") p.options.supervise.kill_timeout = d.value();
+  return Status::Ok();
+}
+
+Status SetSuperviseName(const std::string&, const std::string& value, CliParse& p) {
+  if (value.empty()) return Status::Error("flag --supervise.name needs a value");
+  p.options.supervise.name = value;
+  return Status::Ok();
+}
+
+Status ForwardSighup(const std::string&, const std::string&, CliParse& p) {
+  p.options.supervise.forward_sighup = true;
+  return Status::Ok();
+}
+
+Status ShowVersion(const std::string&, const std::string&, CliParse& p) {
+  p.options.command = CliOptions::Command::kVersion;
+  p.done = true;
+  return Status::Ok();
+}
+
+Status OneShot(const std::string&, const std::string&, CliParse& p) {
+  p.options.command = CliOptions::Command::kLogsOneShot;
+  return Status::Ok();
+}
+
+Status ShowHelp(const std::string&, const std::string&, CliParse& p) {
+  p.options.command = CliOptions::Command::kHelp;
+  p.done = true;
+  return Status::Ok();
+}
+
+struct CliFlag {
+  const char* name;
+  bool takes_value;  // "--name=VALUE" or "--name VALUE"; a switch is given alone
+  bool run_only;     // only after `run`
+  FlagAction apply;
+};
+
+// Every flag of the daemon and of `run`, in the order an unknown flag's
+// suggestion is looked for.
+constexpr CliFlag kFlags[] = {
+    {"--config.file", true, false, SetConfigFile},
+    {"--web.listen-address", true, false, AddListenAddress},
+    {"--web.config.file", true, false, SetWebConfigFile},
+    {"--web.telemetry-path", true, false, SetTelemetryPath},
+    {"--web.allowed-hosts", true, false, AddAllowedHosts},
+    {"--log.level", true, false, SetLogLevel},
+    {"--log.format", true, false, SetLogFormat},
+    {"--supervise.restart", true, true, SetRestartPolicy},
+    {"--supervise.restart-backoff", true, true, SetSuperviseDuration},
+    {"--supervise.restart-backoff-max", true, true, SetSuperviseDuration},
+    {"--supervise.kill-timeout", true, true, SetSuperviseDuration},
+    {"--supervise.name", true, true, SetSuperviseName},
+    {"--supervise.forward-sighup", false, true, ForwardSighup},
+    {"--version", false, false, ShowVersion},
+    {"--one-shot", false, false, OneShot},
+    {"--help", false, false, ShowHelp},
+};
+
+const CliFlag* FindFlag(const std::string& name, bool takes_value, bool run) {
+  for (const CliFlag& f : kFlags) {
+    if (f.takes_value == takes_value && (run || !f.run_only) && name == f.name) return &f;
+  }
+  return nullptr;
+}
+
+// The error for an argument that is no flag of this mode.
+Status UnknownArgument(const std::string& arg, const std::string& name, bool run) {
+  if (run && arg.rfind("-", 0) != 0) {
+    return Status::Error("run: unexpected argument \"" + arg + "\"; put the command after --");
+  }
+  if (arg.rfind("-", 0) != 0) return Status::Error("unexpected argument \"" + arg + "\"; see botwatch --help");
+  std::vector<std::string> all;
+  for (const CliFlag& f : kFlags) {
+    if (run || !f.run_only) all.push_back(f.name);
+  }
+  std::string msg = "unknown flag " + name;
+  if (auto close = ClosestMatch(name, all)) msg += " (did you mean " + *close + "?)";
+  return Status::Error(msg + "; see botwatch --help");
+}
+
+// `run ... -- COMMAND [ARGS...]`: what follows the -- at `i` is the command.
+Result<CliOptions> TakeCommand(CliOptions o, const std::vector<std::string>& args, size_t i) {
+  o.supervise.command.assign(args.begin() + static_cast<long>(i) + 1, args.end());
+  if (o.supervise.command.empty()) return Status::Error("run: no command after --");
+  if (o.supervise.backoff_max < o.supervise.backoff_initial) {
+    return Status::Error("--supervise.restart-backoff-max is lower than --supervise.restart-backoff");
+  }
+  return o;
+}
+
+}  // namespace
+
 Result<CliOptions> ParseCli(const std::vector<std::string>& args) {
-  CliOptions o;
-  size_t i = 0;
-  bool listen_given = false;
   if (!args.empty() && args[0] == "check-config") return ParseCheckConfig(args);
   bool run = !args.empty() && args[0] == "run";
-  if (run) {
-    o.command = CliOptions::Command::kRun;
-    i = 1;
-  }
-  for (; i < args.size(); ++i) {
+  CliParse p;
+  if (run) p.options.command = CliOptions::Command::kRun;
+  for (size_t i = run ? 1 : 0; i < args.size(); ++i) {
     const std::string& a = args[i];
-    if (run && a == "--") {
-      o.supervise.command.assign(args.begin() + static_cast<long>(i) + 1, args.end());
-      if (o.supervise.command.empty()) return Status::Error("run: no command after --");
-      if (o.supervise.backoff_max < o.supervise.backoff_initial) {
-        return Status::Error("--supervise.restart-backoff-max is lower than --supervise.restart-backoff");
-      }
-      return o;
-    }
-    if (a == "--help" || a == "-h") {
-      o.command = CliOptions::Command::kHelp;
-      return o;
-    }
-    if (a == "--version") {
-      o.command = CliOptions::Command::kVersion;
-      return o;
-    }
-    if (a == "--one-shot") {
-      o.command = CliOptions::Command::kLogsOneShot;
-      continue;
-    }
-    if (run && a == "--supervise.forward-sighup") {
-      o.supervise.forward_sighup = true;
-      continue;
-    }
+    if (run && a == "--") return TakeCommand(std::move(p.options), args, i);
     std::string name = a, value;
-    bool has_value = false;
-    size_t eq = a.find('=');
-    if (eq != std::string::npos) {
+    const CliFlag* flag = FindFlag(a == "-h" ? "--help" : a, false, run);
+    if (flag == nullptr) {
+      size_t eq = a.find('=');
       name = a.substr(0, eq);
-      value = a.substr(eq + 1);
-      has_value = true;
-    }
-    bool known = false;
-    for (const auto& f : kValueFlags) known = known || f == name;
-    for (const auto& f : kSuperviseFlags) known = known || (run && f == name);
-    if (!known) {
-      if (run && a.rfind("-", 0) != 0) {
-        return Status::Error("run: unexpected argument \"" + a + "\"; put the command after --");
-      }
-      if (a.rfind("-", 0) != 0) return Status::Error("unexpected argument \"" + a + "\"; see botwatch --help");
-      std::vector<std::string> all = kValueFlags;
-      if (run) {
-        all.insert(all.end(), kSuperviseFlags.begin(), kSuperviseFlags.end());
-        all.push_back("--supervise.forward-sighup");
-      }
-      all.push_back("--version");
-      all.push_back("--one-shot");
-      all.push_back("--help");
-      std::string msg = "unknown flag " + name;
-      if (auto close = ClosestMatch(name, all)) msg += " (did you mean " + *close + "?)";
-      return Status::Error(msg + "; see botwatch --help");
-    }
-    if (!has_value) {
-      if (i + 1 >= args.size()) return Status::Error("flag " + name + " needs a value");
-      value = args[++i];
-    }
-    if (name == "--config.file") {
-      o.config_file = value;
-    } else if (name == "--web.listen-address") {
-      if (!listen_given) o.listen_addresses.clear();
-      listen_given = true;
-      o.listen_addresses.push_back(value);
-    } else if (name == "--web.telemetry-path") {
-      if (value.empty() || value[0] != '/' || value.find_first_of("?# ") != std::string::npos) {
-        return Status::Error("invalid --web.telemetry-path \"" + value + "\" (a path such as /metrics)");
-      }
-      if (IsEndpointPath(value)) {
-        return Status::Error("--web.telemetry-path \"" + value + "\" is already an endpoint of botwatch");
-      }
-      o.telemetry_path = value;
-    } else if (name == "--web.allowed-hosts") {
-      // Comma-separated, and repeatable.
-      size_t start = 0;
-      while (start <= value.size()) {
-        size_t comma = value.find(',', start);
-        std::string host = value.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-        if (std::string why = AllowedHostProblem(host); !why.empty()) {
-          return Status::Error("invalid --web.allowed-hosts entry \"" + host + "\": " + why);
-        }
-        o.allowed_hosts.push_back(host);
-        if (comma == std::string::npos) break;
-        start = comma + 1;
-      }
-    } else if (name == "--web.config.file") {
-      if (value.empty()) return Status::Error("flag --web.config.file needs a path");
-      o.web_config_file = value;
-    } else if (name == "--log.level") {
-      if (!logging::ParseLevel(value, &o.log_level)) {
-        return Status::Error("invalid --log.level \"" + value + "\" (use debug, info, warn or error)");
-      }
-    } else if (name == "--log.format") {
-      if (!logging::ParseFormat(value, &o.log_format)) {
-        return Status::Error("invalid --log.format \"" + value + "\" (use logfmt or json)");
-      }
-    } else if (name == "--supervise.restart") {
-      if (value == "never") {
-        o.supervise.restart = SuperviseOptions::Restart::kNever;
-      } else if (value == "on-failure") {
-        o.supervise.restart = SuperviseOptions::Restart::kOnFailure;
+      flag = FindFlag(name, true, run);
+      if (flag == nullptr) return UnknownArgument(a, name, run);
+      if (eq != std::string::npos) {
+        value = a.substr(eq + 1);
+      } else if (i + 1 < args.size()) {
+        value = args[++i];
       } else {
-        return Status::Error("invalid --supervise.restart \"" + value + "\" (use never or on-failure)");
+        return Status::Error("flag " + name + " needs a value");
       }
-    } else if (name == "--supervise.name") {
-      if (value.empty()) return Status::Error("flag --supervise.name needs a value");
-      o.supervise.name = value;
-    } else if (name.rfind("--supervise.", 0) == 0) {
-      Result<Duration> d = ParseDuration(value);
-      if (!d.ok()) return Status::Error("invalid " + name + ": " + d.status().message());
-      if (name == "--supervise.restart-backoff") o.supervise.backoff_initial = d.value();
-      if (name == "--supervise.restart-backoff-max") o.supervise.backoff_max = d.value();
-      if (name == "--supervise.kill-timeout") o.supervise.kill_timeout = d.value();
     }
+    if (Status st = flag->apply(name, value, p); !st.ok()) return st;
+    if (p.done) return p.options;
   }
   if (run) return Status::Error("run: missing -- COMMAND (e.g. botwatch run -- node src/index.js)");
-  return o;
+  return p.options;
 }
 
 }  // namespace botwatch

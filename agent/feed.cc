@@ -211,87 +211,17 @@ void FeedHub::Wake() {
 // (ResponseStream), and happen outside the lock.
 void FeedHub::Pump() {
   using Clock = std::chrono::steady_clock;
-  struct Out {
-    std::shared_ptr<ResponseStream> out;
-    std::string text;
-    bool end;
-  };
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
-    auto now = Clock::now();
-    auto due = now + config_.heartbeat;
-    // A client still sending is woken by its drain, not by the clock.
-    for (const auto& c : clients_list_) {
-      if (!c->out->Busy()) due = std::min(due, c->last_sent + config_.heartbeat);
-    }
-    due = std::max(due, now + std::chrono::milliseconds(1));
-    changed_.wait_until(lock, due, [&] { return shutdown_ || wake_; });
+    changed_.wait_until(lock, NextDue(Clock::now()), [&] { return shutdown_ || wake_; });
     if (shutdown_) return;
     wake_ = false;
-    now = Clock::now();
-    std::vector<Out> writes;
+    std::vector<Outgoing> writes;
     std::vector<std::unique_ptr<Client>> done;
-    for (size_t i = 0; i < clients_list_.size();) {
-      Client& c = *clients_list_[i];
-      auto drop = [&] {
-        done.push_back(std::move(clients_list_[i]));
-        clients_list_.erase(clients_list_.begin() + static_cast<std::ptrdiff_t>(i));
-      };
-      if (!c.out->Open()) {
-        ++disconnected_;
-        drop();
-        continue;
-      }
-      if (c.out->Busy()) {
-        ++i;
-        continue;
-      }
-      // Tell EventSource to come back quickly after a drop.
-      std::string batch = c.first ? "retry: 2000\n: botwatch live feed\n\n" : "";
-      bool slow = false;
-      bool gap = false;
-      uint64_t missed = 0;
-      if (!ring_.empty() && ring_.back().id > c.cursor) {
-        uint64_t oldest = ring_.front().id;
-        if (c.cursor + 1 < oldest) {
-          missed = oldest - c.cursor - 1;
-          // Replaying after a reconnect: say what is gone and go on. While
-          // streaming: this client could not keep up; drop it rather than
-          // hold anything back.
-          if (c.first && c.resumed)
-            gap = true;
-          else
-            slow = true;
-        }
-        if (slow) {
-          ++dropped_slow_;
-        } else {
-          if (gap) batch += ": " + std::to_string(missed) + " events were no longer buffered\n\n";
-          size_t start = c.cursor + 1 < oldest ? 0 : static_cast<size_t>(c.cursor + 1 - oldest);
-          for (size_t k = start; k < ring_.size(); ++k) batch += ring_[k].text;
-          c.cursor = ring_.back().id;
-        }
-      }
-      if (slow) {
-        writes.push_back({c.out, ": dropped: this client fell " + std::to_string(missed) + " events behind\n\n", true});
-        drop();
-        continue;
-      }
-      if (batch.empty()) {
-        if (now - c.last_sent < config_.heartbeat) {
-          ++i;
-          continue;
-        }
-        batch = ": keepalive\n\n";
-      }
-      c.first = false;
-      c.last_sent = now;
-      writes.push_back({c.out, std::move(batch), false});
-      ++i;
-    }
+    PlanWrites(Clock::now(), writes, done);
     lock.unlock();
     // A failed write shows as a closed stream in the next round.
-    for (Out& w : writes) {
+    for (Outgoing& w : writes) {
       w.out->Write(std::move(w.text));
       if (w.end) w.out->End();
     }
@@ -299,6 +229,69 @@ void FeedHub::Pump() {
     done.clear();  // releases the slots (ClientSlot takes mu_)
     lock.lock();
   }
+}
+
+FeedHub::TimePoint FeedHub::NextDue(TimePoint now) const {
+  TimePoint due = now + config_.heartbeat;
+  // A client still sending is woken by its drain, not by the clock.
+  for (const auto& c : clients_list_) {
+    if (!c->out->Busy()) due = std::min(due, c->last_sent + config_.heartbeat);
+  }
+  return std::max(due, now + std::chrono::milliseconds(1));
+}
+
+// Plans each client's write; a client whose stream closed, or that is dropped,
+// moves from the list to `done`.
+void FeedHub::PlanWrites(TimePoint now, std::vector<Outgoing>& writes, std::vector<std::unique_ptr<Client>>& done) {
+  for (size_t i = 0; i < clients_list_.size();) {
+    Client& c = *clients_list_[i];
+    bool keep = true;
+    if (!c.out->Open()) {
+      ++disconnected_;
+      keep = false;
+    } else if (!c.out->Busy()) {
+      keep = PlanClient(c, now, writes);
+    }
+    if (keep) {
+      ++i;
+      continue;
+    }
+    done.push_back(std::move(clients_list_[i]));
+    clients_list_.erase(clients_list_.begin() + static_cast<std::ptrdiff_t>(i));
+  }
+}
+
+// What a client that is not sending gets now: the frames it has not seen, a
+// keepalive, or nothing yet. False when it is dropped for being slow (its last
+// words planned).
+bool FeedHub::PlanClient(Client& c, TimePoint now, std::vector<Outgoing>& writes) {
+  // Tell EventSource to come back quickly after a drop.
+  std::string batch = c.first ? "retry: 2000\n: botwatch live feed\n\n" : "";
+  if (!ring_.empty() && ring_.back().id > c.cursor) {
+    uint64_t oldest = ring_.front().id;
+    bool missing = c.cursor + 1 < oldest;
+    uint64_t missed = missing ? oldest - c.cursor - 1 : 0;
+    // Replaying after a reconnect: say what is gone and go on. While
+    // streaming: this client could not keep up; drop it rather than hold
+    // anything back.
+    if (missing && !(c.first && c.resumed)) {
+      ++dropped_slow_;
+      writes.push_back({c.out, ": dropped: this client fell " + std::to_string(missed) + " events behind\n\n", true});
+      return false;
+    }
+    if (missing) batch += ": " + std::to_string(missed) + " events were no longer buffered\n\n";
+    size_t start = missing ? 0 : static_cast<size_t>(c.cursor + 1 - oldest);
+    for (size_t k = start; k < ring_.size(); ++k) batch += ring_[k].text;
+    c.cursor = ring_.back().id;
+  }
+  if (batch.empty()) {
+    if (now - c.last_sent < config_.heartbeat) return true;
+    batch = ": keepalive\n\n";
+  }
+  c.first = false;
+  c.last_sent = now;
+  writes.push_back({c.out, std::move(batch), false});
+  return true;
 }
 
 void FeedHub::Shutdown() {

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -101,8 +102,19 @@ class FeedHub {
   };
   class ClientSlot;
   struct Client;
+  // One write the feed thread makes outside the lock; `end` ends the stream after it.
+  struct Outgoing {
+    std::shared_ptr<ResponseStream> out;
+    std::string text;
+    bool end;
+  };
+  using TimePoint = std::chrono::steady_clock::time_point;
   void Attach(std::shared_ptr<ResponseStream> out, std::shared_ptr<ClientSlot> slot, uint64_t cursor, bool resumed);
   void Pump();
+  // The steps of Pump(), under mu_.
+  TimePoint NextDue(TimePoint now) const;
+  void PlanWrites(TimePoint now, std::vector<Outgoing>& writes, std::vector<std::unique_ptr<Client>>& done);
+  bool PlanClient(Client& c, TimePoint now, std::vector<Outgoing>& writes);
   void Wake();
 
   const FeedConfig config_;

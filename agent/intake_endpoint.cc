@@ -109,6 +109,71 @@ HttpResponse ServeLogIntake(const HttpRequest& req, const logs::CurrentPipeline&
 
 namespace {
 
+// Only JSON types: a browser may send text/plain or a form cross-origin
+// without asking first, and must not be able to inject log lines.
+bool IsJsonMediaType(const std::string& content_type) {
+  std::string media = content_type.substr(0, content_type.find(';'));
+  while (!media.empty() && media.back() == ' ') media.pop_back();
+  for (char& c : media) c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
+  return media == "application/json" || media == "application/x-ndjson" || media == "application/jsonl" ||
+         media == "application/json-seq";
+}
+
+// Before reading the body: the source's rate, the body's type and encoding,
+// its announced size. An answer refuses the request (and is counted); nullopt
+// lets it in, with *max_body_bytes set.
+std::optional<HttpResponse> AdmitBeforeBody(const HttpRequest& req, const std::string& name, logs::HttpIntake& intake,
+                                            size_t* max_body_bytes) {
+  auto answer = [&](HttpResponse r) {
+    intake.CountAnswer(r.status);
+    return std::optional<HttpResponse>(std::move(r));
+  };
+  if (std::optional<double> wait = intake.TakeToken()) {
+    HttpResponse r = Error(429, "rate limit of log source \"" + name + "\" exceeded; retry later");
+    r.headers.emplace_back("Retry-After", std::to_string(static_cast<long long>(std::ceil(*wait))));
+    return answer(std::move(r));
+  }
+  if (!IsJsonMediaType(req.Header("Content-Type"))) {
+    return answer(Error(415, "send Content-Type: application/json or application/x-ndjson"));
+  }
+  const char* encoding = req.header("Content-Encoding");
+  if (encoding != nullptr && std::string_view(encoding) != "identity") {
+    return answer(Error(415, "compressed bodies are not accepted; send plain NDJSON or JSON"));
+  }
+  *max_body_bytes = intake.max_body_bytes();
+  if (req.content_length > 0 && static_cast<uint64_t>(req.content_length) > *max_body_bytes) {
+    return answer(TooLarge(*max_body_bytes));
+  }
+  return std::nullopt;
+}
+
+// The body, read: its lines go into the source's sink; the answer says how
+// many were accepted and the first error.
+HttpResponse IngestReadBody(BodyRead read, const std::string& body, size_t max_body_bytes, const std::string& name,
+                            logs::LogPipeline& pipeline, logs::HttpIntake& intake) {
+  HttpResponse resp;
+  if (read == BodyRead::kTooLarge) {
+    resp = TooLarge(max_body_bytes);
+  } else if (read == BodyRead::kFailed) {
+    resp = Error(400, "could not read the request body");
+  } else {
+    logs::IntakeResult result = logs::IngestBody(body, intake.max_line_bytes(), *pipeline.Sink(name));
+    nlohmann::json out = {{"accepted", result.accepted}, {"rejected", result.rejected}};
+    if (result.rejected == 0) {
+      resp = JsonAnswer(200, out);
+    } else {
+      out["first_error"] = {{result.array ? "item" : "line", result.first_error_position},
+                            {"error", result.first_error}};
+      resp = JsonAnswer(400, out);
+      logging::Debug("log intake: rejected lines", {{"source", name},
+                                                    {"accepted", std::to_string(result.accepted)},
+                                                    {"rejected", std::to_string(result.rejected)}});
+    }
+  }
+  intake.CountAnswer(resp.status);
+  return resp;
+}
+
 HttpResponse Serve(const HttpRequest& req, const logs::CurrentPipeline& current) {
   if (req.method != "POST") {
     HttpResponse r = Error(405, "use POST /api/v1/logs");
@@ -118,37 +183,9 @@ HttpResponse Serve(const HttpRequest& req, const logs::CurrentPipeline& current)
   std::string name = QueryValue(req.query, "source");
   // Before reading the body: which source, its limits, its rate.
   size_t max_body_bytes = 0;
-  std::optional<HttpResponse> early =
-      WithSource(current, name, [&](logs::LogPipeline&, logs::HttpIntake& intake) -> std::optional<HttpResponse> {
-        auto answer = [&](HttpResponse r) {
-          intake.CountAnswer(r.status);
-          return std::optional<HttpResponse>(std::move(r));
-        };
-        if (std::optional<double> wait = intake.TakeToken()) {
-          HttpResponse r = Error(429, "rate limit of log source \"" + name + "\" exceeded; retry later");
-          r.headers.emplace_back("Retry-After", std::to_string(static_cast<long long>(std::ceil(*wait))));
-          return answer(std::move(r));
-        }
-        // Only JSON types: a browser may send text/plain or a form cross-origin
-        // without asking first, and must not be able to inject log lines.
-        std::string type = req.Header("Content-Type");
-        std::string media = type.substr(0, type.find(';'));
-        while (!media.empty() && media.back() == ' ') media.pop_back();
-        for (char& c : media) c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
-        if (media != "application/json" && media != "application/x-ndjson" && media != "application/jsonl" &&
-            media != "application/json-seq") {
-          return answer(Error(415, "send Content-Type: application/json or application/x-ndjson"));
-        }
-        const char* encoding = req.header("Content-Encoding");
-        if (encoding != nullptr && std::string_view(encoding) != "identity") {
-          return answer(Error(415, "compressed bodies are not accepted; send plain NDJSON or JSON"));
-        }
-        max_body_bytes = intake.max_body_bytes();
-        if (req.content_length > 0 && static_cast<uint64_t>(req.content_length) > max_body_bytes) {
-          return answer(TooLarge(max_body_bytes));
-        }
-        return std::nullopt;
-      });
+  std::optional<HttpResponse> early = WithSource(current, name, [&](logs::LogPipeline&, logs::HttpIntake& intake) {
+    return AdmitBeforeBody(req, name, intake, &max_body_bytes);
+  });
   if (early) return std::move(*early);
 
   // The body is read by the web server (within its deadline, off any worker),
@@ -167,29 +204,9 @@ HttpResponse Serve(const HttpRequest& req, const logs::CurrentPipeline& current)
           }
         } trim{&body};
         // A reload may have come in between: the source is looked up again.
-        std::optional<HttpResponse> answer = WithSource(
-            current, name, [&](logs::LogPipeline& pipeline, logs::HttpIntake& intake) -> std::optional<HttpResponse> {
-              HttpResponse resp;
-              if (read == BodyRead::kTooLarge) {
-                resp = TooLarge(max_body_bytes);
-              } else if (read == BodyRead::kFailed) {
-                resp = Error(400, "could not read the request body");
-              } else {
-                logs::IntakeResult result = logs::IngestBody(body, intake.max_line_bytes(), *pipeline.Sink(name));
-                nlohmann::json out = {{"accepted", result.accepted}, {"rejected", result.rejected}};
-                if (result.rejected == 0) {
-                  resp = JsonAnswer(200, out);
-                } else {
-                  out["first_error"] = {{result.array ? "item" : "line", result.first_error_position},
-                                        {"error", result.first_error}};
-                  resp = JsonAnswer(400, out);
-                  logging::Debug("log intake: rejected lines", {{"source", name},
-                                                                {"accepted", std::to_string(result.accepted)},
-                                                                {"rejected", std::to_string(result.rejected)}});
-                }
-              }
-              intake.CountAnswer(resp.status);
-              return resp;
+        std::optional<HttpResponse> answer =
+            WithSource(current, name, [&](logs::LogPipeline& pipeline, logs::HttpIntake& intake) {
+              return std::optional<HttpResponse>(IngestReadBody(read, body, max_body_bytes, name, pipeline, intake));
             });
         return answer ? std::move(*answer) : HttpResponse{};
       });

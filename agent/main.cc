@@ -4,9 +4,11 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <iostream>
 #include <memory>
+#include <optional>
 
 #include "agent/agent.h"
 #include "agent/cli.h"
@@ -71,11 +73,9 @@ int LogsOneShot(const std::string& path) {
   return 0;
 }
 
-// Serves until SIGTERM/SIGINT; in supervise mode (`run`) until the child is
-// done, and then exits with the child's code.
-int Serve(const botwatch::CliOptions& opts) {
-  // Signals are taken synchronously by this thread only; every thread started
-  // later inherits the mask (the supervised child gets a clean one).
+// Signals are taken synchronously by the main thread only; every thread
+// started later inherits the mask (the supervised child gets a clean one).
+sigset_t BlockSignals() {
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGHUP);
@@ -83,21 +83,139 @@ int Serve(const botwatch::CliOptions& opts) {
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
+  return signals;
+}
 
-  namespace systemd = botwatch::systemd;
-  const bool supervise = opts.command == botwatch::CliOptions::Command::kRun;
-  std::unique_ptr<botwatch::Supervisor> child;
+// In supervise mode the child is a `process` collector of its own, read
+// through `child` (set before the first scrape).
+botwatch::Agent::Options AgentOptions(const botwatch::CliOptions& opts,
+                                      const std::unique_ptr<botwatch::Supervisor>& child) {
   botwatch::Agent::Options agent_options;
   agent_options.config_file = opts.config_file;
   agent_options.listen_addresses = opts.listen_addresses;
   agent_options.web_config_file = opts.web_config_file;
   agent_options.telemetry_path = opts.telemetry_path;
   agent_options.allowed_hosts = opts.allowed_hosts;
-  // The child is a `process` collector of its own; set before Start() serves
-  // the first scrape.
-  if (supervise) {
+  if (opts.command == botwatch::CliOptions::Command::kRun) {
     agent_options.live_collectors.push_back({opts.supervise.name, [&child] { return child->Snapshot(); }});
   }
+  return agent_options;
+}
+
+// Starts the agent, then the child; false when the agent cannot start.
+bool StartAgentAndChild(botwatch::Agent& agent, botwatch::Supervisor* child) {
+  if (botwatch::Status st = agent.Start(); !st.ok()) {
+    botwatch::logging::Error("cannot start", {{"err", st.message()}});
+    return false;
+  }
+  if (child) {
+    if (botwatch::Status st = child->Start(); !st.ok()) {
+      botwatch::logging::Error("cannot start the child", {{"err", st.message()}});
+      std::fflush(nullptr);
+      ::_exit(127);  // as a shell does for a command it cannot run
+    }
+  }
+  return true;
+}
+
+// The main thread while serving: signals, the systemd watchdog (if the main
+// thread wedges, systemd restarts us), reaping orphans, and in supervise mode
+// noticing that the child is done.
+class ServeLoop {
+ public:
+  ServeLoop(const botwatch::CliOptions& opts, const sigset_t& signals, botwatch::Agent& agent,
+            botwatch::Supervisor* child, bool reap_orphans)
+      : opts_(opts), signals_(signals), agent_(agent), child_(child), reap_orphans_(reap_orphans) {}
+
+  // Returns the exit code: the child's in supervise mode, else 0.
+  int Run() {
+    while (true) {
+      ReapOrphansIfDue();
+      if (ChildDone()) break;
+      auto now = Clock::now();
+      if (ping_ && now >= next_ping_) {
+        botwatch::systemd::NotifyWatchdog();
+        next_ping_ = now + *ping_;
+      }
+      std::chrono::nanoseconds wait = NextWait(now);
+      timespec ts{static_cast<time_t>(wait.count() / 1000000000), static_cast<long>(wait.count() % 1000000000)};
+      int sig = sigtimedwait(&signals_, nullptr, &ts);
+      if (sig < 0) continue;  // timeout (EAGAIN) or EINTR
+      if (HandleSignal(sig)) break;
+    }
+    return exit_code_;
+  }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  static constexpr auto kReapEvery = std::chrono::milliseconds(200);
+
+  void ReapOrphansIfDue() {
+    if (reap_orphans_ && Clock::now() >= next_reap_) {
+      botwatch::child_reaper::ReapUnclaimed();
+      next_reap_ = Clock::now() + kReapEvery;
+    }
+  }
+
+  bool ChildDone() {
+    if (!child_ || !child_->Done()) return false;
+    exit_code_ = child_->ExitCode();
+    if (!stopping_) botwatch::systemd::NotifyStopping();
+    botwatch::logging::Info("child done; shutting down", {{"exit_code", std::to_string(exit_code_)}});
+    return true;
+  }
+
+  std::chrono::nanoseconds NextWait(Clock::time_point now) const {
+    std::chrono::nanoseconds wait = std::chrono::hours(1);
+    if (ping_) wait = next_ping_ - now;
+    if (child_) wait = std::min<std::chrono::nanoseconds>(wait, std::chrono::milliseconds(20));
+    if (reap_orphans_) wait = std::min<std::chrono::nanoseconds>(wait, kReapEvery);
+    return wait;
+  }
+
+  // True when botwatch stops now.
+  bool HandleSignal(int sig) {
+    if (child_ && (sig != SIGHUP || opts_.supervise.forward_sighup)) child_->Signal(sig);
+    if (sig == SIGHUP) {
+      botwatch::systemd::NotifyReloading();
+      (void)agent_.Reload();  // logs its own outcome; a failed reload keeps serving
+      botwatch::systemd::NotifyReady();
+      return false;
+    }
+    const char* name = sig == SIGTERM ? "SIGTERM" : "SIGINT";
+    if (child_) {
+      // Keep serving until the child has gone (Supervisor kills it after the grace).
+      if (!stopping_) {
+        botwatch::systemd::NotifyStopping();
+        botwatch::logging::Info("stopping the child", {{"signal", name}});
+      }
+      stopping_ = true;
+      return false;
+    }
+    botwatch::systemd::NotifyStopping();
+    botwatch::logging::Info("shutting down", {{"signal", name}});
+    return true;
+  }
+
+  const botwatch::CliOptions& opts_;
+  sigset_t signals_;
+  botwatch::Agent& agent_;
+  botwatch::Supervisor* const child_;
+  const bool reap_orphans_;
+  const std::optional<std::chrono::milliseconds> ping_ = botwatch::systemd::WatchdogPingInterval();
+  Clock::time_point next_ping_ = Clock::now();
+  Clock::time_point next_reap_ = Clock::now();
+  bool stopping_ = false;
+  int exit_code_ = 0;
+};
+
+// Serves until SIGTERM/SIGINT; in supervise mode (`run`) until the child is
+// done, and then exits with the child's code.
+int Serve(const botwatch::CliOptions& opts) {
+  sigset_t signals = BlockSignals();
+  const bool supervise = opts.command == botwatch::CliOptions::Command::kRun;
+  std::unique_ptr<botwatch::Supervisor> child;
+  botwatch::Agent::Options agent_options = AgentOptions(opts, child);
   // The bot's detached descendants (Node's spawn({detached: true}), setsid)
   // come to botwatch when their parent exits, not to init: reaped below, as
   // they are when botwatch is PID 1 of a container without an init.
@@ -109,70 +227,9 @@ int Serve(const botwatch::CliOptions& opts) {
   // The child's output also feeds the `type: child` log sources.
   botwatch::ChildOutputLines child_logs(agent.CurrentPipeline());
   if (supervise) child = std::make_unique<botwatch::Supervisor>(opts.supervise, &child_logs);
-  if (botwatch::Status st = agent.Start(); !st.ok()) {
-    botwatch::logging::Error("cannot start", {{"err", st.message()}});
-    return 1;
-  }
-  if (child) {
-    if (botwatch::Status st = child->Start(); !st.ok()) {
-      botwatch::logging::Error("cannot start the child", {{"err", st.message()}});
-      std::fflush(nullptr);
-      ::_exit(127);  // as a shell does for a command it cannot run
-    }
-  }
-  systemd::NotifyReady("serving on port " + std::to_string(agent.port()));
-  // The watchdog is pinged from this loop: if the main thread wedges, systemd
-  // restarts us. In supervise mode the loop also notices the child is done.
-  const std::optional<std::chrono::milliseconds> ping = systemd::WatchdogPingInterval();
-  auto next_ping = std::chrono::steady_clock::now();
-  bool stopping = false;
-  int exit_code = 0;
-  auto next_reap = std::chrono::steady_clock::now();
-  constexpr auto kReapEvery = std::chrono::milliseconds(200);
-  while (true) {
-    if (reap_orphans && std::chrono::steady_clock::now() >= next_reap) {
-      botwatch::child_reaper::ReapUnclaimed();
-      next_reap = std::chrono::steady_clock::now() + kReapEvery;
-    }
-    if (child && child->Done()) {
-      exit_code = child->ExitCode();
-      if (!stopping) systemd::NotifyStopping();
-      botwatch::logging::Info("child done; shutting down", {{"exit_code", std::to_string(exit_code)}});
-      break;
-    }
-    auto now = std::chrono::steady_clock::now();
-    if (ping && now >= next_ping) {
-      systemd::NotifyWatchdog();
-      next_ping = now + *ping;
-    }
-    std::chrono::nanoseconds wait = std::chrono::hours(1);
-    if (ping) wait = next_ping - now;
-    if (child) wait = std::min<std::chrono::nanoseconds>(wait, std::chrono::milliseconds(20));
-    if (reap_orphans) wait = std::min<std::chrono::nanoseconds>(wait, kReapEvery);
-    timespec ts{static_cast<time_t>(wait.count() / 1000000000), static_cast<long>(wait.count() % 1000000000)};
-    int sig = sigtimedwait(&signals, nullptr, &ts);
-    if (sig < 0) continue;  // timeout (EAGAIN) or EINTR
-    if (child && (sig != SIGHUP || opts.supervise.forward_sighup)) child->Signal(sig);
-    if (sig == SIGHUP) {
-      systemd::NotifyReloading();
-      (void)agent.Reload();  // logs its own outcome; a failed reload keeps serving
-      systemd::NotifyReady();
-      continue;
-    }
-    const char* name = sig == SIGTERM ? "SIGTERM" : "SIGINT";
-    if (child) {
-      // Keep serving until the child has gone (Supervisor kills it after the grace).
-      if (!stopping) {
-        systemd::NotifyStopping();
-        botwatch::logging::Info("stopping the child", {{"signal", name}});
-      }
-      stopping = true;
-      continue;
-    }
-    systemd::NotifyStopping();
-    botwatch::logging::Info("shutting down", {{"signal", name}});
-    break;
-  }
+  if (!StartAgentAndChild(agent, child.get())) return 1;
+  botwatch::systemd::NotifyReady("serving on port " + std::to_string(agent.port()));
+  int exit_code = ServeLoop(opts, signals, agent, child.get(), reap_orphans).Run();
   agent.Stop(std::chrono::seconds(1));
   botwatch::logging::Info("shutdown complete");
   std::fflush(nullptr);

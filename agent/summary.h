@@ -40,6 +40,10 @@ class SummaryBuilder {
   static nlohmann::json History(double now, const logs::MetricStore* store);
 
  private:
+  // The bot's CPU use between its last two probes, from its CPU seconds `cpu`;
+  // NaN until there are two readings.
+  double CpuPercent(const CollectorSnapshot& bot, double cpu);
+
   // CPU percent needs two readings of the bot's CPU seconds: the last one seen.
   static constexpr double kMinCpuWindowSeconds = 1;
   std::mutex mu_;

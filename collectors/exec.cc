@@ -88,6 +88,176 @@ std::unique_ptr<Collector> ExecCollector::Create(const CollectorSpec&, ConfigMap
 
 ExecCollector::ExecCollector(ExecConfig config) : config_(std::move(config)) {}
 
+namespace {
+
+// The check's environment as execve wants it, and the PATH it sees. Built by
+// hand: Boost.Process 1.74's basic_environment::find reads past the end of
+// shorter entries (ASan).
+struct CheckEnvironment {
+  std::vector<std::string> entries;  // "NAME=value"
+  std::string path_var;
+};
+
+CheckEnvironment BuildCheckEnvironment(const ExecConfig& config) {
+  CheckEnvironment env;
+  if (config.inherit_env) {
+    for (char** e = ::environ; *e != nullptr; ++e) {
+      std::string_view entry(*e);
+      std::string_view key = entry.substr(0, entry.find('='));
+      if (config.env.count(std::string(key)) == 0) env.entries.emplace_back(entry);
+      if (key == "PATH") env.path_var = entry.substr(std::min(entry.size(), key.size() + 1));
+    }
+  }
+  for (const auto& [k, v] : config.env) {
+    env.entries.push_back(k + "=" + v);
+    if (k == "PATH") env.path_var = v;
+  }
+  return env;
+}
+
+// `command` (a name without a slash) looked up in the check's PATH, or in a
+// default one when it has none; empty when not found.
+boost::filesystem::path FindCheckProgram(const std::string& command, const std::string& path_var) {
+  std::vector<boost::filesystem::path> dirs;
+  size_t start = 0;
+  while (start <= path_var.size() && !path_var.empty()) {
+    size_t colon = path_var.find(':', start);
+    if (colon == std::string::npos) colon = path_var.size();
+    if (colon > start) dirs.emplace_back(path_var.substr(start, colon - start));
+    start = colon + 1;
+  }
+  if (path_var.empty()) dirs = {"/usr/local/bin", "/usr/bin", "/bin"};
+  return bp::search_path(command, dirs);
+}
+
+// One started check: its stdout is read on an event loop until it exits, the
+// deadline passes or the output grows over the bound; then its group is
+// killed and everything of it reaped. What happened goes to `run`.
+class CheckProcess {
+ public:
+  CheckProcess(const ExecConfig& config, ExecRun& run) : config_(config), run_(run), pipe_(ioc_) {}
+  ~CheckProcess() {
+    if (claimed_) child_reaper::Release(*claimed_);  // by then it is reaped (or never ran)
+  }
+  CheckProcess(const CheckProcess&) = delete;
+  CheckProcess& operator=(const CheckProcess&) = delete;
+
+  // Starts the check in a process group of its own; false (with
+  // run.start_error) when it cannot start.
+  bool Start(const boost::filesystem::path& exe, std::vector<char*>& envp) {
+    std::error_code spawn_error;
+    // Claimed from before the fork: botwatch's reaper of orphans (base/child_reaper.h)
+    // leaves this child's status to on_exit below.
+    std::optional<child_reaper::SpawnGuard> spawning(std::in_place);
+    child_.emplace(exe, bp::args(config_.args), bp::std_in<bp::null, bp::std_out> pipe_, bp::std_err > bp::null,
+                   bp::start_dir(config_.working_dir.empty() ? std::string(".") : config_.working_dir), ioc_,
+                   bp::on_exit([this](int code, const std::error_code&) {
+                     exited_ = true;
+                     run_.exit_code = code;
+                     // Whatever the check left behind (a background grandchild holding
+                     // stdout open) dies with it.
+                     KillGroup(pgid_);
+                   }),
+                   bp::extend::on_setup([&envp](auto& exec) { exec.env = envp.data(); }),
+                   bp::extend::on_exec_setup([](auto&) {
+                     // In the child, between fork and exec: lead a new process group, and
+                     // do not inherit the signal mask of botwatch's worker thread.
+                     ::setpgid(0, 0);
+                     sigset_t none;
+                     sigemptyset(&none);
+                     ::sigprocmask(SIG_SETMASK, &none, nullptr);
+                   }),
+                   spawn_error);
+    claimed_ = child_->valid() ? child_->id() : 0;
+    spawning->Claim(*claimed_);
+    spawning.reset();
+    if (spawn_error || !child_->valid()) {
+      run_.start_error = "cannot start " + exe.string() + ": " + spawn_error.message();
+      return false;
+    }
+    run_.started = true;
+    pgid_ = child_->id();
+    ::setpgid(pgid_, pgid_);  // also from this side, so a kill right away hits the group
+    ReadMore();
+    return true;
+  }
+
+  // Reads until the check is done with its output or `deadline`, then kills
+  // its group and reaps the check and the group's orphans.
+  void WaitAndReap(SteadyTime deadline) {
+    auto left = deadline - std::chrono::steady_clock::now();
+    if (left > std::chrono::steady_clock::duration::zero()) ioc_.run_for(left);
+    if (!ioc_.stopped()) {
+      // Still running at the deadline, or exited while something outside its
+      // group (setsid) holds stdout open: stop waiting either way.
+      if (!exited_) run_.timed_out = true;
+      KillGroup(pgid_);
+      boost::system::error_code ignored;
+      pipe_.close(ignored);
+      ioc_.restart();
+      ioc_.run_for(std::chrono::seconds(1));  // SIGKILL is delivered at once; this reaps it
+    }
+    std::error_code ec;
+    if (child_->running(ec)) {
+      KillGroup(pgid_);
+      child_->wait(ec);
+    }
+    ReapOrphans(pgid_);
+    if (run_.timed_out || run_.output_too_large) run_.exit_code = -1;  // meaningless after a kill
+  }
+
+ private:
+  void ReadMore() {
+    pipe_.async_read_some(boost::asio::buffer(buf_),
+                          [this](const boost::system::error_code& ec, size_t n) { OnRead(ec, n); });
+  }
+
+  void OnRead(const boost::system::error_code& ec, size_t n) {
+    run_.output.append(buf_.data(), n);
+    if (run_.output.size() > config_.max_output_bytes) {
+      run_.output_too_large = true;
+      run_.output.resize(config_.max_output_bytes);
+      KillGroup(pgid_);
+      pipe_.close();
+      return;
+    }
+    if (ec) return;  // EOF (every writer gone) or closed
+    ReadMore();
+  }
+
+  const ExecConfig& config_;
+  ExecRun& run_;
+  boost::asio::io_context ioc_;
+  bp::async_pipe pipe_;
+  std::array<char, 16 * 1024> buf_;
+  bool exited_ = false;
+  pid_t pgid_ = -1;
+  std::optional<pid_t> claimed_;  // from the fork until the check is reaped
+  std::optional<bp::child> child_;
+};
+
+// Looks the command up, starts it and waits for it.
+void RunCheck(const ExecConfig& config, SteadyTime deadline, ExecRun& run) {
+  CheckEnvironment env = BuildCheckEnvironment(config);
+  std::vector<char*> envp;
+  envp.reserve(env.entries.size() + 1);
+  for (std::string& e : env.entries) envp.push_back(e.data());
+  envp.push_back(nullptr);
+
+  boost::filesystem::path exe = config.command;
+  if (config.command.find('/') == std::string::npos) {
+    exe = FindCheckProgram(config.command, env.path_var);
+    if (exe.empty()) {
+      run.start_error = "\"" + config.command + "\" not found in PATH";
+      return;
+    }
+  }
+  CheckProcess check(config, run);
+  if (check.Start(exe, envp)) check.WaitAndReap(deadline);
+}
+
+}  // namespace
+
 ExecRun ExecCollector::Run(SteadyTime deadline) const {
   ExecRun run;
   auto started = std::chrono::steady_clock::now();
@@ -96,128 +266,9 @@ ExecRun ExecCollector::Run(SteadyTime deadline) const {
     run.started = true;
     return run;
   }
-  auto finish = [&] {
-    run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    return run;
-  };
-
-  // The environment as execve wants it. Built by hand: Boost.Process 1.74's
-  // basic_environment::find reads past the end of shorter entries (ASan).
-  std::vector<std::string> env_entries;
-  std::string path_var;
-  if (config_.inherit_env) {
-    for (char** e = ::environ; *e != nullptr; ++e) {
-      std::string_view entry(*e);
-      std::string_view key = entry.substr(0, entry.find('='));
-      if (config_.env.count(std::string(key)) == 0) env_entries.emplace_back(entry);
-      if (key == "PATH") path_var = entry.substr(std::min(entry.size(), key.size() + 1));
-    }
-  }
-  for (const auto& [k, v] : config_.env) {
-    env_entries.push_back(k + "=" + v);
-    if (k == "PATH") path_var = v;
-  }
-  std::vector<char*> envp;
-  envp.reserve(env_entries.size() + 1);
-  for (std::string& e : env_entries) envp.push_back(e.data());
-  envp.push_back(nullptr);
-
-  boost::filesystem::path exe = config_.command;
-  if (config_.command.find('/') == std::string::npos) {
-    std::vector<boost::filesystem::path> dirs;
-    size_t start = 0;
-    while (start <= path_var.size() && !path_var.empty()) {
-      size_t colon = path_var.find(':', start);
-      if (colon == std::string::npos) colon = path_var.size();
-      if (colon > start) dirs.emplace_back(path_var.substr(start, colon - start));
-      start = colon + 1;
-    }
-    if (path_var.empty()) dirs = {"/usr/local/bin", "/usr/bin", "/bin"};
-    exe = bp::search_path(config_.command, dirs);
-    if (exe.empty()) {
-      run.start_error = "\"" + config_.command + "\" not found in PATH";
-      return finish();
-    }
-  }
-
-  boost::asio::io_context ioc;
-  bp::async_pipe pipe(ioc);
-  std::array<char, 16 * 1024> buf;
-  bool exited = false;
-  pid_t pgid = -1;
-
-  std::function<void(const boost::system::error_code&, size_t)> on_read = [&](const boost::system::error_code& ec,
-                                                                              size_t n) {
-    run.output.append(buf.data(), n);
-    if (run.output.size() > config_.max_output_bytes) {
-      run.output_too_large = true;
-      run.output.resize(config_.max_output_bytes);
-      KillGroup(pgid);
-      pipe.close();
-      return;
-    }
-    if (ec) return;  // EOF (every writer gone) or closed
-    pipe.async_read_some(boost::asio::buffer(buf), on_read);
-  };
-
-  std::error_code spawn_error;
-  // Claimed from before the fork: botwatch's reaper of orphans (base/child_reaper.h)
-  // leaves this child's status to on_exit below.
-  std::optional<child_reaper::SpawnGuard> spawning(std::in_place);
-  bp::child child(exe, bp::args(config_.args), bp::std_in<bp::null, bp::std_out> pipe, bp::std_err > bp::null,
-                  bp::start_dir(config_.working_dir.empty() ? std::string(".") : config_.working_dir), ioc,
-                  bp::on_exit([&](int code, const std::error_code&) {
-                    exited = true;
-                    run.exit_code = code;
-                    // Whatever the check left behind (a background grandchild holding
-                    // stdout open) dies with it.
-                    KillGroup(pgid);
-                  }),
-                  bp::extend::on_setup([&envp](auto& exec) { exec.env = envp.data(); }),
-                  bp::extend::on_exec_setup([](auto&) {
-                    // In the child, between fork and exec: lead a new process group, and
-                    // do not inherit the signal mask of botwatch's worker thread.
-                    ::setpgid(0, 0);
-                    sigset_t none;
-                    sigemptyset(&none);
-                    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-                  }),
-                  spawn_error);
-  struct Unclaim {
-    pid_t pid;
-    ~Unclaim() { child_reaper::Release(pid); }  // by then it is reaped (or never ran)
-  } unclaim{child.valid() ? child.id() : 0};
-  spawning->Claim(unclaim.pid);
-  spawning.reset();
-  if (spawn_error || !child.valid()) {
-    run.start_error = "cannot start " + exe.string() + ": " + spawn_error.message();
-    return finish();
-  }
-  run.started = true;
-  pgid = child.id();
-  ::setpgid(pgid, pgid);  // also from this side, so a kill right away hits the group
-  pipe.async_read_some(boost::asio::buffer(buf), on_read);
-
-  auto left = deadline - std::chrono::steady_clock::now();
-  if (left > std::chrono::steady_clock::duration::zero()) ioc.run_for(left);
-  if (!ioc.stopped()) {
-    // Still running at the deadline, or exited while something outside its
-    // group (setsid) holds stdout open: stop waiting either way.
-    if (!exited) run.timed_out = true;
-    KillGroup(pgid);
-    boost::system::error_code ignored;
-    pipe.close(ignored);
-    ioc.restart();
-    ioc.run_for(std::chrono::seconds(1));  // SIGKILL is delivered at once; this reaps it
-  }
-  std::error_code ec;
-  if (child.running(ec)) {
-    KillGroup(pgid);
-    child.wait(ec);
-  }
-  ReapOrphans(pgid);
-  if (run.timed_out || run.output_too_large) run.exit_code = -1;  // meaningless after a kill
-  return finish();
+  RunCheck(config_, deadline, run);
+  run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  return run;
 }
 
 ProbeResult ExecCollector::Evaluate(const ExecRun& run) const {

@@ -165,141 +165,179 @@ ProbeResponse FacebookCollector::Get(const std::string& path_and_query, const Se
   return PerformHttp(req, ctx.Remaining());
 }
 
-ProbeResult FacebookCollector::Collect(const ProbeContext& ctx) {
-  FamilyBuilder fb;
-  GraphUsage usage;
-  std::optional<ProbeResult> failure;  // the first problem found decides the reason
-  auto fail = [&](const char* why, const std::string& message) {
-    if (!failure) failure = ProbeResult::Down(why, RedactSecrets(message, Secrets()));
-  };
-  auto finish = [&]() {
-    fb.Gauge("botwatch_facebook_estimated_time_to_regain_access_seconds",
-             "Graph API's estimate of the time until throttled calls succeed again (0 when not throttled).",
-             usage.regain_access_seconds);
-    for (const auto& [kind, ratio] : usage.app) {
-      fb.Gauge("botwatch_facebook_app_usage_ratio", "App rate-limit usage from X-App-Usage (1 = 100 %).", ratio,
-               {{"kind", kind}});
+// One probe, call by call. The first problem found decides the reason; a
+// transport failure ends the probe, an API error is recorded and the next call
+// still runs. Every call adds its latency and usage headers to the families.
+class FacebookCollector::Probe {
+ public:
+  Probe(const FacebookCollector& collector, const ProbeContext& ctx) : collector_(collector), ctx_(ctx) {}
+
+  // 1. The page token itself, inspected with the app token. False when a
+  // transport failure ends the probe.
+  bool InspectPageToken() {
+    const FacebookConfig& config = collector_.config_;
+    std::optional<Json> dt =
+        Call("debug_token", "/debug_token?input_token=" + UrlEncode(config.page_token.reveal()), collector_.app_token_);
+    if (!dt) return false;
+    if (!dt->is_object()) return true;
+    auto data_it = dt->find("data");
+    const Json data = data_it == dt->end() ? Json() : *data_it;
+    if (!data.is_object()) {
+      Fail(reason::kProtocol, "debug_token: response has no \"data\" object");
+    } else {
+      ReadTokenData(data);
     }
-    for (const auto& [kind, ratio] : usage.page) {
-      fb.Gauge("botwatch_facebook_page_usage_ratio", "Page rate-limit usage from X-Page-Usage (1 = 100 %).", ratio,
-               {{"kind", kind}});
+    return true;
+  }
+
+  // 2. Reachability and latency with the page token; also tells the page id
+  // ("" when neither the config nor /me names one). nullopt when a transport
+  // failure ends the probe.
+  std::optional<std::string> FindPageId() {
+    const FacebookConfig& config = collector_.config_;
+    std::optional<Json> me = Call("me", "/me?fields=id", config.page_token);
+    if (!me) return std::nullopt;
+    std::string page_id = config.page_id;
+    if (page_id.empty()) {
+      page_id = JsonString(*me, "id");
+      if (page_id.find_first_not_of("0123456789") != std::string::npos) page_id.clear();
     }
-    for (const auto& [kind, ratio] : usage.business) {
-      fb.Gauge("botwatch_facebook_business_use_case_usage_ratio",
-               "Highest business use case rate-limit usage from X-Business-Use-Case-Usage (1 = 100 %).", ratio,
-               {{"kind", kind}});
+    return page_id;
+  }
+
+  // 3. The page's webhook subscription for this app.
+  void CheckWebhook(const std::string& page_id) {
+    const FacebookConfig& config = collector_.config_;
+    std::optional<Json> subs = Call("subscribed_apps", "/" + page_id + "/subscribed_apps", config.page_token);
+    if (!subs || !subs->is_object()) return;
+    std::vector<std::string> fields;
+    bool app_listed = false;
+    if (auto d = subs->find("data"); d != subs->end() && d->is_array()) {
+      for (const Json& app : *d) {
+        if (!app.is_object() || JsonString(app, "id") != config.app_id) continue;
+        app_listed = true;
+        for (std::string& f : JsonStrings(app, "subscribed_fields")) fields.push_back(std::move(f));
+      }
     }
-    ProbeResult r = failure ? std::move(*failure) : ProbeResult::Up();
-    r.families = fb.Take();
+    std::string missing = GaugeEach(&fb_, "botwatch_facebook_webhook_subscribed",
+                                    "1 if the page is subscribed to this webhook field for the app.", "field",
+                                    config.webhook_fields, fields);
+    if (!missing.empty()) {
+      Fail(facebook_reason::kWebhookUnsubscribed,
+           std::string("subscribed_apps: ") +
+               (app_listed ? "page not subscribed to: " : "app not subscribed to the page; missing: ") + missing);
+    }
+  }
+
+  // The usage families, then the result: up unless a problem was found.
+  ProbeResult Finish() {
+    fb_.Gauge("botwatch_facebook_estimated_time_to_regain_access_seconds",
+              "Graph API's estimate of the time until throttled calls succeed again (0 when not throttled).",
+              usage_.regain_access_seconds);
+    for (const auto& [kind, ratio] : usage_.app) {
+      fb_.Gauge("botwatch_facebook_app_usage_ratio", "App rate-limit usage from X-App-Usage (1 = 100 %).", ratio,
+                {{"kind", kind}});
+    }
+    for (const auto& [kind, ratio] : usage_.page) {
+      fb_.Gauge("botwatch_facebook_page_usage_ratio", "Page rate-limit usage from X-Page-Usage (1 = 100 %).", ratio,
+                {{"kind", kind}});
+    }
+    for (const auto& [kind, ratio] : usage_.business) {
+      fb_.Gauge("botwatch_facebook_business_use_case_usage_ratio",
+                "Highest business use case rate-limit usage from X-Business-Use-Case-Usage (1 = 100 %).", ratio,
+                {{"kind", kind}});
+    }
+    ProbeResult r = failure_ ? std::move(*failure_) : ProbeResult::Up();
+    r.families = fb_.Take();
     return r;
-  };
-  // A failed call: transport errors end the probe, API errors are recorded.
-  // Returns the parsed body when the call succeeded.
-  auto call = [&](const char* name, const std::string& path, const Secret& token, bool* transport_failed) -> Json {
-    ProbeResponse resp = Get(path, token, ctx);
-    fb.Gauge("botwatch_facebook_latency_seconds", "Duration of the last Graph API call of each kind.",
-             resp.total_seconds, {{"call", name}});
+  }
+
+ private:
+  // One Graph API call: the parsed body when it succeeded, null when it failed
+  // with an API error (recorded), nullopt after a transport failure.
+  std::optional<Json> Call(const char* name, const std::string& path, const Secret& token) {
+    ProbeResponse resp = collector_.Get(path, token, ctx_);
+    fb_.Gauge("botwatch_facebook_latency_seconds", "Duration of the last Graph API call of each kind.",
+              resp.total_seconds, {{"call", name}});
     if (!resp.ok()) {
-      *transport_failed = true;
-      fail(ReasonForCurlCode(resp.curl_code), std::string(name) + ": " + resp.curl_error);
-      return Json();
+      Fail(ReasonForCurlCode(resp.curl_code), std::string(name) + ": " + resp.curl_error);
+      return std::nullopt;
     }
-    ParseUsageHeaders(resp, &usage);
+    ParseUsageHeaders(resp, &usage_);
     std::optional<GraphError> err = ParseGraphError(resp.body);
     if (err || resp.status < 200 || resp.status > 299) {
       std::string msg = std::string(name) + ": HTTP " + std::to_string(resp.status);
       if (err) {
         msg += ", Graph error " + std::to_string(err->code);
         if (err->subcode) msg += "/" + std::to_string(err->subcode);
-        if (!err->message.empty()) msg += ": " + QuotePeer(err->message, Secrets());
+        if (!err->message.empty()) msg += ": " + QuotePeer(err->message, collector_.Secrets());
       }
-      fail(ReasonForGraphError(err, resp.status), msg);
+      Fail(ReasonForGraphError(err, resp.status), msg);
       return Json();
     }
     Json j = ParseJsonLenient(resp.body);
-    if (!j.is_object()) fail(reason::kProtocol, std::string(name) + ": response is not a JSON object");
+    if (!j.is_object()) Fail(reason::kProtocol, std::string(name) + ": response is not a JSON object");
     return j;
-  };
+  }
 
-  bool transport_failed = false;
-
-  // 1. The page token itself, inspected with the app token.
-  Json dt = call("debug_token", "/debug_token?input_token=" + UrlEncode(config_.page_token.reveal()), app_token_,
-                 &transport_failed);
-  if (transport_failed) return finish();
-  if (dt.is_object()) {
-    auto data_it = dt.find("data");
-    const Json data = data_it == dt.end() ? Json() : *data_it;
-    if (!data.is_object()) {
-      fail(reason::kProtocol, "debug_token: response has no \"data\" object");
-    } else {
-      bool valid = JsonBool(data, "is_valid", false);
-      double expires_at = JsonNumber(data, "expires_at", 0);
-      fb.Gauge("botwatch_facebook_token_valid", "1 if debug_token reports the page token valid.", valid ? 1 : 0);
-      fb.Gauge("botwatch_facebook_token_expiry_timestamp_seconds",
-               "When the page token expires (Unix time; 0 = never).", expires_at);
-      fb.Gauge("botwatch_facebook_token_data_access_expiry_timestamp_seconds",
-               "When the page token's data access expires (Unix time; 0 = never).",
-               JsonNumber(data, "data_access_expires_at", 0));
-      std::string missing =
-          GaugeEach(&fb, "botwatch_facebook_token_scope_granted", "1 if the page token has this required scope.",
-                    "scope", config_.required_scopes, JsonStrings(data, "scopes"));
-      fb.Gauge("botwatch_facebook_token_scopes_ok", "1 if the page token has every required scope.",
-               missing.empty() ? 1 : 0);
-      if (!valid) {
-        std::optional<GraphError> inner;
-        if (auto e = data.find("error"); e != data.end() && e->is_object()) {
-          GraphError g;
-          g.code = static_cast<int>(JsonNumber(*e, "code", 190));
-          g.subcode = static_cast<int>(JsonNumber(*e, "subcode", 0));
-          g.message = JsonString(*e, "message");
-          inner = g;
-        }
-        double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-        bool expired = (inner && inner->subcode == 463) || (expires_at > 0 && expires_at <= now);
-        fail(expired ? facebook_reason::kTokenExpired : facebook_reason::kTokenInvalid,
-             std::string("debug_token: page token ") + (expired ? "expired" : "invalid") +
-                 (inner && !inner->message.empty() ? ": " + QuotePeer(inner->message, Secrets()) : ""));
-      } else if (!missing.empty()) {
-        fail(facebook_reason::kMissingScope, "debug_token: page token lacks required scope(s): " + missing);
-      }
+  // debug_token's "data": validity, expiry and scopes of the page token.
+  void ReadTokenData(const Json& data) {
+    bool valid = JsonBool(data, "is_valid", false);
+    double expires_at = JsonNumber(data, "expires_at", 0);
+    fb_.Gauge("botwatch_facebook_token_valid", "1 if debug_token reports the page token valid.", valid ? 1 : 0);
+    fb_.Gauge("botwatch_facebook_token_expiry_timestamp_seconds", "When the page token expires (Unix time; 0 = never).",
+              expires_at);
+    fb_.Gauge("botwatch_facebook_token_data_access_expiry_timestamp_seconds",
+              "When the page token's data access expires (Unix time; 0 = never).",
+              JsonNumber(data, "data_access_expires_at", 0));
+    std::string missing =
+        GaugeEach(&fb_, "botwatch_facebook_token_scope_granted", "1 if the page token has this required scope.",
+                  "scope", collector_.config_.required_scopes, JsonStrings(data, "scopes"));
+    fb_.Gauge("botwatch_facebook_token_scopes_ok", "1 if the page token has every required scope.",
+              missing.empty() ? 1 : 0);
+    if (!valid) {
+      FailInvalidToken(data, expires_at);
+    } else if (!missing.empty()) {
+      Fail(facebook_reason::kMissingScope, "debug_token: page token lacks required scope(s): " + missing);
     }
   }
 
-  // 2. Reachability and latency with the page token; also tells the page id.
-  Json me = call("me", "/me?fields=id", config_.page_token, &transport_failed);
-  if (transport_failed) return finish();
-  std::string page_id = config_.page_id;
-  if (page_id.empty()) {
-    page_id = JsonString(me, "id");
-    if (page_id.find_first_not_of("0123456789") != std::string::npos) page_id.clear();
+  // An invalid page token: expired (by debug_token's subcode or its expiry
+  // time) or invalid, with debug_token's own message.
+  void FailInvalidToken(const Json& data, double expires_at) {
+    std::optional<GraphError> inner;
+    if (auto e = data.find("error"); e != data.end() && e->is_object()) {
+      GraphError g;
+      g.code = static_cast<int>(JsonNumber(*e, "code", 190));
+      g.subcode = static_cast<int>(JsonNumber(*e, "subcode", 0));
+      g.message = JsonString(*e, "message");
+      inner = g;
+    }
+    double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    bool expired = (inner && inner->subcode == 463) || (expires_at > 0 && expires_at <= now);
+    Fail(expired ? facebook_reason::kTokenExpired : facebook_reason::kTokenInvalid,
+         std::string("debug_token: page token ") + (expired ? "expired" : "invalid") +
+             (inner && !inner->message.empty() ? ": " + QuotePeer(inner->message, collector_.Secrets()) : ""));
   }
 
-  // 3. The page's webhook subscription for this app.
-  if (config_.check_webhook && !page_id.empty()) {
-    Json subs = call("subscribed_apps", "/" + page_id + "/subscribed_apps", config_.page_token, &transport_failed);
-    if (transport_failed) return finish();
-    if (subs.is_object()) {
-      std::vector<std::string> fields;
-      bool app_listed = false;
-      if (auto d = subs.find("data"); d != subs.end() && d->is_array()) {
-        for (const Json& app : *d) {
-          if (!app.is_object() || JsonString(app, "id") != config_.app_id) continue;
-          app_listed = true;
-          for (std::string& f : JsonStrings(app, "subscribed_fields")) fields.push_back(std::move(f));
-        }
-      }
-      std::string missing = GaugeEach(&fb, "botwatch_facebook_webhook_subscribed",
-                                      "1 if the page is subscribed to this webhook field for the app.", "field",
-                                      config_.webhook_fields, fields);
-      if (!missing.empty()) {
-        fail(facebook_reason::kWebhookUnsubscribed,
-             std::string("subscribed_apps: ") +
-                 (app_listed ? "page not subscribed to: " : "app not subscribed to the page; missing: ") + missing);
-      }
-    }
+  void Fail(const char* why, const std::string& message) {
+    if (!failure_) failure_ = ProbeResult::Down(why, RedactSecrets(message, collector_.Secrets()));
   }
-  return finish();
+
+  const FacebookCollector& collector_;
+  const ProbeContext& ctx_;
+  FamilyBuilder fb_;
+  GraphUsage usage_;
+  std::optional<ProbeResult> failure_;  // the first problem found decides the reason
+};
+
+ProbeResult FacebookCollector::Collect(const ProbeContext& ctx) {
+  Probe probe(*this, ctx);
+  if (!probe.InspectPageToken()) return probe.Finish();
+  std::optional<std::string> page_id = probe.FindPageId();
+  if (!page_id) return probe.Finish();
+  if (config_.check_webhook && !page_id->empty()) probe.CheckWebhook(*page_id);
+  return probe.Finish();
 }
 
 }  // namespace botwatch

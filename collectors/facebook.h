@@ -83,6 +83,8 @@ class FacebookCollector : public Collector {
   ProbeResult Collect(const ProbeContext& ctx) override;
 
  private:
+  class Probe;  // one Collect, call by call (facebook.cc)
+
   ProbeResponse Get(const std::string& path_and_query, const Secret& token, const ProbeContext& ctx) const;
   std::vector<const Secret*> Secrets() const;  // redacted from every message
 

@@ -350,117 +350,150 @@ ProbeResponse SocketIoCollector::Poll(const std::string& sid, const std::optiona
   return PerformHttp(req, timeout);
 }
 
-ProbeResult SocketIoCollector::Collect(const ProbeContext& ctx) {
-  FamilyBuilder fb;
-  if (config_.listen) AddListenFamilies(&fb);
-  auto down = [&](const char* why, const std::string& message) {
-    ProbeResult r = ProbeResult::Down(why, RedactSecrets(message, Secrets()));
-    r.families = fb.Take();
-    return r;
-  };
-  auto transport_error = [&](const char* step, const ProbeResponse& resp) {
-    if (!resp.ok()) return down(ReasonForCurlCode(resp.curl_code), std::string(step) + ": " + resp.curl_error);
-    return down(reason::kProtocol,
-                std::string(step) + ": HTTP " + std::to_string(resp.status) + ": " + QuotePeer(resp.body, Secrets()));
-  };
+// One probe over HTTP long-polling, step by step. Each step returns its
+// failure as a value (with the families so far); nullopt means the probe goes on.
+class SocketIoCollector::Probe {
+ public:
+  using Failure = std::optional<ProbeResult>;
 
-  // 1. Engine.IO handshake.
-  ProbeResponse open = Poll("", std::nullopt, ctx.Remaining());
-  if (!open.ok() || open.status != 200) return transport_error("handshake", open);
-  fb.Gauge("botwatch_socketio_handshake_seconds", "Duration of the Engine.IO handshake (the open packet's GET).",
-           open.total_seconds);
-  std::vector<std::string> packets = SplitPollingPayload(open.body);
-  if (packets.empty() || packets[0][0] != '0') {
-    return down(reason::kProtocol,
-                "handshake: expected an Engine.IO open packet, got \"" + QuotePeer(open.body, Secrets(), 80) + "\"");
-  }
-  Json handshake = Json::parse(packets[0].substr(1), nullptr, false);
-  if (!handshake.is_object() || !handshake.contains("sid") || !handshake["sid"].is_string()) {
-    return down(reason::kProtocol, "handshake: open packet has no sid");
-  }
-  std::string sid = handshake["sid"].get<std::string>();
-  std::optional<std::vector<std::string>> upgrades;
-  if (auto it = handshake.find("upgrades"); it != handshake.end() && it->is_array()) {
-    upgrades.emplace();
-    for (const Json& u : *it) {
-      if (u.is_string()) upgrades->push_back(u.get<std::string>());
+  Probe(const SocketIoCollector& collector, const ProbeContext& ctx, FamilyBuilder& fb)
+      : collector_(collector), config_(collector.config_), ctx_(ctx), fb_(fb) {}
+
+  // 1. Engine.IO handshake: the session id, the upgrades offered and the
+  // server's ping settings.
+  Failure Handshake() {
+    ProbeResponse open = collector_.Poll("", std::nullopt, ctx_.Remaining());
+    if (!open.ok() || open.status != 200) return TransportError("handshake", open);
+    fb_.Gauge("botwatch_socketio_handshake_seconds", "Duration of the Engine.IO handshake (the open packet's GET).",
+              open.total_seconds);
+    std::vector<std::string> packets = SplitPollingPayload(open.body);
+    if (packets.empty() || packets[0][0] != '0') {
+      return Down(reason::kProtocol, "handshake: expected an Engine.IO open packet, got \"" +
+                                         QuotePeer(open.body, collector_.Secrets(), 80) + "\"");
     }
-  }
-  for (const char* key : {"pingInterval", "pingTimeout"}) {
-    if (handshake.contains(key) && handshake[key].is_number()) {
-      fb.Gauge(std::string("botwatch_socketio_") + (key[4] == 'I' ? "ping_interval" : "ping_timeout") + "_seconds",
-               key[4] == 'I' ? "The server's Engine.IO ping interval." : "The server's Engine.IO ping timeout.",
-               handshake[key].get<double>() / 1000.0);
+    Json handshake = Json::parse(packets[0].substr(1), nullptr, false);
+    if (!handshake.is_object() || !handshake.contains("sid") || !handshake["sid"].is_string()) {
+      return Down(reason::kProtocol, "handshake: open packet has no sid");
     }
+    sid_ = handshake["sid"].get<std::string>();
+    if (auto it = handshake.find("upgrades"); it != handshake.end() && it->is_array()) {
+      upgrades_.emplace();
+      for (const Json& u : *it) {
+        if (u.is_string()) upgrades_->push_back(u.get<std::string>());
+      }
+    }
+    for (const char* key : {"pingInterval", "pingTimeout"}) {
+      if (handshake.contains(key) && handshake[key].is_number()) {
+        fb_.Gauge(std::string("botwatch_socketio_") + (key[4] == 'I' ? "ping_interval" : "ping_timeout") + "_seconds",
+                  key[4] == 'I' ? "The server's Engine.IO ping interval." : "The server's Engine.IO ping timeout.",
+                  handshake[key].get<double>() / 1000.0);
+      }
+    }
+    return std::nullopt;
+  }
+
+  // 2. Namespace CONNECT, and its answer among the next polls.
+  Failure ConnectNamespace() {
+    std::string connect = "40";
+    if (config_.nsp != "/") connect += config_.nsp + ",";
+    if (config_.auth) connect += config_.auth->reveal();
+    auto sent_at = Clock::now();
+    ProbeResponse post = collector_.Poll(sid_, connect, ctx_.Remaining());
+    if (!post.ok() || post.status != 200) return TransportError("connect", post);
+    for (int i = 0; i < kMaxPolls; ++i) {
+      ProbeResponse poll = collector_.Poll(sid_, std::nullopt, ctx_.Remaining());
+      if (!poll.ok() || poll.status != 200) return TransportError("connect", poll);
+      for (const std::string& p : SplitPollingPayload(poll.body)) {
+        if (p == "2") {  // the server's heartbeat: answer it so the session stays valid
+          collector_.Poll(sid_, std::string("3"), ctx_.Remaining());
+          continue;
+        }
+        if (p[0] == '1') return Down(reason::kProtocol, "connect: the server closed the session");
+        std::optional<SocketIoPacket> packet = ParseSocketIoPacket(p);
+        if (!packet || packet->nsp != config_.nsp) continue;
+        if (packet->type == 0) {
+          AddConnectFamilies(sent_at, true);
+          return std::nullopt;
+        }
+        if (packet->type == 4) return ConnectRefused(sent_at, *packet);
+      }
+    }
+    Close();
+    return Down(reason::kProtocol,
+                "connect: no answer to the namespace CONNECT after " + std::to_string(kMaxPolls) + " polls");
+  }
+
+  // The end of a probe whose polling part worked: the WebSocket upgrade, if
+  // asked for (which closes the session over the WebSocket), else the close.
+  ProbeResult Finish() {
+    if (config_.websocket_upgrade) {
+      if (auto failed = collector_.UpgradeAndClose(sid_, upgrades_, ctx_, &fb_)) {
+        Close();  // the polling transport still holds the session
+        return Down(failed->first, failed->second);
+      }
+    } else {
+      Close();
+    }
+    ProbeResult r = ProbeResult::Up();
+    r.families = fb_.Take();
+    return r;
+  }
+
+ private:
+  void AddConnectFamilies(Clock::time_point sent_at, bool accepted) {
+    fb_.Gauge("botwatch_socketio_roundtrip_seconds",
+              "Round trip of the namespace CONNECT: from sending it to the server's answer.", SecondsSince(sent_at));
+    fb_.Gauge("botwatch_socketio_connected", "1 if the namespace CONNECT was accepted.", accepted ? 1 : 0);
+  }
+
+  // A CONNECT_ERROR packet: the server's middleware refused the CONNECT.
+  ProbeResult ConnectRefused(Clock::time_point sent_at, const SocketIoPacket& packet) {
+    AddConnectFamilies(sent_at, false);
+    Json err = Json::parse(packet.data, nullptr, false);
+    std::string why = err.is_object() && err.contains("message") && err["message"].is_string()
+                          ? err["message"].get<std::string>()
+                          : packet.data;
+    Close();
+    return Down(socketio_reason::kConnectError,
+                "connect to " + config_.nsp + " refused: " + QuotePeer(why, collector_.Secrets()));
   }
 
   // Closing is best effort and bounded: a session left open times out on the
   // server after pingInterval + pingTimeout anyway.
-  auto close = [&]() {
-    Duration left = std::min<Duration>(ctx.Remaining(), std::chrono::seconds(1));
-    if (left.count() > 0) Poll(sid, std::string("1"), left);
-  };
-
-  // The end of a probe whose polling part worked: the WebSocket upgrade, if
-  // asked for (which closes the session over the WebSocket), else the close.
-  auto finish = [&]() {
-    if (config_.websocket_upgrade) {
-      if (auto failed = UpgradeAndClose(sid, upgrades, ctx, &fb)) {
-        close();  // the polling transport still holds the session
-        return down(failed->first, failed->second);
-      }
-    } else {
-      close();
-    }
-    ProbeResult r = ProbeResult::Up();
-    r.families = fb.Take();
-    return r;
-  };
-
-  if (!config_.connect) return finish();
-
-  // 2. Namespace CONNECT, and its answer.
-  std::string connect = "40";
-  if (config_.nsp != "/") connect += config_.nsp + ",";
-  if (config_.auth) connect += config_.auth->reveal();
-  auto sent_at = Clock::now();
-  ProbeResponse post = Poll(sid, connect, ctx.Remaining());
-  if (!post.ok() || post.status != 200) return transport_error("connect", post);
-
-  for (int i = 0; i < kMaxPolls; ++i) {
-    ProbeResponse poll = Poll(sid, std::nullopt, ctx.Remaining());
-    if (!poll.ok() || poll.status != 200) return transport_error("connect", poll);
-    for (const std::string& p : SplitPollingPayload(poll.body)) {
-      if (p == "2") {  // the server's heartbeat: answer it so the session stays valid
-        Poll(sid, std::string("3"), ctx.Remaining());
-        continue;
-      }
-      if (p[0] == '1') return down(reason::kProtocol, "connect: the server closed the session");
-      std::optional<SocketIoPacket> packet = ParseSocketIoPacket(p);
-      if (!packet || packet->nsp != config_.nsp) continue;
-      if (packet->type == 0) {
-        fb.Gauge("botwatch_socketio_roundtrip_seconds",
-                 "Round trip of the namespace CONNECT: from sending it to the server's answer.", SecondsSince(sent_at));
-        fb.Gauge("botwatch_socketio_connected", "1 if the namespace CONNECT was accepted.", 1);
-        return finish();
-      }
-      if (packet->type == 4) {
-        fb.Gauge("botwatch_socketio_roundtrip_seconds",
-                 "Round trip of the namespace CONNECT: from sending it to the server's answer.", SecondsSince(sent_at));
-        fb.Gauge("botwatch_socketio_connected", "1 if the namespace CONNECT was accepted.", 0);
-        Json err = Json::parse(packet->data, nullptr, false);
-        std::string why = err.is_object() && err.contains("message") && err["message"].is_string()
-                              ? err["message"].get<std::string>()
-                              : packet->data;
-        close();
-        return down(socketio_reason::kConnectError,
-                    "connect to " + config_.nsp + " refused: " + QuotePeer(why, Secrets()));
-      }
-    }
+  void Close() {
+    Duration left = std::min<Duration>(ctx_.Remaining(), std::chrono::seconds(1));
+    if (left.count() > 0) collector_.Poll(sid_, std::string("1"), left);
   }
-  close();
-  return down(reason::kProtocol,
-              "connect: no answer to the namespace CONNECT after " + std::to_string(kMaxPolls) + " polls");
+
+  ProbeResult Down(const char* why, const std::string& message) {
+    ProbeResult r = ProbeResult::Down(why, RedactSecrets(message, collector_.Secrets()));
+    r.families = fb_.Take();
+    return r;
+  }
+
+  ProbeResult TransportError(const char* step, const ProbeResponse& resp) {
+    if (!resp.ok()) return Down(ReasonForCurlCode(resp.curl_code), std::string(step) + ": " + resp.curl_error);
+    return Down(reason::kProtocol, std::string(step) + ": HTTP " + std::to_string(resp.status) + ": " +
+                                       QuotePeer(resp.body, collector_.Secrets()));
+  }
+
+  const SocketIoCollector& collector_;
+  const SocketIoConfig& config_;
+  const ProbeContext& ctx_;
+  FamilyBuilder& fb_;
+  std::string sid_;
+  std::optional<std::vector<std::string>> upgrades_;
+};
+
+ProbeResult SocketIoCollector::Collect(const ProbeContext& ctx) {
+  FamilyBuilder fb;
+  if (config_.listen) AddListenFamilies(&fb);
+  Probe probe(*this, ctx, fb);
+  if (auto failure = probe.Handshake()) return std::move(*failure);
+  if (config_.connect) {
+    if (auto failure = probe.ConnectNamespace()) return std::move(*failure);
+  }
+  return probe.Finish();
 }
 
 std::optional<std::pair<const char*, std::string>> SocketIoCollector::UpgradeAndClose(

@@ -106,6 +106,8 @@ class SocketIoCollector : public Collector {
   ProbeResult Collect(const ProbeContext& ctx) override;
 
  private:
+  class Probe;  // one Collect, step by step (socketio.cc)
+
   // The listen thread: sessions until stop_, with backoff between them.
   void ListenLoop();
   // One session: returns when it ends; the reason (a bounded label value) and

@@ -196,126 +196,146 @@ bool Supervisor::SleepUnlessStopping(Duration d) {
 }
 
 void Supervisor::Run(pid_t pid, int out_fd, int err_fd) {
-  int consecutive_failures = 0;
   while (true) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      started_at_ = Clock::now();
-    }
-    {
-      std::lock_guard<std::mutex> lock(signal_mu_);
-      pid_ = pid;
-      if (stopping_) ::kill(pid, SIGTERM);  // a stop that came while it was starting
-    }
+    MarkStarted(pid);
     std::atomic<bool> exited{false};
     std::thread out(&Supervisor::Pump, this, out_fd, STDOUT_FILENO, ChildOutputSink::Stream::kStdout, &exited);
     std::thread err(&Supervisor::Pump, this, err_fd, STDERR_FILENO, ChildOutputSink::Stream::kStderr, &exited);
-
-    int status = 0;
-    bool killed = false;
-    while (true) {
-      // Notice the exit without reaping, and forget the pid before reaping it:
-      // Signal() must never hit a recycled pid.
-      siginfo_t info{};
-      int r = ::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT);
-      if (r == 0 && info.si_pid == pid) {
-        {
-          std::lock_guard<std::mutex> lock(signal_mu_);
-          pid_ = 0;
-        }
-        // What the child left in its group (`sleep 300 &`, a worker) dies with
-        // it: otherwise each restart would add a copy of the bot's helpers.
-        // While the child is an unreaped zombie the group id cannot be reused.
-        ::kill(-pid, SIGKILL);
-        if (::waitpid(pid, &status, 0) != pid) status = 1 << 8;
-        child_reaper::Release(pid);
-        ReapKilledGroup(pid);
-        break;
-      }
-      if (r < 0 && errno != EINTR) {
-        child_reaper::Release(pid);
-        pid_ = 0;
-        status = 1 << 8;  // lost (someone else reaped it): report a failure
-        break;
-      }
-      ReapOrphans(pid);
-      if (stopping_ && !killed) {
-        Clock::time_point asked;
-        {
-          std::lock_guard<std::mutex> lock(mu_);
-          asked = stop_requested_at_;
-        }
-        if (Clock::now() - asked >= options_.kill_timeout) {
-          logging::Warn("child ignored the stop signal; killing it",
-                        {{"pid", std::to_string(pid)}, {"grace", FormatDuration(options_.kill_timeout)}});
-          ::kill(-pid, SIGKILL);
-          ::kill(pid, SIGKILL);
-          killed = true;
-        }
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    // Publish the exit, and the restart it leads to, at once and before waiting
-    // for the output to drain: the status API never shows a stale reason.
-    int code = DecodeWaitStatus(status);
+    int code = DecodeWaitStatus(WaitForExit(pid));
     bool restart = !stopping_ && options_.restart == SuperviseOptions::Restart::kOnFailure && code != 0;
-    Duration ran;
-    Duration backoff(0);
-    auto plan_restart = [&] {
-      consecutive_failures = ran >= options_.stable_after ? 1 : consecutive_failures + 1;
-      backoff = RestartBackoff(options_, consecutive_failures);
-      return "; restarting in " + FormatDuration(backoff);
-    };
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      ran = std::chrono::duration_cast<Duration>(Clock::now() - started_at_);
-      last_exit_code_ = code;
-      last_up_unix_ = UnixNow();
-      down_message_ = "exited with code " + std::to_string(code) + (restart ? plan_restart() : "");
-      down_unix_ = last_up_unix_;
-    }
+    Duration ran = RecordExit(code, restart);
     exited = true;
     out.join();
     err.join();
     if (sink_) sink_->OnChildExit();
-
     logging::Info("child exited",
                   {{"pid", std::to_string(pid)},
                    {"exit_code", std::to_string(code)},
                    {"ran", FormatDuration(std::chrono::duration_cast<std::chrono::milliseconds>(ran))}});
-    while (restart) {
-      logging::Warn("child failed; restarting", {{"exit_code", std::to_string(code)},
-                                                 {"in", FormatDuration(backoff)},
-                                                 {"attempt", std::to_string(consecutive_failures)}});
-      if (!SleepUnlessStopping(backoff)) {
-        restart = false;
-        break;
-      }
-      Result<pid_t> next = Spawn(&out_fd, &err_fd);
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        ++restarts_;
-      }
-      if (next.ok()) {
-        pid = next.value();
-        logging::Info("restarted child", {{"pid", std::to_string(pid)}});
-        break;
-      }
-      logging::Error("cannot restart child", {{"err", next.status().message()}});
-      code = 127;
-      ran = Duration(0);
-      std::lock_guard<std::mutex> lock(mu_);
-      down_message_ = "cannot restart: " + next.status().message() + plan_restart();
-      down_unix_ = UnixNow();
-    }
-    if (!restart) {
-      exit_code_ = code;
-      done_ = true;
-      std::lock_guard<std::mutex> lock(mu_);
-      cv_.notify_all();
+    std::optional<pid_t> next;
+    if (restart) next = Respawn(&code, &out_fd, &err_fd);
+    if (!next) {
+      Finish(code);
       return;
     }
+    pid = *next;
   }
+}
+
+void Supervisor::MarkStarted(pid_t pid) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    started_at_ = Clock::now();
+  }
+  std::lock_guard<std::mutex> lock(signal_mu_);
+  pid_ = pid;
+  if (stopping_) ::kill(pid, SIGTERM);  // a stop that came while it was starting
+}
+
+// Notices the exit without reaping, and forgets the pid before reaping it:
+// Signal() must never hit a recycled pid.
+int Supervisor::WaitForExit(pid_t pid) {
+  bool killed = false;
+  while (true) {
+    siginfo_t info{};
+    int r = ::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT);
+    if (r == 0 && info.si_pid == pid) return ReapExited(pid);
+    if (r < 0 && errno != EINTR) {
+      child_reaper::Release(pid);
+      pid_ = 0;
+      return 1 << 8;  // lost (someone else reaped it): report a failure
+    }
+    ReapOrphans(pid);
+    if (stopping_ && !killed) killed = KillIfStopIgnored(pid);
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
+// The child has exited and is not reaped yet: returns its wait status.
+int Supervisor::ReapExited(pid_t pid) {
+  {
+    std::lock_guard<std::mutex> lock(signal_mu_);
+    pid_ = 0;
+  }
+  // What the child left in its group (`sleep 300 &`, a worker) dies with
+  // it: otherwise each restart would add a copy of the bot's helpers.
+  // While the child is an unreaped zombie the group id cannot be reused.
+  ::kill(-pid, SIGKILL);
+  int status = 0;
+  if (::waitpid(pid, &status, 0) != pid) status = 1 << 8;
+  child_reaper::Release(pid);
+  ReapKilledGroup(pid);
+  return status;
+}
+
+// Once a stop was asked for: SIGKILL for the child's group when it outlived
+// kill_timeout. True when it was killed.
+bool Supervisor::KillIfStopIgnored(pid_t pid) {
+  Clock::time_point asked;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    asked = stop_requested_at_;
+  }
+  if (Clock::now() - asked < options_.kill_timeout) return false;
+  logging::Warn("child ignored the stop signal; killing it",
+                {{"pid", std::to_string(pid)}, {"grace", FormatDuration(options_.kill_timeout)}});
+  ::kill(-pid, SIGKILL);
+  ::kill(pid, SIGKILL);
+  return true;
+}
+
+// Publishes the exit, and the restart it leads to, at once and before waiting
+// for the output to drain: the status API never shows a stale reason.
+Duration Supervisor::RecordExit(int code, bool restart) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Duration ran = std::chrono::duration_cast<Duration>(Clock::now() - started_at_);
+  last_exit_code_ = code;
+  last_up_unix_ = UnixNow();
+  down_message_ = "exited with code " + std::to_string(code) + (restart ? PlanRestart(ran) : "");
+  down_unix_ = last_up_unix_;
+  return ran;
+}
+
+// Counts the failure (a child that ran long enough starts the count again) and
+// sets the backoff; returns its words for the status message.
+std::string Supervisor::PlanRestart(Duration ran) {
+  consecutive_failures_ = ran >= options_.stable_after ? 1 : consecutive_failures_ + 1;
+  backoff_ = RestartBackoff(options_, consecutive_failures_);
+  return "; restarting in " + FormatDuration(backoff_);
+}
+
+// Waits out the backoff and starts the child again, as long as starts fail.
+// Returns the new child, or nullopt when a stop came first; *code becomes 127
+// once a start failed.
+std::optional<pid_t> Supervisor::Respawn(int* code, int* out_fd, int* err_fd) {
+  while (true) {
+    logging::Warn("child failed; restarting", {{"exit_code", std::to_string(*code)},
+                                               {"in", FormatDuration(backoff_)},
+                                               {"attempt", std::to_string(consecutive_failures_)}});
+    if (!SleepUnlessStopping(backoff_)) return std::nullopt;
+    Result<pid_t> next = Spawn(out_fd, err_fd);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++restarts_;
+    }
+    if (next.ok()) {
+      logging::Info("restarted child", {{"pid", std::to_string(next.value())}});
+      return next.value();
+    }
+    logging::Error("cannot restart child", {{"err", next.status().message()}});
+    *code = 127;
+    std::lock_guard<std::mutex> lock(mu_);
+    down_message_ = "cannot restart: " + next.status().message() + PlanRestart(Duration(0));
+    down_unix_ = UnixNow();
+  }
+}
+
+// The child exited for good: botwatch exits with its code.
+void Supervisor::Finish(int code) {
+  exit_code_ = code;
+  done_ = true;
+  std::lock_guard<std::mutex> lock(mu_);
+  cv_.notify_all();
 }
 
 void Supervisor::Signal(int sig) {

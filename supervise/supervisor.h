@@ -99,7 +99,17 @@ class Supervisor {
 
  private:
   Result<pid_t> Spawn(int* out_fd, int* err_fd);
+  // The watching thread: the child's lives, one after another, until it is done.
   void Run(pid_t pid, int out_fd, int err_fd);
+  // The steps of Run(), on its thread.
+  void MarkStarted(pid_t pid);
+  int WaitForExit(pid_t pid);  // the wait status
+  int ReapExited(pid_t pid);
+  bool KillIfStopIgnored(pid_t pid);
+  Duration RecordExit(int code, bool restart);  // how long it ran
+  std::string PlanRestart(Duration ran);        // under mu_
+  std::optional<pid_t> Respawn(int* code, int* out_fd, int* err_fd);
+  void Finish(int code);
   void Pump(int fd, int target_fd, ChildOutputSink::Stream stream, const std::atomic<bool>* exited);
   bool SleepUnlessStopping(Duration d);
   void ReapOrphans(pid_t child);
@@ -122,6 +132,8 @@ class Supervisor {
   mutable std::mutex mu_;
   std::condition_variable cv_;  // wakes backoff sleeps and WaitDone
   int restarts_ = 0;
+  int consecutive_failures_ = 0;  // Run()'s own, like backoff_
+  Duration backoff_{0};           // before the next restart
   std::optional<int> last_exit_code_;
   std::string down_message_;  // why it is not running, for the status API
   double last_up_unix_ = 0;   // when it was last seen running (its exit)

@@ -167,6 +167,8 @@ class WebServer::Impl {
     auth_ = std::move(auth);
   }
 
+  // Binds and listens on one --web.listen-address (valid: ParseListen).
+  Status Listen(const std::string& address);
   void Accept(size_t i);
   void Sweep();
   void CloseAll();
@@ -1029,20 +1031,13 @@ std::vector<prometheus::MetricFamily> WebServer::Collect() const {
   return out;
 }
 
-Result<std::unique_ptr<WebServer>> WebServer::Start(const std::vector<std::string>& listen_addresses,
-                                                    HttpHandler handler, std::shared_ptr<BasicAuth> auth,
-                                                    const TlsServerConfig* tls, WebServerOptions options) {
-  if (listen_addresses.empty()) return Status::Error("no --web.listen-address to serve on");
-  for (const std::string& address : listen_addresses) {
-    if (!ValidListenAddress(address)) {
-      return Status::Error("invalid --web.listen-address \"" + address +
-                           "\" (expected host:port, e.g. :10117 or "
-                           "127.0.0.1:10117)");
-    }
-  }
-  // Every connection costs one fd: take the hard limit, as Go exporters do,
-  // and keep room for everything else botwatch opens.
-  size_t capacity = static_cast<size_t>(std::max(16, options.max_connections));
+namespace {
+
+// How many connections the server may hold: every connection costs one fd, so
+// take the hard limit, as Go exporters do, and keep room for everything else
+// botwatch opens.
+size_t ConnectionCapacity(int max_connections) {
+  size_t capacity = static_cast<size_t>(std::max(16, max_connections));
   rlimit rl{};
   if (::getrlimit(RLIMIT_NOFILE, &rl) == 0) {
     if (rl.rlim_cur < rl.rlim_max) {
@@ -1054,6 +1049,48 @@ Result<std::unique_ptr<WebServer>> WebServer::Start(const std::vector<std::strin
       capacity = static_cast<size_t>(std::clamp<long>(usable, 16, static_cast<long>(capacity)));
     }
   }
+  return capacity;
+}
+
+}  // namespace
+
+Status WebServer::Impl::Listen(const std::string& address) {
+  std::string host;
+  int port = 0;
+  bool v6 = false;
+  ParseListen(address, &host, &port, &v6);
+  boost::system::error_code ec;
+  asio::ip::address ip = asio::ip::make_address(host, ec);
+  if (ec || ip.is_v6() != v6) {
+    return Status::Error("cannot listen on " + address + ": \"" + host + "\" is not an " + (v6 ? "IPv6" : "IPv4") +
+                         " address");
+  }
+  tcp::endpoint ep(ip, static_cast<uint16_t>(port));
+  tcp::acceptor acceptor(io_);
+  acceptor.open(ep.protocol(), ec);
+  if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+  // "[::]" also takes IPv4, as Go exporters do; another IPv6 address only itself.
+  if (!ec && v6) acceptor.set_option(asio::ip::v6_only(!ip.is_unspecified()), ec);
+  if (!ec) acceptor.bind(ep, ec);
+  if (!ec) acceptor.listen(1024, ec);
+  if (ec) return Status::Error(ListenError(address, ec));
+  ports_.push_back(acceptor.local_endpoint(ec).port());
+  acceptors_.push_back(std::move(acceptor));
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<WebServer>> WebServer::Start(const std::vector<std::string>& listen_addresses,
+                                                    HttpHandler handler, std::shared_ptr<BasicAuth> auth,
+                                                    const TlsServerConfig* tls, WebServerOptions options) {
+  if (listen_addresses.empty()) return Status::Error("no --web.listen-address to serve on");
+  for (const std::string& address : listen_addresses) {
+    if (!ValidListenAddress(address)) {
+      return Status::Error("invalid --web.listen-address \"" + address +
+                           "\" (expected host:port, e.g. :10117 or "
+                           "127.0.0.1:10117)");
+    }
+  }
+  size_t capacity = ConnectionCapacity(options.max_connections);
   // Request bodies up to max_body_bytes are read into one string. With glibc's
   // dynamic mmap threshold, after the first big one is freed the next ones
   // come from a thread's arena and stay resident for good (14 -> 51 MB seen);
@@ -1074,27 +1111,7 @@ Result<std::unique_ptr<WebServer>> WebServer::Start(const std::vector<std::strin
   // connection is ever answered by a server without its auth.
   impl->SetAuth(std::move(auth));
   for (const std::string& address : listen_addresses) {
-    std::string host;
-    int port = 0;
-    bool v6 = false;
-    ParseListen(address, &host, &port, &v6);
-    boost::system::error_code ec;
-    asio::ip::address ip = asio::ip::make_address(host, ec);
-    if (ec || ip.is_v6() != v6) {
-      return Status::Error("cannot listen on " + address + ": \"" + host + "\" is not an " + (v6 ? "IPv6" : "IPv4") +
-                           " address");
-    }
-    tcp::endpoint ep(ip, static_cast<uint16_t>(port));
-    tcp::acceptor acceptor(impl->io_);
-    acceptor.open(ep.protocol(), ec);
-    if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
-    // "[::]" also takes IPv4, as Go exporters do; another IPv6 address only itself.
-    if (!ec && v6) acceptor.set_option(asio::ip::v6_only(!ip.is_unspecified()), ec);
-    if (!ec) acceptor.bind(ep, ec);
-    if (!ec) acceptor.listen(1024, ec);
-    if (ec) return Status::Error(ListenError(address, ec));
-    impl->ports_.push_back(acceptor.local_endpoint(ec).port());
-    impl->acceptors_.push_back(std::move(acceptor));
+    if (Status st = impl->Listen(address); !st.ok()) return st;
   }
   Impl* s = impl.get();
   for (size_t i = 0; i < s->acceptors_.size(); ++i) s->Accept(i);

@@ -211,6 +211,47 @@ std::optional<WebSocketError> WebSocketClient::StartTls(const WebSocketTls& tls,
   }
 }
 
+namespace {
+
+// The server's answer to the upgrade request, as far as the handshake needs it.
+struct UpgradeResponseHead {
+  std::string status_line;
+  long status = 0;  // 0: not an HTTP response
+  std::string upgrade;
+  std::string connection;  // every Connection value, lower case, each followed by ','
+  std::string accept;
+  size_t content_length = 0;
+};
+
+UpgradeResponseHead ParseUpgradeResponseHead(const std::string& head) {
+  UpgradeResponseHead h;
+  // Status line: "HTTP/1.1 101 Switching Protocols".
+  size_t line_end = head.find("\r\n");
+  h.status_line = head.substr(0, line_end);
+  if (h.status_line.rfind("HTTP/1.", 0) == 0 && h.status_line.size() >= 12) {
+    h.status = std::strtol(h.status_line.c_str() + 9, nullptr, 10);
+  }
+  size_t pos = line_end == std::string::npos ? head.size() : line_end + 2;
+  while (pos < head.size()) {
+    size_t end = head.find("\r\n", pos);
+    if (end == std::string::npos) end = head.size();
+    std::string_view line(head.data() + pos, end - pos);
+    size_t colon = line.find(':');
+    if (colon != std::string_view::npos) {
+      std::string name = AsciiLower(std::string(line.substr(0, colon)));
+      std::string value = Trim(line.substr(colon + 1));
+      if (name == "upgrade") h.upgrade = AsciiLower(value);
+      if (name == "connection") h.connection += AsciiLower(value) + ",";  // repeated headers form one list
+      if (name == "sec-websocket-accept") h.accept = value;
+      if (name == "content-length") h.content_length = std::strtoul(value.c_str(), nullptr, 10);
+    }
+    pos = end + 2;
+  }
+  return h;
+}
+
+}  // namespace
+
 std::optional<WebSocketError> WebSocketClient::Connect(const std::string& host, const std::string& port,
                                                        const std::string& host_header, const std::string& target,
                                                        SteadyTime deadline, const WebSocketTls& tls) {
@@ -218,18 +259,7 @@ std::optional<WebSocketError> WebSocketClient::Connect(const std::string& host, 
   in_.clear();
   partial_.clear();
   in_message_ = false;
-  TcpConnection conn = ConnectTcp(host, port, deadline);
-  if (conn.fd < 0) {
-    // By content: each translation unit may hold its own copy of a reason's
-    // literal (ASan builds do not merge them), so the pointers can differ.
-    const std::string_view why = conn.reason != nullptr ? conn.reason : "";
-    Kind kind = why == reason::kDns                 ? Kind::kDns
-                : why == reason::kTimeout           ? Kind::kTimeout
-                : why == reason::kConnectionRefused ? Kind::kRefused
-                                                    : Kind::kIo;
-    return Error(kind, conn.message);
-  }
-  fd_ = conn.fd;
+  if (auto err = ConnectSocket(host, port, deadline)) return err;
   if (tls.enabled) {
     if (auto err = StartTls(tls, deadline)) return err;
   }
@@ -242,58 +272,59 @@ std::optional<WebSocketError> WebSocketClient::Connect(const std::string& host, 
                         "\r\nSec-WebSocket-Version: 13\r\nUser-Agent: botwatch\r\n\r\n";
   if (auto err = WriteAll(request, deadline)) return err;
 
+  std::string head;
+  if (auto err = ReadResponseHead(&head, deadline)) return err;
+  UpgradeResponseHead h = ParseUpgradeResponseHead(head);
+  if (h.status == 0) return Error(Kind::kHandshake, "not an HTTP response: \"" + h.status_line + "\"");
+  if (h.status != 101) return UpgradeRefused(h.status, h.content_length, deadline);
+  if (h.upgrade != "websocket" || h.connection.find("upgrade") == std::string::npos) {
+    return Error(Kind::kHandshake, "101 without Upgrade: websocket and Connection: Upgrade");
+  }
+  if (h.accept != WebSocketAccept(key)) {
+    return Error(Kind::kHandshake, "Sec-WebSocket-Accept does not match the key");
+  }
+  return std::nullopt;
+}
+
+std::optional<WebSocketError> WebSocketClient::ConnectSocket(const std::string& host, const std::string& port,
+                                                             SteadyTime deadline) {
+  TcpConnection conn = ConnectTcp(host, port, deadline);
+  if (conn.fd < 0) {
+    // By content: each translation unit may hold its own copy of a reason's
+    // literal (ASan builds do not merge them), so the pointers can differ.
+    const std::string_view why = conn.reason != nullptr ? conn.reason : "";
+    Kind kind = why == reason::kDns                 ? Kind::kDns
+                : why == reason::kTimeout           ? Kind::kTimeout
+                : why == reason::kConnectionRefused ? Kind::kRefused
+                                                    : Kind::kIo;
+    return Error(kind, conn.message);
+  }
+  fd_ = conn.fd;
+  return std::nullopt;
+}
+
+// The status line and headers, taken out of in_ (what follows stays there).
+std::optional<WebSocketError> WebSocketClient::ReadResponseHead(std::string* head, SteadyTime deadline) {
   size_t head_end;
   while ((head_end = in_.find("\r\n\r\n")) == std::string::npos) {
     if (in_.size() > kMaxResponseHeadBytes) return Error(Kind::kHandshake, "upgrade response headers too long");
     if (auto err = ReadMore(deadline)) return err;
   }
-  std::string head = in_.substr(0, head_end);
+  *head = in_.substr(0, head_end);
   in_.erase(0, head_end + 4);
-
-  // Status line: "HTTP/1.1 101 Switching Protocols".
-  size_t line_end = head.find("\r\n");
-  std::string status_line = head.substr(0, line_end);
-  long status = 0;
-  if (status_line.rfind("HTTP/1.", 0) == 0 && status_line.size() >= 12) {
-    status = std::strtol(status_line.c_str() + 9, nullptr, 10);
-  }
-  if (status == 0) return Error(Kind::kHandshake, "not an HTTP response: \"" + status_line + "\"");
-  std::string upgrade, connection, accept;
-  size_t content_length = 0;
-  size_t pos = line_end == std::string::npos ? head.size() : line_end + 2;
-  while (pos < head.size()) {
-    size_t end = head.find("\r\n", pos);
-    if (end == std::string::npos) end = head.size();
-    std::string_view line(head.data() + pos, end - pos);
-    size_t colon = line.find(':');
-    if (colon != std::string_view::npos) {
-      std::string name = AsciiLower(std::string(line.substr(0, colon)));
-      std::string value = Trim(line.substr(colon + 1));
-      if (name == "upgrade") upgrade = AsciiLower(value);
-      if (name == "connection") connection += AsciiLower(value) + ",";  // repeated headers form one list
-      if (name == "sec-websocket-accept") accept = value;
-      if (name == "content-length") content_length = std::strtoul(value.c_str(), nullptr, 10);
-    }
-    pos = end + 2;
-  }
-  if (status != 101) {
-    // Quote the body (the reason, e.g. engine.io's {"code":0,"message":"Transport unknown"})
-    // when it arrives before the deadline; never wait for more than a short answer.
-    content_length = std::min<size_t>(content_length, 512);
-    while (in_.size() < content_length && !ReadMore(deadline)) {
-    }
-    std::string body = in_.substr(0, std::min<size_t>(in_.size(), 512));
-    std::string message = "HTTP " + std::to_string(status);
-    if (!body.empty()) message += ": " + body;
-    return Error(Kind::kUpgradeRefused, message);
-  }
-  if (upgrade != "websocket" || connection.find("upgrade") == std::string::npos) {
-    return Error(Kind::kHandshake, "101 without Upgrade: websocket and Connection: Upgrade");
-  }
-  if (accept != WebSocketAccept(key)) {
-    return Error(Kind::kHandshake, "Sec-WebSocket-Accept does not match the key");
-  }
   return std::nullopt;
+}
+
+// Quotes the body (the reason, e.g. engine.io's {"code":0,"message":"Transport unknown"})
+// when it arrives before the deadline; never waits for more than a short answer.
+WebSocketError WebSocketClient::UpgradeRefused(long status, size_t content_length, SteadyTime deadline) {
+  content_length = std::min<size_t>(content_length, 512);
+  while (in_.size() < content_length && !ReadMore(deadline)) {
+  }
+  std::string body = in_.substr(0, std::min<size_t>(in_.size(), 512));
+  std::string message = "HTTP " + std::to_string(status);
+  if (!body.empty()) message += ": " + body;
+  return Error(Kind::kUpgradeRefused, message);
 }
 
 std::optional<WebSocketError> WebSocketClient::WriteAll(std::string_view data, SteadyTime deadline) {

@@ -111,7 +111,11 @@ class WebSocketClient {
   // Appends what arrives to in_; an error on EOF or at the deadline.
   std::optional<WebSocketError> ReadMore(SteadyTime deadline);
 
+  // The steps of Connect().
+  std::optional<WebSocketError> ConnectSocket(const std::string& host, const std::string& port, SteadyTime deadline);
   std::optional<WebSocketError> StartTls(const WebSocketTls& tls, SteadyTime deadline);
+  std::optional<WebSocketError> ReadResponseHead(std::string* head, SteadyTime deadline);
+  WebSocketError UpgradeRefused(long status, size_t content_length, SteadyTime deadline);
   void Shutdown();
 
   int fd_ = -1;
