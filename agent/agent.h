@@ -74,7 +74,7 @@ class Agent {
   // than files deliver (the child's output, HTTP intake) are never lost to a
   // reload. Any thread; `fn` must not reload.
   void WithLogs(const std::function<void(const std::shared_ptr<logs::LogPipeline>&)>& fn);
-  // WithLogs for those that feed lines from outside (intake, supervised child).
+  // WithLogs for those that ingest lines from outside (intake, supervised child).
   logs::CurrentPipeline CurrentPipeline() {
     return [this](const std::function<void(const std::shared_ptr<logs::LogPipeline>&)>& fn) { WithLogs(fn); };
   }

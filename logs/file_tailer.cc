@@ -131,7 +131,7 @@ void FileTailer::ReadToEnd(Reader& r, LineSink& sink) {
     if (n <= 0) break;
     r.offset += static_cast<uint64_t>(n);
     r.last_data = std::chrono::steady_clock::now();
-    r.splitter.Feed(
+    r.splitter.Ingest(
         std::string_view(buffer_.data(), static_cast<size_t>(n)), [&](std::string_view line) { sink.Line(line); },
         [&] { sink.TooLong(); });
   }

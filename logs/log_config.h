@@ -23,7 +23,7 @@ struct LogSourceConfig {
   std::string name;
   SourceType type = SourceType::kFile;
   std::vector<std::string> paths;  // file: globs, relative ones resolved against the config's directory
-  bool child_stdout = true;        // child: which of the child's streams feed this source
+  bool child_stdout = true;        // child: which of the child's streams this source ingests
   bool child_stderr = true;
   size_t max_body_bytes = 1024 * 1024;  // http: larger request bodies get 413
   double rate_per_second = 20;          // http: token bucket of requests (429 past it)

@@ -342,7 +342,7 @@ nlohmann::json LogPipeline::State() const {
   for (const Source& s : sources_) {
     if (s.intake) intake[s.config->name] = s.intake->Save();
   }
-  // File sources are fed only by this thread, so their open starts match the
+  // File sources are ingested only by this thread, so their open starts match the
   // positions and counts exactly (kill -9 then re-reads from the positions).
   nlohmann::json pending = nlohmann::json::object();
   for (const Source& s : sources_) {
@@ -379,7 +379,7 @@ void LogPipeline::RunOnce() {
   }
 }
 
-Status LogPipeline::Feed(std::string_view source, std::string_view line) {
+Status LogPipeline::Ingest(std::string_view source, std::string_view line) {
   for (Source& s : sources_) {
     if (s.config->name == source) {
       s.input->Line(line);

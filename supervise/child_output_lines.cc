@@ -40,7 +40,7 @@ void ChildOutputLines::Deliver(Stream stream, std::string_view bytes, bool flush
       if (flush) {
         r.splitter.Flush(line);
       } else {
-        r.splitter.Feed(bytes, line, [&] { r.sink->TooLong(); });
+        r.splitter.Ingest(bytes, line, [&] { r.sink->TooLong(); });
       }
     }
   });

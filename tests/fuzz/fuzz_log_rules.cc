@@ -1,6 +1,6 @@
 // Fuzz target: the rule matcher behind a fixed rule set (every match operator,
 // every metric type, labels from fields with a small series bound), fed fuzzed
-// lines through LogPipeline::Feed into a JSON source and a logfmt source. The
+// lines through LogPipeline::Ingest into a JSON source and a logfmt source. The
 // pipeline lives across inputs, so label sets accumulate as in a long run.
 // Invariants: every line is counted exactly once (as matched, unmatched or a
 // parse error), no metric ever has more series than its bound plus the
@@ -79,7 +79,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     while (start <= input.size()) {
       size_t end = input.find('\n', start);
       if (end == std::string_view::npos) end = input.size();
-      if (!p.Feed(source, input.substr(start, end - start)).ok()) std::abort();
+      if (!p.Ingest(source, input.substr(start, end - start)).ok()) std::abort();
       start = end + 1;
     }
   }

@@ -187,27 +187,27 @@ TEST_CASE("line splitter handles partial lines, CRLF and oversized lines") {
   botwatch::logs::LineSplitter s(10);
   std::vector<std::string> lines;
   int too_long = 0;
-  auto feed = [&](std::string_view chunk) {
-    s.Feed(
+  auto ingest = [&](std::string_view chunk) {
+    s.Ingest(
         chunk, [&](std::string_view l) { lines.emplace_back(l); }, [&] { ++too_long; });
   };
-  feed("ab");
+  ingest("ab");
   CHECK(lines.empty());
   CHECK(s.pending_bytes() == 2);
-  feed("c\r\nde\n\nf");
+  ingest("c\r\nde\n\nf");
   CHECK(lines == std::vector<std::string>{"abc", "de", ""});
   CHECK(s.pending_bytes() == 1);
-  feed("0123456789");  // "f" + 10 bytes, no newline yet: over the limit
+  ingest("0123456789");  // "f" + 10 bytes, no newline yet: over the limit
   CHECK(too_long == 1);
-  feed("more of the same long line");
+  ingest("more of the same long line");
   CHECK(too_long == 1);
-  feed("\nok\n");
+  ingest("\nok\n");
   CHECK(lines.back() == "ok");
   CHECK(too_long == 1);
-  feed("0123456789A\nfine\n");  // oversized line arriving whole
+  ingest("0123456789A\nfine\n");  // oversized line arriving whole
   CHECK(too_long == 2);
   CHECK(lines.back() == "fine");
-  feed("tail");
+  ingest("tail");
   CHECK(s.Flush([&](std::string_view l) { lines.emplace_back(l); }));
   CHECK(lines.back() == "tail");
   CHECK(s.pending_bytes() == 0);

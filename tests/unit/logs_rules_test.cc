@@ -1,5 +1,5 @@
 // Rules: each match operator and metric type, label bounds, and config errors
-// with file:line:column. Lines go in through LogPipeline::Feed, the entry any
+// with file:line:column. Lines go in through LogPipeline::Ingest, the entry any
 // source uses.
 
 #include <catch2/catch.hpp>
@@ -47,7 +47,7 @@ std::string LoadError(const std::string& rules, const std::string& extra = "") {
 }
 
 void Feed(LogPipeline& p, std::initializer_list<std::string> lines) {
-  for (const auto& l : lines) REQUIRE(p.Feed("app", l).ok());
+  for (const auto& l : lines) REQUIRE(p.Ingest("app", l).ok());
 }
 
 double Value(const LogPipeline& p, const std::string& metric, std::vector<std::string> labels = {}) {
