@@ -224,14 +224,14 @@ int Agent::port() const { return web_ ? web_->port() : 0; }
 
 bool Agent::Ready() const { return loaded_ && cache_.AllRan(); }
 
-Families Agent::CollectFamilies() const {
+Families Agent::Expose() const {
   Families families = self_registry_->Collect();
   MergeFamilies(families, SelfProcessFamilies(procfs_));
   MergeFamilies(families, StateWriteErrorFamilies());
   MergeFamilies(families, CollectorFamilies(Snapshots()));
-  if (feed_) MergeFamilies(families, feed_->Collect());
-  if (web_) MergeFamilies(families, web_->Collect());
-  if (auto logs = Logs()) MergeFamilies(families, logs->Collect());
+  if (feed_) MergeFamilies(families, feed_->Expose());
+  if (web_) MergeFamilies(families, web_->Expose());
+  if (auto logs = Logs()) MergeFamilies(families, logs->Expose());
   {
     std::lock_guard<std::mutex> lock(writers_mu_);
     MergeFamilies(families, push::RemoteWriteFamilies(writers_));
@@ -239,7 +239,7 @@ Families Agent::CollectFamilies() const {
   return families;
 }
 
-std::string Agent::RenderMetrics() const { return SerializeFamilies(CollectFamilies()); }
+std::string Agent::RenderMetrics() const { return SerializeFamilies(Expose()); }
 
 void Agent::StopRemoteWrite() {
   std::vector<std::unique_ptr<push::RemoteWriter>> old;
@@ -261,7 +261,7 @@ void Agent::InstallRemoteWrite(const Config& config) {
   }
   std::vector<std::unique_ptr<push::RemoteWriter>> fresh;
   for (const auto& rw : config.remote_write) {
-    fresh.push_back(std::make_unique<push::RemoteWriter>(rw, state_dir, [this] { return CollectFamilies(); }));
+    fresh.push_back(std::make_unique<push::RemoteWriter>(rw, state_dir, [this] { return Expose(); }));
   }
   for (auto& w : fresh) w->Start();
   std::lock_guard<std::mutex> lock(writers_mu_);

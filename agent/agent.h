@@ -82,7 +82,7 @@ class Agent {
   // Endpoint bodies, exposed for tests.
   std::string RenderMetrics() const;
   // Every family /metrics shows: the one source of /metrics and remote_write.
-  Families CollectFamilies() const;
+  Families Expose() const;
   std::string RenderStatusJson() const;
   bool Ready() const;
 

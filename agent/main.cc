@@ -66,7 +66,7 @@ int LogsOneShot(const std::string& path) {
   }
   botwatch::logs::LogPipeline pipeline(config.value()->logs);
   pipeline.RunOnce();
-  std::string text = botwatch::SerializeFamilies(pipeline.Collect());
+  std::string text = botwatch::SerializeFamilies(pipeline.Expose());
   std::fwrite(text.data(), 1, text.size(), stdout);
   return 0;
 }

@@ -151,7 +151,7 @@ prometheus::MetricType ExpositionType(MetricType t) {
 
 }  // namespace
 
-Families MetricStore::Collect(double now) const {
+Families MetricStore::Expose(double now) const {
   std::lock_guard<std::mutex> lock(mu_);
   Families out;
   for (const Metric& m : metrics_) {

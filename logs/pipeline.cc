@@ -403,9 +403,9 @@ HttpIntake* LogPipeline::Intake(std::string_view source) {
   return nullptr;
 }
 
-Families LogPipeline::Collect() const {
+Families LogPipeline::Expose() const {
   double now = one_shot_ && one_shot_now_ > 0 ? one_shot_now_ : UnixNow();
-  Families families = store_->Collect(now);
+  Families families = store_->Expose(now);
   std::vector<const HttpIntake*> intakes;
   for (const Source& s : sources_) {
     if (s.intake) intakes.push_back(s.intake.get());

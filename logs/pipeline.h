@@ -93,7 +93,7 @@ class LogPipeline {
   HttpIntake* Intake(std::string_view source);
   const LogsConfig& config() const { return *config_; }
 
-  Families Collect() const;
+  Families Expose() const;
   const MetricStore& store() const { return *store_; }
   // Before Start(): keep a per-minute history of one counter series (MetricStore::TrackHistory).
   void TrackHistory(const std::string& metric, const std::vector<std::string>& labels) {

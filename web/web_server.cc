@@ -994,7 +994,7 @@ bool WebServer::ValidListenAddress(const std::string& listen_address) {
   return ParseListen(listen_address, &host, &port, &v6);
 }
 
-std::vector<prometheus::MetricFamily> WebServer::Collect() const {
+std::vector<prometheus::MetricFamily> WebServer::Expose() const {
   using prometheus::MetricType;
   const Impl& s = *impl_;
   std::vector<prometheus::MetricFamily> out;

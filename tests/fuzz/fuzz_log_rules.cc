@@ -83,7 +83,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       start = end + 1;
     }
   }
-  std::string text = botwatch::SerializeFamilies(p.Collect());
+  std::string text = botwatch::SerializeFamilies(p.Expose());
   // Bounded series: max_series label sets plus the overflow one, per metric.
   for (const char* metric : {"oneof_total{", "by_kind_total{", "last_tokens{"}) {
     size_t count = 0;

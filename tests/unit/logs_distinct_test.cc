@@ -74,7 +74,7 @@ TEST_CASE("distinct sketches survive a save and restore, sparse and dense") {
     }
     return -1.0;
   };
-  auto a = before.Collect(t0), b = after.Collect(t0);
+  auto a = before.Expose(t0), b = after.Expose(t0);
   CHECK(value(a, "30m") == value(b, "30m"));
   CHECK(value(a, "24h") == value(b, "24h"));
   CHECK(std::abs(value(b, "30m") - 10000) <= 10000 * 3 * 0.0163);

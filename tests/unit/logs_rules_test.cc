@@ -54,7 +54,7 @@ double Value(const LogPipeline& p, const std::string& metric, std::vector<std::s
   return p.store().ValueForTesting(metric, labels);
 }
 
-std::string Text(const LogPipeline& p) { return botwatch::SerializeFamilies(p.Collect()); }
+std::string Text(const LogPipeline& p) { return botwatch::SerializeFamilies(p.Expose()); }
 
 }  // namespace
 
