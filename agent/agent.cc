@@ -364,7 +364,7 @@ HttpResponse Agent::Handle(const HttpRequest& req) {
     return feed_->Serve(req);
   }
   if (p == "/api/v1/logs") {
-    return ServeLogIntake(req, this->CurrentPipeline());
+    return ServeLogIntake(req, CurrentLogs());
   }
   if (p == "/api/v1/status") {
     if (!read) return method_not_allowed();

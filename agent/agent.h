@@ -75,7 +75,7 @@ class Agent {
   // reload. Any thread; `fn` must not reload.
   void WithLogs(const std::function<void(const std::shared_ptr<logs::LogPipeline>&)>& fn);
   // WithLogs for those that ingest lines from outside (intake, supervised child).
-  logs::CurrentPipeline CurrentPipeline() {
+  logs::CurrentPipeline CurrentLogs() {
     return [this](const std::function<void(const std::shared_ptr<logs::LogPipeline>&)>& fn) { WithLogs(fn); };
   }
 

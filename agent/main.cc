@@ -107,7 +107,7 @@ int Serve(const botwatch::CliOptions& opts) {
   const bool reap_orphans = botwatch::child_reaper::InheritsOrphans();
   botwatch::Agent agent(agent_options);
   // The child's output is also ingested by the `type: child` log sources.
-  botwatch::ChildOutputLines child_logs(agent.CurrentPipeline());
+  botwatch::ChildOutputLines child_logs(agent.CurrentLogs());
   if (supervise) child = std::make_unique<botwatch::Supervisor>(opts.supervise, &child_logs);
   if (botwatch::Status st = agent.Start(); !st.ok()) {
     botwatch::logging::Error("cannot start", {{"err", st.message()}});
