@@ -64,7 +64,7 @@ int LogsOneShot(const std::string& path) {
     std::fprintf(stderr, "%s\n", config.status().message().c_str());
     return 1;
   }
-  botwatch::logs::LogPipeline pipeline(config.value()->logs);
+  botwatch::LogPipeline pipeline(config.value()->logs);
   pipeline.RunOnce();
   std::string text = botwatch::SerializeFamilies(pipeline.Expose());
   std::fwrite(text.data(), 1, text.size(), stdout);

@@ -36,7 +36,7 @@ bool WatchesBotwatch(const CollectorSnapshot& s) {
   return s.spec.type == "process" && FamilySum(s, names::kProcessIsBotwatch) == 1;
 }
 
-nlohmann::json SummaryBuilder::Summary(double now, double botwatch_start, const logs::MetricStore* store,
+nlohmann::json SummaryBuilder::Summary(double now, double botwatch_start, const MetricStore* store,
                                        const std::vector<std::shared_ptr<const CollectorSnapshot>>& snapshots) {
   double total = std::nan(""), last_hour = std::nan(""), last_day = std::nan(""), avg_ms = std::nan("");
   double users = std::nan(""), today = std::nan(""), week = std::nan("");
@@ -132,7 +132,7 @@ nlohmann::json SummaryBuilder::Summary(double now, double botwatch_start, const 
   };
 }
 
-nlohmann::json SummaryBuilder::History(double now, const logs::MetricStore* store) {
+nlohmann::json SummaryBuilder::History(double now, const MetricStore* store) {
   std::vector<double> minutes;
   if (store) minutes = store->History(names::kMessages, now);
   nlohmann::json counts = nlohmann::json::array();

@@ -3,7 +3,7 @@
 #include <functional>
 #include <memory>
 
-namespace botwatch::logs {
+namespace botwatch {
 
 class LogPipeline;
 
@@ -12,4 +12,4 @@ class LogPipeline;
 // supervised child's output) holds one of these, not the daemon.
 using CurrentPipeline = std::function<void(const std::function<void(const std::shared_ptr<LogPipeline>&)>&)>;
 
-}  // namespace botwatch::logs
+}  // namespace botwatch

@@ -13,7 +13,7 @@
 #include "base/logging.h"
 #include "logs/hyperloglog.h"
 
-namespace botwatch::logs {
+namespace botwatch {
 
 struct FileTailer::Reader {
   Reader(std::string p, int f, size_t max_line) : path(std::move(p)), fd(f), splitter(max_line) {}
@@ -277,4 +277,4 @@ uint64_t FileTailer::TakeRotations() {
   return r;
 }
 
-}  // namespace botwatch::logs
+}  // namespace botwatch

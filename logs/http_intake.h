@@ -22,7 +22,7 @@
 
 #include "logs/line_sink.h"
 
-namespace botwatch::logs {
+namespace botwatch {
 
 struct IntakeResult {
   size_t accepted = 0;  // JSON objects handed to the sink as lines
@@ -82,4 +82,4 @@ class HttpIntake {
   std::map<int, double> answers_;  // status code -> count
 };
 
-}  // namespace botwatch::logs
+}  // namespace botwatch

@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-namespace botwatch::logs {
+namespace botwatch {
 
 class LineSplitter {
  public:
@@ -91,4 +91,4 @@ bool LineSplitter::Flush(OnLine&& on_line) {
   return had;
 }
 
-}  // namespace botwatch::logs
+}  // namespace botwatch

@@ -11,7 +11,7 @@
 #include "base/duration.h"
 #include "logs/rule_config.h"
 
-namespace botwatch::logs {
+namespace botwatch {
 
 enum class Format { kJson, kLogfmt, kRegex };
 
@@ -48,4 +48,4 @@ struct LogsConfig {
 // Throws ConfigError (file:line:column) like the rest of config loading.
 std::shared_ptr<const LogsConfig> ReadLogsConfig(ConfigMap& top);
 
-}  // namespace botwatch::logs
+}  // namespace botwatch

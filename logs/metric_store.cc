@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <limits>
 
-namespace botwatch::logs {
+namespace botwatch {
 
 const char* MetricTypeName(MetricType t) {
   switch (t) {
@@ -499,4 +499,4 @@ double MetricStore::ValueForTesting(const std::string& metric, const std::vector
   return s ? s->value : std::nan("");
 }
 
-}  // namespace botwatch::logs
+}  // namespace botwatch

@@ -22,7 +22,7 @@
 
 #include "logs/hyperloglog.h"
 
-namespace botwatch::logs {
+namespace botwatch {
 
 using Families = std::vector<prometheus::MetricFamily>;
 
@@ -163,4 +163,4 @@ class MetricStore {
   std::string key_;  // reused lookup key
 };
 
-}  // namespace botwatch::logs
+}  // namespace botwatch

@@ -11,7 +11,7 @@
 #include "base/state_file.h"
 #include "base/unix_time.h"
 
-namespace botwatch::logs {
+namespace botwatch {
 namespace {
 
 std::unique_ptr<Parser> MakeParser(const LogSourceConfig& c) {
@@ -414,4 +414,4 @@ Families LogPipeline::Expose() const {
   return families;
 }
 
-}  // namespace botwatch::logs
+}  // namespace botwatch

@@ -29,7 +29,7 @@
 #include "logs/parser.h"
 #include "logs/rule_engine.h"
 
-namespace botwatch::logs {
+namespace botwatch {
 
 // Receives the events that a rule set's feed rules match. Called on the thread
 // that delivered the line, after the store is unlocked (scrapes never wait on
@@ -129,4 +129,4 @@ class LogPipeline {
   std::thread thread_;
 };
 
-}  // namespace botwatch::logs
+}  // namespace botwatch

@@ -8,7 +8,7 @@
 #include "collectors/lib/http_request.h"
 #include "collectors/lib/text_format.h"
 
-namespace botwatch::push {
+namespace botwatch {
 namespace {
 
 std::string HostName() {
@@ -87,4 +87,4 @@ std::vector<RemoteWriteConfig> ReadRemoteWriteConfig(ConfigMap& top) {
   return out;
 }
 
-}  // namespace botwatch::push
+}  // namespace botwatch

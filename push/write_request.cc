@@ -10,7 +10,7 @@
 
 #include "collectors/lib/text_format.h"
 
-namespace botwatch::push {
+namespace botwatch {
 namespace {
 
 void PutVarint(std::string& out, uint64_t v) {
@@ -172,4 +172,4 @@ bool SnappyUncompress(const std::string& compressed, std::string* raw) {
   return snappy::Uncompress(compressed.data(), compressed.size(), raw);
 }
 
-}  // namespace botwatch::push
+}  // namespace botwatch

@@ -46,8 +46,8 @@ std::string Source(const std::string& name, const std::string& format) {
          "\n    identifiers: [user.id]\n    rules:\n" + kRules;
 }
 
-botwatch::logs::LogPipeline& Pipeline() {
-  static botwatch::logs::LogPipeline* pipeline = [] {
+botwatch::LogPipeline& Pipeline() {
+  static botwatch::LogPipeline* pipeline = [] {
     botwatch::ConfigSource src;
     src.file = "fuzz_rules.yaml";
     src.dir = "/nonexistent";
@@ -58,7 +58,7 @@ botwatch::logs::LogPipeline& Pipeline() {
       std::abort();
     }
     static std::shared_ptr<const botwatch::Config> keep = config.value();
-    return new botwatch::logs::LogPipeline(keep->logs);
+    return new botwatch::LogPipeline(keep->logs);
   }();
   return *pipeline;
 }
@@ -72,7 +72,7 @@ double Total(const std::string& text, const std::string& series) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  botwatch::logs::LogPipeline& p = Pipeline();
+  botwatch::LogPipeline& p = Pipeline();
   std::string_view input(reinterpret_cast<const char*>(data), size);
   for (const char* source : {"json", "kv"}) {
     size_t start = 0;

@@ -12,7 +12,7 @@
 #include "logs/pipeline.h"
 #include "tests/support/temp_dir.h"
 
-using botwatch::logs::LogPipeline;
+using botwatch::LogPipeline;
 
 namespace {
 
@@ -391,22 +391,22 @@ TEST_CASE("duration rules expire on the event clock advanced by wall time while 
       "        key_field: messageId\n"
       "        timeout: 1h\n");
   const auto& source = config->logs->sources[0];
-  botwatch::logs::MetricStore store(config->logs->metrics, {"app"});
-  botwatch::logs::RuleEngine engine(source.rules, store);
-  botwatch::logs::JsonParser parser(source.rules->fields);
-  botwatch::logs::Event e;
+  botwatch::MetricStore store(config->logs->metrics, {"app"});
+  botwatch::RuleEngine engine(source.rules, store);
+  botwatch::JsonParser parser(source.rules->fields);
+  botwatch::Event e;
   e.Reset(source.rules->fields.size());
   REQUIRE(parser.Parse(R"({"message":"message sent","messageId":"m1"})", e));
   const double t0 = 1767225600;  // the start's event time
   const double wall = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   {
-    botwatch::logs::MetricStore::Update u(store);
+    botwatch::MetricStore::Update u(store);
     engine.Apply(u, e, t0);
     engine.Tick(u, wall + 1800);  // half the timeout of quiet
   }
   CHECK(store.ValueForTesting("bot_delivery_seconds_pending", {}) == 1);
   {
-    botwatch::logs::MetricStore::Update u(store);
+    botwatch::MetricStore::Update u(store);
     engine.Tick(u, wall + 3700);  // past it: expired although no later line came
   }
   CHECK(store.ValueForTesting("bot_delivery_seconds_pending", {}) == 0);
