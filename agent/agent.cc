@@ -21,7 +21,6 @@
 #include "web/gzip.h"
 
 namespace botwatch {
-namespace {}  // namespace
 
 Agent::Agent(Options options)
     : options_(std::move(options)),
