@@ -21,7 +21,6 @@
 #include "web/gzip.h"
 
 namespace botwatch {
-namespace {}  // namespace
 
 Agent::Agent(Options options)
     : options_(std::move(options)),
@@ -80,12 +79,12 @@ std::shared_ptr<BasicAuth> Agent::MakeAuth(const WebConfig& web_config) {
 
 void Agent::InstallAuth(const WebConfig& web_config) { web_->SetAuth(MakeAuth(web_config)); }
 
-std::shared_ptr<logs::LogPipeline> Agent::Logs() const {
+std::shared_ptr<LogPipeline> Agent::Logs() const {
   std::lock_guard<std::mutex> lock(logs_mu_);
   return logs_;
 }
 
-void Agent::WithLogs(const std::function<void(const std::shared_ptr<logs::LogPipeline>&)>& fn) {
+void Agent::WithLogs(const std::function<void(const std::shared_ptr<LogPipeline>&)>& fn) {
   std::shared_lock<std::shared_mutex> feed(feed_mu_);
   fn(Logs());
 }
@@ -94,12 +93,12 @@ void Agent::InstallLogs(const Config& config) {
   // Deliveries finish first and wait for the new pipeline: every line lands in
   // the counts that are handed over.
   std::unique_lock<std::shared_mutex> feed(feed_mu_);
-  std::shared_ptr<logs::LogPipeline> old = Logs();
+  std::shared_ptr<LogPipeline> old = Logs();
   nlohmann::json previous;
   if (old) previous = old->Stop();
-  std::shared_ptr<logs::LogPipeline> fresh;
+  std::shared_ptr<LogPipeline> fresh;
   if (!config.logs->sources.empty()) {
-    fresh = std::make_shared<logs::LogPipeline>(config.logs, MakePipelineFeedSink(feed_.get()));
+    fresh = std::make_shared<LogPipeline>(config.logs, MakePipelineFeedSink(feed_.get()));
     // summary: last hour / 24 h, the page's chart
     fresh->TrackHistory(summary_metrics::kMessages, summary_metrics::kInboundLabels);
     fresh->Start(old ? &previous : nullptr);
@@ -224,25 +223,25 @@ int Agent::port() const { return web_ ? web_->port() : 0; }
 
 bool Agent::Ready() const { return loaded_ && cache_.AllRan(); }
 
-Families Agent::CollectFamilies() const {
+Families Agent::Expose() const {
   Families families = self_registry_->Collect();
   MergeFamilies(families, SelfProcessFamilies(procfs_));
   MergeFamilies(families, StateWriteErrorFamilies());
   MergeFamilies(families, CollectorFamilies(Snapshots()));
-  if (feed_) MergeFamilies(families, feed_->Collect());
-  if (web_) MergeFamilies(families, web_->Collect());
-  if (auto logs = Logs()) MergeFamilies(families, logs->Collect());
+  if (feed_) MergeFamilies(families, feed_->Expose());
+  if (web_) MergeFamilies(families, web_->Expose());
+  if (auto logs = Logs()) MergeFamilies(families, logs->Expose());
   {
     std::lock_guard<std::mutex> lock(writers_mu_);
-    MergeFamilies(families, push::RemoteWriteFamilies(writers_));
+    MergeFamilies(families, RemoteWriteFamilies(writers_));
   }
   return families;
 }
 
-std::string Agent::RenderMetrics() const { return SerializeFamilies(CollectFamilies()); }
+std::string Agent::RenderMetrics() const { return SerializeFamilies(Expose()); }
 
 void Agent::StopRemoteWrite() {
-  std::vector<std::unique_ptr<push::RemoteWriter>> old;
+  std::vector<std::unique_ptr<RemoteWriter>> old;
   {
     std::lock_guard<std::mutex> lock(writers_mu_);
     old.swap(writers_);
@@ -259,9 +258,9 @@ void Agent::InstallRemoteWrite(const Config& config) {
         "state_dir is not set: remote_write keeps unsent samples in memory only, so a restart while "
         "the receiver is unreachable loses them; set state_dir to keep them on disk");
   }
-  std::vector<std::unique_ptr<push::RemoteWriter>> fresh;
+  std::vector<std::unique_ptr<RemoteWriter>> fresh;
   for (const auto& rw : config.remote_write) {
-    fresh.push_back(std::make_unique<push::RemoteWriter>(rw, state_dir, [this] { return CollectFamilies(); }));
+    fresh.push_back(std::make_unique<RemoteWriter>(rw, state_dir, [this] { return Expose(); }));
   }
   for (auto& w : fresh) w->Start();
   std::lock_guard<std::mutex> lock(writers_mu_);
@@ -353,7 +352,7 @@ HttpResponse Agent::Handle(const HttpRequest& req) {
   if (p == "/api/v1/summary" || p == "/api/v1/history") {
     if (!read) return method_not_allowed();
     auto logs = Logs();
-    const logs::MetricStore* store = logs ? &logs->store() : nullptr;
+    const MetricStore* store = logs ? &logs->store() : nullptr;
     nlohmann::json body = p == "/api/v1/summary" ? summary_.Summary(UnixNow(), start_unix_, store, Snapshots())
                                                  : SummaryBuilder::History(UnixNow(), store);
     return {200, "application/json", body.dump() + "\n"};
@@ -364,7 +363,7 @@ HttpResponse Agent::Handle(const HttpRequest& req) {
     return feed_->Serve(req);
   }
   if (p == "/api/v1/logs") {
-    return ServeLogIntake(req, this->CurrentPipeline());
+    return ServeLogIntake(req, CurrentLogs());
   }
   if (p == "/api/v1/status") {
     if (!read) return method_not_allowed();

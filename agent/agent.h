@@ -73,16 +73,16 @@ class Agent {
   // configured) while no reload can replace it, so lines that sources other
   // than files deliver (the child's output, HTTP intake) are never lost to a
   // reload. Any thread; `fn` must not reload.
-  void WithLogs(const std::function<void(const std::shared_ptr<logs::LogPipeline>&)>& fn);
-  // WithLogs for those that feed lines from outside (intake, supervised child).
-  logs::CurrentPipeline CurrentPipeline() {
-    return [this](const std::function<void(const std::shared_ptr<logs::LogPipeline>&)>& fn) { WithLogs(fn); };
+  void WithLogs(const std::function<void(const std::shared_ptr<LogPipeline>&)>& fn);
+  // WithLogs for those that ingest lines from outside (intake, supervised child).
+  CurrentPipeline CurrentLogs() {
+    return [this](const std::function<void(const std::shared_ptr<LogPipeline>&)>& fn) { WithLogs(fn); };
   }
 
   // Endpoint bodies, exposed for tests.
   std::string RenderMetrics() const;
   // Every family /metrics shows: the one source of /metrics and remote_write.
-  Families CollectFamilies() const;
+  Families Expose() const;
   std::string RenderStatusJson() const;
   bool Ready() const;
 
@@ -99,7 +99,7 @@ class Agent {
   // Log pipeline: replaced on reload with the old one's counts and positions
   // handed over; stopped (state saved) by Stop().
   void InstallLogs(const Config& config);
-  std::shared_ptr<logs::LogPipeline> Logs() const;
+  std::shared_ptr<LogPipeline> Logs() const;
   // remote_write: replaced on reload (the disk queue carries over).
   void InstallRemoteWrite(const Config& config);
   void StopRemoteWrite();
@@ -126,9 +126,9 @@ class Agent {
   std::shared_ptr<const WebConfig> web_config_;
   std::unique_ptr<WebServer> web_;
   mutable std::mutex logs_mu_;  // guards the pointer only; scrapes read while a reload swaps
-  std::shared_ptr<logs::LogPipeline> logs_;
+  std::shared_ptr<LogPipeline> logs_;
   mutable std::mutex writers_mu_;  // guards the list; writers lock themselves
-  std::vector<std::unique_ptr<push::RemoteWriter>> writers_;
+  std::vector<std::unique_ptr<RemoteWriter>> writers_;
   std::shared_mutex feed_mu_;  // shared: a delivery to logs_ in progress; unique: InstallLogs
 };
 

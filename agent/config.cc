@@ -148,8 +148,8 @@ Result<std::shared_ptr<const Config>> LoadConfigText(const std::string& text, Co
         ReadIndependently([&] { config->collectors.push_back(ReadCollector(c, config->global, names)); });
       }
     });
-    ReadIndependently([&] { config->logs = logs::ReadLogsConfig(top); });
-    ReadIndependently([&] { config->remote_write = push::ReadRemoteWriteConfig(top); });
+    ReadIndependently([&] { config->logs = ReadLogsConfig(top); });
+    ReadIndependently([&] { config->remote_write = ReadRemoteWriteConfig(top); });
     ReadIndependently([&] { top.RejectUnknownKeys(); });
     if (!errors.empty()) {
       std::vector<std::string> sorted = errors.Sorted();

@@ -16,9 +16,7 @@
 #include "push/remote_write_config.h"
 
 namespace botwatch {
-namespace logs {
 struct LogsConfig;
-}
 
 struct GlobalConfig {
   Duration default_interval = std::chrono::seconds(30);
@@ -47,8 +45,8 @@ struct Config {
   FeedConfig feed;  // the live feed; read at start-up only
   LinksConfig links;
   // The log pipeline's sources and rules (logs/log_config.h); never null.
-  std::shared_ptr<const logs::LogsConfig> logs;
-  std::vector<push::RemoteWriteConfig> remote_write;
+  std::shared_ptr<const LogsConfig> logs;
+  std::vector<RemoteWriteConfig> remote_write;
 };
 
 // Reads and validates `path`. Errors are one line: "file:line:col: field: message".

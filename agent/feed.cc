@@ -319,7 +319,7 @@ uint64_t FeedHub::last_id() const {
   return next_id_ - 1;
 }
 
-std::vector<prometheus::MetricFamily> FeedHub::Collect() const {
+std::vector<prometheus::MetricFamily> FeedHub::Expose() const {
   std::lock_guard<std::mutex> lock(mu_);
   auto family = [](const char* name, const char* help, prometheus::MetricType type) {
     prometheus::MetricFamily f;

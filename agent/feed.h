@@ -89,7 +89,7 @@ class FeedHub {
   void Shutdown();
 
   // botwatch_feed_* self metrics.
-  std::vector<prometheus::MetricFamily> Collect() const;
+  std::vector<prometheus::MetricFamily> Expose() const;
 
   size_t clients() const;
   uint64_t last_id() const;

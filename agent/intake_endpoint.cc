@@ -51,15 +51,15 @@ bool ValidSourceName(const std::string& s) {
 }
 
 // The http source named by the request (or the only one), or an answer.
-std::variant<logs::HttpIntake*, HttpResponse> FindSource(logs::LogPipeline* pipeline, std::string& name) {
+std::variant<HttpIntake*, HttpResponse> FindSource(LogPipeline* pipeline, std::string& name) {
   if (pipeline != nullptr && name.empty()) {
     int http_sources = 0;
     for (const auto& s : pipeline->config().sources) {
-      if (s.type == logs::SourceType::kHttp && ++http_sources == 1) name = s.name;
+      if (s.type == SourceType::kHttp && ++http_sources == 1) name = s.name;
     }
     if (http_sources > 1) return Error(400, "several http log sources are configured: add ?source=NAME");
   }
-  logs::HttpIntake* intake = pipeline ? pipeline->Intake(name) : nullptr;
+  HttpIntake* intake = pipeline ? pipeline->Intake(name) : nullptr;
   if (intake != nullptr && pipeline->Sink(name) != nullptr) return intake;
   if (name.empty()) return Error(404, "no log source of type http is configured");
   // The name is echoed only when it is a valid one, never arbitrary request content.
@@ -69,21 +69,21 @@ std::variant<logs::HttpIntake*, HttpResponse> FindSource(logs::LogPipeline* pipe
 // Runs `fn` with the running pipeline and the http source the request names
 // (FindSource), while no reload can swap them. The lookup's answer when there
 // is no such source, else fn's.
-using WithIntake = std::function<std::optional<HttpResponse>(logs::LogPipeline&, logs::HttpIntake&)>;
-std::optional<HttpResponse> WithSource(const logs::CurrentPipeline& current, std::string& name, const WithIntake& fn) {
+using WithIntake = std::function<std::optional<HttpResponse>(LogPipeline&, HttpIntake&)>;
+std::optional<HttpResponse> WithSource(const CurrentPipeline& current, std::string& name, const WithIntake& fn) {
   std::optional<HttpResponse> out;
-  current([&](const std::shared_ptr<logs::LogPipeline>& pipeline) {
+  current([&](const std::shared_ptr<LogPipeline>& pipeline) {
     auto found = FindSource(pipeline.get(), name);
     if (auto* r = std::get_if<HttpResponse>(&found)) {
       out = std::move(*r);
       return;
     }
-    out = fn(*pipeline, *std::get<logs::HttpIntake*>(found));
+    out = fn(*pipeline, *std::get<HttpIntake*>(found));
   });
   return out;
 }
 
-HttpResponse Serve(const HttpRequest& req, const logs::CurrentPipeline& current);
+HttpResponse Serve(const HttpRequest& req, const CurrentPipeline& current);
 
 // Every intake answer asks the client to close. A kept-alive connection is
 // its client's own and counts toward the per-client limit (32), and a sender
@@ -103,7 +103,7 @@ HttpResponse Close(HttpResponse r) {
 
 }  // namespace
 
-HttpResponse ServeLogIntake(const HttpRequest& req, const logs::CurrentPipeline& current) {
+HttpResponse ServeLogIntake(const HttpRequest& req, const CurrentPipeline& current) {
   return Close(Serve(req, current));
 }
 
@@ -122,7 +122,7 @@ bool IsJsonMediaType(const std::string& content_type) {
 // Before reading the body: the source's rate, the body's type and encoding,
 // its announced size. An answer refuses the request (and is counted); nullopt
 // lets it in, with *max_body_bytes set.
-std::optional<HttpResponse> AdmitBeforeBody(const HttpRequest& req, const std::string& name, logs::HttpIntake& intake,
+std::optional<HttpResponse> AdmitBeforeBody(const HttpRequest& req, const std::string& name, HttpIntake& intake,
                                             size_t* max_body_bytes) {
   auto answer = [&](HttpResponse r) {
     intake.CountAnswer(r.status);
@@ -150,14 +150,14 @@ std::optional<HttpResponse> AdmitBeforeBody(const HttpRequest& req, const std::s
 // The body, read: its lines go into the source's sink; the answer says how
 // many were accepted and the first error.
 HttpResponse IngestReadBody(BodyRead read, const std::string& body, size_t max_body_bytes, const std::string& name,
-                            logs::LogPipeline& pipeline, logs::HttpIntake& intake) {
+                            LogPipeline& pipeline, HttpIntake& intake) {
   HttpResponse resp;
   if (read == BodyRead::kTooLarge) {
     resp = TooLarge(max_body_bytes);
   } else if (read == BodyRead::kFailed) {
     resp = Error(400, "could not read the request body");
   } else {
-    logs::IntakeResult result = logs::IngestBody(body, intake.max_line_bytes(), *pipeline.Sink(name));
+    IntakeResult result = IngestBody(body, intake.max_line_bytes(), *pipeline.Sink(name));
     nlohmann::json out = {{"accepted", result.accepted}, {"rejected", result.rejected}};
     if (result.rejected == 0) {
       resp = JsonAnswer(200, out);
@@ -174,7 +174,7 @@ HttpResponse IngestReadBody(BodyRead read, const std::string& body, size_t max_b
   return resp;
 }
 
-HttpResponse Serve(const HttpRequest& req, const logs::CurrentPipeline& current) {
+HttpResponse Serve(const HttpRequest& req, const CurrentPipeline& current) {
   if (req.method != "POST") {
     HttpResponse r = Error(405, "use POST /api/v1/logs");
     r.headers.emplace_back("Allow", "POST");
@@ -183,7 +183,7 @@ HttpResponse Serve(const HttpRequest& req, const logs::CurrentPipeline& current)
   std::string name = QueryValue(req.query, "source");
   // Before reading the body: which source, its limits, its rate.
   size_t max_body_bytes = 0;
-  std::optional<HttpResponse> early = WithSource(current, name, [&](logs::LogPipeline&, logs::HttpIntake& intake) {
+  std::optional<HttpResponse> early = WithSource(current, name, [&](LogPipeline&, HttpIntake& intake) {
     return AdmitBeforeBody(req, name, intake, &max_body_bytes);
   });
   if (early) return std::move(*early);
@@ -204,10 +204,9 @@ HttpResponse Serve(const HttpRequest& req, const logs::CurrentPipeline& current)
           }
         } trim{&body};
         // A reload may have come in between: the source is looked up again.
-        std::optional<HttpResponse> answer =
-            WithSource(current, name, [&](logs::LogPipeline& pipeline, logs::HttpIntake& intake) {
-              return std::optional<HttpResponse>(IngestReadBody(read, body, max_body_bytes, name, pipeline, intake));
-            });
+        std::optional<HttpResponse> answer = WithSource(current, name, [&](LogPipeline& pipeline, HttpIntake& intake) {
+          return std::optional<HttpResponse>(IngestReadBody(read, body, max_body_bytes, name, pipeline, intake));
+        });
         return answer ? std::move(*answer) : HttpResponse{};
       });
 }

@@ -18,6 +18,6 @@ namespace botwatch {
 //   415 compressed body, 429 over the source's rate (with Retry-After).
 // The body is read before `current` is called, so a slow client never holds
 // up a reload.
-HttpResponse ServeLogIntake(const HttpRequest& request, const logs::CurrentPipeline& current);
+HttpResponse ServeLogIntake(const HttpRequest& request, const CurrentPipeline& current);
 
 }  // namespace botwatch

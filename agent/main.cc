@@ -66,9 +66,9 @@ int LogsOneShot(const std::string& path) {
     std::fprintf(stderr, "%s\n", config.status().message().c_str());
     return 1;
   }
-  botwatch::logs::LogPipeline pipeline(config.value()->logs);
+  botwatch::LogPipeline pipeline(config.value()->logs);
   pipeline.RunOnce();
-  std::string text = botwatch::SerializeFamilies(pipeline.Collect());
+  std::string text = botwatch::SerializeFamilies(pipeline.Expose());
   std::fwrite(text.data(), 1, text.size(), stdout);
   return 0;
 }
@@ -224,8 +224,8 @@ int Serve(const botwatch::CliOptions& opts) {
   }
   const bool reap_orphans = botwatch::child_reaper::InheritsOrphans();
   botwatch::Agent agent(agent_options);
-  // The child's output also feeds the `type: child` log sources.
-  botwatch::ChildOutputLines child_logs(agent.CurrentPipeline());
+  // The child's output is also ingested by the `type: child` log sources.
+  botwatch::ChildOutputLines child_logs(agent.CurrentLogs());
   if (supervise) child = std::make_unique<botwatch::Supervisor>(opts.supervise, &child_logs);
   if (!StartAgentAndChild(agent, child.get())) return 1;
   botwatch::systemd::NotifyReady("serving on port " + std::to_string(agent.port()));

@@ -15,21 +15,21 @@ uint64_t ProcessSalt() {
   return salt;
 }
 
-FeedRedactor::Kind KindOf(logs::FeedRule::Field::Kind k) {
+FeedRedactor::Kind KindOf(FeedRule::Field::Kind k) {
   switch (k) {
-    case logs::FeedRule::Field::Kind::kIdentifier:
+    case FeedRule::Field::Kind::kIdentifier:
       return FeedRedactor::Kind::kIdentifier;
-    case logs::FeedRule::Field::Kind::kText:
+    case FeedRule::Field::Kind::kText:
       return FeedRedactor::Kind::kText;
-    case logs::FeedRule::Field::Kind::kPlain:
+    case FeedRule::Field::Kind::kPlain:
       break;
   }
   return FeedRedactor::Kind::kPlain;
 }
 
 // The JSON value of a parsed field; null when absent or not a scalar.
-std::optional<nlohmann::json> ValueOf(const logs::FieldValue& v) {
-  using K = logs::FieldValue::Kind;
+std::optional<nlohmann::json> ValueOf(const FieldValue& v) {
+  using K = FieldValue::Kind;
   switch (v.kind) {
     case K::kString:
       return nlohmann::json(std::string(v.text));
@@ -52,10 +52,9 @@ std::optional<nlohmann::json> ValueOf(const logs::FieldValue& v) {
 
 }  // namespace
 
-logs::FeedSink MakePipelineFeedSink(FeedHub* hub) {
+FeedSink MakePipelineFeedSink(FeedHub* hub) {
   FeedRedactor redactor(hub->config().allow_text, ProcessSalt());
-  return [hub, redactor](const logs::RuleSet& rules, const logs::FeedRule& rule, const logs::Event& event,
-                         double event_time) {
+  return [hub, redactor](const RuleSet& rules, const FeedRule& rule, const Event& event, double event_time) {
     double steady = std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
     if (!hub->Admit(steady)) return;  // over the rate: skip before building anything
     nlohmann::json fields = nlohmann::json::object();
@@ -63,7 +62,7 @@ logs::FeedSink MakePipelineFeedSink(FeedHub* hub) {
       if (auto value = ValueOf(event.at(f.slot))) redactor.Add(f.name, *value, KindOf(f.kind), fields);
     }
     std::string level;
-    if (rules.level_field >= 0 && event.at(rules.level_field).kind == logs::FieldValue::Kind::kString) {
+    if (rules.level_field >= 0 && event.at(rules.level_field).kind == FieldValue::Kind::kString) {
       level = std::string(event.at(rules.level_field).text.substr(0, 16));
     }
     if (event_time <= 0) {

@@ -10,6 +10,6 @@ namespace botwatch {
 
 // A sink for LogPipeline that publishes into `hub` (which must outlive the
 // pipeline), redacting with a salt chosen once per botwatch process.
-logs::FeedSink MakePipelineFeedSink(FeedHub* hub);
+FeedSink MakePipelineFeedSink(FeedHub* hub);
 
 }  // namespace botwatch

@@ -44,7 +44,7 @@ struct LogNumbers {
   double users = std::nan(""), today = std::nan(""), week = std::nan("");
 };
 
-LogNumbers ReadLogNumbers(const logs::MetricStore& store, double now) {
+LogNumbers ReadLogNumbers(const MetricStore& store, double now) {
   LogNumbers n;
   n.total = store.Value(names::kMessages, names::kInboundLabels);
   std::vector<double> minutes = store.History(names::kMessages, now);
@@ -87,7 +87,7 @@ nlohmann::json SummaryUnits() {
 
 }  // namespace
 
-nlohmann::json SummaryBuilder::Summary(double now, double botwatch_start, const logs::MetricStore* store,
+nlohmann::json SummaryBuilder::Summary(double now, double botwatch_start, const MetricStore* store,
                                        const std::vector<std::shared_ptr<const CollectorSnapshot>>& snapshots) {
   LogNumbers from_logs = store ? ReadLogNumbers(*store, now) : LogNumbers();
   double memory_mb = std::nan(""), db_connections = std::nan(""), uptime = now - botwatch_start;
@@ -149,7 +149,7 @@ double SummaryBuilder::CpuPercent(const CollectorSnapshot& bot, double cpu) {
   return cpu_percent_ >= 0 ? cpu_percent_ : std::nan("");
 }
 
-nlohmann::json SummaryBuilder::History(double now, const logs::MetricStore* store) {
+nlohmann::json SummaryBuilder::History(double now, const MetricStore* store) {
   std::vector<double> minutes;
   if (store) minutes = store->History(names::kMessages, now);
   nlohmann::json counts = nlohmann::json::array();

@@ -34,10 +34,10 @@ bool WatchesBotwatch(const CollectorSnapshot& snapshot);
 class SummaryBuilder {
  public:
   // `store` may be null (no log sources configured).
-  nlohmann::json Summary(double now, double botwatch_start, const logs::MetricStore* store,
+  nlohmann::json Summary(double now, double botwatch_start, const MetricStore* store,
                          const std::vector<std::shared_ptr<const CollectorSnapshot>>& snapshots);
   // {"end": now, "step_seconds": 60, "messages": [1440 per-minute counts, oldest first]}
-  static nlohmann::json History(double now, const logs::MetricStore* store);
+  static nlohmann::json History(double now, const MetricStore* store);
 
  private:
   // The bot's CPU use between its last two probes, from its CPU seconds `cpu`;

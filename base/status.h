@@ -1,8 +1,11 @@
 #pragma once
 
-// Errors cross module boundaries as values. The one exception is config
-// reading: a factory throws ConfigError from deep inside a YAML walk, and the
-// config loader turns it into a Status before it leaves agent/config.
+// Errors cross module boundaries as values. The one exception is reading
+// config: every reader of a config section (a collector's factory, the logs,
+// feed, remote_write and web sections) throws ConfigError from inside its YAML
+// walk, and only the loaders catch it and return a Status (agent/config.cc for
+// the config file, web/web_config.cc for the web config), so no ConfigError
+// leaves a load.
 // `Status` carries one human-readable line; `Result<T>` is a value or a Status.
 
 #include <optional>

@@ -22,7 +22,7 @@ BOTWATCH_REGISTER_COLLECTOR("filesystem", FilesystemCollector::Create);
 
 namespace {
 
-std::string Resolve(const std::string& path, const ConfigSource& src) {
+std::string ResolvePath(const std::string& path, const ConfigSource& src) {
   if (path.empty() || path[0] == '/' || src.dir.empty()) return path;
   return src.dir + "/" + path;
 }
@@ -42,7 +42,7 @@ std::vector<std::string> DefaultPaths() {
   try {
     ConfigMap top(document, src, "");
     if (auto dir = top.OptionalString("state_dir")) {
-      out.push_back(Resolve(*dir, source));
+      out.push_back(ResolvePath(*dir, source));
     } else if (auto systemd_dir = source.env("STATE_DIRECTORY"); systemd_dir && !systemd_dir->empty()) {
       out.push_back(systemd_dir->substr(0, systemd_dir->find(':')));
     }
@@ -56,7 +56,7 @@ std::vector<std::string> DefaultPaths() {
         std::vector<std::string> paths =
             log.IsList("path") ? log.StringList("path") : std::vector<std::string>{log.String("path", "")};
         for (const std::string& p : paths) {
-          if (!p.empty()) out.push_back(LogFolderOf(Resolve(p, source)));
+          if (!p.empty()) out.push_back(LogFolderOf(ResolvePath(p, source)));
         }
       } catch (const ConfigError&) {
       }
@@ -153,7 +153,7 @@ std::unique_ptr<Collector> FilesystemCollector::Create(const CollectorSpec&, Con
   if (config.Bool("default_paths", true)) paths = DefaultPaths();
   for (const std::string& p : config.StringList("paths")) {
     if (p.empty()) config.FailAt("paths", "an empty path");
-    paths.push_back(Resolve(p, config.source()));
+    paths.push_back(ResolvePath(p, config.source()));
   }
   std::vector<std::string> unique;
   for (const std::string& p : paths) {

@@ -3,7 +3,7 @@
 #include <charconv>
 #include <cstdint>
 
-namespace botwatch::logs {
+namespace botwatch {
 
 std::optional<double> ParseNumber(std::string_view text) {
   if (text.empty()) return std::nullopt;
@@ -112,4 +112,4 @@ std::optional<double> ParseTimestamp(const FieldValue& v) {
   return std::nullopt;
 }
 
-}  // namespace botwatch::logs
+}  // namespace botwatch

@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-namespace botwatch::logs {
+namespace botwatch {
 
 struct FieldValue {
   enum class Kind : unsigned char { kAbsent, kString, kNumber, kBool, kNull, kComposite };
@@ -53,4 +53,4 @@ std::optional<double> ParseNumber(std::string_view text);
 // `time`), else seconds.
 std::optional<double> ParseTimestamp(const FieldValue& v);
 
-}  // namespace botwatch::logs
+}  // namespace botwatch

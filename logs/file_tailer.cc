@@ -13,7 +13,7 @@
 #include "base/logging.h"
 #include "logs/hyperloglog.h"
 
-namespace botwatch::logs {
+namespace botwatch {
 
 struct FileTailer::Reader {
   Reader(std::string p, int f, size_t max_line) : path(std::move(p)), fd(f), splitter(max_line) {}
@@ -131,7 +131,7 @@ void FileTailer::ReadToEnd(Reader& r, LineSink& sink) {
     if (n <= 0) break;
     r.offset += static_cast<uint64_t>(n);
     r.last_data = std::chrono::steady_clock::now();
-    r.splitter.Feed(
+    r.splitter.Ingest(
         std::string_view(buffer_.data(), static_cast<size_t>(n)), [&](std::string_view line) { sink.Line(line); },
         [&] { sink.TooLong(); });
   }
@@ -277,4 +277,4 @@ uint64_t FileTailer::TakeRotations() {
   return r;
 }
 
-}  // namespace botwatch::logs
+}  // namespace botwatch

@@ -22,7 +22,7 @@
 #include "logs/line_sink.h"
 #include "logs/line_splitter.h"
 
-namespace botwatch::logs {
+namespace botwatch {
 
 struct FilePosition {
   uint64_t dev = 0;
@@ -88,4 +88,4 @@ class FileTailer {
   uint64_t rotations_ = 0;
 };
 
-}  // namespace botwatch::logs
+}  // namespace botwatch

@@ -7,7 +7,7 @@
 
 #include <set>
 
-namespace botwatch::logs {
+namespace botwatch {
 namespace {
 
 // The directory part of a glob, if it has no wildcard ("" otherwise).
@@ -63,4 +63,4 @@ void FileWaker::Interrupt() {
   if (interrupt_fd_ >= 0) (void)::write(interrupt_fd_, &one, sizeof one);
 }
 
-}  // namespace botwatch::logs
+}  // namespace botwatch

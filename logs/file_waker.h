@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-namespace botwatch::logs {
+namespace botwatch {
 
 class FileWaker {
  public:
@@ -32,4 +32,4 @@ class FileWaker {
   size_t watched_ = 0;
 };
 
-}  // namespace botwatch::logs
+}  // namespace botwatch

@@ -5,7 +5,7 @@
 #include <chrono>
 #include <cmath>
 
-namespace botwatch::logs {
+namespace botwatch {
 namespace {
 
 std::string TooLongMessage(size_t max) { return "longer than max_line_bytes (" + std::to_string(max) + ")"; }
@@ -143,4 +143,4 @@ prometheus::MetricFamily HttpIntake::Family(const std::vector<const HttpIntake*>
   return f;
 }
 
-}  // namespace botwatch::logs
+}  // namespace botwatch

@@ -1,6 +1,6 @@
 #pragma once
 
-// The HTTP log source (`type: http`, fed by POST /api/v1/logs): turns a request
+// The HTTP log source (`type: http`, lines POSTed to /api/v1/logs): turns a request
 // body into lines for the source's LineSink, and keeps the source's request
 // budget (a token bucket) and its answer counts. Knows nothing of HTTP
 // servers: agent/log_intake.cc does the request and the answer.
@@ -22,7 +22,7 @@
 
 #include "logs/line_sink.h"
 
-namespace botwatch::logs {
+namespace botwatch {
 
 struct IntakeResult {
   size_t accepted = 0;  // JSON objects handed to the sink as lines
@@ -82,4 +82,4 @@ class HttpIntake {
   std::map<int, double> answers_;  // status code -> count
 };
 
-}  // namespace botwatch::logs
+}  // namespace botwatch

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
-namespace botwatch::logs {
+namespace botwatch {
 
 uint64_t Hash64(std::string_view s) {
   // FNV-1a, then a splitmix64 finaliser so every output bit depends on every input bit.
@@ -84,4 +84,4 @@ std::vector<double> SlidingDistinct::Estimates(double now) const {
   return out;
 }
 
-}  // namespace botwatch::logs
+}  // namespace botwatch

@@ -13,7 +13,7 @@
 #include <string_view>
 #include <vector>
 
-namespace botwatch::logs {
+namespace botwatch {
 
 uint64_t Hash64(std::string_view s);
 
@@ -61,4 +61,4 @@ class SlidingDistinct {
   std::vector<Window> windows_;
 };
 
-}  // namespace botwatch::logs
+}  // namespace botwatch

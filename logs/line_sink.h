@@ -7,7 +7,7 @@
 #include <cstddef>
 #include <string_view>
 
-namespace botwatch::logs {
+namespace botwatch {
 
 class LineSink {
  public:
@@ -21,4 +21,4 @@ class LineSink {
 // Lines of only blanks (and a CR) carry nothing to count or parse.
 inline bool BlankLine(std::string_view line) { return line.find_first_not_of(" \t\r") == std::string_view::npos; }
 
-}  // namespace botwatch::logs
+}  // namespace botwatch

@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-namespace botwatch::logs {
+namespace botwatch {
 
 class LineSplitter {
  public:
@@ -18,7 +18,7 @@ class LineSplitter {
   // Calls on_line(std::string_view) for each complete line (without its
   // newline) and on_too_long() once per oversized line.
   template <typename OnLine, typename OnTooLong>
-  void Feed(std::string_view chunk, OnLine&& on_line, OnTooLong&& on_too_long);
+  void Ingest(std::string_view chunk, OnLine&& on_line, OnTooLong&& on_too_long);
 
   // Hands over a partial last line as a line (the file it came from is gone and
   // will never complete it). Returns whether there was one.
@@ -45,7 +45,7 @@ class LineSplitter {
 };
 
 template <typename OnLine, typename OnTooLong>
-void LineSplitter::Feed(std::string_view chunk, OnLine&& on_line, OnTooLong&& on_too_long) {
+void LineSplitter::Ingest(std::string_view chunk, OnLine&& on_line, OnTooLong&& on_too_long) {
   while (!chunk.empty()) {
     size_t nl = chunk.find('\n');
     if (discarding_) {
@@ -91,4 +91,4 @@ bool LineSplitter::Flush(OnLine&& on_line) {
   return had;
 }
 
-}  // namespace botwatch::logs
+}  // namespace botwatch

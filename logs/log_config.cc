@@ -9,7 +9,7 @@
 
 #include "logs/parser.h"
 
-namespace botwatch::logs {
+namespace botwatch {
 namespace {
 
 std::string Resolve(const std::string& path, const ConfigSource& src) {
@@ -156,4 +156,4 @@ std::shared_ptr<const LogsConfig> ReadLogsConfig(ConfigMap& top) {
   return out;
 }
 
-}  // namespace botwatch::logs
+}  // namespace botwatch

@@ -11,7 +11,7 @@
 #include "base/duration.h"
 #include "logs/rule_config.h"
 
-namespace botwatch::logs {
+namespace botwatch {
 
 enum class Format { kJson, kLogfmt, kRegex };
 
@@ -23,7 +23,7 @@ struct LogSourceConfig {
   std::string name;
   SourceType type = SourceType::kFile;
   std::vector<std::string> paths;  // file: globs, relative ones resolved against the config's directory
-  bool child_stdout = true;        // child: which of the child's streams feed this source
+  bool child_stdout = true;        // child: which of the child's streams this source ingests
   bool child_stderr = true;
   size_t max_body_bytes = 1024 * 1024;  // http: larger request bodies get 413
   double rate_per_second = 20;          // http: token bucket of requests (429 past it)
@@ -48,4 +48,4 @@ struct LogsConfig {
 // Throws ConfigError (file:line:column) like the rest of config loading.
 std::shared_ptr<const LogsConfig> ReadLogsConfig(ConfigMap& top);
 
-}  // namespace botwatch::logs
+}  // namespace botwatch

@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <limits>
 
-namespace botwatch::logs {
+namespace botwatch {
 
 const char* MetricTypeName(MetricType t) {
   switch (t) {
@@ -120,8 +120,8 @@ void MetricStore::AddDistinct(int metric, size_t series, uint64_t hash, double u
 
 namespace {
 
-std::vector<prometheus::ClientMetric::Label> Labels(const std::vector<std::string>& names,
-                                                    const std::vector<std::string>& values) {
+std::vector<prometheus::ClientMetric::Label> LabelPairs(const std::vector<std::string>& names,
+                                                        const std::vector<std::string>& values) {
   std::vector<prometheus::ClientMetric::Label> out;
   for (size_t i = 0; i < names.size(); ++i) out.push_back({names[i], values[i]});
   return out;
@@ -151,7 +151,7 @@ prometheus::MetricType ExpositionType(MetricType t) {
 
 }  // namespace
 
-Families MetricStore::Collect(double now) const {
+Families MetricStore::Expose(double now) const {
   std::lock_guard<std::mutex> lock(mu_);
   Families out;
   for (const Metric& m : metrics_) {
@@ -161,7 +161,7 @@ Families MetricStore::Collect(double now) const {
     auto f = Family(d.name, help, ExpositionType(d.type));
     for (const SeriesData& s : m.series) {
       prometheus::ClientMetric cm;
-      cm.label = Labels(d.label_names, s.labels);
+      cm.label = LabelPairs(d.label_names, s.labels);
       switch (d.type) {
         case MetricType::kCounter:
           cm.counter.value = s.value;
@@ -499,4 +499,4 @@ double MetricStore::ValueForTesting(const std::string& metric, const std::vector
   return s ? s->value : std::nan("");
 }
 
-}  // namespace botwatch::logs
+}  // namespace botwatch

@@ -2,12 +2,12 @@
 
 // Where log-derived metrics live between events and scrapes. Rules update it
 // through pre-resolved metric ids and series indexes (no name lookups per
-// line); Collect() turns it into exposition families. Label sets per metric
+// line); Expose() turns it into exposition families. Label sets per metric
 // are bounded: past `max_series`, new label values fold into "__overflow__"
 // and botwatch_log_series_dropped_total{metric} counts them.
 //
 // Thread safety: the lock is the store's own. Updates go through an Update,
-// which holds it for its lifetime (the pipeline opens one per line); Collect(),
+// which holds it for its lifetime (the pipeline opens one per line); Expose(),
 // the readers and the state functions take it themselves.
 
 #include <prometheus/metric_family.h>
@@ -22,7 +22,7 @@
 
 #include "logs/hyperloglog.h"
 
-namespace botwatch::logs {
+namespace botwatch {
 
 using Families = std::vector<prometheus::MetricFamily>;
 
@@ -91,7 +91,7 @@ class MetricStore {
 
   // Exposition of every metric, distinct windows ending at `now` (Unix seconds),
   // plus the botwatch_log_* self metrics.
-  Families Collect(double now) const;
+  Families Expose(double now) const;
 
   // Counts as JSON (for the state file and reloads), and back. Restore keeps
   // only metrics and sources whose signature/name still exists.
@@ -163,4 +163,4 @@ class MetricStore {
   std::string key_;  // reused lookup key
 };
 
-}  // namespace botwatch::logs
+}  // namespace botwatch

@@ -5,7 +5,7 @@
 
 #include <cstring>
 
-namespace botwatch::logs {
+namespace botwatch {
 
 // ---- json ----
 
@@ -316,4 +316,4 @@ bool RegexParser::Parse(std::string_view line, Event& event) {
   return true;
 }
 
-}  // namespace botwatch::logs
+}  // namespace botwatch

@@ -15,7 +15,7 @@
 #include "base/status.h"
 #include "logs/event.h"
 
-namespace botwatch::logs {
+namespace botwatch {
 
 class Parser {
  public:
@@ -85,4 +85,4 @@ class RegexParser : public Parser {
   std::vector<int> group_slots_;  // slot per capture group, -1 if no rule reads it
 };
 
-}  // namespace botwatch::logs
+}  // namespace botwatch

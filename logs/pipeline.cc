@@ -11,7 +11,7 @@
 #include "base/state_file.h"
 #include "base/unix_time.h"
 
-namespace botwatch::logs {
+namespace botwatch {
 namespace {
 
 std::unique_ptr<Parser> MakeParser(const LogSourceConfig& c) {
@@ -342,7 +342,7 @@ nlohmann::json LogPipeline::State() const {
   for (const Source& s : sources_) {
     if (s.intake) intake[s.config->name] = s.intake->Save();
   }
-  // File sources are fed only by this thread, so their open starts match the
+  // File sources are ingested only by this thread, so their open starts match the
   // positions and counts exactly (kill -9 then re-reads from the positions).
   nlohmann::json pending = nlohmann::json::object();
   for (const Source& s : sources_) {
@@ -379,7 +379,7 @@ void LogPipeline::RunOnce() {
   }
 }
 
-Status LogPipeline::Feed(std::string_view source, std::string_view line) {
+Status LogPipeline::Ingest(std::string_view source, std::string_view line) {
   for (Source& s : sources_) {
     if (s.config->name == source) {
       s.input->Line(line);
@@ -403,9 +403,9 @@ HttpIntake* LogPipeline::Intake(std::string_view source) {
   return nullptr;
 }
 
-Families LogPipeline::Collect() const {
+Families LogPipeline::Expose() const {
   double now = one_shot_ && one_shot_now_ > 0 ? one_shot_now_ : UnixNow();
-  Families families = store_->Collect(now);
+  Families families = store_->Expose(now);
   std::vector<const HttpIntake*> intakes;
   for (const Source& s : sources_) {
     if (s.intake) intakes.push_back(s.intake.get());
@@ -414,4 +414,4 @@ Families LogPipeline::Collect() const {
   return families;
 }
 
-}  // namespace botwatch::logs
+}  // namespace botwatch

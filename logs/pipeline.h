@@ -2,7 +2,7 @@
 
 // The log pipeline: sources -> line splitter -> parser -> rule engine -> metric
 // store. One thread polls the file sources; other sources (a child's stdout,
-// HTTP intake) call Feed() from their own threads. Counts and file positions
+// HTTP intake) call Ingest() from their own threads. Counts and file positions
 // are saved together, atomically, so a restart (even kill -9) resumes exactly
 // where the saved counts end: nothing is lost and nothing is counted twice.
 
@@ -29,7 +29,7 @@
 #include "logs/parser.h"
 #include "logs/rule_engine.h"
 
-namespace botwatch::logs {
+namespace botwatch {
 
 // Receives the events that a rule set's feed rules match. Called on the thread
 // that delivered the line, after the store is unlocked (scrapes never wait on
@@ -37,7 +37,7 @@ namespace botwatch::logs {
 // never block.
 using FeedSink = std::function<void(const RuleSet& rules, const FeedRule& rule, const Event& event, double event_time)>;
 
-// Parse + rules + self metrics of one source: the LineSink every kind of source feeds.
+// Parse + rules + self metrics of one source: the LineSink every kind of source ingests into.
 class SourceInput : public LineSink {
  public:
   SourceInput(const LogSourceConfig& config, size_t index, MetricStore& store, const FeedSink* feed = nullptr);
@@ -85,7 +85,7 @@ class LogPipeline {
   void RunOnce();
 
   // A line from a source that is not a file (stdout of a child, HTTP intake).
-  Status Feed(std::string_view source, std::string_view line);
+  Status Ingest(std::string_view source, std::string_view line);
   // The sink of a source by name (nullptr if there is none), for sources that
   // deliver many lines; valid as long as this pipeline. Thread-safe.
   LineSink* Sink(std::string_view source);
@@ -93,7 +93,7 @@ class LogPipeline {
   HttpIntake* Intake(std::string_view source);
   const LogsConfig& config() const { return *config_; }
 
-  Families Collect() const;
+  Families Expose() const;
   const MetricStore& store() const { return *store_; }
   // Before Start(): keep a per-minute history of one counter series (MetricStore::TrackHistory).
   void TrackHistory(const std::string& metric, const std::vector<std::string>& labels) {
@@ -129,4 +129,4 @@ class LogPipeline {
   std::thread thread_;
 };
 
-}  // namespace botwatch::logs
+}  // namespace botwatch

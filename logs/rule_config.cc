@@ -4,7 +4,7 @@
 #include <chrono>
 #include <map>
 
-namespace botwatch::logs {
+namespace botwatch {
 
 bool ValidMetricName(const std::string& name) {
   if (name.empty()) return false;
@@ -477,4 +477,4 @@ void ReadRules(ConfigMap& m, const std::string& timestamp_field, RuleSet& out) {
   }
 }
 
-}  // namespace botwatch::logs
+}  // namespace botwatch

@@ -17,7 +17,7 @@
 #include "logs/metric_store.h"
 #include "logs/session_tracker.h"
 
-namespace botwatch::logs {
+namespace botwatch {
 
 struct Condition {
   enum class Op { kAll, kAny, kEquals, kNotEquals, kOneOf, kRegex, kExists, kGt, kGe, kLt, kLe };
@@ -125,4 +125,4 @@ void MergeMetricDefs(const std::vector<MetricDef>& defs, const std::string& wher
 bool ValidMetricName(const std::string& name);
 bool ValidLabelName(const std::string& name);
 
-}  // namespace botwatch::logs
+}  // namespace botwatch

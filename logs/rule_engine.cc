@@ -9,7 +9,7 @@
 
 #include "base/unix_time.h"
 
-namespace botwatch::logs {
+namespace botwatch {
 
 bool Condition::Matches(const Event& event, std::vector<signed char>& memo) const {
   signed char& known = memo[static_cast<size_t>(id)];
@@ -492,4 +492,4 @@ void RuleEngine::RestorePending(MetricStore::Update& update, const nlohmann::jso
   }
 }
 
-}  // namespace botwatch::logs
+}  // namespace botwatch

@@ -19,7 +19,7 @@
 #include "logs/rule_config.h"
 #include "logs/session_tracker.h"
 
-namespace botwatch::logs {
+namespace botwatch {
 
 class RuleEngine {
  public:
@@ -102,4 +102,4 @@ class RuleEngine {
   void FlushSessions(MetricStore::Update& update, const Rule::Conversations& c, Sessions& s);
 };
 
-}  // namespace botwatch::logs
+}  // namespace botwatch

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-namespace botwatch::logs {
+namespace botwatch {
 
 SessionTracker::Ended SessionTracker::End(Entry* e, bool evicted) {
   const Conversation& c = e->second;
@@ -72,4 +72,4 @@ void SessionTracker::Restore(const std::vector<Open>& open) {
   }
 }
 
-}  // namespace botwatch::logs
+}  // namespace botwatch

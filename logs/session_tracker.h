@@ -12,7 +12,7 @@
 #include <unordered_map>
 #include <vector>
 
-namespace botwatch::logs {
+namespace botwatch {
 
 class SessionTracker {
  public:
@@ -80,4 +80,4 @@ class SessionTracker {
   std::list<Entry*> lru_;
 };
 
-}  // namespace botwatch::logs
+}  // namespace botwatch

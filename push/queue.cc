@@ -8,7 +8,7 @@
 #include "base/crc32c.h"
 #include "base/logging.h"
 
-namespace botwatch::push {
+namespace botwatch {
 namespace {
 
 constexpr char kMagic[] = "BWRWSEG2";
@@ -353,4 +353,4 @@ bool Queue::Rewrite() {
   return true;
 }
 
-}  // namespace botwatch::push
+}  // namespace botwatch

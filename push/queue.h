@@ -28,7 +28,7 @@
 
 #include "base/state_file.h"
 
-namespace botwatch::push {
+namespace botwatch {
 
 // Samples in an encoded WriteRequest; -1 if it does not decode as one.
 int64_t CountSamples(const std::string& payload);
@@ -93,4 +93,4 @@ class Queue {
   StateWriteHealth offset_health_;
 };
 
-}  // namespace botwatch::push
+}  // namespace botwatch

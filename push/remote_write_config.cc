@@ -8,7 +8,7 @@
 #include "collectors/lib/http_request.h"
 #include "collectors/lib/text_format.h"
 
-namespace botwatch::push {
+namespace botwatch {
 namespace {
 
 std::string HostName() {
@@ -29,7 +29,7 @@ std::string HostPort(const std::string& url) {
 }
 
 // The text format's rule, and "__" is Prometheus' own (reserved) prefix.
-bool ValidLabelName(const std::string& n) { return IsValidLabelName(n) && n.rfind("__", 0) != 0; }
+bool ValidExternalLabelName(const std::string& n) { return IsValidLabelName(n) && n.rfind("__", 0) != 0; }
 
 RemoteWriteConfig ReadOne(ConfigMap& m, std::set<std::string>& names) {
   RemoteWriteConfig c;
@@ -46,7 +46,7 @@ RemoteWriteConfig ReadOne(ConfigMap& m, std::set<std::string>& names) {
   c.buffer = m.DurationValue("buffer", c.buffer, std::chrono::seconds(1));
   std::map<std::string, std::string> ext = m.StringMap("external_labels");
   for (const auto& [k, v] : ext) {
-    if (!ValidLabelName(k)) m.FailAt("external_labels", "\"" + k + "\" is not a valid label name");
+    if (!ValidExternalLabelName(k)) m.FailAt("external_labels", "\"" + k + "\" is not a valid label name");
   }
   if (!ext.count("instance")) ext["instance"] = HostName();
   // What a scraper would add: the shipped Prometheus job is named botwatch, so
@@ -87,4 +87,4 @@ std::vector<RemoteWriteConfig> ReadRemoteWriteConfig(ConfigMap& top) {
   return out;
 }
 
-}  // namespace botwatch::push
+}  // namespace botwatch

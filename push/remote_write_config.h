@@ -12,7 +12,7 @@
 #include "base/duration.h"
 #include "base/secret.h"
 
-namespace botwatch::push {
+namespace botwatch {
 
 struct RemoteWriteConfig {
   std::string name;  // the `remote` label: `name`, else the URL's host:port (never credentials)
@@ -32,4 +32,4 @@ struct RemoteWriteConfig {
 // Reads `remote_write` from the top-level map (empty when absent).
 std::vector<RemoteWriteConfig> ReadRemoteWriteConfig(ConfigMap& top);
 
-}  // namespace botwatch::push
+}  // namespace botwatch

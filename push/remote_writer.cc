@@ -9,7 +9,7 @@
 #include "collectors/lib/http_request.h"
 #include "push/write_request.h"
 
-namespace botwatch::push {
+namespace botwatch {
 namespace {
 
 // Catching up after an outage sends several intervals per request, up to this
@@ -294,4 +294,4 @@ std::vector<prometheus::MetricFamily> RemoteWriteFamilies(const std::vector<std:
   return out;
 }
 
-}  // namespace botwatch::push
+}  // namespace botwatch

@@ -28,7 +28,7 @@
 #include "push/queue.h"
 #include "push/remote_write_config.h"
 
-namespace botwatch::push {
+namespace botwatch {
 
 using Gather = std::function<std::vector<prometheus::MetricFamily>()>;
 
@@ -78,4 +78,4 @@ class RemoteWriter {
 // Families of every writer, merged (one family per metric name).
 std::vector<prometheus::MetricFamily> RemoteWriteFamilies(const std::vector<std::unique_ptr<RemoteWriter>>& writers);
 
-}  // namespace botwatch::push
+}  // namespace botwatch

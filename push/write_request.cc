@@ -10,7 +10,7 @@
 
 #include "collectors/lib/text_format.h"
 
-namespace botwatch::push {
+namespace botwatch {
 namespace {
 
 void PutVarint(std::string& out, uint64_t v) {
@@ -50,13 +50,13 @@ void PutSeries(std::string& out, const std::vector<std::pair<std::string_view, s
   PutBytes(out, 1, series);
 }
 
-bool IsSpellings(const prometheus::ClientMetric::Label& l) { return l.name == kPointSpellingsLabel; }
+bool IsSpellingsLabel(const prometheus::ClientMetric::Label& l) { return l.name == kPointSpellingsLabel; }
 
 // The producer's spellings of le/quantile values, so a pushed series carries
 // the same labels /metrics shows for it (see text_format.h).
-std::vector<std::string> Spellings(const prometheus::ClientMetric& m, size_t points) {
+std::vector<std::string> SpellingsOf(const prometheus::ClientMetric& m, size_t points) {
   std::vector<std::string> parts;
-  if (m.label.empty() || !IsSpellings(m.label.back())) return parts;
+  if (m.label.empty() || !IsSpellingsLabel(m.label.back())) return parts;
   std::string_view all = m.label.back().value;
   while (true) {
     size_t cut = all.find(kPointSpellingSeparator);
@@ -79,7 +79,7 @@ class SeriesWriter {
     full_name_ += suffix;
     labels_.emplace_back("__name__", full_name_);
     for (const auto& l : m.label) {
-      if (IsSpellings(l)) continue;
+      if (IsSpellingsLabel(l)) continue;
       labels_.emplace_back(l.name, l.value);
     }
     if (point_name != nullptr) labels_.emplace_back(point_name, point_value);
@@ -130,7 +130,7 @@ std::string EncodeWriteRequest(const std::vector<prometheus::MetricFamily>& fami
           w.Add(f.name, "", m, nullptr, "", m.untyped.value);
           break;
         case prometheus::MetricType::Summary: {
-          auto spelled = Spellings(m, m.summary.quantile.size());
+          auto spelled = SpellingsOf(m, m.summary.quantile.size());
           w.Add(f.name, "_count", m, nullptr, "", static_cast<double>(m.summary.sample_count));
           w.Add(f.name, "_sum", m, nullptr, "", m.summary.sample_sum);
           for (size_t i = 0; i < m.summary.quantile.size(); ++i) {
@@ -142,7 +142,7 @@ std::string EncodeWriteRequest(const std::vector<prometheus::MetricFamily>& fami
         case prometheus::MetricType::Histogram: {
           const auto& buckets = m.histogram.bucket;
           bool implicit_inf = buckets.empty() || !std::isinf(buckets.back().upper_bound);
-          auto spelled = Spellings(m, buckets.size() + (implicit_inf ? 1 : 0));
+          auto spelled = SpellingsOf(m, buckets.size() + (implicit_inf ? 1 : 0));
           w.Add(f.name, "_count", m, nullptr, "", static_cast<double>(m.histogram.sample_count));
           w.Add(f.name, "_sum", m, nullptr, "", m.histogram.sample_sum);
           for (size_t i = 0; i < buckets.size(); ++i) {
@@ -172,4 +172,4 @@ bool SnappyUncompress(const std::string& compressed, std::string* raw) {
   return snappy::Uncompress(compressed.data(), compressed.size(), raw);
 }
 
-}  // namespace botwatch::push
+}  // namespace botwatch

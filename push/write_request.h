@@ -17,7 +17,7 @@
 #include <utility>
 #include <vector>
 
-namespace botwatch::push {
+namespace botwatch {
 
 using LabelPairs = std::vector<std::pair<std::string, std::string>>;
 
@@ -35,4 +35,4 @@ std::string SnappyCompress(const std::string& raw);
 // false when `compressed` is not a valid snappy block.
 bool SnappyUncompress(const std::string& compressed, std::string* raw);
 
-}  // namespace botwatch::push
+}  // namespace botwatch

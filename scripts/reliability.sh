@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make reliability`: the long tier of the reliability suite (issue 8).
+# `make reliability`: the long tier of the reliability suite (docs/RELIABILITY.md).
 #   FUZZ_SECONDS        seconds per fuzz target (default 60)
 #   CHAOS_LINES         lines written during the rotation chaos (default 1000000)
 #   CHAOS_SECONDS       how long the chaos writer is paced to take (default 100)

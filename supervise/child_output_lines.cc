@@ -7,11 +7,11 @@
 
 namespace botwatch {
 
-void ChildOutputLines::Reroute(StreamState& st, Stream stream, const std::shared_ptr<logs::LogPipeline>& pipeline) {
+void ChildOutputLines::Reroute(StreamState& st, Stream stream, const std::shared_ptr<LogPipeline>& pipeline) {
   std::vector<Route> routes;
   if (pipeline) {
-    for (const logs::LogSourceConfig& c : pipeline->config().sources) {
-      if (c.type != logs::SourceType::kChild) continue;
+    for (const LogSourceConfig& c : pipeline->config().sources) {
+      if (c.type != SourceType::kChild) continue;
       if (!(stream == Stream::kStdout ? c.child_stdout : c.child_stderr)) continue;
       // A source that stays keeps its partial line.
       auto old = std::find_if(st.routes.begin(), st.routes.end(), [&](const Route& r) {
@@ -20,7 +20,7 @@ void ChildOutputLines::Reroute(StreamState& st, Stream stream, const std::shared
       if (old != st.routes.end()) {
         routes.push_back(std::move(*old));
       } else {
-        routes.push_back(Route{c.name, c.max_line_bytes, logs::LineSplitter(c.max_line_bytes), nullptr});
+        routes.push_back(Route{c.name, c.max_line_bytes, LineSplitter(c.max_line_bytes), nullptr});
       }
       routes.back().sink = pipeline->Sink(c.name);
     }
@@ -30,7 +30,7 @@ void ChildOutputLines::Reroute(StreamState& st, Stream stream, const std::shared
 }
 
 void ChildOutputLines::Deliver(Stream stream, std::string_view bytes, bool flush) {
-  current_([&](const std::shared_ptr<logs::LogPipeline>& pipeline) {
+  current_([&](const std::shared_ptr<LogPipeline>& pipeline) {
     StreamState& st = streams_[stream == Stream::kStdout ? 0 : 1];
     std::lock_guard<std::mutex> lock(st.mu);
     if (st.pipeline != pipeline) Reroute(st, stream, pipeline);
@@ -40,7 +40,7 @@ void ChildOutputLines::Deliver(Stream stream, std::string_view bytes, bool flush
       if (flush) {
         r.splitter.Flush(line);
       } else {
-        r.splitter.Feed(bytes, line, [&] { r.sink->TooLong(); });
+        r.splitter.Ingest(bytes, line, [&] { r.sink->TooLong(); });
       }
     }
   });

@@ -19,14 +19,12 @@
 
 namespace botwatch {
 
-namespace logs {
 class LineSink;
 class LogPipeline;
-}  // namespace logs
 
 class ChildOutputLines : public ChildOutputSink {
  public:
-  explicit ChildOutputLines(logs::CurrentPipeline current) : current_(std::move(current)) {}
+  explicit ChildOutputLines(CurrentPipeline current) : current_(std::move(current)) {}
 
   void OnOutput(Stream stream, std::string_view bytes) override;
   // The child is gone: its unterminated last lines are lines.
@@ -36,20 +34,20 @@ class ChildOutputLines : public ChildOutputSink {
   struct Route {
     std::string source;
     size_t max_line_bytes;
-    logs::LineSplitter splitter;
-    logs::LineSink* sink = nullptr;  // of `pipeline` below
+    LineSplitter splitter;
+    LineSink* sink = nullptr;  // of `pipeline` below
   };
   // Touched by one stream's reader thread (and OnChildExit once both ended);
   // the mutex only makes that explicit.
   struct StreamState {
     std::mutex mu;
-    std::shared_ptr<logs::LogPipeline> pipeline;  // the routes' sinks belong to it
+    std::shared_ptr<LogPipeline> pipeline;  // the routes' sinks belong to it
     std::vector<Route> routes;
   };
   void Deliver(Stream stream, std::string_view bytes, bool flush);
-  static void Reroute(StreamState& st, Stream stream, const std::shared_ptr<logs::LogPipeline>& pipeline);
+  static void Reroute(StreamState& st, Stream stream, const std::shared_ptr<LogPipeline>& pipeline);
 
-  logs::CurrentPipeline current_;
+  CurrentPipeline current_;
   StreamState streams_[2];
 };
 

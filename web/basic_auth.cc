@@ -67,7 +67,7 @@ int BcryptCost(std::string_view hash) {
   return (hash[4] - '0') * 10 + (hash[5] - '0');
 }
 
-bool TokenBucket::Take(double rate, double burst, std::chrono::steady_clock::time_point now) {
+bool AuthTokenBucket::Take(double rate, double burst, std::chrono::steady_clock::time_point now) {
   if (last == std::chrono::steady_clock::time_point{}) {
     tokens = burst;
   } else {
@@ -134,7 +134,7 @@ bool BasicAuth::TakeBudget(std::string_view peer) {
   auto now = std::chrono::steady_clock::now();
   std::lock_guard<std::mutex> lock(mu_);
   if (peers_.size() >= kMaxPeers && peers_.count(std::string(peer)) == 0) peers_.clear();
-  TokenBucket& mine = peers_[std::string(peer)];
+  AuthTokenBucket& mine = peers_[std::string(peer)];
   // The peer's own budget first: one noisy peer must not spend everyone's.
   if (!mine.Take(budget_.peer_per_second, budget_.peer_burst, now)) return false;
   if (!global_.Take(budget_.global_per_second, budget_.global_burst, now)) return false;

@@ -29,7 +29,7 @@ namespace botwatch {
 enum class AuthResult { kAllowed, kDenied, kThrottled };
 
 // A token bucket: `rate` tokens a second, at most `burst` saved up.
-struct TokenBucket {
+struct AuthTokenBucket {
   double tokens = 0;
   std::chrono::steady_clock::time_point last{};
   bool Take(double rate, double burst, std::chrono::steady_clock::time_point now);
@@ -96,9 +96,9 @@ class BasicAuth {
   std::mutex mu_;
   std::unordered_set<std::string> verified_;  // SHA-256(salt, user, password)
   std::unordered_set<std::string> failed_;
-  TokenBucket global_;
-  std::unordered_map<std::string, TokenBucket> peers_;
-  std::unordered_map<std::string, TokenBucket> failures_;
+  AuthTokenBucket global_;
+  std::unordered_map<std::string, AuthTokenBucket> peers_;
+  std::unordered_map<std::string, AuthTokenBucket> failures_;
   std::atomic<uint64_t> bcrypt_checks_{0};
   std::atomic<uint64_t> cache_hits_{0};
   std::atomic<uint64_t> throttled_{0};

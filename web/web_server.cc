@@ -105,7 +105,7 @@ std::string PeerText(const tcp::endpoint& ep) {
   return a.to_string();
 }
 
-prometheus::MetricFamily Family(const char* name, const char* help, prometheus::MetricType type) {
+prometheus::MetricFamily HttpFamily(const char* name, const char* help, prometheus::MetricType type) {
   prometheus::MetricFamily f;
   f.name = name;
   f.help = help;
@@ -996,33 +996,34 @@ bool WebServer::ValidListenAddress(const std::string& listen_address) {
   return ParseListen(listen_address, &host, &port, &v6);
 }
 
-std::vector<prometheus::MetricFamily> WebServer::Collect() const {
+std::vector<prometheus::MetricFamily> WebServer::Expose() const {
   using prometheus::MetricType;
   const Impl& s = *impl_;
   std::vector<prometheus::MetricFamily> out;
-  out.push_back(Family("botwatch_http_connections", "HTTP connections open now.", MetricType::Gauge));
+  out.push_back(HttpFamily("botwatch_http_connections", "HTTP connections open now.", MetricType::Gauge));
   out.back().metric.push_back(Sample(static_cast<double>(s.open_.load())));
-  out.push_back(Family("botwatch_http_connections_limit",
-                       "HTTP connections botwatch holds at most (from the fd limit); past it the oldest that has "
-                       "not completed a request, then the oldest idle one, is closed to admit a new one.",
-                       MetricType::Gauge));
+  out.push_back(HttpFamily("botwatch_http_connections_limit",
+                           "HTTP connections botwatch holds at most (from the fd limit); past it the oldest that has "
+                           "not completed a request, then the oldest idle one, is closed to admit a new one.",
+                           MetricType::Gauge));
   out.back().metric.push_back(Sample(static_cast<double>(s.book_.capacity())));
-  out.push_back(Family("botwatch_http_connections_accepted_total", "HTTP connections accepted.", MetricType::Counter));
+  out.push_back(
+      HttpFamily("botwatch_http_connections_accepted_total", "HTTP connections accepted.", MetricType::Counter));
   out.back().metric.push_back(Sample(static_cast<double>(s.accepted_.load())));
-  out.push_back(Family("botwatch_http_connections_evicted_total",
-                       "HTTP connections closed to admit another, by reason: scarce (the connection limit) or "
-                       "per_client (one client address over its own limit).",
-                       MetricType::Counter));
+  out.push_back(HttpFamily("botwatch_http_connections_evicted_total",
+                           "HTTP connections closed to admit another, by reason: scarce (the connection limit) or "
+                           "per_client (one client address over its own limit).",
+                           MetricType::Counter));
   out.back().metric.push_back(Sample(static_cast<double>(s.evicted_scarce_.load()), {{"reason", "scarce"}}));
   out.back().metric.push_back(Sample(static_cast<double>(s.evicted_per_client_.load()), {{"reason", "per_client"}}));
-  out.push_back(Family("botwatch_http_connections_refused_total",
-                       "HTTP connections closed unserved: a client over its own limit with nothing to evict, or "
-                       "over the wrong-password tarpit's queue.",
-                       MetricType::Counter));
+  out.push_back(HttpFamily("botwatch_http_connections_refused_total",
+                           "HTTP connections closed unserved: a client over its own limit with nothing to evict, or "
+                           "over the wrong-password tarpit's queue.",
+                           MetricType::Counter));
   out.back().metric.push_back(Sample(static_cast<double>(s.refused_.load())));
-  out.push_back(Family("botwatch_http_deadline_cuts_total",
-                       "HTTP connections cut at a deadline, by phase (tls_handshake, header, body, idle, write).",
-                       MetricType::Counter));
+  out.push_back(HttpFamily("botwatch_http_deadline_cuts_total",
+                           "HTTP connections cut at a deadline, by phase (tls_handshake, header, body, idle, write).",
+                           MetricType::Counter));
   out.back().metric.push_back(Sample(static_cast<double>(s.cut_handshake_.load()), {{"phase", "tls_handshake"}}));
   out.back().metric.push_back(Sample(static_cast<double>(s.cut_header_.load()), {{"phase", "header"}}));
   out.back().metric.push_back(Sample(static_cast<double>(s.cut_body_.load()), {{"phase", "body"}}));

@@ -160,7 +160,7 @@ class WebServer {
   void SetAuth(std::shared_ptr<BasicAuth> auth);
 
   // botwatch_http_* self metrics (connections open, evicted, refused, cut at a deadline).
-  std::vector<prometheus::MetricFamily> Collect() const;
+  std::vector<prometheus::MetricFamily> Expose() const;
 
   // Whether "host:port" is a listen address this server understands.
   static bool ValidListenAddress(const std::string& listen_address);

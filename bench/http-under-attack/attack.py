@@ -6,7 +6,7 @@ with one bcrypt cost-10 user unless the shape says otherwise), the attack is
 set up from 127.0.0.2 and other 127.0.0.x addresses, and a legitimate client
 (127.0.0.1) asks every 100 ms for, in turn, /metrics (kept-alive, as
 Prometheus does) and /-/healthy on a fresh connection (as a container health
-check does); 2 s without an answer is a failure. Shapes (issue 26):
+check does); 2 s without an answer is a failure. Shapes:
 
   classic         200 idle keep-alive + 100 slowloris + 8 wrong-password loops
   noauth-idle     no web config: 48 connections from 2 addresses, each one

@@ -14,52 +14,30 @@
 #include <curl/curl.h>
 
 #include <cstdarg>
-#include <mutex>
 
 #include "base/shared_library.h"
 #include "collectors/lib/lazy_libraries.h"
 
-namespace {
+// X(return type, name, (parameters), (arguments), value when libcurl is missing)
+#define BOTWATCH_LIBCURL_FUNCTIONS(X)                                                        \
+  X(CURL*, curl_easy_init, (void), (), nullptr)                                              \
+  X(CURLcode, curl_easy_perform, (CURL * curl), (curl), CURLE_FAILED_INIT)                   \
+  X(void, curl_easy_cleanup, (CURL * curl), (curl), )                                        \
+  X(const char*, curl_easy_strerror, (CURLcode code), (code), "libcurl could not be loaded") \
+  X(curl_slist*, curl_slist_append, (curl_slist * list, const char* s), (list, s), nullptr)  \
+  X(void, curl_slist_free_all, (curl_slist * list), (list), )
 
-struct CurlApi {
-  CURLcode (*global_init)(long);
-  CURL* (*easy_init)();
-  CURLcode (*easy_setopt)(CURL*, CURLoption, ...);
-  CURLcode (*easy_perform)(CURL*);
-  CURLcode (*easy_getinfo)(CURL*, CURLINFO, ...);
-  void (*easy_cleanup)(CURL*);
-  const char* (*easy_strerror)(CURLcode);
-  curl_slist* (*slist_append)(curl_slist*, const char*);
-  void (*slist_free_all)(curl_slist*);
-};
+// Forwarded by hand below: curl_global_init runs once, when the library is
+// loaded, and the other two are variadic.
+#define BOTWATCH_LIBCURL_BY_HAND(X)                                                           \
+  X(CURLcode, curl_global_init, (long flags), (flags), CURLE_FAILED_INIT)                     \
+  X(CURLcode, curl_easy_setopt, (CURL * curl, CURLoption option, ...), (), CURLE_FAILED_INIT) \
+  X(CURLcode, curl_easy_getinfo, (CURL * curl, CURLINFO info, ...), (), CURLE_FAILED_INIT)
 
-const botwatch::LoadedApi<CurlApi>& Loaded() {
-  static const botwatch::LoadedApi<CurlApi> loaded =
-      botwatch::LoadApi<CurlApi>("libcurl.so.4", "libcurl4", [](botwatch::SharedLibrary& lib, CurlApi& a) {
-        lib.Load(a.global_init, "curl_global_init");
-        lib.Load(a.easy_init, "curl_easy_init");
-        lib.Load(a.easy_setopt, "curl_easy_setopt");
-        lib.Load(a.easy_perform, "curl_easy_perform");
-        lib.Load(a.easy_getinfo, "curl_easy_getinfo");
-        lib.Load(a.easy_cleanup, "curl_easy_cleanup");
-        lib.Load(a.easy_strerror, "curl_easy_strerror");
-        lib.Load(a.slist_append, "curl_slist_append");
-        lib.Load(a.slist_free_all, "curl_slist_free_all");
-        // curl_global_init is not thread-safe in every libcurl build; this
-        // runs once, under the static-initialisation guard.
-        if (lib.ok()) a.global_init(CURL_GLOBAL_DEFAULT);
-      });
-  return loaded;
-}
-
-// nullptr if libcurl is not installed or lacks a symbol (Loaded().error says which).
-const CurlApi* Api() { return Loaded().api; }
-
-}  // namespace
-
-namespace botwatch {
-std::string LibcurlMissing() { return Loaded().error; }
-}  // namespace botwatch
+// curl_global_init is not thread-safe in every libcurl build; on_load runs
+// once, under the static-initialisation guard.
+BOTWATCH_LAZY_LIBRARY(LibcurlMissing, "libcurl.so.4", "libcurl4", BOTWATCH_LIBCURL_FUNCTIONS, BOTWATCH_LIBCURL_BY_HAND,
+                      [](LazyApi& api) { api.curl_global_init(CURL_GLOBAL_DEFAULT); })
 
 extern "C" {
 
@@ -68,54 +46,34 @@ CURLcode curl_global_init(long flags) {
   return Api() ? CURLE_OK : CURLE_FAILED_INIT;
 }
 
-CURL* curl_easy_init() { return Api() ? Api()->easy_init() : nullptr; }
-
 CURLcode curl_easy_setopt(CURL* curl, CURLoption option, ...) {
-  const CurlApi* api = Api();
+  const LazyApi* api = Api();
   if (api == nullptr) return CURLE_FAILED_INIT;
   va_list ap;
   va_start(ap, option);
   CURLcode rc;
   // The one variadic argument's type is encoded in the option's number range.
   if (option < CURLOPTTYPE_OBJECTPOINT) {
-    rc = api->easy_setopt(curl, option, va_arg(ap, long));
+    rc = api->curl_easy_setopt(curl, option, va_arg(ap, long));
   } else if (option < CURLOPTTYPE_OFF_T) {
-    rc = api->easy_setopt(curl, option, va_arg(ap, void*));  // object and function pointers
+    rc = api->curl_easy_setopt(curl, option, va_arg(ap, void*));  // object and function pointers
   } else if (option < CURLOPTTYPE_BLOB) {
-    rc = api->easy_setopt(curl, option, va_arg(ap, curl_off_t));
+    rc = api->curl_easy_setopt(curl, option, va_arg(ap, curl_off_t));
   } else {
-    rc = api->easy_setopt(curl, option, va_arg(ap, void*));
+    rc = api->curl_easy_setopt(curl, option, va_arg(ap, void*));
   }
   va_end(ap);
   return rc;
 }
 
-CURLcode curl_easy_perform(CURL* curl) { return Api() ? Api()->easy_perform(curl) : CURLE_FAILED_INIT; }
-
 CURLcode curl_easy_getinfo(CURL* curl, CURLINFO info, ...) {
-  const CurlApi* api = Api();
+  const LazyApi* api = Api();
   if (api == nullptr) return CURLE_FAILED_INIT;
   va_list ap;
   va_start(ap, info);
-  CURLcode rc = api->easy_getinfo(curl, info, va_arg(ap, void*));  // always a pointer to the result
+  CURLcode rc = api->curl_easy_getinfo(curl, info, va_arg(ap, void*));  // always a pointer to the result
   va_end(ap);
   return rc;
-}
-
-void curl_easy_cleanup(CURL* curl) {
-  if (Api()) Api()->easy_cleanup(curl);
-}
-
-const char* curl_easy_strerror(CURLcode code) {
-  return Api() ? Api()->easy_strerror(code) : "libcurl could not be loaded";
-}
-
-curl_slist* curl_slist_append(curl_slist* list, const char* s) {
-  return Api() ? Api()->slist_append(list, s) : nullptr;
-}
-
-void curl_slist_free_all(curl_slist* list) {
-  if (Api()) Api()->slist_free_all(list);
 }
 
 }  // extern "C"

@@ -11,8 +11,6 @@
 #include "base/shared_library.h"
 #include "collectors/lib/lazy_libraries.h"
 
-namespace {
-
 // X(return type, name, (parameters), (arguments), value when hiredis is missing)
 #define BOTWATCH_HIREDIS_FUNCTIONS(X)                                                                            \
   X(redisContext*, redisConnectWithTimeout, (const char* ip, int port, const struct timeval tv), (ip, port, tv), \
@@ -26,26 +24,5 @@ namespace {
   X(int, redisGetReply, (redisContext * c, void** reply), (c, reply), REDIS_ERR)                                 \
   X(void, freeReplyObject, (void* reply), (reply), )
 
-struct HiredisApi {
-  BOTWATCH_HIREDIS_FUNCTIONS(BOTWATCH_LAZY_POINTER)
-};
-
-const botwatch::LoadedApi<HiredisApi>& Loaded() {
-  static const botwatch::LoadedApi<HiredisApi> loaded = botwatch::LoadApi<HiredisApi>(
-      "libhiredis.so.0.14", "libhiredis0.14",
-      [](botwatch::SharedLibrary& lib, HiredisApi& table) { BOTWATCH_HIREDIS_FUNCTIONS(BOTWATCH_LAZY_LOAD) });
-  return loaded;
-}
-
-// nullptr if the library is not installed or lacks a symbol (Loaded().error says which).
-const HiredisApi* Api() { return Loaded().api; }
-
-}  // namespace
-
-namespace botwatch {
-std::string HiredisMissing() { return Loaded().error; }
-}  // namespace botwatch
-
-extern "C" {
-BOTWATCH_HIREDIS_FUNCTIONS(BOTWATCH_LAZY_FORWARD)
-}  // extern "C"
+BOTWATCH_LAZY_LIBRARY(HiredisMissing, "libhiredis.so.0.14", "libhiredis0.14", BOTWATCH_HIREDIS_FUNCTIONS,
+                      BOTWATCH_LAZY_NONE, BOTWATCH_LAZY_NOTHING_ON_LOAD)

@@ -15,8 +15,6 @@
 #include "base/shared_library.h"
 #include "collectors/lib/lazy_libraries.h"
 
-namespace {
-
 // X(return type, name, (parameters), (arguments), value when libpq is missing)
 #define BOTWATCH_LIBPQ_FUNCTIONS(X)                                                                          \
   X(int, PQcancel, (PGcancel * c, char* buf, int size), (c, buf, size), 0)                                   \
@@ -49,26 +47,5 @@ namespace {
   X(int, PQsocket, (const PGconn* c), (c), -1)                                                               \
   X(ConnStatusType, PQstatus, (const PGconn* c), (c), CONNECTION_BAD)
 
-struct LibpqApi {
-  BOTWATCH_LIBPQ_FUNCTIONS(BOTWATCH_LAZY_POINTER)
-};
-
-const botwatch::LoadedApi<LibpqApi>& Loaded() {
-  static const botwatch::LoadedApi<LibpqApi> loaded = botwatch::LoadApi<LibpqApi>(
-      "libpq.so.5", "libpq5",
-      [](botwatch::SharedLibrary& lib, LibpqApi& table) { BOTWATCH_LIBPQ_FUNCTIONS(BOTWATCH_LAZY_LOAD) });
-  return loaded;
-}
-
-// nullptr if the library is not installed or lacks a symbol (Loaded().error says which).
-const LibpqApi* Api() { return Loaded().api; }
-
-}  // namespace
-
-namespace botwatch {
-std::string LibpqMissing() { return Loaded().error; }
-}  // namespace botwatch
-
-extern "C" {
-BOTWATCH_LIBPQ_FUNCTIONS(BOTWATCH_LAZY_FORWARD)
-}  // extern "C"
+BOTWATCH_LAZY_LIBRARY(LibpqMissing, "libpq.so.5", "libpq5", BOTWATCH_LIBPQ_FUNCTIONS, BOTWATCH_LAZY_NONE,
+                      BOTWATCH_LAZY_NOTHING_ON_LOAD)

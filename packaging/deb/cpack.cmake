@@ -44,7 +44,7 @@ set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 # libcurl, libpq, hiredis and OpenSSL (libssl3: TLS and basic auth) are loaded with
-# dlopen on first use (collectors/lib/lazy_*.cc, base/lazy_openssl.cc),
+# dlopen on first use (collectors/lib/lazy_*.cc, base/lazy_*.cc),
 # so dpkg-shlibdeps cannot see them: declare them here. tests/packaging/deb_test.sh
 # checks this list against the sonames the binary loads.
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "passwd, libcurl4, libpq5, libhiredis0.14, libssl3")

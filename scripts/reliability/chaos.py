@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Rotation chaos for `make reliability` (issue 8).
+"""Rotation chaos for `make reliability` (docs/RELIABILITY.md).
 
 Writes LINES log lines (default 1 000 000), paced to fit in about
 CHAOS_SECONDS (default 100), while rotating the log at random moments by

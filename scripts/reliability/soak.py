@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Load and soak for `make reliability` (issue 8).
+"""Load and soak for `make reliability` (docs/RELIABILITY.md).
 
 For SOAK_MINUTES (default 10): wrk scrapes /metrics at SOAK_SCRAPES_PER_S
 (default 50), a writer appends SOAK_LINES_PER_S log lines (default 20 000,

@@ -10,9 +10,9 @@
 #include "tests/fuzz/parser_check.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static const botwatch::logs::FieldTable fields = botwatch::fuzz::ParserFields();
-  static botwatch::logs::JsonParser parser(fields);  // reused like the daemon reuses it
-  botwatch::logs::Event event;
+  static const botwatch::FieldTable fields = botwatch::fuzz::ParserFields();
+  static botwatch::JsonParser parser(fields);  // reused like the daemon reuses it
+  botwatch::Event event;
   event.Reset(fields.size());
   std::string_view line(reinterpret_cast<const char*>(data), size);
   if (parser.Parse(line, event)) botwatch::fuzz::CheckEvent(event);

@@ -1,6 +1,6 @@
 // Fuzz target: the rule matcher behind a fixed rule set (every match operator,
 // every metric type, labels from fields with a small series bound), fed fuzzed
-// lines through LogPipeline::Feed into a JSON source and a logfmt source. The
+// lines through LogPipeline::Ingest into a JSON source and a logfmt source. The
 // pipeline lives across inputs, so label sets accumulate as in a long run.
 // Invariants: every line is counted exactly once (as matched, unmatched or a
 // parse error), no metric ever has more series than its bound plus the
@@ -46,8 +46,8 @@ std::string Source(const std::string& name, const std::string& format) {
          "\n    identifiers: [user.id]\n    rules:\n" + kRules;
 }
 
-botwatch::logs::LogPipeline& Pipeline() {
-  static botwatch::logs::LogPipeline* pipeline = [] {
+botwatch::LogPipeline& Pipeline() {
+  static botwatch::LogPipeline* pipeline = [] {
     botwatch::ConfigSource src;
     src.file = "fuzz_rules.yaml";
     src.dir = "/nonexistent";
@@ -58,7 +58,7 @@ botwatch::logs::LogPipeline& Pipeline() {
       std::abort();
     }
     static std::shared_ptr<const botwatch::Config> keep = config.value();
-    return new botwatch::logs::LogPipeline(keep->logs);
+    return new botwatch::LogPipeline(keep->logs);
   }();
   return *pipeline;
 }
@@ -72,18 +72,18 @@ double Total(const std::string& text, const std::string& series) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  botwatch::logs::LogPipeline& p = Pipeline();
+  botwatch::LogPipeline& p = Pipeline();
   std::string_view input(reinterpret_cast<const char*>(data), size);
   for (const char* source : {"json", "kv"}) {
     size_t start = 0;
     while (start <= input.size()) {
       size_t end = input.find('\n', start);
       if (end == std::string_view::npos) end = input.size();
-      if (!p.Feed(source, input.substr(start, end - start)).ok()) std::abort();
+      if (!p.Ingest(source, input.substr(start, end - start)).ok()) std::abort();
       start = end + 1;
     }
   }
-  std::string text = botwatch::SerializeFamilies(p.Collect());
+  std::string text = botwatch::SerializeFamilies(p.Expose());
   // Bounded series: max_series label sets plus the overflow one, per metric.
   for (const char* metric : {"oneof_total{", "by_kind_total{", "last_tokens{"}) {
     size_t count = 0;

@@ -49,15 +49,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   } else {
     std::ofstream(path + ".offset", std::ios::trunc) << offset;
   }
-  botwatch::push::Queue q(path);
+  botwatch::Queue q(path);
   q.Load();
   const size_t n = q.size();
-  botwatch::push::Queue::Front all = q.Oldest(UINT64_MAX);
-  if (botwatch::push::CountSamples(all.payload) < 0) Fail("undecodable payload loaded");
-  if (static_cast<uint64_t>(botwatch::push::CountSamples(all.payload)) != all.samples) Fail("sample count mismatch");
+  botwatch::Queue::Front all = q.Oldest(UINT64_MAX);
+  if (botwatch::CountSamples(all.payload) < 0) Fail("undecodable payload loaded");
+  if (static_cast<uint64_t>(botwatch::CountSamples(all.payload)) != all.samples) Fail("sample count mismatch");
   if (all.samples != q.pending_samples()) Fail("pending samples do not add up");
   if (n > 0) q.Pop(1);
-  botwatch::push::Queue again(path);
+  botwatch::Queue again(path);
   again.Load();
   if (again.records_corrupt() != 0) Fail("the file left behind is damaged");
   if (again.size() != (n > 0 ? n - 1 : 0)) Fail("the file left behind holds other batches");

@@ -11,8 +11,8 @@
 
 namespace botwatch::fuzz {
 
-inline logs::FieldTable ParserFields() {
-  logs::FieldTable t;
+inline FieldTable ParserFields() {
+  FieldTable t;
   for (const char* path :
        {"level", "message", "msg", "time", "ms", "meta.userId", "meta.ms", "a.b.c.d.e", "err.code", "tokens"}) {
     t.Intern(path);
@@ -22,13 +22,13 @@ inline logs::FieldTable ParserFields() {
 
 // A parsed value never claims a non-finite number, and its helpers
 // (number conversion, timestamps) accept whatever the parser produced.
-inline void CheckEvent(const logs::Event& event) {
-  for (const logs::FieldValue& v : event.fields) {
-    if (v.kind == logs::FieldValue::Kind::kNumber && !std::isfinite(v.number)) std::abort();
+inline void CheckEvent(const Event& event) {
+  for (const FieldValue& v : event.fields) {
+    if (v.kind == FieldValue::Kind::kNumber && !std::isfinite(v.number)) std::abort();
     std::optional<double> n = v.AsNumber();
     if (n && !std::isfinite(*n)) std::abort();
-    (void)logs::ParseTimestamp(v);
-    if (v.kind == logs::FieldValue::Kind::kAbsent && !v.text.empty()) std::abort();
+    (void)ParseTimestamp(v);
+    if (v.kind == FieldValue::Kind::kAbsent && !v.text.empty()) std::abort();
   }
 }
 

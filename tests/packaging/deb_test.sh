@@ -57,7 +57,7 @@ dpkg -i "$deb" >"$work/dpkg.log" 2>&1 || { cat "$work/dpkg.log"; fail "dpkg -i f
 /usr/bin/botwatch check-config /etc/botwatch/botwatch.yaml | grep -q ": OK" || fail "check-config"
 getent passwd botwatch | grep -q ':/usr/sbin/nologin$' || fail "no system user botwatch"
 [ "$(stat -c %U:%G:%a /etc/botwatch/botwatch.yaml)" = root:botwatch:640 ] || fail "config ownership/mode"
-# OpenSSL is loaded only when TLS or basic auth is configured (base/lazy_openssl.cc).
+# OpenSSL is loaded only when TLS or basic auth is configured (base/lazy_libcrypto.cc, base/lazy_libssl.cc).
 if readelf -d /usr/bin/botwatch | grep -qE 'NEEDED.*lib(ssl|crypto)\.so'; then
   fail "botwatch links libssl/libcrypto directly"
 fi

@@ -70,7 +70,7 @@ class RecordingReceiver {
   StubResponse Handle(const StubRequest& req) {
     std::string raw;
     std::vector<int64_t> batches;
-    bool ok = botwatch::push::SnappyUncompress(req.body, &raw) && botwatch::push::CountSamples(raw) >= 0;
+    bool ok = botwatch::SnappyUncompress(req.body, &raw) && botwatch::CountSamples(raw) >= 0;
     if (ok) {
       for (const auto& s : Decode(raw)) {
         if (Name(s) == "botwatch_build_info") batches.push_back(s.samples.at(0).second);
@@ -389,7 +389,7 @@ TEST_CASE("push faults: a 307/308 within the origin is followed, any other redir
       return r;
     }
     std::string raw;
-    r.status = botwatch::push::SnappyUncompress(req.body, &raw) && botwatch::push::CountSamples(raw) > 0 ? 204 : 400;
+    r.status = botwatch::SnappyUncompress(req.body, &raw) && botwatch::CountSamples(raw) > 0 ? 204 : 400;
     return r;
   });
   std::string config = dir.Write("bw.yaml", "state_dir: " + dir.path() +

@@ -259,7 +259,7 @@ TEST_CASE("remote_write: a receiver answering 429 with Retry-After, then recover
     CHECK(req.Header("X-Prometheus-Remote-Write-Version") == "0.1.0");
     CHECK_FALSE(req.Header("User-Agent").empty());
     std::string raw;
-    REQUIRE(botwatch::push::SnappyUncompress(req.body, &raw));
+    REQUIRE(botwatch::SnappyUncompress(req.body, &raw));
     for (const auto& s : Decode(raw)) {
       if (Name(s) == "botwatch_build_info") stored.push_back(s.samples.at(0).second);
     }

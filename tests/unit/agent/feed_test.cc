@@ -222,8 +222,8 @@ TEST_CASE("feed: a stalled client never blocks publishing and is dropped once a 
   REQUIRE(all_out);
   REQUIRE(Eventually([&] { return slow.ended(); }, 2s));
   CHECK(slow.client.text().find(": dropped: this client fell") != std::string::npos);
-  CHECK(Sample(hub.Collect(), "botwatch_feed_disconnects_total", "slow") == 1);
-  CHECK(Sample(hub.Collect(), "botwatch_feed_events_total") == 30);
+  CHECK(Sample(hub.Expose(), "botwatch_feed_disconnects_total", "slow") == 1);
+  CHECK(Sample(hub.Expose(), "botwatch_feed_events_total") == 30);
   hub.Shutdown();
 }
 
@@ -249,14 +249,14 @@ TEST_CASE("feed: clients are bounded, a departed client frees its slot") {
   HttpResponse third = hub.Serve(Get());
   CHECK(third.status == 503);
   CHECK(third.body.find("feed.max_clients = 2") != std::string::npos);
-  CHECK(Sample(hub.Collect(), "botwatch_feed_clients_rejected_total") == 1);
-  CHECK(Sample(hub.Collect(), "botwatch_feed_clients") == 2);
+  CHECK(Sample(hub.Expose(), "botwatch_feed_clients_rejected_total") == 1);
+  CHECK(Sample(hub.Expose(), "botwatch_feed_clients") == 2);
 
   b->client.Go();  // the browser tab closed: the next write (an event or a heartbeat) fails
   REQUIRE(Eventually([&] { return b->ended(); }, 2s));
   b.reset();
   CHECK(hub.clients() == 1);
-  CHECK(Sample(hub.Collect(), "botwatch_feed_disconnects_total", "client_gone") == 1);
+  CHECK(Sample(hub.Expose(), "botwatch_feed_disconnects_total", "client_gone") == 1);
   Connection c(hub.Serve(Get()));
   ShutdownOnExit guard8{hub};
   CHECK(hub.clients() == 2);
@@ -270,7 +270,7 @@ TEST_CASE("feed: at most max_events_per_second are admitted, the rest counted") 
   int admitted = 0;
   for (int i = 0; i < 20; ++i) admitted += hub.Admit(1000.2) ? 1 : 0;
   CHECK(admitted == 5);
-  CHECK(Sample(hub.Collect(), "botwatch_feed_events_skipped_total") == 15);
+  CHECK(Sample(hub.Expose(), "botwatch_feed_events_skipped_total") == 15);
   CHECK(hub.Admit(1001.0));  // a new second
   admitted = 1;
   for (int i = 0; i < 10; ++i) admitted += hub.Admit(1001.9) ? 1 : 0;

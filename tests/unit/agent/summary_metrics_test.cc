@@ -12,8 +12,8 @@
 #include "tests/support/temp_dir.h"
 
 namespace names = botwatch::summary_metrics;
-using botwatch::logs::MetricDef;
-using botwatch::logs::MetricType;
+using botwatch::MetricDef;
+using botwatch::MetricType;
 
 namespace {
 
@@ -46,7 +46,7 @@ TEST_CASE("the shipped preset defines every log metric the summary reads") {
   REQUIRE(messages->label_names == std::vector<std::string>{names::kMessagesDirectionLabel});
   // Some rule counts into the series the summary reads ({direction="inbound"}).
   const auto& rules = config->logs->sources.at(0).rules->rules;
-  bool inbound = std::any_of(rules.begin(), rules.end(), [](const botwatch::logs::Rule& r) {
+  bool inbound = std::any_of(rules.begin(), rules.end(), [](const botwatch::Rule& r) {
     return r.metric == names::kMessages && r.labels.size() == 1 && r.labels[0].field < 0 &&
            std::vector<std::string>{r.labels[0].constant} == names::kInboundLabels;
   });

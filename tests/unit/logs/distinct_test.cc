@@ -9,9 +9,9 @@
 #include "logs/hyperloglog.h"
 #include "logs/metric_store.h"
 
-using botwatch::logs::Hash64;
-using botwatch::logs::HyperLogLog;
-using botwatch::logs::SlidingDistinct;
+using botwatch::Hash64;
+using botwatch::HyperLogLog;
+using botwatch::SlidingDistinct;
 
 TEST_CASE("HyperLogLog estimates stay within three standard errors of the true count") {
   // Standard error 1.04/sqrt(4096) = 1.625 %.
@@ -48,14 +48,14 @@ TEST_CASE("sliding distinct windows forget old users and merge slices") {
 }
 
 TEST_CASE("distinct sketches survive a save and restore, sparse and dense") {
-  botwatch::logs::MetricDef def;
+  botwatch::MetricDef def;
   def.name = "active_users";
-  def.type = botwatch::logs::MetricType::kDistinct;
+  def.type = botwatch::MetricType::kDistinct;
   def.windows = {{"30m", 1800}, {"24h", 86400}};
-  botwatch::logs::MetricStore before({def}, {"bot"});
+  botwatch::MetricStore before({def}, {"bot"});
   const double t0 = 1795341600;
   {
-    botwatch::logs::MetricStore::Update update(before);
+    botwatch::MetricStore::Update update(before);
     size_t s = update.Series(0, {});
     for (int i = 0; i < 20000; ++i) update.AddDistinct(0, s, Hash64("u" + std::to_string(i)), t0 - (i % 2) * 7200);
   }
@@ -63,9 +63,9 @@ TEST_CASE("distinct sketches survive a save and restore, sparse and dense") {
   std::string text = state.dump();
   CHECK(text.find("\"dense\"") != std::string::npos);  // the 24h slices hold 10000 users each
   CHECK(text.size() < 13 * 2 * 4200 + 4096);           // about one byte per register at most
-  botwatch::logs::MetricStore after({def}, {"bot"});
+  botwatch::MetricStore after({def}, {"bot"});
   after.Restore(state);
-  auto value = [](const botwatch::logs::Families& fams, const std::string& window) {
+  auto value = [](const botwatch::Families& fams, const std::string& window) {
     for (const auto& f : fams) {
       if (f.name != "active_users") continue;
       for (const auto& m : f.metric) {
@@ -74,7 +74,7 @@ TEST_CASE("distinct sketches survive a save and restore, sparse and dense") {
     }
     return -1.0;
   };
-  auto a = before.Collect(t0), b = after.Collect(t0);
+  auto a = before.Expose(t0), b = after.Expose(t0);
   CHECK(value(a, "30m") == value(b, "30m"));
   CHECK(value(a, "24h") == value(b, "24h"));
   CHECK(std::abs(value(b, "30m") - 10000) <= 10000 * 3 * 0.0163);

@@ -10,13 +10,13 @@
 #include "logs/log_config.h"
 
 using namespace botwatch;
-using botwatch::logs::IngestBody;
-using botwatch::logs::IntakeResult;
-using botwatch::logs::TokenBucket;
+using botwatch::IngestBody;
+using botwatch::IntakeResult;
+using botwatch::TokenBucket;
 
 namespace {
 
-struct RecordingSink : logs::LineSink {
+struct RecordingSink : LineSink {
   std::vector<std::string> lines;
   int too_long = 0;
   void Line(std::string_view line) override { lines.emplace_back(line); }
@@ -127,13 +127,13 @@ TEST_CASE("intake: the token bucket allows a burst, then the rate, and says how 
 }
 
 TEST_CASE("intake: answer counts survive a save and restore") {
-  logs::HttpIntake a("remote", 1024, 1024, 1, 1);
+  HttpIntake a("remote", 1024, 1024, 1, 1);
   a.CountAnswer(200);
   a.CountAnswer(200);
   a.CountAnswer(429);
-  logs::HttpIntake b("remote", 1024, 1024, 1, 1);
+  HttpIntake b("remote", 1024, 1024, 1, 1);
   b.Restore(a.Save());
-  prometheus::MetricFamily f = logs::HttpIntake::Family({&b});
+  prometheus::MetricFamily f = HttpIntake::Family({&b});
   CHECK(f.name == "botwatch_log_intake_requests_total");
   REQUIRE(f.metric.size() == 2);
   CHECK(f.metric[0].label[0].value == "200");
@@ -153,11 +153,11 @@ TEST_CASE("logs config: child and http sources") {
   REQUIRE(ok.ok());
   const auto& s = ok.value()->logs->sources;
   REQUIRE(s.size() == 3);
-  CHECK(s[0].type == logs::SourceType::kChild);
+  CHECK(s[0].type == SourceType::kChild);
   CHECK(s[0].child_stdout);
   CHECK_FALSE(s[0].child_stderr);
   CHECK(s[0].paths.empty());
-  CHECK(s[1].type == logs::SourceType::kHttp);
+  CHECK(s[1].type == SourceType::kHttp);
   CHECK(s[1].max_body_bytes == 2048);
   CHECK(s[1].rate_per_second == 0.5);
   CHECK(s[1].rate_burst == 3);
@@ -220,8 +220,7 @@ TEST_CASE("logs config: the commented logs: section of config/botwatch.yaml load
   INFO(text);
   INFO(config.status().message());
   REQUIRE(config.ok());
-  std::set<logs::SourceType> types;
+  std::set<SourceType> types;
   for (const auto& s : config.value()->logs->sources) types.insert(s.type);
-  CHECK(types ==
-        std::set<logs::SourceType>{logs::SourceType::kFile, logs::SourceType::kChild, logs::SourceType::kHttp});
+  CHECK(types == std::set<SourceType>{SourceType::kFile, SourceType::kChild, SourceType::kHttp});
 }

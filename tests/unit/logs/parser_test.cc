@@ -5,10 +5,10 @@
 #include "logs/line_splitter.h"
 #include "logs/parser.h"
 
-using botwatch::logs::Event;
-using botwatch::logs::FieldTable;
-using botwatch::logs::FieldValue;
-using Kind = botwatch::logs::FieldValue::Kind;
+using botwatch::Event;
+using botwatch::FieldTable;
+using botwatch::FieldValue;
+using Kind = botwatch::FieldValue::Kind;
 
 namespace {
 
@@ -35,7 +35,7 @@ Parsed Run(P& parser, const FieldTable& fields, std::string_view line) {
 
 TEST_CASE("json parser reads strings, numbers, booleans, null and nested paths") {
   FieldTable f = Fields({"message", "responseTime", "cacheHit", "meta.user.id", "gone", "nothing", "meta"});
-  botwatch::logs::JsonParser p(f);
+  botwatch::JsonParser p(f);
   Parsed r = Run(p, f,
                  R"({"level":"info","message":"hi \"there\"","responseTime":12.5,"cacheHit":false,)"
                  R"("meta":{"user":{"id":"u-7","x":[1,{"y":2}]},"z":null},"nothing":null})");
@@ -55,7 +55,7 @@ TEST_CASE("json parser reads strings, numbers, booleans, null and nested paths")
 
 TEST_CASE("json parser rejects malformed lines as a whole") {
   FieldTable f = Fields({"message"});
-  botwatch::logs::JsonParser p(f);
+  botwatch::JsonParser p(f);
   const char* bad[] = {
       R"({"message":"truncated)",
       R"({"message":"ok","n":1)",
@@ -81,7 +81,7 @@ TEST_CASE("json parser rejects malformed lines as a whole") {
   CHECK(Run(p, f, R"({"other":1})").ok);
   CHECK(Run(p, f, R"({"message":"x","other":1e400})").ok);
   FieldTable g = Fields({"n"});
-  botwatch::logs::JsonParser pn(g);
+  botwatch::JsonParser pn(g);
   Parsed z = Run(pn, g, R"({"n":-0})");
   REQUIRE(z.ok);
   CHECK(z.event.at(0).number == 0);
@@ -92,14 +92,14 @@ TEST_CASE("json parser rejects malformed lines as a whole") {
 
 TEST_CASE("json parser maps pino numeric levels to names") {
   FieldTable f = Fields({"level", "time"});
-  botwatch::logs::JsonParser p(f);
+  botwatch::JsonParser p(f);
   for (auto [num, name] : std::vector<std::pair<int, std::string>>{
            {10, "trace"}, {20, "debug"}, {30, "info"}, {40, "warn"}, {50, "error"}, {60, "fatal"}}) {
     Parsed r = Run(p, f, R"({"level":)" + std::to_string(num) + R"(,"time":1795341602123,"msg":"x"})");
     REQUIRE(r.ok);
     CHECK(r.event.at(0).kind == Kind::kString);
     CHECK(r.event.at(0).text == name);
-    CHECK(botwatch::logs::ParseTimestamp(r.event.at(1)) == Approx(1795341602.123));
+    CHECK(botwatch::ParseTimestamp(r.event.at(1)) == Approx(1795341602.123));
   }
   Parsed odd = Run(p, f, R"({"level":35})");
   CHECK(odd.event.at(0).kind == Kind::kNumber);
@@ -120,7 +120,7 @@ TEST_CASE("timestamps parse from RFC 3339 strings and epoch numbers") {
     FieldValue v;
     v.kind = Kind::kString;
     v.text = s;
-    return botwatch::logs::ParseTimestamp(v);
+    return botwatch::ParseTimestamp(v);
   };
   CHECK(ts("1970-01-01T00:00:00Z") == 0.0);
   CHECK(ts("2026-11-22T10:00:00.250Z") == Approx(1795341600.25));
@@ -133,7 +133,7 @@ TEST_CASE("timestamps parse from RFC 3339 strings and epoch numbers") {
 
 TEST_CASE("logfmt parser reads bare and quoted values") {
   FieldTable f = Fields({"level", "msg", "user", "dur", "flag", "missing"});
-  botwatch::logs::LogfmtParser p(f);
+  botwatch::LogfmtParser p(f);
   Parsed r = Run(p, f, R"(level=info msg="hello \"world\" a=b" user=u1 dur=0.25 flag)");
   REQUIRE(r.ok);
   CHECK(r.event.at(0).text == "info");
@@ -150,7 +150,7 @@ TEST_CASE("logfmt parser reads bare and quoted values") {
 
 TEST_CASE("regex parser names its capture groups by the configured list") {
   FieldTable f = Fields({"status", "path", "ms"});
-  botwatch::logs::RegexParser p(f, R"(^(\S+) (\S+) (\d{3}) (\d+)ms$)", {"method", "path", "status", "ms"});
+  botwatch::RegexParser p(f, R"(^(\S+) (\S+) (\d{3}) (\d+)ms$)", {"method", "path", "status", "ms"});
   Parsed r = Run(p, f, "GET /webhook 200 15ms");
   REQUIRE(r.ok);
   CHECK(r.event.at(0).text == "200");
@@ -160,54 +160,54 @@ TEST_CASE("regex parser names its capture groups by the configured list") {
 }
 
 TEST_CASE("regex parser takes PCRE-style named groups") {
-  auto named = botwatch::logs::TranslateNamedGroups(
+  auto named = botwatch::TranslateNamedGroups(
       R"(^(?<method>\S+) (?:/api)?(?<path>[^ (]+) \((\d+)\) (?<meta.ms>\d+)ms [(?<x>]$)");
   REQUIRE(named.ok());
   // A "(" inside [...] or escaped is a literal; (?:...) captures nothing.
   CHECK(named.value().ecmascript == R"(^(\S+) (?:/api)?([^ (]+) \((\d+)\) (\d+)ms [(?<x>]$)");
   CHECK(named.value().group_names == std::vector<std::string>{"method", "path", "", "meta.ms"});
   FieldTable f = Fields({"path", "meta.ms"});
-  botwatch::logs::RegexParser p(f, named.value().ecmascript, named.value().group_names);
+  botwatch::RegexParser p(f, named.value().ecmascript, named.value().group_names);
   Parsed r = Run(p, f, "POST /api/webhook (7) 15ms x");
   REQUIRE(r.ok);
   CHECK(r.event.at(0).text == "/webhook");
   CHECK(r.event.at(1).AsNumber() == 15.0);
 
-  CHECK(botwatch::logs::TranslateNamedGroups("(?<1x>a)").status().message() ==
+  CHECK(botwatch::TranslateNamedGroups("(?<1x>a)").status().message() ==
         "invalid group name at offset 0: use (?<name>...) with letters, digits, '_' or '.'");
-  CHECK_FALSE(botwatch::logs::TranslateNamedGroups("a(?<open").ok());
-  CHECK_FALSE(botwatch::logs::TranslateNamedGroups("(?<>x)").ok());
-  auto plain = botwatch::logs::TranslateNamedGroups(R"((a)(?=b)(c))");
+  CHECK_FALSE(botwatch::TranslateNamedGroups("a(?<open").ok());
+  CHECK_FALSE(botwatch::TranslateNamedGroups("(?<>x)").ok());
+  auto plain = botwatch::TranslateNamedGroups(R"((a)(?=b)(c))");
   REQUIRE(plain.ok());
   CHECK_FALSE(plain.value().any_named);
   CHECK(plain.value().group_names.size() == 2);
 }
 
 TEST_CASE("line splitter handles partial lines, CRLF and oversized lines") {
-  botwatch::logs::LineSplitter s(10);
+  botwatch::LineSplitter s(10);
   std::vector<std::string> lines;
   int too_long = 0;
-  auto feed = [&](std::string_view chunk) {
-    s.Feed(
+  auto ingest = [&](std::string_view chunk) {
+    s.Ingest(
         chunk, [&](std::string_view l) { lines.emplace_back(l); }, [&] { ++too_long; });
   };
-  feed("ab");
+  ingest("ab");
   CHECK(lines.empty());
   CHECK(s.pending_bytes() == 2);
-  feed("c\r\nde\n\nf");
+  ingest("c\r\nde\n\nf");
   CHECK(lines == std::vector<std::string>{"abc", "de", ""});
   CHECK(s.pending_bytes() == 1);
-  feed("0123456789");  // "f" + 10 bytes, no newline yet: over the limit
+  ingest("0123456789");  // "f" + 10 bytes, no newline yet: over the limit
   CHECK(too_long == 1);
-  feed("more of the same long line");
+  ingest("more of the same long line");
   CHECK(too_long == 1);
-  feed("\nok\n");
+  ingest("\nok\n");
   CHECK(lines.back() == "ok");
   CHECK(too_long == 1);
-  feed("0123456789A\nfine\n");  // oversized line arriving whole
+  ingest("0123456789A\nfine\n");  // oversized line arriving whole
   CHECK(too_long == 2);
   CHECK(lines.back() == "fine");
-  feed("tail");
+  ingest("tail");
   CHECK(s.Flush([&](std::string_view l) { lines.emplace_back(l); }));
   CHECK(lines.back() == "tail");
   CHECK(s.pending_bytes() == 0);

@@ -1,5 +1,5 @@
 // Rules: each match operator and metric type, label bounds, and config errors
-// with file:line:column. Lines go in through LogPipeline::Feed, the entry any
+// with file:line:column. Lines go in through LogPipeline::Ingest, the entry any
 // source uses.
 
 #include <catch2/catch.hpp>
@@ -12,7 +12,7 @@
 #include "logs/pipeline.h"
 #include "tests/support/temp_dir.h"
 
-using botwatch::logs::LogPipeline;
+using botwatch::LogPipeline;
 
 namespace {
 
@@ -47,14 +47,14 @@ std::string LoadError(const std::string& rules, const std::string& extra = "") {
 }
 
 void Feed(LogPipeline& p, std::initializer_list<std::string> lines) {
-  for (const auto& l : lines) REQUIRE(p.Feed("app", l).ok());
+  for (const auto& l : lines) REQUIRE(p.Ingest("app", l).ok());
 }
 
 double Value(const LogPipeline& p, const std::string& metric, std::vector<std::string> labels = {}) {
   return p.store().ValueForTesting(metric, labels);
 }
 
-std::string Text(const LogPipeline& p) { return botwatch::SerializeFamilies(p.Collect()); }
+std::string Text(const LogPipeline& p) { return botwatch::SerializeFamilies(p.Expose()); }
 
 }  // namespace
 
@@ -391,22 +391,22 @@ TEST_CASE("duration rules expire on the event clock advanced by wall time while 
       "        key_field: messageId\n"
       "        timeout: 1h\n");
   const auto& source = config->logs->sources[0];
-  botwatch::logs::MetricStore store(config->logs->metrics, {"app"});
-  botwatch::logs::RuleEngine engine(source.rules, store);
-  botwatch::logs::JsonParser parser(source.rules->fields);
-  botwatch::logs::Event e;
+  botwatch::MetricStore store(config->logs->metrics, {"app"});
+  botwatch::RuleEngine engine(source.rules, store);
+  botwatch::JsonParser parser(source.rules->fields);
+  botwatch::Event e;
   e.Reset(source.rules->fields.size());
   REQUIRE(parser.Parse(R"({"message":"message sent","messageId":"m1"})", e));
   const double t0 = 1767225600;  // the start's event time
   const double wall = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   {
-    botwatch::logs::MetricStore::Update u(store);
+    botwatch::MetricStore::Update u(store);
     engine.Apply(u, e, t0);
     engine.Tick(u, wall + 1800);  // half the timeout of quiet
   }
   CHECK(store.ValueForTesting("bot_delivery_seconds_pending", {}) == 1);
   {
-    botwatch::logs::MetricStore::Update u(store);
+    botwatch::MetricStore::Update u(store);
     engine.Tick(u, wall + 3700);  // past it: expired although no later line came
   }
   CHECK(store.ValueForTesting("bot_delivery_seconds_pending", {}) == 0);

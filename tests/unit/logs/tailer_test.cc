@@ -18,13 +18,13 @@
 #include "logs/file_tailer.h"
 #include "tests/support/temp_dir.h"
 
-using botwatch::logs::FilePosition;
-using botwatch::logs::FileTailer;
+using botwatch::FilePosition;
+using botwatch::FileTailer;
 using namespace std::chrono_literals;
 
 namespace {
 
-class Collector : public botwatch::logs::LineSink {
+class Collector : public botwatch::LineSink {
  public:
   void Line(std::string_view line) override {
     std::lock_guard<std::mutex> lock(mu);

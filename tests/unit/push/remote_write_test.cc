@@ -22,7 +22,6 @@
 #include "tests/support/write_request_decoder.h"
 
 using namespace botwatch;
-using namespace botwatch::push;
 using namespace botwatch::testing;
 
 namespace {
