@@ -29,7 +29,6 @@ It shows:
    webhook: the time from kill to webhook is printed.
 """
 
-import argparse
 import glob
 import json
 import os
@@ -41,9 +40,11 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from peers import (REPO, Alertmanager, Failure, Postgres, Process, Prometheus, Workdir,  # noqa: E402
+from peers import (REPO, Alertmanager, Failure, Postgres, Process, Prometheus,  # noqa: E402
                    eventually, free_port, http_get, log, run)
 from static_checks import dashboard_targets, substitute  # noqa: E402
+from harness import REDIS_PASSWORD, Run, check, start_redis_with_jobs, write_backup_textfile  # noqa: E402
+import harness  # noqa: E402
 import e2e_test as pull  # noqa: E402  (its stand-ins, sinks and history)
 
 DEADLINE = 150  # seconds for the whole run; a healthy run takes about 60 s
@@ -52,11 +53,6 @@ BOT_SECRET = "e2e-internal-secret"
 DEAD_MAN_SILENCE = 5  # seconds; shipped: 120
 DEAD_MAN_FOR = "1s"   # shipped: 3m
 NOTIFY_BOUND = 30     # seconds from the kill to the webhook
-
-
-def check(condition, what):
-    if not condition:
-        raise Failure(f"check failed: {what}")
 
 
 def rewrite(text, old, new, count=1):
@@ -81,23 +77,13 @@ def render_rules(w):
     return w.file("botwatch.rules.json", json.dumps(rules))
 
 
-class AppPlatformE2E:
+class AppPlatformE2E(Run):
     def __init__(self, botwatch):
-        self.botwatch_bin = botwatch
-        self.w = Workdir("botwatch-e2e-app.")
-        self.procs, self.servers = [], []
-        self.pg = None
+        super().__init__(botwatch, "botwatch-e2e-app.", "App Platform e2e", DEADLINE)
         self.inbox = pull.Inbox()
-        self.start = time.monotonic()
         self.instance = f"bot-e2e-{os.getpid()}"  # HOSTNAME of the "container"
         self.bot_port = free_port()
         self.bw_port = free_port()
-
-    def remaining(self):
-        left = DEADLINE - (time.monotonic() - self.start)
-        if left <= 0:
-            raise Failure(f"the App Platform e2e exceeded its {DEADLINE}s bound")
-        return left
 
     def setup(self):
         # History for the panels that compare with a day or a week ago, on this
@@ -112,20 +98,9 @@ class AppPlatformE2E:
         self.pg.start()
         self.pg.sql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
         log(f"postgres up on :{self.pg.port}")
-        self.redis_port = free_port()
-        self.procs.append(Process("redis", [
-            "redis-server", "--port", str(self.redis_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-            "--maxmemory", "64mb", "--maxmemory-policy", "noeviction", "--requirepass", pull.REDIS_PASSWORD],
-            self.w.path))
-        peer = pull.bullmq_peer(self.botwatch_bin)
-        eventually(lambda: run(["node", os.path.join(peer, "jobs.js"), str(self.redis_port), pull.REDIS_PASSWORD],
-                               timeout=60, check=False)[0] == 0, 30, step=0.2, what="BullMQ jobs in Redis")
+        self.redis_port = start_redis_with_jobs(self, pull.bullmq_peer(self.botwatch_bin))
         tls_server, self.tls_url, self.tls_cert = pull.start_tls_server(self.w)
-        self.textfiles = os.path.join(self.w.path, "textfile")
-        os.makedirs(self.textfiles)
-        self.w.file("textfile/backup.prom", "# HELP backup_last_success_timestamp_seconds Last good backup.\n"
-                    "# TYPE backup_last_success_timestamp_seconds gauge\n"
-                    f"backup_last_success_timestamp_seconds {int(time.time())}\n")
+        self.textfiles = write_backup_textfile(self.w)
         webhook = pull.start_http_sink(self.inbox, "webhook")
         slack = pull.start_http_sink(self.inbox, "slack")
         smtp = pull.SmtpSink(self.inbox)
@@ -175,7 +150,7 @@ class AppPlatformE2E:
         # and a textfile.
         extra = (
             f"  - {{name: webhook-cert, type: http, url: '{self.tls_url}', ca_file: '{self.tls_cert}', interval: 1s}}\n"
-            f"  - {{name: redis, type: redis, address: '127.0.0.1:{self.redis_port}', password: '{pull.REDIS_PASSWORD}',"
+            f"  - {{name: redis, type: redis, address: '127.0.0.1:{self.redis_port}', password: '{REDIS_PASSWORD}',"
             " interval: 1s}\n"
             "  - {name: backup-check, type: exec, command: /bin/true, interval: 1s}\n"
             f"  - {{name: cron, type: textfile, directory: '{self.textfiles}', interval: 1s}}\n")
@@ -347,46 +322,25 @@ class AppPlatformE2E:
         log(f"BotwatchSilent: kill -> webhook in {took:.1f} s (silence {DEAD_MAN_SILENCE} s + for {DEAD_MAN_FOR} "
             f"through _config; bound {NOTIFY_BOUND} s)")
 
-    def teardown(self):
-        for p in reversed(self.procs):
-            p.stop()
-            try:
-                os.killpg(p.proc.pid, signal.SIGKILL)  # the container's session: the bot too
-            except (ProcessLookupError, PermissionError):
-                pass
-        for s in self.servers:
-            s.shutdown()
-            s.server_close()
-        if self.pg:
-            self.pg.stop()
-        if os.environ.get("BOTWATCH_E2E_KEEP"):
-            log(f"kept {self.w.path}")
-        else:
-            self.w.remove()
+    def stop_process(self, p):
+        p.stop()
+        try:
+            os.killpg(p.proc.pid, signal.SIGKILL)  # the container's session: the bot too
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def own_log_tail(t):
+    """botwatch's own lines, not the bot's passed-through output."""
+    if not hasattr(t, "bw"):
+        return ""
+    own = [line for line in t.bw.output().splitlines() if line.startswith(("ts=", "botwatch-entrypoint"))]
+    return "\n".join(own[-30:])
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--botwatch", required=True)
-    args = parser.parse_args()
-    t = AppPlatformE2E(os.path.abspath(args.botwatch))
-    try:
-        t.setup()
-        t.pushed()
-        t.gemini_quota()
-        t.dashboards()
-        t.frozen_bot()
-        t.dead_man()
-    except Failure as e:
-        print(f"FAIL: {e}", file=sys.stderr)
-        if hasattr(t, "bw"):  # botwatch's own lines, not the bot's passed-through output
-            own = [line for line in t.bw.output().splitlines() if line.startswith(("ts=", "botwatch-entrypoint"))]
-            print("botwatch log (tail):\n" + "\n".join(own[-30:]), file=sys.stderr)
-        return 1
-    finally:
-        t.teardown()
-    log(f"PASS App Platform e2e in {time.monotonic() - t.start:.1f}s")
-    return 0
+    return harness.main(AppPlatformE2E, ["setup", "pushed", "gemini_quota", "dashboards", "frozen_bot", "dead_man"],
+                        own_log_tail)
 
 
 if __name__ == "__main__":

@@ -39,7 +39,6 @@ config and templates) -> Slack, webhook and SMTP stand-ins, all on 127.0.0.1.
 Everything is bounded: the whole run gives up after DEADLINE seconds.
 """
 
-import argparse
 import base64
 import email
 import email.policy
@@ -57,9 +56,11 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from peers import (REPO, Alertmanager, Failure, Postgres, Process, Prometheus, Workdir,  # noqa: E402
+from peers import (REPO, Alertmanager, Failure, Postgres, Process, Prometheus,  # noqa: E402
                    eventually, free_port, http_get, log, run)
 from static_checks import alert_blocks, dashboard_targets, substitute  # noqa: E402
+from harness import REDIS_PASSWORD, Run, check, start_redis_with_jobs, write_backup_textfile  # noqa: E402
+import harness  # noqa: E402
 
 DEADLINE = 150  # seconds for the whole run; a healthy run takes about 40 s
 RUNBOOK = "https://github.com/botwatch/botwatch/blob/main/alerts/RUNBOOK.md#"
@@ -471,7 +472,6 @@ def e2e_alertmanager(text, w, slack_url, webhook_url, smtp_port):
 
 
 # ------------------------------------------------------------------ more peers
-REDIS_PASSWORD = "e2e-redis-secret"
 
 
 def start_tls_server(w):
@@ -523,25 +523,14 @@ def bullmq_peer(botwatch_bin):
 
 
 # ------------------------------------------------------------------ the test
-class E2E:
+class E2E(Run):
     def __init__(self, botwatch):
-        self.botwatch_bin = botwatch
-        self.w = Workdir("botwatch-e2e.")
-        self.procs = []
-        self.pg = None
+        super().__init__(botwatch, "botwatch-e2e.", "e2e", DEADLINE)
         self.inbox = Inbox()
-        self.start = time.monotonic()
         self.graph = None
         self.gemini = None
-        self.servers = []
         self.bot_port = free_port()  # kept across restarts of the bot
         self.bot_url = f"http://127.0.0.1:{self.bot_port}"
-
-    def remaining(self):
-        left = DEADLINE - (time.monotonic() - self.start)
-        if left <= 0:
-            raise Failure(f"the e2e run exceeded its {DEADLINE}s bound")
-        return left
 
     def setup(self):
         # botwatch's address is chosen first, so that the history for the panels
@@ -570,25 +559,11 @@ class E2E:
         self.pg.sql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
         log(f"postgres up on :{self.pg.port} ({time.monotonic() - t:.1f}s with initdb)")
 
-        # Redis with a maxmemory (the memory panel's line), filled by BullMQ's own API.
-        t = time.monotonic()
-        self.redis_port = free_port()
-        redis = Process("redis", ["redis-server", "--port", str(self.redis_port), "--bind", "127.0.0.1", "--save", "",
-                                  "--appendonly", "no", "--maxmemory", "64mb", "--maxmemory-policy", "noeviction",
-                                  "--requirepass", REDIS_PASSWORD], self.w.path)
-        self.procs.append(redis)
-        peer = bullmq_peer(self.botwatch_bin)
-        eventually(lambda: run(["node", os.path.join(peer, "jobs.js"), str(self.redis_port), REDIS_PASSWORD],
-                               timeout=60, check=False)[0] == 0, 30, step=0.2, what="BullMQ jobs in Redis")
-        log(f"redis up on :{self.redis_port} with BullMQ jobs ({time.monotonic() - t:.1f}s)")
+        self.redis_port = start_redis_with_jobs(self, bullmq_peer(self.botwatch_bin))
         tls_server, tls_url, tls_cert = start_tls_server(self.w)
         # A receiver that accepts every remote_write request: the push panels' counters.
         push_sink = start_http_sink(Inbox(), "push", answer=b"")
-        textfiles = os.path.join(self.w.path, "textfile")
-        os.makedirs(textfiles)
-        self.w.file("textfile/backup.prom", "# HELP backup_last_success_timestamp_seconds Last good backup.\n"
-                    "# TYPE backup_last_success_timestamp_seconds gauge\n"
-                    f"backup_last_success_timestamp_seconds {int(time.time())}\n")
+        textfiles = write_backup_textfile(self.w)
 
         slack = start_http_sink(self.inbox, "slack")
         webhook = start_http_sink(self.inbox, "webhook")
@@ -1067,19 +1042,6 @@ class E2E:
         log(f"dashboards: all {total} queries return data ({n_offset} of them compare with the backfilled "
             "history through `offset`)")
 
-    def teardown(self):
-        for p in reversed(self.procs):
-            p.stop()
-        for s in self.servers:
-            s.shutdown()
-            s.server_close()
-        if self.pg:
-            self.pg.stop()
-        if os.environ.get("BOTWATCH_E2E_KEEP"):
-            log(f"kept {self.w.path}")
-        else:
-            self.w.remove()
-
 
 def regex_literal(text):
     """`text` as a regular expression matching itself (only the metacharacters escaped:
@@ -1087,34 +1049,10 @@ def regex_literal(text):
     return re.sub(r"([.^$*+?()\[\]{}|\\])", r"\\\1", text)
 
 
-def check(condition, what):
-    if not condition:
-        raise Failure(f"check failed: {what}")
-
-
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--botwatch", required=True)
-    args = parser.parse_args()
-    t = E2E(os.path.abspath(args.botwatch))
-    try:
-        t.setup()
-        t.faults()
-        t.facebook_token()
-        t.gemini_quota()
-        t.dashboards()
-        t.botwatch_down()
-        t.inhibitions()
-    except Failure as e:
-        print(f"FAIL: {e}", file=sys.stderr)
-        for p in t.procs:
-            if p.name == "botwatch":
-                print("botwatch log (tail):\n" + p.output()[-1500:], file=sys.stderr)
-        return 1
-    finally:
-        t.teardown()
-    log(f"PASS e2e in {time.monotonic() - t.start:.1f}s")
-    return 0
+    return harness.main(E2E, ["setup", "faults", "facebook_token", "gemini_quota", "dashboards", "botwatch_down",
+                              "inhibitions"],
+                        lambda t: "\n".join(p.output()[-1500:] for p in t.procs if p.name == "botwatch"))
 
 
 if __name__ == "__main__":

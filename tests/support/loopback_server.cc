@@ -153,4 +153,12 @@ void LoopbackServer::Serve(int fd) {
   ::close(fd);
 }
 
+StubResponse JsonReply(int status, const std::string& body) {
+  StubResponse r;
+  r.status = status;
+  r.body = body;
+  r.headers = {{"Content-Type", "application/json; charset=UTF-8"}};
+  return r;
+}
+
 }  // namespace botwatch::testing

@@ -28,6 +28,9 @@ struct StubResponse {
   bool close_midway = false;  // send the headers and half the body, then close
 };
 
+// `body` answered with `status` as application/json; charset=UTF-8.
+StubResponse JsonReply(int status, const std::string& body);
+
 class LoopbackServer {
  public:
   using Handler = std::function<StubResponse(const StubRequest&)>;

@@ -4,23 +4,18 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
+#include <regex>
 
 #include "tests/support/botwatch_process.h"
+#include "tests/support/temp_dir.h"
 
 namespace botwatch::testing {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string ReadFile(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 // Holds an exclusive flock for its lifetime.
 class FileLock {
@@ -48,8 +43,9 @@ std::string InstallNodePeer(const std::string& name, const std::vector<std::stri
   fs::create_directories(dst, ec);
   FileLock lock((dst / ".install.lock").string());
   std::string stamp;
-  for (const std::string& f : files) stamp += ReadFile(src / f);
-  if (ReadFile(dst / ".installed") == stamp && fs::exists(dst / "node_modules" / module / "package.json")) {
+  for (const std::string& f : files) stamp += ReadWholeFile((src / f).string());
+  if (ReadWholeFile((dst / ".installed").string()) == stamp &&
+      fs::exists(dst / "node_modules" / module / "package.json")) {
     return dst.string();
   }
   for (const std::string& f : files) {
@@ -67,6 +63,37 @@ std::string InstallNodePeer(const std::string& name, const std::vector<std::stri
   }
   std::ofstream(dst / ".installed", std::ios::binary) << stamp;
   return dst.string();
+}
+
+std::string RequirePeerDir(std::string (*install)(std::string* error)) {
+  std::string error;
+  std::string dir = install(&error);
+  INFO(error);
+  REQUIRE(!dir.empty());
+  return dir;
+}
+
+NodeServer::NodeServer(const std::string& name, const std::string& peer_dir, const std::string& work_dir, int port,
+                       const std::vector<std::string>& extra_env) {
+  static int counter = 0;
+  std::string log = work_dir + "/" + name + "-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + ".log";
+  // exec: the child's pid is node's own, so a signal to it reaches the server itself.
+  process_ = std::make_unique<ChildProcess>(
+      std::vector<std::string>{"/bin/sh", "-c", "exec node '" + peer_dir + "/server.js' " + std::to_string(port)}, log,
+      extra_env);
+}
+
+bool NodeServer::WaitListening(std::chrono::milliseconds timeout) {
+  static const std::regex kListening("listening ([0-9]+)");
+  return Eventually(
+      [&] {
+        std::smatch m;
+        std::string text = process_->Log();
+        if (!std::regex_search(text, m, kListening)) return false;
+        port_ = std::stoi(m[1]);
+        return true;
+      },
+      timeout);
 }
 
 }  // namespace botwatch::testing

@@ -13,6 +13,7 @@
 #include <stdexcept>
 
 #include "tests/support/loopback_server.h"
+#include "tests/support/proc_tree.h"
 
 namespace botwatch::testing {
 
@@ -35,13 +36,6 @@ std::string FindPgBin() {
   }
   if (path.empty()) throw std::runtime_error("no PostgreSQL server in /usr/lib/postgresql/*/bin");
   return path;
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
 }
 
 }  // namespace
@@ -115,19 +109,7 @@ std::vector<pid_t> PostgresServer::ClusterPids() const {
   pid_t master = postmaster_pid();
   if (master <= 0) return pids;
   pids.push_back(master);
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator("/proc", ec)) {
-    std::string name = entry.path().filename();
-    if (name.empty() || !std::all_of(name.begin(), name.end(), ::isdigit)) continue;
-    std::string stat = ReadFile(entry.path().string() + "/stat");
-    size_t close = stat.rfind(')');
-    if (close == std::string::npos) continue;
-    std::istringstream rest(stat.substr(close + 2));
-    char state;
-    pid_t ppid = 0;
-    rest >> state >> ppid;
-    if (ppid == master) pids.push_back(static_cast<pid_t>(std::stoi(name)));
-  }
+  for (const ProcEntry& e : ChildrenOf(master)) pids.push_back(e.pid);
   return pids;
 }
 
@@ -156,7 +138,7 @@ CommandResult PostgresServer::Psql(const std::string& sql, const std::string& db
 
 bool PostgresServer::PrependHba(const std::string& line) {
   std::string path = data_ + "/pg_hba.conf";
-  std::string old = ReadFile(path);
+  std::string old = ReadWholeFile(path);
   {
     std::ofstream out(path, std::ios::binary | std::ios::trunc);
     out << line << "\n" << old;
@@ -165,6 +147,6 @@ bool PostgresServer::PrependHba(const std::string& line) {
          0;
 }
 
-std::string PostgresServer::ServerLog() const { return ReadFile(log_); }
+std::string PostgresServer::ServerLog() const { return ReadWholeFile(log_); }
 
 }  // namespace botwatch::testing

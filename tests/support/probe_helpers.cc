@@ -18,6 +18,10 @@ BuiltCollector BuildCollector(const std::string& item, std::string* error) {
   return out;
 }
 
+ProbeResult Probe(Collector& collector, std::chrono::milliseconds budget) {
+  return collector.Collect(ProbeContext{std::chrono::steady_clock::now() + budget});
+}
+
 std::optional<double> SampleOf(const ProbeResult& result, const std::string& family,
                                const std::vector<std::pair<std::string, std::string>>& labels) {
   for (const auto& f : result.families) {
@@ -29,7 +33,14 @@ std::optional<double> SampleOf(const ProbeResult& result, const std::string& fam
                            [&](const auto& l) { return l.name == want.first && l.value == want.second; });
       });
       if (!all) continue;
-      return f.type == prometheus::MetricType::Counter ? m.counter.value : m.gauge.value;
+      switch (f.type) {
+        case prometheus::MetricType::Counter:
+          return m.counter.value;
+        case prometheus::MetricType::Untyped:
+          return m.untyped.value;
+        default:
+          return m.gauge.value;
+      }
     }
   }
   return std::nullopt;

@@ -29,6 +29,9 @@ struct BuiltCollector {
 // On a config error, returns a null collector and sets *error.
 BuiltCollector BuildCollector(const std::string& item, std::string* error = nullptr);
 
+// Runs `collector` once, its deadline `budget` from now.
+ProbeResult Probe(Collector& collector, std::chrono::milliseconds budget = std::chrono::seconds(2));
+
 // Value of the sample of `family` whose labels are exactly `labels` (any order).
 std::optional<double> SampleOf(const ProbeResult& result, const std::string& family,
                                const std::vector<std::pair<std::string, std::string>>& labels = {});

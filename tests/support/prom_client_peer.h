@@ -4,11 +4,10 @@
 // for the scrape collector's tests: installed once per build directory from
 // its committed lockfile (InstallNodePeer), started on a free port.
 
-#include <memory>
 #include <string>
 #include <vector>
 
-#include "tests/support/botwatch_process.h"
+#include "tests/support/node_peer.h"
 
 namespace botwatch::testing {
 
@@ -16,18 +15,13 @@ namespace botwatch::testing {
 // the install failed.
 std::string InstallPromClientPeer(std::string* error);
 
-class PromClientPeer {
+class PromClientPeer : public NodeServer {
  public:
   // Starts `node server.js 0` in `work_dir`, with `extra_env` ("NAME=value").
   PromClientPeer(const std::string& peer_dir, const std::string& work_dir,
-                 const std::vector<std::string>& extra_env = {});
-  bool WaitListening(std::chrono::milliseconds timeout = std::chrono::seconds(10));
-  int port() const { return port_; }
+                 const std::vector<std::string>& extra_env = {})
+      : NodeServer("prom-client", peer_dir, work_dir, 0, extra_env) {}
   std::string Url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(port_) + path; }
-
- private:
-  std::unique_ptr<ChildProcess> process_;
-  int port_ = 0;
 };
 
 }  // namespace botwatch::testing

@@ -5,11 +5,10 @@
 // (`npm ci --no-audit --no-fund` from the committed lockfile, serialised by a
 // file lock so parallel CTest processes share one install).
 
-#include <memory>
 #include <string>
 #include <vector>
 
-#include "tests/support/botwatch_process.h"
+#include "tests/support/node_peer.h"
 
 namespace botwatch::testing {
 
@@ -17,23 +16,18 @@ namespace botwatch::testing {
 // the install failed.
 std::string InstallSocketIoPeer(std::string* error);
 
-class SocketIoPeer {
+class SocketIoPeer : public NodeServer {
  public:
   static constexpr const char* kSecret = "s3cret-peer";
 
   // Starts `node server.js port` (0 = any free port) in `work_dir`, with
   // `extra_env` ("NAME=value", e.g. "SOCKETIO_TRANSPORTS=polling").
   SocketIoPeer(const std::string& peer_dir, const std::string& work_dir, int port = 0,
-               const std::vector<std::string>& extra_env = {});
-  bool WaitListening(std::chrono::milliseconds timeout = std::chrono::seconds(10));
-  int port() const { return port_; }
+               const std::vector<std::string>& extra_env = {})
+      : NodeServer("socketio", peer_dir, work_dir, port, extra_env) {}
   std::string Url() const { return "http://127.0.0.1:" + std::to_string(port_); }
   // SIGKILL, and wait until it is gone.
   void Kill();
-
- private:
-  std::unique_ptr<ChildProcess> process_;
-  int port_ = 0;
 };
 
 }  // namespace botwatch::testing

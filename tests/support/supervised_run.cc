@@ -5,25 +5,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <fstream>
 #include <regex>
-#include <sstream>
 #include <thread>
 
 #include "tests/support/botwatch_process.h"
+#include "tests/support/temp_dir.h"
 
 namespace botwatch::testing {
-
-namespace {
-
-std::string ReadWhole(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-}  // namespace
 
 SupervisedRun::SupervisedRun(const std::string& out_dir, const std::string& config, const std::string& script,
                              std::vector<std::string> flags, std::vector<std::string> prefix)
@@ -61,8 +49,8 @@ SupervisedRun::~SupervisedRun() {
   }
 }
 
-std::string SupervisedRun::Stdout() const { return ReadWhole(out_); }
-std::string SupervisedRun::Stderr() const { return ReadWhole(err_); }
+std::string SupervisedRun::Stdout() const { return ReadWholeFile(out_); }
+std::string SupervisedRun::Stderr() const { return ReadWholeFile(err_); }
 void SupervisedRun::Signal(int sig) const { ::kill(pid_, sig); }
 
 std::optional<int> SupervisedRun::WaitExit(std::chrono::milliseconds timeout) {

@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <stdexcept>
 
 namespace botwatch::testing {
@@ -23,6 +24,13 @@ std::string TempDir::Write(const std::string& name, const std::string& content) 
   std::string full = path_ + "/" + name;
   std::ofstream(full, std::ios::binary) << content;
   return full;
+}
+
+std::string ReadWholeFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
 }
 
 }  // namespace botwatch::testing

@@ -20,4 +20,7 @@ class TempDir {
   std::string path_;
 };
 
+// The whole content of the file at `path`; "" if it cannot be read.
+std::string ReadWholeFile(const std::string& path);
+
 }  // namespace botwatch::testing

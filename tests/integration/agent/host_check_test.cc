@@ -4,14 +4,10 @@
 // now answer 421 to a Host botwatch is not known by; /metrics and /-/healthy
 // answer any Host (Prometheus scrapes by IP or by name).
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <catch2/catch.hpp>
 
 #include "tests/support/botwatch_process.h"
+#include "tests/support/raw_http.h"
 #include "tests/support/temp_dir.h"
 
 using namespace botwatch::testing;
@@ -30,30 +26,9 @@ const char* const kConfig =
 
 // One request on a fresh connection; "" if nothing came back within 5 s.
 std::string Exchange(int port, const std::string& request) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  timeval tv{5, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  std::string out;
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
-      ::send(fd, request.data(), request.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(request.size())) {
-    char buf[4096];
-    while (out.find("\r\n\r\n") == std::string::npos) {
-      ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-      if (n <= 0) break;
-      out.append(buf, static_cast<size_t>(n));
-    }
-  }
-  ::close(fd);
-  return out;
-}
-
-int StatusOf(const std::string& response) {
-  if (response.rfind("HTTP/1.", 0) != 0 || response.size() < 12) return 0;
-  return std::stoi(response.substr(9, 3));
+  RawConnection c(port);
+  if (!c.Send(request)) return "";
+  return c.ReadHead(5s);
 }
 
 // As a browser sends it from a page whose origin is http://HOST (rebinding:

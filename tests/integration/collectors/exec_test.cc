@@ -15,6 +15,7 @@
 #include "collectors/exec.h"
 #include "tests/support/botwatch_process.h"
 #include "tests/support/http_client.h"
+#include "tests/support/probe_helpers.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/time_scale.h"
 
@@ -23,8 +24,6 @@ using namespace botwatch::testing;
 using namespace std::chrono_literals;
 
 namespace {
-
-using LabelMap = std::map<std::string, std::string>;
 
 std::shared_ptr<Collector> MakeExec(const TempDir& dir, const std::string& keys, const std::string& timeout = "2s") {
   std::string text =
@@ -46,31 +45,11 @@ struct Timed {
   std::chrono::milliseconds took;
 };
 
-Timed Probe(Collector& c, Duration budget) {
+Timed TimedProbe(Collector& c, Duration budget) {
   auto start = std::chrono::steady_clock::now();
   ProbeResult r = c.Collect(ProbeContext{start + budget});
   return {std::move(r),
           std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start)};
-}
-
-std::optional<double> Value(const ProbeResult& r, const std::string& family, const LabelMap& labels = {}) {
-  for (const auto& f : r.families) {
-    if (f.name != family) continue;
-    for (const auto& m : f.metric) {
-      LabelMap have;
-      for (const auto& l : m.label) have[l.name] = l.value;
-      if (have != labels) continue;
-      switch (f.type) {
-        case prometheus::MetricType::Counter:
-          return m.counter.value;
-        case prometheus::MetricType::Untyped:
-          return m.untyped.value;
-        default:
-          return m.gauge.value;
-      }
-    }
-  }
-  return std::nullopt;
 }
 
 pid_t ReadPid(const TempDir& dir, const std::string& name) {
@@ -105,31 +84,31 @@ TEST_CASE("exec: a normal check exports its metrics and its exit code") {
                              "echo \"queue_depth{queue=\\\"$1\\\"} 42\"\n"
                              "echo 'backups_total 7'\n");
   auto c = MakeExec(dir, "command: " + check + ", args: [mail]");
-  Timed t = Probe(*c, 2s);
+  Timed t = TimedProbe(*c, 2s);
   INFO(t.result.message);
   CHECK(t.result.up);
   CHECK(t.took < 500ms);
-  CHECK(Value(t.result, "queue_depth", {{"queue", "mail"}}) == 42.0);
-  CHECK(Value(t.result, "backups_total") == 7.0);
-  CHECK(Value(t.result, "botwatch_exec_exit_code") == 0.0);
-  CHECK(Value(t.result, "botwatch_exec_output_parsed") == 1.0);
-  CHECK(Value(t.result, "botwatch_exec_duration_seconds").value_or(-1) >= 0);
+  CHECK(SampleOf(t.result, "queue_depth", {{"queue", "mail"}}) == 42.0);
+  CHECK(SampleOf(t.result, "backups_total") == 7.0);
+  CHECK(SampleOf(t.result, "botwatch_exec_exit_code") == 0.0);
+  CHECK(SampleOf(t.result, "botwatch_exec_output_parsed") == 1.0);
+  CHECK(SampleOf(t.result, "botwatch_exec_duration_seconds").value_or(-1) >= 0);
 }
 
 TEST_CASE("exec: the exit code alone decides when there is no output") {
   TempDir dir;
   auto failing = MakeExec(dir, "command: /bin/sh, args: [-c, 'exit 3']");
-  Timed t = Probe(*failing, 2s);
+  Timed t = TimedProbe(*failing, 2s);
   CHECK_FALSE(t.result.up);
   CHECK(t.result.reason == "exit_code");
   CHECK(t.result.message == "check exited with code 3");
-  CHECK(Value(t.result, "botwatch_exec_exit_code") == 3.0);
+  CHECK(SampleOf(t.result, "botwatch_exec_exit_code") == 3.0);
   auto passing = MakeExec(dir, "command: true");  // found in PATH
-  CHECK(Probe(*passing, 2s).result.up);
+  CHECK(TimedProbe(*passing, 2s).result.up);
   auto missing = MakeExec(dir, "command: no-such-check-anywhere");
-  Timed m = Probe(*missing, 2s);
+  Timed m = TimedProbe(*missing, 2s);
   CHECK(m.result.reason == "spawn_failed");
-  CHECK(Value(m.result, "botwatch_exec_exit_code") == -1.0);
+  CHECK(SampleOf(m.result, "botwatch_exec_exit_code") == -1.0);
 }
 
 TEST_CASE("exec: args, env and working directory reach the check") {
@@ -141,11 +120,11 @@ TEST_CASE("exec: args, env and working directory reach the check") {
   auto c = MakeExec(dir,
                     "command: ./env.sh, args: ['two words'], env: {TOKEN: abc}, working_dir: work, "
                     "inherit_env: false");
-  Timed t = Probe(*c, 2s);
+  Timed t = TimedProbe(*c, 2s);
   INFO(t.result.message);
   REQUIRE(t.result.up);
-  CHECK(Value(t.result, "probe_info",
-              {{"arg", "two words"}, {"token", "abc"}, {"dir", dir.path() + "/work"}, {"home", "none"}}) == 1.0);
+  CHECK(SampleOf(t.result, "probe_info",
+                 {{"arg", "two words"}, {"token", "abc"}, {"dir", dir.path() + "/work"}, {"home", "none"}}) == 1.0);
 }
 
 TEST_CASE("exec: a slow check is killed with its process group at the timeout") {
@@ -159,12 +138,12 @@ TEST_CASE("exec: a slow check is killed with its process group at the timeout") 
                                  "/sleep.pid\n"
                                  "wait\n");
   auto c = MakeExec(dir, "command: " + check, "400ms");
-  Timed t = Probe(*c, 400ms);
+  Timed t = TimedProbe(*c, 400ms);
   CHECK_FALSE(t.result.up);
   CHECK(t.result.reason == "timeout");
   CHECK(t.took >= 300ms);
   CHECK(t.took < 550ms);
-  CHECK(Value(t.result, "botwatch_exec_exit_code") == -1.0);
+  CHECK(SampleOf(t.result, "botwatch_exec_exit_code") == -1.0);
   pid_t sh = ReadPid(dir, "sh.pid");
   pid_t sleeper = ReadPid(dir, "sleep.pid");
   REQUIRE(sh > 1);
@@ -177,21 +156,21 @@ TEST_CASE("exec: garbage on stdout is rejected or ignored, by output mode") {
   TempDir dir;
   std::string check = Script(dir, "garbage.sh", "echo 'hello world'\necho '{\"not\": \"metrics\"}'\n");
   auto strict = MakeExec(dir, "command: " + check + ", output: prometheus");
-  Timed t = Probe(*strict, 2s);
+  Timed t = TimedProbe(*strict, 2s);
   CHECK_FALSE(t.result.up);
   CHECK(t.result.reason == "invalid_output");
   CHECK_THAT(t.result.message, Catch::Contains("line 1: "));
   CHECK(t.result.families.size() == 3);  // botwatch_exec_* only
 
   auto lenient = MakeExec(dir, "command: " + check);  // output: auto
-  Timed a = Probe(*lenient, 2s);
+  Timed a = TimedProbe(*lenient, 2s);
   CHECK(a.result.up);
-  CHECK(Value(a.result, "botwatch_exec_output_parsed") == 0.0);
+  CHECK(SampleOf(a.result, "botwatch_exec_output_parsed") == 0.0);
   CHECK(a.result.families.size() == 4);
 
   // botwatch's own families cannot be written by a check...
   std::string reserved = Script(dir, "reserved.sh", "echo 'botwatch_exec_exit_code 0'\n");
-  Timed r = Probe(*MakeExec(dir, "command: " + reserved + ", output: prometheus"), 2s);
+  Timed r = TimedProbe(*MakeExec(dir, "command: " + reserved + ", output: prometheus"), 2s);
   CHECK(r.result.reason == "invalid_output");
   CHECK_THAT(r.result.message, Catch::Contains("family botwatch_exec_exit_code uses a name reserved for botwatch"));
 
@@ -199,7 +178,7 @@ TEST_CASE("exec: garbage on stdout is rejected or ignored, by output mode") {
   // one) is kept as exported_collector, as Prometheus does with honor_labels: false.
   std::string clash =
       Script(dir, "clash.sh", "echo 'x{collector=\"cpu\"} 1'\necho 'y{collector=\"a\",exported_collector=\"b\"} 2'\n");
-  Timed c = Probe(*MakeExec(dir, "command: " + clash + ", output: prometheus"), 2s);
+  Timed c = TimedProbe(*MakeExec(dir, "command: " + clash + ", output: prometheus"), 2s);
   REQUIRE(c.result.up);
   std::vector<std::string> seen;
   for (const auto& f : c.result.families) {
@@ -215,11 +194,11 @@ TEST_CASE("exec: output over the bound is an error and the writer is killed") {
   TempDir dir;
   std::string check = Script(dir, "huge.sh", "echo $$ > " + dir.path() + "/sh.pid\nexec yes 'x 1'\n");
   auto c = MakeExec(dir, "command: " + check + ", max_output_bytes: 100000", "5s");
-  Timed t = Probe(*c, 5s);
+  Timed t = TimedProbe(*c, 5s);
   CHECK_FALSE(t.result.up);
   CHECK(t.result.reason == "output_too_large");
   CHECK(t.took < 1s);
-  CHECK(Value(t.result, "botwatch_exec_output_bytes") == 100000.0);
+  CHECK(SampleOf(t.result, "botwatch_exec_output_bytes") == 100000.0);
   pid_t writer = ReadPid(dir, "sh.pid");
   REQUIRE(writer > 1);
   CHECK(ProcState(writer) == 0);
@@ -236,11 +215,11 @@ TEST_CASE("exec: a grandchild left behind is killed and not waited for") {
                                  "echo 'forked 1'\n"
                                  "exit 0\n");
   auto c = MakeExec(dir, "command: " + check, "3s");
-  Timed t = Probe(*c, 3s);
+  Timed t = TimedProbe(*c, 3s);
   INFO(t.result.message);
   CHECK(t.result.up);
   CHECK(t.took < 500ms);
-  CHECK(Value(t.result, "forked") == 1.0);
+  CHECK(SampleOf(t.result, "forked") == 1.0);
   pid_t gc = ReadPid(dir, "gc.pid");
   REQUIRE(gc > 1);
   CHECK(Eventually([&] { return Dead(gc); }, 2s));
@@ -255,10 +234,10 @@ TEST_CASE("exec: a grandchild left behind is killed and not waited for") {
                                   "/esc.pid ]; do sleep 0.01; done\n"
                                   "echo 'escaped 1'\n");
   auto e = MakeExec(dir, "command: " + escape, "600ms");
-  Timed et = Probe(*e, 600ms);
+  Timed et = TimedProbe(*e, 600ms);
   CHECK(et.took < 750ms);
   CHECK(et.result.up);
-  CHECK(Value(et.result, "escaped") == 1.0);
+  CHECK(SampleOf(et.result, "escaped") == 1.0);
   REQUIRE(Eventually([&] { return ReadPid(dir, "esc.pid") > 1; }, 2s));
   ::kill(ReadPid(dir, "esc.pid"), SIGKILL);
 }
@@ -452,7 +431,7 @@ TEST_CASE("exec: as a subreaper (PID 1 in a container) the killed grandchildren 
                                  "echo $! > " +
                                  dir.path() + "/gc2.pid\n");
   auto c = MakeExec(dir, "command: " + check, "2s");
-  Timed t = Probe(*c, 2s);
+  Timed t = TimedProbe(*c, 2s);
   CHECK(t.result.up);
   for (const char* file : {"gc.pid", "gc2.pid"}) {
     pid_t gc = ReadPid(dir, file);

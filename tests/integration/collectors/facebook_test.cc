@@ -27,18 +27,10 @@ const char* const kPageId = "1234567890";
 const char* const kPageProof = "2579c647d7f826abc34441724f96573903f49bafe3fe5824ad623df9942e058f";
 const char* const kAppProof = "e855cb0e1131cc8be583f5d5efa87bf912de4c2a99a0149b79e7200ae6374fa1";
 
-StubResponse Json(int status, const std::string& body) {
-  StubResponse r;
-  r.status = status;
-  r.body = body;
-  r.headers = {{"Content-Type", "application/json; charset=UTF-8"}};
-  return r;
-}
-
 StubResponse GraphErrorReply(int status, int code, const std::string& message, int subcode = 0) {
   nlohmann::json e = {{"message", message}, {"type", "OAuthException"}, {"code", code}, {"fbtrace_id", "AZtrace01"}};
   if (subcode) e["error_subcode"] = subcode;
-  return Json(status, nlohmann::json{{"error", e}}.dump());
+  return JsonReply(status, nlohmann::json{{"error", e}}.dump());
 }
 
 std::string ValidDebugToken(
@@ -54,10 +46,11 @@ class FakeGraph {
  public:
   using Endpoint = std::function<StubResponse()>;
   FakeGraph() : server_([this](const StubRequest& req) { return Handle(req); }) {
-    debug_token = [] { return Json(200, ValidDebugToken()); };
-    me = [] { return Json(200, R"({"id":"1234567890"})"); };
+    debug_token = [] { return JsonReply(200, ValidDebugToken()); };
+    me = [] { return JsonReply(200, R"({"id":"1234567890"})"); };
     subscribed_apps = [] {
-      return Json(200, R"({"data":[{"category":"Business","link":"https://example.com/","name":"Other App","id":"77",)"
+      return JsonReply(200,
+                       R"({"data":[{"category":"Business","link":"https://example.com/","name":"Other App","id":"77",)"
                        R"("subscribed_fields":["feed"]},{"category":"Business","link":"https://example.com/",)"
                        R"("name":"Bot App","id":"4242","subscribed_fields":["messages","messaging_postbacks",)"
                        R"("message_reads"]}]})");
@@ -111,7 +104,7 @@ class FakeGraph {
       }
       expect(req.target.find(kAppSecret) == std::string::npos, "app secret in the URL");
     }
-    if (!handler) return Json(404, R"({"error":{"message":"Unknown path","type":"OAuthException","code":803}})");
+    if (!handler) return JsonReply(404, R"({"error":{"message":"Unknown path","type":"OAuthException","code":803}})");
     return handler();
   }
 
@@ -162,11 +155,11 @@ TEST_CASE("facebook: a valid token, granted scopes and a subscribed page are up"
 TEST_CASE("facebook: an expired page token is down with reason token_expired") {
   FakeGraph graph;
   graph.debug_token = [] {
-    return Json(200,
-                R"({"data":{"app_id":"4242","type":"PAGE","application":"Bot App","data_access_expires_at":1700000000,)"
-                R"("error":{"code":190,"message":"Error validating access token: Session has expired on Tuesday, )"
-                R"(14-Nov-23 14:00:00 PST. The current time is Wednesday, 15-Nov-23 10:00:00 PST.","subcode":463},)"
-                R"("expires_at":1700000000,"is_valid":false,"scopes":["pages_messaging"],"user_id":"99"}})");
+    return JsonReply(
+        200, R"({"data":{"app_id":"4242","type":"PAGE","application":"Bot App","data_access_expires_at":1700000000,)"
+             R"("error":{"code":190,"message":"Error validating access token: Session has expired on Tuesday, )"
+             R"(14-Nov-23 14:00:00 PST. The current time is Wednesday, 15-Nov-23 10:00:00 PST.","subcode":463},)"
+             R"("expires_at":1700000000,"is_valid":false,"scopes":["pages_messaging"],"user_id":"99"}})");
   };
   graph.me = [] {
     return GraphErrorReply(400, 190, "Error validating access token: Session has expired on Tuesday, 14-Nov-23.", 463);
@@ -186,8 +179,8 @@ TEST_CASE("facebook: an invalid page token is down with reason token_invalid") {
   FakeGraph graph;
   SECTION("as debug_token reports it") {
     graph.debug_token = [] {
-      return Json(200, R"({"data":{"error":{"code":190,"message":"Invalid OAuth access token.","subcode":467},)"
-                       R"("is_valid":false,"scopes":[]}})");
+      return JsonReply(200, R"({"data":{"error":{"code":190,"message":"Invalid OAuth access token.","subcode":467},)"
+                            R"("is_valid":false,"scopes":[]}})");
     };
   }
   SECTION("as the Graph error object of a call") {
@@ -202,7 +195,7 @@ TEST_CASE("facebook: an invalid page token is down with reason token_invalid") {
 
 TEST_CASE("facebook: a token without a required scope is down with reason missing_scope") {
   FakeGraph graph;
-  graph.debug_token = [] { return Json(200, ValidDebugToken(R"(["pages_show_list"])")); };
+  graph.debug_token = [] { return JsonReply(200, ValidDebugToken(R"(["pages_show_list"])")); };
   BuiltCollector c = BuildCollector(graph.Item());
   ProbeResult r = c.Probe();
   CHECK_FALSE(r.up);
@@ -291,7 +284,8 @@ TEST_CASE("facebook: a page that dropped the app's webhook fields is down with r
   FakeGraph graph;
   SECTION("one field dropped") {
     graph.subscribed_apps = [] {
-      return Json(200, R"({"data":[{"category":"Business","link":"https://example.com/","name":"Bot App","id":"4242",)"
+      return JsonReply(200,
+                       R"({"data":[{"category":"Business","link":"https://example.com/","name":"Bot App","id":"4242",)"
                        R"("subscribed_fields":["messages"]}]})");
     };
     ProbeResult r = BuildCollector(graph.Item()).Probe();
@@ -300,7 +294,7 @@ TEST_CASE("facebook: a page that dropped the app's webhook fields is down with r
     CHECK(SampleOf(r, "botwatch_facebook_webhook_subscribed", {{"field", "messaging_postbacks"}}) == 0.0);
   }
   SECTION("the app no longer listed") {
-    graph.subscribed_apps = [] { return Json(200, R"({"data":[]})"); };
+    graph.subscribed_apps = [] { return JsonReply(200, R"({"data":[]})"); };
     ProbeResult r = BuildCollector(graph.Item()).Probe();
     CHECK_FALSE(r.up);
     CHECK(r.reason == "webhook_unsubscribed");
@@ -308,7 +302,7 @@ TEST_CASE("facebook: a page that dropped the app's webhook fields is down with r
     CHECK(SampleOf(r, "botwatch_facebook_webhook_subscribed", {{"field", "messages"}}) == 0.0);
   }
   SECTION("check_webhook: false skips the call") {
-    graph.subscribed_apps = [] { return Json(200, R"({"data":[]})"); };
+    graph.subscribed_apps = [] { return JsonReply(200, R"({"data":[]})"); };
     ProbeResult r = BuildCollector(graph.Item(", check_webhook: false")).Probe();
     CHECK(r.up);
     CHECK_FALSE(SampleOf(r, "botwatch_facebook_webhook_subscribed", {{"field", "messages"}}));
@@ -318,7 +312,7 @@ TEST_CASE("facebook: a page that dropped the app's webhook fields is down with r
 
 TEST_CASE("facebook: configured page_id and webhook_fields are used") {
   FakeGraph graph;
-  graph.me = [] { return Json(200, R"({"id":"999"})"); };  // ignored: page_id is set
+  graph.me = [] { return JsonReply(200, R"({"id":"999"})"); };  // ignored: page_id is set
   ProbeResult r = BuildCollector(graph.Item(", page_id: '1234567890', webhook_fields: [message_reads]")).Probe();
   INFO(r.message);
   CHECK(r.up);
@@ -401,12 +395,12 @@ TEST_CASE("facebook: answers that are not Graph JSON are down with a bounded rea
     expect = "protocol";
   }
   SECTION("debug_token without its data object") {
-    graph.debug_token = [] { return Json(200, R"({"result":true})"); };
+    graph.debug_token = [] { return JsonReply(200, R"({"result":true})"); };
     expect = "protocol";
   }
   SECTION("a connection closed in the middle of the body") {
     graph.me = [] {
-      StubResponse r = Json(200, R"({"id":"1234567890"})");
+      StubResponse r = JsonReply(200, R"({"id":"1234567890"})");
       r.close_midway = true;
       return r;
     };
@@ -428,9 +422,9 @@ TEST_CASE("facebook: a token straddling the 200-byte cut of a Graph error messag
   SECTION("in debug_token's inner error") {
     graph.debug_token = [&] {
       nlohmann::json inner = {{"code", 190}, {"message", filler + kPageToken + " is malformed"}};
-      return Json(200,
-                  nlohmann::json{{"data", {{"error", inner}, {"is_valid", false}, {"scopes", nlohmann::json::array()}}}}
-                      .dump());
+      return JsonReply(
+          200, nlohmann::json{{"data", {{"error", inner}, {"is_valid", false}, {"scopes", nlohmann::json::array()}}}}
+                   .dump());
     };
   }
   ProbeResult r = BuildCollector(graph.Item()).Probe();

@@ -20,14 +20,6 @@ namespace {
 
 const char* const kApiKey = "AIzaSy-test-KEY-0123456789";
 
-StubResponse Json(int status, const std::string& body) {
-  StubResponse r;
-  r.status = status;
-  r.body = body;
-  r.headers = {{"Content-Type", "application/json; charset=UTF-8"}};
-  return r;
-}
-
 const char* const kModel =
     R"({"name":"models/gemini-2.0-flash","version":"2.0","displayName":"Gemini 2.0 Flash",)"
     R"("description":"Gemini 2.0 Flash","inputTokenLimit":1048576,"outputTokenLimit":8192,)"
@@ -51,8 +43,8 @@ class FakeGemini {
   using Handler = std::function<StubResponse(const StubRequest&)>;
   FakeGemini() : server_([this](const StubRequest& req) { return Handle(req); }) {
     handler = [](const StubRequest& req) {
-      if (req.method == "GET") return Json(200, kModel);
-      return Json(200, R"({"totalTokens":1,"promptTokensDetails":[{"modality":"TEXT","tokenCount":1}]})");
+      if (req.method == "GET") return JsonReply(200, kModel);
+      return JsonReply(200, R"({"totalTokens":1,"promptTokensDetails":[{"modality":"TEXT","tokenCount":1}]})");
     };
   }
   std::string Item(const std::string& extra = "") const {
@@ -121,9 +113,9 @@ TEST_CASE("gemini: the optional countTokens and generateContent calls are measur
   }
   SECTION("generate_content, answered with an exhausted token quota") {
     api.handler = [](const StubRequest& req) {
-      if (req.method == "GET") return Json(200, kModel);
-      return Json(429, QuotaError("generativelanguage.googleapis.com/generate_content_free_tier_input_token_count",
-                                  "GenerateContentInputTokensPerModelPerMinute-FreeTier", "12.5s"));
+      if (req.method == "GET") return JsonReply(200, kModel);
+      return JsonReply(429, QuotaError("generativelanguage.googleapis.com/generate_content_free_tier_input_token_count",
+                                       "GenerateContentInputTokensPerModelPerMinute-FreeTier", "12.5s"));
     };
     ProbeResult r = BuildCollector(api.Item(", call: generate_content")).Probe();
     CHECK_FALSE(r.up);
@@ -157,7 +149,7 @@ TEST_CASE("gemini: 429 RESOURCE_EXHAUSTED is classified by its QuotaFailure quot
     metric = "generativelanguage.googleapis.com/generate_content_free_tier_input_token_count";
     expect = "tokens";
   }
-  api.handler = [&](const StubRequest&) { return Json(429, QuotaError(metric, quota_id, "37s")); };
+  api.handler = [&](const StubRequest&) { return JsonReply(429, QuotaError(metric, quota_id, "37s")); };
   ProbeResult r = BuildCollector(api.Item()).Probe();
   CHECK_FALSE(r.up);
   CHECK(r.reason == "quota_exhausted");
@@ -172,7 +164,7 @@ TEST_CASE("gemini: 429 RESOURCE_EXHAUSTED is classified by its QuotaFailure quot
 
 TEST_CASE("gemini: a 429 without details still counts as quota_exhausted") {
   FakeGemini api;
-  api.handler = [](const StubRequest&) { return Json(429, "Too Many Requests"); };
+  api.handler = [](const StubRequest&) { return JsonReply(429, "Too Many Requests"); };
   ProbeResult r = BuildCollector(api.Item()).Probe();
   CHECK(r.reason == "quota_exhausted");
   CHECK(Exhausted(r, "other") == 1.0);
@@ -182,7 +174,8 @@ TEST_CASE("gemini: a 429 without details still counts as quota_exhausted") {
 TEST_CASE("gemini: a missing model is down with reason model_not_found") {
   FakeGemini api;
   api.handler = [](const StubRequest&) {
-    return Json(404, R"({"error":{"code":404,"message":"models/gemini-2.0-flash is not found for API version v1beta, )"
+    return JsonReply(404,
+                     R"({"error":{"code":404,"message":"models/gemini-2.0-flash is not found for API version v1beta, )"
                      R"(or is not supported for generateContent. Call ListModels to see the list of available )"
                      R"(models and their supported methods.","status":"NOT_FOUND"}})");
   };
@@ -197,7 +190,8 @@ TEST_CASE("gemini: a rejected key is down with reason auth") {
   FakeGemini api;
   SECTION("400 API_KEY_INVALID") {
     api.handler = [](const StubRequest&) {
-      return Json(400, R"({"error":{"code":400,"message":"API key not valid. Please pass a valid API key.",)"
+      return JsonReply(400,
+                       R"({"error":{"code":400,"message":"API key not valid. Please pass a valid API key.",)"
                        R"("status":"INVALID_ARGUMENT","details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo",)"
                        R"("reason":"API_KEY_INVALID","domain":"googleapis.com","metadata":{"service":)"
                        R"("generativelanguage.googleapis.com"}}]}})");
@@ -205,15 +199,16 @@ TEST_CASE("gemini: a rejected key is down with reason auth") {
   }
   SECTION("403 PERMISSION_DENIED") {
     api.handler = [](const StubRequest&) {
-      return Json(403, R"({"error":{"code":403,"message":"Method doesn't allow unregistered callers (callers without )"
+      return JsonReply(403,
+                       R"({"error":{"code":403,"message":"Method doesn't allow unregistered callers (callers without )"
                        R"(established identity). Please use API Key or other form of API consumer identity to call )"
                        R"(this API.","status":"PERMISSION_DENIED"}})");
     };
   }
   SECTION("401 UNAUTHENTICATED") {
     api.handler = [](const StubRequest&) {
-      return Json(401, R"({"error":{"code":401,"message":"Request had invalid authentication credentials.",)"
-                       R"("status":"UNAUTHENTICATED"}})");
+      return JsonReply(401, R"({"error":{"code":401,"message":"Request had invalid authentication credentials.",)"
+                            R"("status":"UNAUTHENTICATED"}})");
     };
   }
   ProbeResult r = BuildCollector(api.Item()).Probe();
@@ -224,8 +219,8 @@ TEST_CASE("gemini: a rejected key is down with reason auth") {
 TEST_CASE("gemini: a 503 is down with reason server_error") {
   FakeGemini api;
   api.handler = [](const StubRequest&) {
-    return Json(503, R"({"error":{"code":503,"message":"The model is overloaded. Please try again later.",)"
-                     R"("status":"UNAVAILABLE"}})");
+    return JsonReply(503, R"({"error":{"code":503,"message":"The model is overloaded. Please try again later.",)"
+                          R"("status":"UNAVAILABLE"}})");
   };
   ProbeResult r = BuildCollector(api.Item()).Probe();
   CHECK(r.reason == "server_error");
@@ -275,10 +270,10 @@ TEST_CASE("gemini: the API key never reaches /metrics, /api/v1/status or the log
   std::string quoted;  // what /api/v1/status shows of the peer's message
   SECTION("an error message quoting the key back is redacted") {
     api.handler = [](const StubRequest&) {
-      return Json(400,
-                  std::string(R"({"error":{"code":400,"message":"API key not valid: )") + kApiKey +
-                      R"(","status":"INVALID_ARGUMENT","details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo",)"
-                      R"("reason":"API_KEY_INVALID","domain":"googleapis.com"}]}})");
+      return JsonReply(
+          400, std::string(R"({"error":{"code":400,"message":"API key not valid: )") + kApiKey +
+                   R"(","status":"INVALID_ARGUMENT","details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo",)"
+                   R"("reason":"API_KEY_INVALID","domain":"googleapis.com"}]}})");
     };
     quoted = "API key not valid: <secret>";
   }
@@ -287,9 +282,9 @@ TEST_CASE("gemini: the API key never reaches /metrics, /api/v1/status or the log
     // the key's first bytes (before byte 200) survived.
     const std::string filler(190, 'm');
     api.handler = [filler](const StubRequest&) {
-      return Json(400, R"({"error":{"code":400,"message":")" + filler + kApiKey +
-                           R"( was rejected","status":"INVALID_ARGUMENT","details":[{"@type":)"
-                           R"("type.googleapis.com/google.rpc.ErrorInfo","reason":"API_KEY_INVALID"}]}})");
+      return JsonReply(400, R"({"error":{"code":400,"message":")" + filler + kApiKey +
+                                R"( was rejected","status":"INVALID_ARGUMENT","details":[{"@type":)"
+                                R"("type.googleapis.com/google.rpc.ErrorInfo","reason":"API_KEY_INVALID"}]}})");
     };
     quoted = filler + "<secret>";
     ProbeResult direct = BuildCollector(api.Item()).Probe();

@@ -24,8 +24,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-using LabelMap = std::map<std::string, std::string>;
-
 // Builds one postgres collector from the YAML of its own keys.
 std::shared_ptr<Collector> MakeCollector(const std::string& keys, const std::string& timeout = "2s") {
   std::string text =
@@ -34,23 +32,6 @@ std::shared_ptr<Collector> MakeCollector(const std::string& keys, const std::str
   INFO(config.status().message());
   REQUIRE(config.ok());
   return config.value()->collectors.at(0).collector;
-}
-
-ProbeResult Probe(Collector& c, Duration budget = 2s) {
-  return c.Collect(ProbeContext{std::chrono::steady_clock::now() + budget});
-}
-
-std::optional<double> Value(const ProbeResult& r, const std::string& family, const LabelMap& labels = {}) {
-  for (const auto& f : r.families) {
-    if (f.name != family) continue;
-    for (const auto& m : f.metric) {
-      LabelMap have;
-      for (const auto& l : m.label) have[l.name] = l.value;
-      if (have != labels) continue;
-      return f.type == prometheus::MetricType::Counter ? m.counter.value : m.gauge.value;
-    }
-  }
-  return std::nullopt;
 }
 
 size_t SeriesCount(const ProbeResult& r, const std::string& family) {
@@ -71,32 +52,32 @@ TEST_CASE("postgres: server metrics are present and plausible") {
   ProbeResult r = Probe(*c);
   INFO(r.message);
   REQUIRE(r.up);
-  CHECK_FALSE(Value(r, "botwatch_postgres_up"));  // botwatch_collector_up says it
-  auto rtt = Value(r, "botwatch_postgres_round_trip_seconds");
+  CHECK_FALSE(SampleOf(r, "botwatch_postgres_up"));  // botwatch_collector_up says it
+  auto rtt = SampleOf(r, "botwatch_postgres_round_trip_seconds");
   REQUIRE(rtt);
   CHECK(*rtt > 0);
   CHECK(*rtt < std::chrono::duration<double>(TimeBound(0ms, 500ms)).count());  // a loopback round trip
-  CHECK(Value(r, "botwatch_postgres_max_connections") == 100.0);               // initdb's default
+  CHECK(SampleOf(r, "botwatch_postgres_max_connections") == 100.0);            // initdb's default
   for (const char* state : {"active", "idle", "idle_in_transaction", "idle_in_transaction_aborted"}) {
-    CHECK(Value(r, "botwatch_postgres_connections", {{"state", state}}).has_value());
+    CHECK(SampleOf(r, "botwatch_postgres_connections", {{"state", state}}).has_value());
   }
-  auto size = Value(r, "botwatch_postgres_database_size_bytes", {{"datname", "postgres"}});
+  auto size = SampleOf(r, "botwatch_postgres_database_size_bytes", {{"datname", "postgres"}});
   REQUIRE(size);
   CHECK(*size > 1e6);
   CHECK(*size < 1e9);
-  CHECK(Value(r, "botwatch_postgres_transactions_committed_total", {{"datname", "postgres"}}).value_or(0) > 0);
-  CHECK(Value(r, "botwatch_postgres_transactions_rolled_back_total", {{"datname", "postgres"}}).has_value());
-  CHECK(Value(r, "botwatch_postgres_deadlocks_total", {{"datname", "postgres"}}) == 0.0);
-  auto hit = Value(r, "botwatch_postgres_buffer_cache_hit_ratio", {{"datname", "postgres"}});
+  CHECK(SampleOf(r, "botwatch_postgres_transactions_committed_total", {{"datname", "postgres"}}).value_or(0) > 0);
+  CHECK(SampleOf(r, "botwatch_postgres_transactions_rolled_back_total", {{"datname", "postgres"}}).has_value());
+  CHECK(SampleOf(r, "botwatch_postgres_deadlocks_total", {{"datname", "postgres"}}) == 0.0);
+  auto hit = SampleOf(r, "botwatch_postgres_buffer_cache_hit_ratio", {{"datname", "postgres"}});
   REQUIRE(hit);
   CHECK(*hit > 0);
   CHECK(*hit <= 1);
-  CHECK(Value(r, "botwatch_postgres_longest_query_seconds") == 0.0);
-  CHECK(Value(r, "botwatch_postgres_oldest_idle_in_transaction_seconds") == 0.0);
-  CHECK(Value(r, "botwatch_postgres_stat_statements_available") == 0.0);
+  CHECK(SampleOf(r, "botwatch_postgres_longest_query_seconds") == 0.0);
+  CHECK(SampleOf(r, "botwatch_postgres_oldest_idle_in_transaction_seconds") == 0.0);
+  CHECK(SampleOf(r, "botwatch_postgres_stat_statements_available") == 0.0);
   CHECK(SeriesCount(r, "botwatch_postgres_statement_mean_seconds") == 0);
   // Template databases are not reported.
-  CHECK_FALSE(Value(r, "botwatch_postgres_database_size_bytes", {{"datname", "template1"}}).has_value());
+  CHECK_FALSE(SampleOf(r, "botwatch_postgres_database_size_bytes", {{"datname", "template1"}}).has_value());
 }
 
 TEST_CASE("postgres: long queries and idle-in-transaction sessions are aged") {
@@ -120,19 +101,19 @@ TEST_CASE("postgres: long queries and idle-in-transaction sessions are aged") {
   auto c = MakeCollector(DsnKey(pg));
   ProbeResult r = Probe(*c);
   REQUIRE(r.up);
-  CHECK(Value(r, "botwatch_postgres_longest_query_seconds").value_or(0) > 0);
-  CHECK(Value(r, "botwatch_postgres_oldest_idle_in_transaction_seconds").value_or(0) > 0);
+  CHECK(SampleOf(r, "botwatch_postgres_longest_query_seconds").value_or(0) > 0);
+  CHECK(SampleOf(r, "botwatch_postgres_oldest_idle_in_transaction_seconds").value_or(0) > 0);
   // Both ages grow with time (and are seconds, not milliseconds).
   CHECK(Eventually(
       [&] {
         r = Probe(*c);
-        return Value(r, "botwatch_postgres_longest_query_seconds").value_or(0) >= 1.0 &&
-               Value(r, "botwatch_postgres_oldest_idle_in_transaction_seconds").value_or(0) >= 1.0;
+        return SampleOf(r, "botwatch_postgres_longest_query_seconds").value_or(0) >= 1.0 &&
+               SampleOf(r, "botwatch_postgres_oldest_idle_in_transaction_seconds").value_or(0) >= 1.0;
       },
       5s, 100ms));
-  CHECK(Value(r, "botwatch_postgres_longest_query_seconds").value_or(100) < 10);
-  CHECK(Value(r, "botwatch_postgres_connections", {{"state", "idle_in_transaction"}}) == 1.0);
-  CHECK(Value(r, "botwatch_postgres_connections", {{"state", "active"}}).value_or(0) >= 2.0);
+  CHECK(SampleOf(r, "botwatch_postgres_longest_query_seconds").value_or(100) < 10);
+  CHECK(SampleOf(r, "botwatch_postgres_connections", {{"state", "idle_in_transaction"}}) == 1.0);
+  CHECK(SampleOf(r, "botwatch_postgres_connections", {{"state", "active"}}).value_or(0) >= 2.0);
   sleeper.Signal(SIGKILL);
   idle.Signal(SIGKILL);
 }
@@ -143,7 +124,7 @@ TEST_CASE("postgres: one connection is reused and replaced after a restart") {
   for (int i = 0; i < 3; ++i) {
     ProbeResult r = Probe(*c);
     REQUIRE(r.up);
-    CHECK(Value(r, "botwatch_postgres_connections_opened_total") == 1.0);
+    CHECK(SampleOf(r, "botwatch_postgres_connections_opened_total") == 1.0);
   }
   REQUIRE(pg.Stop());
   auto started = std::chrono::steady_clock::now();
@@ -151,18 +132,18 @@ TEST_CASE("postgres: one connection is reused and replaced after a restart") {
   CHECK(std::chrono::steady_clock::now() - started < 1s);
   CHECK_FALSE(down.up);
   CHECK(down.reason == "connection_refused");
-  CHECK_FALSE(Value(down, "botwatch_postgres_up"));
+  CHECK_FALSE(SampleOf(down, "botwatch_postgres_up"));
   REQUIRE(pg.Start());
   ProbeResult back = Probe(*c);
   INFO(back.message);
   CHECK(back.up);
-  CHECK(Value(back, "botwatch_postgres_connections_opened_total") == 2.0);
+  CHECK(SampleOf(back, "botwatch_postgres_connections_opened_total") == 2.0);
   // A restart between two probes is absorbed by one reconnect within the probe.
   REQUIRE(pg.Stop());
   REQUIRE(pg.Start());
   ProbeResult again = Probe(*c);
   CHECK(again.up);
-  CHECK(Value(again, "botwatch_postgres_connections_opened_total") == 3.0);
+  CHECK(SampleOf(again, "botwatch_postgres_connections_opened_total") == 3.0);
 }
 
 TEST_CASE("postgres: a hung server costs one probe its deadline, never more") {
@@ -207,12 +188,12 @@ TEST_CASE("postgres: custom queries export business metrics and report their own
   ProbeResult r = Probe(*c);
   INFO(r.message);
   REQUIRE(r.up);
-  CHECK_FALSE(Value(r, "botwatch_postgres_up"));  // botwatch_collector_up says it
-  CHECK(Value(r, "botwatch_postgres_query_appointments_today_booked") == 2.0);
-  CHECK(Value(r, "botwatch_postgres_query_inquiries_n", {{"category", "shoes"}}) == 2.0);
-  CHECK(Value(r, "botwatch_postgres_query_inquiries_n", {{"category", "bags"}}) == 1.0);
-  CHECK(Value(r, "botwatch_postgres_query_inquiries_n", {{"category", ""}}) == 1.0);  // NULL label
-  CHECK(Value(r, "botwatch_postgres_query_inquiries_seen_total", {{"category", "shoes"}}) == 20.0);
+  CHECK_FALSE(SampleOf(r, "botwatch_postgres_up"));  // botwatch_collector_up says it
+  CHECK(SampleOf(r, "botwatch_postgres_query_appointments_today_booked") == 2.0);
+  CHECK(SampleOf(r, "botwatch_postgres_query_inquiries_n", {{"category", "shoes"}}) == 2.0);
+  CHECK(SampleOf(r, "botwatch_postgres_query_inquiries_n", {{"category", "bags"}}) == 1.0);
+  CHECK(SampleOf(r, "botwatch_postgres_query_inquiries_n", {{"category", ""}}) == 1.0);  // NULL label
+  CHECK(SampleOf(r, "botwatch_postgres_query_inquiries_seen_total", {{"category", "shoes"}}) == 20.0);
   std::map<std::string, std::string> failures = {{"broken", "syntax_error"},
                                                  {"missing", "undefined_object"},
                                                  {"writer", "read_only"},
@@ -220,28 +201,28 @@ TEST_CASE("postgres: custom queries export business metrics and report their own
                                                  {"text_value", "bad_value"}};
   for (const auto& [query, why] : failures) {
     INFO(query);
-    CHECK(Value(r, "botwatch_postgres_custom_query_up", {{"query", query}}) == 0.0);
-    CHECK(Value(r, "botwatch_postgres_custom_query_errors_total", {{"query", query}, {"reason", why}}) == 1.0);
+    CHECK(SampleOf(r, "botwatch_postgres_custom_query_up", {{"query", query}}) == 0.0);
+    CHECK(SampleOf(r, "botwatch_postgres_custom_query_errors_total", {{"query", query}, {"reason", why}}) == 1.0);
   }
   for (const char* ok : {"appointments_today", "inquiries", "slow"}) {
-    CHECK(Value(r, "botwatch_postgres_custom_query_up", {{"query", ok}}) == 1.0);
+    CHECK(SampleOf(r, "botwatch_postgres_custom_query_up", {{"query", ok}}) == 1.0);
   }
-  CHECK(Value(r, "botwatch_postgres_custom_query_duration_seconds", {{"query", "slow"}}).value_or(0) >= 0.2);
+  CHECK(SampleOf(r, "botwatch_postgres_custom_query_duration_seconds", {{"query", "slow"}}).value_or(0) >= 0.2);
   CHECK(pg.Psql("SELECT count(*) FROM appointments").output == "2\n");  // the INSERT was refused
   // The built-in metrics are all still there.
-  CHECK(Value(r, "botwatch_postgres_database_size_bytes", {{"datname", "postgres"}}).has_value());
+  CHECK(SampleOf(r, "botwatch_postgres_database_size_bytes", {{"datname", "postgres"}}).has_value());
 
   // "slow" has a one-hour interval: the second probe reuses its result. It
   // reports the microsecond it ran on the server, so the same value proves
   // it did not run again (the server's clock always moves between two runs).
-  auto first_run = Value(r, "botwatch_postgres_query_slow_x");
+  auto first_run = SampleOf(r, "botwatch_postgres_query_slow_x");
   REQUIRE(first_run.has_value());
   CHECK(*first_run > 1.6e15);  // a real timestamp: after 2020
   ProbeResult second = Probe(*c);
-  CHECK(Value(second, "botwatch_postgres_query_slow_x") == first_run);
-  CHECK(Value(second, "botwatch_postgres_custom_query_errors_total",
-              {{"query", "broken"}, {"reason", "syntax_error"}}) == 2.0);
-  CHECK(Value(second, "botwatch_postgres_connections_opened_total") == 1.0);
+  CHECK(SampleOf(second, "botwatch_postgres_query_slow_x") == first_run);
+  CHECK(SampleOf(second, "botwatch_postgres_custom_query_errors_total",
+                 {{"query", "broken"}, {"reason", "syntax_error"}}) == 2.0);
+  CHECK(SampleOf(second, "botwatch_postgres_connections_opened_total") == 1.0);
 }
 
 TEST_CASE("postgres: a custom query past the deadline times out alone") {
@@ -256,8 +237,9 @@ TEST_CASE("postgres: a custom query past the deadline times out alone") {
   CHECK(std::chrono::steady_clock::now() - started < TimeBound(1500ms, 500ms));
   INFO(r.message);
   CHECK(r.up);
-  CHECK(Value(r, "botwatch_postgres_custom_query_errors_total", {{"query", "sleepy"}, {"reason", "timeout"}}) == 1.0);
-  CHECK(Value(r, "botwatch_postgres_max_connections") == 100.0);
+  CHECK(SampleOf(r, "botwatch_postgres_custom_query_errors_total", {{"query", "sleepy"}, {"reason", "timeout"}}) ==
+        1.0);
+  CHECK(SampleOf(r, "botwatch_postgres_max_connections") == 100.0);
   // The statement was cancelled on the server too (a background PQcancel,
   // client_connection_check_interval as the fallback), long before its 10 s.
   CHECK(Eventually(
@@ -284,7 +266,7 @@ TEST_CASE("postgres: top statements from pg_stat_statements are bounded") {
   auto c = MakeCollector(DsnKey(pg) + ", top_statements: 3");
   ProbeResult r = Probe(*c);
   REQUIRE(r.up);
-  CHECK(Value(r, "botwatch_postgres_stat_statements_available") == 1.0);
+  CHECK(SampleOf(r, "botwatch_postgres_stat_statements_available") == 1.0);
   CHECK(SeriesCount(r, "botwatch_postgres_statement_mean_seconds") == 3);
   bool saw_sleep = false;
   for (const auto& f : r.families) {

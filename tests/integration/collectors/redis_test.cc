@@ -28,8 +28,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-using LabelMap = std::map<std::string, std::string>;
-
 constexpr const char* kPassword = "s3cret-Pw-7781";
 constexpr const char* kBotPassword = "b0t-Pw-4412";
 
@@ -78,23 +76,6 @@ std::string LoadError(const std::string& keys) {
   return config.ok() ? "" : config.status().message();
 }
 
-ProbeResult Probe(Collector& c, Duration budget = 2s) {
-  return c.Collect(ProbeContext{std::chrono::steady_clock::now() + budget});
-}
-
-std::optional<double> Value(const ProbeResult& r, const std::string& family, const LabelMap& labels = {}) {
-  for (const auto& f : r.families) {
-    if (f.name != family) continue;
-    for (const auto& m : f.metric) {
-      LabelMap have;
-      for (const auto& l : m.label) have[l.name] = l.value;
-      if (have != labels) continue;
-      return f.type == prometheus::MetricType::Counter ? m.counter.value : m.gauge.value;
-    }
-  }
-  return std::nullopt;
-}
-
 std::string Auth() { return std::string("password: '") + kPassword + "'"; }
 
 }  // namespace
@@ -107,16 +88,16 @@ TEST_CASE("redis: server metrics through password authentication") {
   ProbeResult r = Probe(*c);
   INFO(r.message);
   REQUIRE(r.up);
-  auto rtt = Value(r, "botwatch_redis_round_trip_seconds");
+  auto rtt = SampleOf(r, "botwatch_redis_round_trip_seconds");
   REQUIRE(rtt);
   CHECK(*rtt > 0);
   CHECK(*rtt < 0.5);
-  CHECK(Value(r, "botwatch_redis_memory_max_bytes") == 64.0 * 1024 * 1024);
-  CHECK(Value(r, "botwatch_redis_memory_used_bytes").value_or(0) > 100000);
-  CHECK(Value(r, "botwatch_redis_connected_clients").value_or(0) >= 1);
-  CHECK(Value(r, "botwatch_redis_evicted_keys_total") == 0.0);
-  CHECK(Value(r, "botwatch_redis_keyspace_keys", {{"db", "db0"}}) == 3.0);
-  CHECK(Value(r, "botwatch_bullmq_queues_discovered") == 0.0);
+  CHECK(SampleOf(r, "botwatch_redis_memory_max_bytes") == 64.0 * 1024 * 1024);
+  CHECK(SampleOf(r, "botwatch_redis_memory_used_bytes").value_or(0) > 100000);
+  CHECK(SampleOf(r, "botwatch_redis_connected_clients").value_or(0) >= 1);
+  CHECK(SampleOf(r, "botwatch_redis_evicted_keys_total") == 0.0);
+  CHECK(SampleOf(r, "botwatch_redis_keyspace_keys", {{"db", "db0"}}) == 3.0);
+  CHECK(SampleOf(r, "botwatch_bullmq_queues_discovered") == 0.0);
 }
 
 TEST_CASE("redis: ACL user, wrong password and no password fail as auth without the password") {
@@ -183,9 +164,9 @@ TEST_CASE("redis: BullMQ queues by state, oldest waiting job and repeatable jobs
   ProbeResult r = Probe(*c);
   INFO(r.message);
   REQUIRE(r.up);
-  CHECK(Value(r, "botwatch_bullmq_queues_discovered") == 2.0);
+  CHECK(SampleOf(r, "botwatch_bullmq_queues_discovered") == 2.0);
   auto jobs = [&](const std::string& q, const std::string& state) {
-    return Value(r, "botwatch_bullmq_jobs", {{"queue", q}, {"state", state}});
+    return SampleOf(r, "botwatch_bullmq_jobs", {{"queue", q}, {"state", state}});
   };
   CHECK(jobs("mail", "waiting") == 3.0);
   CHECK(jobs("mail", "active") == 1.0);
@@ -197,24 +178,24 @@ TEST_CASE("redis: BullMQ queues by state, oldest waiting job and repeatable jobs
   CHECK(jobs("mail", "waiting-children") == 0.0);
   CHECK(jobs("idle", "waiting") == 0.0);
   CHECK_FALSE(jobs("skip", "waiting").has_value());
-  auto oldest = Value(r, "botwatch_bullmq_oldest_waiting_seconds", {{"queue", "mail"}});
+  auto oldest = SampleOf(r, "botwatch_bullmq_oldest_waiting_seconds", {{"queue", "mail"}});
   REQUIRE(oldest);
   CHECK(*oldest >= 119);
   CHECK(*oldest < 200);
-  CHECK(Value(r, "botwatch_bullmq_oldest_waiting_seconds", {{"queue", "idle"}}) == 0.0);
+  CHECK(SampleOf(r, "botwatch_bullmq_oldest_waiting_seconds", {{"queue", "idle"}}) == 0.0);
   auto overdue =
-      Value(r, "botwatch_bullmq_repeat_overdue_seconds", {{"queue", "mail"}, {"repeat", "hourly:::: 5 * * * *"}});
+      SampleOf(r, "botwatch_bullmq_repeat_overdue_seconds", {{"queue", "mail"}, {"repeat", "hourly:::: 5 * * * *"}});
   REQUIRE(overdue);
   CHECK(*overdue >= 599);
   CHECK(*overdue < 700);
-  CHECK(Value(r, "botwatch_bullmq_repeat_overdue_seconds",
-              {{"queue", "mail"}, {"repeat", "daily-report::::0 1 * * *"}}) == 0.0);
+  CHECK(SampleOf(r, "botwatch_bullmq_repeat_overdue_seconds",
+                 {{"queue", "mail"}, {"repeat", "daily-report::::0 1 * * *"}}) == 0.0);
 
   // max_queues bounds the series: one queue kept, the discovery count still says two.
   auto capped = MakeCollector("address: '" + redis.Address() + "', " + Auth() + ", max_queues: 1");
   r = Probe(*capped);
   REQUIRE(r.up);
-  CHECK(Value(r, "botwatch_bullmq_queues_discovered") == 2.0);
+  CHECK(SampleOf(r, "botwatch_bullmq_queues_discovered") == 2.0);
   CHECK(jobs("idle", "waiting") == 0.0);
   CHECK_FALSE(jobs("mail", "waiting").has_value());
 }
@@ -240,21 +221,21 @@ TEST_CASE("redis: real BullMQ jobs, schedulers and a worker: botwatch reports wh
   ProbeResult r = Probe(*c);
   INFO(r.message);
   REQUIRE(r.up);
-  CHECK(Value(r, "botwatch_bullmq_queues_discovered") == 2.0);  // mail, idle
+  CHECK(SampleOf(r, "botwatch_bullmq_queues_discovered") == 2.0);  // mail, idle
   for (const auto& [state, count] : bull["counts"].items()) {
     const std::string label = state == "wait" ? "waiting" : state;
     INFO(label);
-    CHECK(Value(r, "botwatch_bullmq_jobs", {{"queue", "mail"}, {"state", label}}) == count.get<double>());
+    CHECK(SampleOf(r, "botwatch_bullmq_jobs", {{"queue", "mail"}, {"state", label}}) == count.get<double>());
   }
   // Not vacuous: the worker ran and the jobs are where BullMQ says.
   CHECK(bull["counts"]["completed"] == 1);
   CHECK(bull["counts"]["failed"] == 1);
   CHECK(bull["counts"]["wait"].get<int>() >= 2);
-  CHECK(Value(r, "botwatch_bullmq_jobs", {{"queue", "idle"}, {"state", "waiting"}}) == 0.0);
+  CHECK(SampleOf(r, "botwatch_bullmq_jobs", {{"queue", "idle"}, {"state", "waiting"}}) == 0.0);
 
   const double now_ms =
       std::chrono::duration<double, std::milli>(std::chrono::system_clock::now().time_since_epoch()).count();
-  auto oldest = Value(r, "botwatch_bullmq_oldest_waiting_seconds", {{"queue", "mail"}});
+  auto oldest = SampleOf(r, "botwatch_bullmq_oldest_waiting_seconds", {{"queue", "mail"}});
   REQUIRE(oldest);
   CHECK(std::abs(*oldest - (now_ms - bull["oldest"].get<double>()) / 1000) < 5.0);
 
@@ -271,7 +252,7 @@ TEST_CASE("redis: real BullMQ jobs, schedulers and a worker: botwatch reports wh
   REQUIRE(next_by_label.count("digest (5 * * * *)") == 1);
   for (const auto& [label, next] : next_by_label) {
     INFO(label);
-    CHECK(Value(r, "botwatch_bullmq_repeat_next_run_timestamp_seconds", {{"queue", "mail"}, {"repeat", label}}) ==
+    CHECK(SampleOf(r, "botwatch_bullmq_repeat_next_run_timestamp_seconds", {{"queue", "mail"}, {"repeat", label}}) ==
           Approx(next).margin(0.001));
   }
   // "hourly-sync" was due at once and no worker runs: its overdue grows, which
@@ -279,10 +260,10 @@ TEST_CASE("redis: real BullMQ jobs, schedulers and a worker: botwatch reports wh
   std::this_thread::sleep_for(1100ms);
   r = Probe(*c);
   REQUIRE(r.up);
-  auto overdue = Value(r, "botwatch_bullmq_repeat_overdue_seconds", {{"queue", "mail"}, {"repeat", "hourly-sync"}});
+  auto overdue = SampleOf(r, "botwatch_bullmq_repeat_overdue_seconds", {{"queue", "mail"}, {"repeat", "hourly-sync"}});
   REQUIRE(overdue);
   CHECK(*overdue >= 1.0);
-  CHECK(Value(r, "botwatch_bullmq_repeat_overdue_seconds", {{"queue", "mail"}, {"repeat", "daily-report"}}) == 0.0);
+  CHECK(SampleOf(r, "botwatch_bullmq_repeat_overdue_seconds", {{"queue", "mail"}, {"repeat", "daily-report"}}) == 0.0);
 }
 
 TEST_CASE("redis: a stopped server times out at the probe's deadline") {

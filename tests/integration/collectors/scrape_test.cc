@@ -24,13 +24,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::string PeerDir() {
-  std::string error;
-  std::string dir = InstallPromClientPeer(&error);
-  INFO(error);
-  REQUIRE(!dir.empty());
-  return dir;
-}
+std::string PeerDir() { return RequirePeerDir(InstallPromClientPeer); }
 
 std::string Item(const std::string& url, const std::string& extra = "") {
   return "{name: bot-metrics, type: scrape, url: '" + url + "'" + extra + "}";

@@ -31,13 +31,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::string PeerDir() {
-  std::string error;
-  std::string dir = InstallSocketIoPeer(&error);
-  INFO(error);
-  REQUIRE(!dir.empty());
-  return dir;
-}
+std::string PeerDir() { return RequirePeerDir(InstallSocketIoPeer); }
 
 std::string Item(const std::string& url, const std::string& extra) {
   return "{name: admin, type: socketio, url: '" + url + "'" + extra + "}";

@@ -16,67 +16,13 @@
 
 #include "tests/support/botwatch_process.h"
 #include "tests/support/http_client.h"
+#include "tests/support/proc_tree.h"
 #include "tests/support/supervised_run.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/time_scale.h"
 
 using namespace botwatch::testing;
 using namespace std::chrono_literals;
-
-namespace {
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-struct ProcEntry {
-  pid_t pid;
-  char state;
-  pid_t session;
-};
-
-// Children of `parent`, from /proc/*/stat.
-std::vector<ProcEntry> ChildrenOf(pid_t parent) {
-  std::vector<ProcEntry> out;
-  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
-    std::string name = entry.path().filename();
-    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::string stat = ReadFile(entry.path().string() + "/stat");
-    size_t close = stat.rfind(')');
-    if (close == std::string::npos) continue;
-    std::istringstream rest(stat.substr(close + 2));
-    char state = 0;
-    pid_t ppid = 0, pgrp = 0, session = 0;
-    rest >> state >> ppid >> pgrp >> session;
-    if (ppid == parent) out.push_back({std::stoi(name), state, session});
-  }
-  return out;
-}
-
-size_t Zombies(pid_t parent) {
-  size_t n = 0;
-  for (const ProcEntry& e : ChildrenOf(parent)) n += e.state == 'Z';
-  return n;
-}
-
-// True once `pid` has exited (gone, or a zombie waiting for its parent).
-bool Exited(pid_t pid) {
-  std::string stat = ReadFile("/proc/" + std::to_string(pid) + "/stat");
-  size_t close = stat.rfind(')');
-  return close == std::string::npos || stat.substr(close + 2, 1) == "Z";
-}
-
-std::vector<pid_t> Pids(const std::string& file) {
-  std::vector<pid_t> out;
-  std::istringstream in(ReadFile(file));
-  for (pid_t p; in >> p;) out.push_back(p);
-  return out;
-}
-
-}  // namespace
 
 TEST_CASE("PID 1: the bot's setsid grandchildren and an exec check's are reaped, and the checks keep their status") {
   TempDir dir;

@@ -21,6 +21,7 @@
 #include "supervise/supervisor.h"
 #include "tests/support/botwatch_process.h"
 #include "tests/support/http_client.h"
+#include "tests/support/proc_tree.h"
 #include "tests/support/supervised_run.h"
 #include "tests/support/temp_dir.h"
 
@@ -28,13 +29,6 @@ using namespace botwatch::testing;
 using namespace std::chrono_literals;
 
 namespace {
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 // botwatch supervising SCRIPT, with a minimal config of its own.
 class Supervised : public SupervisedRun {
@@ -203,7 +197,7 @@ TEST_CASE("supervise: a crashing child is restarted with backoff, and its metric
   // Shutting down is not a failure: no restart, exit with the child's status.
   s.Signal(SIGTERM);
   CHECK(s.WaitExit(10s) == 143);
-  CHECK(ReadFile(runs) == "run\nrun\nrun\n");
+  CHECK(ReadWholeFile(runs) == "run\nrun\nrun\n");
 }
 
 // The entry of collector `name` in /api/v1/status (null if absent), and its position.
@@ -324,23 +318,6 @@ TEST_CASE("supervise: a child that keeps failing stops being restarted only on s
 }
 
 // Children of `parent` by their state letter, from /proc/*/stat.
-std::vector<std::pair<pid_t, char>> ChildrenOf(pid_t parent) {
-  std::vector<std::pair<pid_t, char>> out;
-  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
-    std::string name = entry.path().filename();
-    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::string stat = ReadFile(entry.path().string() + "/stat");
-    size_t close = stat.rfind(')');
-    if (close == std::string::npos) continue;
-    std::istringstream rest(stat.substr(close + 2));
-    char state = 0;
-    pid_t ppid = 0;
-    rest >> state >> ppid;
-    if (ppid == parent) out.emplace_back(std::stoi(name), state);
-  }
-  return out;
-}
-
 TEST_CASE("supervise: as PID 1, the bot's orphaned descendants are reaped") {
   TempDir dir;
   // unshare makes botwatch PID 1 of a new PID namespace, as in a container.
@@ -352,7 +329,7 @@ TEST_CASE("supervise: as PID 1, the bot's orphaned descendants are reaped") {
   pid_t botwatch = 0;
   REQUIRE(Eventually(
       [&] {
-        for (auto [pid, state] : ChildrenOf(s.pid())) botwatch = pid;
+        for (const ProcEntry& e : ChildrenOf(s.pid())) botwatch = e.pid;
         return botwatch != 0;
       },
       5s));
@@ -363,20 +340,6 @@ TEST_CASE("supervise: as PID 1, the bot's orphaned descendants are reaped") {
   CHECK(Eventually([&] { return ChildrenOf(botwatch).size() == 1; }, 5s));
   ::kill(botwatch, SIGTERM);
   CHECK(s.WaitExit(10s) == 143);
-}
-
-// True once `pid` has exited (gone, or a zombie waiting for its parent).
-bool Exited(pid_t pid) {
-  std::string stat = ReadFile("/proc/" + std::to_string(pid) + "/stat");
-  size_t close = stat.rfind(')');
-  return close == std::string::npos || stat.substr(close + 2, 1) == "Z";
-}
-
-std::vector<pid_t> Pids(const std::string& file) {
-  std::vector<pid_t> out;
-  std::istringstream in(ReadFile(file));
-  for (pid_t p; in >> p;) out.push_back(p);
-  return out;
 }
 
 TEST_CASE("supervise: what the child leaves in its process group is killed when it exits") {
@@ -452,7 +415,7 @@ TEST_CASE("supervise: a stopped child is frozen, not up, and /-/healthy?require=
   const std::string healthy = base + "/-/healthy?require=bot,bot-pid";
   REQUIRE(Eventually([&] { return HttpGet(healthy).status == 200; }, 5s));
   CHECK(HttpGet(healthy).body == "Healthy\n");
-  pid_t child = std::stoi(ReadFile(pidfile));
+  pid_t child = std::stoi(ReadWholeFile(pidfile));
 
   REQUIRE(::kill(child, SIGSTOP) == 0);
   HttpResult frozen;

@@ -3,10 +3,6 @@
 // browser-forged POSTs, short bodies, an empty user list and NUL passwords.
 // Every loop is bounded; timing is only ever a generous upper bound.
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -20,6 +16,7 @@
 #include "tests/support/botwatch_process.h"
 #include "tests/support/http_client.h"
 #include "tests/support/proc_stats.h"
+#include "tests/support/raw_http.h"
 #include "tests/support/secure_http.h"
 #include "tests/support/temp_dir.h"
 
@@ -41,110 +38,6 @@ const char* kConfig =
 
 const std::string kPassword = "right-pw";
 
-// A raw TCP connection to 127.0.0.1:port from `source` (another loopback
-// address stands for another client); closed on destruction.
-class Conn {
- public:
-  explicit Conn(int port, const char* source = nullptr) {
-    fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    if (source != nullptr) {
-      sockaddr_in from{};
-      from.sin_family = AF_INET;
-      inet_pton(AF_INET, source, &from.sin_addr);
-      if (bind(fd_, reinterpret_cast<sockaddr*>(&from), sizeof from) != 0) {
-        close(fd_);
-        fd_ = -1;
-        return;
-      }
-    }
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<uint16_t>(port));
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-      close(fd_);
-      fd_ = -1;
-    }
-  }
-  ~Conn() {
-    if (fd_ >= 0) close(fd_);
-  }
-  Conn(const Conn&) = delete;
-  Conn& operator=(const Conn&) = delete;
-  bool ok() const { return fd_ >= 0; }
-  bool Send(const std::string& s) {
-    return fd_ >= 0 && send(fd_, s.data(), s.size(), MSG_NOSIGNAL) == ssize_t(s.size());
-  }
-  // Reads until the headers are in (and `want_close`: until EOF) or `timeout`.
-  std::string Read(std::chrono::milliseconds timeout, bool want_close = false) {
-    auto end = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < end) {
-      pollfd p{fd_, POLLIN, 0};
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now());
-      if (poll(&p, 1, static_cast<int>(std::max<long>(1, left.count()))) <= 0) continue;
-      char buf[4096];
-      ssize_t n = recv(fd_, buf, sizeof buf, 0);
-      if (n <= 0) {
-        closed_ = true;
-        break;
-      }
-      data_.append(buf, size_t(n));
-      if (!want_close && data_.find("\r\n\r\n") != std::string::npos) break;
-    }
-    return data_;
-  }
-  bool closed() const { return closed_; }
-  // Whether the server has not closed it yet (checked without waiting).
-  bool Open() const {
-    pollfd p{fd_, POLLIN, 0};
-    if (poll(&p, 1, 0) <= 0) return true;
-    char c;
-    return recv(fd_, &c, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
-  }
-
- private:
-  int fd_ = -1;
-  std::string data_;
-  bool closed_ = false;
-};
-
-std::string Basic(const std::string& user_pass) {
-  static const char* k = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  size_t i = 0;
-  for (; i + 2 < user_pass.size(); i += 3) {
-    uint32_t v =
-        uint32_t(uint8_t(user_pass[i])) << 16 | uint32_t(uint8_t(user_pass[i + 1])) << 8 | uint8_t(user_pass[i + 2]);
-    out += {k[v >> 18], k[(v >> 12) & 63], k[(v >> 6) & 63], k[v & 63]};
-  }
-  if (user_pass.size() - i == 1) {
-    uint32_t v = uint32_t(uint8_t(user_pass[i])) << 16;
-    out += {k[v >> 18], k[(v >> 12) & 63], '=', '='};
-  } else if (user_pass.size() - i == 2) {
-    uint32_t v = uint32_t(uint8_t(user_pass[i])) << 16 | uint32_t(uint8_t(user_pass[i + 1])) << 8;
-    out += {k[v >> 18], k[(v >> 12) & 63], k[(v >> 6) & 63], '='};
-  }
-  return "Basic " + out;
-}
-
-int Status(const std::string& response) {
-  if (response.size() < 12 || response.rfind("HTTP/1.", 0) != 0) return 0;
-  return std::stoi(response.substr(9, 3));
-}
-
-// One request on a fresh connection; the status, or 0 without an answer in `timeout`.
-int Ask(int port, const std::string& request, std::chrono::milliseconds timeout = 5000ms,
-        const char* source = nullptr) {
-  Conn c(port, source);
-  if (!c.ok() || !c.Send(request)) return 0;
-  return Status(c.Read(timeout));
-}
-
-std::string Get(const std::string& path, const std::string& auth = "") {
-  return "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n" + (auth.empty() ? "" : "Authorization: " + auth + "\r\n") +
-         "\r\n";
-}
-
 struct Server {
   Server(const TempDir& dir, const std::string& web, int cost = 4)
       : bw(dir.Write("botwatch.yaml", kConfig), dir.path(),
@@ -155,8 +48,8 @@ struct Server {
   // Waits until an authenticated scrape answers; the port.
   int Serving() {
     REQUIRE(bw.WaitStarted());
-    const std::string auth = Basic("prom:" + kPassword);
-    REQUIRE(Eventually([&] { return Ask(bw.port(), Get("/metrics", auth)) == 200; }, 10s));
+    const std::string auth = BasicAuthorization("prom:" + kPassword);
+    REQUIRE(Eventually([&] { return Ask(bw.port(), GetRequest("/metrics", auth)) == 200; }, 10s));
     return bw.port();
   }
   Botwatch bw;
@@ -178,32 +71,32 @@ TEST_CASE("one client over the per-client connection limit is refused while anot
   TempDir dir;
   Server s(dir, "");
   const int port = s.Serving();
-  const std::string auth = Basic("prom:" + kPassword);
+  const std::string auth = BasicAuthorization("prom:" + kPassword);
 
   // 127.0.0.2 fills its 32 slots with authenticated kept-alive connections,
   // which cannot be evicted (they completed a request; they are its own).
-  std::vector<std::unique_ptr<Conn>> held;
+  std::vector<std::unique_ptr<RawConnection>> held;
   for (int i = 0; i < 32; ++i) {
-    held.push_back(std::make_unique<Conn>(port, "127.0.0.2"));
-    REQUIRE(held.back()->Send(Get("/metrics", auth)));
-    REQUIRE(Status(held.back()->Read(5s)) == 200);
+    held.push_back(std::make_unique<RawConnection>(port, "127.0.0.2"));
+    REQUIRE(held.back()->Send(GetRequest("/metrics", auth)));
+    REQUIRE(StatusOf(held.back()->ReadHead(5s)) == 200);
   }
   // Its next connections are closed at once, without an answer.
   for (int i = 0; i < 5; ++i) {
-    Conn extra(port, "127.0.0.2");
-    extra.Send(Get("/-/healthy"));
+    RawConnection extra(port, "127.0.0.2");
+    extra.Send(GetRequest("/-/healthy"));
     std::string answer = extra.Read(5s, true);
     CHECK(extra.closed());
-    CHECK(Status(answer) == 0);
+    CHECK(StatusOf(answer) == 0);
   }
   // Another client is served meanwhile.
   for (int i = 0; i < 3; ++i) {
-    CHECK(Ask(port, Get("/-/healthy"), 5s) == 200);
-    CHECK(Ask(port, Get("/metrics", auth), 5s) == 200);
+    CHECK(Ask(port, GetRequest("/-/healthy"), 5s) == 200);
+    CHECK(Ask(port, GetRequest("/metrics", auth), 5s) == 200);
   }
   // Once 127.0.0.2 lets one go, it is admitted again.
   held.pop_back();
-  CHECK(Eventually([&] { return Ask(port, Get("/-/healthy"), 5s, "127.0.0.2") == 200; }, 5s));
+  CHECK(Eventually([&] { return Ask(port, GetRequest("/-/healthy"), 5s, "127.0.0.2") == 200; }, 5s));
 }
 
 TEST_CASE("300 idle and slowloris connections wait in the gate, not in threads, and scrapes answer") {
@@ -212,18 +105,18 @@ TEST_CASE("300 idle and slowloris connections wait in the gate, not in threads, 
   REQUIRE(s.bw.WaitStarted());
   const int port = s.bw.port();
   const pid_t pid = s.bw.process().pid();
-  const std::string auth = Basic("prom:" + kPassword);
-  REQUIRE(Eventually([&] { return Ask(port, Get("/metrics", auth)) == 200; }, 10s));
+  const std::string auth = BasicAuthorization("prom:" + kPassword);
+  REQUIRE(Eventually([&] { return Ask(port, GetRequest("/metrics", auth)) == 200; }, 10s));
   const int threads_before = Threads(pid);
   // civetweb 1.15 started every worker up front (400+ before the gate, 47 with it).
   CHECK(threads_before < 100);
 
   // Ten client addresses, 30 connections each (under the per-client limit):
   // half send nothing, half an unfinished header.
-  std::vector<std::unique_ptr<Conn>> held;
+  std::vector<std::unique_ptr<RawConnection>> held;
   for (int i = 0; i < 300; ++i) {
     std::string source = "127.0.0." + std::to_string(2 + i % 10);
-    held.push_back(std::make_unique<Conn>(port, source.c_str()));
+    held.push_back(std::make_unique<RawConnection>(port, source.c_str()));
     REQUIRE(held.back()->ok());
     if (i % 2 == 1) REQUIRE(held.back()->Send("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n"));
   }
@@ -235,8 +128,8 @@ TEST_CASE("300 idle and slowloris connections wait in the gate, not in threads, 
   CHECK(open == 300);
   CHECK(Threads(pid) <= threads_before);
   for (int i = 0; i < 3; ++i) {
-    CHECK(Ask(port, Get("/-/healthy"), 5s) == 200);
-    CHECK(Ask(port, Get("/metrics", auth), 5s) == 200);
+    CHECK(Ask(port, GetRequest("/-/healthy"), 5s) == 200);
+    CHECK(Ask(port, GetRequest("/metrics", auth), 5s) == 200);
   }
   // ...and then closed by the gate.
   held.back()->Read(15s, true);
@@ -249,7 +142,7 @@ TEST_CASE("a wrong-password flood waits in the gate's tarpit while another clien
   TempDir dir;
   Server s(dir, "");
   const int port = s.Serving();
-  const std::string auth = Basic("prom:" + kPassword);
+  const std::string auth = BasicAuthorization("prom:" + kPassword);
 
   // 8 connections from 127.0.0.2, each asking again as soon as it is answered,
   // with a new wrong password every time, for 4 s.
@@ -260,7 +153,8 @@ TEST_CASE("a wrong-password flood waits in the gate's tarpit while another clien
   for (int t = 0; t < 8; ++t) {
     flood.emplace_back([&] {
       for (int i = 0; i < 10000 && std::chrono::steady_clock::now() < end; ++i) {
-        int st = Ask(port, Get("/metrics", Basic("prom:guess-" + std::to_string(guess++))), 3s, "127.0.0.2");
+        int st = Ask(port, GetRequest("/metrics", BasicAuthorization("prom:guess-" + std::to_string(guess++))), 3s,
+                     "127.0.0.2");
         if (st != 0) ++answers;
         if (st == 200) ++allowed;
       }
@@ -268,8 +162,8 @@ TEST_CASE("a wrong-password flood waits in the gate's tarpit while another clien
   }
   int ok_during = 0;
   for (int i = 0; i < 10; ++i) {
-    if (Ask(port, Get("/metrics", auth), 5s) == 200) ++ok_during;
-    if (Ask(port, Get("/-/healthy"), 5s) == 200) ++ok_during;
+    if (Ask(port, GetRequest("/metrics", auth), 5s) == 200) ++ok_during;
+    if (Ask(port, GetRequest("/-/healthy"), 5s) == 200) ++ok_during;
     std::this_thread::sleep_for(200ms);
   }
   for (auto& th : flood) th.join();
@@ -284,29 +178,29 @@ TEST_CASE("idle keep-alive and slowloris connections do not take /metrics and /-
   TempDir dir;
   Server s(dir, "");
   const int port = s.Serving();
-  const std::string auth = Basic("prom:" + kPassword);
+  const std::string auth = BasicAuthorization("prom:" + kPassword);
 
   // More than civetweb's old 12 workers ever held: kept-alive after a /-/healthy answer,
   // after a 401, and slowloris connections that never finish their headers.
-  std::vector<std::unique_ptr<Conn>> held;
+  std::vector<std::unique_ptr<RawConnection>> held;
   for (int i = 0; i < 16; ++i) {
-    held.push_back(std::make_unique<Conn>(port));
-    REQUIRE(held.back()->Send(Get("/-/healthy")));
-    CHECK(Status(held.back()->Read(5s)) == 200);
+    held.push_back(std::make_unique<RawConnection>(port));
+    REQUIRE(held.back()->Send(GetRequest("/-/healthy")));
+    CHECK(StatusOf(held.back()->ReadHead(5s)) == 200);
   }
   for (int i = 0; i < 16; ++i) {
-    held.push_back(std::make_unique<Conn>(port));
-    REQUIRE(held.back()->Send(Get("/api/v1/status")));
-    CHECK(Status(held.back()->Read(5s)) == 401);
+    held.push_back(std::make_unique<RawConnection>(port));
+    REQUIRE(held.back()->Send(GetRequest("/api/v1/status")));
+    CHECK(StatusOf(held.back()->ReadHead(5s)) == 401);
   }
   for (int i = 0; i < 60; ++i) {
-    held.push_back(std::make_unique<Conn>(port));
+    held.push_back(std::make_unique<RawConnection>(port));
     REQUIRE(held.back()->Send("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: 1\r\n"));
   }
   // The legitimate client still gets answers (5 s: generous on a loaded ASan box).
   for (int i = 0; i < 3; ++i) {
-    CHECK(Ask(port, Get("/-/healthy"), 5s) == 200);
-    CHECK(Ask(port, Get("/metrics", auth), 5s) == 200);
+    CHECK(Ask(port, GetRequest("/-/healthy"), 5s) == 200);
+    CHECK(Ask(port, GetRequest("/metrics", auth), 5s) == 200);
   }
   // Strangers are not kept alive: the /-/healthy and 401 connections are closed.
   for (int i = 0; i < 32; ++i) {
@@ -322,21 +216,24 @@ TEST_CASE("a wrong-password flood is throttled and cached scrapes still answer")
   TempDir dir;
   Server s(dir, "", 10);
   const int port = s.Serving();
-  const std::string auth = Basic("prom:" + kPassword);
+  const std::string auth = BasicAuthorization("prom:" + kPassword);
 
   std::atomic<int> throttled{0}, denied{0}, other{0};
   std::vector<std::thread> flood;
   for (int t = 0; t < 8; ++t) {
     flood.emplace_back([&, t] {
       for (int i = 0; i < 5; ++i) {  // 40 distinct wrong guesses in all
-        int st = Ask(port, Get("/metrics", Basic("prom:guess-" + std::to_string(t) + "-" + std::to_string(i))), 10s);
+        int st =
+            Ask(port,
+                GetRequest("/metrics", BasicAuthorization("prom:guess-" + std::to_string(t) + "-" + std::to_string(i))),
+                10s);
         (st == 429 ? throttled : st == 401 ? denied : other)++;
       }
     });
   }
   int ok_during = 0;
   for (int i = 0; i < 5; ++i) {
-    if (Ask(port, Get("/metrics", auth), 5s) == 200) ++ok_during;
+    if (Ask(port, GetRequest("/metrics", auth), 5s) == 200) ++ok_during;
     std::this_thread::sleep_for(200ms);
   }
   for (auto& th : flood) th.join();
@@ -346,7 +243,7 @@ TEST_CASE("a wrong-password flood is throttled and cached scrapes still answer")
   CHECK(denied > 0);
   CHECK(denied < 40);
   // A replayed wrong guess is remembered: answered 401 however many times.
-  for (int i = 0; i < 10; ++i) CHECK(Ask(port, Get("/metrics", Basic("prom:guess-0-0"))) == 401);
+  for (int i = 0; i < 10; ++i) CHECK(Ask(port, GetRequest("/metrics", BasicAuthorization("prom:guess-0-0"))) == 401);
 }
 
 TEST_CASE("browser-forged POSTs are refused: cross-origin or form or text bodies") {
@@ -354,7 +251,7 @@ TEST_CASE("browser-forged POSTs are refused: cross-origin or form or text bodies
   Server s(dir, "");
   REQUIRE(s.bw.WaitStarted());
   const int port = s.bw.port();
-  const std::string auth = "Authorization: " + Basic("prom:" + kPassword) + "\r\n";
+  const std::string auth = "Authorization: " + BasicAuthorization("prom:" + kPassword) + "\r\n";
   auto post = [&](const std::string& path, const std::string& headers, const std::string& body) {
     return Ask(port, "POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) + "\r\n" + auth + headers +
                          "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
@@ -388,13 +285,14 @@ TEST_CASE("a body shorter than its Content-Length is a 400 within seconds and no
   Server s(dir, "");
   REQUIRE(s.bw.WaitStarted());
   const int port = s.bw.port();
-  Conn c(port);
-  REQUIRE(c.Send("POST /api/v1/logs HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: " + Basic("prom:" + kPassword) +
-                 "\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"message\":\"cut\"}\n"));
+  RawConnection c(port);
+  REQUIRE(c.Send(
+      "POST /api/v1/logs HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: " + BasicAuthorization("prom:" + kPassword) +
+      "\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"message\":\"cut\"}\n"));
   auto start = std::chrono::steady_clock::now();
-  std::string answer = c.Read(20s);
+  std::string answer = c.ReadHead(20s);
   double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  CHECK(Status(answer) == 400);
+  CHECK(StatusOf(answer) == 400);
   CHECK(took < 15);  // request_timeout_ms is 3 s; the old answer came after 30 s
 }
 
@@ -414,27 +312,29 @@ TEST_CASE("a password with a NUL byte is not cut at the NUL") {
   Server s(dir, "");
   REQUIRE(s.bw.WaitStarted());
   const int port = s.bw.port();
-  REQUIRE(Eventually([&] { return Ask(port, Get("/metrics", Basic("prom:" + kPassword))) == 200; }, 10s));
-  CHECK(Ask(port, Get("/metrics", Basic("prom:" + kPassword + std::string(1, '\0') + "anything"))) == 401);
-  CHECK(Ask(port, Get("/metrics", Basic(std::string("prom") + '\0' + "x:" + kPassword))) == 401);
+  REQUIRE(Eventually([&] { return Ask(port, GetRequest("/metrics", BasicAuthorization("prom:" + kPassword))) == 200; },
+                     10s));
+  CHECK(Ask(port, GetRequest("/metrics",
+                             BasicAuthorization("prom:" + kPassword + std::string(1, '\0') + "anything"))) == 401);
+  CHECK(Ask(port, GetRequest("/metrics", BasicAuthorization(std::string("prom") + '\0' + "x:" + kPassword))) == 401);
 }
 
 TEST_CASE("memory taken by a large intake body is given back") {
   TempDir dir;
   Server s(dir, "");
   const int port = s.Serving();
-  const std::string auth = Basic("prom:" + kPassword);
+  const std::string auth = BasicAuthorization("prom:" + kPassword);
   long before = RssKiB(s.bw.process().pid());
   std::string body;
   while (body.size() < 20u << 20) body += "{\"message\":\"large body line to fill the buffer\"}\n";
   // Several times: glibc returns the first huge block at once, then raises its
   // mmap threshold and keeps the next ones in the worker thread's arena.
   for (int i = 0; i < 3; ++i) {
-    Conn c(port);
+    RawConnection c(port);
     REQUIRE(c.Send("POST /api/v1/logs HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: " + auth +
                    "\r\nContent-Type: application/x-ndjson\r\nContent-Length: " + std::to_string(body.size()) +
                    "\r\n\r\n" + body));
-    CHECK(Status(c.Read(60s)) == 200);
+    CHECK(StatusOf(c.ReadHead(60s)) == 200);
   }
   long after = 0;
   // Lines are counted off the request thread: give that a moment to finish.

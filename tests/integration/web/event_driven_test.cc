@@ -8,7 +8,6 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -17,7 +16,6 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <fstream>
-#include <regex>
 #include <set>
 #include <sstream>
 #include <string>
@@ -26,6 +24,7 @@
 
 #include "tests/support/botwatch_process.h"
 #include "tests/support/proc_stats.h"
+#include "tests/support/raw_http.h"
 #include "tests/support/secure_http.h"
 #include "tests/support/temp_dir.h"
 
@@ -43,118 +42,6 @@ const char* kConfig =
 
 const std::string kPassword = "right-pw";
 
-class Conn {
- public:
-  explicit Conn(int port, const std::string& source = "") {
-    fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    if (!source.empty()) {
-      sockaddr_in from{};
-      from.sin_family = AF_INET;
-      inet_pton(AF_INET, source.c_str(), &from.sin_addr);
-      if (bind(fd_, reinterpret_cast<sockaddr*>(&from), sizeof from) != 0) {
-        close(fd_);
-        fd_ = -1;
-        return;
-      }
-    }
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<uint16_t>(port));
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-      close(fd_);
-      fd_ = -1;
-    }
-  }
-  ~Conn() {
-    if (fd_ >= 0) close(fd_);
-  }
-  Conn(const Conn&) = delete;
-  Conn& operator=(const Conn&) = delete;
-  bool ok() const { return fd_ >= 0; }
-  bool Send(const std::string& s) {
-    return fd_ >= 0 && send(fd_, s.data(), s.size(), MSG_NOSIGNAL) == ssize_t(s.size());
-  }
-  // Reads until a whole answer with its Content-Length is in (or EOF, with
-  // `want_close`), or `timeout`.
-  std::string Read(std::chrono::milliseconds timeout, bool want_close = false) {
-    auto end = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < end) {
-      if (!want_close && Complete()) break;
-      pollfd p{fd_, POLLIN, 0};
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now());
-      if (poll(&p, 1, static_cast<int>(std::max<long>(1, left.count()))) <= 0) continue;
-      char buf[4096];
-      ssize_t n = recv(fd_, buf, sizeof buf, 0);
-      if (n <= 0) {
-        closed_ = true;
-        break;
-      }
-      data_.append(buf, size_t(n));
-    }
-    std::string out = data_;
-    data_.clear();
-    return out;
-  }
-  bool closed() const { return closed_; }
-  bool Open() const {
-    pollfd p{fd_, POLLIN, 0};
-    if (poll(&p, 1, 0) <= 0) return true;
-    char c;
-    return recv(fd_, &c, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
-  }
-
- private:
-  bool Complete() const {
-    size_t end = data_.find("\r\n\r\n");
-    if (end == std::string::npos) return false;
-    std::smatch m;
-    std::string head = data_.substr(0, end);
-    static const std::regex kLength("[Cc]ontent-[Ll]ength: *([0-9]+)");
-    if (!std::regex_search(head, m, kLength)) return true;
-    return data_.size() >= end + 4 + std::stoul(m[1]);
-  }
-  int fd_ = -1;
-  std::string data_;
-  bool closed_ = false;
-};
-
-int Status(const std::string& response) {
-  if (response.size() < 12 || response.rfind("HTTP/1.", 0) != 0) return 0;
-  return std::stoi(response.substr(9, 3));
-}
-
-std::string Basic(const std::string& user_pass) {
-  static const char* k = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  size_t i = 0;
-  for (; i + 2 < user_pass.size(); i += 3) {
-    uint32_t v =
-        uint32_t(uint8_t(user_pass[i])) << 16 | uint32_t(uint8_t(user_pass[i + 1])) << 8 | uint8_t(user_pass[i + 2]);
-    out += {k[v >> 18], k[(v >> 12) & 63], k[(v >> 6) & 63], k[v & 63]};
-  }
-  if (user_pass.size() - i == 1) {
-    uint32_t v = uint32_t(uint8_t(user_pass[i])) << 16;
-    out += {k[v >> 18], k[(v >> 12) & 63], '=', '='};
-  } else if (user_pass.size() - i == 2) {
-    uint32_t v = uint32_t(uint8_t(user_pass[i])) << 16 | uint32_t(uint8_t(user_pass[i + 1])) << 8;
-    out += {k[v >> 18], k[(v >> 12) & 63], k[(v >> 6) & 63], '='};
-  }
-  return "Basic " + out;
-}
-
-std::string Get(const std::string& path, const std::string& auth = "") {
-  return "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n" + (auth.empty() ? "" : "Authorization: " + auth + "\r\n") +
-         "\r\n";
-}
-
-int Ask(int port, const std::string& request, std::chrono::milliseconds timeout = 5000ms,
-        const std::string& source = "") {
-  Conn c(port, source);
-  if (!c.ok() || !c.Send(request)) return 0;
-  return Status(c.Read(timeout));
-}
-
 // Legitimate requests from 127.0.0.1 while an attack holds its connections:
 // every one must be answered, and quickly.
 struct Legit {
@@ -165,7 +52,7 @@ struct Legit {
 Legit AskLegit(int port, const std::string& auth, int rounds = 3) {
   Legit l;
   for (int i = 0; i < rounds; ++i) {
-    for (const std::string& req : {Get("/-/healthy"), Get("/metrics", auth)}) {
+    for (const std::string& req : {GetRequest("/-/healthy"), GetRequest("/metrics", auth)}) {
       auto start = std::chrono::steady_clock::now();
       ++l.asked;
       if (Ask(port, req, 5s) == 200) ++l.answered;
@@ -198,8 +85,8 @@ double MetricValue(const std::string& text, const std::string& series) {
 }
 
 std::string Metrics(int port, const std::string& auth = "") {
-  Conn c(port);
-  if (!c.Send(Get("/metrics", auth))) return "";
+  RawConnection c(port);
+  if (!c.Send(GetRequest("/metrics", auth))) return "";
   return c.Read(5s);
 }
 
@@ -244,7 +131,8 @@ struct AuthServer {
   }
   int Serving() {
     REQUIRE(bw.WaitStarted());
-    REQUIRE(Eventually([&] { return Ask(bw.port(), Get("/metrics", Basic("prom:" + kPassword))) == 200; }, 10s));
+    REQUIRE(Eventually(
+        [&] { return Ask(bw.port(), GetRequest("/metrics", BasicAuthorization("prom:" + kPassword))) == 200; }, 10s));
     return bw.port();
   }
   Botwatch bw;
@@ -259,11 +147,11 @@ TEST_CASE("no web config: 48 kept-alive connections from 2 addresses do not take
   const int port = bw.port();
   // Each makes one successful request, is kept alive (no auth: anyone may be),
   // and then stays silent.
-  std::vector<std::unique_ptr<Conn>> held;
+  std::vector<std::unique_ptr<RawConnection>> held;
   for (int i = 0; i < 48; ++i) {
-    held.push_back(std::make_unique<Conn>(port, i % 2 ? "127.0.0.2" : "127.0.0.3"));
-    REQUIRE(held.back()->Send(Get("/api/v1/status")));
-    REQUIRE(Status(held.back()->Read(5s)) == 200);
+    held.push_back(std::make_unique<RawConnection>(port, i % 2 ? "127.0.0.2" : "127.0.0.3"));
+    REQUIRE(held.back()->Send(GetRequest("/api/v1/status")));
+    REQUIRE(StatusOf(held.back()->Read(5s)) == 200);
   }
   int open = 0;
   for (auto& c : held) open += c->Open() ? 1 : 0;
@@ -272,8 +160,8 @@ TEST_CASE("no web config: 48 kept-alive connections from 2 addresses do not take
   CHECK(l.answered == l.asked);
   CHECK(l.worst_seconds < 1.0);
   // A kept-alive connection still serves its client's next request.
-  REQUIRE(held.front()->Send(Get("/-/ready")));
-  CHECK(Status(held.front()->Read(5s)) == 200);
+  REQUIRE(held.front()->Send(GetRequest("/-/ready")));
+  CHECK(StatusOf(held.front()->Read(5s)) == 200);
 }
 
 TEST_CASE(
@@ -281,10 +169,10 @@ TEST_CASE(
   TempDir dir;
   AuthServer s(dir);
   const int port = s.Serving();
-  const std::string auth = Basic("prom:" + kPassword);
-  std::vector<std::unique_ptr<Conn>> held;
+  const std::string auth = BasicAuthorization("prom:" + kPassword);
+  std::vector<std::unique_ptr<RawConnection>> held;
   for (int i = 0; i < 48; ++i) {
-    held.push_back(std::make_unique<Conn>(port, i % 2 ? "127.0.0.2" : "127.0.0.3"));
+    held.push_back(std::make_unique<RawConnection>(port, i % 2 ? "127.0.0.2" : "127.0.0.3"));
     REQUIRE(held.back()->Send("POST /api/v1/logs HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: " + auth +
                               "\r\nContent-Type: application/x-ndjson\r\nContent-Length: 1000\r\n\r\n{"));
   }
@@ -306,7 +194,7 @@ TEST_CASE(
   double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   stop = true;
   drip.join();
-  CHECK(Status(answer) == 400);
+  CHECK(StatusOf(answer) == 400);
   CHECK(took < 8);
   std::string m = Metrics(port, auth);
   CHECK(MetricValue(m, "botwatch_http_deadline_cuts_total{phase=\"body\"}") >= 1);
@@ -324,10 +212,10 @@ TEST_CASE("TLS: 120 stalled handshakes from 4 addresses do not take /-/healthy o
   q.url = "https://127.0.0.1:" + std::to_string(port) + "/-/healthy";
   q.ca_file = pki.ca_cert;
   REQUIRE(Eventually([&] { return Fetch(q).status == 200; }, 10s));
-  std::vector<std::unique_ptr<Conn>> held;
+  std::vector<std::unique_ptr<RawConnection>> held;
   // 5 bytes of a ClientHello (the record header), then nothing.
   for (int i = 0; i < 120; ++i) {
-    held.push_back(std::make_unique<Conn>(port, "127.0.0." + std::to_string(2 + i % 4)));
+    held.push_back(std::make_unique<RawConnection>(port, "127.0.0." + std::to_string(2 + i % 4)));
     REQUIRE(held.back()->Send(std::string("\x16\x03\x01\x02\x00", 5)));
   }
   auto start = std::chrono::steady_clock::now();
@@ -352,14 +240,14 @@ TEST_CASE("scarce connections evict the oldest unfinished ones: legitimate clien
       {"/usr/bin/prlimit", "--nofile=256:256", BOTWATCH_BINARY, "--config.file=" + dir.Write("b.yaml", kConfig),
        "--web.listen-address=127.0.0.1:" + std::to_string(port)},
       dir.path() + "/botwatch.log");
-  REQUIRE(Eventually([&] { return Ask(port, Get("/-/healthy"), 1s) == 200; }, 10s));
+  REQUIRE(Eventually([&] { return Ask(port, GetRequest("/-/healthy"), 1s) == 200; }, 10s));
   std::string before = Metrics(port);
   CHECK(MetricValue(before, "botwatch_http_connections_limit") == 128);
   // 600 idle connections spread over 60 addresses (10 each, under the
   // per-client limit): far past the budget.
-  std::vector<std::unique_ptr<Conn>> held;
+  std::vector<std::unique_ptr<RawConnection>> held;
   for (int i = 0; i < 600; ++i) {
-    held.push_back(std::make_unique<Conn>(port, "127.0.1." + std::to_string(1 + i % 60)));
+    held.push_back(std::make_unique<RawConnection>(port, "127.0.1." + std::to_string(1 + i % 60)));
   }
   Legit l = AskLegit(port, "", 5);
   CHECK(l.answered == l.asked);
@@ -395,15 +283,15 @@ TEST_CASE(
   for (int t = 0; t < 3; ++t) {
     pollers.emplace_back([&, t] {
       while (!done && std::chrono::steady_clock::now() < deadline) {
-        Conn c(port);
+        RawConnection c(port);
         if (!c.ok()) continue;  // not listening yet: the right answer
-        std::string req = t == 0   ? Get("/metrics")
+        std::string req = t == 0   ? GetRequest("/metrics")
                           : t == 1 ? "POST /-/reload HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n"
-                                   : Get("/api/v1/feed");
+                                   : GetRequest("/api/v1/feed");
         if (!c.Send(req)) continue;
         std::string r = c.Read(2s);
-        if (Status(r) != 0) ++answered;
-        if (Status(r) == 200) ++unauthenticated_ok;
+        if (StatusOf(r) != 0) ++answered;
+        if (StatusOf(r) == 200) ++unauthenticated_ok;
         if (r.find("botwatch live feed") != std::string::npos) ++feed_streamed;
       }
     });
@@ -428,8 +316,8 @@ TEST_CASE("a replayed wrong password is charged every time: past the budget 429 
   TempDir dir;
   AuthServer s(dir);
   const int port = s.Serving();
-  const std::string wrong = Basic("prom:wrong");
-  CHECK(Ask(port, Get("/metrics", wrong), 5s, "127.0.0.2") == 401);  // now cached
+  const std::string wrong = BasicAuthorization("prom:wrong");
+  CHECK(Ask(port, GetRequest("/metrics", wrong), 5s, "127.0.0.2") == 401);  // now cached
   // 8 loops replaying the same cached wrong password for 4 s.
   std::atomic<int> answers{0}, throttled{0}, allowed{0};
   std::atomic<bool> retry_after{false};
@@ -438,19 +326,19 @@ TEST_CASE("a replayed wrong password is charged every time: past the budget 429 
   for (int t = 0; t < 8; ++t) {
     flood.emplace_back([&] {
       for (int i = 0; i < 10000 && std::chrono::steady_clock::now() < end; ++i) {
-        Conn c(port, "127.0.0.2");
-        if (!c.ok() || !c.Send(Get("/metrics", wrong))) continue;
+        RawConnection c(port, "127.0.0.2");
+        if (!c.ok() || !c.Send(GetRequest("/metrics", wrong))) continue;
         std::string r = c.Read(3s);
-        if (Status(r) != 0) ++answers;
-        if (Status(r) == 200) ++allowed;
-        if (Status(r) == 429) {
+        if (StatusOf(r) != 0) ++answers;
+        if (StatusOf(r) == 200) ++allowed;
+        if (StatusOf(r) == 429) {
           ++throttled;
           if (r.find("Retry-After: 1") != std::string::npos) retry_after = true;
         }
       }
     });
   }
-  Legit l = AskLegit(port, Basic("prom:" + kPassword));
+  Legit l = AskLegit(port, BasicAuthorization("prom:" + kPassword));
   for (auto& th : flood) th.join();
   CHECK(l.answered == l.asked);
   CHECK(allowed == 0);
@@ -475,12 +363,12 @@ TEST_CASE("threads do not grow with connections") {
     return -1;
   };
   const int before = threads();
-  std::vector<std::unique_ptr<Conn>> held;
+  std::vector<std::unique_ptr<RawConnection>> held;
   for (int i = 0; i < 200; ++i) {
-    held.push_back(std::make_unique<Conn>(bw.port(), "127.0.0." + std::to_string(2 + i % 8)));
-    REQUIRE(held.back()->Send(Get("/-/ready")));
+    held.push_back(std::make_unique<RawConnection>(bw.port(), "127.0.0." + std::to_string(2 + i % 8)));
+    REQUIRE(held.back()->Send(GetRequest("/-/ready")));
   }
-  for (auto& c : held) CHECK(Status(c->Read(5s)) == 200);
+  for (auto& c : held) CHECK(StatusOf(c->Read(5s)) == 200);
   CHECK(threads() <= before);
   CHECK(before <= 8);
 }

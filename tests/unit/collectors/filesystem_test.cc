@@ -39,10 +39,6 @@ const FilesystemCollector& Filesystem(const std::shared_ptr<const Config>& confi
   return *c;
 }
 
-ProbeResult Probe(Collector& c, std::chrono::milliseconds budget) {
-  return c.Collect(ProbeContext{std::chrono::steady_clock::now() + budget});
-}
-
 // A stat function that blocks on one path until released, counting calls.
 struct HungMount {
   std::mutex mu;

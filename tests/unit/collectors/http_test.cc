@@ -33,10 +33,6 @@ std::shared_ptr<Collector> Build(const std::string& yaml_entry) {
   return r.value()->collectors.at(0).collector;
 }
 
-ProbeResult Probe(Collector& c, Duration budget = 2s) {
-  return c.Collect(ProbeContext{std::chrono::steady_clock::now() + budget});
-}
-
 double Gauge(const ProbeResult& r, const std::string& name) {
   for (const auto& f : r.families) {
     if (f.name == name) return f.metric.at(0).gauge.value;
