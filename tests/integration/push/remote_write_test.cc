@@ -16,6 +16,7 @@
 #include "tests/support/http_client.h"
 #include "tests/support/loopback_server.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/time_scale.h"
 #include "tests/support/write_request_decoder.h"
 
 using namespace botwatch::testing;
@@ -235,6 +236,24 @@ TEST_CASE("remote_write: an outage of the receiver and a kill -9 of botwatch lea
     INFO("window at " << t - start << "s");
     CHECK(has_sample_in(t));
   }
+  // Every sampling tick arrived, not only one per second: the sampler keeps a
+  // 250 ms grid, so consecutive samples while botwatch ran are one interval
+  // apart, and a lost tick would leave a gap of two.
+  const int64_t max_gap_ms = TimeBound(250ms, 200ms).count();
+  auto check_every_tick = [&](double from, double to) {
+    int64_t lo = static_cast<int64_t>(from * 1000), hi = static_cast<int64_t>(to * 1000);
+    int64_t previous = -1;
+    for (int64_t t : ts) {
+      if (t < lo || t > hi) continue;
+      if (previous >= 0) {
+        INFO("samples at " << previous / 1000.0 - start << "s and " << t / 1000.0 - start << "s");
+        CHECK(t - previous <= max_gap_ms);
+      }
+      previous = t;
+    }
+  };
+  check_every_tick(start, killed - 0.5);
+  check_every_tick(restarted + 0.5, end);
   // Each sample once: what was sent before the kill is not sent again.
   CHECK(std::adjacent_find(ts.begin(), ts.end()) == ts.end());
 }
