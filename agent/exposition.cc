@@ -10,7 +10,7 @@
 
 #include "base/state_file.h"
 #include "collectors/collector.h"
-#include "collectors/lib/text_format.h"
+#include "prom/text_format.h"
 
 namespace botwatch {
 

@@ -6,7 +6,7 @@
 #include <set>
 
 #include "collectors/lib/http_request.h"
-#include "collectors/lib/text_format.h"
+#include "prom/text_format.h"
 
 namespace botwatch::push {
 namespace {

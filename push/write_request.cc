@@ -8,7 +8,7 @@
 #include <limits>
 #include <string_view>
 
-#include "collectors/lib/text_format.h"
+#include "prom/text_format.h"
 
 namespace botwatch::push {
 namespace {

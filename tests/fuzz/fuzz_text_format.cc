@@ -1,5 +1,5 @@
 // Fuzz target: the Prometheus text-format parser that validates what an exec
-// check prints (collectors/lib/text_format.cc). Any bytes give families or a
+// check prints (prom/text_format.cc). Any bytes give families or a
 // one-line "line N: ..." error. What it accepts is re-exported on /metrics
 // (SerializeFamilies), so accepted input must survive that: the
 // serialized text parses again into the same families, series and label sets
@@ -16,7 +16,7 @@
 #include <string_view>
 
 #include "agent/exposition.h"
-#include "collectors/lib/text_format.h"
+#include "prom/text_format.h"
 
 namespace {
 

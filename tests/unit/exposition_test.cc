@@ -10,7 +10,7 @@
 #include <limits>
 #include <random>
 
-#include "collectors/lib/text_format.h"
+#include "prom/text_format.h"
 
 using botwatch::Families;
 using botwatch::SerializeFamilies;

@@ -15,7 +15,7 @@
 #include "agent/config.h"
 #include "base/crc32c.h"
 #include "base/state_file.h"
-#include "collectors/lib/text_format.h"
+#include "prom/text_format.h"
 #include "push/queue.h"
 #include "push/write_request.h"
 #include "tests/support/temp_dir.h"

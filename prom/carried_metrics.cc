@@ -1,4 +1,4 @@
-#include "collectors/lib/carried_metrics.h"
+#include "prom/carried_metrics.h"
 
 #include <algorithm>
 #include <cmath>
@@ -6,7 +6,7 @@
 #include <string>
 #include <unordered_map>
 
-#include "collectors/lib/text_format.h"
+#include "prom/text_format.h"
 
 namespace botwatch {
 namespace {

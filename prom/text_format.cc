@@ -1,4 +1,4 @@
-#include "collectors/lib/text_format.h"
+#include "prom/text_format.h"
 
 #include <algorithm>
 #include <cerrno>
