@@ -6,7 +6,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "agent/exposition.h"
+#include "prom/text_writer.h"
 
 using botwatch::CarryTextFormat;
 

@@ -11,6 +11,7 @@
 #include <random>
 
 #include "prom/text_format.h"
+#include "prom/text_writer.h"
 
 using botwatch::Families;
 using botwatch::SerializeFamilies;

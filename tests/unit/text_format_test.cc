@@ -1,5 +1,5 @@
 #include "prom/text_format.h"
-#include "agent/exposition.h"
+#include "prom/text_writer.h"
 
 #include <catch2/catch.hpp>
 #include <cmath>
