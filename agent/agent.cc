@@ -17,6 +17,7 @@
 #include "base/unix_time.h"
 #include "logs/log_config.h"
 #include "logs/pipeline.h"
+#include "prom/text_writer.h"
 #include "web/basic_auth.h"
 #include "web/gzip.h"
 

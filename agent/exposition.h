@@ -1,9 +1,10 @@
 #pragma once
 
-// Builds the /metrics body from memory only: collector snapshots, self metrics
-// and any other collectable (the log pipeline's store). Families with the same
-// name from different sources are merged, because the text format requires all
-// samples of a family to follow its one HELP/TYPE header.
+// Gathers the /metrics families from memory only: collector snapshots, self
+// metrics and any other collectable (the log pipeline's store). Families with
+// the same name from different sources are merged, because the text format
+// requires all samples of a family to follow its one HELP/TYPE header; the
+// text itself is written by SerializeFamilies (prom/text_writer.h).
 
 #include <prometheus/metric_family.h>
 
@@ -30,7 +31,5 @@ Families StateWriteErrorFamilies();
 
 // Appends `more` to `into`, merging families that share a name.
 void MergeFamilies(Families& into, Families more);
-
-std::string SerializeFamilies(const Families& families);
 
 }  // namespace botwatch

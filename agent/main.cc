@@ -20,6 +20,7 @@
 #include "base/logging.h"
 #include "logs/log_config.h"
 #include "logs/pipeline.h"
+#include "prom/text_writer.h"
 #include "supervise/child_output_lines.h"
 #include "supervise/supervisor.h"
 #include "web/web_config.h"

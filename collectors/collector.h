@@ -14,6 +14,8 @@
 #include <vector>
 
 #include "base/duration.h"
+// Every plug-in builds its families with it.
+#include "prom/family_builder.h"
 
 namespace botwatch {
 
@@ -87,20 +89,6 @@ class Collector {
 
  protected:
   Collector() = default;
-};
-
-// Appends samples to families by name, keeping one family per name.
-class FamilyBuilder {
- public:
-  using Labels = std::vector<std::pair<std::string, std::string>>;
-
-  void Gauge(const std::string& name, const std::string& help, double value, const Labels& labels = {});
-  void Counter(const std::string& name, const std::string& help, double value, const Labels& labels = {});
-  std::vector<prometheus::MetricFamily> Take() { return std::move(families_); }
-
- private:
-  prometheus::MetricFamily& Family(const std::string& name, const std::string& help, prometheus::MetricType type);
-  std::vector<prometheus::MetricFamily> families_;
 };
 
 }  // namespace botwatch

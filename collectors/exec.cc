@@ -21,8 +21,8 @@
 
 #include "base/child_reaper.h"
 #include "base/config_node.h"
-#include "collectors/lib/carried_metrics.h"
 #include "collectors/registry.h"
+#include "prom/carried_metrics.h"
 
 namespace botwatch {
 

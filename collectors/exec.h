@@ -9,7 +9,7 @@
 // waited for, and does not change the probe's result.
 //
 // Exit code 0 means up. If stdout is Prometheus text exposition it is
-// validated strictly (collectors/lib/text_format.h) and exported with the
+// validated strictly (prom/text_format.h) and exported with the
 // `collector` label.
 
 #include <map>

@@ -1,9 +1,9 @@
 #include "collectors/scrape.h"
 
 #include "base/config_node.h"
-#include "collectors/lib/carried_metrics.h"
 #include "collectors/lib/websocket_client.h"
 #include "collectors/registry.h"
+#include "prom/carried_metrics.h"
 
 namespace botwatch {
 

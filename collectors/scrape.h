@@ -5,7 +5,7 @@
 // platform where botwatch pushes. One GET per probe through the shared libcurl
 // driver (timeout, TLS, basic auth or a bearer token, redirects that never carry
 // credentials to another origin); the answer, Prometheus text or OpenMetrics, is
-// carried exactly as exec and textfile carry theirs (collectors/lib/carried_metrics.h).
+// carried exactly as exec and textfile carry theirs (prom/carried_metrics.h).
 
 #include <optional>
 #include <string>

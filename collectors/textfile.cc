@@ -11,8 +11,8 @@
 #include <unordered_map>
 
 #include "base/config_node.h"
-#include "collectors/lib/carried_metrics.h"
 #include "collectors/registry.h"
+#include "prom/carried_metrics.h"
 
 namespace botwatch {
 

@@ -4,29 +4,9 @@
 #include <chrono>
 #include <map>
 
+#include "prom/names.h"
+
 namespace botwatch {
-
-bool ValidMetricName(const std::string& name) {
-  if (name.empty()) return false;
-  for (size_t i = 0; i < name.size(); ++i) {
-    char c = name[i];
-    bool ok = std::isalpha(static_cast<unsigned char>(c)) || c == '_' || c == ':' ||
-              (i > 0 && std::isdigit(static_cast<unsigned char>(c)));
-    if (!ok) return false;
-  }
-  return true;
-}
-
-bool ValidLabelName(const std::string& name) {
-  if (name.empty() || name.rfind("__", 0) == 0) return false;
-  for (size_t i = 0; i < name.size(); ++i) {
-    char c = name[i];
-    bool ok = std::isalpha(static_cast<unsigned char>(c)) || c == '_' ||
-              (i > 0 && std::isdigit(static_cast<unsigned char>(c)));
-    if (!ok) return false;
-  }
-  return true;
-}
 
 std::string Condition::Signature() const {
   std::string s = std::to_string(static_cast<int>(op)) + ":" + std::to_string(field) + ":" + std::to_string(exists) +
@@ -179,7 +159,7 @@ Rule ReadDurationRule(ConfigMap& m, const std::string& timestamp_field, RuleSet&
   r.action = Rule::Action::kDuration;
   r.metric = m.RequiredString("metric");
   m.RequiredString("type");
-  if (!ValidMetricName(r.metric)) m.FailAt("metric", "invalid metric name \"" + r.metric + "\"");
+  if (!IsValidMetricName(r.metric)) m.FailAt("metric", "invalid metric name \"" + r.metric + "\"");
   if (std::string why = NamingProblem(r.metric, MetricType::kHistogram); !why.empty()) m.FailAt("metric", why);
   Rule::Pairing pr;
   for (const char* key : {"start", "end"}) {
@@ -236,7 +216,7 @@ Rule ReadSessionRule(ConfigMap& m, const std::string& timestamp_field, RuleSet& 
   r.metric = m.RequiredString("metric");
   m.RequiredString("type");
   ReadIndependently([&] {
-    if (!ValidMetricName(r.metric)) m.FailAt("metric", "invalid metric name \"" + r.metric + "\"");
+    if (!IsValidMetricName(r.metric)) m.FailAt("metric", "invalid metric name \"" + r.metric + "\"");
     if (std::string why = NamingProblem(r.metric, MetricType::kHistogram); !why.empty()) m.FailAt("metric", why);
   });
   Rule::Conversations c;
@@ -331,7 +311,7 @@ Rule ReadRule(ConfigMap& m, const std::string& timestamp_field, RuleSet& rs) {
   // A bad name and a bad match are independent mistakes: check-config lists
   // both (and any after them) in one run.
   ReadIndependently([&] {
-    if (!ValidMetricName(def.name)) m.FailAt("metric", "invalid metric name \"" + def.name + "\"");
+    if (!IsValidMetricName(def.name)) m.FailAt("metric", "invalid metric name \"" + def.name + "\"");
     if (std::string why = NamingProblem(def.name, def.type); !why.empty()) m.FailAt("metric", why);
   });
   r.metric = def.name;
@@ -359,7 +339,7 @@ Rule ReadRule(ConfigMap& m, const std::string& timestamp_field, RuleSet& rs) {
   for (auto& [name, label] : labels) {
     bool reserved = name == "le" && def.type == MetricType::kHistogram;
     reserved = reserved || (name == "window" && def.type == MetricType::kDistinct);
-    if (!ValidLabelName(name) || reserved)
+    if (!IsValidUserLabelName(name) || reserved)
       m.FailAt(label.field < 0 ? "labels" : "label_fields", "invalid label name \"" + name + "\"");
     def.label_names.push_back(name);
     r.labels.push_back(label);
@@ -444,7 +424,8 @@ namespace {
 FeedRule ReadFeedRule(ConfigMap& m, RuleSet& rs) {
   FeedRule f;
   f.type = m.RequiredString("type");
-  if (!ValidLabelName(f.type)) m.FailAt("type", "\"" + f.type + "\" is not a valid feed type (letters, digits, _)");
+  if (!IsValidUserLabelName(f.type))
+    m.FailAt("type", "\"" + f.type + "\" is not a valid feed type (letters, digits, _)");
   if (auto match = m.OptionalMap("match")) {
     f.match = ReadCondition(*match, rs);
     AssignIds(*f.match, rs.condition_ids);

@@ -122,7 +122,4 @@ void ReadRules(ConfigMap& m, const std::string& timestamp_field, RuleSet& out);
 // mean the same metric. Throws ConfigError naming `where`.
 void MergeMetricDefs(const std::vector<MetricDef>& defs, const std::string& where, std::vector<MetricDef>& all);
 
-bool ValidMetricName(const std::string& name);
-bool ValidLabelName(const std::string& name);
-
 }  // namespace botwatch

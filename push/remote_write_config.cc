@@ -6,7 +6,7 @@
 #include <set>
 
 #include "collectors/lib/http_request.h"
-#include "collectors/lib/text_format.h"
+#include "prom/names.h"
 
 namespace botwatch {
 namespace {
@@ -28,9 +28,6 @@ std::string HostPort(const std::string& url) {
   return rest;
 }
 
-// The text format's rule, and "__" is Prometheus' own (reserved) prefix.
-bool ValidExternalLabelName(const std::string& n) { return IsValidLabelName(n) && n.rfind("__", 0) != 0; }
-
 RemoteWriteConfig ReadOne(ConfigMap& m, std::set<std::string>& names) {
   RemoteWriteConfig c;
   c.url = m.RequiredString("url");
@@ -46,7 +43,7 @@ RemoteWriteConfig ReadOne(ConfigMap& m, std::set<std::string>& names) {
   c.buffer = m.DurationValue("buffer", c.buffer, std::chrono::seconds(1));
   std::map<std::string, std::string> ext = m.StringMap("external_labels");
   for (const auto& [k, v] : ext) {
-    if (!ValidExternalLabelName(k)) m.FailAt("external_labels", "\"" + k + "\" is not a valid label name");
+    if (!IsValidUserLabelName(k)) m.FailAt("external_labels", "\"" + k + "\" is not a valid label name");
   }
   if (!ext.count("instance")) ext["instance"] = HostName();
   // What a scraper would add: the shipped Prometheus job is named botwatch, so

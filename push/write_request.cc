@@ -3,12 +3,11 @@
 #include <snappy.h>
 
 #include <algorithm>
-#include <cmath>
 #include <cstring>
-#include <limits>
 #include <string_view>
 
-#include "collectors/lib/text_format.h"
+#include "prom/series.h"
+#include "prom/text_writer.h"
 
 namespace botwatch {
 namespace {
@@ -50,39 +49,21 @@ void PutSeries(std::string& out, const std::vector<std::pair<std::string_view, s
   PutBytes(out, 1, series);
 }
 
-bool IsSpellingsLabel(const prometheus::ClientMetric::Label& l) { return l.name == kPointSpellingsLabel; }
-
-// The producer's spellings of le/quantile values, so a pushed series carries
-// the same labels /metrics shows for it (see text_format.h).
-std::vector<std::string> SpellingsOf(const prometheus::ClientMetric& m, size_t points) {
-  std::vector<std::string> parts;
-  if (m.label.empty() || !IsSpellingsLabel(m.label.back())) return parts;
-  std::string_view all = m.label.back().value;
-  while (true) {
-    size_t cut = all.find(kPointSpellingSeparator);
-    parts.emplace_back(all.substr(0, cut));
-    if (cut == std::string_view::npos) break;
-    all.remove_prefix(cut + 1);
-  }
-  if (parts.size() != points) parts.clear();
-  return parts;
-}
-
 class SeriesWriter {
  public:
   SeriesWriter(std::string& out, const LabelPairs& external, int64_t ts) : out_(out), external_(external), ts_(ts) {}
 
-  void Add(const std::string& name, const char* suffix, const prometheus::ClientMetric& m, const char* point_name,
-           const std::string& point_value, double value) {
+  // One series of metric `m` of family `name`.
+  void Add(const std::string& name, const prometheus::ClientMetric& m, const Series& s) {
     labels_.clear();
     full_name_ = name;
-    full_name_ += suffix;
+    full_name_ += s.suffix;
     labels_.emplace_back("__name__", full_name_);
-    for (const auto& l : m.label) {
-      if (IsSpellingsLabel(l)) continue;
-      labels_.emplace_back(l.name, l.value);
+    for (size_t i = 0; i < PointSpellings::LabelCount(m); ++i) labels_.emplace_back(m.label[i].name, m.label[i].value);
+    if (s.point != nullptr) {
+      point_ = s.point->spelling.empty() ? FormatPointValue(s.point->value) : std::string(s.point->spelling);
+      labels_.emplace_back(s.point->name, point_);
     }
-    if (point_name != nullptr) labels_.emplace_back(point_name, point_value);
     size_t own = labels_.size();
     for (const auto& [k, v] : external_) {
       bool present = false;
@@ -90,7 +71,7 @@ class SeriesWriter {
       if (!present) labels_.emplace_back(k, v);
     }
     std::sort(labels_.begin(), labels_.end());
-    PutSeries(out_, labels_, value, ts_);
+    PutSeries(out_, labels_, s.value, ts_);
     ++samples_;
   }
   uint64_t samples() const { return samples_; }
@@ -100,16 +81,10 @@ class SeriesWriter {
   const LabelPairs& external_;
   int64_t ts_;
   std::string full_name_;
+  std::string point_;
   std::vector<std::pair<std::string_view, std::string_view>> labels_;
   uint64_t samples_ = 0;
 };
-
-std::string Point(double v, const std::vector<std::string>& spelled, size_t i) {
-  if (i < spelled.size() && !spelled[i].empty()) return spelled[i];
-  std::string out;
-  AppendValue(out, v);
-  return out;
-}
 
 }  // namespace
 
@@ -119,43 +94,7 @@ std::string EncodeWriteRequest(const std::vector<prometheus::MetricFamily>& fami
   SeriesWriter w(out, external, timestamp_ms);
   for (const auto& f : families) {
     for (const auto& m : f.metric) {
-      switch (f.type) {
-        case prometheus::MetricType::Counter:
-          w.Add(f.name, "", m, nullptr, "", m.counter.value);
-          break;
-        case prometheus::MetricType::Gauge:
-          w.Add(f.name, "", m, nullptr, "", m.gauge.value);
-          break;
-        case prometheus::MetricType::Untyped:
-          w.Add(f.name, "", m, nullptr, "", m.untyped.value);
-          break;
-        case prometheus::MetricType::Summary: {
-          auto spelled = SpellingsOf(m, m.summary.quantile.size());
-          w.Add(f.name, "_count", m, nullptr, "", static_cast<double>(m.summary.sample_count));
-          w.Add(f.name, "_sum", m, nullptr, "", m.summary.sample_sum);
-          for (size_t i = 0; i < m.summary.quantile.size(); ++i) {
-            w.Add(f.name, "", m, "quantile", Point(m.summary.quantile[i].quantile, spelled, i),
-                  m.summary.quantile[i].value);
-          }
-          break;
-        }
-        case prometheus::MetricType::Histogram: {
-          const auto& buckets = m.histogram.bucket;
-          bool implicit_inf = buckets.empty() || !std::isinf(buckets.back().upper_bound);
-          auto spelled = SpellingsOf(m, buckets.size() + (implicit_inf ? 1 : 0));
-          w.Add(f.name, "_count", m, nullptr, "", static_cast<double>(m.histogram.sample_count));
-          w.Add(f.name, "_sum", m, nullptr, "", m.histogram.sample_sum);
-          for (size_t i = 0; i < buckets.size(); ++i) {
-            w.Add(f.name, "_bucket", m, "le", Point(buckets[i].upper_bound, spelled, i),
-                  static_cast<double>(buckets[i].cumulative_count));
-          }
-          if (implicit_inf) {
-            w.Add(f.name, "_bucket", m, "le", Point(std::numeric_limits<double>::infinity(), spelled, buckets.size()),
-                  static_cast<double>(m.histogram.sample_count));
-          }
-          break;
-        }
-      }
+      ForEachSeries(f.type, m, [&](const Series& s) { w.Add(f.name, m, s); });
     }
   }
   if (samples != nullptr) *samples = w.samples();

@@ -21,6 +21,7 @@
 #include "base/unix_time.h"
 #include "collectors/collector.h"
 #include "collectors/lib/process_metrics.h"
+#include "prom/family_builder.h"
 
 namespace bp = boost::process;
 

@@ -1,6 +1,10 @@
 #!/usr/bin/env python3
 """The include rules of docs/ARCHITECTURE.md, checked on the source tree.
 
+The rules are the "may include" column of the folder table in
+docs/ARCHITECTURE.md, read on every run: the table is the one place the layout
+is written. A table this script cannot read is an error, never a silent pass.
+
   include_rules.py SOURCE_DIR folders    which folder may include which
   include_rules.py SOURCE_DIR plugins    a collector plug-in includes no other plug-in
   include_rules.py SOURCE_DIR self-test  each rule catches a planted violation
@@ -15,20 +19,81 @@ import tempfile
 
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
 SOURCE_EXT = ('.h', '.cc', '.c')
-# What each folder may include besides itself. A folder not listed here (tests/,
-# bench/, ...) is not checked.
-ALLOWED = {
-    'base': set(),
-    'logs': {'base'},
-    'web': {'base'},
-    'collectors/lib': {'base', 'collectors'},  # 'collectors': the framework only (FRAMEWORK)
-    'collectors': {'base', 'collectors/lib'},
-    'supervise': {'base', 'logs', 'collectors', 'collectors/lib'},
-    'push': {'base', 'collectors/lib'},
-    'agent': {'base', 'logs', 'web', 'supervise', 'push', 'collectors', 'collectors/lib'},
-}
+# What each folder may include besides itself, read from the "may include"
+# column of the folder table in docs/ARCHITECTURE.md (load_allowed). A folder
+# whose cell is "—" or "anything" (tests/, config/, ...) is not checked.
+ARCHITECTURE_DOC = os.path.join('docs', 'ARCHITECTURE.md')
+TABLE_HEADER = ('folder', 'what lives there', 'may include')
+UNCHECKED = ('—', '-', 'anything')
+FOLDER = re.compile(r'`([a-z][a-z0-9_/]*)/`')
+ALLOWED = {}
 # collectors/ files that are the framework, not a plug-in: anyone in collectors/ may use them.
 FRAMEWORK = {'collector', 'registry', 'snapshot'}
+
+
+class TableError(Exception):
+    """The folder table of docs/ARCHITECTURE.md is missing or cannot be read."""
+
+
+def table_rows(text):
+    """The cells of each row of the folder table (the one headed TABLE_HEADER)."""
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        cells = [c.strip() for c in line.strip().strip('|').split('|')]
+        if tuple(cells) == TABLE_HEADER:
+            break
+    else:
+        raise TableError(f'no table headed | {" | ".join(TABLE_HEADER)} |')
+    rows = []
+    for line in lines[i + 2:]:
+        if not line.startswith('|'):
+            break
+        cells = [c.strip() for c in line.strip().strip('|').split('|')]
+        if len(cells) != len(TABLE_HEADER):
+            raise TableError(f'row with {len(cells)} cells, not {len(TABLE_HEADER)}: {line}')
+        rows.append(cells)
+    if not rows:
+        raise TableError('the folder table has no rows')
+    return rows
+
+
+def parse_allowed(text):
+    """{folder: folders it may include} from the "may include" column.
+
+    A cell names folders in backticks (`base/`), or says "nothing of botwatch's"
+    or "every folder above"; anything else is an error, so the rule never
+    silently checks less than the table says.
+    """
+    allowed = {}
+    for name_cell, _, may in table_rows(text):
+        if may in UNCHECKED:
+            continue
+        names = FOLDER.findall(name_cell)
+        if len(names) != 1:
+            raise TableError(f'a checked row must name one folder: {name_cell} ({may})')
+        named = set(FOLDER.findall(may))
+        if may.startswith('nothing') and not named:
+            allowed[names[0]] = set()
+        elif may.startswith('every folder above') and not named:
+            allowed[names[0]] = set(allowed)
+        elif named:
+            allowed[names[0]] = named
+        else:
+            raise TableError(f'cannot read "may include" of {name_cell}: {may}')
+    for folder, deps in allowed.items():
+        unknown = deps - set(allowed)
+        if unknown:
+            raise TableError(f'{folder}/ may include {", ".join(sorted(unknown))}, which has no checked row')
+    return allowed
+
+
+def load_allowed(root):
+    path = os.path.join(root, ARCHITECTURE_DOC)
+    try:
+        with open(path, encoding='utf-8') as f:
+            return parse_allowed(f.read())
+    except OSError as e:
+        raise TableError(f'cannot read {path}: {e}') from e
 
 
 def folder_of(path):
@@ -115,6 +180,30 @@ def self_test():
         failures.append(f'folders rule reported {folders}')
     if plugins != ['collectors/facebook.cc:3']:
         failures.append(f'plugins rule reported {plugins}')
+    return failures + self_test_table()
+
+
+def self_test_table():
+    """The table reader: a well-formed table read as written, a broken one refused."""
+    head = '| folder | what lives there | may include |\n| --- | --- | --- |\n'
+    good = head + ('| `base/` | kernel | nothing of botwatch\'s |\n| `prom/` | model | `base/` |\n'
+                   '| `agent/` | daemon | every folder above |\n| `tests/` | tests | anything |\n')
+    failures = []
+    want = {'base': set(), 'prom': {'base'}, 'agent': {'base', 'prom'}}
+    if parse_allowed(good) != want:
+        failures.append(f'table reader read {parse_allowed(good)}')
+    broken = {
+        'no table': 'no table here\n',
+        'unreadable cell': head + '| `base/` | kernel | whatever it likes |\n',
+        'unknown folder': head + '| `logs/` | logs | `base/` |\n',
+        'missing cell': head + '| `base/` | nothing of botwatch\'s |\n',
+    }
+    for what, text in broken.items():
+        try:
+            parse_allowed(text)
+            failures.append(f'table reader accepted a table with {what}')
+        except TableError:
+            pass
     return failures
 
 
@@ -123,6 +212,11 @@ def main():
         print(__doc__.strip(), file=sys.stderr)
         return 2
     root, what = sys.argv[1], sys.argv[2]
+    try:
+        ALLOWED.update(load_allowed(root))
+    except TableError as e:
+        print(f'include_rules.py: {ARCHITECTURE_DOC}: {e}', file=sys.stderr)
+        return 2
     bad = {'folders': check_folders, 'plugins': check_plugins}.get(what, lambda _: self_test())(root)
     for line in bad:
         print(line)

@@ -16,8 +16,8 @@
 #include <string_view>
 
 #include "agent/config.h"
-#include "agent/exposition.h"
 #include "logs/pipeline.h"
+#include "prom/text_writer.h"
 
 namespace {
 

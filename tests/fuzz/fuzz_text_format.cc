@@ -1,5 +1,5 @@
 // Fuzz target: the Prometheus text-format parser that validates what an exec
-// check prints (collectors/lib/text_format.cc). Any bytes give families or a
+// check prints (prom/text_format.cc). Any bytes give families or a
 // one-line "line N: ..." error. What it accepts is re-exported on /metrics
 // (SerializeFamilies), so accepted input must survive that: the
 // serialized text parses again into the same families, series and label sets
@@ -15,8 +15,10 @@
 #include <string>
 #include <string_view>
 
-#include "agent/exposition.h"
-#include "collectors/lib/text_format.h"
+#include "prom/names.h"
+#include "prom/series.h"
+#include "prom/text_format.h"
+#include "prom/text_writer.h"
 
 namespace {
 
@@ -34,8 +36,8 @@ void CheckLabels(const ClientMetric& m, MetricType type) {
   for (size_t i = 0; i < m.label.size(); ++i) {
     const auto& l = m.label[i];
     // The producer's spellings of le/quantile: last, and only where there are points.
-    bool spellings = l.name == botwatch::kPointSpellingsLabel && i + 1 == m.label.size() &&
-                     (type == MetricType::Histogram || type == MetricType::Summary);
+    bool spellings =
+        i >= botwatch::PointSpellings::LabelCount(m) && (type == MetricType::Histogram || type == MetricType::Summary);
     if ((!spellings && !botwatch::IsValidLabelName(l.name)) || !botwatch::IsValidUtf8(l.value))
       Fail("bad label", l.name);
   }

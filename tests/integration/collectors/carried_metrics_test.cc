@@ -17,7 +17,7 @@
 #include <sstream>
 #include <thread>
 
-#include "collectors/lib/text_format.h"
+#include "prom/text_format.h"
 #include "tests/support/botwatch_process.h"
 #include "tests/support/http_client.h"
 #include "tests/support/temp_dir.h"

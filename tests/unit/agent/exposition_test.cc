@@ -10,7 +10,8 @@
 #include <limits>
 #include <random>
 
-#include "collectors/lib/text_format.h"
+#include "prom/text_format.h"
+#include "prom/text_writer.h"
 
 using botwatch::Families;
 using botwatch::SerializeFamilies;

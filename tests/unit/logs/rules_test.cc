@@ -7,9 +7,9 @@
 #include <cmath>
 
 #include "agent/config.h"
-#include "agent/exposition.h"
 #include "logs/log_config.h"
 #include "logs/pipeline.h"
+#include "prom/text_writer.h"
 #include "tests/support/temp_dir.h"
 
 using botwatch::LogPipeline;

@@ -15,7 +15,7 @@
 #include "agent/config.h"
 #include "base/crc32c.h"
 #include "base/state_file.h"
-#include "collectors/lib/text_format.h"
+#include "prom/series.h"
 #include "push/queue.h"
 #include "push/write_request.h"
 #include "tests/support/temp_dir.h"
@@ -36,8 +36,8 @@ std::vector<prometheus::MetricFamily> SampleFamilies() {
   f.push_back(g);
   prometheus::MetricFamily h{"lat_seconds", "", prometheus::MetricType::Histogram, {}};
   prometheus::ClientMetric hm;
-  hm.label = {{"route", "/x"},
-              {std::string(kPointSpellingsLabel), std::string("0.10") + kPointSpellingSeparator + "+Inf"}};
+  hm.label = {{"route", "/x"}};
+  PointSpellings::Attach(hm, {"0.10", "+Inf"});
   hm.histogram.sample_count = 3;
   hm.histogram.sample_sum = 0.25;
   hm.histogram.bucket.push_back({2, 0.1});

@@ -1,12 +1,12 @@
-// collectors/lib/carried_metrics: what another program printed, made fit to
+// prom/carried_metrics: what another program printed, made fit to
 // serve: OpenMetrics converted or refused by name, `collector` kept as
 // exported_collector, botwatch's own names refused.
 
-#include "collectors/lib/carried_metrics.h"
+#include "prom/carried_metrics.h"
 
 #include <catch2/catch.hpp>
 
-#include "agent/exposition.h"
+#include "prom/text_writer.h"
 
 using botwatch::CarryTextFormat;
 

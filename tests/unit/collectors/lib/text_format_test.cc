@@ -1,5 +1,5 @@
-#include "collectors/lib/text_format.h"
-#include "agent/exposition.h"
+#include "prom/text_format.h"
+#include "prom/text_writer.h"
 
 #include <catch2/catch.hpp>
 #include <cmath>

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "base/status.h"
-#include "collectors/lib/text_format.h"
+#include "prom/text_format.h"
 
 namespace botwatch {
 

@@ -1,7 +1,8 @@
 #pragma once
 
 // A strict parser for the Prometheus text exposition format (version 0.0.4),
-// used to validate what an exec check prints before it reaches /metrics.
+// used to validate what another program wrote (an exec check, a textfile, a
+// scraped target) before it reaches /metrics. The writer is prom/text_writer.h.
 // Anything the format does not allow is an error naming the line: a malformed
 // name, label or value, an unknown escape, invalid UTF-8, a TYPE after the
 // family's samples, a family split in two, a duplicate series, a histogram
@@ -29,29 +30,13 @@ struct TextFormatLimits {
 };
 
 // The families in input order; histogram and summary samples are assembled
-// into one ClientMetric per label set. Errors read "line N: ...".
+// into one ClientMetric per label set, keeping the producer's spelling of le
+// and quantile values where botwatch would write them otherwise
+// (PointSpellings, prom/series.h). Errors read "line N: ...".
 Result<std::vector<prometheus::MetricFamily>> ParseTextFormat(std::string_view text,
                                                               const TextFormatLimits& limits = {});
 
-// The text botwatch writes for every value (samples, le, quantile): the
-// shortest form that reads back as the same double, "+Inf", "-Inf", "NaN".
-void AppendValue(std::string& out, double v);
-std::string FormatPointValue(double v);
-
-// Another program may spell an le or quantile value differently ("1.6384e+06",
-// "1.0"); since Prometheus names a series by its label strings, the spelling is
-// kept. A histogram or summary sample whose spellings differ from
-// FormatPointValue carries them as its last label: this name (empty, which no
-// real label can have) and the spellings of its points in ascending order
-// (for a histogram, +Inf's last), joined by kPointSpellingSeparator. The
-// /metrics writer (agent/exposition.cc) uses them and never prints the label.
-inline constexpr const char* kPointSpellingsLabel = "";
-inline constexpr char kPointSpellingSeparator = '\x1f';
-
 // True if `s` is well-formed UTF-8 (no overlong forms, no surrogates).
 bool IsValidUtf8(std::string_view s);
-
-bool IsValidMetricName(std::string_view name);
-bool IsValidLabelName(std::string_view name);
 
 }  // namespace botwatch

@@ -1,0 +1,28 @@
+#pragma once
+
+// Families built sample by sample, as collectors and botwatch's own metrics
+// produce them.
+
+#include <prometheus/metric_family.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace botwatch {
+
+// Appends samples to families by name, keeping one family per name.
+class FamilyBuilder {
+ public:
+  using Labels = std::vector<std::pair<std::string, std::string>>;
+
+  void Gauge(const std::string& name, const std::string& help, double value, const Labels& labels = {});
+  void Counter(const std::string& name, const std::string& help, double value, const Labels& labels = {});
+  std::vector<prometheus::MetricFamily> Take() { return std::move(families_); }
+
+ private:
+  prometheus::MetricFamily& Family(const std::string& name, const std::string& help, prometheus::MetricType type);
+  std::vector<prometheus::MetricFamily> families_;
+};
+
+}  // namespace botwatch
