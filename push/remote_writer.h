@@ -28,6 +28,10 @@
 #include "push/queue.h"
 #include "push/remote_write_config.h"
 
+namespace botwatch {
+struct ProbeResponse;
+}  // namespace botwatch
+
 namespace botwatch::push {
 
 using Gather = std::function<std::vector<prometheus::MetricFamily>()>;
@@ -54,6 +58,10 @@ class RemoteWriter {
   void TakeSample();
   // Sends the oldest batches once and settles them (sent, kept, or dropped).
   void SendOnce();
+  // With mu_ held: a request the receiver took, and one it did not (kept to
+  // retry, resent batch by batch after a 400, or dropped).
+  void SettleSent(const Queue::Front& front);
+  void SettleFailed(const Queue::Front& front, const ProbeResponse& resp);
   // Drops what is older than `buffer` (never the batches of a request in flight).
   void DropExpired(int64_t now_ms);
 
