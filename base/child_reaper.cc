@@ -71,7 +71,6 @@ std::vector<pid_t> Children() {
 }  // namespace
 
 SpawnGuard::SpawnGuard() : lock_(SpawnMutex()) {}
-SpawnGuard::~SpawnGuard() = default;
 
 void SpawnGuard::Claim(pid_t pid) {
   if (pid <= 0) return;

@@ -22,13 +22,10 @@ namespace botwatch::child_reaper {
 class SpawnGuard {
  public:
   SpawnGuard();
-  ~SpawnGuard();
-  SpawnGuard(const SpawnGuard&) = delete;
-  SpawnGuard& operator=(const SpawnGuard&) = delete;
   void Claim(pid_t pid);
 
  private:
-  std::shared_lock<std::shared_mutex> lock_;
+  std::shared_lock<std::shared_mutex> lock_;  // held for the guard's life; never copied
 };
 
 // The owner has reaped `pid` (or gave it up): it is no longer claimed.

@@ -23,10 +23,7 @@ bool ValidHeaderName(const std::string& name) {
 
 std::unique_ptr<Collector> HttpCollector::Create(const CollectorSpec&, ConfigMap& config) {
   HttpProbeConfig c;
-  c.url = config.RequiredString("url");
-  if (c.url.rfind("http://", 0) != 0 && c.url.rfind("https://", 0) != 0) {
-    config.FailAt("url", "must start with http:// or https://");
-  }
+  c.url = ConfigUrl(config);
   c.method = config.String("method", "GET");
   static const std::vector<std::string> kMethods = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};
   if (std::find(kMethods.begin(), kMethods.end(), c.method) == kMethods.end()) {
@@ -48,10 +45,7 @@ std::unique_ptr<Collector> HttpCollector::Create(const CollectorSpec&, ConfigMap
       config.FailAt("body_regex", std::string("invalid regular expression: ") + e.what());
     }
   }
-  c.tls_verify = !config.Bool("insecure_skip_verify", false);
-  c.ca_file = config.String("ca_file", "");
-  c.follow_redirects = config.Bool("follow_redirects", true);
-  c.max_body_bytes = static_cast<size_t>(config.Int("max_body_bytes", 1 << 20, 0, 64 << 20));
+  c.fetch = ReadFetchOptions(config, 1 << 20, 0, 64 << 20);
   return std::make_unique<HttpCollector>(std::move(c));
 }
 
@@ -124,10 +118,7 @@ ProbeResult HttpCollector::Collect(const ProbeContext& ctx) {
   req.url = config_.url;
   for (const auto& [name, value] : config_.headers) req.headers.emplace_back(name + ": " + value.reveal());
   if (config_.body) req.body = config_.body->reveal();
-  req.max_body_bytes = config_.max_body_bytes;
-  req.tls_verify = config_.tls_verify;
-  req.ca_file = config_.ca_file;
-  req.max_redirects = config_.follow_redirects ? 10 : 0;
+  config_.fetch.ApplyTo(req);
   req.tls_details = true;
   return Evaluate(PerformHttp(req, ctx.Remaining()));
 }

@@ -26,10 +26,7 @@ struct HttpProbeConfig {
   std::optional<Secret> body;
   std::vector<int> valid_status_codes;  // empty: any 2xx
   std::optional<std::string> body_regex_source;
-  bool tls_verify = true;
-  std::string ca_file;
-  bool follow_redirects = true;  // up to 10; headers and body stay on the url's origin
-  size_t max_body_bytes = 1 << 20;
+  FetchOptions fetch;
 };
 
 class HttpCollector : public Collector {

@@ -475,10 +475,83 @@ constexpr const char* kDatabasesSql =
     " CASE WHEN has_database_privilege(datname, 'CONNECT') THEN pg_database_size(datname) END"
     " FROM pg_stat_database WHERE datname IS NOT NULL AND datname NOT IN ('template0', 'template1')";
 
+// kScalarsSql: server settings and the longest waits.
+void EmitPgSettings(const PgRows& rows, FamilyBuilder& fb) {
+  if (auto v = Cell(rows, 0, 0)) {
+    fb.Gauge("botwatch_postgres_max_connections", "The server's max_connections setting.", *v);
+  }
+  if (auto v = Cell(rows, 0, 1)) {
+    fb.Gauge("botwatch_postgres_longest_query_seconds",
+             "Age of the longest-running active query of another session (0: none).", *v);
+  }
+  if (auto v = Cell(rows, 0, 2)) {
+    fb.Gauge("botwatch_postgres_oldest_idle_in_transaction_seconds",
+             "How long the oldest idle-in-transaction session has been idle (0: none).", *v);
+  }
+}
+
+// kStatesSql: client connections by state.
+void EmitPgActivity(const PgRows& rows, FamilyBuilder& fb) {
+  std::map<std::string, double> by_state;
+  for (const char* s : kStates) by_state[s] = 0;
+  for (size_t r = 0; r < rows.rows.size(); ++r) {
+    const auto& name = rows.rows[r][0];
+    auto n = Cell(rows, r, 1);
+    if (name && n) by_state[StateLabel(*name)] += *n;
+  }
+  for (const auto& [state, n] : by_state) {
+    fb.Gauge("botwatch_postgres_connections", "Client connections by state (pg_stat_activity).", n, {{"state", state}});
+  }
+}
+
+// kDatabasesSql: per database.
+void EmitPgDatabases(const PgRows& rows, FamilyBuilder& fb) {
+  for (size_t r = 0; r < rows.rows.size(); ++r) {
+    if (!rows.rows[r][0]) continue;
+    FamilyBuilder::Labels l = {{"datname", *rows.rows[r][0]}};
+    if (auto v = Cell(rows, r, 1)) {
+      fb.Counter("botwatch_postgres_transactions_committed_total", "Transactions committed, per database.", *v, l);
+    }
+    if (auto v = Cell(rows, r, 2)) {
+      fb.Counter("botwatch_postgres_transactions_rolled_back_total", "Transactions rolled back, per database.", *v, l);
+    }
+    if (auto v = Cell(rows, r, 3)) {
+      fb.Counter("botwatch_postgres_deadlocks_total", "Deadlocks detected, per database.", *v, l);
+    }
+    auto hit = Cell(rows, r, 4), read = Cell(rows, r, 5);
+    if (hit && read && *hit + *read > 0) {
+      fb.Gauge("botwatch_postgres_buffer_cache_hit_ratio",
+               "Share of block reads served from shared buffers since the stats reset, per database.",
+               *hit / (*hit + *read), l);
+    }
+    if (auto v = Cell(rows, r, 6)) {
+      fb.Gauge("botwatch_postgres_database_size_bytes", "Disk space used by the database.", *v, l);
+    }
+  }
+}
+
 }  // namespace
 
 void PostgresCollector::CollectBuiltins(const ProbeContext& ctx, FamilyBuilder& fb) {
-  if (!CollectSettings(ctx, fb) || !CollectActivity(ctx, fb) || !CollectDatabases(ctx, fb)) return;
+  struct Section {
+    const char* name;
+    const char* sql;
+    void (*emit)(const PgRows& rows, FamilyBuilder& fb);
+  };
+  static constexpr Section kSections[] = {
+      {"settings", kScalarsSql, EmitPgSettings},
+      {"activity", kStatesSql, EmitPgActivity},
+      {"databases", kDatabasesSql, EmitPgDatabases},
+  };
+  for (const Section& section : kSections) {
+    QueryOutcome q = Run(section.sql, ctx);
+    if (q.connection_lost) return;
+    if (q.ok) {
+      section.emit(q.rows, fb);
+    } else {
+      LogSectionFailure(section.name, q);
+    }
+  }
   if (config_.top_statements > 0) CollectTopStatements(ctx, fb);
 }
 
@@ -486,79 +559,6 @@ void PostgresCollector::LogSectionFailure(const char* section, const QueryOutcom
   logging::Debug(
       "postgres builtin query failed",
       {{"collector", config_.collector_name}, {"section", section}, {"reason", q.reason}, {"err", q.message}});
-}
-
-bool PostgresCollector::CollectSettings(const ProbeContext& ctx, FamilyBuilder& fb) {
-  QueryOutcome scalars = Run(kScalarsSql, ctx);
-  if (scalars.connection_lost) return false;
-  if (!scalars.ok) {
-    LogSectionFailure("settings", scalars);
-    return true;
-  }
-  if (auto v = Cell(scalars.rows, 0, 0)) {
-    fb.Gauge("botwatch_postgres_max_connections", "The server's max_connections setting.", *v);
-  }
-  if (auto v = Cell(scalars.rows, 0, 1)) {
-    fb.Gauge("botwatch_postgres_longest_query_seconds",
-             "Age of the longest-running active query of another session (0: none).", *v);
-  }
-  if (auto v = Cell(scalars.rows, 0, 2)) {
-    fb.Gauge("botwatch_postgres_oldest_idle_in_transaction_seconds",
-             "How long the oldest idle-in-transaction session has been idle (0: none).", *v);
-  }
-  return true;
-}
-
-bool PostgresCollector::CollectActivity(const ProbeContext& ctx, FamilyBuilder& fb) {
-  QueryOutcome states = Run(kStatesSql, ctx);
-  if (states.connection_lost) return false;
-  if (!states.ok) {
-    LogSectionFailure("activity", states);
-    return true;
-  }
-  std::map<std::string, double> by_state;
-  for (const char* s : kStates) by_state[s] = 0;
-  for (size_t r = 0; r < states.rows.rows.size(); ++r) {
-    const auto& name = states.rows.rows[r][0];
-    auto n = Cell(states.rows, r, 1);
-    if (name && n) by_state[StateLabel(*name)] += *n;
-  }
-  for (const auto& [state, n] : by_state) {
-    fb.Gauge("botwatch_postgres_connections", "Client connections by state (pg_stat_activity).", n, {{"state", state}});
-  }
-  return true;
-}
-
-bool PostgresCollector::CollectDatabases(const ProbeContext& ctx, FamilyBuilder& fb) {
-  QueryOutcome dbs = Run(kDatabasesSql, ctx);
-  if (dbs.connection_lost) return false;
-  if (!dbs.ok) {
-    LogSectionFailure("databases", dbs);
-    return true;
-  }
-  for (size_t r = 0; r < dbs.rows.rows.size(); ++r) {
-    if (!dbs.rows.rows[r][0]) continue;
-    FamilyBuilder::Labels l = {{"datname", *dbs.rows.rows[r][0]}};
-    if (auto v = Cell(dbs.rows, r, 1)) {
-      fb.Counter("botwatch_postgres_transactions_committed_total", "Transactions committed, per database.", *v, l);
-    }
-    if (auto v = Cell(dbs.rows, r, 2)) {
-      fb.Counter("botwatch_postgres_transactions_rolled_back_total", "Transactions rolled back, per database.", *v, l);
-    }
-    if (auto v = Cell(dbs.rows, r, 3)) {
-      fb.Counter("botwatch_postgres_deadlocks_total", "Deadlocks detected, per database.", *v, l);
-    }
-    auto hit = Cell(dbs.rows, r, 4), read = Cell(dbs.rows, r, 5);
-    if (hit && read && *hit + *read > 0) {
-      fb.Gauge("botwatch_postgres_buffer_cache_hit_ratio",
-               "Share of block reads served from shared buffers since the stats reset, per database.",
-               *hit / (*hit + *read), l);
-    }
-    if (auto v = Cell(dbs.rows, r, 6)) {
-      fb.Gauge("botwatch_postgres_database_size_bytes", "Disk space used by the database.", *v, l);
-    }
-  }
-  return true;
 }
 
 bool PostgresCollector::CollectTopStatements(const ProbeContext& ctx, FamilyBuilder& fb) {

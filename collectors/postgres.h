@@ -115,12 +115,9 @@ class PostgresCollector : public Collector {
   std::string Redact(const std::string& text) const;
 
   // The built-in views, section by section. Each section is optional: a
-  // permission problem on one view must not hide the others. A section
-  // returns false when the connection was lost, which ends the probe.
+  // permission problem on one view must not hide the others. A lost
+  // connection ends the probe (CollectTopStatements returns false then).
   void CollectBuiltins(const ProbeContext& ctx, FamilyBuilder& fb);
-  bool CollectSettings(const ProbeContext& ctx, FamilyBuilder& fb);
-  bool CollectActivity(const ProbeContext& ctx, FamilyBuilder& fb);
-  bool CollectDatabases(const ProbeContext& ctx, FamilyBuilder& fb);
   bool CollectTopStatements(const ProbeContext& ctx, FamilyBuilder& fb);
   void LogSectionFailure(const char* section, const QueryOutcome& q) const;
   void CollectCustom(const ProbeContext& ctx, FamilyBuilder& fb);

@@ -48,15 +48,9 @@ void RenameTargetLabels(std::vector<prometheus::MetricFamily>& families) {
 
 std::unique_ptr<Collector> ScrapeCollector::Create(const CollectorSpec&, ConfigMap& config) {
   ScrapeConfig c;
-  c.url = config.RequiredString("url");
-  if (c.url.rfind("http://", 0) != 0 && c.url.rfind("https://", 0) != 0) {
-    config.FailAt("url", "must start with http:// or https://");
-  }
+  c.url = ConfigUrl(config);
   ReadAuthConfig(config, &c.headers, &c.redact);
-  c.tls_verify = !config.Bool("insecure_skip_verify", false);
-  c.ca_file = config.String("ca_file", "");
-  c.follow_redirects = config.Bool("follow_redirects", true);
-  c.max_body_bytes = static_cast<size_t>(config.Int("max_body_bytes", 8 << 20, 1024, 256 << 20));
+  c.fetch = ReadFetchOptions(config, 8 << 20, 1024, 256 << 20);
   c.max_series = static_cast<size_t>(config.Int("max_series", 10000, 1, 1000000));
   return std::make_unique<ScrapeCollector>(std::move(c));
 }
@@ -80,7 +74,7 @@ ProbeResult ScrapeCollector::Evaluate(const ProbeResponse& ex) const {
   }
   if (ex.body_truncated) {
     return with(ProbeResult::Down(kOutputTooLarge, "the response is larger than max_body_bytes (" +
-                                                       std::to_string(config_.max_body_bytes) + ")"));
+                                                       std::to_string(config_.fetch.max_body_bytes) + ")"));
   }
   TextFormatLimits limits;
   limits.max_samples = config_.max_series;
@@ -125,10 +119,7 @@ ProbeResult ScrapeCollector::Collect(const ProbeContext& ctx) {
   req.url = config_.url;
   req.headers = config_.headers;
   req.headers.emplace_back(kAccept);
-  req.max_body_bytes = config_.max_body_bytes;
-  req.tls_verify = config_.tls_verify;
-  req.ca_file = config_.ca_file;
-  req.max_redirects = config_.follow_redirects ? 10 : 0;
+  config_.fetch.ApplyTo(req);
   return Evaluate(PerformHttp(req, ctx.Remaining()));
 }
 

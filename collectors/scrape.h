@@ -23,10 +23,7 @@ struct ScrapeConfig {
   std::string url;
   std::vector<Secret> headers;  // "Authorization: ..." built from basic_auth or authorization
   std::vector<Secret> redact;   // credential values, never quoted in an error
-  bool tls_verify = true;
-  std::string ca_file;
-  bool follow_redirects = true;
-  size_t max_body_bytes = 8 << 20;
+  FetchOptions fetch{.tls_verify = true, .ca_file = "", .follow_redirects = true, .max_body_bytes = 8 << 20};
   size_t max_series = 10000;
 };
 

@@ -34,27 +34,32 @@ void ReadRulesFile(ConfigMap& m, const std::string& timestamp_field, RuleSet& rs
   rules_map.RejectUnknownKeys();
 }
 
-LogSourceConfig ReadSource(ConfigMap& m, std::set<std::string>& names) {
-  LogSourceConfig s;
-  s.name = m.RequiredString("name");
-  if (s.name.empty() || s.name.size() > 64 ||
-      s.name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") !=
+// A source's name: valid and unique among `names`.
+std::string ReadSourceName(ConfigMap& m, std::set<std::string>& names) {
+  std::string name = m.RequiredString("name");
+  if (name.empty() || name.size() > 64 ||
+      name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") !=
           std::string::npos) {
-    m.FailAt("name", "\"" + s.name + "\" is not a valid name (1-64 letters, digits, _ - .)");
+    m.FailAt("name", "\"" + name + "\" is not a valid name (1-64 letters, digits, _ - .)");
   }
-  if (!names.insert(s.name).second) m.FailAt("name", "duplicate log source name \"" + s.name + "\"");
-  s.type =
-      m.Choice<SourceType>("type", "file", "log source type",
-                           {{"file", SourceType::kFile}, {"child", SourceType::kChild}, {"http", SourceType::kHttp}});
+  if (!names.insert(name).second) m.FailAt("name", "duplicate log source name \"" + name + "\"");
+  return name;
+}
+
+// Keys of the other types are errors rather than silently ignored.
+void RejectOtherTypesKeys(ConfigMap& m, SourceType source_type) {
   const std::string type = m.String("type", "file");
-  // Keys of the other types are errors rather than silently ignored.
   auto only_for = [&](std::string_view key, SourceType t, const char* tname) {
-    if (s.type != t && m.Has(key))
+    if (source_type != t && m.Has(key))
       m.FailAt(key, "only for type: " + std::string(tname) + " (this source is type: " + type + ")");
   };
   for (const char* key : {"path", "start_at", "poll_interval"}) only_for(key, SourceType::kFile, "file");
   only_for("streams", SourceType::kChild, "child");
   for (const char* key : {"max_body_bytes", "rate_limit"}) only_for(key, SourceType::kHttp, "http");
+}
+
+// The keys of the source's own type: file paths, child streams, HTTP intake limits.
+void ReadTypeKeys(ConfigMap& m, LogSourceConfig& s) {
   if (s.type == SourceType::kFile) {
     if (m.IsList("path")) {
       for (const std::string& p : m.StringList("path")) s.paths.push_back(Resolve(p, m.source()));
@@ -85,6 +90,39 @@ LogSourceConfig ReadSource(ConfigMap& m, std::set<std::string>& names) {
       rl->RejectUnknownKeys();
     }
   }
+}
+
+// format: regex: the pattern in ECMAScript form and one field name per capture group.
+void ReadRegexFormat(ConfigMap& m, LogSourceConfig& s) {
+  auto named = TranslateNamedGroups(m.RequiredString("regex"));
+  if (!named.ok()) m.FailAt("regex", named.status().message());
+  s.regex = named.value().ecmascript;
+  if (named.value().any_named) {
+    if (m.Has("fields")) m.FailAt("fields", "the regex names its groups with (?<name>...); remove fields:");
+    s.regex_fields = named.value().group_names;
+  } else {
+    s.regex_fields = m.StringList("fields");
+  }
+  std::regex re;
+  try {
+    re = std::regex(s.regex, std::regex::ECMAScript);
+  } catch (const std::regex_error& e) {
+    m.FailAt("regex", "invalid regular expression \"" + s.regex + "\": " + e.what());
+  }
+  if (re.mark_count() != s.regex_fields.size()) {
+    m.FailAt("fields", "the regex has " + std::to_string(re.mark_count()) + " capture groups but " +
+                           std::to_string(s.regex_fields.size()) + " field names are given");
+  }
+}
+
+LogSourceConfig ReadSource(ConfigMap& m, std::set<std::string>& names) {
+  LogSourceConfig s;
+  s.name = ReadSourceName(m, names);
+  s.type =
+      m.Choice<SourceType>("type", "file", "log source type",
+                           {{"file", SourceType::kFile}, {"child", SourceType::kChild}, {"http", SourceType::kHttp}});
+  RejectOtherTypesKeys(m, s.type);
+  ReadTypeKeys(m, s);
   std::string format = m.String("format", "json");
   if (s.type == SourceType::kHttp && format != "json") {
     m.FailAt("format", "type: http takes JSON only (NDJSON or a JSON array), not \"" + format + "\"");
@@ -92,27 +130,7 @@ LogSourceConfig ReadSource(ConfigMap& m, std::set<std::string>& names) {
   auto rules = std::make_shared<RuleSet>();
   s.format = m.Choice<Format>("format", "json", "format",
                               {{"json", Format::kJson}, {"logfmt", Format::kLogfmt}, {"regex", Format::kRegex}});
-  if (s.format == Format::kRegex) {
-    auto named = TranslateNamedGroups(m.RequiredString("regex"));
-    if (!named.ok()) m.FailAt("regex", named.status().message());
-    s.regex = named.value().ecmascript;
-    if (named.value().any_named) {
-      if (m.Has("fields")) m.FailAt("fields", "the regex names its groups with (?<name>...); remove fields:");
-      s.regex_fields = named.value().group_names;
-    } else {
-      s.regex_fields = m.StringList("fields");
-    }
-    std::regex re;
-    try {
-      re = std::regex(s.regex, std::regex::ECMAScript);
-    } catch (const std::regex_error& e) {
-      m.FailAt("regex", "invalid regular expression \"" + s.regex + "\": " + e.what());
-    }
-    if (re.mark_count() != s.regex_fields.size()) {
-      m.FailAt("fields", "the regex has " + std::to_string(re.mark_count()) + " capture groups but " +
-                             std::to_string(s.regex_fields.size()) + " field names are given");
-    }
-  }
+  if (s.format == Format::kRegex) ReadRegexFormat(m, s);
   std::string start = s.type == SourceType::kFile ? m.String("start_at", "end") : "end";
   if (start != "end" && start != "beginning") m.FailAt("start_at", "use end or beginning, not \"" + start + "\"");
   s.start_at_end = start == "end";

@@ -154,48 +154,55 @@ prometheus::MetricType ExpositionType(MetricType t) {
 Families MetricStore::Expose(double now) const {
   std::lock_guard<std::mutex> lock(mu_);
   Families out;
-  for (const Metric& m : metrics_) {
-    const MetricDef& d = m.def;
-    std::string help = d.help.empty() ? "Derived from logs by botwatch rules." : d.help;
-    const bool distinct = d.type == MetricType::kDistinct;
-    auto f = Family(d.name, help, ExpositionType(d.type));
-    for (const SeriesData& s : m.series) {
-      prometheus::ClientMetric cm;
-      cm.label = LabelPairs(d.label_names, s.labels);
-      switch (d.type) {
-        case MetricType::kCounter:
-          cm.counter.value = s.value;
-          break;
-        case MetricType::kGauge:
-          cm.gauge.value = s.value;
-          break;
-        case MetricType::kHistogram: {
-          cm.histogram.sample_count = s.count;
-          cm.histogram.sample_sum = s.sum;
-          uint64_t cumulative = 0;
-          for (size_t i = 0; i < s.bucket_counts.size(); ++i) {
-            cumulative += s.bucket_counts[i];
-            double bound = i < d.buckets.size() ? d.buckets[i] : std::numeric_limits<double>::infinity();
-            cm.histogram.bucket.push_back({cumulative, bound});
-          }
-          break;
+  for (const Metric& m : metrics_) out.push_back(RuleFamily(m, now));
+  AppendSourceFamilies(out);
+  out.push_back(DroppedFamily());
+  return out;
+}
+
+prometheus::MetricFamily MetricStore::RuleFamily(const Metric& m, double now) {
+  const MetricDef& d = m.def;
+  std::string help = d.help.empty() ? "Derived from logs by botwatch rules." : d.help;
+  auto f = Family(d.name, help, ExpositionType(d.type));
+  for (const SeriesData& s : m.series) {
+    prometheus::ClientMetric cm;
+    cm.label = LabelPairs(d.label_names, s.labels);
+    switch (d.type) {
+      case MetricType::kCounter:
+        cm.counter.value = s.value;
+        break;
+      case MetricType::kGauge:
+        cm.gauge.value = s.value;
+        break;
+      case MetricType::kHistogram: {
+        cm.histogram.sample_count = s.count;
+        cm.histogram.sample_sum = s.sum;
+        uint64_t cumulative = 0;
+        for (size_t i = 0; i < s.bucket_counts.size(); ++i) {
+          cumulative += s.bucket_counts[i];
+          double bound = i < d.buckets.size() ? d.buckets[i] : std::numeric_limits<double>::infinity();
+          cm.histogram.bucket.push_back({cumulative, bound});
         }
-        case MetricType::kDistinct: {
-          // One gauge per window, the window as the last label.
-          std::vector<double> est = s.distinct->Estimates(now);
-          for (size_t w = 0; w < d.windows.size(); ++w) {
-            prometheus::ClientMetric window = cm;
-            window.label.push_back({"window", d.windows[w].first});
-            window.gauge.value = est[w];
-            f.metric.push_back(std::move(window));
-          }
-          break;
-        }
+        break;
       }
-      if (!distinct) f.metric.push_back(std::move(cm));
+      case MetricType::kDistinct: {
+        // One gauge per window, the window as the last label.
+        std::vector<double> est = s.distinct->Estimates(now);
+        for (size_t w = 0; w < d.windows.size(); ++w) {
+          prometheus::ClientMetric window = cm;
+          window.label.push_back({"window", d.windows[w].first});
+          window.gauge.value = est[w];
+          f.metric.push_back(std::move(window));
+        }
+        break;
+      }
     }
-    out.push_back(std::move(f));
+    if (d.type != MetricType::kDistinct) f.metric.push_back(std::move(cm));
   }
+  return f;
+}
+
+void MetricStore::AppendSourceFamilies(Families& out) const {
   struct Stat {
     const char* name;
     const char* help;
@@ -232,6 +239,9 @@ Families MetricStore::Expose(double now) const {
     }
     out.push_back(std::move(f));
   }
+}
+
+prometheus::MetricFamily MetricStore::DroppedFamily() const {
   auto dropped = Family("botwatch_log_series_dropped_total",
                         "Label sets folded into __overflow__ because the metric reached its series bound.",
                         prometheus::MetricType::Counter);
@@ -241,8 +251,7 @@ Families MetricStore::Expose(double now) const {
     cm.counter.value = m.dropped;
     dropped.metric.push_back(std::move(cm));
   }
-  out.push_back(std::move(dropped));
-  return out;
+  return dropped;
 }
 
 // Sparse: [minute, count] for every slot that holds a count; a day is at most

@@ -146,6 +146,11 @@ class MetricStore {
     SourceStats stats;
   };
   size_t NewSeries(Metric& m, std::vector<std::string> labels);
+  // Collect's families, with mu_ held: one rule's metric, the per-source self
+  // metrics, and the series each metric dropped past its bound.
+  static prometheus::MetricFamily RuleFamily(const Metric& m, double now);
+  void AppendSourceFamilies(Families& out) const;
+  prometheus::MetricFamily DroppedFamily() const;
   // With mu_ held: the series with these label values, nullptr if there is none yet.
   const SeriesData* FindSeries(int metric, const std::vector<std::string>& labels) const;
   // The updates behind Update, with mu_ held.

@@ -71,6 +71,53 @@ StateTrust DecodeStateFile(const std::string& text, nlohmann::json* state) {
   return StateTrust::kDamaged;
 }
 
+struct LoadedLogState {
+  nlohmann::json state;
+  // Positions not trusted: every file resumes at its current end, so a line is
+  // counted less rather than twice.
+  bool positions_trusted = true;
+};
+
+// The state saved at `path` (null when there is none or it holds no counts),
+// and whether its file positions can be trusted.
+LoadedLogState ReadLogState(const std::string& path) {
+  LoadedLogState loaded;
+  nlohmann::json& state = loaded.state;
+  std::string text;
+  bool exists = false;
+  if (Status st = ReadStateFile(path, &text, &exists); !st.ok()) {
+    logging::Warn("log state file cannot be read; counts start from zero and files resume at their end",
+                  {{"err", st.message()}});
+    loaded.positions_trusted = false;
+    return loaded;
+  }
+  if (!exists) return loaded;
+  StateTrust trust = DecodeStateFile(text, &state);
+  if (trust == StateTrust::kLegacy) {
+    logging::Info("log state file has no checksum (written by an older botwatch); it gets one on the next save",
+                  {{"path", path}});
+  } else if (trust == StateTrust::kDamaged) {
+    loaded.positions_trusted = false;
+    bool counts = state.is_object() && state.contains("store") && state["store"].is_object();
+    logging::Warn(counts ? "log state file is damaged or was edited (checksum does not match): counts are "
+                           "restored, file positions are not; files resume at their end, so lines written "
+                           "meanwhile are not counted rather than counted twice"
+                         : "log state file is damaged or was edited (checksum does not match) and holds no "
+                           "counts: counts start from zero and files resume at their end",
+                  {{"path", path}});
+    if (!counts) state = nlohmann::json();
+  }
+  if (state.is_object() && !state.contains("store")) {
+    if (trust != StateTrust::kDamaged) {
+      logging::Warn("log state file holds no counts: counts start from zero and files resume at their end",
+                    {{"path", path}});
+    }
+    loaded.positions_trusted = false;
+  }
+  if (!state.is_object()) state = nlohmann::json();
+  return loaded;
+}
+
 }  // namespace
 
 SourceInput::SourceInput(const LogSourceConfig& config, size_t index, MetricStore& store, const FeedSink* feed)
@@ -163,99 +210,14 @@ std::string LogPipeline::state_file() const {
 }
 
 void LogPipeline::Start(const nlohmann::json* previous) {
-  if (!config_->state_dir.empty()) {
-    if (Status st = PrepareStateDir(config_->state_dir); !st.ok())
-      logging::Error("state_dir unusable", {{"err", st.message()}});
-  }
-  if (config_->state_dir.empty() && previous == nullptr && !config_->sources.empty()) {
-    logging::Warn(
-        "state_dir is not set: log positions and counts live in memory only, so after a restart "
-        "lines written while botwatch was down are not counted");
-  }
-  nlohmann::json state;
-  // Positions not trusted: every file resumes at its current end, so a line is
-  // counted less rather than twice.
-  bool positions_trusted = true;
+  CheckStateDir(previous);
+  LoadedLogState loaded;
   if (previous != nullptr) {
-    state = *previous;
+    loaded.state = *previous;
   } else if (!state_file().empty()) {
-    std::string text;
-    bool exists = false;
-    if (Status st = ReadStateFile(state_file(), &text, &exists); !st.ok()) {
-      logging::Warn("log state file cannot be read; counts start from zero and files resume at their end",
-                    {{"err", st.message()}});
-      positions_trusted = false;
-    } else if (exists) {
-      StateTrust trust = DecodeStateFile(text, &state);
-      if (trust == StateTrust::kLegacy) {
-        logging::Info("log state file has no checksum (written by an older botwatch); it gets one on the next save",
-                      {{"path", state_file()}});
-      } else if (trust == StateTrust::kDamaged) {
-        positions_trusted = false;
-        bool counts = state.is_object() && state.contains("store") && state["store"].is_object();
-        logging::Warn(counts ? "log state file is damaged or was edited (checksum does not match): counts are "
-                               "restored, file positions are not; files resume at their end, so lines written "
-                               "meanwhile are not counted rather than counted twice"
-                             : "log state file is damaged or was edited (checksum does not match) and holds no "
-                               "counts: counts start from zero and files resume at their end",
-                      {{"path", state_file()}});
-        if (!counts) state = nlohmann::json();
-      }
-      if (state.is_object() && !state.contains("store")) {
-        if (trust != StateTrust::kDamaged) {
-          logging::Warn("log state file holds no counts: counts start from zero and files resume at their end",
-                        {{"path", state_file()}});
-        }
-        positions_trusted = false;
-      }
-      if (!state.is_object()) state = nlohmann::json();
-    }
+    loaded = ReadLogState(state_file());
   }
-  std::vector<std::vector<FilePosition>> saved(sources_.size());
-  std::vector<bool> have_state(sources_.size(), false);
-  try {
-    if (state.is_object() && state.contains("store")) store_->Restore(state["store"]);
-    for (Source& s : sources_) {
-      if (!s.input->has_pending_rules()) continue;
-      nlohmann::json saved;
-      if (state.is_object() && state.contains("pending") && state["pending"].is_object() &&
-          state["pending"].contains(s.config->name)) {
-        saved = state["pending"][s.config->name];
-      }
-      s.input->RestorePending(saved, UnixNow());
-    }
-    if (state.is_object() && state.contains("intake")) {
-      for (Source& s : sources_) {
-        if (s.intake && state["intake"].contains(s.config->name)) s.intake->Restore(state["intake"][s.config->name]);
-      }
-    }
-    for (size_t i = 0; i < sources_.size() && positions_trusted; ++i) {
-      const std::string& name = sources_[i].config->name;
-      if (!state.is_object() || !state.contains("positions") || !state["positions"].contains(name)) continue;
-      have_state[i] = true;
-      for (const auto& p : state["positions"][name]) {
-        saved[i].push_back(FilePosition{p.value("dev", uint64_t{0}), p.value("ino", uint64_t{0}),
-                                        p.value("fingerprint", uint64_t{0}), p.value("offset", uint64_t{0}),
-                                        p.value("path", "")});
-      }
-    }
-  } catch (const std::exception& e) {
-    // A state file edited by hand or from an incompatible version: counts may
-    // be partly restored, positions are not trusted.
-    logging::Warn("log state is malformed; file positions are not restored",
-                  {{"path", state_file()}, {"err", e.what()}});
-    saved.assign(sources_.size(), {});
-    have_state.assign(sources_.size(), false);
-  }
-  for (size_t i = 0; i < sources_.size(); ++i) {
-    Source& s = sources_[i];
-    if (s.config->type != SourceType::kFile) continue;
-    FileTailer::Options o;
-    o.globs = s.config->paths;
-    o.start_at_end = s.config->start_at_end || !positions_trusted;
-    o.max_line_bytes = s.config->max_line_bytes;
-    s.tailer = std::make_unique<FileTailer>(o, std::move(saved[i]), have_state[i]);
-  }
+  StartTailers(RestoreState(loaded.state, loaded.positions_trusted), loaded.positions_trusted);
   stop_ = false;
   {
     std::vector<std::string> globs;
@@ -265,6 +227,76 @@ void LogPipeline::Start(const nlohmann::json* previous) {
     waker_ = std::make_unique<FileWaker>(globs);
   }
   thread_ = std::thread([this] { Loop(); });
+}
+
+void LogPipeline::CheckStateDir(const nlohmann::json* previous) const {
+  if (!config_->state_dir.empty()) {
+    if (Status st = PrepareStateDir(config_->state_dir); !st.ok())
+      logging::Error("state_dir unusable", {{"err", st.message()}});
+  }
+  if (config_->state_dir.empty() && previous == nullptr && !config_->sources.empty()) {
+    logging::Warn(
+        "state_dir is not set: log positions and counts live in memory only, so after a restart "
+        "lines written while botwatch was down are not counted");
+  }
+}
+
+LogPipeline::SavedPositions LogPipeline::RestoreState(const nlohmann::json& state, bool positions_trusted) {
+  try {
+    RestoreCounts(state);
+    return positions_trusted ? ReadPositions(state) : SavedPositions(sources_.size());
+  } catch (const std::exception& e) {
+    // A state file edited by hand or from an incompatible version: counts may
+    // be partly restored, positions are not trusted.
+    logging::Warn("log state is malformed; file positions are not restored",
+                  {{"path", state_file()}, {"err", e.what()}});
+    return SavedPositions(sources_.size());
+  }
+}
+
+void LogPipeline::RestoreCounts(const nlohmann::json& state) {
+  if (state.is_object() && state.contains("store")) store_->Restore(state["store"]);
+  for (Source& s : sources_) {
+    if (!s.input->has_pending_rules()) continue;
+    nlohmann::json saved;
+    if (state.is_object() && state.contains("pending") && state["pending"].is_object() &&
+        state["pending"].contains(s.config->name)) {
+      saved = state["pending"][s.config->name];
+    }
+    s.input->RestorePending(saved, UnixNow());
+  }
+  if (state.is_object() && state.contains("intake")) {
+    for (Source& s : sources_) {
+      if (s.intake && state["intake"].contains(s.config->name)) s.intake->Restore(state["intake"][s.config->name]);
+    }
+  }
+}
+
+LogPipeline::SavedPositions LogPipeline::ReadPositions(const nlohmann::json& state) const {
+  SavedPositions positions(sources_.size());
+  for (size_t i = 0; i < sources_.size(); ++i) {
+    const std::string& name = sources_[i].config->name;
+    if (!state.is_object() || !state.contains("positions") || !state["positions"].contains(name)) continue;
+    positions.known[i] = true;
+    for (const auto& p : state["positions"][name]) {
+      positions.files[i].push_back(FilePosition{p.value("dev", uint64_t{0}), p.value("ino", uint64_t{0}),
+                                                p.value("fingerprint", uint64_t{0}), p.value("offset", uint64_t{0}),
+                                                p.value("path", "")});
+    }
+  }
+  return positions;
+}
+
+void LogPipeline::StartTailers(SavedPositions positions, bool positions_trusted) {
+  for (size_t i = 0; i < sources_.size(); ++i) {
+    Source& s = sources_[i];
+    if (s.config->type != SourceType::kFile) continue;
+    FileTailer::Options o;
+    o.globs = s.config->paths;
+    o.start_at_end = s.config->start_at_end || !positions_trusted;
+    o.max_line_bytes = s.config->max_line_bytes;
+    s.tailer = std::make_unique<FileTailer>(o, std::move(positions.files[i]), positions.known[i]);
+  }
 }
 
 void LogPipeline::PollAll() {

@@ -108,6 +108,18 @@ class LogPipeline {
     std::unique_ptr<FileTailer> tailer;  // type: file only
     std::unique_ptr<HttpIntake> intake;  // type: http only
   };
+  // Saved file positions per source, and whether a source had any saved.
+  struct SavedPositions {
+    explicit SavedPositions(size_t sources) : files(sources), known(sources, false) {}
+    std::vector<std::vector<FilePosition>> files;
+    std::vector<bool> known;
+  };
+  // Start's steps, in order.
+  void CheckStateDir(const nlohmann::json* previous) const;
+  SavedPositions RestoreState(const nlohmann::json& state, bool positions_trusted);
+  void RestoreCounts(const nlohmann::json& state);
+  SavedPositions ReadPositions(const nlohmann::json& state) const;
+  void StartTailers(SavedPositions positions, bool positions_trusted);
   void Loop();
   void PollAll();
   nlohmann::json State() const;

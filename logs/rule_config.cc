@@ -152,6 +152,11 @@ std::vector<double> ReadBuckets(ConfigMap& m, const char* key, std::vector<doubl
   return b;
 }
 
+// A label-less metric of one series: a rule's companion count or gauge.
+MetricDef OneSeriesDef(std::string name, std::string help, MetricType type) {
+  return MetricDef{std::move(name), std::move(help), type, {}, {}, {}, 1};
+}
+
 // type: duration: one histogram observation per start/end pair
 // sharing `key_field`, plus counters for the unpaired and a pending gauge.
 Rule ReadDurationRule(ConfigMap& m, const std::string& timestamp_field, RuleSet& rs) {
@@ -182,22 +187,14 @@ Rule ReadDurationRule(ConfigMap& m, const std::string& timestamp_field, RuleSet&
   hist.help = m.String("help", "");
   hist.max_series = 1;
   hist.buckets = ReadBuckets(m, "buckets", {1, 5, 30, 60, 300, 900});
-  MetricDef unmatched{r.metric + "_unmatched_total",
-                      "Ends of " + r.metric + " without an open start, or a second end.",
-                      MetricType::kCounter,
-                      {},
-                      {},
-                      {},
-                      1};
-  MetricDef expired{r.metric + "_expired_total",
-                    "Starts of " + r.metric + " not ended within the timeout or dropped past max_pending.",
-                    MetricType::kCounter,
-                    {},
-                    {},
-                    {},
-                    1};
-  MetricDef pending{
-      r.metric + "_pending", "Starts of " + r.metric + " waiting for their end.", MetricType::kGauge, {}, {}, {}, 1};
+  MetricDef unmatched =
+      OneSeriesDef(r.metric + "_unmatched_total", "Ends of " + r.metric + " without an open start, or a second end.",
+                   MetricType::kCounter);
+  MetricDef expired = OneSeriesDef(
+      r.metric + "_expired_total",
+      "Starts of " + r.metric + " not ended within the timeout or dropped past max_pending.", MetricType::kCounter);
+  MetricDef pending =
+      OneSeriesDef(r.metric + "_pending", "Starts of " + r.metric + " waiting for their end.", MetricType::kGauge);
   pr.signature = "duration|" + r.metric + "|" + StableText(pr.start, rs.fields) + "|" + StableText(pr.end, rs.fields) +
                  "|" + key_field;
   r.pairing = std::move(pr);
@@ -205,6 +202,65 @@ Rule ReadDurationRule(ConfigMap& m, const std::string& timestamp_field, RuleSet&
   m.RejectUnknownKeys();
   MergeMetricDefs({hist, unmatched, expired, pending}, m.Location("metric") + ": " + m.FieldPath("metric"), rs.metrics);
   return r;
+}
+
+// A session rule's outcomes, named matchers or one field's values, into `c`;
+// returns their stable text for the rule's signature.
+std::string ReadOutcomes(ConfigMap& m, RuleSet& rs, Rule::Conversations& c) {
+  std::string outcome_text;
+  std::set<std::string> names;
+  for (ConfigMap& o : m.MapList("outcomes")) {
+    ReadIndependently([&] {
+      std::string name = o.RequiredString("name");
+      if (name.empty() || name.size() > 64) o.FailAt("name", "an outcome name has 1 to 64 characters");
+      if (!names.insert(name).second) o.FailAt("name", "outcome \"" + name + "\" is listed twice");
+      auto match = o.OptionalMap("match");
+      if (!match) o.FailAt("match", "missing required field (e.g. {field: message, equals: booking confirmed})");
+      Condition cond = ReadCondition(*match, rs);
+      AssignIds(cond, rs.condition_ids);
+      outcome_text += name + "=" + StableText(cond, rs.fields) + ";";
+      o.RejectUnknownKeys();
+      c.outcomes.push_back(Rule::Conversations::Outcome{name, std::move(cond)});
+    });
+  }
+  if (auto field = m.OptionalString("outcome_field")) {
+    if (!c.outcomes.empty())
+      m.FailAt("outcome_field", "use either outcomes (named matchers) or outcome_field, not both");
+    if (rs.identifiers.count(*field)) {
+      m.FailAt("outcome_field", "field \"" + *field + "\" is declared an identifier and may never be a label");
+    }
+    c.outcome_field = rs.fields.Intern(*field);
+    outcome_text = "field=" + *field;
+  }
+  return outcome_text;
+}
+
+// The four families a session rule named `metric` exports.
+std::vector<MetricDef> SessionMetricDefs(ConfigMap& m, const std::string& metric, const Rule::Conversations& c) {
+  std::vector<std::string> outcome_label = {"outcome"};
+  const size_t series = c.outcome_field >= 0 ? c.max_outcomes + 2 : c.outcomes.size() + 1;
+  MetricDef duration{metric + "_duration_seconds",
+                     m.String("help", ""),
+                     MetricType::kHistogram,
+                     outcome_label,
+                     ReadBuckets(m, "duration_buckets", {30, 60, 120, 300, 600, 1800, 3600, 7200}),
+                     {},
+                     series};
+  if (duration.help.empty()) duration.help = "Length of a " + metric + " conversation, first event to last.";
+  MetricDef messages{metric + "_messages",
+                     "Messages in a " + metric + " conversation.",
+                     MetricType::kHistogram,
+                     outcome_label,
+                     ReadBuckets(m, "message_buckets", {1, 2, 3, 5, 8, 13, 21, 34, 55, 89}),
+                     {},
+                     series};
+  MetricDef active = OneSeriesDef(metric + "_active", "Open " + metric + " conversations (an event within the gap).",
+                                  MetricType::kGauge);
+  MetricDef evicted =
+      OneSeriesDef(metric + "_evicted_total",
+                   "Conversations of " + metric + " dropped unfinished past max_active (not in the histograms).",
+                   MetricType::kCounter);
+  return {duration, messages, active, evicted};
 }
 
 // type: session: per key, a conversation is a run of events with
@@ -232,99 +288,21 @@ Rule ReadSessionRule(ConfigMap& m, const std::string& timestamp_field, RuleSet& 
   c.key_field = rs.fields.Intern(key_field);
   c.limits.gap = ToSeconds(m.DurationValue("gap", std::chrono::minutes(30)));
   c.limits.max_active = static_cast<size_t>(m.Int("max_active", 100000, 1, 10000000));
-  std::string outcome_text;
-  std::set<std::string> names;
-  for (ConfigMap& o : m.MapList("outcomes")) {
-    ReadIndependently([&] {
-      std::string name = o.RequiredString("name");
-      if (name.empty() || name.size() > 64) o.FailAt("name", "an outcome name has 1 to 64 characters");
-      if (!names.insert(name).second) o.FailAt("name", "outcome \"" + name + "\" is listed twice");
-      auto match = o.OptionalMap("match");
-      if (!match) o.FailAt("match", "missing required field (e.g. {field: message, equals: booking confirmed})");
-      Condition cond = ReadCondition(*match, rs);
-      AssignIds(cond, rs.condition_ids);
-      outcome_text += name + "=" + StableText(cond, rs.fields) + ";";
-      o.RejectUnknownKeys();
-      c.outcomes.push_back(Rule::Conversations::Outcome{name, std::move(cond)});
-    });
-  }
-  if (auto field = m.OptionalString("outcome_field")) {
-    if (!c.outcomes.empty())
-      m.FailAt("outcome_field", "use either outcomes (named matchers) or outcome_field, not both");
-    if (rs.identifiers.count(*field)) {
-      m.FailAt("outcome_field", "field \"" + *field + "\" is declared an identifier and may never be a label");
-    }
-    c.outcome_field = rs.fields.Intern(*field);
-    outcome_text = "field=" + *field;
-  }
+  std::string outcome_text = ReadOutcomes(m, rs, c);
   c.max_outcomes = static_cast<size_t>(m.Int("max_outcomes", 20, 1, 1000));
   c.default_outcome = m.String("default_outcome", "none");
   if (c.default_outcome.empty()) m.FailAt("default_outcome", "must not be empty");
-  std::vector<std::string> outcome_label = {"outcome"};
-  const size_t series = c.outcome_field >= 0 ? c.max_outcomes + 2 : c.outcomes.size() + 1;
-  MetricDef duration{r.metric + "_duration_seconds",
-                     m.String("help", ""),
-                     MetricType::kHistogram,
-                     outcome_label,
-                     ReadBuckets(m, "duration_buckets", {30, 60, 120, 300, 600, 1800, 3600, 7200}),
-                     {},
-                     series};
-  if (duration.help.empty()) duration.help = "Length of a " + r.metric + " conversation, first event to last.";
-  MetricDef messages{r.metric + "_messages",
-                     "Messages in a " + r.metric + " conversation.",
-                     MetricType::kHistogram,
-                     outcome_label,
-                     ReadBuckets(m, "message_buckets", {1, 2, 3, 5, 8, 13, 21, 34, 55, 89}),
-                     {},
-                     series};
-  MetricDef active{r.metric + "_active",
-                   "Open " + r.metric + " conversations (an event within the gap).",
-                   MetricType::kGauge,
-                   {},
-                   {},
-                   {},
-                   1};
-  MetricDef evicted{r.metric + "_evicted_total",
-                    "Conversations of " + r.metric + " dropped unfinished past max_active (not in the histograms).",
-                    MetricType::kCounter,
-                    {},
-                    {},
-                    {},
-                    1};
+  std::vector<MetricDef> defs = SessionMetricDefs(m, r.metric, c);
   c.signature = "session|" + r.metric + "|" + match_text + "|" + key_field + "|" + outcome_text;
   r.session = std::move(c);
   rs.timestamp_field = rs.fields.Intern(timestamp_field);
   m.RejectUnknownKeys();
-  MergeMetricDefs({duration, messages, active, evicted}, m.Location("metric") + ": " + m.FieldPath("metric"),
-                  rs.metrics);
+  MergeMetricDefs(defs, m.Location("metric") + ": " + m.FieldPath("metric"), rs.metrics);
   return r;
 }
 
-Rule ReadRule(ConfigMap& m, const std::string& timestamp_field, RuleSet& rs) {
-  const std::optional<std::string> type = m.OptionalString("type");
-  if (type == "duration") return ReadDurationRule(m, timestamp_field, rs);
-  if (type == "session") return ReadSessionRule(m, timestamp_field, rs);
-  Rule r;
-  MetricDef def;
-  def.name = m.RequiredString("metric");
-  def.type = ReadType(m);
-  // A bad name and a bad match are independent mistakes: check-config lists
-  // both (and any after them) in one run.
-  ReadIndependently([&] {
-    if (!IsValidMetricName(def.name)) m.FailAt("metric", "invalid metric name \"" + def.name + "\"");
-    if (std::string why = NamingProblem(def.name, def.type); !why.empty()) m.FailAt("metric", why);
-  });
-  r.metric = def.name;
-  def.help = m.String("help", "");
-  def.max_series = static_cast<size_t>(m.Int("max_series", 100, 1, 100000));
-  if (auto match = m.OptionalMap("match")) {
-    ReadIndependently([&] {
-      r.match = ReadCondition(*match, rs);
-      AssignIds(*r.match, rs.condition_ids);
-    });
-  }
-
-  // Labels: constants and fields, exported in name order.
+// A plain rule's labels, constants and fields, exported in name order.
+void ReadLabels(ConfigMap& m, RuleSet& rs, MetricDef& def, Rule& r) {
   std::map<std::string, Rule::Label> labels;
   for (const auto& [name, value] : m.StringMap("labels")) labels[name] = Rule::Label{-1, value};
   for (const auto& [name, field] : m.StringMap("label_fields")) {
@@ -344,7 +322,10 @@ Rule ReadRule(ConfigMap& m, const std::string& timestamp_field, RuleSet& rs) {
     def.label_names.push_back(name);
     r.labels.push_back(label);
   }
+}
 
+// What a plain rule does with a matching event, by its metric's type.
+void ReadAction(ConfigMap& m, RuleSet& rs, MetricDef& def, Rule& r) {
   std::optional<std::string> value_field = m.OptionalString("value_field");
   if (value_field) r.value_field = rs.fields.Intern(*value_field);
   r.scale = m.Double("scale", 1);
@@ -392,6 +373,33 @@ Rule ReadRule(ConfigMap& m, const std::string& timestamp_field, RuleSet& rs) {
       break;
     }
   }
+}
+
+Rule ReadRule(ConfigMap& m, const std::string& timestamp_field, RuleSet& rs) {
+  const std::optional<std::string> type = m.OptionalString("type");
+  if (type == "duration") return ReadDurationRule(m, timestamp_field, rs);
+  if (type == "session") return ReadSessionRule(m, timestamp_field, rs);
+  Rule r;
+  MetricDef def;
+  def.name = m.RequiredString("metric");
+  def.type = ReadType(m);
+  // A bad name and a bad match are independent mistakes: check-config lists
+  // both (and any after them) in one run.
+  ReadIndependently([&] {
+    if (!ValidMetricName(def.name)) m.FailAt("metric", "invalid metric name \"" + def.name + "\"");
+    if (std::string why = NamingProblem(def.name, def.type); !why.empty()) m.FailAt("metric", why);
+  });
+  r.metric = def.name;
+  def.help = m.String("help", "");
+  def.max_series = static_cast<size_t>(m.Int("max_series", 100, 1, 100000));
+  if (auto match = m.OptionalMap("match")) {
+    ReadIndependently([&] {
+      r.match = ReadCondition(*match, rs);
+      AssignIds(*r.match, rs.condition_ids);
+    });
+  }
+  ReadLabels(m, rs, def, r);
+  ReadAction(m, rs, def, r);
   if (r.action == Rule::Action::kSetTimestamp || r.action == Rule::Action::kDistinct) {
     rs.timestamp_field = rs.fields.Intern(timestamp_field);
   }

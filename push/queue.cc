@@ -133,6 +133,94 @@ bool ParseOffset(const std::string& text, uint64_t* v) {
 
 std::string BaseName(const std::string& path) { return path.substr(path.rfind('/') + 1); }
 
+// The segment and its offset file as they are on disk; one that cannot be
+// read counts as empty (the segment) or absent (the offset).
+struct SegmentFiles {
+  std::string data, offset_text;
+  bool exists = false, offset_exists = false;
+};
+
+SegmentFiles ReadSegmentFiles(const std::string& path) {
+  SegmentFiles f;
+  if (Status st = ReadStateFile(path, &f.data, &f.exists); !st.ok()) {
+    logging::Warn("remote_write: cannot read the segment; starting without it", {{"err", st.message()}});
+    f.data.clear();
+  }
+  if (Status st = ReadStateFile(path + ".offset", &f.offset_text, &f.offset_exists); !st.ok()) {
+    logging::Warn("remote_write: cannot read the segment offset", {{"err", st.message()}});
+    f.offset_exists = false;
+  }
+  return f;
+}
+
+struct FoundRecord {
+  size_t at;
+  Parsed rec;
+};
+
+struct SegmentScan {
+  std::vector<FoundRecord> records;
+  uint64_t damaged_regions = 0, damaged_bytes = 0;
+  size_t first_damage = SIZE_MAX;
+};
+
+// Every whole and sound record of the segment, skipping damaged or torn regions.
+SegmentScan ScanSegment(const std::string& data, bool legacy) {
+  SegmentScan scan;
+  size_t pos = legacy ? 0 : std::min(data.size(), kMagicBytes);
+  while (pos < data.size()) {
+    Parsed rec{};
+    if (ReadRecord(data, pos, legacy, &rec)) {
+      scan.records.push_back({pos, rec});
+      pos = rec.payload_at + rec.payload_bytes;
+      continue;
+    }
+    // Damaged or torn: look for the next whole record.
+    size_t next = pos + 1;
+    while (next < data.size() && !ReadRecord(data, next, legacy, &rec)) ++next;
+    ++scan.damaged_regions;
+    scan.damaged_bytes += next - pos;
+    scan.first_damage = std::min(scan.first_damage, pos);
+    pos = next;
+  }
+  return scan;
+}
+
+struct UnsentStart {
+  size_t first = 0;  // index of the first unsent record
+  bool offset_ok = false;
+};
+
+// Where the unsent batches start: a record boundary (or the end), else the
+// offset is not trusted and everything in the file is sent again.
+UnsentStart FindUnsent(const SegmentFiles& files, const std::vector<FoundRecord>& records, bool legacy,
+                       const std::string& path) {
+  const std::string& data = files.data;
+  uint64_t offset = 0;
+  UnsentStart unsent;
+  unsent.offset_ok = !files.offset_exists;
+  if (files.offset_exists && ParseOffset(files.offset_text, &offset)) {
+    uint64_t start = legacy ? 0 : kMagicBytes;
+    unsent.offset_ok =
+        offset == 0 || offset == start || offset == data.size() ||
+        std::any_of(records.begin(), records.end(), [&](const FoundRecord& f) { return f.at == offset; });
+  }
+  size_t& first = unsent.first;
+  if (unsent.offset_ok) {
+    while (first < records.size() && records[first].at < offset) ++first;
+    return unsent;
+  }
+  // Inside a record: from that record; not a number, or past the end: from the start.
+  for (size_t i = 0; i < records.size(); ++i) {
+    if (offset <= data.size() && records[i].at < offset) first = i;
+  }
+  logging::Warn("remote_write: segment offset is not a record boundary; resending from an earlier one",
+                {{"file", BaseName(path) + ".offset"},
+                 {"offset", files.offset_text.substr(0, 32)},
+                 {"resend_from", std::to_string(records.empty() ? 0 : records[first].at)}});
+  return unsent;
+}
+
 }  // namespace
 
 int64_t CountSamples(const std::string& payload) {
@@ -163,71 +251,20 @@ Queue::Queue(std::string path)
 
 size_t Queue::Load() {
   if (path_.empty()) return 0;
-  std::string data, offset_text;
-  bool exists = false, offset_exists = false;
-  if (Status st = ReadStateFile(path_, &data, &exists); !st.ok()) {
-    logging::Warn("remote_write: cannot read the segment; starting without it", {{"err", st.message()}});
-    data.clear();
-  }
-  if (Status st = ReadStateFile(path_ + ".offset", &offset_text, &offset_exists); !st.ok()) {
-    logging::Warn("remote_write: cannot read the segment offset", {{"err", st.message()}});
-    offset_exists = false;
-  }
+  const SegmentFiles files = ReadSegmentFiles(path_);
+  const std::string& data = files.data;
   const bool legacy = !data.empty() && data.compare(0, kMagicBytes, kMagic, kMagicBytes) != 0;
-  size_t pos = legacy ? 0 : std::min(data.size(), kMagicBytes);
-  struct Found {
-    size_t at;
-    Parsed rec;
-  };
-  std::vector<Found> records;
-  uint64_t damaged_regions = 0, damaged_bytes = 0;
-  size_t first_damage = SIZE_MAX;
-  while (pos < data.size()) {
-    Parsed rec{};
-    if (ReadRecord(data, pos, legacy, &rec)) {
-      records.push_back({pos, rec});
-      pos = rec.payload_at + rec.payload_bytes;
-      continue;
-    }
-    // Damaged or torn: look for the next whole record.
-    size_t next = pos + 1;
-    while (next < data.size() && !ReadRecord(data, next, legacy, &rec)) ++next;
-    ++damaged_regions;
-    damaged_bytes += next - pos;
-    first_damage = std::min(first_damage, pos);
-    pos = next;
-  }
-  // Where the unsent batches start: a record boundary (or the end), else the
-  // offset is not trusted and everything in the file is sent again.
-  uint64_t offset = 0;
-  bool offset_ok = !offset_exists;
-  if (offset_exists && ParseOffset(offset_text, &offset)) {
-    uint64_t start = legacy ? 0 : kMagicBytes;
-    offset_ok = offset == 0 || offset == start || offset == data.size() ||
-                std::any_of(records.begin(), records.end(), [&](const Found& f) { return f.at == offset; });
-  }
-  size_t first = 0;
-  if (offset_ok) {
-    while (first < records.size() && records[first].at < offset) ++first;
-  } else {
-    // Inside a record: from that record; not a number, or past the end: from the start.
-    size_t back = 0;
-    for (size_t i = 0; i < records.size(); ++i) {
-      if (offset <= data.size() && records[i].at < offset) back = i;
-    }
-    first = back;
-    logging::Warn("remote_write: segment offset is not a record boundary; resending from an earlier one",
-                  {{"file", BaseName(path_) + ".offset"},
-                   {"offset", offset_text.substr(0, 32)},
-                   {"resend_from", std::to_string(records.empty() ? 0 : records[first].at)}});
-  }
-  if (damaged_regions > 0) {
-    corrupt_ += damaged_regions;
+  const SegmentScan scan = ScanSegment(data, legacy);
+  const std::vector<FoundRecord>& records = scan.records;
+  const UnsentStart unsent = FindUnsent(files, records, legacy, path_);
+  const size_t first = unsent.first;
+  if (scan.damaged_regions > 0) {
+    corrupt_ += scan.damaged_regions;
     logging::Warn("remote_write: damaged records in the segment skipped",
                   {{"file", BaseName(path_)},
-                   {"offset", std::to_string(first_damage)},
-                   {"records_skipped", std::to_string(damaged_regions)},
-                   {"bytes_skipped", std::to_string(damaged_bytes)}});
+                   {"offset", std::to_string(scan.first_damage)},
+                   {"records_skipped", std::to_string(scan.damaged_regions)},
+                   {"bytes_skipped", std::to_string(scan.damaged_bytes)}});
   }
   for (size_t i = first; i < records.size(); ++i) {
     const Parsed& r = records[i].rec;
@@ -241,8 +278,8 @@ size_t Queue::Load() {
   // tail, a legacy format or a bad offset never have records appended after them.
   end_ = data.size();
   offset_ = records.size() > first ? records[first].at : data.size();
-  bool clean = !legacy && damaged_regions == 0 && offset_ok && data.size() >= kMagicBytes;
-  if (!exists || data.empty()) {
+  bool clean = !legacy && scan.damaged_regions == 0 && unsent.offset_ok && data.size() >= kMagicBytes;
+  if (!files.exists || data.empty()) {
     end_ = 0;
     offset_ = 0;
   } else if (!clean || offset_ > kMagicBytes) {

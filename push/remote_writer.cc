@@ -109,6 +109,53 @@ std::string FollowableRedirect(const std::string& url, const ProbeResponse& resp
   return UrlOrigin(location) == UrlOrigin(url) ? location : "";
 }
 
+// The POST of one remote_write request carrying `body` (snappy-compressed protobuf).
+ProbeRequest RemoteWriteRequest(const RemoteWriteConfig& config, std::string body) {
+  ProbeRequest req;
+  req.method = "POST";
+  req.url = config.url;
+  req.headers = config.headers;
+  req.headers.emplace_back("Content-Encoding: snappy");
+  req.headers.emplace_back("Content-Type: application/x-protobuf");
+  req.headers.emplace_back("X-Prometheus-Remote-Write-Version: 0.1.0");
+  req.headers.emplace_back("User-Agent: botwatch-remote-write");
+  req.body = std::move(body);
+  req.max_body_bytes = 4096;
+  req.tls_verify = config.tls_verify;
+  req.ca_file = config.ca_file;
+  req.cert_file = config.cert_file;
+  req.key_file = config.key_file;
+  return req;
+}
+
+// Sends `req`, following up to three followable redirects, all within `timeout`.
+ProbeResponse PostFollowingRedirects(ProbeRequest req, Duration timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  ProbeResponse resp;
+  for (int hops = 0;; ++hops) {
+    resp = PerformHttp(req, std::chrono::duration_cast<Duration>(deadline - std::chrono::steady_clock::now()));
+    std::string next = resp.ok() ? FollowableRedirect(req.url, resp) : "";
+    if (next.empty() || hops >= 3) return resp;
+    req.url = next;
+  }
+}
+
+// Why a request failed, for the log and the status page, secrets redacted.
+std::string SendError(const RemoteWriteConfig& config, const ProbeResponse& resp) {
+  std::vector<const Secret*> secrets;
+  for (const Secret& h : config.redact) secrets.push_back(&h);
+  std::string error = resp.ok()
+                          ? "HTTP " + std::to_string(resp.status) + ": " + QuotePeer(resp.body, secrets)
+                          : std::string(ReasonForCurlCode(resp.curl_code)) + ": " + QuotePeer(resp.curl_error, secrets);
+  if (resp.ok() && resp.status >= 300 && resp.status < 400) {
+    error =
+        "HTTP " + std::to_string(resp.status) + " redirect to " +
+        QuotePeer(UrlOrigin(resp.Header("location")).empty() ? "a path" : UrlOrigin(resp.Header("location")), secrets) +
+        " not followed (only 307/308 within the same origin are): set url to the receiver's address";
+  }
+  return "POST " + UrlOrigin(config.url) + ": " + error;
+}
+
 }  // namespace
 
 void RemoteWriter::SendOnce() {
@@ -118,56 +165,30 @@ void RemoteWriter::SendOnce() {
     front = queue_.Oldest(kMaxSamplesPerRequest, one_by_one_ > 0 ? 1 : SIZE_MAX);
     in_flight_ = true;
   }
-  ProbeRequest req;
-  req.method = "POST";
-  req.url = config_.url;
-  req.headers = config_.headers;
-  req.headers.emplace_back("Content-Encoding: snappy");
-  req.headers.emplace_back("Content-Type: application/x-protobuf");
-  req.headers.emplace_back("X-Prometheus-Remote-Write-Version: 0.1.0");
-  req.headers.emplace_back("User-Agent: botwatch-remote-write");
-  req.body = SnappyCompress(front.payload);
-  req.max_body_bytes = 4096;
-  req.tls_verify = config_.tls_verify;
-  req.ca_file = config_.ca_file;
-  req.cert_file = config_.cert_file;
-  req.key_file = config_.key_file;
-  const auto deadline = std::chrono::steady_clock::now() + config_.timeout;
-  ProbeResponse resp;
-  for (int hops = 0;; ++hops) {
-    resp = PerformHttp(req, std::chrono::duration_cast<Duration>(deadline - std::chrono::steady_clock::now()));
-    std::string next = resp.ok() ? FollowableRedirect(req.url, resp) : "";
-    if (next.empty() || hops >= 3) break;
-    req.url = next;
-  }
-
-  std::vector<const Secret*> secrets;
-  for (const Secret& h : config_.redact) secrets.push_back(&h);
+  ProbeResponse resp =
+      PostFollowingRedirects(RemoteWriteRequest(config_, SnappyCompress(front.payload)), config_.timeout);
   std::lock_guard<std::mutex> lock(mu_);
   in_flight_ = false;
-  bool success = resp.ok() && resp.status >= 200 && resp.status < 300;
+  if (resp.ok() && resp.status >= 200 && resp.status < 300) {
+    SettleSent(front);
+  } else {
+    SettleFailed(front, resp);
+  }
+}
+
+void RemoteWriter::SettleSent(const Queue::Front& front) {
+  queue_.Pop(front.batches);
+  sent_ += front.samples;
+  one_by_one_ = one_by_one_ > front.batches ? one_by_one_ - front.batches : 0;
+  last_success_ = UnixNow();
+  backoff_ = Duration(0);
+  retry_at_ = {};
+  DropExpired(NowMs());
+}
+
+void RemoteWriter::SettleFailed(const Queue::Front& front, const ProbeResponse& resp) {
   bool retry = !resp.ok() || resp.status >= 500 || resp.status == 429;
-  bool redirect = resp.ok() && resp.status >= 300 && resp.status < 400;
-  if (success) {
-    queue_.Pop(front.batches);
-    sent_ += front.samples;
-    one_by_one_ = one_by_one_ > front.batches ? one_by_one_ - front.batches : 0;
-    last_success_ = UnixNow();
-    backoff_ = Duration(0);
-    retry_at_ = {};
-    DropExpired(NowMs());
-    return;
-  }
-  std::string error = resp.ok()
-                          ? "HTTP " + std::to_string(resp.status) + ": " + QuotePeer(resp.body, secrets)
-                          : std::string(ReasonForCurlCode(resp.curl_code)) + ": " + QuotePeer(resp.curl_error, secrets);
-  if (redirect) {
-    error =
-        "HTTP " + std::to_string(resp.status) + " redirect to " +
-        QuotePeer(UrlOrigin(resp.Header("location")).empty() ? "a path" : UrlOrigin(resp.Header("location")), secrets) +
-        " not followed (only 307/308 within the same origin are): set url to the receiver's address";
-  }
-  error = "POST " + UrlOrigin(config_.url) + ": " + error;
+  std::string error = SendError(config_, resp);
   bool changed = error != last_error_;
   last_error_ = error;
   last_error_time_ = UnixNow();

@@ -29,6 +29,7 @@
 #include "push/remote_write_config.h"
 
 namespace botwatch {
+struct ProbeResponse;
 
 using Gather = std::function<std::vector<prometheus::MetricFamily>()>;
 
@@ -54,6 +55,10 @@ class RemoteWriter {
   void TakeSample();
   // Sends the oldest batches once and settles them (sent, kept, or dropped).
   void SendOnce();
+  // With mu_ held: a request the receiver took, and one it did not (kept to
+  // retry, resent batch by batch after a 400, or dropped).
+  void SettleSent(const Queue::Front& front);
+  void SettleFailed(const Queue::Front& front, const ProbeResponse& resp);
   // Drops what is older than `buffer` (never the batches of a request in flight).
   void DropExpired(int64_t now_ms);
 

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "base/lazy_openssl.h"
+#include "base/openssl_error.h"
 
 namespace botwatch {
 namespace {
@@ -224,14 +225,7 @@ std::map<std::string, Secret> ReadUsers(ConfigMap& top, const YAML::Node& root) 
   return users;
 }
 
-std::string OpenSslError() {
-  unsigned long e = ERR_get_error();
-  ERR_clear_error();
-  if (e == 0) return "unknown TLS error";
-  char buf[256];
-  ERR_error_string_n(e, buf, sizeof buf);
-  return buf;
-}
+std::string OpenSslError() { return TakeOpenSslError("unknown TLS error"); }
 
 int AcceptAnyCertificate(int, X509_STORE_CTX*) { return 1; }
 

@@ -19,6 +19,7 @@
 #include <boost/beast/http.hpp>
 #include <cstring>
 #include <deque>
+#include <iterator>
 #include <limits>
 #include <map>
 #include <mutex>
@@ -105,21 +106,27 @@ std::string PeerText(const tcp::endpoint& ep) {
   return a.to_string();
 }
 
-prometheus::MetricFamily HttpFamily(const char* name, const char* help, prometheus::MetricType type) {
+prometheus::ClientMetric Sample(uint64_t v, std::vector<prometheus::ClientMetric::Label> labels = {}) {
+  prometheus::ClientMetric m;
+  m.label = std::move(labels);
+  m.counter.value = static_cast<double>(v);
+  m.gauge.value = static_cast<double>(v);
+  return m;
+}
+
+prometheus::MetricFamily HttpFamily(const char* name, const char* help, prometheus::MetricType type,
+                                    std::vector<prometheus::ClientMetric> samples) {
   prometheus::MetricFamily f;
   f.name = name;
   f.help = help;
   f.type = type;
+  f.metric = std::move(samples);
   return f;
 }
 
-prometheus::ClientMetric Sample(double v, std::vector<prometheus::ClientMetric::Label> labels = {}) {
-  prometheus::ClientMetric m;
-  m.label = std::move(labels);
-  m.counter.value = v;
-  m.gauge.value = v;
-  return m;
-}
+// The phases a connection can be cut at a deadline in, as labelled in
+// botwatch_http_deadline_cuts_total{phase}.
+constexpr const char* kCutPhases[] = {"tls_handshake", "header", "body", "idle", "write"};
 
 }  // namespace
 
@@ -227,11 +234,7 @@ class WebServer::Impl {
   std::atomic<uint64_t> evicted_scarce_{0};
   std::atomic<uint64_t> evicted_per_client_{0};
   std::atomic<uint64_t> refused_{0};
-  std::atomic<uint64_t> cut_handshake_{0};
-  std::atomic<uint64_t> cut_header_{0};
-  std::atomic<uint64_t> cut_body_{0};
-  std::atomic<uint64_t> cut_idle_{0};
-  std::atomic<uint64_t> cut_write_{0};
+  std::atomic<uint64_t> cuts_[std::size(kCutPhases)]{};  // by phase
 
   asio::io_context io_;
   std::vector<tcp::acceptor> acceptors_;
@@ -293,6 +296,21 @@ void WebServer::Impl::CloseAll() {
   for (auto& s : all) s->Abort();
 }
 
+namespace {
+
+// The index in kCutPhases of a connection cut in `state`, or -1.
+int CutPhase(SessionBase::State state) {
+  using State = SessionBase::State;
+  if (state == State::kHandshake) return 0;
+  if (state == State::kHeader) return 1;
+  if (state == State::kBody) return 2;
+  if (state == State::kIdle) return 3;
+  if (state == State::kWrite || state == State::kStream) return 4;
+  return -1;
+}
+
+}  // namespace
+
 void WebServer::Impl::Sweep() {
   if (stopped_) return;
   auto now = Clock::now();
@@ -301,26 +319,7 @@ void WebServer::Impl::Sweep() {
     if (s->deadline() <= now) due.push_back(s->shared_from_this());
   }
   for (auto& s : due) {
-    switch (s->state()) {
-      case SessionBase::State::kHandshake:
-        ++cut_handshake_;
-        break;
-      case SessionBase::State::kHeader:
-        ++cut_header_;
-        break;
-      case SessionBase::State::kBody:
-        ++cut_body_;
-        break;
-      case SessionBase::State::kIdle:
-        ++cut_idle_;
-        break;
-      case SessionBase::State::kWrite:
-      case SessionBase::State::kStream:
-        ++cut_write_;
-        break;
-      default:
-        break;
-    }
+    if (int phase = CutPhase(s->state()); phase >= 0) ++cuts_[phase];
     s->Expire();
   }
   if (sessions_.empty() || sweeping_) return;
@@ -999,36 +998,31 @@ bool WebServer::ValidListenAddress(const std::string& listen_address) {
 std::vector<prometheus::MetricFamily> WebServer::Expose() const {
   using prometheus::MetricType;
   const Impl& s = *impl_;
+  std::vector<prometheus::ClientMetric> cuts;
+  for (size_t i = 0; i < std::size(kCutPhases); ++i)
+    cuts.push_back(Sample(s.cuts_[i].load(), {{"phase", kCutPhases[i]}}));
   std::vector<prometheus::MetricFamily> out;
-  out.push_back(HttpFamily("botwatch_http_connections", "HTTP connections open now.", MetricType::Gauge));
-  out.back().metric.push_back(Sample(static_cast<double>(s.open_.load())));
+  out.push_back(HttpFamily("botwatch_http_connections", "HTTP connections open now.", MetricType::Gauge,
+                           {Sample(s.open_.load())}));
   out.push_back(HttpFamily("botwatch_http_connections_limit",
                            "HTTP connections botwatch holds at most (from the fd limit); past it the oldest that has "
                            "not completed a request, then the oldest idle one, is closed to admit a new one.",
-                           MetricType::Gauge));
-  out.back().metric.push_back(Sample(static_cast<double>(s.book_.capacity())));
-  out.push_back(
-      HttpFamily("botwatch_http_connections_accepted_total", "HTTP connections accepted.", MetricType::Counter));
-  out.back().metric.push_back(Sample(static_cast<double>(s.accepted_.load())));
+                           MetricType::Gauge, {Sample(s.book_.capacity())}));
+  out.push_back(HttpFamily("botwatch_http_connections_accepted_total", "HTTP connections accepted.",
+                           MetricType::Counter, {Sample(s.accepted_.load())}));
   out.push_back(HttpFamily("botwatch_http_connections_evicted_total",
                            "HTTP connections closed to admit another, by reason: scarce (the connection limit) or "
                            "per_client (one client address over its own limit).",
-                           MetricType::Counter));
-  out.back().metric.push_back(Sample(static_cast<double>(s.evicted_scarce_.load()), {{"reason", "scarce"}}));
-  out.back().metric.push_back(Sample(static_cast<double>(s.evicted_per_client_.load()), {{"reason", "per_client"}}));
+                           MetricType::Counter,
+                           {Sample(s.evicted_scarce_.load(), {{"reason", "scarce"}}),
+                            Sample(s.evicted_per_client_.load(), {{"reason", "per_client"}})}));
   out.push_back(HttpFamily("botwatch_http_connections_refused_total",
                            "HTTP connections closed unserved: a client over its own limit with nothing to evict, or "
                            "over the wrong-password tarpit's queue.",
-                           MetricType::Counter));
-  out.back().metric.push_back(Sample(static_cast<double>(s.refused_.load())));
+                           MetricType::Counter, {Sample(s.refused_.load())}));
   out.push_back(HttpFamily("botwatch_http_deadline_cuts_total",
                            "HTTP connections cut at a deadline, by phase (tls_handshake, header, body, idle, write).",
-                           MetricType::Counter));
-  out.back().metric.push_back(Sample(static_cast<double>(s.cut_handshake_.load()), {{"phase", "tls_handshake"}}));
-  out.back().metric.push_back(Sample(static_cast<double>(s.cut_header_.load()), {{"phase", "header"}}));
-  out.back().metric.push_back(Sample(static_cast<double>(s.cut_body_.load()), {{"phase", "body"}}));
-  out.back().metric.push_back(Sample(static_cast<double>(s.cut_idle_.load()), {{"phase", "idle"}}));
-  out.back().metric.push_back(Sample(static_cast<double>(s.cut_write_.load()), {{"phase", "write"}}));
+                           MetricType::Counter, std::move(cuts)));
   return out;
 }
 

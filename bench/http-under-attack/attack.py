@@ -59,36 +59,49 @@ async def open_conn(port, source, tls=False):
     return await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port, local_addr=(source, 0), ssl=ctx), 5)
 
 
-async def idle_keepalive(port, stop):
+CONNECTION_ERRORS = (OSError, asyncio.TimeoutError, ConnectionError)
+RESPONSE_ERRORS = (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, ValueError, IndexError)
+
+
+async def reconnecting(port, stop, source, attack, pause, errors=CONNECTION_ERRORS):
+    """Runs `attack(r, w)` on a fresh connection from `source` until `stop`,
+    closing it after and connecting again `pause` seconds later."""
     while not stop.is_set():
         try:
-            r, w = await open_conn(port, ATTACKER)
-            w.write(b"GET /-/healthy HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n")
-            await w.drain()
-            while not stop.is_set() and await r.read(4096):  # hold until the server closes
-                pass
+            r, w = await open_conn(port, source)
+            await attack(r, w)
             w.close()
-        except (OSError, asyncio.TimeoutError):
+        except errors:
             pass
-        await asyncio.sleep(1)
+        await asyncio.sleep(pause)
+
+
+async def hold_until_closed(r, stop):
+    while not stop.is_set() and await r.read(4096):
+        pass
+
+
+async def idle_keepalive(port, stop):
+    async def attack(r, w):
+        w.write(b"GET /-/healthy HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n")
+        await w.drain()
+        await hold_until_closed(r, stop)
+
+    await reconnecting(port, stop, ATTACKER, attack, 1, (OSError, asyncio.TimeoutError))
 
 
 async def slowloris(port, stop):
-    while not stop.is_set():
-        try:
-            r, w = await open_conn(port, ATTACKER)
-            w.write(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")
+    async def attack(r, w):
+        w.write(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")
+        await w.drain()
+        while not stop.is_set():
+            await asyncio.sleep(2)
+            w.write(b"X-Slow: %d\r\n" % random.randrange(1 << 30))
             await w.drain()
-            while not stop.is_set():
-                await asyncio.sleep(2)
-                w.write(b"X-Slow: %d\r\n" % random.randrange(1 << 30))
-                await w.drain()
-                if r.at_eof():
-                    break
-            w.close()
-        except (OSError, asyncio.TimeoutError, ConnectionError):
-            pass
-        await asyncio.sleep(1)
+            if r.at_eof():
+                break
+
+    await reconnecting(port, stop, ATTACKER, attack, 1)
 
 
 async def read_response(r):
@@ -122,7 +135,7 @@ async def wrong_passwords(port, stop, counts):
                 if closing:
                     break
             w.close()
-        except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, ValueError, IndexError):
+        except RESPONSE_ERRORS:
             await asyncio.sleep(0.05)
 
 
@@ -152,7 +165,7 @@ async def legit(port, stop, results, auth=True):
                 status, _ = await asyncio.wait_for(read_response(r), 2)
                 w.close()
             ok = status == 200
-        except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, ValueError, IndexError, ssl.SSLError):
+        except RESPONSE_ERRORS + (ssl.SSLError,):
             if conn:
                 conn[1].close()
             conn = None
@@ -162,63 +175,44 @@ async def legit(port, stop, results, auth=True):
 
 async def noauth_idle(port, stop, source):
     """One successful request, then silence on the kept-alive connection."""
-    while not stop.is_set():
-        try:
-            r, w = await open_conn(port, source)
-            w.write(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
-            await w.drain()
-            await asyncio.wait_for(read_response(r), 5)
-            while not stop.is_set() and await r.read(4096):
-                pass
-            w.close()
-        except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, ValueError, IndexError):
-            pass
-        await asyncio.sleep(0.5)
+    async def attack(r, w):
+        w.write(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        await w.drain()
+        await asyncio.wait_for(read_response(r), 5)
+        await hold_until_closed(r, stop)
+
+    await reconnecting(port, stop, source, attack, 0.5, RESPONSE_ERRORS)
 
 
 async def slow_body(port, stop, source):
-    while not stop.is_set():
-        try:
-            r, w = await open_conn(port, source)
-            w.write(f"POST /api/v1/logs HTTP/1.1\r\nHost: x\r\nAuthorization: {AUTH}\r\n"
-                    "Content-Type: application/x-ndjson\r\nContent-Length: 1000\r\n\r\n".encode())
+    async def attack(r, w):
+        w.write(f"POST /api/v1/logs HTTP/1.1\r\nHost: x\r\nAuthorization: {AUTH}\r\n"
+                "Content-Type: application/x-ndjson\r\nContent-Length: 1000\r\n\r\n".encode())
+        await w.drain()
+        while not stop.is_set() and not r.at_eof():
+            await asyncio.sleep(1)
+            w.write(b"x")
             await w.drain()
-            while not stop.is_set() and not r.at_eof():
-                await asyncio.sleep(1)
-                w.write(b"x")
-                await w.drain()
-            w.close()
-        except (OSError, asyncio.TimeoutError, ConnectionError):
-            pass
-        await asyncio.sleep(0.5)
+
+    await reconnecting(port, stop, source, attack, 0.5)
 
 
 async def tls_stall(port, stop, source):
-    while not stop.is_set():
-        try:
-            r, w = await open_conn(port, source)
-            w.write(b"\x16\x03\x01\x02\x00")  # a ClientHello's record header, then nothing
-            await w.drain()
-            while not stop.is_set() and await r.read(4096):
-                pass
-            w.close()
-        except (OSError, asyncio.TimeoutError, ConnectionError):
-            pass
-        await asyncio.sleep(0.5)
+    async def attack(r, w):
+        w.write(b"\x16\x03\x01\x02\x00")  # a ClientHello's record header, then nothing
+        await w.drain()
+        await hold_until_closed(r, stop)
+
+    await reconnecting(port, stop, source, attack, 0.5)
 
 
 async def idle_once(port, stop, source, opened):
     """A plain idle TCP connection, reopened 1 s after the server closes it."""
-    while not stop.is_set():
-        try:
-            r, w = await open_conn(port, source)
-            opened[0] += 1
-            while not stop.is_set() and await r.read(4096):
-                pass
-            w.close()
-        except (OSError, asyncio.TimeoutError, ConnectionError):
-            pass
-        await asyncio.sleep(1)
+    async def attack(r, w):
+        opened[0] += 1
+        await hold_until_closed(r, stop)
+
+    await reconnecting(port, stop, source, attack, 1)
 
 
 def listening_ports(pid):

@@ -369,6 +369,30 @@ std::string ConfigBaseUrl(ConfigMap& config, const std::string& def) {
   return url;
 }
 
+std::string ConfigUrl(ConfigMap& config) {
+  std::string url = config.RequiredString("url");
+  if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) {
+    config.FailAt("url", "must start with http:// or https://");
+  }
+  return url;
+}
+
+void FetchOptions::ApplyTo(ProbeRequest& req) const {
+  req.max_body_bytes = max_body_bytes;
+  req.tls_verify = tls_verify;
+  req.ca_file = ca_file;
+  req.max_redirects = follow_redirects ? 10 : 0;
+}
+
+FetchOptions ReadFetchOptions(ConfigMap& config, int64_t max_body_def, int64_t max_body_min, int64_t max_body_max) {
+  FetchOptions o;
+  o.tls_verify = !config.Bool("insecure_skip_verify", false);
+  o.ca_file = config.String("ca_file", "");
+  o.follow_redirects = config.Bool("follow_redirects", true);
+  o.max_body_bytes = static_cast<size_t>(config.Int("max_body_bytes", max_body_def, max_body_min, max_body_max));
+  return o;
+}
+
 std::string UrlEncode(const std::string& value) {
   static const char* kHex = "0123456789ABCDEF";
   std::string out;

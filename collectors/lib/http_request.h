@@ -104,6 +104,23 @@ std::string QuotePeer(const std::string& text, const std::vector<const Secret*>&
 // trailing slashes removed; otherwise an error at the key.
 std::string ConfigBaseUrl(ConfigMap& config, const std::string& def);
 
+// The `url` key of a collector that fetches one URL (http, scrape): http:// or
+// https://; otherwise an error at the key.
+std::string ConfigUrl(ConfigMap& config);
+
+// How a collector that fetches one URL (http, scrape) reaches it.
+struct FetchOptions {
+  bool tls_verify = true;
+  std::string ca_file;
+  bool follow_redirects = true;  // up to 10; headers and body stay on the url's origin
+  size_t max_body_bytes = 1 << 20;
+  void ApplyTo(ProbeRequest& req) const;
+};
+
+// The keys of FetchOptions: `insecure_skip_verify`, `ca_file`, `follow_redirects`
+// and `max_body_bytes` (`max_body_def` when absent, from `max_body_min` to `max_body_max`).
+FetchOptions ReadFetchOptions(ConfigMap& config, int64_t max_body_def, int64_t max_body_min, int64_t max_body_max);
+
 // Percent-encodes a query parameter value.
 std::string UrlEncode(const std::string& value);
 

@@ -19,6 +19,7 @@
 
 #include "base/ascii.h"
 #include "base/lazy_openssl.h"
+#include "base/openssl_error.h"
 #include "collectors/lib/tcp_connect.h"
 
 namespace botwatch {
@@ -148,15 +149,7 @@ void WebSocketClient::Shutdown() {
 
 namespace {
 
-// The first queued OpenSSL error as text (the queue is per thread: cleared).
-std::string TlsErrorText() {
-  unsigned long e = ERR_get_error();
-  ERR_clear_error();
-  if (e == 0) return "unknown error";
-  char buf[256];
-  ERR_error_string_n(e, buf, sizeof buf);
-  return buf;
-}
+std::string TlsErrorText() { return TakeOpenSslError("unknown error"); }
 
 }  // namespace
 
