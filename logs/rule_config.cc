@@ -386,7 +386,7 @@ Rule ReadRule(ConfigMap& m, const std::string& timestamp_field, RuleSet& rs) {
   // A bad name and a bad match are independent mistakes: check-config lists
   // both (and any after them) in one run.
   ReadIndependently([&] {
-    if (!ValidMetricName(def.name)) m.FailAt("metric", "invalid metric name \"" + def.name + "\"");
+    if (!IsValidMetricName(def.name)) m.FailAt("metric", "invalid metric name \"" + def.name + "\"");
     if (std::string why = NamingProblem(def.name, def.type); !why.empty()) m.FailAt("metric", why);
   });
   r.metric = def.name;
