@@ -161,7 +161,8 @@ SocketIoCollector::~SocketIoCollector() {
 
 namespace {
 
-const char* ListenReason(const WebSocketError& e) {
+// The probe's reason for a WebSocket client error, for the listener and the upgrade alike.
+const char* ReasonOf(const WebSocketError& e) {
   switch (e.kind) {
     case WebSocketError::Kind::kDns:
       return reason::kDns;
@@ -238,10 +239,10 @@ std::pair<const char*, std::string> SocketIoCollector::ListenSession() {
   SteadyTime deadline = Clock::now() + l.connect_timeout;
   std::string target = config_.ws_prefix + config_.path + "?EIO=4&transport=websocket";
   if (auto e = ws.Connect(config_.ws_host, config_.ws_port, config_.ws_host_header, target, deadline, tls)) {
-    return {ListenReason(*e), "connect: " + e->message};
+    return {ReasonOf(*e), "connect: " + e->message};
   }
   std::string msg;
-  if (auto e = ws.Receive(&msg, deadline)) return {ListenReason(*e), "open: " + e->message};
+  if (auto e = ws.Receive(&msg, deadline)) return {ReasonOf(*e), "open: " + e->message};
   if (msg.empty() || msg[0] != '0') return {reason::kProtocol, "open: expected an Engine.IO open packet"};
   Json open = Json::parse(msg.substr(1), nullptr, false);
   double silence_limit_s = 45;  // Engine.IO's default pingInterval + pingTimeout
@@ -251,7 +252,7 @@ std::pair<const char*, std::string> SocketIoCollector::ListenSession() {
   }
   std::string prefix = config_.nsp == "/" ? "" : config_.nsp + ",";
   std::string connect = "40" + prefix + (config_.auth ? config_.auth->reveal() : "");
-  if (auto e = ws.SendText(connect, deadline)) return {ListenReason(*e), "connect: " + e->message};
+  if (auto e = ws.SendText(connect, deadline)) return {ReasonOf(*e), "connect: " + e->message};
 
   bool joined = false;
   auto last_packet = Clock::now();
@@ -260,7 +261,7 @@ std::pair<const char*, std::string> SocketIoCollector::ListenSession() {
     if (!joined) slice = std::min(slice, deadline);
     std::string packet;
     if (auto e = ws.Receive(&packet, slice)) {
-      if (e->kind != WebSocketError::Kind::kTimeout) return {ListenReason(*e), e->message};
+      if (e->kind != WebSocketError::Kind::kTimeout) return {ReasonOf(*e), e->message};
       if (!joined && Clock::now() >= deadline) return {reason::kTimeout, "no answer to the namespace CONNECT"};
       if (std::chrono::duration<double>(Clock::now() - last_packet).count() > silence_limit_s) {
         return {"ping_timeout", "no packet from the server for pingInterval + pingTimeout"};
@@ -269,7 +270,7 @@ std::pair<const char*, std::string> SocketIoCollector::ListenSession() {
     }
     last_packet = Clock::now();
     if (packet == "2") {
-      if (auto e = ws.SendText("3", Clock::now() + l.connect_timeout)) return {ListenReason(*e), e->message};
+      if (auto e = ws.SendText("3", Clock::now() + l.connect_timeout)) return {ReasonOf(*e), e->message};
       continue;
     }
     if (!packet.empty() && packet[0] == '1') return {"server_disconnect", "the server closed the session"};
@@ -288,7 +289,7 @@ std::pair<const char*, std::string> SocketIoCollector::ListenSession() {
       joined = true;
       for (const std::string& room : l.rooms) {
         std::string emit = "42" + prefix + Json::array({l.join_event, room}).dump();
-        if (auto e = ws.SendText(emit, Clock::now() + l.connect_timeout)) return {ListenReason(*e), e->message};
+        if (auto e = ws.SendText(emit, Clock::now() + l.connect_timeout)) return {ReasonOf(*e), e->message};
       }
       std::lock_guard<std::mutex> lock(mu_);
       state_.connected = true;
@@ -504,31 +505,7 @@ std::optional<std::pair<const char*, std::string>> SocketIoCollector::UpgradeAnd
     return std::make_optional(std::make_pair(why, "websocket: " + message));
   };
   auto client_error = [&](const char* step, const WebSocketError& e) {
-    const char* why = reason::kIo;
-    switch (e.kind) {
-      case WebSocketError::Kind::kDns:
-        why = reason::kDns;
-        break;
-      case WebSocketError::Kind::kRefused:
-        why = reason::kConnectionRefused;
-        break;
-      case WebSocketError::Kind::kTimeout:
-        why = reason::kTimeout;
-        break;
-      case WebSocketError::Kind::kIo:
-        why = reason::kIo;
-        break;
-      case WebSocketError::Kind::kTls:
-        why = reason::kTls;
-        break;
-      case WebSocketError::Kind::kUpgradeRefused:
-        why = socketio_reason::kWebSocketRefused;
-        break;
-      case WebSocketError::Kind::kHandshake:
-      case WebSocketError::Kind::kProtocol:
-        why = socketio_reason::kWebSocketHandshake;
-        break;
-    }
+    const char* why = ReasonOf(e);
     return failed(why, std::string(step) + ": " + QuotePeer(e.message, Secrets()));
   };
   if (upgrades && std::find(upgrades->begin(), upgrades->end(), "websocket") == upgrades->end()) {
