@@ -120,8 +120,8 @@ void MetricStore::AddDistinct(int metric, size_t series, uint64_t hash, double u
 
 namespace {
 
-std::vector<prometheus::ClientMetric::Label> LabelPairs(const std::vector<std::string>& names,
-                                                        const std::vector<std::string>& values) {
+std::vector<prometheus::ClientMetric::Label> SeriesLabels(const std::vector<std::string>& names,
+                                                          const std::vector<std::string>& values) {
   std::vector<prometheus::ClientMetric::Label> out;
   for (size_t i = 0; i < names.size(); ++i) out.push_back({names[i], values[i]});
   return out;
@@ -166,7 +166,7 @@ prometheus::MetricFamily MetricStore::RuleFamily(const Metric& m, double now) {
   auto f = Family(d.name, help, ExpositionType(d.type));
   for (const SeriesData& s : m.series) {
     prometheus::ClientMetric cm;
-    cm.label = LabelPairs(d.label_names, s.labels);
+    cm.label = SeriesLabels(d.label_names, s.labels);
     switch (d.type) {
       case MetricType::kCounter:
         cm.counter.value = s.value;
