@@ -64,6 +64,13 @@ int DecodeWaitStatus(int status) {
   return 1;
 }
 
+// The same code from waitid's report, before the child is reaped.
+int ExitCodeOf(const siginfo_t& exited) {
+  if (exited.si_code == CLD_EXITED) return exited.si_status;
+  if (exited.si_code == CLD_KILLED || exited.si_code == CLD_DUMPED) return 128 + exited.si_status;
+  return 1;
+}
+
 Duration RestartBackoff(const SuperviseOptions& o, int n) {
   Duration d = o.backoff_initial;
   for (int i = 1; i < n && d < o.backoff_max; ++i) d *= 2;
@@ -240,7 +247,15 @@ int Supervisor::WaitForExit(pid_t pid) {
   while (true) {
     siginfo_t info{};
     int r = ::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT);
-    if (r == 0 && info.si_pid == pid) return ReapExited(pid);
+    if (r == 0 && info.si_pid == pid) {
+      // How it ended is published before the pid is forgotten: a snapshot
+      // that sees the child gone also sees its exit code.
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        last_exit_code_ = ExitCodeOf(info);
+      }
+      return ReapExited(pid);
+    }
     if (r < 0 && errno != EINTR) {
       child_reaper::Release(pid);
       pid_ = 0;
