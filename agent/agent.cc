@@ -17,6 +17,7 @@
 #include "base/unix_time.h"
 #include "logs/log_config.h"
 #include "logs/pipeline.h"
+#include "prom/family.h"
 #include "prom/text_writer.h"
 #include "web/basic_auth.h"
 #include "web/gzip.h"
@@ -225,7 +226,7 @@ int Agent::port() const { return web_ ? web_->port() : 0; }
 bool Agent::Ready() const { return loaded_ && cache_.AllRan(); }
 
 Families Agent::Expose() const {
-  Families families = self_registry_->Collect();
+  Families families = FromPrometheus(self_registry_->Collect());
   MergeFamilies(families, SelfProcessFamilies(procfs_));
   MergeFamilies(families, StateWriteErrorFamilies());
   MergeFamilies(families, CollectorFamilies(Snapshots()));

@@ -35,13 +35,13 @@ Families CollectorFamilies(const std::vector<std::shared_ptr<const CollectorSnap
 }
 
 Families StateWriteErrorFamilies() {
-  prometheus::MetricFamily f{"botwatch_state_write_errors_total",
-                             "Writes to a file in state_dir that failed (disk full, read-only, a planted link); "
-                             "while they fail, counts and samples are kept in memory only.",
-                             prometheus::MetricType::Counter,
-                             {}};
+  Family f{"botwatch_state_write_errors_total",
+           "Writes to a file in state_dir that failed (disk full, read-only, a planted link); "
+           "while they fail, counts and samples are kept in memory only.",
+           prometheus::MetricType::Counter,
+           {}};
   for (const auto& [file, n] : StateWriteErrors()) {
-    prometheus::ClientMetric m;
+    Family::Metric m;
     m.label.push_back({"file", file});
     m.counter.value = static_cast<double>(n);
     f.metric.push_back(std::move(m));
@@ -66,7 +66,7 @@ Families SelfProcessFamilies(const ProcFs& procfs) {
 
 namespace {
 
-double* SimpleValue(prometheus::ClientMetric& m, prometheus::MetricType type) {
+double* SimpleValue(Family::Metric& m, prometheus::MetricType type) {
   switch (type) {
     case prometheus::MetricType::Counter:
       return &m.counter.value;
@@ -83,8 +83,7 @@ double* SimpleValue(prometheus::ClientMetric& m, prometheus::MetricType type) {
 // carried program's untyped process_cpu_seconds_total beside botwatch's own
 // counter), single-value samples move into the first source's type; samples
 // whose shape cannot (a histogram under a gauge's name) are left out.
-bool CarryValues(prometheus::MetricType from, prometheus::MetricType to,
-                 std::vector<prometheus::ClientMetric>& metrics) {
+bool CarryValues(prometheus::MetricType from, prometheus::MetricType to, std::vector<Family::Metric>& metrics) {
   for (auto& m : metrics) {
     double* src = SimpleValue(m, from);
     double* dst = SimpleValue(m, to);
@@ -106,7 +105,7 @@ void MergeFamilies(Families& into, Families more) {
       into.push_back(std::move(f));
       continue;
     }
-    prometheus::MetricFamily& family = into[it->second];
+    Family& family = into[it->second];
     if (f.type != family.type && !CarryValues(f.type, family.type, f.metric)) continue;
     family.metric.insert(family.metric.end(), std::make_move_iterator(f.metric.begin()),
                          std::make_move_iterator(f.metric.end()));

@@ -6,7 +6,7 @@
 // requires all samples of a family to follow its one HELP/TYPE header; the
 // text itself is written by SerializeFamilies (prom/text_writer.h).
 
-#include <prometheus/metric_family.h>
+#include "prom/family.h"
 
 #include <memory>
 #include <string>
@@ -17,7 +17,7 @@
 
 namespace botwatch {
 
-using Families = std::vector<prometheus::MetricFamily>;
+using Families = std::vector<Family>;
 
 // botwatch_collector_* for every collector, then their type-specific families.
 Families CollectorFamilies(const std::vector<std::shared_ptr<const CollectorSnapshot>>& snapshots);

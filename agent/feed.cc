@@ -319,23 +319,23 @@ uint64_t FeedHub::last_id() const {
   return next_id_ - 1;
 }
 
-std::vector<prometheus::MetricFamily> FeedHub::Expose() const {
+std::vector<Family> FeedHub::Expose() const {
   std::lock_guard<std::mutex> lock(mu_);
   auto family = [](const char* name, const char* help, prometheus::MetricType type) {
-    prometheus::MetricFamily f;
+    Family f;
     f.name = name;
     f.help = help;
     f.type = type;
     return f;
   };
-  auto sample = [](double v, std::vector<prometheus::ClientMetric::Label> labels = {}) {
-    prometheus::ClientMetric m;
+  auto sample = [](double v, std::vector<Family::Metric::Label> labels = {}) {
+    Family::Metric m;
     m.label = std::move(labels);
     m.counter.value = v;
     m.gauge.value = v;
     return m;
   };
-  std::vector<prometheus::MetricFamily> out;
+  std::vector<Family> out;
   out.push_back(family("botwatch_feed_clients", "Clients connected to /api/v1/feed.", prometheus::MetricType::Gauge));
   out.back().metric.push_back(sample(static_cast<double>(clients_)));
   out.push_back(

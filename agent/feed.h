@@ -11,7 +11,6 @@
 // dropped and counted, and a reconnecting client's Last-Event-ID replays what
 // is still buffered. The number of clients is bounded.
 
-#include <prometheus/metric_family.h>
 #include <nlohmann/json.hpp>
 
 #include <atomic>
@@ -28,6 +27,7 @@
 
 #include "base/config_node.h"
 #include "base/duration.h"
+#include "prom/family.h"
 #include "web/web_server.h"
 
 namespace botwatch {
@@ -89,7 +89,7 @@ class FeedHub {
   void Shutdown();
 
   // botwatch_feed_* self metrics.
-  std::vector<prometheus::MetricFamily> Expose() const;
+  std::vector<Family> Expose() const;
 
   size_t clients() const;
   uint64_t last_id() const;

@@ -9,7 +9,7 @@ Duration ProbeContext::Remaining() const {
   return left.count() > 0 ? left : Duration::zero();
 }
 
-void AddCollectorLabel(std::vector<prometheus::MetricFamily>& families, const std::string& name) {
+void AddCollectorLabel(std::vector<Family>& families, const std::string& name) {
   for (auto& family : families) {
     for (auto& metric : family.metric) metric.label.insert(metric.label.begin(), {"collector", name});
   }

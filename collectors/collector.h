@@ -5,7 +5,7 @@
 // worker threads. It never throws out of Collect() and never runs past the
 // deadline it is given; the scheduler enforces the deadline anyway.
 
-#include <prometheus/metric_family.h>
+#include "prom/family.h"
 
 #include <chrono>
 #include <map>
@@ -62,7 +62,7 @@ struct ProbeResult {
   // One line for humans (status API, logs). Must never contain a secret.
   std::string message;
   // Type-specific families. The framework adds the `collector` label to each sample.
-  std::vector<prometheus::MetricFamily> families;
+  std::vector<Family> families;
 
   static ProbeResult Up() {
     ProbeResult r;

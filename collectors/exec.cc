@@ -289,7 +289,7 @@ ProbeResult ExecCollector::Evaluate(const ExecRun& run) const {
     return with(ProbeResult::Down(kOutputTooLarge, "check wrote more than max_output_bytes (" +
                                                        std::to_string(config_.max_output_bytes) + ") to stdout"));
   }
-  std::vector<prometheus::MetricFamily> parsed;
+  std::vector<Family> parsed;
   if (config_.output != ExecConfig::Output::kIgnore && !run.output.empty()) {
     // The check may print its env values (credentials); an error quoting
     // them is redacted inside the parser, before it cuts the token short.

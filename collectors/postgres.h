@@ -94,7 +94,7 @@ class PostgresCollector : public Collector {
     std::string last_reason;  // to log only when the outcome changes
     SteadyTime last_run{};
     double duration_seconds = 0;
-    std::vector<prometheus::MetricFamily> samples;  // last successful result
+    std::vector<Family> samples;  // last successful result
     std::map<std::string, uint64_t> errors_by_reason;
   };
 

@@ -23,7 +23,7 @@ constexpr const char* kAccept =
 // would keep it when pushed (a series' own label wins over external_labels),
 // and Prometheus, scraping with honor_labels: false, keeps the target's: so
 // theirs become exported_job / exported_instance either way.
-void RenameTargetLabels(std::vector<prometheus::MetricFamily>& families) {
+void RenameTargetLabels(std::vector<Family>& families) {
   for (auto& f : families) {
     for (auto& m : f.metric) {
       for (const char* target : {"job", "instance"}) {
@@ -91,7 +91,7 @@ ProbeResult ScrapeCollector::Evaluate(const ProbeResponse& ex) const {
     }
     return with(ProbeResult::Down(reason::kInvalidOutput, "not valid Prometheus text or OpenMetrics: " + why));
   }
-  std::vector<prometheus::MetricFamily> families = std::move(carried.value());
+  std::vector<Family> families = std::move(carried.value());
   RenameTargetLabels(families);
   // Counted as max_series counts them: one per sample line (each bucket, _sum,
   // _count). The parser keeps a histogram's +Inf bucket as its count.

@@ -5,7 +5,7 @@
 // errors by reason). Built by the agent's snapshot cache for scheduled
 // collectors and by supervise mode for the child it runs.
 
-#include <prometheus/metric_family.h>
+#include "prom/family.h"
 
 #include <cstdint>
 #include <map>
@@ -31,7 +31,7 @@ struct CollectorSnapshot {
   // Cumulative across probes (and across reloads of an unchanged collector).
   std::map<std::string, uint64_t> errors_by_reason;
   // Type-specific families, `collector` label already added.
-  std::vector<prometheus::MetricFamily> families;
+  std::vector<Family> families;
 };
 
 struct ProbeOutcome {
@@ -42,6 +42,6 @@ struct ProbeOutcome {
 
 // Every sample of a collector's families carries its name as the first label,
 // `collector`, so one family can hold the samples of several instances.
-void AddCollectorLabel(std::vector<prometheus::MetricFamily>& families, const std::string& name);
+void AddCollectorLabel(std::vector<Family>& families, const std::string& name);
 
 }  // namespace botwatch

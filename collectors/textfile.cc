@@ -95,14 +95,14 @@ ProbeResult TextfileCollector::Evaluate(const std::vector<TextFile>& files, cons
     ProbeResult r = ProbeResult::Down(reason::kIo, directory_error);
     return r;
   }
-  std::vector<prometheus::MetricFamily> carried;
+  std::vector<Family> carried;
   std::unordered_map<std::string, size_t> by_name;
   std::string first_problem;
   size_t bad = 0;
   for (const TextFile& f : files) {
     const FamilyBuilder::Labels file = {{"file", f.name}};
     std::string problem = f.read_error;
-    std::vector<prometheus::MetricFamily> families;
+    std::vector<Family> families;
     if (problem.empty()) {
       auto parsed = CarryTextFormat(f.content, {"botwatch_textfile_"}, "Metric read from textfile " + f.name + ".");
       if (parsed.ok()) {

@@ -126,15 +126,15 @@ void HttpIntake::Restore(const nlohmann::json& state) {
   }
 }
 
-prometheus::MetricFamily HttpIntake::Family(const std::vector<const HttpIntake*>& intakes) {
-  prometheus::MetricFamily f;
+Family HttpIntake::RequestsFamily(const std::vector<const HttpIntake*>& intakes) {
+  Family f;
   f.name = "botwatch_log_intake_requests_total";
   f.help = "Requests to POST /api/v1/logs by source and answer code (after authentication).";
   f.type = prometheus::MetricType::Counter;
   for (const HttpIntake* in : intakes) {
     std::lock_guard<std::mutex> lock(in->mu_);
     for (const auto& [code, n] : in->answers_) {
-      prometheus::ClientMetric m;
+      Family::Metric m;
       m.label = {{"code", std::to_string(code)}, {"source", in->source_}};
       m.counter.value = n;
       f.metric.push_back(std::move(m));

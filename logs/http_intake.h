@@ -9,7 +9,6 @@
 // JSON array of objects, which is what winston's Http transport sends with
 // `batch: true` (without it, each request is one object: one NDJSON line).
 
-#include <prometheus/metric_family.h>
 #include <nlohmann/json.hpp>
 
 #include <cstddef>
@@ -21,6 +20,7 @@
 #include <vector>
 
 #include "logs/line_sink.h"
+#include "prom/family.h"
 
 namespace botwatch {
 
@@ -71,7 +71,7 @@ class HttpIntake {
   void Restore(const nlohmann::json& state);
 
   // botwatch_log_intake_requests_total{source,code} over `intakes`.
-  static prometheus::MetricFamily Family(const std::vector<const HttpIntake*>& intakes);
+  static Family RequestsFamily(const std::vector<const HttpIntake*>& intakes);
 
  private:
   const std::string source_;

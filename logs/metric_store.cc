@@ -8,15 +8,8 @@
 namespace botwatch {
 
 const char* MetricTypeName(MetricType t) {
-  switch (t) {
-    case MetricType::kCounter:
-      return "counter";
-    case MetricType::kGauge:
-      return "gauge";
-    case MetricType::kHistogram:
-      return "histogram";
-    case MetricType::kDistinct:
-      return "distinct";
+  for (const auto& [type, name] : kMetricTypeNames) {
+    if (type == t) return name;
   }
   return "?";
 }
@@ -120,19 +113,11 @@ void MetricStore::AddDistinct(int metric, size_t series, uint64_t hash, double u
 
 namespace {
 
-std::vector<prometheus::ClientMetric::Label> SeriesLabels(const std::vector<std::string>& names,
-                                                          const std::vector<std::string>& values) {
-  std::vector<prometheus::ClientMetric::Label> out;
+std::vector<Family::Metric::Label> SeriesLabels(const std::vector<std::string>& names,
+                                                const std::vector<std::string>& values) {
+  std::vector<Family::Metric::Label> out;
   for (size_t i = 0; i < names.size(); ++i) out.push_back({names[i], values[i]});
   return out;
-}
-
-prometheus::MetricFamily Family(const std::string& name, const std::string& help, prometheus::MetricType type) {
-  prometheus::MetricFamily f;
-  f.name = name;
-  f.help = help;
-  f.type = type;
-  return f;
 }
 
 // A distinct metric is exposed as one gauge per window.
@@ -160,12 +145,12 @@ Families MetricStore::Expose(double now) const {
   return out;
 }
 
-prometheus::MetricFamily MetricStore::RuleFamily(const Metric& m, double now) {
+Family MetricStore::RuleFamily(const Metric& m, double now) {
   const MetricDef& d = m.def;
   std::string help = d.help.empty() ? "Derived from logs by botwatch rules." : d.help;
-  auto f = Family(d.name, help, ExpositionType(d.type));
+  Family f{d.name, help, ExpositionType(d.type), {}};
   for (const SeriesData& s : m.series) {
-    prometheus::ClientMetric cm;
+    Family::Metric cm;
     cm.label = SeriesLabels(d.label_names, s.labels);
     switch (d.type) {
       case MetricType::kCounter:
@@ -189,7 +174,7 @@ prometheus::MetricFamily MetricStore::RuleFamily(const Metric& m, double now) {
         // One gauge per window, the window as the last label.
         std::vector<double> est = s.distinct->Estimates(now);
         for (size_t w = 0; w < d.windows.size(); ++w) {
-          prometheus::ClientMetric window = cm;
+          Family::Metric window = cm;
           window.label.push_back({"window", d.windows[w].first});
           window.gauge.value = est[w];
           f.metric.push_back(std::move(window));
@@ -227,9 +212,9 @@ void MetricStore::AppendSourceFamilies(Families& out) const {
        prometheus::MetricType::Gauge, &SourceStats::lag_bytes},
   };
   for (const Stat& st : kStats) {
-    auto f = Family(st.name, st.help, st.type);
+    Family f{st.name, st.help, st.type, {}};
     for (const Source& src : sources_) {
-      prometheus::ClientMetric cm;
+      Family::Metric cm;
       cm.label = {{"source", src.name}};
       if (st.type == prometheus::MetricType::Counter)
         cm.counter.value = src.stats.*st.field;
@@ -241,12 +226,13 @@ void MetricStore::AppendSourceFamilies(Families& out) const {
   }
 }
 
-prometheus::MetricFamily MetricStore::DroppedFamily() const {
-  auto dropped = Family("botwatch_log_series_dropped_total",
-                        "Label sets folded into __overflow__ because the metric reached its series bound.",
-                        prometheus::MetricType::Counter);
+Family MetricStore::DroppedFamily() const {
+  Family dropped{"botwatch_log_series_dropped_total",
+                 "Label sets folded into __overflow__ because the metric reached its series bound.",
+                 prometheus::MetricType::Counter,
+                 {}};
   for (const Metric& m : metrics_) {
-    prometheus::ClientMetric cm;
+    Family::Metric cm;
     cm.label = {{"metric", m.def.name}};
     cm.counter.value = m.dropped;
     dropped.metric.push_back(std::move(cm));

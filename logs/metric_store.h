@@ -10,7 +10,6 @@
 // which holds it for its lifetime (the pipeline opens one per line); Expose(),
 // the readers and the state functions take it themselves.
 
-#include <prometheus/metric_family.h>
 #include <nlohmann/json.hpp>
 
 #include <memory>
@@ -21,12 +20,24 @@
 #include <vector>
 
 #include "logs/hyperloglog.h"
+#include "prom/family.h"
 
 namespace botwatch {
 
-using Families = std::vector<prometheus::MetricFamily>;
+using Families = std::vector<Family>;
 
 enum class MetricType { kCounter, kGauge, kHistogram, kDistinct };
+
+// Each type by the name a rule's `type:` gives it, so reading and writing the
+// names share one list.
+struct MetricTypeSpelling {
+  MetricType type;
+  const char* name;
+};
+inline constexpr MetricTypeSpelling kMetricTypeNames[] = {{MetricType::kCounter, "counter"},
+                                                          {MetricType::kGauge, "gauge"},
+                                                          {MetricType::kHistogram, "histogram"},
+                                                          {MetricType::kDistinct, "distinct"}};
 const char* MetricTypeName(MetricType t);
 
 inline constexpr const char* kOverflowValue = "__overflow__";
@@ -148,9 +159,9 @@ class MetricStore {
   size_t NewSeries(Metric& m, std::vector<std::string> labels);
   // Collect's families, with mu_ held: one rule's metric, the per-source self
   // metrics, and the series each metric dropped past its bound.
-  static prometheus::MetricFamily RuleFamily(const Metric& m, double now);
+  static Family RuleFamily(const Metric& m, double now);
   void AppendSourceFamilies(Families& out) const;
-  prometheus::MetricFamily DroppedFamily() const;
+  Family DroppedFamily() const;
   // With mu_ held: the series with these label values, nullptr if there is none yet.
   const SeriesData* FindSeries(int metric, const std::vector<std::string>& labels) const;
   // The updates behind Update, with mu_ held.

@@ -442,7 +442,7 @@ Families LogPipeline::Expose() const {
   for (const Source& s : sources_) {
     if (s.intake) intakes.push_back(s.intake.get());
   }
-  if (!intakes.empty()) families.push_back(HttpIntake::Family(intakes));
+  if (!intakes.empty()) families.push_back(HttpIntake::RequestsFamily(intakes));
   return families;
 }
 

@@ -107,10 +107,9 @@ Condition ReadCondition(ConfigMap& m, RuleSet& rs) {
 
 MetricType ReadType(ConfigMap& m) {
   std::string t = m.RequiredString("type");
-  if (t == "counter") return MetricType::kCounter;
-  if (t == "gauge") return MetricType::kGauge;
-  if (t == "histogram") return MetricType::kHistogram;
-  if (t == "distinct") return MetricType::kDistinct;
+  for (const auto& [type, name] : kMetricTypeNames) {
+    if (t == name) return type;
+  }
   std::string msg = "unknown metric type \"" + t + "\"";
   if (auto close = ClosestMatch(t, {"counter", "gauge", "histogram", "distinct", "duration", "session"})) {
     msg += " (did you mean \"" + *close + "\"?)";

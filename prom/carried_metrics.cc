@@ -11,13 +11,13 @@
 namespace botwatch {
 namespace {
 
-bool HasLabel(const prometheus::ClientMetric& m, const std::string& name) {
+bool HasLabel(const Family::Metric& m, const std::string& name) {
   return std::any_of(m.label.begin(), m.label.end(), [&](const auto& l) { return l.name == name; });
 }
 
 // The first of exported_collector, exported_exported_collector, ... that the
 // sample does not carry yet.
-std::string ExportedName(const prometheus::ClientMetric& m) {
+std::string ExportedName(const Family::Metric& m) {
   std::string name = "exported_collector";
   while (HasLabel(m, name)) name = "exported_" + name;
   return name;
@@ -174,10 +174,8 @@ Result<std::string> FromOpenMetrics(const std::vector<std::string_view>& lines, 
 
 }  // namespace
 
-Result<std::vector<prometheus::MetricFamily>> CarryTextFormat(std::string_view text,
-                                                              const std::vector<std::string>& reserved_prefixes,
-                                                              const std::string& default_help,
-                                                              const TextFormatLimits& limits) {
+Result<std::vector<Family>> CarryTextFormat(std::string_view text, const std::vector<std::string>& reserved_prefixes,
+                                            const std::string& default_help, const TextFormatLimits& limits) {
   // OpenMetrics is recognised by its mandatory last line, "# EOF"; without it,
   // its constructs are named rather than half-read.
   std::vector<std::string_view> lines = SplitLines(text);
@@ -211,7 +209,7 @@ Result<std::vector<prometheus::MetricFamily>> CarryTextFormat(std::string_view t
   }
   auto parsed = ParseTextFormat(text, limits);
   if (!parsed.ok()) return parsed.status();
-  std::vector<prometheus::MetricFamily> families = std::move(parsed.value());
+  std::vector<Family> families = std::move(parsed.value());
   for (auto& f : families) {
     bool reserved = f.name.rfind("botwatch_collector_", 0) == 0;
     for (const auto& prefix : reserved_prefixes) reserved = reserved || f.name.rfind(prefix, 0) == 0;

@@ -5,7 +5,7 @@
 // botwatch's own: validated strictly, with the clashes resolved the way
 // Prometheus resolves them when it scrapes with honor_labels: false.
 
-#include <prometheus/metric_family.h>
+#include "prom/family.h"
 
 #include <string>
 #include <string_view>
@@ -25,9 +25,7 @@ namespace botwatch {
 //  - gives families without HELP one, so /metrics stays promtool-clean.
 // Errors read "line N: ..." or "family NAME ..."; a line error may quote the
 // offending token: secrets in `limits.secrets` are redacted before any cut.
-Result<std::vector<prometheus::MetricFamily>> CarryTextFormat(std::string_view text,
-                                                              const std::vector<std::string>& reserved_prefixes,
-                                                              const std::string& default_help,
-                                                              const TextFormatLimits& limits = {});
+Result<std::vector<Family>> CarryTextFormat(std::string_view text, const std::vector<std::string>& reserved_prefixes,
+                                            const std::string& default_help, const TextFormatLimits& limits = {});
 
 }  // namespace botwatch

@@ -2,25 +2,24 @@
 
 namespace botwatch {
 
-prometheus::MetricFamily& FamilyBuilder::Family(const std::string& name, const std::string& help,
-                                                prometheus::MetricType type) {
+Family& FamilyBuilder::FamilyNamed(const std::string& name, const std::string& help, prometheus::MetricType type) {
   for (auto& f : families_) {
     if (f.name == name) return f;
   }
-  families_.push_back(prometheus::MetricFamily{name, help, type, {}});
+  families_.push_back(Family{name, help, type, {}});
   return families_.back();
 }
 
 namespace {
-std::vector<prometheus::ClientMetric::Label> ToLabels(const FamilyBuilder::Labels& labels) {
-  std::vector<prometheus::ClientMetric::Label> out;
+std::vector<Family::Metric::Label> ToLabels(const FamilyBuilder::Labels& labels) {
+  std::vector<Family::Metric::Label> out;
   out.reserve(labels.size());
   for (const auto& [k, v] : labels) out.push_back({k, v});
   return out;
 }
 
-void AddSample(prometheus::MetricFamily& family, const FamilyBuilder::Labels& labels, double value) {
-  prometheus::ClientMetric m;
+void AddSample(Family& family, const FamilyBuilder::Labels& labels, double value) {
+  Family::Metric m;
   m.label = ToLabels(labels);
   (family.type == prometheus::MetricType::Counter ? m.counter.value : m.gauge.value) = value;
   family.metric.push_back(std::move(m));
@@ -28,11 +27,11 @@ void AddSample(prometheus::MetricFamily& family, const FamilyBuilder::Labels& la
 }  // namespace
 
 void FamilyBuilder::Gauge(const std::string& name, const std::string& help, double value, const Labels& labels) {
-  AddSample(Family(name, help, prometheus::MetricType::Gauge), labels, value);
+  AddSample(FamilyNamed(name, help, prometheus::MetricType::Gauge), labels, value);
 }
 
 void FamilyBuilder::Counter(const std::string& name, const std::string& help, double value, const Labels& labels) {
-  AddSample(Family(name, help, prometheus::MetricType::Counter), labels, value);
+  AddSample(FamilyNamed(name, help, prometheus::MetricType::Counter), labels, value);
 }
 
 }  // namespace botwatch

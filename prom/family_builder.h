@@ -3,7 +3,7 @@
 // Families built sample by sample, as collectors and botwatch's own metrics
 // produce them.
 
-#include <prometheus/metric_family.h>
+#include "prom/family.h"
 
 #include <string>
 #include <utility>
@@ -18,11 +18,11 @@ class FamilyBuilder {
 
   void Gauge(const std::string& name, const std::string& help, double value, const Labels& labels = {});
   void Counter(const std::string& name, const std::string& help, double value, const Labels& labels = {});
-  std::vector<prometheus::MetricFamily> Take() { return std::move(families_); }
+  std::vector<Family> Take() { return std::move(families_); }
 
  private:
-  prometheus::MetricFamily& Family(const std::string& name, const std::string& help, prometheus::MetricType type);
-  std::vector<prometheus::MetricFamily> families_;
+  Family& FamilyNamed(const std::string& name, const std::string& help, prometheus::MetricType type);
+  std::vector<Family> families_;
 };
 
 }  // namespace botwatch

@@ -6,71 +6,41 @@
 namespace botwatch {
 namespace {
 
-// The spellings ride as the metric's last label under a name no real label can
-// have (empty), their texts joined by a byte no number's text holds.
-constexpr std::string_view kSpellingsLabel = "";
-constexpr char kSpellingSeparator = '\x1f';
-
-bool HasSpellings(const prometheus::ClientMetric& m) {
-  return !m.label.empty() && m.label.back().name == kSpellingsLabel;
+// Point i as the producer spelled it, or empty (write it as FormatPointValue
+// does). Spellings that do not match the points one to one are ignored.
+std::string_view SpellingOf(const Family::Metric& m, size_t points, size_t i) {
+  return m.point_spellings.size() == points ? std::string_view(m.point_spellings[i]) : std::string_view();
 }
 
-void EmitSummary(const prometheus::ClientMetric& m, const std::function<void(const Series&)>& emit) {
+void EmitSummary(const Family::Metric& m, const std::function<void(const Series&)>& emit) {
   const auto& quantiles = m.summary.quantile;
-  PointSpellings spelled(m, quantiles.size());
   emit({"_count", nullptr, static_cast<double>(m.summary.sample_count)});
   emit({"_sum", nullptr, m.summary.sample_sum});
   for (size_t i = 0; i < quantiles.size(); ++i) {
-    SeriesPoint quantile{"quantile", quantiles[i].quantile, spelled.At(i)};
+    SeriesPoint quantile{"quantile", quantiles[i].quantile, SpellingOf(m, quantiles.size(), i)};
     emit({"", &quantile, quantiles[i].value});
   }
 }
 
-void EmitHistogram(const prometheus::ClientMetric& m, const std::function<void(const Series&)>& emit) {
+void EmitHistogram(const Family::Metric& m, const std::function<void(const Series&)>& emit) {
   const auto& buckets = m.histogram.bucket;
   bool implicit_inf = buckets.empty() || !std::isinf(buckets.back().upper_bound);
-  PointSpellings spelled(m, buckets.size() + (implicit_inf ? 1 : 0));
+  size_t points = buckets.size() + (implicit_inf ? 1 : 0);
   emit({"_count", nullptr, static_cast<double>(m.histogram.sample_count)});
   emit({"_sum", nullptr, m.histogram.sample_sum});
   for (size_t i = 0; i < buckets.size(); ++i) {
-    SeriesPoint le{"le", buckets[i].upper_bound, spelled.At(i)};
+    SeriesPoint le{"le", buckets[i].upper_bound, SpellingOf(m, points, i)};
     emit({"_bucket", &le, static_cast<double>(buckets[i].cumulative_count)});
   }
   if (implicit_inf) {
-    SeriesPoint inf{"le", std::numeric_limits<double>::infinity(), spelled.At(buckets.size())};
+    SeriesPoint inf{"le", std::numeric_limits<double>::infinity(), SpellingOf(m, points, buckets.size())};
     emit({"_bucket", &inf, static_cast<double>(m.histogram.sample_count)});
   }
 }
 
 }  // namespace
 
-void PointSpellings::Attach(prometheus::ClientMetric& m, const std::vector<std::string>& spellings) {
-  std::string joined;
-  for (const std::string& s : spellings) {
-    if (!joined.empty()) joined += kSpellingSeparator;
-    joined += s;
-  }
-  m.label.push_back({std::string(kSpellingsLabel), std::move(joined)});
-}
-
-size_t PointSpellings::LabelCount(const prometheus::ClientMetric& m) {
-  return m.label.size() - (HasSpellings(m) ? 1 : 0);
-}
-
-PointSpellings::PointSpellings(const prometheus::ClientMetric& m, size_t points) {
-  if (!HasSpellings(m)) return;
-  std::string_view all = m.label.back().value;
-  std::vector<std::string_view> parts;
-  while (true) {
-    size_t cut = all.find(kSpellingSeparator);
-    parts.push_back(all.substr(0, cut));
-    if (cut == std::string_view::npos) break;
-    all.remove_prefix(cut + 1);
-  }
-  if (parts.size() == points) parts_ = std::move(parts);
-}
-
-void ForEachSeries(prometheus::MetricType type, const prometheus::ClientMetric& m,
+void ForEachSeries(prometheus::MetricType type, const Family::Metric& m,
                    const std::function<void(const Series&)>& emit) {
   switch (type) {
     case prometheus::MetricType::Counter:

@@ -19,10 +19,7 @@ namespace botwatch {
 
 namespace {
 
-using prometheus::ClientMetric;
-using prometheus::MetricFamily;
-using prometheus::MetricType;
-using Labels = std::vector<ClientMetric::Label>;
+using Labels = std::vector<Family::Metric::Label>;
 
 bool IsBlank(char c) { return c == ' ' || c == '\t'; }
 
@@ -132,7 +129,7 @@ std::string ParseLabelValue(std::string_view line, size_t& i, const std::string&
 }
 
 // One name="value" pair, from its name to just after its closing quote.
-ClientMetric::Label ParseLabel(std::string_view line, size_t& i, std::set<std::string, std::less<>>& seen) {
+Family::Metric::Label ParseLabel(std::string_view line, size_t& i, std::set<std::string, std::less<>>& seen) {
   size_t start = i;
   if (i >= line.size() || !IsNameStart(line[i])) throw LineError("expected a label name or '}'");
   while (i < line.size() && IsNameChar(line[i])) ++i;
@@ -233,12 +230,10 @@ std::string UnescapeHelp(std::string_view text) {
   return out;
 }
 
-std::optional<MetricType> ParseType(std::string_view t) {
-  if (t == "counter") return MetricType::Counter;
-  if (t == "gauge") return MetricType::Gauge;
-  if (t == "histogram") return MetricType::Histogram;
-  if (t == "summary") return MetricType::Summary;
-  if (t == "untyped") return MetricType::Untyped;
+std::optional<prometheus::MetricType> ParseType(std::string_view t) {
+  for (const auto& [type, name] : kFamilyTypeNames) {
+    if (t == name) return type;
+  }
   return std::nullopt;
 }
 
@@ -246,17 +241,17 @@ std::optional<MetricType> ParseType(std::string_view t) {
 struct OpenFamily {
   std::string name;
   std::optional<std::string> help;
-  std::optional<MetricType> type;
+  std::optional<prometheus::MetricType> type;
   std::vector<Sample> samples;
 };
 
 // Whether a sample of this name belongs to the family.
 bool Belongs(const OpenFamily& f, const std::string& sample) {
-  MetricType t = f.type.value_or(MetricType::Untyped);
-  if (t == MetricType::Histogram) {
+  prometheus::MetricType t = f.type.value_or(prometheus::MetricType::Untyped);
+  if (t == prometheus::MetricType::Histogram) {
     return sample == f.name + "_bucket" || sample == f.name + "_sum" || sample == f.name + "_count";
   }
-  if (t == MetricType::Summary) {
+  if (t == prometheus::MetricType::Summary) {
     return sample == f.name || sample == f.name + "_sum" || sample == f.name + "_count";
   }
   return sample == f.name;
@@ -303,19 +298,19 @@ struct Group {
 };
 
 // A counter, gauge or untyped family: one metric per sample.
-void FinishSimple(OpenFamily& open, MetricFamily& f) {
+void FinishSimple(OpenFamily& open, Family& f) {
   std::set<std::string> seen;
   for (auto& s : open.samples) {
     Labels sorted = s.labels;
     std::sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
     if (!seen.insert(Key(sorted)).second) throw LineError("duplicate series in family " + f.name);
-    ClientMetric m;
+    Family::Metric m;
     m.label = std::move(s.labels);
     if (s.timestamp_ms) m.timestamp_ms = *s.timestamp_ms;
-    if (f.type == MetricType::Counter) {
+    if (f.type == prometheus::MetricType::Counter) {
       if (s.value < 0) throw LineError("counter " + f.name + " has a negative value");
       m.counter.value = s.value;
-    } else if (f.type == MetricType::Gauge) {
+    } else if (f.type == prometheus::MetricType::Gauge) {
       m.gauge.value = s.value;
     } else {
       m.untyped.value = s.value;
@@ -358,7 +353,7 @@ std::vector<Group> GroupPoints(const OpenFamily& open, const std::string& name, 
   return groups;
 }
 
-void FinishHistogram(const Group& g, const std::string& name, ClientMetric& m) {
+void FinishHistogram(const Group& g, const std::string& name, Family::Metric& m) {
   if (g.points.empty() || !std::isinf(g.points.back().at)) {
     throw LineError("histogram " + name + " has no le=\"+Inf\" bucket");
   }
@@ -377,7 +372,7 @@ void FinishHistogram(const Group& g, const std::string& name, ClientMetric& m) {
   m.histogram.sample_sum = g.sum.value_or(0);
 }
 
-void FinishSummary(const Group& g, const std::string& name, ClientMetric& m) {
+void FinishSummary(const Group& g, const std::string& name, Family::Metric& m) {
   for (const auto& [q, v, spelling] : g.points) {
     if (q < 0 || q > 1) throw LineError("summary " + name + " has a quantile outside [0, 1]");
     m.summary.quantile.push_back({q, v});
@@ -390,28 +385,28 @@ void FinishSummary(const Group& g, const std::string& name, ClientMetric& m) {
 
 // A series is named by its label strings: keep le="1.6384e+06" as written
 // when the writer would spell the same double otherwise ("1638400").
-void KeepSpellings(const Group& g, ClientMetric& m) {
+void KeepSpellings(const Group& g, Family::Metric& m) {
   std::vector<std::string> spellings;
   bool respelled = false;
   for (const auto& pt : g.points) {
     spellings.push_back(pt.spelling);
     respelled = respelled || pt.spelling != FormatPointValue(pt.at);
   }
-  if (respelled) PointSpellings::Attach(m, spellings);
+  if (respelled) m.point_spellings = std::move(spellings);
 }
 
-MetricFamily Finish(OpenFamily&& open, const Secrets& secrets) {
-  MetricFamily f;
+Family Finish(OpenFamily&& open, const Secrets& secrets) {
+  Family f;
   f.name = open.name;
   f.help = open.help.value_or("");
-  f.type = open.type.value_or(MetricType::Untyped);
-  if (f.type != MetricType::Histogram && f.type != MetricType::Summary) {
+  f.type = open.type.value_or(prometheus::MetricType::Untyped);
+  if (f.type != prometheus::MetricType::Histogram && f.type != prometheus::MetricType::Summary) {
     FinishSimple(open, f);
     return f;
   }
-  bool histogram = f.type == MetricType::Histogram;
+  bool histogram = f.type == prometheus::MetricType::Histogram;
   for (Group& g : GroupPoints(open, f.name, histogram ? "le" : "quantile", secrets)) {
-    ClientMetric m;
+    Family::Metric m;
     m.label = g.labels;
     if (g.timestamp_ms) m.timestamp_ms = *g.timestamp_ms;
     std::stable_sort(g.points.begin(), g.points.end());
@@ -434,7 +429,7 @@ class FamilyReader {
 
   // One line, without its newline.
   void ReadLine(std::string_view line);
-  std::vector<MetricFamily> Take() {
+  std::vector<Family> Take() {
     CloseOpen();
     return std::move(out_);
   }
@@ -449,7 +444,7 @@ class FamilyReader {
   void CloseOpen();
 
   const TextFormatLimits& limits_;
-  std::vector<MetricFamily> out_;
+  std::vector<Family> out_;
   std::set<std::string, std::less<>> closed_;  // families already finished
   std::optional<OpenFamily> open_;
   size_t samples_ = 0;
@@ -583,7 +578,7 @@ bool IsValidUtf8(std::string_view s) {
   return true;
 }
 
-Result<std::vector<MetricFamily>> ParseTextFormat(std::string_view text, const TextFormatLimits& limits) {
+Result<std::vector<Family>> ParseTextFormat(std::string_view text, const TextFormatLimits& limits) {
   FamilyReader reader(limits);
   size_t line_no = 0;
   try {

@@ -9,7 +9,7 @@
 // without its +Inf bucket. Pure: no I/O, no allocation beyond the result, so a
 // fuzz target can drive it directly.
 
-#include <prometheus/metric_family.h>
+#include "prom/family.h"
 
 #include <cstddef>
 #include <string>
@@ -32,9 +32,8 @@ struct TextFormatLimits {
 // The families in input order; histogram and summary samples are assembled
 // into one ClientMetric per label set, keeping the producer's spelling of le
 // and quantile values where botwatch would write them otherwise
-// (PointSpellings, prom/series.h). Errors read "line N: ...".
-Result<std::vector<prometheus::MetricFamily>> ParseTextFormat(std::string_view text,
-                                                              const TextFormatLimits& limits = {});
+// (Family::Metric::point_spellings). Errors read "line N: ...".
+Result<std::vector<Family>> ParseTextFormat(std::string_view text, const TextFormatLimits& limits = {});
 
 // True if `s` is well-formed UTF-8 (no overlong forms, no surrogates).
 bool IsValidUtf8(std::string_view s);

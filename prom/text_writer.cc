@@ -24,10 +24,10 @@ void AppendEscaped(std::string& out, std::string_view text, bool quotes) {
 }
 
 // name{labels,point} value [timestamp]
-void AppendSeries(std::string& out, const std::string& name, const prometheus::ClientMetric& m, const Series& s) {
+void AppendSeries(std::string& out, const std::string& name, const Family::Metric& m, const Series& s) {
   out += name;
   out += s.suffix;
-  size_t labels = PointSpellings::LabelCount(m);
+  size_t labels = m.label.size();
   if (labels > 0 || s.point) {
     out += '{';
     for (size_t i = 0; i < labels; ++i) {
@@ -60,17 +60,8 @@ void AppendSeries(std::string& out, const std::string& name, const prometheus::C
 }
 
 const char* TypeName(prometheus::MetricType t) {
-  switch (t) {
-    case prometheus::MetricType::Counter:
-      return "counter";
-    case prometheus::MetricType::Gauge:
-      return "gauge";
-    case prometheus::MetricType::Summary:
-      return "summary";
-    case prometheus::MetricType::Histogram:
-      return "histogram";
-    case prometheus::MetricType::Untyped:
-      break;
+  for (const auto& [type, name] : kFamilyTypeNames) {
+    if (type == t) return name;
   }
   return "untyped";
 }
@@ -102,7 +93,7 @@ std::string FormatPointValue(double v) {
 // out as 1796394807.144904) and which writes HELP text unescaped (one newline
 // in a user's help text broke the whole scrape). The layout is otherwise the
 // same: HELP (when there is one), TYPE, then the samples.
-std::string SerializeFamilies(const std::vector<prometheus::MetricFamily>& families) {
+std::string SerializeFamilies(const std::vector<Family>& families) {
   std::string out;
   size_t samples = 0;
   for (const auto& f : families) samples += f.metric.size();

@@ -250,10 +250,10 @@ void RemoteWriter::SendLoop() {
   }
 }
 
-void RemoteWriter::AppendMetrics(std::vector<prometheus::MetricFamily>& families) const {
+void RemoteWriter::AppendMetrics(std::vector<Family>& families) const {
   std::lock_guard<std::mutex> lock(mu_);
   auto add = [&](const char* name, const char* help, prometheus::MetricType type, double v) {
-    prometheus::MetricFamily* f = nullptr;
+    Family* f = nullptr;
     for (auto& existing : families) {
       if (existing.name == name) f = &existing;
     }
@@ -261,7 +261,7 @@ void RemoteWriter::AppendMetrics(std::vector<prometheus::MetricFamily>& families
       families.push_back({name, help, type, {}});
       f = &families.back();
     }
-    prometheus::ClientMetric m;
+    Family::Metric m;
     m.label.push_back({"remote", config_.name});
     if (type == prometheus::MetricType::Counter) {
       m.counter.value = v;
@@ -309,8 +309,8 @@ nlohmann::json RemoteWriter::Status() const {
           {"last_error_time", Iso8601(last_error_time_)}};
 }
 
-std::vector<prometheus::MetricFamily> RemoteWriteFamilies(const std::vector<std::unique_ptr<RemoteWriter>>& writers) {
-  std::vector<prometheus::MetricFamily> out;
+std::vector<Family> RemoteWriteFamilies(const std::vector<std::unique_ptr<RemoteWriter>>& writers) {
+  std::vector<Family> out;
   for (const auto& w : writers) w->AppendMetrics(out);
   return out;
 }

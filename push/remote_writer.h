@@ -14,7 +14,7 @@
 // is followed (the body and headers go with it); any other 3xx, and any other
 // 4xx, drops the request's batches.
 
-#include <prometheus/metric_family.h>
+#include "prom/family.h"
 
 #include <condition_variable>
 #include <functional>
@@ -31,7 +31,7 @@
 namespace botwatch {
 struct ProbeResponse;
 
-using Gather = std::function<std::vector<prometheus::MetricFamily>()>;
+using Gather = std::function<std::vector<Family>()>;
 
 class RemoteWriter {
  public:
@@ -46,7 +46,7 @@ class RemoteWriter {
 
   const std::string& name() const { return config_.name; }
   // botwatch_remote_write_* samples for this remote (labelled remote=name).
-  void AppendMetrics(std::vector<prometheus::MetricFamily>& families) const;
+  void AppendMetrics(std::vector<Family>& families) const;
   nlohmann::json Status() const;
 
  private:
@@ -81,6 +81,6 @@ class RemoteWriter {
 };
 
 // Families of every writer, merged (one family per metric name).
-std::vector<prometheus::MetricFamily> RemoteWriteFamilies(const std::vector<std::unique_ptr<RemoteWriter>>& writers);
+std::vector<Family> RemoteWriteFamilies(const std::vector<std::unique_ptr<RemoteWriter>>& writers);
 
 }  // namespace botwatch

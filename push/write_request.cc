@@ -54,12 +54,12 @@ class SeriesWriter {
   SeriesWriter(std::string& out, const LabelPairs& external, int64_t ts) : out_(out), external_(external), ts_(ts) {}
 
   // One series of metric `m` of family `name`.
-  void Add(const std::string& name, const prometheus::ClientMetric& m, const Series& s) {
+  void Add(const std::string& name, const Family::Metric& m, const Series& s) {
     labels_.clear();
     full_name_ = name;
     full_name_ += s.suffix;
     labels_.emplace_back("__name__", full_name_);
-    for (size_t i = 0; i < PointSpellings::LabelCount(m); ++i) labels_.emplace_back(m.label[i].name, m.label[i].value);
+    for (const auto& l : m.label) labels_.emplace_back(l.name, l.value);
     if (s.point != nullptr) {
       point_ = s.point->spelling.empty() ? FormatPointValue(s.point->value) : std::string(s.point->spelling);
       labels_.emplace_back(s.point->name, point_);
@@ -88,8 +88,8 @@ class SeriesWriter {
 
 }  // namespace
 
-std::string EncodeWriteRequest(const std::vector<prometheus::MetricFamily>& families, const LabelPairs& external,
-                               int64_t timestamp_ms, uint64_t* samples) {
+std::string EncodeWriteRequest(const std::vector<Family>& families, const LabelPairs& external, int64_t timestamp_ms,
+                               uint64_t* samples) {
   std::string out;
   SeriesWriter w(out, external, timestamp_ms);
   for (const auto& f : families) {

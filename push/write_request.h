@@ -10,7 +10,7 @@
 // (libprotobuf.so.32), generated code and its descriptor pool to every
 // botwatch process for no gain.
 
-#include <prometheus/metric_family.h>
+#include "prom/family.h"
 
 #include <cstdint>
 #include <string>
@@ -28,8 +28,8 @@ using LabelPairs = std::vector<std::pair<std::string, std::string>>;
 // `samples`, when given, receives the number of samples encoded.
 // Two encoded WriteRequests concatenated are one valid WriteRequest holding
 // both sets of series (repeated fields append), which the queue relies on.
-std::string EncodeWriteRequest(const std::vector<prometheus::MetricFamily>& families, const LabelPairs& external,
-                               int64_t timestamp_ms, uint64_t* samples = nullptr);
+std::string EncodeWriteRequest(const std::vector<Family>& families, const LabelPairs& external, int64_t timestamp_ms,
+                               uint64_t* samples = nullptr);
 
 std::string SnappyCompress(const std::string& raw);
 // false when `compressed` is not a valid snappy block.

@@ -106,17 +106,17 @@ std::string PeerText(const tcp::endpoint& ep) {
   return a.to_string();
 }
 
-prometheus::ClientMetric Sample(uint64_t v, std::vector<prometheus::ClientMetric::Label> labels = {}) {
-  prometheus::ClientMetric m;
+Family::Metric Sample(uint64_t v, std::vector<Family::Metric::Label> labels = {}) {
+  Family::Metric m;
   m.label = std::move(labels);
   m.counter.value = static_cast<double>(v);
   m.gauge.value = static_cast<double>(v);
   return m;
 }
 
-prometheus::MetricFamily HttpFamily(const char* name, const char* help, prometheus::MetricType type,
-                                    std::vector<prometheus::ClientMetric> samples) {
-  prometheus::MetricFamily f;
+Family HttpFamily(const char* name, const char* help, prometheus::MetricType type,
+                  std::vector<Family::Metric> samples) {
+  Family f;
   f.name = name;
   f.help = help;
   f.type = type;
@@ -995,13 +995,13 @@ bool WebServer::ValidListenAddress(const std::string& listen_address) {
   return ParseListen(listen_address, &host, &port, &v6);
 }
 
-std::vector<prometheus::MetricFamily> WebServer::Expose() const {
+std::vector<Family> WebServer::Expose() const {
   using prometheus::MetricType;
   const Impl& s = *impl_;
-  std::vector<prometheus::ClientMetric> cuts;
+  std::vector<Family::Metric> cuts;
   for (size_t i = 0; i < std::size(kCutPhases); ++i)
     cuts.push_back(Sample(s.cuts_[i].load(), {{"phase", kCutPhases[i]}}));
-  std::vector<prometheus::MetricFamily> out;
+  std::vector<Family> out;
   out.push_back(HttpFamily("botwatch_http_connections", "HTTP connections open now.", MetricType::Gauge,
                            {Sample(s.open_.load())}));
   out.push_back(HttpFamily("botwatch_http_connections_limit",

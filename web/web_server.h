@@ -24,7 +24,7 @@
 #include <utility>
 #include <vector>
 
-#include <prometheus/metric_family.h>
+#include "prom/family.h"
 
 #include "base/status.h"
 
@@ -160,7 +160,7 @@ class WebServer {
   void SetAuth(std::shared_ptr<BasicAuth> auth);
 
   // botwatch_http_* self metrics (connections open, evicted, refused, cut at a deadline).
-  std::vector<prometheus::MetricFamily> Expose() const;
+  std::vector<Family> Expose() const;
 
   // Whether "host:port" is a listen address this server understands.
   static bool ValidListenAddress(const std::string& listen_address);

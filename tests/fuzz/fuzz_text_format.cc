@@ -28,24 +28,20 @@ namespace {
   std::abort();
 }
 
-using prometheus::ClientMetric;
-using prometheus::MetricFamily;
 using prometheus::MetricType;
 
-void CheckLabels(const ClientMetric& m, MetricType type) {
-  for (size_t i = 0; i < m.label.size(); ++i) {
-    const auto& l = m.label[i];
-    // The producer's spellings of le/quantile: last, and only where there are points.
-    bool spellings =
-        i >= botwatch::PointSpellings::LabelCount(m) && (type == MetricType::Histogram || type == MetricType::Summary);
-    if ((!spellings && !botwatch::IsValidLabelName(l.name)) || !botwatch::IsValidUtf8(l.value))
-      Fail("bad label", l.name);
+void CheckLabels(const botwatch::Family::Metric& m, MetricType type) {
+  for (const auto& l : m.label) {
+    if (!botwatch::IsValidLabelName(l.name) || !botwatch::IsValidUtf8(l.value)) Fail("bad label", l.name);
   }
+  // The producer's spellings of le/quantile: only where there are points.
+  if (!m.point_spellings.empty() && type != MetricType::Histogram && type != MetricType::Summary)
+    Fail("point spellings without points");
 }
 
-void CheckFamily(const MetricFamily& f) {
+void CheckFamily(const botwatch::Family& f) {
   if (!botwatch::IsValidMetricName(f.name) || !botwatch::IsValidUtf8(f.help)) Fail("bad family", f.name);
-  for (const ClientMetric& m : f.metric) {
+  for (const botwatch::Family::Metric& m : f.metric) {
     CheckLabels(m, f.type);
     if (f.type == MetricType::Histogram) {
       double last_le = -INFINITY;
@@ -69,7 +65,7 @@ bool SameValue(double x, double y) {
   return bx == by;
 }
 
-bool SameValues(const ClientMetric& x, const ClientMetric& y) {
+bool SameValues(const botwatch::Family::Metric& x, const botwatch::Family::Metric& y) {
   if (!SameValue(x.counter.value, y.counter.value) || !SameValue(x.gauge.value, y.gauge.value) ||
       !SameValue(x.untyped.value, y.untyped.value) || !SameValue(x.summary.sample_sum, y.summary.sample_sum) ||
       !SameValue(x.histogram.sample_sum, y.histogram.sample_sum) || x.summary.sample_count != y.summary.sample_count ||
@@ -91,15 +87,16 @@ bool SameValues(const ClientMetric& x, const ClientMetric& y) {
   return true;
 }
 
-bool SameShape(const MetricFamily& a, const MetricFamily& b) {
+bool SameShape(const botwatch::Family& a, const botwatch::Family& b) {
   if (a.name != b.name || a.type != b.type || a.help != b.help || a.metric.size() != b.metric.size()) return false;
   for (size_t i = 0; i < a.metric.size(); ++i) {
-    const ClientMetric& x = a.metric[i];
-    const ClientMetric& y = b.metric[i];
+    const botwatch::Family::Metric& x = a.metric[i];
+    const botwatch::Family::Metric& y = b.metric[i];
     if (x.label.size() != y.label.size()) return false;
     for (size_t k = 0; k < x.label.size(); ++k) {
       if (x.label[k].name != y.label[k].name || x.label[k].value != y.label[k].value) return false;
     }
+    if (x.point_spellings != y.point_spellings) return false;
     if (x.histogram.bucket.size() != y.histogram.bucket.size()) return false;
     if (x.summary.quantile.size() != y.summary.quantile.size()) return false;
     if (!SameValues(x, y)) return false;
@@ -119,7 +116,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     return 0;
   }
-  for (const MetricFamily& f : parsed.value()) CheckFamily(f);
+  for (const botwatch::Family& f : parsed.value()) CheckFamily(f);
 
   const std::string exported = botwatch::SerializeFamilies(parsed.value());
   auto again = botwatch::ParseTextFormat(exported);

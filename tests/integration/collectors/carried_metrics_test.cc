@@ -43,14 +43,14 @@ uint64_t Bits(double v) {
   return b;
 }
 
-Labels LabelsOf(const prometheus::ClientMetric& m) {
+Labels LabelsOf(const Family::Metric& m) {
   Labels out;
   for (const auto& l : m.label) out[l.name] = l.value;
   return out;
 }
 
 // Everything a sample carries, as exact bits, keyed by family and labels.
-std::map<std::string, std::vector<uint64_t>> Index(const std::vector<prometheus::MetricFamily>& families) {
+std::map<std::string, std::vector<uint64_t>> Index(const std::vector<Family>& families) {
   std::map<std::string, std::vector<uint64_t>> out;
   for (const auto& f : families) {
     for (const auto& m : f.metric) {
@@ -97,8 +97,7 @@ std::map<std::string, std::vector<uint64_t>> Index(const std::vector<prometheus:
 // The fixture's samples as botwatch must serve them from collector `name`:
 // a `collector` label becomes exported_collector (Prometheus' honor_labels:
 // false), then botwatch's own is added.
-std::vector<prometheus::MetricFamily> AsCarriedBy(std::vector<prometheus::MetricFamily> families,
-                                                  const std::string& name) {
+std::vector<Family> AsCarriedBy(std::vector<Family> families, const std::string& name) {
   for (auto& f : families) {
     for (auto& m : f.metric) {
       for (auto& l : m.label) {

@@ -14,15 +14,16 @@
 #include "prom/text_writer.h"
 
 using botwatch::Families;
+using botwatch::Family;
 using botwatch::SerializeFamilies;
 using prometheus::MetricType;
 
 namespace {
 
-prometheus::MetricFamily Gauges(const std::vector<double>& values) {
-  prometheus::MetricFamily f{"g", "Gauges.", MetricType::Gauge, {}};
+Family Gauges(const std::vector<double>& values) {
+  Family f{"g", "Gauges.", MetricType::Gauge, {}};
   for (size_t i = 0; i < values.size(); ++i) {
-    prometheus::ClientMetric m;
+    Family::Metric m;
     m.label = {{"i", std::to_string(i)}};
     m.gauge.value = values[i];
     f.metric.push_back(m);
@@ -77,15 +78,15 @@ TEST_CASE("exposition: every double parses back bit for bit") {
 }
 
 TEST_CASE("exposition: NaN, infinities, histogram bounds, summaries and escaping") {
-  prometheus::MetricFamily h{"lat_seconds", "Line one\nback\\slash", MetricType::Histogram, {}};
-  prometheus::ClientMetric m;
+  Family h{"lat_seconds", "Line one\nback\\slash", MetricType::Histogram, {}};
+  Family::Metric m;
   m.label = {{"path", "a\"b\\c\nd"}};
   m.histogram.sample_count = 3;
   m.histogram.sample_sum = 0.30000000000000004;
   m.histogram.bucket = {{1, 0.1}, {2, 1638400}, {3, std::numeric_limits<double>::infinity()}};
   h.metric.push_back(m);
-  prometheus::MetricFamily s{"q", "", MetricType::Summary, {}};
-  prometheus::ClientMetric sm;
+  Family s{"q", "", MetricType::Summary, {}};
+  Family::Metric sm;
   sm.summary.sample_count = 2;
   sm.summary.sample_sum = 3;
   sm.summary.quantile = {{0.99, std::numeric_limits<double>::quiet_NaN()}};

@@ -129,8 +129,7 @@ FeedConfig SmallConfig() {
   return c;
 }
 
-double Sample(const std::vector<prometheus::MetricFamily>& families, const std::string& name,
-              const std::string& reason = "") {
+double Sample(const std::vector<Family>& families, const std::string& name, const std::string& reason = "") {
   for (const auto& f : families) {
     if (f.name != name) continue;
     for (const auto& m : f.metric) {

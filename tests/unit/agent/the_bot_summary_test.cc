@@ -21,10 +21,10 @@ std::shared_ptr<const CollectorSnapshot> Process(const std::string& name, bool u
   s->up = up;
   s->last_check_unix = 1000;
   auto gauge = [&](const char* family, double v) {
-    prometheus::MetricFamily f;
+    Family f;
     f.name = family;
     f.type = prometheus::MetricType::Gauge;
-    prometheus::ClientMetric m;
+    Family::Metric m;
     m.gauge.value = v;
     f.metric.push_back(m);
     s->families.push_back(f);

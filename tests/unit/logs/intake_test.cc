@@ -133,7 +133,7 @@ TEST_CASE("intake: answer counts survive a save and restore") {
   a.CountAnswer(429);
   HttpIntake b("remote", 1024, 1024, 1, 1);
   b.Restore(a.Save());
-  prometheus::MetricFamily f = HttpIntake::Family({&b});
+  Family f = HttpIntake::RequestsFamily({&b});
   CHECK(f.name == "botwatch_log_intake_requests_total");
   REQUIRE(f.metric.size() == 2);
   CHECK(f.metric[0].label[0].value == "200");

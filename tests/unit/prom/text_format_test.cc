@@ -203,11 +203,11 @@ TEST_CASE("text format: mutated inputs never throw or crash") {
 TEST_CASE("exposition: HELP text with a backslash or a newline survives /metrics") {
   // Found by the text_format fuzz target: prometheus-cpp writes HELP verbatim,
   // so a newline in a user's help text used to split the exposition.
-  prometheus::MetricFamily f;
+  Family f;
   f.name = "user_defined";
   f.help = "Line one\nline two, path C:\\dir";
   f.type = MetricType::Gauge;
-  prometheus::ClientMetric m;
+  Family::Metric m;
   m.gauge.value = 1;
   f.metric.push_back(m);
   const std::string text = SerializeFamilies({f});

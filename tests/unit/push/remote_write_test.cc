@@ -26,25 +26,25 @@ using namespace botwatch::testing;
 
 namespace {
 
-std::vector<prometheus::MetricFamily> SampleFamilies() {
-  std::vector<prometheus::MetricFamily> f;
-  prometheus::MetricFamily g{"bot_up", "help", prometheus::MetricType::Gauge, {}};
-  prometheus::ClientMetric m;
+std::vector<Family> SampleFamilies() {
+  std::vector<Family> f;
+  Family g{"bot_up", "help", prometheus::MetricType::Gauge, {}};
+  Family::Metric m;
   m.label = {{"zeta", "1"}, {"instance", "own"}};
   m.gauge.value = 0.5;
   g.metric.push_back(m);
   f.push_back(g);
-  prometheus::MetricFamily h{"lat_seconds", "", prometheus::MetricType::Histogram, {}};
-  prometheus::ClientMetric hm;
+  Family h{"lat_seconds", "", prometheus::MetricType::Histogram, {}};
+  Family::Metric hm;
   hm.label = {{"route", "/x"}};
-  PointSpellings::Attach(hm, {"0.10", "+Inf"});
+  hm.point_spellings = {"0.10", "+Inf"};
   hm.histogram.sample_count = 3;
   hm.histogram.sample_sum = 0.25;
   hm.histogram.bucket.push_back({2, 0.1});
   h.metric.push_back(hm);
   f.push_back(h);
-  prometheus::MetricFamily c{"big_total", "", prometheus::MetricType::Counter, {}};
-  prometheus::ClientMetric cm;
+  Family c{"big_total", "", prometheus::MetricType::Counter, {}};
+  Family::Metric cm;
   cm.counter.value = 1.7963948071449037e+09;
   c.metric.push_back(cm);
   f.push_back(c);
@@ -130,9 +130,9 @@ constexpr int64_t kT0 = 1765000000000;  // a real time (ms): the segment refuses
 
 // One real WriteRequest of `samples` gauge samples (series name_0..name_{n-1}).
 std::string Payload(const std::string& name, int samples = 1) {
-  prometheus::MetricFamily g{name, "help", prometheus::MetricType::Gauge, {}};
+  Family g{name, "help", prometheus::MetricType::Gauge, {}};
   for (int i = 0; i < samples; ++i) {
-    prometheus::ClientMetric m;
+    Family::Metric m;
     m.label = {{"i", std::to_string(i)}};
     m.gauge.value = i;
     g.metric.push_back(m);
