@@ -38,13 +38,36 @@ std::string Url(Botwatch& bw, const std::string& scheme, const std::string& path
   return scheme + "://127.0.0.1:" + std::to_string(bw.port()) + path;
 }
 
+// The server certificate MakeTestPki writes, as a web config's TLS section.
+const std::string kTlsServerConfig = "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n";
+
+std::string PrometheusUser(const std::string& hash) { return "basic_auth_users:\n  prometheus: " + hash + "\n"; }
+
+// A request for `path` as user `prometheus`.
+SecureRequest AsPrometheus(Botwatch& bw, const std::string& scheme, const std::string& path,
+                           const std::string& password) {
+  SecureRequest q;
+  q.url = Url(bw, scheme, path);
+  q.user = "prometheus";
+  q.password = password;
+  return q;
+}
+
+// An https request for `path` that verifies the server against the test CA.
+SecureRequest TrustingTestCa(Botwatch& bw, const TestPki& pki, const std::string& path) {
+  SecureRequest q;
+  q.url = Url(bw, "https", path);
+  q.ca_file = pki.ca_cert;
+  return q;
+}
+
 }  // namespace
 
 TEST_CASE("basic auth guards every endpoint except /-/healthy") {
   TempDir dir;
   const std::string password = "s3cret-Pa55word";
   const std::string hash = BcryptHash(password);
-  Server s(dir, "basic_auth_users:\n  prometheus: " + hash + "\n");
+  Server s(dir, PrometheusUser(hash));
   Botwatch& bw = s.bw;
   REQUIRE(bw.WaitStarted());
   auto get = [&](const std::string& path, const std::string& user, const std::string& pw,
@@ -84,18 +107,12 @@ TEST_CASE("basic auth guards every endpoint except /-/healthy") {
 
 TEST_CASE("a reload swaps the users") {
   TempDir dir;
-  Server s(dir, "basic_auth_users:\n  prometheus: " + BcryptHash("old") + "\n");
+  Server s(dir, PrometheusUser(BcryptHash("old")));
   Botwatch& bw = s.bw;
   REQUIRE(bw.WaitStarted());
-  auto status = [&](const std::string& pw) {
-    SecureRequest q;
-    q.url = Url(bw, "http", "/metrics");
-    q.user = "prometheus";
-    q.password = pw;
-    return Fetch(q).status;
-  };
+  auto status = [&](const std::string& pw) { return Fetch(AsPrometheus(bw, "http", "/metrics", pw)).status; };
   REQUIRE(status("old") == 200);
-  dir.Write("web.yml", "basic_auth_users:\n  prometheus: " + BcryptHash("new") + "\n");
+  dir.Write("web.yml", PrometheusUser(BcryptHash("new")));
   bw.process().Signal(SIGHUP);
   REQUIRE(Eventually([&] { return status("new") == 200; }, 5s));
   CHECK(status("old") == 401);  // and the old credentials' cache entry went with them
@@ -111,19 +128,13 @@ TEST_CASE("TLS with a certificate made by the test, plain HTTP refused") {
   TempDir dir;
   TestPki pki = MakeTestPki(dir.path());
   const std::string password = "tls-pw";
-  Server s(dir,
-           "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n"
-           "basic_auth_users:\n  prometheus: " +
-               BcryptHash(password) + "\n");
+  Server s(dir, kTlsServerConfig + PrometheusUser(BcryptHash(password)));
   Botwatch& bw = s.bw;
   REQUIRE(bw.WaitStarted());
   CHECK(bw.process().Log().find("tls=true") != std::string::npos);
 
-  SecureRequest q;
-  q.url = Url(bw, "https", "/metrics");
+  SecureRequest q = AsPrometheus(bw, "https", "/metrics", password);
   q.ca_file = pki.ca_cert;  // verification stays on: the certificate must chain to the test CA
-  q.user = "prometheus";
-  q.password = password;
   REQUIRE(Eventually([&] { return Fetch(q).status == 200; }, 10s));
   SecureResult ok = Fetch(q);
   CHECK(ok.body.find("botwatch_build_info") != std::string::npos);
@@ -179,14 +190,11 @@ TEST_CASE("TLS with a certificate made by the test, plain HTTP refused") {
 TEST_CASE("mTLS: RequireAndVerifyClientCert accepts only clients signed by the client CA") {
   TempDir dir;
   TestPki pki = MakeTestPki(dir.path());
-  Server s(dir,
-           "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n"
-           "  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: ca.crt\n  min_version: TLS12\n");
+  Server s(dir, kTlsServerConfig +
+                    "  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: ca.crt\n  min_version: TLS12\n");
   Botwatch& bw = s.bw;
   REQUIRE(bw.WaitStarted());
-  SecureRequest q;
-  q.url = Url(bw, "https", "/metrics");
-  q.ca_file = pki.ca_cert;
+  SecureRequest q = TrustingTestCa(bw, pki, "/metrics");
   q.cert_file = pki.client_cert;
   q.key_file = pki.client_key;
   REQUIRE(Eventually([&] { return Fetch(q).status == 200; }, 10s));
@@ -207,18 +215,15 @@ TEST_CASE("mTLS: RequireAndVerifyClientCert accepts only clients signed by the c
 TEST_CASE("tls_server_config min_version and max_version are enforced in the handshake") {
   TempDir dir;
   TestPki pki = MakeTestPki(dir.path());
-  const std::string tls = "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n";
   auto client = [&](Botwatch& bw, const std::string& min, const std::string& max) {
-    SecureRequest q;
-    q.url = Url(bw, "https", "/-/healthy");
-    q.ca_file = pki.ca_cert;
+    SecureRequest q = TrustingTestCa(bw, pki, "/-/healthy");
     q.tls_min = min;
     q.tls_max = max;
     return Fetch(q);
   };
 
   SECTION("default (TLS12): both a TLS 1.2-only and a TLS 1.3 client get in") {
-    Server s(dir, tls);
+    Server s(dir, kTlsServerConfig);
     REQUIRE(s.bw.WaitStarted());
     REQUIRE(Eventually([&] { return client(s.bw, "", "").status == 200; }, 10s));
     SecureResult v12 = client(s.bw, "1.2", "1.2");
@@ -230,7 +235,7 @@ TEST_CASE("tls_server_config min_version and max_version are enforced in the han
     CHECK(v13.tls_version == "TLSv1.3");
   }
   SECTION("min_version TLS13: a TLS 1.2-only client is refused in the handshake, TLS 1.3 gets in") {
-    Server s(dir, tls + "  min_version: TLS13\n");
+    Server s(dir, kTlsServerConfig + "  min_version: TLS13\n");
     REQUIRE(s.bw.WaitStarted());
     REQUIRE(Eventually([&] { return client(s.bw, "", "").status == 200; }, 10s));
     SecureResult v12 = client(s.bw, "1.2", "1.2");
@@ -246,7 +251,7 @@ TEST_CASE("tls_server_config min_version and max_version are enforced in the han
     CHECK(client(s.bw, "1.3", "1.3").status == 200);
   }
   SECTION("max_version TLS12: a TLS 1.3-only client is refused, TLS 1.2 gets in") {
-    Server s(dir, tls + "  max_version: TLS12\n");
+    Server s(dir, kTlsServerConfig + "  max_version: TLS12\n");
     REQUIRE(s.bw.WaitStarted());
     REQUIRE(Eventually([&] { return client(s.bw, "", "").status == 200; }, 10s));
     SecureResult v13 = client(s.bw, "1.3", "1.3");
@@ -262,7 +267,6 @@ TEST_CASE("tls_server_config min_version and max_version are enforced in the han
 TEST_CASE("cipher_suites, curve_preferences and prefer_server_cipher_suites hold in the handshake (openssl s_client)") {
   TempDir dir;
   TestPki pki = MakeTestPki(dir.path());
-  const std::string tls = "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n";
   // One handshake; stdin at EOF makes s_client print the session and leave.
   auto s_client = [&](Botwatch& bw, const std::string& args) {
     CommandResult r = RunCommand({"/bin/sh", "-c",
@@ -273,17 +277,9 @@ TEST_CASE("cipher_suites, curve_preferences and prefer_server_cipher_suites hold
   };
   auto start = [&](Server& s) {
     REQUIRE(s.bw.WaitStarted());
-    SecureRequest q;
-    q.url = Url(s.bw, "https", "/-/healthy");
-    q.ca_file = pki.ca_cert;
-    REQUIRE(Eventually([&] { return Fetch(q).status == 200; }, 10s));
+    REQUIRE(Eventually([&] { return Fetch(TrustingTestCa(s.bw, pki, "/-/healthy")).status == 200; }, 10s));
   };
-  auto still_serving = [&](Server& s) {
-    SecureRequest q;
-    q.url = Url(s.bw, "https", "/-/healthy");
-    q.ca_file = pki.ca_cert;
-    CHECK(Fetch(q).status == 200);
-  };
+  auto still_serving = [&](Server& s) { CHECK(Fetch(TrustingTestCa(s.bw, pki, "/-/healthy")).status == 200); };
   // MakeTestPki's certificates have P-256 keys, hence the ECDSA suites.
   const std::string suites =
       "  cipher_suites:\n"
@@ -291,7 +287,7 @@ TEST_CASE("cipher_suites, curve_preferences and prefer_server_cipher_suites hold
       "    - TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA\n";
 
   SECTION("cipher_suites: a listed suite is negotiated, an unlisted one refused, TLS 1.3 unaffected") {
-    Server s(dir, tls + suites);
+    Server s(dir, kTlsServerConfig + suites);
     start(s);
     std::string listed = s_client(s.bw, "-tls1_2 -cipher ECDHE-ECDSA-AES256-GCM-SHA384");
     INFO(listed);
@@ -313,21 +309,21 @@ TEST_CASE("cipher_suites, curve_preferences and prefer_server_cipher_suites hold
     still_serving(s);
   }
   SECTION("prefer_server_cipher_suites (default true): the server's order wins") {
-    Server s(dir, tls + suites);
+    Server s(dir, kTlsServerConfig + suites);
     start(s);
     std::string out = s_client(s.bw, "-tls1_2 -cipher ECDHE-ECDSA-AES128-SHA:ECDHE-ECDSA-AES256-GCM-SHA384");
     INFO(out);
     CHECK(out.find("Cipher is ECDHE-ECDSA-AES256-GCM-SHA384") != std::string::npos);
   }
   SECTION("prefer_server_cipher_suites: false: the client's order wins") {
-    Server s(dir, tls + suites + "  prefer_server_cipher_suites: false\n");
+    Server s(dir, kTlsServerConfig + suites + "  prefer_server_cipher_suites: false\n");
     start(s);
     std::string out = s_client(s.bw, "-tls1_2 -cipher ECDHE-ECDSA-AES128-SHA:ECDHE-ECDSA-AES256-GCM-SHA384");
     INFO(out);
     CHECK(out.find("Cipher is ECDHE-ECDSA-AES128-SHA") != std::string::npos);
   }
   SECTION("curve_preferences: a listed curve is negotiated in TLS 1.2 and 1.3, an unlisted one refused") {
-    Server s(dir, tls + "  curve_preferences: [CurveP384]\n");
+    Server s(dir, kTlsServerConfig + "  curve_preferences: [CurveP384]\n");
     start(s);
     // TLS 1.2 also needs the certificate's curve (P-256) among the client's groups.
     std::string v12 = s_client(s.bw, "-tls1_2 -groups P-384:P-256");
@@ -369,13 +365,10 @@ TEST_CASE("auth does not make scrapes slow: verified credentials are cached") {
   TempDir dir;
   // Cost 10 is what `htpasswd -B` makes by default: ~75 ms per check here.
   const std::string password = "scrape-pw";
-  Server s(dir, "basic_auth_users:\n  prometheus: " + BcryptHash(password, 10) + "\n");
+  Server s(dir, PrometheusUser(BcryptHash(password, 10)));
   Botwatch& bw = s.bw;
   REQUIRE(bw.WaitStarted());
-  SecureRequest q;
-  q.url = Url(bw, "http", "/metrics");
-  q.user = "prometheus";
-  q.password = password;
+  SecureRequest q = AsPrometheus(bw, "http", "/metrics", password);
   // Counted in CPU time botwatch spends, not in wall-clock time: 30 scrapes
   // that each ran bcrypt would cost 30 checks; cached, a small part of one.
   const pid_t pid = bw.process().pid();
@@ -420,10 +413,7 @@ TEST_CASE("a real Prometheus scrapes botwatch over TLS with basic auth") {
   TempDir dir;
   TestPki pki = MakeTestPki(dir.path());
   const std::string password = "prom-scrape-pw";
-  Server s(dir,
-           "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n"
-           "basic_auth_users:\n  prometheus: " +
-               BcryptHash(password) + "\n");
+  Server s(dir, kTlsServerConfig + PrometheusUser(BcryptHash(password)));
   Botwatch& bw = s.bw;
   REQUIRE(bw.WaitStarted());
   std::string target = "127.0.0.1:" + std::to_string(bw.port());
