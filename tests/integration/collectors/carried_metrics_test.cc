@@ -109,6 +109,15 @@ std::vector<Family> AsCarriedBy(std::vector<Family> families, const std::string&
   return families;
 }
 
+// The directory `t` that TextfileConfig's collector reads.
+void MakeTextfileDir(const TempDir& dir) { std::filesystem::create_directory(dir.path() + "/t"); }
+
+// A botwatch.yaml with one textfile collector, `files`, reading dir/t.
+std::string TextfileConfig(const TempDir& dir, const std::string& global = "{default_interval: 1h}") {
+  return dir.Write("botwatch.yaml",
+                   "global: " + global + "\ncollectors:\n  - {name: files, type: textfile, directory: t}\n");
+}
+
 }  // namespace
 
 TEST_CASE("carried: four real exporters' /metrics through exec and textfile, every sample bit-exact") {
@@ -176,17 +185,14 @@ TEST_CASE("carried: four real exporters' /metrics through exec and textfile, eve
 
 TEST_CASE("textfile: a bad file is left out and named, the others are served, mtime per file") {
   TempDir dir;
-  std::filesystem::create_directory(dir.path() + "/t");
+  MakeTextfileDir(dir);
   dir.Write("t/good.prom",
             "# HELP backup_last_success_seconds Last good backup.\n"
             "# TYPE backup_last_success_seconds gauge\nbackup_last_success_seconds 1796394807.1449037\n");
   dir.Write("t/bad.prom", "backup_size_bytes{disk=\"a\"} not-a-number\n");
   dir.Write("t/.hidden.prom", "hidden 1\n");         // a producer's temp file: never read
   dir.Write("t/notes.txt", "not a metrics file\n");  // not *.prom
-  Botwatch bw(dir.Write("botwatch.yaml",
-                        "global: {default_interval: 1h}\n"
-                        "collectors:\n  - {name: files, type: textfile, directory: t}\n"),
-              dir.path());
+  Botwatch bw(TextfileConfig(dir), dir.path());
   REQUIRE(bw.WaitReady());
   std::string m = HttpGet(bw.Url("/metrics")).body;
   CHECK_THAT(m, Catch::Contains("backup_last_success_seconds{collector=\"files\"} 1796394807.1449037\n"));
@@ -204,16 +210,13 @@ TEST_CASE("textfile: a bad file is left out and named, the others are served, mt
 
 TEST_CASE("textfile: a producer's half-written temp file (name.prom.$$) is never read") {
   TempDir dir;
-  std::filesystem::create_directory(dir.path() + "/t");
+  MakeTextfileDir(dir);
   // node_exporter's documented producer pattern: `cmd > name.prom.$$ && mv
   // name.prom.$$ name.prom`. Caught mid-write, the temp file is cut inside a
   // line; only the finished name may be read.
   dir.Write("t/jobs.prom", "# TYPE jobs_done gauge\njobs_done 7\n");
   dir.Write("t/jobs.prom.4242", "# TYPE jobs_done gauge\njobs_done 8\njobs_fail");
-  Botwatch bw(dir.Write("botwatch.yaml",
-                        "global: {default_interval: 1h}\n"
-                        "collectors:\n  - {name: files, type: textfile, directory: t}\n"),
-              dir.path());
+  Botwatch bw(TextfileConfig(dir), dir.path());
   REQUIRE(bw.WaitReady());
   std::string m = HttpGet(bw.Url("/metrics")).body;
   CHECK_THAT(m, Catch::Contains("jobs_done{collector=\"files\"} 7\n"));
@@ -227,13 +230,10 @@ TEST_CASE("textfile: a producer's half-written temp file (name.prom.$$) is never
 
 TEST_CASE("textfile: a .prom file cut mid-line without a trailing newline is an error for that file") {
   TempDir dir;
-  std::filesystem::create_directory(dir.path() + "/t");
+  MakeTextfileDir(dir);
   dir.Write("t/ok.prom", "queue_depth 3\n");
   dir.Write("t/cut.prom", "# TYPE backup_size_bytes gauge\nbackup_size_bytes 12\nbackup_last_success_sec");
-  Botwatch bw(dir.Write("botwatch.yaml",
-                        "global: {default_interval: 1h}\n"
-                        "collectors:\n  - {name: files, type: textfile, directory: t}\n"),
-              dir.path());
+  Botwatch bw(TextfileConfig(dir), dir.path());
   REQUIRE(bw.WaitReady());
   std::string m = HttpGet(bw.Url("/metrics")).body;
   CHECK_THAT(m, Catch::Contains("botwatch_textfile_error{collector=\"files\",file=\"cut.prom\"} 1\n"));
@@ -246,7 +246,7 @@ TEST_CASE("textfile: a .prom file cut mid-line without a trailing newline is an 
 
 TEST_CASE("textfile: a producer rewriting its file (temp file + rename) is never read half-written") {
   TempDir dir;
-  std::filesystem::create_directory(dir.path() + "/t");
+  MakeTextfileDir(dir);
   // The real producer shape: write a temp file, then rename it over the old
   // one. Each generation N has `a N` and `b N`, and 2000 padding lines between
   // them, so a torn read would show a != b or a parse error.
@@ -256,10 +256,7 @@ TEST_CASE("textfile: a producer rewriting its file (temp file + rename) is never
       "  { echo \"gen_a $i\"; seq 1 2000 | sed 's/^/pad_/; s/$/ 1/'; echo \"gen_b $i\"; } > t/.out.tmp\n"
       "  mv t/.out.tmp t/out.prom\n  sleep 0.02\ndone\n");  // a pause, so the producer does not hog a loaded machine
   dir.Write("t/out.prom", "gen_a 0\ngen_b 0\n");
-  Botwatch bw(dir.Write("botwatch.yaml",
-                        "global: {default_interval: 300ms, scrape_timeout: 290ms}\n"
-                        "collectors:\n  - {name: files, type: textfile, directory: t}\n"),
-              dir.path());
+  Botwatch bw(TextfileConfig(dir, "{default_interval: 300ms, scrape_timeout: 290ms}"), dir.path());
   REQUIRE(bw.WaitReady());
   CommandResult run;
   std::thread writer([&] {
