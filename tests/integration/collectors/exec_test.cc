@@ -7,6 +7,7 @@
 
 #include <catch2/catch.hpp>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -74,6 +75,27 @@ bool Dead(pid_t pid) {
   return s == 0 || s == 'Z';
 }
 
+// Shell lines that start a grandchild sleeping 30 s and write its pid to dir/`pid_file`.
+std::string SleepingGrandchild(const TempDir& dir, const std::string& pid_file) {
+  return "sleep 30 &\necho $! > " + dir.path() + "/" + pid_file + "\n";
+}
+
+// A collector entry of a botwatch.yaml: an exec check probed every second, with more `keys`.
+std::string ExecEntry(const std::string& name, const std::string& command, const std::string& keys) {
+  return "  - {name: " + name + ", type: exec, command: " + command + ", interval: 1s, " + keys + "}\n";
+}
+
+// Fetches `path` until `done` holds for its body, for up to 5 s; `body` is left with the last one fetched.
+bool FetchUntil(Botwatch& bw, const std::string& path, std::string& body,
+                const std::function<bool(const std::string&)>& done) {
+  return Eventually(
+      [&] {
+        body = HttpGet(bw.Url(path)).body;
+        return done(body);
+      },
+      5s);
+}
+
 }  // namespace
 
 TEST_CASE("exec: a normal check exports its metrics and its exit code") {
@@ -129,14 +151,8 @@ TEST_CASE("exec: args, env and working directory reach the check") {
 
 TEST_CASE("exec: a slow check is killed with its process group at the timeout") {
   TempDir dir;
-  std::string check = Script(dir, "slow.sh",
-                             "echo $$ > " + dir.path() +
-                                 "/sh.pid\n"
-                                 "sleep 30 &\n"
-                                 "echo $! > " +
-                                 dir.path() +
-                                 "/sleep.pid\n"
-                                 "wait\n");
+  std::string check =
+      Script(dir, "slow.sh", "echo $$ > " + dir.path() + "/sh.pid\n" + SleepingGrandchild(dir, "sleep.pid") + "wait\n");
   auto c = MakeExec(dir, "command: " + check, "400ms");
   Timed t = TimedProbe(*c, 400ms);
   CHECK_FALSE(t.result.up);
@@ -207,13 +223,7 @@ TEST_CASE("exec: output over the bound is an error and the writer is killed") {
 TEST_CASE("exec: a grandchild left behind is killed and not waited for") {
   TempDir dir;
   // The grandchild keeps stdout open: waiting for EOF would wait 30 s.
-  std::string check = Script(dir, "fork.sh",
-                             "sleep 30 &\n"
-                             "echo $! > " +
-                                 dir.path() +
-                                 "/gc.pid\n"
-                                 "echo 'forked 1'\n"
-                                 "exit 0\n");
+  std::string check = Script(dir, "fork.sh", SleepingGrandchild(dir, "gc.pid") + "echo 'forked 1'\nexit 0\n");
   auto c = MakeExec(dir, "command: " + check, "3s");
   Timed t = TimedProbe(*c, 3s);
   INFO(t.result.message);
@@ -254,18 +264,13 @@ TEST_CASE("exec via botwatch: check metrics carry the collector label and pass p
          "echo 'latency_seconds_sum 0.9'\n"
          "echo 'latency_seconds_count 4'\n");
   std::string config =
-      dir.Write("botwatch.yaml",
-                "collectors:\n"
-                "  - {name: shop, type: exec, command: ./check.sh, interval: 1s, output: prometheus}\n");
+      dir.Write("botwatch.yaml", "collectors:\n" + ExecEntry("shop", "./check.sh", "output: prometheus"));
   Botwatch bw(config, dir.path());
   REQUIRE(bw.WaitReady());
   std::string body;
-  REQUIRE(Eventually(
-      [&] {
-        body = HttpGet(bw.Url("/metrics")).body;
-        return body.find("orders_pending{collector=\"shop\",shop=\"main\"} 5") != std::string::npos;
-      },
-      5s));
+  REQUIRE(FetchUntil(bw, "/metrics", body, [](const std::string& b) {
+    return b.find("orders_pending{collector=\"shop\",shop=\"main\"} 5") != std::string::npos;
+  }));
   CHECK(body.find("latency_seconds_bucket{collector=\"shop\",le=\"0.1\"} 3") != std::string::npos);
   CHECK(body.find("latency_seconds_count{collector=\"shop\"} 4") != std::string::npos);
   CHECK(body.find("botwatch_collector_up{collector=\"shop\",type=\"exec\"} 1") != std::string::npos);
@@ -287,24 +292,17 @@ TEST_CASE("exec via botwatch: env secrets stay out of every output, and odd HELP
              "echo '# TYPE multi_line gauge'\n"
              "echo 'multi_line 1'\n");
   Script(dir, "fails.sh", "test \"$API_TOKEN\" = '" + token + "' || exit 9\nexit 3\n");
+  std::string env = "env: {API_TOKEN: '" + token + "'}";
   std::string config =
-      dir.Write("botwatch.yaml",
-                "collectors:\n"
-                "  - {name: ok, type: exec, command: ./check.sh, interval: 1s, output: prometheus, env: {API_TOKEN: '" +
-                    token +
-                    "'}}\n"
-                    "  - {name: bad, type: exec, command: ./fails.sh, interval: 1s, env: {API_TOKEN: '" +
-                    token + "'}}\n");
+      dir.Write("botwatch.yaml", "collectors:\n" + ExecEntry("ok", "./check.sh", "output: prometheus, " + env) +
+                                     ExecEntry("bad", "./fails.sh", env));
   Botwatch bw(config, dir.path());
   REQUIRE(bw.WaitReady());
   std::string body;
-  REQUIRE(Eventually(
-      [&] {
-        body = HttpGet(bw.Url("/metrics")).body;
-        return body.find("multi_line{collector=\"ok\"} 1") != std::string::npos &&
-               body.find("botwatch_exec_exit_code{collector=\"bad\"} 3") != std::string::npos;
-      },
-      5s));
+  REQUIRE(FetchUntil(bw, "/metrics", body, [](const std::string& b) {
+    return b.find("multi_line{collector=\"ok\"} 1") != std::string::npos &&
+           b.find("botwatch_exec_exit_code{collector=\"bad\"} 3") != std::string::npos;
+  }));
   CHECK(body.find("# HELP multi_line First line\\nsecond, with a backslash \\\\ here.\n") != std::string::npos);
   CommandResult lint = RunCommand({"promtool", "check", "metrics"}, body);
   INFO(lint.output);
@@ -326,26 +324,18 @@ TEST_CASE("exec via botwatch: an env secret quoted by a text-format error is red
   Script(dir, "head.sh", "printf 'bad_value %s\\n' \"$API_TOKEN\"\n");
   Script(dir, "straddle.sh", "printf 'bad_value 123456789012345678901234567890%s\\n' \"$API_TOKEN\"\n");
   std::string env = "env: {API_TOKEN: '" + token + "'}";
-  std::string config = dir.Write("botwatch.yaml",
-                                 "collectors:\n"
-                                 "  - {name: head, type: exec, command: ./head.sh, interval: 1s, output: prometheus, " +
-                                     env +
-                                     "}\n"
-                                     "  - {name: straddle, type: exec, command: ./straddle.sh, interval: 1s, output: "
-                                     "prometheus, " +
-                                     env + "}\n");
+  std::string config =
+      dir.Write("botwatch.yaml", "collectors:\n" + ExecEntry("head", "./head.sh", "output: prometheus, " + env) +
+                                     ExecEntry("straddle", "./straddle.sh", "output: prometheus, " + env));
   Botwatch bw(config, dir.path());
   REQUIRE(bw.WaitReady());
   std::string status;
-  REQUIRE(Eventually(
-      [&] {
-        status = HttpGet(bw.Url("/api/v1/status")).body;
-        // Both have reported, redacted or not.
-        return status.find("invalid value \\\"1234567890") != std::string::npos &&
-               (status.find("invalid value \\\"<secret>") != std::string::npos ||
-                status.find("invalid value \\\"tok-") != std::string::npos);
-      },
-      5s));
+  REQUIRE(FetchUntil(bw, "/api/v1/status", status, [](const std::string& s) {
+    // Both have reported, redacted or not.
+    return s.find("invalid value \\\"1234567890") != std::string::npos &&
+           (s.find("invalid value \\\"<secret>") != std::string::npos ||
+            s.find("invalid value \\\"tok-") != std::string::npos);
+  }));
   INFO(status);
   CHECK(status.find("invalid value \\\"<secret>\\\"") != std::string::npos);
   CHECK(status.find("invalid value \\\"123456789012345678901234567890<secret>\\\"") != std::string::npos);
@@ -422,14 +412,7 @@ TEST_CASE("exec: as a subreaper (PID 1 in a container) the killed grandchildren 
   // Each test case runs in its own process, so this does not leak into others.
   REQUIRE(::prctl(PR_SET_CHILD_SUBREAPER, 1) == 0);
   TempDir dir;
-  std::string check = Script(dir, "fork.sh",
-                             "sleep 30 &\n"
-                             "echo $! > " +
-                                 dir.path() +
-                                 "/gc.pid\n"
-                                 "sleep 30 &\n"
-                                 "echo $! > " +
-                                 dir.path() + "/gc2.pid\n");
+  std::string check = Script(dir, "fork.sh", SleepingGrandchild(dir, "gc.pid") + SleepingGrandchild(dir, "gc2.pid"));
   auto c = MakeExec(dir, "command: " + check, "2s");
   Timed t = TimedProbe(*c, 2s);
   CHECK(t.result.up);
