@@ -12,6 +12,20 @@
 
 using namespace botwatch::testing;
 
+namespace {
+
+// `botwatch check-config` on the config file at `path`.
+CommandResult CheckConfig(const std::string& path) { return RunCommand({BOTWATCH_BINARY, "check-config", path}); }
+
+std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+}  // namespace
+
 TEST_CASE("every bad config in the corpus is one clear line, never a crash") {
   std::string dir = std::string(BOTWATCH_FIXTURES) + "/bad/config";
   size_t files = 0;
@@ -19,7 +33,7 @@ TEST_CASE("every bad config in the corpus is one clear line, never a crash") {
   for (const auto& entry : std::filesystem::directory_iterator(dir)) {
     std::string path = entry.path().string();
     INFO(path);
-    CommandResult r = RunCommand({BOTWATCH_BINARY, "check-config", path});
+    CommandResult r = CheckConfig(path);
     INFO(r.output);
     CHECK(r.exit_code == 1);
     CHECK(r.output.rfind(path + ":", 0) == 0);
@@ -48,7 +62,7 @@ TEST_CASE("a directory or a missing file as config is an error, not an empty con
 
 TEST_CASE("check-config reports every independent error in one run, sorted by position") {
   std::string path = std::string(BOTWATCH_FIXTURES) + "/check-config/three-mistakes.yaml";
-  CommandResult r = RunCommand({BOTWATCH_BINARY, "check-config", path});
+  CommandResult r = CheckConfig(path);
   INFO(r.output);
   CHECK(r.exit_code == 1);
   CHECK(r.output == path + ":5:5: collectors[0]: unknown key \"urll\" (did you mean \"url\"?)\n" + path +
@@ -75,12 +89,10 @@ TEST_CASE("check-config lists independent mistakes inside one collector and ever
                                "    adress: 127.0.0.1:1\n"
                                "scrape_everything: true\n"
                                "colectors: []\n");
-  CommandResult r = RunCommand({BOTWATCH_BINARY, "check-config", path});
+  CommandResult r = CheckConfig(path);
   INFO(r.output);
   CHECK(r.exit_code == 1);
-  std::vector<std::string> lines;
-  std::istringstream in(r.output);
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  std::vector<std::string> lines = Lines(r.output);
   REQUIRE(lines.size() == 6);
   CHECK(lines[0].find(path + ":2:11: collectors[0].name: \"supervised\" is reserved") == 0);
   CHECK(lines[1].find(path + ":4:15: collectors[0].interval: ") == 0);
@@ -104,12 +116,10 @@ TEST_CASE("check-config lists a rule's bad name and its misspelt match operator 
                                "        type: gauge\n"
                                "        action: inc\n"
                                "        match: {field: message, regexp: y}\n");
-  CommandResult r = RunCommand({BOTWATCH_BINARY, "check-config", path});
+  CommandResult r = CheckConfig(path);
   INFO(r.output);
   CHECK(r.exit_code == 1);
-  std::vector<std::string> lines;
-  std::istringstream in(r.output);
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  std::vector<std::string> lines = Lines(r.output);
   REQUIRE(lines.size() == 5);
   CHECK(lines[0] == path +
                         ":5:17: logs[0].rules[0].metric: counter \"bot_x\" must end in _total (did you mean "
@@ -144,7 +154,7 @@ TEST_CASE("check-config: --help, the flag form, a bad web config, a reserved nam
 
   std::string reserved =
       dir.Write("reserved.yaml", "collectors:\n  - {name: supervised, type: tcp, address: '127.0.0.1:1'}\n");
-  CommandResult r = RunCommand({BOTWATCH_BINARY, "check-config", reserved});
+  CommandResult r = CheckConfig(reserved);
   CHECK(r.exit_code == 1);
   CHECK(r.output == reserved +
                         ":2:12: collectors[0].name: \"supervised\" is reserved for the child of `botwatch run` "
