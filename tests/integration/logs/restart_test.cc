@@ -15,6 +15,7 @@
 
 #include "tests/support/botwatch_process.h"
 #include "tests/support/http_client.h"
+#include "tests/support/log_source_config.h"
 #include "tests/support/probe_helpers.h"
 #include "tests/support/temp_dir.h"
 
@@ -70,39 +71,16 @@ int AppendSentinel(Run& run, const std::string& log, int written) {
 }
 
 std::string Config(const TempDir& dir, const std::string& start_at = "beginning") {
-  std::filesystem::create_directories(dir.path() + "/logs");
   std::filesystem::create_directories(dir.path() + "/state");
-  return dir.Write("botwatch.yaml", "state_dir: " + dir.path() +
-                                        "/state\n"
-                                        "state_interval: 100ms\n"
-                                        "logs:\n"
-                                        "  - name: bot\n"
-                                        "    path: '" +
-                                        dir.path() +
-                                        "/logs/bot.log*'\n"
-                                        "    start_at: " +
-                                        start_at +
-                                        "\n"
-                                        "    poll_interval: 20ms\n"
-                                        "    rules: " BOTWATCH_SOURCE_DIR "/config/presets/messenger-bot.yaml\n");
+  return WriteBotLogConfig(dir, "bot.log*", start_at,
+                           "    rules: " BOTWATCH_SOURCE_DIR "/config/presets/messenger-bot.yaml\n");
 }
 
 // A config reading logs/bot.log from the beginning with `rules` (YAML, indented
 // under `rules:`) and `extra` source keys, saving state often.
 std::string InlineRulesConfig(const TempDir& dir, const std::string& rules, const std::string& extra = "") {
-  std::filesystem::create_directories(dir.path() + "/logs");
   std::filesystem::create_directories(dir.path() + "/state");
-  return dir.Write("botwatch.yaml", "state_dir: " + dir.path() +
-                                        "/state\n"
-                                        "state_interval: 100ms\n"
-                                        "logs:\n"
-                                        "  - name: bot\n"
-                                        "    path: '" +
-                                        dir.path() +
-                                        "/logs/bot.log'\n"
-                                        "    start_at: beginning\n"
-                                        "    poll_interval: 20ms\n" +
-                                        extra + "    rules:\n" + rules);
+  return WriteBotLogConfig(dir, "bot.log", "beginning", extra + "    rules:\n" + rules);
 }
 
 }  // namespace

@@ -19,6 +19,7 @@
 
 #include "tests/support/botwatch_process.h"
 #include "tests/support/http_client.h"
+#include "tests/support/log_source_config.h"
 #include "tests/support/probe_helpers.h"
 #include "tests/support/temp_dir.h"
 
@@ -48,19 +49,20 @@ std::string ReadFile(const std::string& path) {
 
 std::string Config(const TempDir& dir,
                    const std::string& rules = BOTWATCH_SOURCE_DIR "/config/presets/messenger-bot.yaml") {
-  std::filesystem::create_directories(dir.path() + "/logs");
-  return dir.Write("botwatch.yaml", "state_dir: " + dir.path() +
-                                        "/state\n"
-                                        "state_interval: 100ms\n"
-                                        "logs:\n"
-                                        "  - name: bot\n"
-                                        "    path: '" +
-                                        dir.path() +
-                                        "/logs/bot.log'\n"
-                                        "    start_at: beginning\n"
-                                        "    poll_interval: 20ms\n"
-                                        "    rules: " +
-                                        rules + "\n");
+  return WriteBotLogConfig(dir, "bot.log", "beginning", "    rules: " + rules + "\n");
+}
+
+// A rules file timing message delivery by messageId, timing out after an hour.
+std::string WriteDeliveryRules(const TempDir& dir) {
+  return dir.Write("rules.yaml",
+                   "rules:\n"
+                   "  - metric: bot_delivery_seconds\n"
+                   "    type: duration\n"
+                   "    start: {field: message, equals: message sent}\n"
+                   "    end: {field: message, equals: message delivered}\n"
+                   "    key_field: messageId\n"
+                   "    timeout: 1h\n"
+                   "    buckets: [1, 5]\n");
 }
 
 double Get(Botwatch& bw, const std::string& series) {
@@ -117,16 +119,7 @@ TEST_CASE(
 
 TEST_CASE("logs state faults: ids from the logs are stored hashed, in a 0600 file") {
   TempDir dir;
-  std::string rules = dir.Write("rules.yaml",
-                                "rules:\n"
-                                "  - metric: bot_delivery_seconds\n"
-                                "    type: duration\n"
-                                "    start: {field: message, equals: message sent}\n"
-                                "    end: {field: message, equals: message delivered}\n"
-                                "    key_field: messageId\n"
-                                "    timeout: 1h\n"
-                                "    buckets: [1, 5]\n");
-  std::string config = Config(dir, rules);
+  std::string config = Config(dir, WriteDeliveryRules(dir));
   std::string log = dir.path() + "/logs/bot.log";
   std::ofstream(log) << R"({"timestamp":"2026-01-01T00:00:00Z","message":"message sent","messageId":"+15551234567"})"
                         "\n";
@@ -177,16 +170,7 @@ TEST_CASE("logs state faults: a state file that cannot be written is one error l
 TEST_CASE(
     "logs state faults: a duration end after its start's timeout is expired, not paired, with no line in between") {
   TempDir dir;
-  std::string rules = dir.Write("rules.yaml",
-                                "rules:\n"
-                                "  - metric: bot_delivery_seconds\n"
-                                "    type: duration\n"
-                                "    start: {field: message, equals: message sent}\n"
-                                "    end: {field: message, equals: message delivered}\n"
-                                "    key_field: messageId\n"
-                                "    timeout: 1h\n"
-                                "    buckets: [1, 5]\n");
-  std::string config = Config(dir, rules);
+  std::string config = Config(dir, WriteDeliveryRules(dir));
   std::ofstream(dir.path() + "/logs/bot.log")
       << R"({"timestamp":"2026-01-01T00:00:00Z","message":"message sent","messageId":"m1"})"
          "\n"
