@@ -21,6 +21,7 @@
 #include <functional>
 #include <mutex>
 #include <thread>
+#include <utility>
 
 #include "base/unix_time.h"
 #include "push/queue.h"
@@ -143,6 +144,15 @@ int Duplicates(std::vector<int64_t> ts) {
 
 int64_t NowMs() { return static_cast<int64_t>(botwatch::UnixNow() * 1000); }
 
+// Lets botwatch push for 7 s. Returns the stretch (unix ms) in which every
+// 500 ms window should hold a batch: from 500 ms after `start` (unix seconds)
+// to 500 ms before the end.
+std::pair<int64_t, int64_t> PushForSevenSeconds(double start) {
+  const int64_t from = static_cast<int64_t>(start * 1000) + 500;
+  std::this_thread::sleep_for(7s);
+  return {from, NowMs() - 500};
+}
+
 std::string RemoteConfig(const TempDir& dir, const std::string& url, const std::string& extra = "",
                          const std::string& state_dir = "") {
   return dir.Write("bw.yaml", "state_dir: " + (state_dir.empty() ? dir.path() + "/state" : state_dir) + "\n" +
@@ -171,9 +181,7 @@ TEST_CASE("push faults: a hung receiver does not stop the sampling: every interv
   });
   Botwatch bw(RemoteConfig(dir, receiver.Url(), "    timeout: 1s\n"), dir.path());
   REQUIRE(bw.WaitStarted());
-  const int64_t from = static_cast<int64_t>(start * 1000) + 500;
-  std::this_thread::sleep_for(7s);
-  const int64_t to = NowMs() - 500;
+  const auto [from, to] = PushForSevenSeconds(start);
   REQUIRE(Drained(bw));
   std::vector<int64_t> stored = receiver.Stored();
   int holes = Holes(stored, from, to, 500);
@@ -195,9 +203,7 @@ TEST_CASE("push faults: a slow receiver that answers within the timeout costs no
   });
   Botwatch bw(RemoteConfig(dir, receiver.Url(), "    timeout: 5s\n"), dir.path());
   REQUIRE(bw.WaitStarted());
-  const int64_t from = static_cast<int64_t>(start * 1000) + 500;
-  std::this_thread::sleep_for(7s);
-  const int64_t to = NowMs() - 500;
+  const auto [from, to] = PushForSevenSeconds(start);
   REQUIRE(Drained(bw));
   std::vector<int64_t> stored = receiver.Stored();
   int holes = Holes(stored, from, to, 500);
