@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <sstream>
 
+#include "tests/support/botwatch_process.h"
 #include "tests/support/temp_dir.h"
 
 namespace botwatch::testing {
@@ -23,6 +24,17 @@ std::vector<ProcEntry> ChildrenOf(pid_t parent) {
     if (ppid == parent) out.push_back({std::stoi(name), state, session});
   }
   return out;
+}
+
+pid_t WaitForChild(pid_t parent, std::chrono::milliseconds timeout) {
+  pid_t child = 0;
+  Eventually(
+      [&] {
+        for (const ProcEntry& e : ChildrenOf(parent)) child = e.pid;
+        return child != 0;
+      },
+      timeout);
+  return child;
 }
 
 size_t Zombies(pid_t parent) {

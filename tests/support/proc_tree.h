@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstddef>
 #include <string>
 #include <vector>
@@ -19,6 +20,10 @@ struct ProcEntry {
 
 // Children of `parent`, from /proc/*/stat.
 std::vector<ProcEntry> ChildrenOf(pid_t parent);
+
+// A child of `parent` once it has one (the last /proc lists), waiting up to
+// `timeout`: botwatch under `unshare --fork`. 0 if none came.
+pid_t WaitForChild(pid_t parent, std::chrono::milliseconds timeout);
 
 // How many children of `parent` are zombies.
 size_t Zombies(pid_t parent);

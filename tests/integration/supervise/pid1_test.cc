@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 #include "tests/support/botwatch_process.h"
 #include "tests/support/http_client.h"
@@ -23,6 +24,14 @@
 
 using namespace botwatch::testing;
 using namespace std::chrono_literals;
+
+namespace {
+
+// Runs botwatch as PID 1 of a PID namespace of its own, with its own /proc, as in a container.
+const std::vector<std::string> kPid1OfNewNamespace = {"/usr/bin/unshare", "--pid", "--fork", "--kill-child",
+                                                      "--mount-proc"};
+
+}  // namespace
 
 TEST_CASE("PID 1: the bot's setsid grandchildren and an exec check's are reaped, and the checks keep their status") {
   TempDir dir;
@@ -42,15 +51,10 @@ TEST_CASE("PID 1: the bot's setsid grandchildren and an exec check's are reaped,
   SupervisedRun s(
       dir.path(), config, "for i in 1 2 3 4 5; do (setsid sleep 0.6 &); done; echo spawned; sleep 0.3; exit 1",
       {"--supervise.restart=on-failure", "--supervise.restart-backoff=100ms", "--supervise.restart-backoff-max=100ms"},
-      {"/usr/bin/unshare", "--pid", "--fork", "--kill-child", "--mount-proc"});
+      kPid1OfNewNamespace);
   REQUIRE(s.WaitStdout("spawned"));
-  pid_t botwatch = 0;
-  REQUIRE(Eventually(
-      [&] {
-        for (const ProcEntry& e : ChildrenOf(s.pid())) botwatch = e.pid;
-        return botwatch != 0;
-      },
-      5s));
+  const pid_t botwatch = WaitForChild(s.pid(), 5s);
+  REQUIRE(botwatch != 0);
   // The workers were orphaned to botwatch (PID 1 here) in sessions of their own.
   size_t adopted = 0;
   REQUIRE(Eventually(
@@ -90,15 +94,10 @@ TEST_CASE("PID 1: after the orphans exit, botwatch has no zombie children left")
   SupervisedRun s(dir.path(),
                   dir.Write("botwatch.yaml", "collectors:\n  - {name: me, type: process, process_name: botwatch}\n"),
                   "for i in 1 2 3 4 5 6 7 8; do (setsid sh -c 'sleep 0.5' &); done; echo spawned; exec sleep 600", {},
-                  {"/usr/bin/unshare", "--pid", "--fork", "--kill-child", "--mount-proc"});
+                  kPid1OfNewNamespace);
   REQUIRE(s.WaitStdout("spawned"));
-  pid_t botwatch = 0;
-  REQUIRE(Eventually(
-      [&] {
-        for (const ProcEntry& e : ChildrenOf(s.pid())) botwatch = e.pid;
-        return botwatch != 0;
-      },
-      5s));
+  const pid_t botwatch = WaitForChild(s.pid(), 5s);
+  REQUIRE(botwatch != 0);
   // Eight detached workers plus the bot, then only the bot.
   CHECK(Eventually([&] { return ChildrenOf(botwatch).size() >= 9; }, 2s, 5ms));
   CHECK(Eventually([&] { return ChildrenOf(botwatch).size() == 1; }, 5s));

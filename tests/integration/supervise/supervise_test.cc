@@ -326,13 +326,8 @@ TEST_CASE("supervise: as PID 1, the bot's orphaned descendants are reaped") {
                "while :; do sleep 0.02; done",
                {}, {"/usr/bin/unshare", "--pid", "--fork", "--kill-child"});
   REQUIRE(s.WaitStdout("spawned"));
-  pid_t botwatch = 0;
-  REQUIRE(Eventually(
-      [&] {
-        for (const ProcEntry& e : ChildrenOf(s.pid())) botwatch = e.pid;
-        return botwatch != 0;
-      },
-      5s));
+  const pid_t botwatch = WaitForChild(s.pid(), 5s);
+  REQUIRE(botwatch != 0);
   // The five sleeps were orphaned to botwatch (their parent shells exited
   // before "spawned"); once they exit, none may stay a zombie: only the bot's
   // shell remains botwatch's child.
