@@ -24,25 +24,23 @@ botwatch::ConfigSource Source() {
   return s;
 }
 
+// A config with one log source, `app`, holding `rules` and the `extra` source keys.
+std::string ConfigText(const std::string& rules, const std::string& extra) {
+  return "logs:\n"
+         "  - name: app\n"
+         "    path: /nonexistent/*.log\n" +
+         extra + "    rules:\n" + rules;
+}
+
 std::shared_ptr<const botwatch::Config> Load(const std::string& rules, const std::string& extra = "") {
-  std::string text =
-      "logs:\n"
-      "  - name: app\n"
-      "    path: /nonexistent/*.log\n" +
-      extra + "    rules:\n" + rules;
-  auto config = botwatch::LoadConfigText(text, Source());
+  auto config = botwatch::LoadConfigText(ConfigText(rules, extra), Source());
   INFO(config.status().message());
   REQUIRE(config.ok());
   return config.value();
 }
 
 std::string LoadError(const std::string& rules, const std::string& extra = "") {
-  std::string text =
-      "logs:\n"
-      "  - name: app\n"
-      "    path: /nonexistent/*.log\n" +
-      extra + "    rules:\n" + rules;
-  auto config = botwatch::LoadConfigText(text, Source());
+  auto config = botwatch::LoadConfigText(ConfigText(rules, extra), Source());
   return config.ok() ? "" : config.status().message();
 }
 
@@ -55,6 +53,12 @@ double Value(const LogPipeline& p, const std::string& metric, std::vector<std::s
 }
 
 std::string Text(const LogPipeline& p) { return botwatch::SerializeFamilies(p.Expose()); }
+
+// Writes a botwatch.yaml in `dir` with one log source, `name`, reading dir/*.log with the shipped preset.
+std::string WritePresetConfig(const botwatch::testing::TempDir& dir, const std::string& name) {
+  return dir.Write("botwatch.yaml", "logs:\n  - {name: " + name + ", path: '" + dir.path() + "/*.log', rules: " +
+                                        BOTWATCH_SOURCE_DIR "/config/presets/messenger-bot.yaml}\n");
+}
 
 }  // namespace
 
@@ -228,9 +232,7 @@ TEST_CASE("rule config errors name file, line and column") {
 
 TEST_CASE("the shipped preset loads and keeps identifiers out of labels") {
   botwatch::testing::TempDir dir;
-  std::string path = dir.Write("botwatch.yaml", "logs:\n  - {name: bot, path: '" + dir.path() + "/*.log', rules: " +
-                                                    BOTWATCH_SOURCE_DIR "/config/presets/messenger-bot.yaml}\n");
-  auto config = botwatch::LoadConfigFile(path);
+  auto config = botwatch::LoadConfigFile(WritePresetConfig(dir, "bot"));
   INFO(config.status().message());
   REQUIRE(config.ok());
   const auto& rules = *config.value()->logs->sources.at(0).rules;
@@ -242,9 +244,7 @@ TEST_CASE("the shipped preset loads and keeps identifiers out of labels") {
 
 TEST_CASE("the shipped preset times a hand-off from the request to the person's first reply") {
   botwatch::testing::TempDir dir;
-  std::string path = dir.Write("botwatch.yaml", "logs:\n  - {name: app, path: '" + dir.path() + "/*.log', rules: " +
-                                                    BOTWATCH_SOURCE_DIR "/config/presets/messenger-bot.yaml}\n");
-  auto config = botwatch::LoadConfigFile(path);
+  auto config = botwatch::LoadConfigFile(WritePresetConfig(dir, "app"));
   INFO(config.status().message());
   REQUIRE(config.ok());
   LogPipeline p(config.value()->logs);
