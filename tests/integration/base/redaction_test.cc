@@ -48,11 +48,9 @@ struct Observed {
   std::string metrics, status, log;
 };
 
-// Runs botwatch on `config` until /api/v1/status shows `expect` (or 10 s),
-// and returns what it served and logged.
-Observed Run(const TempDir& dir, const std::string& config, const std::string& expect) {
-  Botwatch bw(dir.Write("botwatch.yaml", config), dir.path(), {"--log.level=debug"});
-  REQUIRE(bw.WaitStarted());
+// Waits until /api/v1/status shows `expect` (or 10 s), and returns what
+// botwatch served and logged by then.
+Observed Observe(Botwatch& bw, const std::string& expect) {
   Observed o;
   Eventually(
       [&] {
@@ -63,6 +61,14 @@ Observed Run(const TempDir& dir, const std::string& config, const std::string& e
   o.metrics = HttpGet(bw.Url("/metrics")).body;
   o.log = bw.process().Log();
   return o;
+}
+
+// Runs botwatch on `config` until /api/v1/status shows `expect` (or 10 s),
+// and returns what it served and logged.
+Observed Run(const TempDir& dir, const std::string& config, const std::string& expect) {
+  Botwatch bw(dir.Write("botwatch.yaml", config), dir.path(), {"--log.level=debug"});
+  REQUIRE(bw.WaitStarted());
+  return Observe(bw, expect);
 }
 
 void CheckNothingLeaks(const Observed& o, const std::string& secret, const std::string& expect,
@@ -153,16 +159,8 @@ TEST_CASE("redaction: the http collector, when libcurl quotes a redirect's host 
                                              site.Url() + "', headers: {Authorization: 'Bearer ${HTTP_TOKEN}'}}\n"),
               dir.path(), {}, {"HTTP_TOKEN=" + token});
   REQUIRE(bw.WaitStarted());
-  Observed o;
   const std::string expect = "<secret>.localhost port " + std::to_string(closed);
-  Eventually(
-      [&] {
-        o.status = HttpGet(bw.Url("/api/v1/status")).body;
-        return o.status.find(expect) != std::string::npos;
-      },
-      10s, 50ms);
-  o.metrics = HttpGet(bw.Url("/metrics")).body;
-  o.log = bw.process().Log();
+  Observed o = Observe(bw, expect);
   CheckNothingLeaks(o, token, expect);
   for (const std::string& text : {o.status, o.metrics, o.log}) CHECK(PieceOfSecretIn(text, b64, 12) == "");
 }
