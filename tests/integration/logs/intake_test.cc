@@ -43,16 +43,36 @@ std::string Processed(int i) {
 }
 const std::string kSent = "{\"level\":\"info\",\"message\":\"message sent\",\"userId\":\"u1\"}";
 
-SecureResult Post(Botwatch& bw, const std::string& path, const std::string& body, const std::string& user = "",
-                  const std::string& password = "") {
+// A POST of `body` to `path` with one `header`.
+SecureRequest PostWith(Botwatch& bw, const std::string& path, const std::string& body, const std::string& header) {
   SecureRequest q;
   q.url = bw.Url(path);
   q.method = "POST";
   q.body = body;
+  q.headers = {header};
+  return q;
+}
+
+SecureResult Post(Botwatch& bw, const std::string& path, const std::string& body, const std::string& user = "",
+                  const std::string& password = "") {
+  SecureRequest q = PostWith(bw, path, body, "Content-Type: application/x-ndjson");
   q.user = user;
   q.password = password;
-  q.headers = {"Content-Type: application/x-ndjson"};
   return Fetch(q);
+}
+
+// The flag that gives botwatch a web config with one basic auth user, `bot`.
+std::string UserBotFlag(const TempDir& dir, const std::string& password) {
+  return "--web.config.file=" + dir.Write("web.yml", "basic_auth_users:\n  bot: " + BcryptHash(password) + "\n");
+}
+
+// /metrics as user `bot`.
+std::string MetricsAsBot(Botwatch& bw, const std::string& password) {
+  SecureRequest q;
+  q.url = bw.Url("/metrics");
+  q.user = "bot";
+  q.password = password;
+  return Fetch(q).body;
 }
 
 double Value(Botwatch& bw, const std::string& series) {
@@ -106,24 +126,14 @@ TEST_CASE("intake: NDJSON into the preset, a bad line in the middle, oversize an
   CHECK(r.status == 413);
   CHECK(Value(bw, "bot_messages_total{direction=\"outbound\"}") == 5);
   // The same with chunked transfer encoding (no Content-Length).
-  SecureRequest chunked;
-  chunked.url = bw.Url(path);
-  chunked.method = "POST";
-  chunked.body = big;
-  chunked.headers = {"Transfer-Encoding: chunked"};
-  CHECK(Fetch(chunked).status == 413);
+  CHECK(Fetch(PostWith(bw, path, big, "Transfer-Encoding: chunked")).status == 413);
   CHECK(Value(bw, "bot_messages_total{direction=\"outbound\"}") == 5);
 
   // Other answers.
   CHECK(Post(bw, "/api/v1/logs?source=nope", kSent).status == 404);
   CHECK(Post(bw, "/api/v1/logs", kSent).status == 400);  // two http sources: ?source= is required
   CHECK(HttpGet(bw.Url(path)).status == 405);
-  SecureRequest gz;
-  gz.url = bw.Url(path);
-  gz.method = "POST";
-  gz.body = kSent;
-  gz.headers = {"Content-Encoding: gzip"};
-  CHECK(Fetch(gz).status == 415);
+  CHECK(Fetch(PostWith(bw, path, kSent, "Content-Encoding: gzip")).status == 415);
 
   std::string m = HttpGet(bw.Url("/metrics")).body;
   CHECK(ScrapeValue(m, "botwatch_log_intake_requests_total{code=\"200\",source=\"remote-bot\"}") == 2);
@@ -159,28 +169,20 @@ TEST_CASE("intake: past the token bucket a source answers 429 with Retry-After, 
 TEST_CASE("intake: with a web config, posting logs needs the credentials") {
   TempDir dir;
   const std::string password = "intake-Pa55word";
-  Botwatch bw(
-      dir.Write("botwatch.yaml", Config()), dir.path(),
-      {"--web.config.file=" + dir.Write("web.yml", "basic_auth_users:\n  bot: " + BcryptHash(password) + "\n")});
+  Botwatch bw(dir.Write("botwatch.yaml", Config()), dir.path(), {UserBotFlag(dir, password)});
   REQUIRE(bw.WaitStarted());
   const std::string path = "/api/v1/logs?source=remote-bot";
   CHECK(Post(bw, path, kSent).status == 401);
   CHECK(Post(bw, path, kSent, "bot", "wrong").status == 401);
   CHECK(Post(bw, path, kSent, "bot", password).status == 200);
-  SecureRequest q;
-  q.url = bw.Url("/metrics");
-  q.user = "bot";
-  q.password = password;
-  CHECK(ScrapeValue(Fetch(q).body, "bot_messages_total{direction=\"outbound\"}") == 1);
+  CHECK(ScrapeValue(MetricsAsBot(bw, password), "bot_messages_total{direction=\"outbound\"}") == 1);
   CHECK(bw.process().Log().find(password) == std::string::npos);
 }
 
 TEST_CASE("intake: a real winston Http transport, one request per event and batched", "[winston]") {
   TempDir dir;
   const std::string password = "winston-Pa55word";
-  Botwatch bw(
-      dir.Write("botwatch.yaml", Config()), dir.path(),
-      {"--web.config.file=" + dir.Write("web.yml", "basic_auth_users:\n  bot: " + BcryptHash(password) + "\n")});
+  Botwatch bw(dir.Write("botwatch.yaml", Config()), dir.path(), {UserBotFlag(dir, password)});
   REQUIRE(bw.WaitStarted());
   const std::string script = std::string(BOTWATCH_WINSTON_DIR) + "/send-http.js";
   const std::string port = std::to_string(bw.port());
@@ -195,11 +197,7 @@ TEST_CASE("intake: a real winston Http transport, one request per event and batc
   REQUIRE(batched.exit_code == 0);
   CHECK(batched.output.find("responses=7 failures=0") != std::string::npos);
 
-  SecureRequest q;
-  q.url = bw.Url("/metrics");
-  q.user = "bot";
-  q.password = password;
-  std::string m = Fetch(q).body;
+  std::string m = MetricsAsBot(bw, password);
   auto v = [&](const std::string& series) { return ScrapeValue(m, series).value_or(-1); };
   // Each run: 20 processed, 20 sent, 4 inquiries (2 shoes, 2 bags), 5 errors.
   CHECK(v("bot_messages_total{direction=\"inbound\"}") == 40);
