@@ -76,15 +76,19 @@ class NotifySocket {
   std::vector<std::string> messages_;
 };
 
+// botwatch with one process collector, from a config written in `dir`, on a free port.
+std::vector<std::string> BotwatchCommand(const TempDir& dir) {
+  std::string config =
+      dir.Write("botwatch.yaml", "collectors:\n  - {name: me, type: process, process_name: botwatch}\n");
+  return {BOTWATCH_BINARY, "--config.file=" + config, "--web.listen-address=127.0.0.1:0"};
+}
+
 }  // namespace
 
 TEST_CASE("systemd notify: READY, WATCHDOG pings, RELOADING around a reload, STOPPING on SIGTERM") {
   TempDir dir;
   NotifySocket notify(dir.path() + "/notify.sock");
-  std::string config =
-      dir.Write("botwatch.yaml", "collectors:\n  - {name: me, type: process, process_name: botwatch}\n");
-  ChildProcess bw({BOTWATCH_BINARY, "--config.file=" + config, "--web.listen-address=127.0.0.1:0"},
-                  dir.path() + "/botwatch.log",
+  ChildProcess bw(BotwatchCommand(dir), dir.path() + "/botwatch.log",
                   {"NOTIFY_SOCKET=" + dir.path() + "/notify.sock", "WATCHDOG_USEC=200000"});
 
   REQUIRE(Eventually([&] { return notify.Find("READY=1") >= 0; }, 10s));
@@ -108,10 +112,7 @@ TEST_CASE("systemd notify: READY, WATCHDOG pings, RELOADING around a reload, STO
 TEST_CASE("systemd notify: nothing is sent without WATCHDOG_USEC, and no socket is harmless") {
   TempDir dir;
   NotifySocket notify(dir.path() + "/notify.sock");
-  std::string config =
-      dir.Write("botwatch.yaml", "collectors:\n  - {name: me, type: process, process_name: botwatch}\n");
-  ChildProcess bw({BOTWATCH_BINARY, "--config.file=" + config, "--web.listen-address=127.0.0.1:0"},
-                  dir.path() + "/botwatch.log", {"NOTIFY_SOCKET=" + dir.path() + "/notify.sock"});
+  ChildProcess bw(BotwatchCommand(dir), dir.path() + "/botwatch.log", {"NOTIFY_SOCKET=" + dir.path() + "/notify.sock"});
   REQUIRE(Eventually([&] { return notify.Find("READY=1") >= 0; }, 10s));
   bw.Signal(SIGTERM);
   REQUIRE(bw.WaitExit(10s) == 0);
@@ -119,8 +120,8 @@ TEST_CASE("systemd notify: nothing is sent without WATCHDOG_USEC, and no socket 
   CHECK(notify.Count("STOPPING=1") == 1);
 
   // A NOTIFY_SOCKET nobody listens on does not stop botwatch from serving.
-  ChildProcess lonely({BOTWATCH_BINARY, "--config.file=" + config, "--web.listen-address=127.0.0.1:0"},
-                      dir.path() + "/lonely.log", {"NOTIFY_SOCKET=" + dir.path() + "/nobody.sock"});
+  ChildProcess lonely(BotwatchCommand(dir), dir.path() + "/lonely.log",
+                      {"NOTIFY_SOCKET=" + dir.path() + "/nobody.sock"});
   REQUIRE(Eventually([&] { return lonely.Log().find("botwatch started") != std::string::npos; }, 10s));
   lonely.Signal(SIGTERM);
   CHECK(lonely.WaitExit(10s) == 0);
