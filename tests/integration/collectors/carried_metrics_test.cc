@@ -30,13 +30,6 @@ namespace {
 
 using Labels = std::map<std::string, std::string>;
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 uint64_t Bits(double v) {
   uint64_t b;
   std::memcpy(&b, &v, sizeof b);
@@ -145,7 +138,7 @@ TEST_CASE("carried: four real exporters' /metrics through exec and textfile, eve
       CHECK(got["botwatch_collector_up|collector=via-exec|type=exec"].back() == Bits(1));
       CHECK(got["botwatch_collector_up|collector=via-textfile|type=textfile"].back() == Bits(1));
 
-      auto original = ParseTextFormat(ReadFile(source));
+      auto original = ParseTextFormat(ReadWholeFile(source));
       REQUIRE(original.ok());
       size_t samples = 0, found = 0, exact = 0;
       std::vector<std::string> missing;
@@ -165,7 +158,7 @@ TEST_CASE("carried: four real exporters' /metrics through exec and textfile, eve
       // le and quantile values keep the producer's spelling (le="1.6384e+06"
       // is another series than le="1638400" to Prometheus).
       std::set<std::string> points;
-      const std::string text = ReadFile(source);
+      const std::string text = ReadWholeFile(source);
       static const std::regex kPoint(R"re((le|quantile)="[^"]*")re");
       for (auto it = std::sregex_iterator(text.begin(), text.end(), kPoint); it != std::sregex_iterator(); ++it) {
         points.insert(it->str());

@@ -42,11 +42,6 @@ void Append(const std::string& path, int from, int to) {
   ::close(fd);
 }
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
 std::string Config(const TempDir& dir,
                    const std::string& rules = BOTWATCH_SOURCE_DIR "/config/presets/messenger-bot.yaml") {
   return WriteBotLogConfig(dir, "bot.log", "beginning", "    rules: " + rules + "\n");
@@ -86,7 +81,7 @@ TEST_CASE(
     bw.process().Signal(SIGTERM);
     REQUIRE(bw.process().WaitExit(10s) == 0);
   }
-  json file = json::parse(ReadFile(state));
+  json file = json::parse(ReadWholeFile(state));
   // {"checksum": ..., "state": {...}} (a file without the checksum is edited the same way)
   json& inner = file.contains("state") ? file["state"] : file;
   json& positions = inner["positions"]["bot"];
@@ -130,7 +125,7 @@ TEST_CASE("logs state faults: ids from the logs are stored hashed, in a 0600 fil
     bw.process().Signal(SIGTERM);
     REQUIRE(bw.process().WaitExit(10s) == 0);
   }
-  std::string state = ReadFile(dir.path() + "/state/logs-state.json");
+  std::string state = ReadWholeFile(dir.path() + "/state/logs-state.json");
   CHECK(state.find("15551234567") == std::string::npos);
   struct stat st {};
   REQUIRE(::stat((dir.path() + "/state/logs-state.json").c_str(), &st) == 0);

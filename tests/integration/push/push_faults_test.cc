@@ -233,18 +233,13 @@ std::string QueueOnDisk(const TempDir& dir, double seconds) {
   return segment;
 }
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
 }  // namespace
 
 TEST_CASE(
     "push faults: a damaged segment sends nothing undecodable, skips the damage with one warning and keeps the rest") {
   TempDir dir;
   std::string segment = QueueOnDisk(dir, 3.0);
-  std::string data = ReadFile(segment);
+  std::string data = ReadWholeFile(segment);
   SECTION("a flipped payload byte") { data[data.size() / 2] ^= 0x5a; }
   SECTION("a flipped length byte of the first record") { data[8] ^= 0x10; }
   SECTION("a record of well-formed garbage appended") {
@@ -481,14 +476,14 @@ TEST_CASE("push faults: links planted in state_dir are never written through") {
                                         dir.path() +
                                         "/logs/bot.log\n"
                                         "    rules: " BOTWATCH_SOURCE_DIR "/config/presets/messenger-bot.yaml\n");
-  config = dir.Write("bw.yaml", "state_interval: 100ms\n" + ReadFile(config));
+  config = dir.Write("bw.yaml", "state_interval: 100ms\n" + ReadWholeFile(config));
   Botwatch bw(config, dir.path());
   REQUIRE(bw.WaitStarted());
   REQUIRE(Drained(bw));
   std::this_thread::sleep_for(500ms);
   bw.process().Signal(SIGTERM);
   REQUIRE(bw.process().WaitExit(10s) == 0);
-  CHECK(ReadFile(victim) == "precious\n");
+  CHECK(ReadWholeFile(victim) == "precious\n");
   CHECK_THAT(bw.process().Log(), Catch::Contains("symbolic link"));
 }
 

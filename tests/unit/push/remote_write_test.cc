@@ -143,10 +143,6 @@ std::string Payload(const std::string& name, int samples = 1) {
   return p;
 }
 
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
 void WriteAll(const std::string& path, const std::string& data) {
   std::ofstream(path, std::ios::binary | std::ios::trunc) << data;
 }
@@ -207,7 +203,7 @@ TEST_CASE("remote_write queue: a damaged record is skipped, never sent, never co
       q.Push(kT0 + i * 1000, 7, Payload("b" + std::to_string(i), 7));
     }
   }
-  const std::string good = ReadAll(path);
+  const std::string good = ReadWholeFile(path);
   auto damaged = [&](const std::function<void(std::string&)>& damage) {
     std::string d = good;
     damage(d);
@@ -286,7 +282,7 @@ TEST_CASE("remote_write queue: an offset that is not a record boundary is not tr
       q.Push(kT0 + i * 1000, 3, Payload("b" + std::to_string(i), 3));
     }
   }
-  const std::string good = ReadAll(path);
+  const std::string good = ReadWholeFile(path);
   auto with_offset = [&](const std::string& offset) {
     WriteAll(path, good);
     WriteAll(path + ".offset", offset);
@@ -330,7 +326,7 @@ TEST_CASE("remote_write queue: files are 0600, links are not followed, a failing
     Queue q(path);
     q.Load();
     q.Push(kT0, 1, Payload("a"));
-    CHECK(ReadAll(victim) == "precious\n");
+    CHECK(ReadWholeFile(victim) == "precious\n");
     CHECK(q.disk_failing());
     CHECK_THAT(q.disk_error(), Catch::Contains("symbolic link"));
     CHECK(q.size() == 1);  // kept in memory
@@ -346,7 +342,7 @@ TEST_CASE("remote_write queue: files are 0600, links are not followed, a failing
     q.Push(kT0 + 3000, 1, Payload("d"));
     CHECK_FALSE(q.disk_failing());
   }
-  CHECK(ReadAll(victim) == "precious\n");
+  CHECK(ReadWholeFile(victim) == "precious\n");
   struct stat st {};
   REQUIRE(::stat(path.c_str(), &st) == 0);
   CHECK((st.st_mode & 0777) == 0600);
