@@ -28,7 +28,7 @@ collectors:
   - {name: runner, type: process, pidfile: "${dir}/runner.pid"}
 logs:
   - {name: bot, path: "${botLog}", format: json, poll_interval: 10ms,
-     rules: "${path.resolve(__dirname, '..', '..', 'config', 'presets', 'messenger-bot.yaml')}"}
+     rules: "${h.PRESET}"}
 `);
   const bw = await h.startBotwatch(config, dir, [`--web.config.file=${dir}/web.yml`]);
   const browser = await h.launchBrowser({ httpCredentials: { username: 'ops', password: 'page-pw' } });

@@ -14,6 +14,21 @@ const BINARY = process.env.BOTWATCH_BINARY;
 const BUILD_DIR = process.env.BOTWATCH_BUILD_DIR;
 const CHROMIUM = process.env.BOTWATCH_CHROMIUM || '/usr/bin/chromium';
 
+// The shipped rules preset, for a log source's `rules:`.
+const PRESET = path.resolve(__dirname, '..', '..', 'config', 'presets', 'messenger-bot.yaml');
+
+// One JSON log line of the bot, stamped now.
+function logLine(fields) {
+  return JSON.stringify({ level: 'info', timestamp: new Date().toISOString(), ...fields }) + '\n';
+}
+
+// A `logs:` entry of botwatch.yaml: source `bot` reading the JSON lines of
+// `logPath` from its beginning with the shipped preset.
+function presetLogSource(logPath) {
+  return `  - {name: bot, path: "${logPath}", format: json, start_at: beginning, poll_interval: 10ms,
+     rules: "${PRESET}"}\n`;
+}
+
 function tempDir() { return fs.mkdtempSync(path.join(os.tmpdir(), 'botwatch-browser-')); }
 
 async function eventually(fn, ms, what) {
@@ -90,10 +105,21 @@ async function launchBrowser(options = {}) {
   };
 }
 
+// The browser's page, and the script errors it raises from now on.
+async function pageWithErrors(browser) {
+  const page = browser.context.pages()[0] || await browser.context.newPage();
+  const scriptErrors = [];
+  page.on('pageerror', (err) => scriptErrors.push(String(err)));
+  return { page, scriptErrors };
+}
+
 function screenshotPath(name) {
   const dir = path.join(BUILD_DIR || os.tmpdir(), 'screenshots');
   fs.mkdirSync(dir, { recursive: true });
   return path.join(dir, name);
 }
 
-module.exports = { tempDir, eventually, startBotwatch, startHttpStub, startTcpStub, launchBrowser, screenshotPath };
+module.exports = {
+  PRESET, logLine, presetLogSource, tempDir, eventually, startBotwatch, startHttpStub, startTcpStub, launchBrowser,
+  pageWithErrors, screenshotPath,
+};

@@ -17,11 +17,10 @@ test('status page layout at 360, 768 and 1280 px', async () => {
   const gone = await h.startTcpStub();
   await gone.close();  // nothing listens there any more: that collector is down
   const botLog = path.join(dir, 'bot.log');
-  const line = (fields) => JSON.stringify({ level: 'info', timestamp: new Date().toISOString(), ...fields }) + '\n';
   let lines = '';
   for (let i = 0; i < 40; i++) {
-    lines += line({ message: 'message processed', userId: `24850000111${10000 + i}`, responseTime: 1234.5 + i,
-                    template: 'greeting', cacheHit: i % 2 === 0 });
+    lines += h.logLine({ message: 'message processed', userId: `24850000111${10000 + i}`, responseTime: 1234.5 + i,
+                      template: 'greeting', cacheHit: i % 2 === 0 });
   }
   fs.writeFileSync(botLog, lines);
   const config = path.join(dir, 'botwatch.yaml');
@@ -31,15 +30,11 @@ collectors:
   - {name: cache, type: tcp, address: "127.0.0.1:${gone.port}"}
 links: {grafana: "http://127.0.0.1:3000/d/botwatch", alertmanager: "http://127.0.0.1:9093/#/alerts"}
 logs:
-  - {name: bot, path: "${botLog}", format: json, start_at: beginning, poll_interval: 10ms,
-     rules: "${path.resolve(__dirname, '..', '..', 'config', 'presets', 'messenger-bot.yaml')}"}
-`);
+${h.presetLogSource(botLog)}`);
   const bw = await h.startBotwatch(config, dir);
   const browser = await h.launchBrowser();
   try {
-    const page = browser.context.pages()[0] || await browser.context.newPage();
-    const scriptErrors = [];
-    page.on('pageerror', (err) => scriptErrors.push(String(err)));
+    const { page, scriptErrors } = await h.pageWithErrors(browser);
     for (const width of [360, 768, 1280]) {
       await page.setViewportSize({ width, height: 800 });
       await page.goto(bw.url + '/', { waitUntil: 'load', timeout: 10000 });

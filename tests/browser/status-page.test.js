@@ -17,9 +17,8 @@ test('status page: a dot per collector, red when a peer goes down', async () => 
   const cache = await h.startTcpStub();
   fs.writeFileSync(path.join(dir, 'runner.pid'), `${process.pid}\n`);
   const botLog = path.join(dir, 'bot.log');
-  const line = (fields) => JSON.stringify({ level: 'info', timestamp: new Date().toISOString(), ...fields }) + '\n';
-  fs.writeFileSync(botLog, line({ message: 'message processed', userId: '2485000011112222', responseTime: 300,
-                                  template: 'greeting', cacheHit: true }));
+  fs.writeFileSync(botLog, h.logLine({ message: 'message processed', userId: '2485000011112222', responseTime: 300,
+                                    template: 'greeting', cacheHit: true }));
   const config = path.join(dir, 'botwatch.yaml');
   fs.writeFileSync(config, `global: {default_interval: 1s, scrape_timeout: 500ms}
 collectors:
@@ -27,15 +26,11 @@ collectors:
   - {name: cache, type: tcp, address: "127.0.0.1:${cache.port}"}
   - {name: runner, type: process, pidfile: "${dir}/runner.pid"}
 logs:
-  - {name: bot, path: "${botLog}", format: json, start_at: beginning, poll_interval: 10ms,
-     rules: "${path.resolve(__dirname, '..', '..', 'config', 'presets', 'messenger-bot.yaml')}"}
-`);
+${h.presetLogSource(botLog)}`);
   const bw = await h.startBotwatch(config, dir);
   const browser = await h.launchBrowser();
   try {
-    const page = browser.context.pages()[0] || await browser.context.newPage();
-    const scriptErrors = [];
-    page.on('pageerror', (err) => scriptErrors.push(String(err)));
+    const { page, scriptErrors } = await h.pageWithErrors(browser);
     const foreign = [];
     page.on('request', (req) => { if (!req.url().startsWith(bw.url + '/')) foreign.push(req.url()); });
 
@@ -64,7 +59,8 @@ logs:
     // kTimeBoundScale does).
     await h.eventually(async () => (await page.textContent('#feed-state')) === 'live', 5000, 'the feed to connect');
     const written = Date.now();
-    fs.appendFileSync(botLog, line({ message: 'appointment booked', userId: '2485000011112222', slot: 'tomorrow 10:00' }));
+    fs.appendFileSync(botLog,
+                      h.logLine({ message: 'appointment booked', userId: '2485000011112222', slot: 'tomorrow 10:00' }));
     const timeScale = Number(process.env.BOTWATCH_TIME_SCALE || 1);
     await page.waitForSelector('#feed li[data-type="appointment"]', { timeout: 1000 + 1000 * timeScale });
     const feedMs = Date.now() - written;
@@ -121,9 +117,7 @@ collectors:
     { supervise: ['/bin/sh', '-c', script] });
   const browser = await h.launchBrowser();
   try {
-    const page = browser.context.pages()[0] || await browser.context.newPage();
-    const scriptErrors = [];
-    page.on('pageerror', (err) => scriptErrors.push(String(err)));
+    const { page, scriptErrors } = await h.pageWithErrors(browser);
     await page.goto(bw.url + '/', { waitUntil: 'load', timeout: 10000 });
     const states = () => page.$$eval('#collectors li', (lis) => lis.map((li) => [li.dataset.collector, li.dataset.state]));
     await h.eventually(async () => {
