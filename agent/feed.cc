@@ -1,5 +1,6 @@
 #include "agent/feed.h"
 #include "base/unix_time.h"
+#include "prom/family_builder.h"
 
 #include <algorithm>
 #include <charconv>
@@ -321,41 +322,20 @@ uint64_t FeedHub::last_id() const {
 
 std::vector<Family> FeedHub::Expose() const {
   std::lock_guard<std::mutex> lock(mu_);
-  auto family = [](const char* name, const char* help, prometheus::MetricType type) {
-    Family f;
-    f.name = name;
-    f.help = help;
-    f.type = type;
-    return f;
-  };
-  auto sample = [](double v, std::vector<Family::Metric::Label> labels = {}) {
-    Family::Metric m;
-    m.label = std::move(labels);
-    m.counter.value = v;
-    m.gauge.value = v;
-    return m;
-  };
-  std::vector<Family> out;
-  out.push_back(family("botwatch_feed_clients", "Clients connected to /api/v1/feed.", prometheus::MetricType::Gauge));
-  out.back().metric.push_back(sample(static_cast<double>(clients_)));
-  out.push_back(
-      family("botwatch_feed_events_total", "Events published to the live feed.", prometheus::MetricType::Counter));
-  out.back().metric.push_back(sample(events_total_));
-  out.push_back(family("botwatch_feed_events_skipped_total",
-                       "Feed events not published because more than feed.max_events_per_second arrived.",
-                       prometheus::MetricType::Counter));
-  out.back().metric.push_back(sample(static_cast<double>(skipped_.load(std::memory_order_relaxed))));
-  out.push_back(family("botwatch_feed_disconnects_total",
-                       "Feed streams that ended, by reason: slow (botwatch dropped a client that fell a whole "
-                       "buffer behind) or client_gone (a write failed or timed out).",
-                       prometheus::MetricType::Counter));
-  out.back().metric.push_back(sample(dropped_slow_, {{"reason", "slow"}}));
-  out.back().metric.push_back(sample(disconnected_, {{"reason", "client_gone"}}));
-  out.push_back(family("botwatch_feed_clients_rejected_total",
-                       "Feed connections refused because feed.max_clients were connected.",
-                       prometheus::MetricType::Counter));
-  out.back().metric.push_back(sample(rejected_));
-  return out;
+  FamilyBuilder fb;
+  fb.Gauge("botwatch_feed_clients", "Clients connected to /api/v1/feed.", static_cast<double>(clients_));
+  fb.Counter("botwatch_feed_events_total", "Events published to the live feed.", events_total_);
+  fb.Counter("botwatch_feed_events_skipped_total",
+             "Feed events not published because more than feed.max_events_per_second arrived.",
+             static_cast<double>(skipped_.load(std::memory_order_relaxed)));
+  const char* disconnects_help =
+      "Feed streams that ended, by reason: slow (botwatch dropped a client that fell a whole "
+      "buffer behind) or client_gone (a write failed or timed out).";
+  fb.Counter("botwatch_feed_disconnects_total", disconnects_help, dropped_slow_, {{"reason", "slow"}});
+  fb.Counter("botwatch_feed_disconnects_total", disconnects_help, disconnected_, {{"reason", "client_gone"}});
+  fb.Counter("botwatch_feed_clients_rejected_total",
+             "Feed connections refused because feed.max_clients were connected.", rejected_);
+  return fb.Take();
 }
 
 }  // namespace botwatch

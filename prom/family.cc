@@ -1,6 +1,6 @@
 #include "prom/family.h"
 
-#include <iterator>
+#include <utility>
 
 namespace botwatch {
 
@@ -12,7 +12,8 @@ std::vector<Family> FromPrometheus(std::vector<prometheus::MetricFamily> familie
     g.name = std::move(f.name);
     g.help = std::move(f.help);
     g.type = f.type;
-    g.metric.assign(std::make_move_iterator(f.metric.begin()), std::make_move_iterator(f.metric.end()));
+    g.metric.reserve(f.metric.size());
+    for (auto& m : f.metric) g.metric.emplace_back(std::move(m));
   }
   return out;
 }

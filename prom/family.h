@@ -19,8 +19,8 @@ struct Family {
   // One label set of the family and its value(s), as prometheus-cpp models it.
   struct Metric : prometheus::ClientMetric {
     Metric() = default;
-    // Implicit: a metric built as a prometheus::ClientMetric is a metric without spellings.
-    Metric(prometheus::ClientMetric m) : prometheus::ClientMetric(std::move(m)) {}  // NOLINT(runtime/explicit)
+    // A metric of prometheus-cpp's (a Registry's) is a metric without spellings.
+    explicit Metric(prometheus::ClientMetric m) : prometheus::ClientMetric(std::move(m)) {}
 
     // How a producer spelled the le or quantile values ("1.6384e+06", "1.0"
     // where botwatch writes "1638400", "1"), in point order (for a histogram,

@@ -29,6 +29,7 @@
 #include <unordered_map>
 
 #include "base/logging.h"
+#include "prom/family_builder.h"
 #include "web/basic_auth.h"
 #include "web/connection_book.h"
 #include "web/web_config.h"
@@ -104,24 +105,6 @@ std::string PeerText(const tcp::endpoint& ep) {
   asio::ip::address a = ep.address();
   if (a.is_v6() && a.to_v6().is_v4_mapped()) a = asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6());
   return a.to_string();
-}
-
-Family::Metric Sample(uint64_t v, std::vector<Family::Metric::Label> labels = {}) {
-  Family::Metric m;
-  m.label = std::move(labels);
-  m.counter.value = static_cast<double>(v);
-  m.gauge.value = static_cast<double>(v);
-  return m;
-}
-
-Family HttpFamily(const char* name, const char* help, prometheus::MetricType type,
-                  std::vector<Family::Metric> samples) {
-  Family f;
-  f.name = name;
-  f.help = help;
-  f.type = type;
-  f.metric = std::move(samples);
-  return f;
 }
 
 // The phases a connection can be cut at a deadline in, as labelled in
@@ -996,34 +979,32 @@ bool WebServer::ValidListenAddress(const std::string& listen_address) {
 }
 
 std::vector<Family> WebServer::Expose() const {
-  using prometheus::MetricType;
   const Impl& s = *impl_;
-  std::vector<Family::Metric> cuts;
-  for (size_t i = 0; i < std::size(kCutPhases); ++i)
-    cuts.push_back(Sample(s.cuts_[i].load(), {{"phase", kCutPhases[i]}}));
-  std::vector<Family> out;
-  out.push_back(HttpFamily("botwatch_http_connections", "HTTP connections open now.", MetricType::Gauge,
-                           {Sample(s.open_.load())}));
-  out.push_back(HttpFamily("botwatch_http_connections_limit",
-                           "HTTP connections botwatch holds at most (from the fd limit); past it the oldest that has "
-                           "not completed a request, then the oldest idle one, is closed to admit a new one.",
-                           MetricType::Gauge, {Sample(s.book_.capacity())}));
-  out.push_back(HttpFamily("botwatch_http_connections_accepted_total", "HTTP connections accepted.",
-                           MetricType::Counter, {Sample(s.accepted_.load())}));
-  out.push_back(HttpFamily("botwatch_http_connections_evicted_total",
-                           "HTTP connections closed to admit another, by reason: scarce (the connection limit) or "
-                           "per_client (one client address over its own limit).",
-                           MetricType::Counter,
-                           {Sample(s.evicted_scarce_.load(), {{"reason", "scarce"}}),
-                            Sample(s.evicted_per_client_.load(), {{"reason", "per_client"}})}));
-  out.push_back(HttpFamily("botwatch_http_connections_refused_total",
-                           "HTTP connections closed unserved: a client over its own limit with nothing to evict, or "
-                           "over the wrong-password tarpit's queue.",
-                           MetricType::Counter, {Sample(s.refused_.load())}));
-  out.push_back(HttpFamily("botwatch_http_deadline_cuts_total",
-                           "HTTP connections cut at a deadline, by phase (tls_handshake, header, body, idle, write).",
-                           MetricType::Counter, std::move(cuts)));
-  return out;
+  auto n = [](uint64_t v) { return static_cast<double>(v); };
+  FamilyBuilder fb;
+  fb.Gauge("botwatch_http_connections", "HTTP connections open now.", n(s.open_.load()));
+  fb.Gauge("botwatch_http_connections_limit",
+           "HTTP connections botwatch holds at most (from the fd limit); past it the oldest that has "
+           "not completed a request, then the oldest idle one, is closed to admit a new one.",
+           n(s.book_.capacity()));
+  fb.Counter("botwatch_http_connections_accepted_total", "HTTP connections accepted.", n(s.accepted_.load()));
+  const char* evicted_help =
+      "HTTP connections closed to admit another, by reason: scarce (the connection limit) or "
+      "per_client (one client address over its own limit).";
+  fb.Counter("botwatch_http_connections_evicted_total", evicted_help, n(s.evicted_scarce_.load()),
+             {{"reason", "scarce"}});
+  fb.Counter("botwatch_http_connections_evicted_total", evicted_help, n(s.evicted_per_client_.load()),
+             {{"reason", "per_client"}});
+  fb.Counter("botwatch_http_connections_refused_total",
+             "HTTP connections closed unserved: a client over its own limit with nothing to evict, or "
+             "over the wrong-password tarpit's queue.",
+             n(s.refused_.load()));
+  for (size_t i = 0; i < std::size(kCutPhases); ++i) {
+    fb.Counter("botwatch_http_deadline_cuts_total",
+               "HTTP connections cut at a deadline, by phase (tls_handshake, header, body, idle, write).",
+               n(s.cuts_[i].load()), {{"phase", kCutPhases[i]}});
+  }
+  return fb.Take();
 }
 
 namespace {
