@@ -7,7 +7,9 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <filesystem>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "base/unix_time.h"
@@ -74,6 +76,17 @@ json RemoteStatus(Botwatch& bw) {
   json s = GetJson(bw.Url("/api/v1/status"));
   if (!s.is_object()) return json();
   return s["data"]["remote_write"];
+}
+
+// The le and quantile values of the series Prometheus holds for `name`, or none yet.
+std::set<std::string> PointsInPrometheus(const std::string& query_base, const std::string& name, const char* point) {
+  std::set<std::string> out;
+  json r = GetJson(query_base + "/api/v1/series?match[]=" + name);
+  if (!r.is_object() || !r["data"].is_array()) return out;
+  for (const auto& s : r["data"]) {
+    if (s.contains(point) && s["collector"] == "files") out.insert(s[point].get<std::string>());
+  }
+  return out;
 }
 
 }  // namespace
@@ -161,6 +174,59 @@ TEST_CASE("remote_write: series arrive in Prometheus and VictoriaMetrics with th
   CHECK(status[0]["name"] == "vm");
   CHECK(status[0]["buffer"] == "disk");
   CHECK(status[0]["last_success"] != "");
+}
+
+TEST_CASE("remote_write: a carried histogram and summary reach Prometheus as the producer spelled le and quantile") {
+  TempDir dir;
+  int prom_port = UnusedPort();
+  auto prom = StartPrometheus(prom_port, dir);
+  std::filesystem::create_directories(dir.path() + "/t");
+  // 0.10, 1.6384e+06 and 0.50 are spelled otherwise by botwatch (0.1,
+  // 1638400, 0.5): Prometheus names a series by the label's text, so pull and
+  // push must both keep the producer's.
+  dir.Write("t/carried.prom",
+            "# HELP carried_latency_seconds A producer's histogram.\n"
+            "# TYPE carried_latency_seconds histogram\n"
+            "carried_latency_seconds_bucket{le=\"0.10\"} 1\n"
+            "carried_latency_seconds_bucket{le=\"1.6384e+06\"} 2\n"
+            "carried_latency_seconds_bucket{le=\"+Inf\"} 3\n"
+            "carried_latency_seconds_sum 4\n"
+            "carried_latency_seconds_count 3\n"
+            "# HELP carried_quantiles_seconds A producer's summary.\n"
+            "# TYPE carried_quantiles_seconds summary\n"
+            "carried_quantiles_seconds{quantile=\"0.50\"} 0.2\n"
+            "carried_quantiles_seconds_sum 1\n"
+            "carried_quantiles_seconds_count 5\n");
+  std::string config = dir.Write("bw.yaml", "state_dir: " + dir.path() + "/state\n" +
+                                                "collectors:\n"
+                                                "  - {name: files, type: textfile, directory: '" +
+                                                dir.path() + "/t'}\n" +
+                                                "remote_write:\n"
+                                                "  - url: http://127.0.0.1:" +
+                                                std::to_string(prom_port) +
+                                                "/api/v1/write\n"
+                                                "    name: prom\n"
+                                                "    interval: 500ms\n");
+  Botwatch bw(config, dir.path());
+  REQUIRE(bw.WaitReady());
+  std::string metrics = HttpGet(bw.Url("/metrics")).body;
+  CHECK_THAT(metrics, Catch::Contains("carried_latency_seconds_bucket{collector=\"files\",le=\"1.6384e+06\"} 2\n"));
+  CHECK_THAT(metrics, Catch::Contains("carried_quantiles_seconds{collector=\"files\",quantile=\"0.50\"} 0.2\n"));
+
+  const std::set<std::string> buckets = {"0.10", "1.6384e+06", "+Inf"};
+  const std::set<std::string> quantiles = {"0.50"};
+  std::string base = "http://127.0.0.1:" + std::to_string(prom_port);
+  std::set<std::string> pushed_buckets, pushed_quantiles;
+  bool arrived = Eventually(
+      [&] {
+        pushed_buckets = PointsInPrometheus(base, "carried_latency_seconds_bucket", "le");
+        pushed_quantiles = PointsInPrometheus(base, "carried_quantiles_seconds", "quantile");
+        return pushed_buckets == buckets && pushed_quantiles == quantiles;
+      },
+      20s, 200ms);
+  INFO("le in Prometheus: " << ::Catch::Detail::stringify(pushed_buckets)
+                            << ", quantile: " << ::Catch::Detail::stringify(pushed_quantiles));
+  CHECK(arrived);
 }
 
 TEST_CASE("remote_write: an outage of the receiver and a kill -9 of botwatch leave no hole") {
